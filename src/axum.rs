@@ -1,0 +1,78 @@
+//! axum integration (feature `axum`): [`Identity`] and `Option<Identity>` as extractors.
+//!
+//! ```
+//! use api_key_auth::{ApiKeyLayer, Identity, MemoryStore};
+//! use axum::{routing::get, Router};
+//!
+//! async fn whoami(identity: Identity) -> String {
+//!     format!("hello, {}", identity.name())
+//! }
+//!
+//! async fn greet(identity: Option<Identity>) -> String {
+//!     match identity {
+//!         Some(identity) => format!("hello, {}", identity.name()),
+//!         None => "hello, stranger".to_owned(),
+//!     }
+//! }
+//!
+//! let auth = ApiKeyLayer::new(MemoryStore::new());
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(whoami))
+//!     .route("/admin", get(whoami).route_layer(auth.require_all(["admin"]).unwrap()))
+//!     .route("/greet", get(greet))
+//!     .layer(auth);
+//! ```
+//!
+//! Extracting [`Identity`] on a route the layer lets through without a key
+//! (an [optional](crate::AuthenticatorBuilder::optional) authenticator, or no
+//! layer at all) answers the layer's 401, never a 500.
+
+use std::convert::Infallible;
+
+use axum_core::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use http::request::Parts;
+
+use crate::{identity::Identity, layer::Unauthenticated, reject::Responses};
+
+/// The rejection of the [`Identity`] extractor: the layer's uniform 401.
+#[derive(Debug)]
+pub struct MissingIdentity(http::Response<Bytes>);
+
+impl IntoResponse for MissingIdentity {
+    fn into_response(self) -> Response {
+        self.0.map(axum_core::body::Body::from)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Identity {
+    type Rejection = MissingIdentity;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(identity) = parts.extensions.get::<Identity>() {
+            return Ok(identity.clone());
+        }
+        let response = match parts.extensions.get::<Unauthenticated>() {
+            Some(Unauthenticated(responses)) => responses.unauthorized(),
+            None => {
+                tracing::error!(
+                    path = %parts.uri.path(),
+                    "Identity extracted on a route no ApiKeyLayer guards; answering 401"
+                );
+                Responses::default().unauthorized()
+            }
+        };
+        Err(MissingIdentity(response))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Identity>().cloned())
+    }
+}

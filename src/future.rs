@@ -1,0 +1,107 @@
+//! The response future shared by the layers.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{ready, Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::Service;
+
+use crate::{auth::CheckFuture, body::AuthBody};
+
+pin_project! {
+    /// Response future of [`ApiKeyService`](crate::ApiKeyService) and
+    /// [`RequireScopes`](crate::RequireScopes).
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        // Waiting for a store that could not answer at once; holds the request
+        // and the service that was made ready for it.
+        Checking { check: CheckFuture, pending: Option<(Request<ReqBody>, S)> },
+        Called { #[pin] future: S::Future },
+        Refused { response: Option<Response<Bytes>> },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(crate) fn called(future: S::Future) -> Self {
+        Self {
+            state: State::Called { future },
+        }
+    }
+
+    pub(crate) fn refused(response: Response<Bytes>) -> Self {
+        Self {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+
+    pub(crate) fn checking(check: CheckFuture, request: Request<ReqBody>, service: S) -> Self {
+        Self {
+            state: State::Checking {
+                check,
+                pending: Some((request, service)),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Checking { check, pending } => {
+                    let verdict = ready!(check.as_mut().poll(cx));
+                    let Some((mut request, mut service)) = pending.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    match verdict {
+                        Ok(identity) => {
+                            request.extensions_mut().insert(identity);
+                            let future = service.call(request);
+                            state.set(State::Called { future });
+                        }
+                        Err(response) => return Poll::Ready(Ok(response.map(AuthBody::refusal))),
+                    }
+                }
+                StateProj::Called { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(AuthBody::inner)));
+                }
+                StateProj::Refused { response } => {
+                    let Some(response) = response.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    return Poll::Ready(Ok(response.map(AuthBody::refusal)));
+                }
+            }
+        }
+    }
+}

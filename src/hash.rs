@@ -1,0 +1,500 @@
+//! Stored hashes and constant-time verification.
+//!
+//! A stored hash names its algorithm, so keys hashed different ways can live in
+//! one store: `<algorithm>$<parameter>$<hex digest>`.
+//!
+//! | stored form                 | digest                                                |
+//! |-----------------------------|-------------------------------------------------------|
+//! | `sha256$$<64 hex>`          | SHA-256 of `PREFIX.SECRET` (the default for new keys) |
+//! | `sha512$$<128 hex>`         | SHA-512 of `PREFIX.SECRET`, as djangorestframework-api-key 3.x stores it |
+//! | `hmac-sha256$<id>$<64 hex>` | HMAC-SHA256 of `PREFIX.SECRET` under the server-side [`Pepper`] named `id` |
+//!
+//! ```
+//! use api_key_auth::hash::{Hasher, StoredHash};
+//! use api_key_auth::key::ApiKey;
+//!
+//! let key = ApiKey::parse(b"n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0")?;
+//! let hasher = Hasher::default();
+//! let stored: StoredHash = hasher.hash(&key);
+//! assert!(stored.to_string().starts_with("sha256$$"));
+//! assert!(hasher.verify(&key, &stored));
+//!
+//! let other = ApiKey::parse(b"n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL1")?;
+//! assert!(!hasher.verify(&other, &stored));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::{fmt, str::FromStr, sync::Arc};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::key::ApiKey;
+
+/// A hash algorithm a stored hash may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// SHA-256 over the whole key.
+    Sha256,
+    /// SHA-512 over the whole key, the djangorestframework-api-key 3.x format.
+    Sha512,
+    /// HMAC-SHA256 over the whole key, keyed with a server-side pepper.
+    HmacSha256,
+}
+
+impl Algorithm {
+    /// The algorithm's name as it appears in a stored hash.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+            Self::HmacSha256 => "hmac-sha256",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a string is not a stored hash this crate can verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashFormatError {
+    /// Not of the form `<algorithm>$<parameter>$<digest>`.
+    #[error("a stored hash has the form <algorithm>$<parameter>$<hex digest>")]
+    NotSelfDescribing,
+    /// The algorithm is not one this crate verifies.
+    #[error("unsupported hash algorithm {0:?} (supported: sha256, sha512, hmac-sha256)")]
+    UnsupportedAlgorithm(String),
+    /// The digest is not lowercase or uppercase hex of the algorithm's length.
+    #[error("the {algorithm} digest must be {expected} hex characters")]
+    BadDigest {
+        /// The algorithm named.
+        algorithm: Algorithm,
+        /// How many hex characters it takes.
+        expected: usize,
+    },
+    /// A plain hash carried a parameter (salt) where none belongs.
+    #[error("a {0} hash takes no parameter between its '$' signs")]
+    UnexpectedParameter(Algorithm),
+    /// An HMAC hash named no pepper, or a pepper id with characters other than `[A-Za-z0-9_-]`.
+    #[error("an hmac-sha256 hash names its pepper with 1 to 64 characters of [A-Za-z0-9_-]")]
+    BadPepperId,
+}
+
+/// A digest as a store keeps it, parsed from (and shown as) its self-describing string.
+///
+/// `Debug` names the algorithm but not the digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredHash(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Sha256([u8; 32]),
+    Sha512([u8; 64]),
+    HmacSha256 { pepper: Arc<str>, digest: [u8; 32] },
+}
+
+impl StoredHash {
+    /// Parses a stored hash such as `sha512$$<128 hex>`.
+    pub fn parse(text: &str) -> Result<Self, HashFormatError> {
+        let mut parts = text.splitn(3, '$');
+        let (Some(algorithm), Some(parameter), Some(digest)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(HashFormatError::NotSelfDescribing);
+        };
+        match algorithm {
+            "sha256" => {
+                no_parameter(Algorithm::Sha256, parameter)?;
+                Ok(Self(Repr::Sha256(decode(Algorithm::Sha256, digest)?)))
+            }
+            "sha512" => {
+                no_parameter(Algorithm::Sha512, parameter)?;
+                Ok(Self(Repr::Sha512(decode(Algorithm::Sha512, digest)?)))
+            }
+            "hmac-sha256" => {
+                check_pepper_id(parameter)?;
+                Ok(Self(Repr::HmacSha256 {
+                    pepper: Arc::from(parameter),
+                    digest: decode(Algorithm::HmacSha256, digest)?,
+                }))
+            }
+            other => Err(HashFormatError::UnsupportedAlgorithm(other.to_owned())),
+        }
+    }
+
+    /// The algorithm this hash was made with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.0 {
+            Repr::Sha256(_) => Algorithm::Sha256,
+            Repr::Sha512(_) => Algorithm::Sha512,
+            Repr::HmacSha256 { .. } => Algorithm::HmacSha256,
+        }
+    }
+}
+
+fn no_parameter(algorithm: Algorithm, parameter: &str) -> Result<(), HashFormatError> {
+    if parameter.is_empty() {
+        Ok(())
+    } else {
+        Err(HashFormatError::UnexpectedParameter(algorithm))
+    }
+}
+
+fn check_pepper_id(id: &str) -> Result<(), HashFormatError> {
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(HashFormatError::BadPepperId)
+    }
+}
+
+fn decode<const N: usize>(algorithm: Algorithm, digest: &str) -> Result<[u8; N], HashFormatError> {
+    let mut out = [0; N];
+    hex::decode_to_slice(digest, &mut out).map_err(|_| HashFormatError::BadDigest {
+        algorithm,
+        expected: N * 2,
+    })?;
+    Ok(out)
+}
+
+impl FromStr for StoredHash {
+    type Err = HashFormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for StoredHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Sha256(d) => write!(f, "sha256$${}", hex::encode(d)),
+            Repr::Sha512(d) => write!(f, "sha512$${}", hex::encode(d)),
+            Repr::HmacSha256 { pepper, digest } => {
+                write!(f, "hmac-sha256${pepper}${}", hex::encode(digest))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredHash")
+            .field("algorithm", &self.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server-side secret mixed into HMAC-SHA256 key hashes, so a leaked
+/// database alone does not let anyone test guesses offline.
+///
+/// The id is written into every hash it makes, so peppers can be rotated:
+/// keep the old one for verifying while new keys use the new one.
+#[derive(Clone)]
+pub struct Pepper {
+    id: Arc<str>,
+    secret: Arc<Zeroizing<Vec<u8>>>,
+}
+
+impl Pepper {
+    /// A pepper named `id` (1 to 64 characters of `[A-Za-z0-9_-]`) with a secret of at least 32 bytes.
+    pub fn new(id: &str, secret: impl Into<Vec<u8>>) -> Result<Self, PepperError> {
+        check_pepper_id(id).map_err(|_| PepperError::BadId)?;
+        let secret = Zeroizing::new(secret.into());
+        if secret.len() < 32 {
+            return Err(PepperError::TooShort { len: secret.len() });
+        }
+        Ok(Self {
+            id: Arc::from(id),
+            secret: Arc::new(secret),
+        })
+    }
+
+    /// A pepper whose secret is given in standard base64, as in an environment variable.
+    pub fn from_base64(id: &str, secret: &str) -> Result<Self, PepperError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret.trim())
+            .map_err(|_| PepperError::NotBase64)?;
+        Self::new(id, bytes)
+    }
+
+    /// The pepper's id, as written into the hashes it makes.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn mac(&self, key: &ApiKey) -> [u8; 32] {
+        // HMAC accepts keys of any length, so this never fails.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        key.feed(|part| mac.update(part));
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pepper")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why a pepper was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PepperError {
+    /// The id is empty, too long, or has characters outside `[A-Za-z0-9_-]`.
+    #[error("a pepper id is 1 to 64 characters of [A-Za-z0-9_-]")]
+    BadId,
+    /// The secret is shorter than 32 bytes.
+    #[error("a pepper secret needs at least 32 bytes, got {len}")]
+    TooShort {
+        /// The length given.
+        len: usize,
+    },
+    /// The secret is not valid standard base64.
+    #[error("the pepper secret is not valid standard base64")]
+    NotBase64,
+}
+
+/// Hashes new keys and verifies presented keys against stored hashes.
+///
+/// Cheap to clone. The default hashes new keys with SHA-256; every hasher
+/// verifies `sha256` and `sha512` hashes, and `hmac-sha256` hashes whose
+/// pepper it holds.
+#[derive(Clone, Debug, Default)]
+pub struct Hasher {
+    new_keys: NewKeys,
+    peppers: Arc<[Pepper]>,
+}
+
+#[derive(Clone, Debug, Default)]
+enum NewKeys {
+    #[default]
+    Sha256,
+    Sha512,
+    Hmac(Pepper),
+}
+
+impl Hasher {
+    /// Hashes new keys with SHA-256 (the default).
+    pub fn sha256() -> Self {
+        Self::default()
+    }
+
+    /// Hashes new keys as djangorestframework-api-key 3.x does (`sha512$$`), for
+    /// a store whose table a Django service shares.
+    pub fn sha512_drf() -> Self {
+        Self {
+            new_keys: NewKeys::Sha512,
+            ..Self::default()
+        }
+    }
+
+    /// Hashes new keys with HMAC-SHA256 under `pepper`, and verifies hashes made with it.
+    pub fn hmac_sha256(pepper: Pepper) -> Self {
+        Self {
+            new_keys: NewKeys::Hmac(pepper.clone()),
+            peppers: Arc::from(vec![pepper]),
+        }
+    }
+
+    /// Also verifies hashes made with `pepper` (an older one, during rotation).
+    pub fn with_verify_pepper(self, pepper: Pepper) -> Self {
+        let mut peppers = self.peppers.to_vec();
+        peppers.retain(|p| p.id != pepper.id);
+        peppers.push(pepper);
+        Self {
+            new_keys: self.new_keys,
+            peppers: Arc::from(peppers),
+        }
+    }
+
+    /// The algorithm new keys are hashed with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.new_keys {
+            NewKeys::Sha256 => Algorithm::Sha256,
+            NewKeys::Sha512 => Algorithm::Sha512,
+            NewKeys::Hmac(_) => Algorithm::HmacSha256,
+        }
+    }
+
+    /// Hashes a key for storage.
+    pub fn hash(&self, key: &ApiKey) -> StoredHash {
+        StoredHash(match &self.new_keys {
+            NewKeys::Sha256 => Repr::Sha256(sha256(key)),
+            NewKeys::Sha512 => Repr::Sha512(sha512(key)),
+            NewKeys::Hmac(pepper) => Repr::HmacSha256 {
+                pepper: pepper.id.clone(),
+                digest: pepper.mac(key),
+            },
+        })
+    }
+
+    /// Whether `key` is the key `stored` was made from, compared in constant time.
+    ///
+    /// An `hmac-sha256` hash naming a pepper this hasher does not hold never verifies.
+    pub fn verify(&self, key: &ApiKey, stored: &StoredHash) -> bool {
+        let matched = match &stored.0 {
+            Repr::Sha256(expected) => sha256(key).ct_eq(expected),
+            Repr::Sha512(expected) => sha512(key).ct_eq(expected),
+            Repr::HmacSha256 { pepper, digest } => match self.pepper(pepper) {
+                Some(p) => p.mac(key).ct_eq(digest),
+                None => {
+                    tracing::warn!(pepper = %pepper, "stored hash names a pepper this hasher does not hold");
+                    self.verify_against_nothing(key);
+                    return false;
+                }
+            },
+        };
+        bool::from(matched)
+    }
+
+    /// Spends the work of one verification and fails, for a prefix no store
+    /// knows: the request costs the same CPU whether or not its prefix exists.
+    pub fn verify_against_nothing(&self, key: &ApiKey) {
+        let (digest, dummy) = match &self.new_keys {
+            NewKeys::Sha256 => (sha256(key), [0xA5; 32]),
+            NewKeys::Sha512 => {
+                let d = sha512(key);
+                let _ = std::hint::black_box(d.ct_eq(&[0xA5; 64]));
+                return;
+            }
+            NewKeys::Hmac(pepper) => (pepper.mac(key), [0xA5; 32]),
+        };
+        let _ = std::hint::black_box(digest.ct_eq(&dummy));
+    }
+
+    fn pepper(&self, id: &str) -> Option<&Pepper> {
+        self.peppers.iter().find(|p| &*p.id == id)
+    }
+}
+
+fn sha256(key: &ApiKey) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    key.feed(|part| hasher.update(part));
+    hasher.finalize().into()
+}
+
+fn sha512(key: &ApiKey) -> [u8; 64] {
+    let mut hasher = Sha512::new();
+    key.feed(|part| hasher.update(part));
+    hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> ApiKey {
+        ApiKey::parse(text.as_bytes()).unwrap()
+    }
+
+    // Digests computed outside this crate, with Python:
+    //   hashlib.sha512(b"n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0").hexdigest()
+    //   hashlib.sha256(b"n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0").hexdigest()
+    //   hmac.new(b"p"*32, b"n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0", "sha256").hexdigest()
+    const EXAMPLE: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
+    const EXAMPLE_SHA512: &str = include_str!("../tests/fixtures/example.sha512");
+    const EXAMPLE_SHA256: &str = include_str!("../tests/fixtures/example.sha256");
+    const EXAMPLE_HMAC: &str = include_str!("../tests/fixtures/example.hmac-sha256");
+
+    #[test]
+    fn drf_sha512_verifies_byte_for_byte() {
+        let stored = StoredHash::parse(EXAMPLE_SHA512.trim()).unwrap();
+        assert_eq!(stored.algorithm(), Algorithm::Sha512);
+        assert_eq!(stored.to_string(), EXAMPLE_SHA512.trim());
+        assert!(Hasher::default().verify(&key(EXAMPLE), &stored));
+        assert_eq!(Hasher::sha512_drf().hash(&key(EXAMPLE)), stored);
+    }
+
+    #[test]
+    fn sha256_matches_an_independent_digest() {
+        let stored = StoredHash::parse(EXAMPLE_SHA256.trim()).unwrap();
+        assert_eq!(Hasher::default().hash(&key(EXAMPLE)), stored);
+    }
+
+    #[test]
+    fn hmac_matches_an_independent_digest_and_needs_its_pepper() {
+        let stored = StoredHash::parse(EXAMPLE_HMAC.trim()).unwrap();
+        let pepper = Pepper::new("p1", vec![b'p'; 32]).unwrap();
+        let hasher = Hasher::hmac_sha256(pepper);
+        assert_eq!(hasher.hash(&key(EXAMPLE)), stored);
+        assert!(hasher.verify(&key(EXAMPLE), &stored));
+        assert!(!Hasher::default().verify(&key(EXAMPLE), &stored));
+
+        let rotated = Hasher::hmac_sha256(Pepper::new("p2", vec![b'q'; 32]).unwrap());
+        assert!(!rotated.verify(&key(EXAMPLE), &stored));
+        let rotated = rotated.with_verify_pepper(Pepper::new("p1", vec![b'p'; 32]).unwrap());
+        assert!(rotated.verify(&key(EXAMPLE), &stored));
+        assert!(rotated.hash(&key(EXAMPLE)).to_string().starts_with("hmac-sha256$p2$"));
+    }
+
+    #[test]
+    fn rejects_malformed_stored_hashes_with_reasons() {
+        let cases = [
+            ("", HashFormatError::NotSelfDescribing),
+            ("sha256$abc", HashFormatError::NotSelfDescribing),
+            (
+                "pbkdf2_sha256$1$salt$x",
+                HashFormatError::UnsupportedAlgorithm("pbkdf2_sha256".into()),
+            ),
+            (
+                "sha256$$abcd",
+                HashFormatError::BadDigest {
+                    algorithm: Algorithm::Sha256,
+                    expected: 64,
+                },
+            ),
+            (
+                "sha512$salt$00",
+                HashFormatError::UnexpectedParameter(Algorithm::Sha512),
+            ),
+            ("hmac-sha256$$00", HashFormatError::BadPepperId),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(StoredHash::parse(text).unwrap_err(), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_digest_and_pepper() {
+        let stored = Hasher::default().hash(&key(EXAMPLE));
+        let hex = stored.to_string();
+        assert!(!format!("{stored:?}").contains(&hex[8..20]));
+        let pepper = Pepper::new("p1", vec![b'z'; 32]).unwrap();
+        assert!(!format!("{pepper:?}").contains("zzzz"));
+    }
+
+    #[test]
+    fn pepper_validation() {
+        assert_eq!(
+            Pepper::new("p", vec![0; 31]).unwrap_err(),
+            PepperError::TooShort { len: 31 }
+        );
+        assert_eq!(Pepper::new("a$b", vec![0; 32]).unwrap_err(), PepperError::BadId);
+        assert_eq!(
+            Pepper::from_base64("p", "not base64!").unwrap_err(),
+            PepperError::NotBase64
+        );
+        let p = Pepper::from_base64("p", &"A".repeat(44)).unwrap();
+        assert_eq!(p.id(), "p");
+    }
+}

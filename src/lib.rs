@@ -1,0 +1,87 @@
+//! API-key authentication for Rust HTTP servers.
+//!
+//! Add one layer and every request must carry `Authorization: Api-Key <prefix>.<secret>`.
+//! The layer parses the header, finds the 8-character prefix in a pluggable
+//! [`KeyStore`], and checks the 32-character secret's hash in constant time.
+//! Keys, hashes and databases are those of djangorestframework-api-key.
+//!
+//! ```
+//! use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let created = store.create(NewKey::named("billing").scopes(["invoices"])).await?;
+//! let (_record, key) = created.reveal(); // shown once, never stored
+//!
+//! let app = ApiKeyLayer::new(store).layer(service_fn(|req: Request<String>| async move {
+//!     let who = req.extensions().get::<api_key_auth::Identity>().map(|i| i.name().to_owned());
+//!     Ok::<_, std::convert::Infallible>(Response::new(who.unwrap_or_default()))
+//! }));
+//!
+//! let good = Request::get("/")
+//!     .header("authorization", format!("Api-Key {}", key.expose_secret()))
+//!     .body(String::new())?;
+//! assert_eq!(app.clone().oneshot(good).await?.status(), StatusCode::OK);
+//!
+//! let bad = Request::get("/")
+//!     .header("authorization", "Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0")
+//!     .body(String::new())?;
+//! let refused = app.oneshot(bad).await?;
+//! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(refused.headers()["www-authenticate"], r#"Api-Key realm="api""#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The pieces
+//!
+//! | piece | what it is |
+//! |---|---|
+//! | [`key`] | the key: parsed from header bytes, generated from the OS CSPRNG, secret redacted and zeroized |
+//! | [`hash`] | self-describing stored hashes (SHA-256, DRF's `sha512$$`, peppered HMAC-SHA256), constant-time checks |
+//! | [`KeyStore`], [`KeyManager`] | find a record by prefix; create, list, revoke |
+//! | [`MemoryStore`] | an in-process store |
+//! | [`Authenticator`] | headers in, [`Identity`] or [`AuthFailure`] out; framework-agnostic |
+//! | [`ApiKeyLayer`] | the tower layer; [`RequireScopesLayer`] for 403 on missing scopes |
+//! | `axum` feature | [`Identity`] and `Option<Identity>` as axum extractors |
+//!
+//! # HTTP policy
+//!
+//! Missing, malformed, unknown, wrong, revoked and expired keys all get the
+//! same `401` with `WWW-Authenticate: Api-Key realm="…"` and the same body; the
+//! reason goes to `tracing` and to the [`on_failure`](AuthenticatorBuilder::on_failure)
+//! hook. A key lacking a required scope gets `403`; a failing store `503` with
+//! `Retry-After`. See [`reject`] for the table.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+pub mod hash;
+pub mod key;
+pub mod reject;
+pub mod store;
+
+mod body;
+mod future;
+mod identity;
+mod layer;
+mod scope;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+
+pub use auth::{AuthFailure, Authenticator, AuthenticatorBuilder, ConfigError, Malformed};
+pub use body::AuthBody;
+pub use future::ResponseFuture;
+pub use identity::Identity;
+pub use layer::{ApiKeyLayer, ApiKeyService};
+pub use scope::{RequireScopes, RequireScopesLayer};
+pub use store::{
+    memory::MemoryStore, CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, PlaintextKey,
+    StoreError,
+};

@@ -1,0 +1,144 @@
+//! Refusals as HTTP responses.
+//!
+//! | failure                                                       | status | headers                                         |
+//! |---------------------------------------------------------------|--------|-------------------------------------------------|
+//! | missing, malformed, unknown, wrong, revoked or expired key    | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
+//! | valid key without a required scope                            | 403    | `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"` |
+//! | the key store failed                                          | 503    | `Retry-After: 1`                                |
+//!
+//! Every 401 carries the same body, whatever the reason, so a client cannot
+//! tell an unknown prefix from a wrong secret. Bodies are small JSON objects;
+//! every refusal is `Cache-Control: no-store`.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::auth::{AuthFailure, ConfigError};
+
+/// The body of every 401.
+pub const UNAUTHORIZED_BODY: &str = r#"{"error":"unauthorized","message":"a valid API key is required"}"#;
+/// The body of every 403.
+pub const FORBIDDEN_BODY: &str =
+    r#"{"error":"insufficient_scope","message":"the API key lacks a scope this resource requires"}"#;
+/// The body of every 503.
+pub const UNAVAILABLE_BODY: &str =
+    r#"{"error":"unavailable","message":"API keys cannot be checked right now; retry later"}"#;
+
+/// The response parts fixed at configuration time, built once.
+#[derive(Debug)]
+pub(crate) struct Responses {
+    /// `<scheme> realm="<realm>"`, the start of every challenge.
+    challenge: HeaderValue,
+    retry_after: HeaderValue,
+}
+
+impl Responses {
+    pub(crate) fn new(scheme: &str, realm: &str, retry_after_secs: u32) -> Result<Self, ConfigError> {
+        let printable = realm.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+        if !printable {
+            return Err(ConfigError::Realm(realm.to_owned()));
+        }
+        let challenge = format!("{scheme} realm=\"{}\"", escape_quoted(realm));
+        let challenge = HeaderValue::try_from(challenge).map_err(|_| ConfigError::Realm(realm.to_owned()))?;
+        Ok(Self {
+            challenge,
+            retry_after: HeaderValue::from(retry_after_secs),
+        })
+    }
+
+    /// The response for an authentication failure: 503 for a store failure, else the uniform 401.
+    pub(crate) fn for_failure(&self, failure: &AuthFailure) -> Response<Bytes> {
+        match failure {
+            AuthFailure::StoreUnavailable { .. } => self.unavailable(),
+            _ => self.unauthorized(),
+        }
+    }
+
+    pub(crate) fn unauthorized(&self) -> Response<Bytes> {
+        let mut response = json(StatusCode::UNAUTHORIZED, UNAUTHORIZED_BODY);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, self.challenge.clone());
+        response
+    }
+
+    pub(crate) fn unavailable(&self) -> Response<Bytes> {
+        let mut response = json(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_BODY);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, self.retry_after.clone());
+        response
+    }
+
+    /// The `WWW-Authenticate` value of a 403 for `scopes`, built once per requirement.
+    pub(crate) fn scope_challenge(&self, scopes: &[String]) -> Result<HeaderValue, ConfigError> {
+        let mut value = self.challenge.as_bytes().to_vec();
+        value.extend_from_slice(b", error=\"insufficient_scope\", scope=\"");
+        value.extend_from_slice(scopes.join(" ").as_bytes());
+        value.push(b'"');
+        HeaderValue::from_bytes(&value).map_err(|_| ConfigError::Scope(scopes.join(" ")))
+    }
+
+    pub(crate) fn forbidden(challenge: &HeaderValue) -> Response<Bytes> {
+        let mut response = json(StatusCode::FORBIDDEN, FORBIDDEN_BODY);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge.clone());
+        response
+    }
+}
+
+impl Default for Responses {
+    fn default() -> Self {
+        Self {
+            challenge: HeaderValue::from_static("Api-Key realm=\"api\""),
+            retry_after: HeaderValue::from_static("1"),
+        }
+    }
+}
+
+fn json(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Escapes `"` and `\` for an RFC 9110 quoted-string.
+fn escape_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_is_quoted_and_escaped() {
+        let r = Responses::new("Api-Key", r#"my "api" \ v1"#, 7).unwrap();
+        let resp = r.unauthorized();
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            r#"Api-Key realm="my \"api\" \\ v1""#
+        );
+        assert_eq!(r.unavailable().headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn realm_with_control_characters_is_refused() {
+        assert!(matches!(
+            Responses::new("Api-Key", "a\r\nSet-Cookie: x", 1),
+            Err(ConfigError::Realm(_))
+        ));
+        assert!(Responses::new("Api-Key", "caf\u{e9}", 1).is_err());
+    }
+}

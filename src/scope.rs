@@ -1,0 +1,167 @@
+//! Requiring scopes: a layer to put inside [`ApiKeyLayer`](crate::ApiKeyLayer)
+//! (in axum, on a route with `route_layer`).
+//!
+//! A request whose key lacks the scopes gets `403 Forbidden` with
+//! `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"`;
+//! one with no authenticated key at all gets the layer's 401.
+//!
+//! ```
+//! use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let (_, reader) = store.create(NewKey::named("r").scopes(["read"])).await?.reveal();
+//! let auth = ApiKeyLayer::new(store);
+//!
+//! let admin_only = ServiceBuilder::new()
+//!     .layer(auth.clone())
+//!     .layer(auth.require_all(["admin"])?)
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+//!     }));
+//!
+//! let request = Request::get("/")
+//!     .header("authorization", format!("Api-Key {}", reader.expose_secret()))
+//!     .body(String::new())?;
+//! let response = admin_only.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Api-Key realm="api", error="insufficient_scope", scope="admin""#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderValue, Request, Response};
+use tower::{Layer, Service};
+
+use crate::{
+    auth::ConfigError, body::AuthBody, future::ResponseFuture, identity::Identity,
+    layer::Unauthenticated, reject::Responses,
+};
+
+/// Whether a key needs every scope of a requirement or any one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeMode {
+    All,
+    Any,
+}
+
+#[derive(Debug)]
+struct Requirement {
+    mode: ScopeMode,
+    scopes: Vec<String>,
+    challenge: HeaderValue,
+    responses: Arc<Responses>,
+}
+
+impl Requirement {
+    fn is_met_by(&self, identity: &Identity) -> bool {
+        match self.mode {
+            ScopeMode::All => self.scopes.iter().all(|s| identity.has_scope(s)),
+            ScopeMode::Any => self.scopes.iter().any(|s| identity.has_scope(s)),
+        }
+    }
+}
+
+/// Refuses requests whose key lacks the required scopes. Made by
+/// [`ApiKeyLayer::require_all`](crate::ApiKeyLayer::require_all) or
+/// [`require_any`](crate::ApiKeyLayer::require_any).
+#[derive(Debug, Clone)]
+pub struct RequireScopesLayer {
+    requirement: Arc<Requirement>,
+}
+
+impl RequireScopesLayer {
+    pub(crate) fn new<I, S>(mode: ScopeMode, scopes: I, responses: Arc<Responses>) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        if scopes.is_empty() {
+            return Err(ConfigError::NoScopes);
+        }
+        if let Some(bad) = scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(ConfigError::Scope(bad.clone()));
+        }
+        let challenge = responses.scope_challenge(&scopes)?;
+        Ok(Self {
+            requirement: Arc::new(Requirement {
+                mode,
+                scopes,
+                challenge,
+                responses,
+            }),
+        })
+    }
+
+    /// The scopes required.
+    pub fn scopes(&self) -> &[String] {
+        &self.requirement.scopes
+    }
+}
+
+/// A scope as RFC 6750 allows it: printable ASCII but for space, `"` and `\`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+impl<S> Layer<S> for RequireScopesLayer {
+    type Service = RequireScopes<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireScopes {
+            inner,
+            requirement: self.requirement.clone(),
+        }
+    }
+}
+
+/// Refuses requests whose key lacks the required scopes. See [`RequireScopesLayer`].
+#[derive(Debug, Clone)]
+pub struct RequireScopes<S> {
+    inner: S,
+    requirement: Arc<Requirement>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let requirement = &self.requirement;
+        match request.extensions().get::<Identity>() {
+            Some(identity) if requirement.is_met_by(identity) => {
+                ResponseFuture::called(self.inner.call(request))
+            }
+            Some(identity) => {
+                tracing::debug!(prefix = %identity.prefix(), required = ?requirement.scopes, "API key lacks scope");
+                ResponseFuture::refused(Responses::forbidden(&requirement.challenge))
+            }
+            None => {
+                let responses = match request.extensions().get::<Unauthenticated>() {
+                    Some(Unauthenticated(responses)) => responses,
+                    None => &requirement.responses,
+                };
+                ResponseFuture::refused(responses.unauthorized())
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! The key store contract: [`KeyStore`] finds a key's record by its prefix,
+//! [`KeyManager`] creates, lists and revokes keys.
+//!
+//! Implement [`KeyStore`] against your own database; the layer needs nothing more.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use api_key_auth::{KeyRecord, KeyStore, StoreError};
+//! use api_key_auth::key::Prefix;
+//!
+//! /// Keys kept in a user's own table; here, a vector.
+//! struct MyStore {
+//!     rows: Vec<Arc<KeyRecord>>,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl KeyStore for MyStore {
+//!     async fn find(&self, prefix: Prefix) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+//!         Ok(self.rows.iter().find(|r| r.prefix == prefix).cloned())
+//!     }
+//! }
+//! ```
+
+use std::{
+    collections::BTreeMap,
+    error::Error as StdError,
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+use crate::{
+    hash::{Hasher, StoredHash},
+    key::{ApiKey, KeyGenError, Prefix},
+};
+
+pub mod memory;
+
+/// What a store keeps about one key: never the key itself, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRecord {
+    /// The store's identifier for the key.
+    pub id: String,
+    /// A human name given at creation ("billing-service", "ci").
+    pub name: String,
+    /// The key's public prefix.
+    pub prefix: Prefix,
+    /// The hash the presented key is checked against.
+    pub hash: StoredHash,
+    /// When the key was created.
+    pub created: SystemTime,
+    /// When the key stops working, if ever.
+    pub expires: Option<SystemTime>,
+    /// Whether the key has been revoked.
+    pub revoked: bool,
+    /// What the key may do; see [`RequireScopesLayer`](crate::RequireScopesLayer).
+    pub scopes: Vec<String>,
+    /// Who the key belongs to, if the store records it.
+    pub owner: Option<String>,
+    /// Free-form data kept with the key.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl KeyRecord {
+    /// A record created now, never expiring, not revoked, with no scopes, owner or metadata.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, prefix: Prefix, hash: StoredHash) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            prefix,
+            hash,
+            created: SystemTime::now(),
+            expires: None,
+            revoked: false,
+            scopes: Vec::new(),
+            owner: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the key has expired at `now`. A key expires at its expiry instant.
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expires.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// The outcome of a lookup: the record, `None` for an unknown prefix, or a store failure.
+pub type Lookup = Result<Option<Arc<KeyRecord>>, StoreError>;
+
+/// Finds key records by prefix. This is all the layer needs of a store.
+///
+/// Implementations must be cheap to share between requests (the layer holds
+/// one behind an `Arc`) and must not hold a lock across an `.await`.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// The record whose prefix is `prefix`, or `None` if there is none.
+    ///
+    /// Revoked and expired records are returned as they are: the
+    /// authenticator checks the hash first and then refuses them.
+    async fn find(&self, prefix: Prefix) -> Lookup;
+
+    /// Answers at once when the store can without waiting (an in-process map,
+    /// a cache hit), letting the layer skip the boxed future of [`find`](Self::find).
+    ///
+    /// `None` means "ask `find`". The default always says so.
+    fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
+        let _ = prefix;
+        None
+    }
+}
+
+#[async_trait]
+impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        (**self).find(prefix).await
+    }
+
+    fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
+        (**self).find_now(prefix)
+    }
+}
+
+/// Creates, lists and revokes keys: the administrator's side of a store.
+#[async_trait]
+pub trait KeyManager: KeyStore {
+    /// Creates a key. The plaintext key is in the result and nowhere else:
+    /// the store keeps only its hash.
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError>;
+
+    /// Every key record, revoked ones included, oldest first.
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
+
+    /// Revokes the key with id `id`. `Ok(false)` means no key has that id.
+    /// Revoking a revoked key succeeds and changes nothing.
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        (**self).create(new).await
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).list().await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).revoke(id).await
+    }
+}
+
+/// What to create: a name and, optionally, scopes, an expiry, an owner and metadata.
+///
+/// ```
+/// use std::time::Duration;
+/// use api_key_auth::NewKey;
+///
+/// let new = NewKey::named("billing")
+///     .scopes(["invoices:read", "invoices:write"])
+///     .expires_in(Duration::from_secs(90 * 24 * 3600))
+///     .owner("team-billing")
+///     .metadata("ticket", "OPS-1234");
+/// assert_eq!(new.name(), "billing");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+    expires: Option<SystemTime>,
+    owner: Option<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl NewKey {
+    /// A key named `name`, with no scopes, expiry, owner or metadata.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            scopes: Vec::new(),
+            expires: None,
+            owner: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Grants these scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Makes the key stop working at `at`.
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.expires = Some(at);
+        self
+    }
+
+    /// Makes the key stop working `ttl` from now.
+    pub fn expires_in(self, ttl: Duration) -> Self {
+        self.expires_at(SystemTime::now() + ttl)
+    }
+
+    /// Records who the key belongs to.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Adds one metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The name given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Draws a fresh key and builds its record with id `id`, for stores
+    /// implementing [`KeyManager::create`]. The store keeps the record and
+    /// hands the key back once in a [`CreatedKey`].
+    pub fn mint(&self, hasher: &Hasher, id: impl FnOnce(Prefix) -> String) -> Result<(KeyRecord, ApiKey), StoreError> {
+        let key = ApiKey::generate()?;
+        let prefix = key.prefix();
+        let record = KeyRecord {
+            id: id(prefix),
+            name: self.name.clone(),
+            prefix,
+            hash: hasher.hash(&key),
+            created: SystemTime::now(),
+            expires: self.expires,
+            revoked: false,
+            scopes: self.scopes.clone(),
+            owner: self.owner.clone(),
+            metadata: self.metadata.clone(),
+        };
+        Ok((record, key))
+    }
+}
+
+/// A key just created: its record, and the plaintext key that is shown once.
+#[derive(Debug)]
+pub struct CreatedKey {
+    record: Arc<KeyRecord>,
+    key: ApiKey,
+}
+
+impl CreatedKey {
+    /// Pairs a stored record with the key it was made from.
+    pub fn new(record: Arc<KeyRecord>, key: ApiKey) -> Self {
+        Self { record, key }
+    }
+
+    /// The stored record (no secret in it).
+    pub fn record(&self) -> &Arc<KeyRecord> {
+        &self.record
+    }
+
+    /// Consumes the created key and reveals the plaintext, the one time it can
+    /// be seen: hand it to its owner and keep no copy.
+    pub fn reveal(self) -> (Arc<KeyRecord>, PlaintextKey) {
+        let plaintext = PlaintextKey(self.key.to_plaintext());
+        (self.record, plaintext)
+    }
+}
+
+/// The full `PREFIX.SECRET` text of a new key. Zeroized on drop; `Debug` redacts it.
+pub struct PlaintextKey(Zeroizing<String>);
+
+impl PlaintextKey {
+    /// The key, for showing to its owner once.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PlaintextKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlaintextKey(<redacted>)")
+    }
+}
+
+/// A key store failed. Opaque, with predicates for what kind of failure it was.
+///
+/// The layer turns every store error into `503 Service Unavailable`: a failing
+/// store says nothing about whether the client's key is good.
+pub struct StoreError {
+    kind: Kind,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unavailable,
+    Timeout,
+    InvalidRecord,
+    Random,
+}
+
+impl StoreError {
+    /// The store could not be reached or could not answer.
+    pub fn unavailable(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::Unavailable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The store did not answer in time.
+    pub fn timeout() -> Self {
+        Self {
+            kind: Kind::Timeout,
+            source: None,
+        }
+    }
+
+    /// The store returned a record it cannot have meant (a malformed hash or prefix).
+    pub fn invalid_record(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::InvalidRecord,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Whether the store could not be reached or could not answer.
+    pub fn is_unavailable(&self) -> bool {
+        self.kind == Kind::Unavailable
+    }
+
+    /// Whether the store did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == Kind::Timeout
+    }
+
+    /// Whether the store held a record that does not parse.
+    pub fn is_invalid_record(&self) -> bool {
+        self.kind == Kind::InvalidRecord
+    }
+}
+
+impl From<KeyGenError> for StoreError {
+    fn from(err: KeyGenError) -> Self {
+        Self {
+            kind: Kind::Random,
+            source: Some(Box::new(err)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("StoreError");
+        d.field("kind", &self.kind);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            Kind::Unavailable => "key store unavailable",
+            Kind::Timeout => "key store timed out",
+            Kind::InvalidRecord => "key store returned an invalid record",
+            Kind::Random => "could not draw a new key",
+        };
+        match &self.source {
+            Some(source) => write!(f, "{what}: {source}"),
+            None => f.write_str(what),
+        }
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
