@@ -1,0 +1,196 @@
+//! Helpers shared by the integration tests: stores that fail or wait, a
+//! service that counts its calls, and a raw HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use api_key_auth::{
+    key::Prefix, AuthFailure, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
+    StoreError,
+};
+use http::{Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A store that is down: every lookup fails.
+pub struct FailingStore;
+
+#[async_trait::async_trait]
+impl KeyStore for FailingStore {
+    async fn find(&self, _prefix: Prefix) -> Lookup {
+        Err(StoreError::unavailable("connection refused (test store)"))
+    }
+}
+
+/// A store that can only answer asynchronously, after a yield, so the layer
+/// takes its boxed-future path.
+#[derive(Clone)]
+pub struct AsyncOnly(pub MemoryStore);
+
+#[async_trait::async_trait]
+impl KeyStore for AsyncOnly {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        tokio::task::yield_now().await;
+        self.0.find(prefix).await
+    }
+}
+
+/// A memory store with one key, and that key's plaintext.
+pub async fn store_with_key(new: NewKey) -> (MemoryStore, String) {
+    let store = MemoryStore::new();
+    let (_, key) = store.create(new).await.expect("memory store creates").reveal();
+    (store, key.expose_secret().to_owned())
+}
+
+/// Collects the reasons the authenticator's hook sees.
+#[derive(Clone, Default)]
+pub struct Reasons(Arc<Mutex<Vec<String>>>);
+
+impl Reasons {
+    pub fn hook(&self) -> impl Fn(&AuthFailure) + Send + Sync + 'static {
+        let seen = self.0.clone();
+        move |failure| seen.lock().unwrap().push(format!("{failure:?}"))
+    }
+
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+/// An authenticator over `store` reporting to `reasons`.
+pub fn authenticator(store: impl KeyStore, reasons: &Reasons) -> Authenticator {
+    Authenticator::builder(store)
+        .realm("test")
+        .on_failure(reasons.hook())
+        .build()
+        .expect("valid configuration")
+}
+
+/// The inner service of layer tests: counts calls and answers 200 with the
+/// identity's name, or `anonymous`.
+#[derive(Clone, Default)]
+pub struct Echo {
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Echo {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl tower::Service<Request<String>> for Echo {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<String>) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let who = request
+            .extensions()
+            .get::<Identity>()
+            .map_or_else(|| "anonymous".to_owned(), |i| i.name().to_owned());
+        let saw_credential = request.headers().contains_key("authorization")
+            || request.headers().contains_key("x-api-key");
+        let mut response = Response::new(who);
+        response
+            .headers_mut()
+            .insert("x-saw-credential", if saw_credential { "yes" } else { "no" }.parse().unwrap());
+        std::future::ready(Ok(response))
+    }
+}
+
+/// Collects a response body of the layers into a string.
+pub async fn body_text<B>(body: B) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    let bytes = body.collect().await.expect("body").to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("utf-8 body")
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` as raw bytes and reads the response until the server
+/// closes the connection (send `Connection: close`).
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        let mut bytes = Vec::new();
+        // A reset after the answer (a server refusing the rest) still leaves the answer read.
+        let _ = stream.read_to_end(&mut bytes).await;
+        bytes
+    };
+    let bytes = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("server answered within 10 s");
+    parse_response(&bytes)
+}
+
+/// A GET with the given extra header lines, closing the connection after.
+pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    raw(addr, request.as_bytes()).await
+}
+
+fn parse_response(bytes: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Serves `router` on an ephemeral loopback port.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    addr
+}
