@@ -9,14 +9,22 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use api_key_auth::{ApiKeyLayer, Authenticator, AuthFailure, Identity, KeyManager, MemoryStore, NewKey};
-use axum::{routing::get, Json, Router};
-use serde_json::{json, Value};
+use api_key_auth::{
+    ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, MemoryStore, NewKey,
+};
+use axum::{
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use serde::Serialize;
 
 /// The demo's routes: `/health` open, `/whoami` behind `layer`, anything else 404.
 pub fn app(layer: ApiKeyLayer) -> Router {
     // `route_layer` guards only matched routes, so unknown paths stay 404.
-    let guarded = Router::new().route("/whoami", get(whoami)).route_layer(layer);
+    let guarded = Router::new()
+        .route("/whoami", get(whoami))
+        .route_layer(layer);
     Router::new().route("/health", get(health)).merge(guarded)
 }
 
@@ -24,13 +32,24 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn whoami(identity: Identity) -> Json<Value> {
-    Json(json!({
-        "id": identity.id(),
-        "name": identity.name(),
-        "prefix": identity.prefix().as_str(),
-        "scopes": identity.scopes(),
-    }))
+/// What `/whoami` answers: who the key is, never its secret or hash.
+#[derive(Serialize)]
+struct WhoAmI<'a> {
+    id: &'a str,
+    name: &'a str,
+    prefix: &'a str,
+    scopes: &'a [String],
+}
+
+async fn whoami(identity: Identity) -> Response {
+    let prefix = identity.prefix();
+    Json(WhoAmI {
+        id: identity.id(),
+        name: identity.name(),
+        prefix: prefix.as_str(),
+        scopes: identity.scopes(),
+    })
+    .into_response()
 }
 
 #[allow(dead_code)] // the tests reuse `app` without running `main`
@@ -44,7 +63,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let store = MemoryStore::new();
-    let created = store.create(NewKey::named("quickstart").scopes(["read"])).await?;
+    let created = store
+        .create(NewKey::named("quickstart").scopes(["read"]))
+        .await?;
     let (record, key) = created.reveal();
 
     let auth = Authenticator::builder(store)
@@ -55,13 +76,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on http://{addr}");
-    println!("created key {:?} (prefix {}); it is shown once:", record.name, record.prefix);
+    println!(
+        "created key {:?} (prefix {}); it is shown once:",
+        record.name, record.prefix
+    );
     println!();
     println!("    {}", key.expose_secret());
     println!();
     println!("try:");
     println!("    curl -i http://{addr}/health");
-    println!("    curl -i -H 'Authorization: Api-Key {}' http://{addr}/whoami", key.expose_secret());
+    println!(
+        "    curl -i -H 'Authorization: Api-Key {}' http://{addr}/whoami",
+        key.expose_secret()
+    );
     drop(key);
 
     axum::serve(listener, app(ApiKeyLayer::from(auth))).await?;

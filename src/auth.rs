@@ -91,7 +91,9 @@ impl AuthFailure {
     pub fn prefix(&self) -> Option<Prefix> {
         match self {
             Self::Missing | Self::Malformed(_) => None,
-            Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => Some(*p),
+            Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => {
+                Some(*p)
+            }
             Self::StoreUnavailable { prefix, .. } => Some(*prefix),
         }
     }
@@ -160,7 +162,9 @@ struct Inner {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The scheme is empty or not an HTTP token.
-    #[error("the authorization scheme {0:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)")]
+    #[error(
+        "the authorization scheme {0:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
+    )]
     Scheme(String),
     /// The realm holds control or non-ASCII characters.
     #[error("the realm {0:?} must be printable ASCII")]
@@ -212,7 +216,9 @@ impl Authenticator {
             Some(lookup) => lookup,
             None => self.inner.store.find(key.prefix()).await,
         };
-        self.decide(&key, lookup).map(Some).map_err(|f| self.report(f))
+        self.decide(&key, lookup)
+            .map(Some)
+            .map_err(|f| self.report(f))
     }
 
     /// The HTTP response for `failure`: the challenge and the one body shared by

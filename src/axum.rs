@@ -72,7 +72,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Identity>().cloned())
     }
 }

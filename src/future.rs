@@ -32,8 +32,9 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         // Waiting for a store that could not answer at once; holds the request
-        // and the service that was made ready for it.
-        Checking { check: CheckFuture, pending: Option<(Request<ReqBody>, S)> },
+        // and the service that was made ready for it, boxed so the common,
+        // synchronous states keep the future small.
+        Checking { check: CheckFuture, pending: Option<Box<(Request<ReqBody>, S)>> },
         Called { #[pin] future: S::Future },
         Refused { response: Option<Response<Bytes>> },
     }
@@ -61,7 +62,7 @@ where
         Self {
             state: State::Checking {
                 check,
-                pending: Some((request, service)),
+                pending: Some(Box::new((request, service))),
             },
         }
     }
@@ -79,9 +80,10 @@ where
             match state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let verdict = ready!(check.as_mut().poll(cx));
-                    let Some((mut request, mut service)) = pending.take() else {
+                    let Some(pending) = pending.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
+                    let (mut request, mut service) = *pending;
                     match verdict {
                         Ok(identity) => {
                             request.extensions_mut().insert(identity);

@@ -41,7 +41,9 @@ pub enum KeyParseError {
     #[error("an API key has a '.' after its 8-character prefix")]
     MissingSeparator,
     /// A byte outside `[A-Za-z0-9]`.
-    #[error("an API key holds only the characters A-Z, a-z and 0-9; byte {position} is not one of them")]
+    #[error(
+        "an API key holds only the characters A-Z, a-z and 0-9; byte {position} is not one of them"
+    )]
     InvalidCharacter {
         /// Zero-based position of the first offending byte.
         position: usize,
@@ -51,8 +53,16 @@ pub enum KeyParseError {
 /// The public, 8-character part of a key, by which a store finds it.
 ///
 /// A prefix identifies a key; it is not a secret and may appear in logs.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Prefix([u8; PREFIX_LEN]);
+
+impl std::hash::Hash for Prefix {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // One word rather than a length and a slice: equal prefixes are equal
+        // words, and SipHash does half the work on a store's hot lookup.
+        state.write_u64(u64::from_le_bytes(self.0));
+    }
+}
 
 impl Prefix {
     /// Parses a prefix: exactly 8 characters of `[A-Za-z0-9]`.
@@ -106,8 +116,9 @@ impl std::str::FromStr for Prefix {
 /// owner gets it once, from [`CreatedKey::reveal`](crate::store::CreatedKey::reveal).
 #[derive(Clone)]
 pub struct ApiKey {
-    prefix: Prefix,
-    secret: Zeroizing<[u8; SECRET_LEN]>,
+    /// `PREFIX.SECRET`, checked: the form hashes consume, kept whole so a
+    /// key is copied once when parsed.
+    bytes: Zeroizing<[u8; KEY_LEN]>,
 }
 
 impl ApiKey {
@@ -125,14 +136,9 @@ impl ApiKey {
         }
         check_alphanumeric(&bytes[PREFIX_LEN + 1..], PREFIX_LEN + 1)?;
 
-        let mut prefix = [0; PREFIX_LEN];
-        prefix.copy_from_slice(&bytes[..PREFIX_LEN]);
-        let mut secret = Zeroizing::new([0; SECRET_LEN]);
-        secret.copy_from_slice(&bytes[PREFIX_LEN + 1..]);
-        Ok(Self {
-            prefix: Prefix(prefix),
-            secret,
-        })
+        let mut key = Zeroizing::new([0; KEY_LEN]);
+        key.copy_from_slice(bytes);
+        Ok(Self { bytes: key })
     }
 
     /// Draws a new key from the operating system's CSPRNG.
@@ -140,45 +146,36 @@ impl ApiKey {
     /// Each character is an unbiased draw from the 62 of `[A-Za-z0-9]`, so the
     /// secret carries 32 x log2(62), about 190, bits.
     pub fn generate() -> Result<Self, KeyGenError> {
-        let mut prefix = [0; PREFIX_LEN];
-        let mut secret = Zeroizing::new([0; SECRET_LEN]);
-        fill_alphanumeric(&mut prefix)?;
-        fill_alphanumeric(secret.as_mut())?;
-        Ok(Self {
-            prefix: Prefix(prefix),
-            secret,
-        })
+        let mut bytes = Zeroizing::new([0; KEY_LEN]);
+        fill_alphanumeric(&mut bytes[..PREFIX_LEN])?;
+        bytes[PREFIX_LEN] = b'.';
+        fill_alphanumeric(&mut bytes[PREFIX_LEN + 1..])?;
+        Ok(Self { bytes })
     }
 
     /// The key's public prefix.
     pub fn prefix(&self) -> Prefix {
-        self.prefix
+        let mut prefix = [0; PREFIX_LEN];
+        prefix.copy_from_slice(&self.bytes[..PREFIX_LEN]);
+        Prefix(prefix)
     }
 
-    /// Feeds the whole key, `PREFIX.SECRET`, to `sink` in pieces, so hashing
-    /// never needs a copy of the secret outside this type.
-    pub(crate) fn feed(&self, mut sink: impl FnMut(&[u8])) {
-        sink(&self.prefix.0);
-        sink(b".");
-        sink(self.secret.as_ref());
+    /// The whole key, `PREFIX.SECRET`, for hashing inside this crate only.
+    pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.bytes
     }
 
     /// The whole key as text, for [`PlaintextKey`](crate::store::PlaintextKey) only.
     pub(crate) fn to_plaintext(&self) -> Zeroizing<String> {
-        let mut text = Zeroizing::new(String::with_capacity(KEY_LEN));
-        text.push_str(self.prefix.as_str());
-        text.push('.');
-        for &byte in self.secret.iter() {
-            text.push(char::from(byte));
-        }
-        text
+        // Only ASCII alphanumerics and '.' ever get in, one char per byte.
+        Zeroizing::new(self.bytes.iter().map(|&b| char::from(b)).collect())
     }
 }
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKey")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.prefix())
             .field("secret", &"<redacted>")
             .finish()
     }
@@ -190,12 +187,21 @@ impl fmt::Debug for ApiKey {
 pub struct KeyGenError(getrandom::Error);
 
 fn check_alphanumeric(bytes: &[u8], offset: usize) -> Result<(), KeyParseError> {
-    match bytes.iter().position(|b| !b.is_ascii_alphanumeric()) {
-        Some(index) => Err(KeyParseError::InvalidCharacter {
-            position: offset + index,
-        }),
-        None => Ok(()),
+    // A branch-free pass the compiler vectorises; the position is only
+    // searched for on the (rare, slow) path of a bad key.
+    let all = bytes
+        .iter()
+        .fold(true, |ok, b| ok & b.is_ascii_alphanumeric());
+    if all {
+        return Ok(());
     }
+    let index = bytes
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .unwrap_or_default();
+    Err(KeyParseError::InvalidCharacter {
+        position: offset + index,
+    })
 }
 
 /// Fills `out` with characters of [`ALPHABET`], each drawn without bias by
@@ -275,7 +281,7 @@ mod tests {
         let mut counts = [0u32; 256];
         for _ in 0..2_000 {
             let key = ApiKey::generate().unwrap();
-            for &b in key.secret.iter() {
+            for &b in &key.as_bytes()[PREFIX_LEN + 1..] {
                 counts[usize::from(b)] += 1;
             }
         }

@@ -16,10 +16,10 @@ use http::{header, HeaderValue, Response, StatusCode};
 use crate::auth::{AuthFailure, ConfigError};
 
 /// The body of every 401.
-pub const UNAUTHORIZED_BODY: &str = r#"{"error":"unauthorized","message":"a valid API key is required"}"#;
+pub const UNAUTHORIZED_BODY: &str =
+    r#"{"error":"unauthorized","message":"a valid API key is required"}"#;
 /// The body of every 403.
-pub const FORBIDDEN_BODY: &str =
-    r#"{"error":"insufficient_scope","message":"the API key lacks a scope this resource requires"}"#;
+pub const FORBIDDEN_BODY: &str = r#"{"error":"insufficient_scope","message":"the API key lacks a scope this resource requires"}"#;
 /// The body of every 503.
 pub const UNAVAILABLE_BODY: &str =
     r#"{"error":"unavailable","message":"API keys cannot be checked right now; retry later"}"#;
@@ -33,13 +33,18 @@ pub(crate) struct Responses {
 }
 
 impl Responses {
-    pub(crate) fn new(scheme: &str, realm: &str, retry_after_secs: u32) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        scheme: &str,
+        realm: &str,
+        retry_after_secs: u32,
+    ) -> Result<Self, ConfigError> {
         let printable = realm.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
         if !printable {
             return Err(ConfigError::Realm(realm.to_owned()));
         }
         let challenge = format!("{scheme} realm=\"{}\"", escape_quoted(realm));
-        let challenge = HeaderValue::try_from(challenge).map_err(|_| ConfigError::Realm(realm.to_owned()))?;
+        let challenge =
+            HeaderValue::try_from(challenge).map_err(|_| ConfigError::Realm(realm.to_owned()))?;
         Ok(Self {
             challenge,
             retry_after: HeaderValue::from(retry_after_secs),
@@ -101,7 +106,10 @@ fn json(status: StatusCode, body: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -81,7 +81,11 @@ pub struct RequireScopesLayer {
 }
 
 impl RequireScopesLayer {
-    pub(crate) fn new<I, S>(mode: ScopeMode, scopes: I, responses: Arc<Responses>) -> Result<Self, ConfigError>
+    pub(crate) fn new<I, S>(
+        mode: ScopeMode,
+        scopes: I,
+        responses: Arc<Responses>,
+    ) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -112,7 +116,10 @@ impl RequireScopesLayer {
 
 /// A scope as RFC 6750 allows it: printable ASCII but for space, `"` and `\`.
 fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty() && scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 impl<S> Layer<S> for RequireScopesLayer {

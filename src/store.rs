@@ -67,7 +67,12 @@ pub struct KeyRecord {
 
 impl KeyRecord {
     /// A record created now, never expiring, not revoked, with no scopes, owner or metadata.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, prefix: Prefix, hash: StoredHash) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        prefix: Prefix,
+        hash: StoredHash,
+    ) -> Self {
         Self {
             id: id.into(),
             name: name.into(),
@@ -229,7 +234,11 @@ impl NewKey {
     /// Draws a fresh key and builds its record with id `id`, for stores
     /// implementing [`KeyManager::create`]. The store keeps the record and
     /// hands the key back once in a [`CreatedKey`].
-    pub fn mint(&self, hasher: &Hasher, id: impl FnOnce(Prefix) -> String) -> Result<(KeyRecord, ApiKey), StoreError> {
+    pub fn mint(
+        &self,
+        hasher: &Hasher,
+        id: impl FnOnce(Prefix) -> String,
+    ) -> Result<(KeyRecord, ApiKey), StoreError> {
         let key = ApiKey::generate()?;
         let prefix = key.prefix();
         let record = KeyRecord {
@@ -385,6 +394,8 @@ impl fmt::Display for StoreError {
 
 impl StdError for StoreError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }

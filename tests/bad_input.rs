@@ -44,13 +44,22 @@ fn cases(key: &str) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("bare key, no scheme", with(key.to_owned())),
         ("prefix only", with(format!("Api-Key {prefix}"))),
         ("secret only", with(format!("Api-Key {secret}"))),
-        ("prefix of 7", with(format!("Api-Key {}.{secret}", &prefix[..7]))),
+        (
+            "prefix of 7",
+            with(format!("Api-Key {}.{secret}", &prefix[..7])),
+        ),
         ("prefix of 9", with(format!("Api-Key {prefix}x.{secret}"))),
-        ("secret of 31", with(format!("Api-Key {prefix}.{}", &secret[..31]))),
+        (
+            "secret of 31",
+            with(format!("Api-Key {prefix}.{}", &secret[..31])),
+        ),
         ("secret of 33", with(format!("Api-Key {prefix}.{secret}x"))),
         ("no dot", with(format!("Api-Key {prefix}x{secret}"))),
         ("extra dot in secret", with(replace_secret_char(10, '.'))),
-        ("two dots", with(format!("Api-Key {prefix}..{}", &secret[1..]))),
+        (
+            "two dots",
+            with(format!("Api-Key {prefix}..{}", &secret[1..])),
+        ),
         ("dash in secret", with(replace_secret_char(3, '-'))),
         ("underscore in secret", with(replace_secret_char(3, '_'))),
         ("slash in secret", with(replace_secret_char(3, '/'))),
@@ -58,18 +67,39 @@ fn cases(key: &str) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("equals in secret", with(replace_secret_char(31, '='))),
         ("percent in secret", with(replace_secret_char(3, '%'))),
         ("quote in secret", with(replace_secret_char(3, '"'))),
-        ("dash in prefix", with(format!("Api-Key -{}.{secret}", &prefix[1..]))),
-        ("url-encoded dot", with(format!("Api-Key {prefix}%2E{secret}"))),
+        (
+            "dash in prefix",
+            with(format!("Api-Key -{}.{secret}", &prefix[1..])),
+        ),
+        (
+            "url-encoded dot",
+            with(format!("Api-Key {prefix}%2E{secret}")),
+        ),
         ("quoted key", with(format!("Api-Key \"{key}\""))),
         ("auth-param key=", with(format!("Api-Key key={key}"))),
         ("auth-param quoted", with(format!("Api-Key key=\"{key}\""))),
-        ("realm then key", with(format!("Api-Key realm=\"x\", {key}"))),
-        ("comma-joined credentials", with(format!("Api-Key {key}, Api-Key {key}"))),
-        ("comma-joined with other scheme", with(format!("Bearer abc, Api-Key {key}"))),
-        ("repeated good headers", vec![format!("Api-Key {key}").into_bytes(); 2]),
+        (
+            "realm then key",
+            with(format!("Api-Key realm=\"x\", {key}")),
+        ),
+        (
+            "comma-joined credentials",
+            with(format!("Api-Key {key}, Api-Key {key}")),
+        ),
+        (
+            "comma-joined with other scheme",
+            with(format!("Bearer abc, Api-Key {key}")),
+        ),
+        (
+            "repeated good headers",
+            vec![format!("Api-Key {key}").into_bytes(); 2],
+        ),
         (
             "good header then bad one",
-            vec![format!("Api-Key {key}").into_bytes(), b"Api-Key nope".to_vec()],
+            vec![
+                format!("Api-Key {key}").into_bytes(),
+                b"Api-Key nope".to_vec(),
+            ],
         ),
         ("non-ascii in secret", {
             let mut v = format!("Api-Key {prefix}.{}", &secret[..30]).into_bytes();
@@ -81,13 +111,34 @@ fn cases(key: &str) -> Vec<(&'static str, Vec<Vec<u8>>)> {
             v[20] = 0xff;
             vec![v]
         }),
-        ("8 KiB value", with(format!("Api-Key {}", "A".repeat(8 * 1024)))),
-        ("64 KiB value", with(format!("Api-Key {key}{}", "A".repeat(64 * 1024)))),
-        ("257-byte value", with(format!("Api-Key {}", "a".repeat(249)))),
-        ("unknown prefix", with(format!("Api-Key {other_prefix}.{secret}"))),
-        ("secret off by one character", with(format!("Api-Key {prefix}.{off_by_one}"))),
-        ("secret in other case", with(format!("Api-Key {prefix}.{}", swap_case(secret)))),
-        ("prefix in other case", with(format!("Api-Key {}.{secret}", swap_case(prefix)))),
+        (
+            "8 KiB value",
+            with(format!("Api-Key {}", "A".repeat(8 * 1024))),
+        ),
+        (
+            "64 KiB value",
+            with(format!("Api-Key {key}{}", "A".repeat(64 * 1024))),
+        ),
+        (
+            "257-byte value",
+            with(format!("Api-Key {}", "a".repeat(249))),
+        ),
+        (
+            "unknown prefix",
+            with(format!("Api-Key {other_prefix}.{secret}")),
+        ),
+        (
+            "secret off by one character",
+            with(format!("Api-Key {prefix}.{off_by_one}")),
+        ),
+        (
+            "secret in other case",
+            with(format!("Api-Key {prefix}.{}", swap_case(secret))),
+        ),
+        (
+            "prefix in other case",
+            with(format!("Api-Key {}.{secret}", swap_case(prefix))),
+        ),
     ]
 }
 
@@ -121,9 +172,21 @@ async fn every_bad_credential_gets_the_same_401() {
         let response = service.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(response.headers()["www-authenticate"], CHALLENGE, "{name}");
-        assert_eq!(response.headers()["content-type"], "application/json", "{name}");
-        assert_eq!(body_text(response.into_body()).await, UNAUTHORIZED_BODY, "{name}");
-        assert_eq!(reasons.take().len(), 1, "{name}: the hook sees exactly one reason");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{name}"
+        );
+        assert_eq!(
+            body_text(response.into_body()).await,
+            UNAUTHORIZED_BODY,
+            "{name}"
+        );
+        assert_eq!(
+            reasons.take().len(),
+            1,
+            "{name}: the hook sees exactly one reason"
+        );
     }
     assert_eq!(echo.calls(), 0, "no bad request reached the inner service");
 }
@@ -138,24 +201,47 @@ async fn the_hook_names_the_reason_the_client_never_sees() {
     let expectations = [
         (None, "Missing"),
         (Some("Bearer x".to_owned()), "Scheme"),
-        (Some(format!("Api-Key {}", "a".repeat(300))), "Oversized(308)"),
-        (Some(format!("Api-Key {prefix}.{}", &secret[..31])), "WrongLength { len: 40 }"),
-        (Some(format!("Api-Key {prefix}-{secret}")), "MissingSeparator"),
-        (Some(format!("Api-Key {prefix}.{}!", &secret[..31])), "InvalidCharacter { position: 40 }"),
+        (
+            Some(format!("Api-Key {}", "a".repeat(300))),
+            "Oversized(308)",
+        ),
+        (
+            Some(format!("Api-Key {prefix}.{}", &secret[..31])),
+            "WrongLength { len: 40 }",
+        ),
+        (
+            Some(format!("Api-Key {prefix}-{secret}")),
+            "MissingSeparator",
+        ),
+        (
+            Some(format!("Api-Key {prefix}.{}!", &secret[..31])),
+            "InvalidCharacter { position: 40 }",
+        ),
         (Some(format!("Api-Key ZZZZZZZZ.{secret}")), "UnknownPrefix"),
-        (Some(format!("Api-Key {prefix}.{}", "Q".repeat(32))), "WrongSecret"),
+        (
+            Some(format!("Api-Key {prefix}.{}", "Q".repeat(32))),
+            "WrongSecret",
+        ),
     ];
     for (value, expected) in expectations {
         let mut request = Request::get("/").body(String::new()).unwrap();
         if let Some(value) = &value {
-            request.headers_mut().insert("authorization", value.parse().unwrap());
+            request
+                .headers_mut()
+                .insert("authorization", value.parse().unwrap());
         }
         let response = service.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let seen = reasons.take();
         assert_eq!(seen.len(), 1);
-        assert!(seen[0].contains(expected), "{value:?}: hook saw {seen:?}, expected {expected}");
-        assert!(!seen[0].contains(secret), "the reason never carries the secret");
+        assert!(
+            seen[0].contains(expected),
+            "{value:?}: hook saw {seen:?}, expected {expected}"
+        );
+        assert!(
+            !seen[0].contains(secret),
+            "the reason never carries the secret"
+        );
     }
 }
 

@@ -27,7 +27,10 @@ async fn a_valid_key_reaches_the_service_with_its_identity() {
     let (store, key) = store_with_key(NewKey::named("billing")).await;
     let echo = Echo::default();
     let service = ApiKeyLayer::new(store).layer(echo.clone());
-    let response = service.oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
+    let response = service
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-saw-credential"], "yes");
     assert_eq!(body_text(response.into_body()).await, "billing");
@@ -45,7 +48,9 @@ async fn a_failing_store_gives_503_with_retry_after_never_401_or_200() {
         .unwrap();
     let service = ApiKeyLayer::from(auth).layer(echo.clone());
     let response = service
-        .oneshot(request(Some("Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0")))
+        .oneshot(request(Some(
+            "Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0",
+        )))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -73,11 +78,21 @@ async fn unknown_prefix_and_wrong_secret_are_indistinguishable() {
     let wrong_secret = format!("Api-Key {prefix}.{}", "x".repeat(32));
     let unknown_prefix = format!("Api-Key zzzzzzzz.{}", "x".repeat(32));
 
-    let a = service.clone().oneshot(request(Some(&wrong_secret))).await.unwrap();
-    let b = service.oneshot(request(Some(&unknown_prefix))).await.unwrap();
+    let a = service
+        .clone()
+        .oneshot(request(Some(&wrong_secret)))
+        .await
+        .unwrap();
+    let b = service
+        .oneshot(request(Some(&unknown_prefix)))
+        .await
+        .unwrap();
     assert_eq!(a.status(), b.status());
     assert_eq!(a.headers(), b.headers());
-    assert_eq!(body_text(a.into_body()).await, body_text(b.into_body()).await);
+    assert_eq!(
+        body_text(a.into_body()).await,
+        body_text(b.into_body()).await
+    );
 }
 
 #[tokio::test]
@@ -88,7 +103,11 @@ async fn revoked_keys_are_refused_at_once() {
     let service = ApiKeyLayer::from(authenticator(store.clone(), &reasons)).layer(Echo::default());
     let header = format!("Api-Key {}", key.expose_secret());
 
-    let before = service.clone().oneshot(request(Some(&header))).await.unwrap();
+    let before = service
+        .clone()
+        .oneshot(request(Some(&header)))
+        .await
+        .unwrap();
     assert_eq!(before.status(), StatusCode::OK);
     assert!(store.revoke(&record.id).await.unwrap());
     let after = service.oneshot(request(Some(&header))).await.unwrap();
@@ -101,7 +120,11 @@ async fn revoked_keys_are_refused_at_once() {
 async fn expired_keys_are_refused_and_unexpired_ones_pass() {
     let store = MemoryStore::new();
     let past = SystemTime::now() - Duration::from_secs(1);
-    let (_, expired) = store.create(NewKey::named("gone").expires_at(past)).await.unwrap().reveal();
+    let (_, expired) = store
+        .create(NewKey::named("gone").expires_at(past))
+        .await
+        .unwrap()
+        .reveal();
     let (_, fresh) = store
         .create(NewKey::named("fresh").expires_in(Duration::from_secs(3600)))
         .await
@@ -111,7 +134,11 @@ async fn expired_keys_are_refused_and_unexpired_ones_pass() {
     let service = ApiKeyLayer::from(authenticator(store, &reasons)).layer(Echo::default());
 
     let header = format!("Api-Key {}", expired.expose_secret());
-    let response = service.clone().oneshot(request(Some(&header))).await.unwrap();
+    let response = service
+        .clone()
+        .oneshot(request(Some(&header)))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(reasons.take()[0].starts_with("Expired"));
 
@@ -136,7 +163,10 @@ async fn a_revoked_key_with_a_wrong_secret_is_reported_as_wrong_not_revoked() {
 #[tokio::test]
 async fn the_optional_mode_lets_keyless_requests_through_but_not_bad_keys() {
     let (store, key) = store_with_key(NewKey::named("opt")).await;
-    let auth = Authenticator::builder(store).optional(true).build().unwrap();
+    let auth = Authenticator::builder(store)
+        .optional(true)
+        .build()
+        .unwrap();
     let echo = Echo::default();
     let service = ApiKeyLayer::from(auth).layer(echo.clone());
 
@@ -144,10 +174,17 @@ async fn the_optional_mode_lets_keyless_requests_through_but_not_bad_keys() {
     assert_eq!(anonymous.status(), StatusCode::OK);
     assert_eq!(body_text(anonymous.into_body()).await, "anonymous");
 
-    let known = service.clone().oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
+    let known = service
+        .clone()
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
     assert_eq!(body_text(known.into_body()).await, "opt");
 
-    let bad = service.oneshot(request(Some("Api-Key nope"))).await.unwrap();
+    let bad = service
+        .oneshot(request(Some("Api-Key nope")))
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(echo.calls(), 2);
 }
@@ -155,9 +192,15 @@ async fn the_optional_mode_lets_keyless_requests_through_but_not_bad_keys() {
 #[tokio::test]
 async fn the_credential_can_be_removed_before_the_inner_service() {
     let (store, key) = store_with_key(NewKey::named("s")).await;
-    let auth = Authenticator::builder(store).strip_credential(true).build().unwrap();
+    let auth = Authenticator::builder(store)
+        .strip_credential(true)
+        .build()
+        .unwrap();
     let service = ApiKeyLayer::from(auth).layer(Echo::default());
-    let response = service.oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
+    let response = service
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-saw-credential"], "no");
 }
@@ -184,26 +227,49 @@ async fn a_custom_header_carries_the_bare_key() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // The Authorization header means nothing to this authenticator.
-    let response = service.oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
+    let response = service
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn a_custom_scheme_replaces_api_key() {
     let (store, key) = store_with_key(NewKey::named("bearer")).await;
-    let auth = Authenticator::builder(store).scheme("Bearer").realm("r").build().unwrap();
+    let auth = Authenticator::builder(store)
+        .scheme("Bearer")
+        .realm("r")
+        .build()
+        .unwrap();
     let service = ApiKeyLayer::from(auth).layer(Echo::default());
-    let ok = service.clone().oneshot(request(Some(&format!("bearer {key}")))).await.unwrap();
+    let ok = service
+        .clone()
+        .oneshot(request(Some(&format!("bearer {key}"))))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
-    let refused = service.oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
-    assert_eq!(refused.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="r""#);
+    let refused = service
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="r""#
+    );
 }
 
 #[test]
 fn invalid_configuration_is_refused_with_a_reason() {
-    let err = Authenticator::builder(MemoryStore::new()).scheme("Api Key").build().unwrap_err();
+    let err = Authenticator::builder(MemoryStore::new())
+        .scheme("Api Key")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("not an HTTP token"), "{err}");
-    let err = Authenticator::builder(MemoryStore::new()).realm("a\nb").build().unwrap_err();
+    let err = Authenticator::builder(MemoryStore::new())
+        .realm("a\nb")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("printable ASCII"), "{err}");
     let layer = ApiKeyLayer::new(MemoryStore::new());
     assert!(layer.require_all(Vec::<String>::new()).is_err());
@@ -218,7 +284,11 @@ async fn a_store_that_must_wait_gives_the_same_answers() {
     let reasons = Reasons::default();
     let service = ApiKeyLayer::from(authenticator(AsyncOnly(memory), &reasons)).layer(echo.clone());
 
-    let ok = service.clone().oneshot(request(Some(&format!("Api-Key {key}")))).await.unwrap();
+    let ok = service
+        .clone()
+        .oneshot(request(Some(&format!("Api-Key {key}"))))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(body_text(ok.into_body()).await, "slow");
 
@@ -238,7 +308,11 @@ async fn many_concurrent_requests_through_one_service_clone_each_get_their_answe
     let mut tasks = Vec::new();
     for i in 0..200 {
         let service = service.clone();
-        let value = if i % 2 == 0 { format!("Api-Key {key}") } else { "Api-Key bad".to_owned() };
+        let value = if i % 2 == 0 {
+            format!("Api-Key {key}")
+        } else {
+            "Api-Key bad".to_owned()
+        };
         tasks.push(tokio::spawn(async move {
             let response = service.oneshot(request(Some(&value))).await.unwrap();
             (i, response.status())
@@ -246,7 +320,11 @@ async fn many_concurrent_requests_through_one_service_clone_each_get_their_answe
     }
     for task in tasks {
         let (i, status) = task.await.unwrap();
-        let expected = if i % 2 == 0 { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+        let expected = if i % 2 == 0 {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         assert_eq!(status, expected, "request {i}");
     }
 }
@@ -254,7 +332,11 @@ async fn many_concurrent_requests_through_one_service_clone_each_get_their_answe
 #[tokio::test]
 async fn scopes_all_of_and_any_of() {
     let store = MemoryStore::new();
-    let (_, reader) = store.create(NewKey::named("r").scopes(["read"])).await.unwrap().reveal();
+    let (_, reader) = store
+        .create(NewKey::named("r").scopes(["read"]))
+        .await
+        .unwrap()
+        .reveal();
     let (_, both) = store
         .create(NewKey::named("rw").scopes(["read", "write"]))
         .await
@@ -271,19 +353,35 @@ async fn scopes_all_of_and_any_of() {
         .service(Echo::default());
     let header = |k: &api_key_auth::PlaintextKey| format!("Api-Key {}", k.expose_secret());
 
-    let forbidden = all.clone().oneshot(request(Some(&header(&reader)))).await.unwrap();
+    let forbidden = all
+        .clone()
+        .oneshot(request(Some(&header(&reader))))
+        .await
+        .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         forbidden.headers()[header::WWW_AUTHENTICATE],
         r#"Api-Key realm="test", error="insufficient_scope", scope="read write""#
     );
     assert_eq!(body_text(forbidden.into_body()).await, FORBIDDEN_BODY);
-    let ok = all.clone().oneshot(request(Some(&header(&both)))).await.unwrap();
+    let ok = all
+        .clone()
+        .oneshot(request(Some(&header(&both))))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 
-    let forbidden = any.clone().oneshot(request(Some(&header(&reader)))).await.unwrap();
+    let forbidden = any
+        .clone()
+        .oneshot(request(Some(&header(&reader))))
+        .await
+        .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-    let ok = any.clone().oneshot(request(Some(&header(&both)))).await.unwrap();
+    let ok = any
+        .clone()
+        .oneshot(request(Some(&header(&both))))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 
     // No key at all: the authentication layer's 401, before any scope check.
@@ -297,15 +395,26 @@ async fn a_scope_layer_without_an_identity_answers_401() {
     let service = auth.require_all(["admin"]).unwrap().layer(Echo::default());
     let response = service.oneshot(request(None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Api-Key realm="api""#);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Api-Key realm="api""#
+    );
 }
 
 #[tokio::test]
 async fn authenticate_without_the_layer() {
-    let (store, key) = store_with_key(NewKey::named("direct").owner("ops").metadata("team", "infra")).await;
+    let (store, key) = store_with_key(
+        NewKey::named("direct")
+            .owner("ops")
+            .metadata("team", "infra"),
+    )
+    .await;
     let auth = Authenticator::new(store);
     let mut headers = http::HeaderMap::new();
-    headers.insert(header::AUTHORIZATION, format!("Api-Key {key}").parse().unwrap());
+    headers.insert(
+        header::AUTHORIZATION,
+        format!("Api-Key {key}").parse().unwrap(),
+    );
     let identity: Identity = auth.authenticate(&headers).await.unwrap().unwrap();
     assert_eq!(identity.name(), "direct");
     assert_eq!(identity.owner(), Some("ops"));
@@ -321,7 +430,10 @@ async fn memory_store_manages_keys() {
     let b = store.create(NewKey::named("b")).await.unwrap();
     assert_ne!(a.record().prefix, b.record().prefix);
     let listed = store.list().await.unwrap();
-    assert_eq!(listed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        listed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     // The plaintext is nowhere in what the store keeps.
     let (_, key) = a.reveal();
     let kept = format!("{listed:?}");
@@ -329,7 +441,10 @@ async fn memory_store_manages_keys() {
     assert!(!store.revoke("no-such-id").await.unwrap());
     let first = &listed[0];
     assert!(store.revoke(&first.id).await.unwrap());
-    assert!(store.revoke(&first.id).await.unwrap(), "revoking twice succeeds");
+    assert!(
+        store.revoke(&first.id).await.unwrap(),
+        "revoking twice succeeds"
+    );
     assert!(store.find(first.prefix).await.unwrap().unwrap().revoked);
     assert_eq!(format!("{key:?}"), "PlaintextKey(<redacted>)");
 }
@@ -341,14 +456,75 @@ async fn memory_store_creates_distinct_keys_concurrently() {
     for i in 0..100 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.create(NewKey::named(format!("k{i}"))).await.unwrap().reveal()
+            store
+                .create(NewKey::named(format!("k{i}")))
+                .await
+                .unwrap()
+                .reveal()
         }));
     }
     let mut keys = std::collections::HashSet::new();
     for task in tasks {
         let (record, key) = task.await.unwrap();
         assert!(keys.insert(key.expose_secret().to_owned()));
-        assert_eq!(store.find(record.prefix).await.unwrap().unwrap().id, record.id);
+        assert_eq!(
+            store.find(record.prefix).await.unwrap().unwrap().id,
+            record.id
+        );
     }
     assert_eq!(store.len(), 100);
+}
+
+/// A service that must be polled ready before every call, as tower requires;
+/// a clone starts unready.
+struct MustBeReady {
+    ready: bool,
+}
+
+impl Clone for MustBeReady {
+    fn clone(&self) -> Self {
+        Self { ready: false }
+    }
+}
+
+impl tower::Service<Request<String>> for MustBeReady {
+    type Response = http::Response<String>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.ready = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<String>) -> Self::Future {
+        assert!(self.ready, "called without poll_ready");
+        self.ready = false;
+        std::future::ready(Ok(http::Response::new("served".to_owned())))
+    }
+}
+
+#[tokio::test]
+async fn the_inner_service_is_only_called_once_ready_on_both_paths() {
+    use tower::Service;
+    let (memory, key) = store_with_key(NewKey::named("ready")).await;
+    let header = format!("Api-Key {key}");
+    for layer in [
+        ApiKeyLayer::new(memory.clone()),
+        ApiKeyLayer::new(AsyncOnly(memory)),
+    ] {
+        let mut service = layer.layer(MustBeReady { ready: false });
+        for round in 0..3 {
+            let ready = service.ready().await.unwrap();
+            let pending = ready.call(request(Some(&header)));
+            // A second request goes through the same service before the first resolves.
+            let second = service.ready().await.unwrap().call(request(Some(&header)));
+            let (a, b) = tokio::join!(pending, second);
+            assert_eq!(a.unwrap().status(), StatusCode::OK, "round {round}");
+            assert_eq!(b.unwrap().status(), StatusCode::OK, "round {round}");
+        }
+    }
 }

@@ -13,8 +13,8 @@ use std::{
 };
 
 use api_key_auth::{
-    key::Prefix, AuthFailure, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
-    StoreError,
+    key::Prefix, AuthFailure, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore,
+    NewKey, StoreError,
 };
 use http::{Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,7 +45,11 @@ impl KeyStore for AsyncOnly {
 /// A memory store with one key, and that key's plaintext.
 pub async fn store_with_key(new: NewKey) -> (MemoryStore, String) {
     let store = MemoryStore::new();
-    let (_, key) = store.create(new).await.expect("memory store creates").reveal();
+    let (_, key) = store
+        .create(new)
+        .await
+        .expect("memory store creates")
+        .reveal();
     (store, key.expose_secret().to_owned())
 }
 
@@ -91,7 +95,10 @@ impl tower::Service<Request<String>> for Echo {
     type Error = Infallible;
     type Future = std::future::Ready<Result<Response<String>, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -104,9 +111,10 @@ impl tower::Service<Request<String>> for Echo {
         let saw_credential = request.headers().contains_key("authorization")
             || request.headers().contains_key("x-api-key");
         let mut response = Response::new(who);
-        response
-            .headers_mut()
-            .insert("x-saw-credential", if saw_credential { "yes" } else { "no" }.parse().unwrap());
+        response.headers_mut().insert(
+            "x-saw-credential",
+            if saw_credential { "yes" } else { "no" }.parse().unwrap(),
+        );
         std::future::ready(Ok(response))
     }
 }
@@ -157,7 +165,7 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
 }
 
 /// A GET with the given extra header lines, closing the connection after.
-pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -189,7 +197,9 @@ fn parse_response(bytes: &[u8]) -> RawResponse {
 
 /// Serves `router` on an ephemeral loopback port.
 pub async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     addr
