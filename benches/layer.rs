@@ -68,7 +68,7 @@ fn requests(header: &str) -> impl Fn() -> Request<String> + '_ {
     }
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 64)]
 fn bare(bencher: divan::Bencher) {
     let (_, key) = key();
     let header = format!("Api-Key {key}");
@@ -78,7 +78,7 @@ fn bare(bencher: divan::Bencher) {
         .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 64)]
 fn layered_valid_key(bencher: divan::Bencher) {
     let (store, key) = key();
     let header = format!("Api-Key {key}");
@@ -88,7 +88,7 @@ fn layered_valid_key(bencher: divan::Bencher) {
         .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 64)]
 fn layered_refused(bencher: divan::Bencher) {
     let (store, _) = key();
     let mut service = ApiKeyLayer::new(store).layer(Trivial);

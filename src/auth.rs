@@ -334,10 +334,15 @@ impl Authenticator {
         self.rejection(&failure)
     }
 
-    /// The header the key travels in, when it should be removed before the
-    /// inner service sees the request.
-    pub(crate) fn header_to_strip(&self) -> Option<&HeaderName> {
-        self.inner.strip.then(|| self.inner.source.header())
+    /// Removes the credential header, or marks it sensitive so that HTTP/2
+    /// never indexes it and `Debug` of the headers never shows it.
+    pub(crate) fn protect_credential(&self, headers: &mut HeaderMap) {
+        let name = self.inner.source.header();
+        if self.inner.strip {
+            headers.remove(name);
+        } else if let Some(value) = headers.get_mut(name) {
+            value.set_sensitive(true);
+        }
     }
 
     pub(crate) fn responses(&self) -> &Arc<Responses> {

@@ -36,7 +36,9 @@ pin_project! {
         // synchronous states keep the future small.
         Checking { check: CheckFuture, pending: Option<Box<(Request<ReqBody>, S)>> },
         Called { #[pin] future: S::Future },
-        Refused { response: Option<Response<Bytes>> },
+        // Boxed: a refusal is the rare path, and an inline response would
+        // make every future (and every move of one) larger.
+        Refused { response: Option<Box<Response<Bytes>>> },
     }
 }
 
@@ -53,7 +55,7 @@ where
     pub(crate) fn refused(response: Response<Bytes>) -> Self {
         Self {
             state: State::Refused {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -101,7 +103,7 @@ where
                     let Some(response) = response.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
-                    return Poll::Ready(Ok(response.map(AuthBody::refusal)));
+                    return Poll::Ready(Ok((*response).map(AuthBody::refusal)));
                 }
             }
         }

@@ -148,9 +148,7 @@ where
             }
             Err(failure) => return ResponseFuture::refused(self.auth.refuse(failure)),
         };
-        if let Some(name) = self.auth.header_to_strip() {
-            request.headers_mut().remove(name);
-        }
+        self.auth.protect_credential(request.headers_mut());
         match self.auth.lookup_now(&key) {
             Some(lookup) => match self.auth.decide(&key, lookup) {
                 Ok(identity) => {

@@ -85,3 +85,8 @@ pub use store::{
     memory::MemoryStore, CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, PlaintextKey,
     StoreError,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

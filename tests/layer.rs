@@ -32,7 +32,8 @@ async fn a_valid_key_reaches_the_service_with_its_identity() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["x-saw-credential"], "yes");
+    // The inner service sees the key's header marked sensitive.
+    assert_eq!(response.headers()["x-saw-credential"], "sensitive");
     assert_eq!(body_text(response.into_body()).await, "billing");
     assert_eq!(echo.calls(), 1);
 }

@@ -108,13 +108,19 @@ impl tower::Service<Request<String>> for Echo {
             .extensions()
             .get::<Identity>()
             .map_or_else(|| "anonymous".to_owned(), |i| i.name().to_owned());
-        let saw_credential = request.headers().contains_key("authorization")
-            || request.headers().contains_key("x-api-key");
+        let credential = request
+            .headers()
+            .get("authorization")
+            .or_else(|| request.headers().get("x-api-key"));
+        let saw_credential = match credential {
+            Some(value) if value.is_sensitive() => "sensitive",
+            Some(_) => "yes",
+            None => "no",
+        };
         let mut response = Response::new(who);
-        response.headers_mut().insert(
-            "x-saw-credential",
-            if saw_credential { "yes" } else { "no" }.parse().unwrap(),
-        );
+        response
+            .headers_mut()
+            .insert("x-saw-credential", saw_credential.parse().unwrap());
         std::future::ready(Ok(response))
     }
 }
