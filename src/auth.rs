@@ -155,6 +155,8 @@ struct Inner {
     strip: bool,
     on_failure: Option<FailureHook>,
     responses: Arc<Responses>,
+    #[cfg(feature = "tokio")]
+    lookup_timeout: Option<std::time::Duration>,
 }
 
 /// Options of an [`Authenticator`] that do not describe a valid configuration.
@@ -198,6 +200,8 @@ impl Authenticator {
             optional: false,
             strip: false,
             on_failure: None,
+            #[cfg(feature = "tokio")]
+            lookup_timeout: None,
         }
     }
 
@@ -214,7 +218,7 @@ impl Authenticator {
         };
         let lookup = match self.inner.store.find_now(key.prefix()) {
             Some(lookup) => lookup,
-            None => self.inner.store.find(key.prefix()).await,
+            None => self.find(key.prefix()).await,
         };
         self.decide(&key, lookup)
             .map(Some)
@@ -284,9 +288,21 @@ impl Authenticator {
     pub(crate) fn check_later(&self, key: ApiKey) -> CheckFuture {
         let this = self.clone();
         Box::pin(async move {
-            let lookup = this.inner.store.find(key.prefix()).await;
+            let lookup = this.find(key.prefix()).await;
             this.decide(&key, lookup).map_err(|f| this.refuse(f))
         })
+    }
+
+    /// Asks the store, within the lookup timeout when one is set.
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        #[cfg(feature = "tokio")]
+        if let Some(limit) = self.inner.lookup_timeout {
+            return match tokio::time::timeout(limit, self.inner.store.find(prefix)).await {
+                Ok(lookup) => lookup,
+                Err(_) => Err(StoreError::timeout()),
+            };
+        }
+        self.inner.store.find(prefix).await
     }
 
     /// The verdict on a presented key given the store's answer: the hash is
@@ -387,6 +403,8 @@ pub struct AuthenticatorBuilder {
     optional: bool,
     strip: bool,
     on_failure: Option<FailureHook>,
+    #[cfg(feature = "tokio")]
+    lookup_timeout: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -456,6 +474,15 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Gives every store lookup at most `limit`; one that takes longer is a
+    /// store failure (503). Needs a tokio runtime with its timer enabled.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn lookup_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.lookup_timeout = Some(limit);
+        self
+    }
+
     /// Checks the options and builds the authenticator.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
         let scheme = self.scheme;
@@ -476,6 +503,8 @@ impl AuthenticatorBuilder {
                 strip: self.strip,
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
+                #[cfg(feature = "tokio")]
+                lookup_timeout: self.lookup_timeout,
             }),
         })
     }

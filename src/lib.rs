@@ -75,6 +75,10 @@ mod scope;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
+
 pub use auth::{AuthFailure, Authenticator, AuthenticatorBuilder, ConfigError, Malformed};
 pub use body::AuthBody;
 pub use future::ResponseFuture;

@@ -130,11 +130,16 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 }
 
 /// Creates, lists and revokes keys: the administrator's side of a store.
+///
+/// A store implements [`insert`](Self::insert), [`list`](Self::list) and
+/// [`revoke`](Self::revoke); [`create`](Self::create) is provided on top of
+/// `insert`: it draws a key, hashes it with [`hasher`](Self::hasher), and
+/// draws again if the prefix is taken.
 #[async_trait]
 pub trait KeyManager: KeyStore {
-    /// Creates a key. The plaintext key is in the result and nowhere else:
-    /// the store keeps only its hash.
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError>;
+    /// Saves a new record. A record whose prefix or id is already stored
+    /// must be refused with [`StoreError::conflict`], never overwrite.
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError>;
 
     /// Every key record, revoked ones included, oldest first.
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
@@ -142,12 +147,40 @@ pub trait KeyManager: KeyStore {
     /// Revokes the key with id `id`. `Ok(false)` means no key has that id.
     /// Revoking a revoked key succeeds and changes nothing.
     async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The hasher new keys are hashed with; SHA-256 unless the store says otherwise.
+    fn hasher(&self) -> Hasher {
+        Hasher::default()
+    }
+
+    /// The id a new key gets; its prefix unless the store says otherwise.
+    fn new_id(&self, prefix: Prefix) -> String {
+        prefix.to_string()
+    }
+
+    /// Creates a key. The plaintext key is in the result and nowhere else:
+    /// the store keeps only its hash. A prefix already taken is drawn again.
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let hasher = self.hasher();
+        // 62^8 prefixes make one collision rare and five in a row a sign of a
+        // store that refuses everything; say so rather than loop forever.
+        for _ in 0..5 {
+            let (record, key) = new.mint(&hasher, |prefix| self.new_id(prefix))?;
+            let stored = Arc::new(record.clone());
+            match self.insert(record).await {
+                Ok(()) => return Ok(CreatedKey::new(stored, key)),
+                Err(err) if err.is_conflict() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict("five fresh prefixes in a row were already taken"))
+    }
 }
 
 #[async_trait]
 impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        (**self).create(new).await
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        (**self).insert(record).await
     }
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
@@ -156,6 +189,18 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         (**self).revoke(id).await
+    }
+
+    fn hasher(&self) -> Hasher {
+        (**self).hasher()
+    }
+
+    fn new_id(&self, prefix: Prefix) -> String {
+        (**self).new_id(prefix)
+    }
+
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        (**self).create(new).await
     }
 }
 
@@ -232,8 +277,8 @@ impl NewKey {
     }
 
     /// Draws a fresh key and builds its record with id `id`, for stores
-    /// implementing [`KeyManager::create`]. The store keeps the record and
-    /// hands the key back once in a [`CreatedKey`].
+    /// that implement [`KeyManager::create`] themselves. The store keeps the
+    /// record and hands the key back once in a [`CreatedKey`].
     pub fn mint(
         &self,
         hasher: &Hasher,
@@ -313,6 +358,8 @@ enum Kind {
     Unavailable,
     Timeout,
     InvalidRecord,
+    Conflict,
+    Config,
     Random,
 }
 
@@ -339,6 +386,33 @@ impl StoreError {
             kind: Kind::InvalidRecord,
             source: Some(source.into()),
         }
+    }
+
+    /// A record with the same prefix or id is already stored.
+    pub fn conflict(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::Conflict,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The store cannot do what was asked as it is configured (a schema
+    /// without a column the request needs, say).
+    pub fn config(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::Config,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Whether a record with the same prefix or id was already stored.
+    pub fn is_conflict(&self) -> bool {
+        self.kind == Kind::Conflict
+    }
+
+    /// Whether the store's configuration does not allow what was asked.
+    pub fn is_config(&self) -> bool {
+        self.kind == Kind::Config
     }
 
     /// Whether the store could not be reached or could not answer.
@@ -383,6 +457,8 @@ impl fmt::Display for StoreError {
             Kind::Unavailable => "key store unavailable",
             Kind::Timeout => "key store timed out",
             Kind::InvalidRecord => "key store returned an invalid record",
+            Kind::Conflict => "a key with that prefix or id is already stored",
+            Kind::Config => "the key store is not configured for this",
             Kind::Random => "could not draw a new key",
         };
         match &self.source {

@@ -529,3 +529,33 @@ async fn the_inner_service_is_only_called_once_ready_on_both_paths() {
         }
     }
 }
+
+/// A store that never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl KeyStore for Hanging {
+    async fn find(&self, _prefix: api_key_auth::key::Prefix) -> api_key_auth::Lookup {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_store_slower_than_the_lookup_timeout_gives_503() {
+    let reasons = Reasons::default();
+    let auth = Authenticator::builder(Hanging)
+        .lookup_timeout(Duration::from_millis(50))
+        .on_failure(reasons.hook())
+        .build()
+        .unwrap();
+    let service = ApiKeyLayer::from(auth).layer(Echo::default());
+    let started = std::time::Instant::now();
+    let response = service
+        .oneshot(request(Some("Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let seen = reasons.take();
+    assert!(seen[0].contains("StoreUnavailable") && seen[0].contains("Timeout"), "{seen:?}");
+}

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use crate::{
     hash::Hasher,
     key::Prefix,
-    store::{CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, StoreError},
+    store::{KeyManager, KeyRecord, KeyStore, Lookup, StoreError},
 };
 
 /// Keys in a map in this process: for tests, demos and single-instance services
@@ -58,11 +58,14 @@ impl MemoryStore {
         }
     }
 
-    /// Adds an existing record (one loaded from configuration, say),
-    /// replacing any record with the same prefix.
-    pub fn insert(&self, record: KeyRecord) {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        keys.insert(record.prefix, Arc::new(record));
+    /// A store holding `records` (loaded from configuration, say); a later
+    /// record replaces an earlier one with the same prefix.
+    pub fn from_records(records: impl IntoIterator<Item = KeyRecord>) -> Self {
+        let keys = records.into_iter().map(|r| (r.prefix, Arc::new(r))).collect();
+        Self {
+            keys: Arc::new(RwLock::new(keys)),
+            hasher: Hasher::default(),
+        }
     }
 
     /// How many keys the store holds, revoked ones included.
@@ -104,19 +107,20 @@ impl KeyStore for MemoryStore {
 
 #[async_trait]
 impl KeyManager for MemoryStore {
-    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
-        loop {
-            // Mint outside the lock: drawing and hashing need no map.
-            let (record, key) = new.mint(&self.hasher, |prefix| prefix.to_string())?;
-            let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-            if keys.contains_key(&record.prefix) {
-                // 62^8 prefixes make this rare, but a collision must not replace a key.
-                continue;
-            }
-            let record = Arc::new(record);
-            keys.insert(record.prefix, record.clone());
-            return Ok(CreatedKey::new(record, key));
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.contains_key(&record.prefix) || keys.values().any(|r| r.id == record.id) {
+            return Err(StoreError::conflict(format!(
+                "prefix {} or id {:?} is already stored",
+                record.prefix, record.id
+            )));
         }
+        keys.insert(record.prefix, Arc::new(record));
+        Ok(())
+    }
+
+    fn hasher(&self) -> Hasher {
+        self.hasher.clone()
     }
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {

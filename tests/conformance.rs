@@ -1,0 +1,149 @@
+//! The conformance kit: built-in stores pass it, and broken stores fail the
+//! check that describes their fault.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use api_key_auth::{
+    key::Prefix, testkit::Conformance, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, StoreError,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_keeps_the_contract() {
+    Conformance::new(MemoryStore::new()).run().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_behind_an_arc_keeps_the_contract() {
+    Conformance::new(Arc::new(MemoryStore::new())).run().await.unwrap();
+}
+
+/// A store with one fault at a time, over a plain vector.
+#[derive(Clone, Default)]
+struct Faulty {
+    rows: Arc<Mutex<Vec<KeyRecord>>>,
+    overwrite_on_clash: bool,
+    drop_metadata: bool,
+    revoke_ignored: bool,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Faulty {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.iter().rev().find(|r| r.prefix == prefix).cloned().map(Arc::new))
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for Faulty {
+    async fn insert(&self, mut record: KeyRecord) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        if !self.overwrite_on_clash && rows.iter().any(|r| r.prefix == record.prefix) {
+            return Err(StoreError::conflict("prefix taken"));
+        }
+        if self.drop_metadata {
+            record.metadata.clear();
+        }
+        rows.push(record);
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        Ok(self.rows.lock().unwrap().iter().cloned().map(Arc::new).collect())
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = rows.iter_mut().find(|r| r.id == id) else {
+            return Ok(false);
+        };
+        if !self.revoke_ignored {
+            row.revoked = true;
+        }
+        Ok(true)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_hand_written_store_passes() {
+    Conformance::new(Faulty::default()).run().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_overwrites_on_a_clash_fails_prefix_collision() {
+    let store = Faulty {
+        overwrite_on_clash: true,
+        ..Faulty::default()
+    };
+    let failure = Conformance::new(store).run().await.unwrap_err();
+    assert_eq!(failure.check, "prefix_collision", "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_loses_metadata_fails_create_then_find() {
+    let store = Faulty {
+        drop_metadata: true,
+        ..Faulty::default()
+    };
+    let failure = Conformance::new(store).run().await.unwrap_err();
+    assert_eq!(failure.check, "create_then_find", "{failure}");
+    assert!(failure.message.contains("metadata"), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_ignores_revocation_fails_revoke() {
+    let store = Faulty {
+        revoke_ignored: true,
+        ..Faulty::default()
+    };
+    let failure = Conformance::new(store).run().await.unwrap_err();
+    assert_eq!(failure.check, "revoke", "{failure}");
+}
+
+#[tokio::test]
+async fn create_draws_again_when_a_prefix_is_taken() {
+    /// Refuses the first two inserts as conflicts, as a store would on a
+    /// prefix collision, then accepts.
+    #[derive(Clone, Default)]
+    struct Clashing {
+        inner: MemoryStore,
+        refusals: Arc<Mutex<Vec<Prefix>>>,
+    }
+    #[async_trait::async_trait]
+    impl KeyStore for Clashing {
+        async fn find(&self, prefix: Prefix) -> Lookup {
+            self.inner.find(prefix).await
+        }
+    }
+    #[async_trait::async_trait]
+    impl KeyManager for Clashing {
+        async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+            let refuse = {
+                let mut refusals = self.refusals.lock().unwrap();
+                let refuse = refusals.len() < 2;
+                if refuse {
+                    refusals.push(record.prefix);
+                }
+                refuse
+            };
+            if refuse {
+                return Err(StoreError::conflict("taken"));
+            }
+            self.inner.insert(record).await
+        }
+        async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+            self.inner.list().await
+        }
+        async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+            self.inner.revoke(id).await
+        }
+    }
+    let store = Clashing::default();
+    let (record, _) = store.create(api_key_auth::NewKey::named("third time")).await.unwrap().reveal();
+    let refused = store.refusals.lock().unwrap().clone();
+    assert_eq!(refused.len(), 2);
+    assert!(!refused.contains(&record.prefix), "each attempt drew a fresh prefix");
+    assert!(store.find(record.prefix).await.unwrap().is_some());
+}
