@@ -38,6 +38,15 @@ use crate::{
 };
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sql")]
+pub(crate) mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+#[cfg(feature = "sql")]
+pub use sql::Schema;
 
 /// What a store keeps about one key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +163,8 @@ pub trait KeyManager: KeyStore {
     }
 
     /// The id a new key gets; its prefix unless the store says otherwise.
-    fn new_id(&self, prefix: Prefix) -> String {
+    fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
+        let _ = hash;
         prefix.to_string()
     }
 
@@ -165,7 +175,7 @@ pub trait KeyManager: KeyStore {
         // 62^8 prefixes make one collision rare and five in a row a sign of a
         // store that refuses everything; say so rather than loop forever.
         for _ in 0..5 {
-            let (record, key) = new.mint(&hasher, |prefix| self.new_id(prefix))?;
+            let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
             let stored = Arc::new(record.clone());
             match self.insert(record).await {
                 Ok(()) => return Ok(CreatedKey::new(stored, key)),
@@ -173,7 +183,9 @@ pub trait KeyManager: KeyStore {
                 Err(err) => return Err(err),
             }
         }
-        Err(StoreError::conflict("five fresh prefixes in a row were already taken"))
+        Err(StoreError::conflict(
+            "five fresh prefixes in a row were already taken",
+        ))
     }
 }
 
@@ -195,8 +207,8 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
         (**self).hasher()
     }
 
-    fn new_id(&self, prefix: Prefix) -> String {
-        (**self).new_id(prefix)
+    fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
+        (**self).new_id(prefix, hash)
     }
 
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
@@ -282,15 +294,16 @@ impl NewKey {
     pub fn mint(
         &self,
         hasher: &Hasher,
-        id: impl FnOnce(Prefix) -> String,
+        id: impl FnOnce(Prefix, &StoredHash) -> String,
     ) -> Result<(KeyRecord, ApiKey), StoreError> {
         let key = ApiKey::generate()?;
         let prefix = key.prefix();
+        let hash = hasher.hash(&key);
         let record = KeyRecord {
-            id: id(prefix),
+            id: id(prefix, &hash),
             name: self.name.clone(),
             prefix,
-            hash: hasher.hash(&key),
+            hash,
             created: SystemTime::now(),
             expires: self.expires,
             revoked: false,

@@ -60,7 +60,11 @@ pub struct ConformanceFailure {
 
 impl fmt::Display for ConformanceFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "store conformance check `{}` failed: {}", self.check, self.message)
+        write!(
+            f,
+            "store conformance check `{}` failed: {}",
+            self.check, self.message
+        )
     }
 }
 
@@ -128,7 +132,11 @@ impl<S: KeyManager + Clone> Conformance<S> {
         }
     }
 
-    async fn create(&self, check: &'static str, new: NewKey) -> Result<(KeyRecord, PlaintextKey), ConformanceFailure> {
+    async fn create(
+        &self,
+        check: &'static str,
+        new: NewKey,
+    ) -> Result<(KeyRecord, PlaintextKey), ConformanceFailure> {
         let created = self
             .store
             .create(new)
@@ -138,7 +146,11 @@ impl<S: KeyManager + Clone> Conformance<S> {
         Ok((KeyRecord::clone(&record), key))
     }
 
-    async fn find(&self, check: &'static str, prefix: Prefix) -> Result<Option<KeyRecord>, ConformanceFailure> {
+    async fn find(
+        &self,
+        check: &'static str,
+        prefix: Prefix,
+    ) -> Result<Option<KeyRecord>, ConformanceFailure> {
         self.store
             .find(prefix)
             .await
@@ -152,7 +164,8 @@ impl<S: KeyManager + Clone> Conformance<S> {
             .build()
             .map_err(|_| AuthFailure::Missing)?;
         let mut headers = HeaderMap::new();
-        let value = HeaderValue::try_from(format!("Api-Key {}", key.expose_secret())).map_err(|_| AuthFailure::Missing)?;
+        let value = HeaderValue::try_from(format!("Api-Key {}", key.expose_secret()))
+            .map_err(|_| AuthFailure::Missing)?;
         headers.insert(AUTHORIZATION, value);
         auth.authenticate(&headers).await.map(|_| ())
     }
@@ -160,23 +173,77 @@ impl<S: KeyManager + Clone> Conformance<S> {
     async fn create_then_find(&self) -> CheckResult {
         const CHECK: &str = "create_then_find";
         let expires = SystemTime::now() + Duration::from_secs(3600);
-        let (created, key) = self.create(CHECK, self.new_key("find me").expires_at(expires)).await?;
-        let found = self
-            .find(CHECK, created.prefix)
-            .await?
-            .ok_or_else(|| fail(CHECK, format!("find({}) found nothing just after create", created.prefix)))?;
-        ensure!(CHECK, found.id == created.id, "id {:?} came back as {:?}", created.id, found.id);
-        ensure!(CHECK, found.name == "find me", "name came back as {:?}", found.name);
+        let (created, key) = self
+            .create(CHECK, self.new_key("find me").expires_at(expires))
+            .await?;
+        let found = self.find(CHECK, created.prefix).await?.ok_or_else(|| {
+            fail(
+                CHECK,
+                format!("find({}) found nothing just after create", created.prefix),
+            )
+        })?;
+        ensure!(
+            CHECK,
+            found.id == created.id,
+            "id {:?} came back as {:?}",
+            created.id,
+            found.id
+        );
+        ensure!(
+            CHECK,
+            found.name == "find me",
+            "name came back as {:?}",
+            found.name
+        );
         ensure!(CHECK, found.prefix == created.prefix, "prefix changed");
         ensure!(CHECK, !found.revoked, "a new key came back revoked");
-        ensure!(CHECK, found.scopes == created.scopes, "scopes {:?} came back as {:?}", created.scopes, found.scopes);
-        ensure!(CHECK, found.owner == created.owner, "owner {:?} came back as {:?}", created.owner, found.owner);
-        ensure!(CHECK, found.metadata == created.metadata, "metadata {:?} came back as {:?}", created.metadata, found.metadata);
-        ensure!(CHECK, close(found.expires, Some(expires)), "expiry {:?} came back as {:?}", Some(expires), found.expires);
-        ensure!(CHECK, close(Some(found.created), Some(created.created)), "created {:?} came back as {:?}", created.created, found.created);
-        let parsed = ApiKey::parse(key.expose_secret().as_bytes()).map_err(|e| fail(CHECK, format!("the revealed key does not parse: {e}")))?;
-        ensure!(CHECK, parsed.prefix() == found.prefix, "the revealed key's prefix is not the record's");
-        ensure!(CHECK, self.hasher.verify(&parsed, &found.hash), "the stored hash does not verify the revealed key");
+        ensure!(
+            CHECK,
+            found.scopes == created.scopes,
+            "scopes {:?} came back as {:?}",
+            created.scopes,
+            found.scopes
+        );
+        ensure!(
+            CHECK,
+            found.owner == created.owner,
+            "owner {:?} came back as {:?}",
+            created.owner,
+            found.owner
+        );
+        ensure!(
+            CHECK,
+            found.metadata == created.metadata,
+            "metadata {:?} came back as {:?}",
+            created.metadata,
+            found.metadata
+        );
+        ensure!(
+            CHECK,
+            close(found.expires, Some(expires)),
+            "expiry {:?} came back as {:?}",
+            Some(expires),
+            found.expires
+        );
+        ensure!(
+            CHECK,
+            close(Some(found.created), Some(created.created)),
+            "created {:?} came back as {:?}",
+            created.created,
+            found.created
+        );
+        let parsed = ApiKey::parse(key.expose_secret().as_bytes())
+            .map_err(|e| fail(CHECK, format!("the revealed key does not parse: {e}")))?;
+        ensure!(
+            CHECK,
+            parsed.prefix() == found.prefix,
+            "the revealed key's prefix is not the record's"
+        );
+        ensure!(
+            CHECK,
+            self.hasher.verify(&parsed, &found.hash),
+            "the stored hash does not verify the revealed key"
+        );
         self.authenticate(&key)
             .await
             .map_err(|e| fail(CHECK, format!("an authenticator refused the new key: {e}")))
@@ -187,22 +254,36 @@ impl<S: KeyManager + Clone> Conformance<S> {
         let (created, key) = self.create(CHECK, self.new_key("secretive")).await?;
         let secret = &key.expose_secret()[9..];
         let found = self.find(CHECK, created.prefix).await?;
-        let listed = self.store.list().await.map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
+        let listed = self
+            .store
+            .list()
+            .await
+            .map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
         let mut seen = format!("{created:?} {found:?} {listed:?} {}", created.hash);
         if let Some(found) = &found {
             seen.push_str(&found.hash.to_string());
             seen.push_str(&format!("{:?}{:?}", found.metadata, found.scopes));
         }
-        ensure!(CHECK, !seen.contains(secret), "the secret appears in what the store returns");
+        ensure!(
+            CHECK,
+            !seen.contains(secret),
+            "the secret appears in what the store returns"
+        );
         Ok(())
     }
 
     async fn unknown_prefix(&self) -> CheckResult {
         const CHECK: &str = "unknown_prefix";
         for _ in 0..3 {
-            let prefix = ApiKey::generate().map_err(|e| fail(CHECK, e.to_string()))?.prefix();
+            let prefix = ApiKey::generate()
+                .map_err(|e| fail(CHECK, e.to_string()))?
+                .prefix();
             let found = self.find(CHECK, prefix).await?;
-            ensure!(CHECK, found.is_none(), "a prefix never created, {prefix}, found a record");
+            ensure!(
+                CHECK,
+                found.is_none(),
+                "a prefix never created, {prefix}, found a record"
+            );
         }
         Ok(())
     }
@@ -211,39 +292,83 @@ impl<S: KeyManager + Clone> Conformance<S> {
         const CHECK: &str = "revoke";
         let (created, key) = self.create(CHECK, self.new_key("to revoke")).await?;
         let (bystander, bystander_key) = self.create(CHECK, self.new_key("bystander")).await?;
-        let revoked = self.store.revoke(&created.id).await.map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
-        ensure!(CHECK, revoked, "revoke({:?}) said no key has that id", created.id);
-        let found = self.find(CHECK, created.prefix).await?.ok_or_else(|| fail(CHECK, "a revoked key vanished"))?;
+        let revoked = self
+            .store
+            .revoke(&created.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
+        ensure!(
+            CHECK,
+            revoked,
+            "revoke({:?}) said no key has that id",
+            created.id
+        );
+        let found = self
+            .find(CHECK, created.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "a revoked key vanished"))?;
         ensure!(CHECK, found.revoked, "the record is not marked revoked");
-        let again = self.store.revoke(&created.id).await.map_err(|e| fail(CHECK, format!("revoking twice failed: {e}")))?;
+        let again = self
+            .store
+            .revoke(&created.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoking twice failed: {e}")))?;
         ensure!(CHECK, again, "revoking twice said no key has that id");
         match self.authenticate(&key).await {
             Err(AuthFailure::Revoked(_)) => {}
-            other => return Err(fail(CHECK, format!("a revoked key authenticated as {other:?}"))),
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("a revoked key authenticated as {other:?}"),
+                ))
+            }
         }
-        let other = self.find(CHECK, bystander.prefix).await?.ok_or_else(|| fail(CHECK, "another key vanished"))?;
+        let other = self
+            .find(CHECK, bystander.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "another key vanished"))?;
         ensure!(CHECK, !other.revoked, "revoking one key revoked another");
         self.authenticate(&bystander_key)
             .await
             .map_err(|e| fail(CHECK, format!("revoking one key broke another: {e}")))?;
-        let unknown = self.store.revoke("no-such-key-id").await.map_err(|e| fail(CHECK, format!("revoking an unknown id failed: {e}")))?;
-        ensure!(CHECK, !unknown, "revoking an unknown id said it revoked something");
+        let unknown = self
+            .store
+            .revoke("no-such-key-id")
+            .await
+            .map_err(|e| fail(CHECK, format!("revoking an unknown id failed: {e}")))?;
+        ensure!(
+            CHECK,
+            !unknown,
+            "revoking an unknown id said it revoked something"
+        );
         Ok(())
     }
 
     async fn expiry(&self) -> CheckResult {
         const CHECK: &str = "expiry";
         let past = SystemTime::now() - Duration::from_secs(60);
-        let (_, expired) = self.create(CHECK, self.new_key("expired").expires_at(past)).await?;
+        let (_, expired) = self
+            .create(CHECK, self.new_key("expired").expires_at(past))
+            .await?;
         match self.authenticate(&expired).await {
             Err(AuthFailure::Expired(_)) => {}
-            other => return Err(fail(CHECK, format!("an expired key authenticated as {other:?}"))),
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("an expired key authenticated as {other:?}"),
+                ))
+            }
         }
         let future = SystemTime::now() + Duration::from_secs(600);
-        let (_, fresh) = self.create(CHECK, self.new_key("fresh").expires_at(future)).await?;
-        self.authenticate(&fresh)
-            .await
-            .map_err(|e| fail(CHECK, format!("a key expiring in ten minutes was refused: {e}")))
+        let (_, fresh) = self
+            .create(CHECK, self.new_key("fresh").expires_at(future))
+            .await?;
+        self.authenticate(&fresh).await.map_err(|e| {
+            fail(
+                CHECK,
+                format!("a key expiring in ten minutes was refused: {e}"),
+            )
+        })
     }
 
     async fn list(&self) -> CheckResult {
@@ -251,14 +376,28 @@ impl<S: KeyManager + Clone> Conformance<S> {
         let (first, _) = self.create(CHECK, self.new_key("listed first")).await?;
         tokio::time::sleep(Duration::from_millis(5)).await;
         let (second, _) = self.create(CHECK, self.new_key("listed second")).await?;
-        self.store.revoke(&second.id).await.map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
-        let listed = self.store.list().await.map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
+        self.store
+            .revoke(&second.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
+        let listed = self
+            .store
+            .list()
+            .await
+            .map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
         let at = |id: &str| listed.iter().position(|r| r.id == id);
         let (Some(a), Some(b)) = (at(&first.id), at(&second.id)) else {
-            return Err(fail(CHECK, "a created key is missing from the listing (revoked keys are listed too)"));
+            return Err(fail(
+                CHECK,
+                "a created key is missing from the listing (revoked keys are listed too)",
+            ));
         };
         ensure!(CHECK, a < b, "the listing is not oldest first");
-        ensure!(CHECK, listed[b].revoked, "the listing does not show the revocation");
+        ensure!(
+            CHECK,
+            listed[b].revoked,
+            "the listing does not show the revocation"
+        );
         Ok(())
     }
 
@@ -276,15 +415,35 @@ impl<S: KeyManager + Clone> Conformance<S> {
             let (record, key) = joined
                 .map_err(|e| fail(CHECK, format!("a create task panicked: {e}")))?
                 .map_err(|e| fail(CHECK, format!("a concurrent create failed: {e}")))?;
-            ensure!(CHECK, prefixes.insert(record.prefix), "two concurrent creates got prefix {}", record.prefix);
-            ensure!(CHECK, ids.insert(record.id.clone()), "two concurrent creates got id {:?}", record.id);
+            ensure!(
+                CHECK,
+                prefixes.insert(record.prefix),
+                "two concurrent creates got prefix {}",
+                record.prefix
+            );
+            ensure!(
+                CHECK,
+                ids.insert(record.id.clone()),
+                "two concurrent creates got id {:?}",
+                record.id
+            );
             let found = self.find(CHECK, record.prefix).await?;
-            ensure!(CHECK, found.is_some_and(|f| f.id == record.id), "concurrently created key {} is not findable", record.prefix);
+            ensure!(
+                CHECK,
+                found.is_some_and(|f| f.id == record.id),
+                "concurrently created key {} is not findable",
+                record.prefix
+            );
             self.authenticate(&key)
                 .await
                 .map_err(|e| fail(CHECK, format!("concurrently created key refused: {e}")))?;
         }
-        ensure!(CHECK, prefixes.len() == 32, "{} of 32 creates finished", prefixes.len());
+        ensure!(
+            CHECK,
+            prefixes.len() == 32,
+            "{} of 32 creates finished",
+            prefixes.len()
+        );
         Ok(())
     }
 
@@ -292,15 +451,32 @@ impl<S: KeyManager + Clone> Conformance<S> {
         const CHECK: &str = "prefix_collision";
         let (original, key) = self.create(CHECK, self.new_key("original")).await?;
         let impostor = ApiKey::generate().map_err(|e| fail(CHECK, e.to_string()))?;
-        let mut clash = KeyRecord::new(format!("{}-clash", original.id), "impostor", original.prefix, self.hasher.hash(&impostor));
+        let mut clash = KeyRecord::new(
+            format!("clash-{}", original.prefix),
+            "impostor",
+            original.prefix,
+            self.hasher.hash(&impostor),
+        );
         clash.created = original.created;
         match self.store.insert(clash).await {
             Err(e) if e.is_conflict() => {}
-            Err(e) => return Err(fail(CHECK, format!("a taken prefix gave an error other than a conflict: {e}"))),
+            Err(e) => {
+                return Err(fail(
+                    CHECK,
+                    format!("a taken prefix gave an error other than a conflict: {e}"),
+                ))
+            }
             Ok(()) => return Err(fail(CHECK, "a record with a taken prefix was accepted")),
         }
-        let found = self.find(CHECK, original.prefix).await?.ok_or_else(|| fail(CHECK, "the original vanished"))?;
-        ensure!(CHECK, found.id == original.id && found.name == "original", "the clash replaced the original");
+        let found = self
+            .find(CHECK, original.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "the original vanished"))?;
+        ensure!(
+            CHECK,
+            found.id == original.id && found.name == "original",
+            "the clash replaced the original"
+        );
         self.authenticate(&key)
             .await
             .map_err(|e| fail(CHECK, format!("the original key stopped working: {e}")))
@@ -325,13 +501,47 @@ impl<S: KeyManager + Clone> Conformance<S> {
                     .metadata(format!("k {name}"), format!("v {name}"));
             }
             let (created, _) = self.create(CHECK, new).await?;
-            let found = self.find(CHECK, created.prefix).await?.ok_or_else(|| fail(CHECK, format!("key named {name:?} not found")))?;
-            ensure!(CHECK, found.name == name, "name {name:?} came back as {:?}", found.name);
-            ensure!(CHECK, found.scopes == created.scopes, "scopes {:?} came back as {:?}", created.scopes, found.scopes);
-            ensure!(CHECK, found.owner == created.owner, "owner {:?} came back as {:?}", created.owner, found.owner);
-            ensure!(CHECK, found.metadata == created.metadata, "metadata {:?} came back as {:?}", created.metadata, found.metadata);
-            let listed = self.store.list().await.map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
-            ensure!(CHECK, listed.iter().any(|r| r.id == created.id && r.name == name), "key named {name:?} not listed intact");
+            let found = self
+                .find(CHECK, created.prefix)
+                .await?
+                .ok_or_else(|| fail(CHECK, format!("key named {name:?} not found")))?;
+            ensure!(
+                CHECK,
+                found.name == name,
+                "name {name:?} came back as {:?}",
+                found.name
+            );
+            ensure!(
+                CHECK,
+                found.scopes == created.scopes,
+                "scopes {:?} came back as {:?}",
+                created.scopes,
+                found.scopes
+            );
+            ensure!(
+                CHECK,
+                found.owner == created.owner,
+                "owner {:?} came back as {:?}",
+                created.owner,
+                found.owner
+            );
+            ensure!(
+                CHECK,
+                found.metadata == created.metadata,
+                "metadata {:?} came back as {:?}",
+                created.metadata,
+                found.metadata
+            );
+            let listed = self
+                .store
+                .list()
+                .await
+                .map_err(|e| fail(CHECK, format!("list failed: {e}")))?;
+            ensure!(
+                CHECK,
+                listed.iter().any(|r| r.id == created.id && r.name == name),
+                "key named {name:?} not listed intact"
+            );
         }
         Ok(())
     }
@@ -339,12 +549,20 @@ impl<S: KeyManager + Clone> Conformance<S> {
     async fn find_now_agrees(&self) -> CheckResult {
         const CHECK: &str = "find_now_agrees";
         let (created, _) = self.create(CHECK, self.new_key("now")).await?;
-        let unknown = ApiKey::generate().map_err(|e| fail(CHECK, e.to_string()))?.prefix();
+        let unknown = ApiKey::generate()
+            .map_err(|e| fail(CHECK, e.to_string()))?
+            .prefix();
         for prefix in [created.prefix, unknown] {
             if let Some(now) = self.store.find_now(prefix) {
-                let now = now.map_err(|e| fail(CHECK, format!("find_now failed: {e}")))?.map(|r| r.id.clone());
+                let now = now
+                    .map_err(|e| fail(CHECK, format!("find_now failed: {e}")))?
+                    .map(|r| r.id.clone());
                 let later = self.find(CHECK, prefix).await?.map(|r| r.id);
-                ensure!(CHECK, now == later, "find_now({prefix}) said {now:?}, find said {later:?}");
+                ensure!(
+                    CHECK,
+                    now == later,
+                    "find_now({prefix}) said {now:?}, find said {later:?}"
+                );
             }
         }
         Ok(())
@@ -356,7 +574,10 @@ fn close(a: Option<SystemTime>, b: Option<SystemTime>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => {
-            let gap = a.duration_since(b).or_else(|_| b.duration_since(a)).unwrap_or_default();
+            let gap = a
+                .duration_since(b)
+                .or_else(|_| b.duration_since(a))
+                .unwrap_or_default();
             gap < Duration::from_millis(2)
         }
         _ => false,

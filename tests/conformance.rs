@@ -6,7 +6,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use api_key_auth::{
-    key::Prefix, testkit::Conformance, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, StoreError,
+    key::Prefix, testkit::Conformance, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore,
+    StoreError,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +17,10 @@ async fn memory_store_keeps_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_behind_an_arc_keeps_the_contract() {
-    Conformance::new(Arc::new(MemoryStore::new())).run().await.unwrap();
+    Conformance::new(Arc::new(MemoryStore::new()))
+        .run()
+        .await
+        .unwrap();
 }
 
 /// A store with one fault at a time, over a plain vector.
@@ -32,7 +36,12 @@ struct Faulty {
 impl KeyStore for Faulty {
     async fn find(&self, prefix: Prefix) -> Lookup {
         let rows = self.rows.lock().unwrap();
-        Ok(rows.iter().rev().find(|r| r.prefix == prefix).cloned().map(Arc::new))
+        Ok(rows
+            .iter()
+            .rev()
+            .find(|r| r.prefix == prefix)
+            .cloned()
+            .map(Arc::new))
     }
 }
 
@@ -51,7 +60,14 @@ impl KeyManager for Faulty {
     }
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        Ok(self.rows.lock().unwrap().iter().cloned().map(Arc::new).collect())
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Arc::new)
+            .collect())
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
@@ -141,9 +157,16 @@ async fn create_draws_again_when_a_prefix_is_taken() {
         }
     }
     let store = Clashing::default();
-    let (record, _) = store.create(api_key_auth::NewKey::named("third time")).await.unwrap().reveal();
+    let (record, _) = store
+        .create(api_key_auth::NewKey::named("third time"))
+        .await
+        .unwrap()
+        .reveal();
     let refused = store.refusals.lock().unwrap().clone();
     assert_eq!(refused.len(), 2);
-    assert!(!refused.contains(&record.prefix), "each attempt drew a fresh prefix");
+    assert!(
+        !refused.contains(&record.prefix),
+        "each attempt drew a fresh prefix"
+    );
     assert!(store.find(record.prefix).await.unwrap().is_some());
 }

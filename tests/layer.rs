@@ -551,11 +551,16 @@ async fn a_store_slower_than_the_lookup_timeout_gives_503() {
     let service = ApiKeyLayer::from(auth).layer(Echo::default());
     let started = std::time::Instant::now();
     let response = service
-        .oneshot(request(Some("Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0")))
+        .oneshot(request(Some(
+            "Api-Key n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0",
+        )))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() < Duration::from_secs(2));
     let seen = reasons.take();
-    assert!(seen[0].contains("StoreUnavailable") && seen[0].contains("Timeout"), "{seen:?}");
+    assert!(
+        seen[0].contains("StoreUnavailable") && seen[0].contains("Timeout"),
+        "{seen:?}"
+    );
 }

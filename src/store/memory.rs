@@ -61,7 +61,10 @@ impl MemoryStore {
     /// A store holding `records` (loaded from configuration, say); a later
     /// record replaces an earlier one with the same prefix.
     pub fn from_records(records: impl IntoIterator<Item = KeyRecord>) -> Self {
-        let keys = records.into_iter().map(|r| (r.prefix, Arc::new(r))).collect();
+        let keys = records
+            .into_iter()
+            .map(|r| (r.prefix, Arc::new(r)))
+            .collect();
         Self {
             keys: Arc::new(RwLock::new(keys)),
             hasher: Hasher::default(),

@@ -210,3 +210,59 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     addr
 }
+
+/// The PostgreSQL server the tests may use, from `APIKEY_TEST_POSTGRES_URL`.
+/// Unset: prints why the test is skipped and gives `None`.
+pub fn postgres_url(test: &str) -> Option<String> {
+    env_url(
+        "APIKEY_TEST_POSTGRES_URL",
+        test,
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
+/// The Redis server the tests may use, from `APIKEY_TEST_REDIS_URL`.
+pub fn redis_url(test: &str) -> Option<String> {
+    env_url("APIKEY_TEST_REDIS_URL", test, "redis://127.0.0.1:6379")
+}
+
+fn env_url(var: &str, test: &str, example: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipping {test}: set {var} (for example {var}={example}) to run it");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of the test's own, so tests sharing one database
+/// never see each other's tables: a pool whose search path is that schema.
+#[cfg(feature = "postgres")]
+pub async fn isolated_pg_pool(url: &str) -> sqlx::PgPool {
+    use std::str::FromStr;
+    let admin = sqlx::PgPool::connect(url).await.unwrap_or_else(|e| {
+        panic!("APIKEY_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
+    });
+    let schema = format!(
+        "apikey_test_{}",
+        api_key_auth::key::ApiKey::generate()
+            .unwrap()
+            .prefix()
+            .as_str()
+            .to_lowercase()
+    );
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .unwrap()
+}

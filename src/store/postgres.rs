@@ -1,0 +1,183 @@
+//! A PostgreSQL key store (feature `postgres`): one key table shared by many
+//! instances of a service.
+//!
+//! ```no_run
+//! use api_key_auth::{store::postgres::PostgresStore, ApiKeyLayer};
+//!
+//! # async fn run() -> Result<(), api_key_auth::StoreError> {
+//! let store = PostgresStore::connect("postgres://app@127.0.0.1/app").await?;
+//! let layer = ApiKeyLayer::new(store);
+//! # Ok(()) }
+//! ```
+//!
+//! [`PostgresStore::connect`] creates the `api_keys` table with the
+//! migrations shipped in `migrations/postgres/` (under an advisory lock, so
+//! instances starting together do not race); [`PostgresStore::connect_drf`]
+//! serves a djangorestframework-api-key table as it is. Every revocation is
+//! announced with `NOTIFY api_key_auth_revoked, '<prefix>'` in the revoking
+//! transaction, for caches in other instances to drop the key.
+//!
+//! TLS: enable one of sqlx's TLS features in your own `Cargo.toml`
+//! (`sqlx = { version = "0.8", features = ["tls-rustls"] }`) and use `sslmode` in the URL.
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+    PgPool, Postgres, Transaction,
+};
+
+use crate::{
+    hash::Hasher,
+    store::{
+        sql::{sql_store_impls, store_error, to_millis, Dialect, HasRow, Schema, Statements},
+        StoreError,
+    },
+};
+
+/// The channel revocations are announced on.
+pub const REVOCATION_CHANNEL: &str = "api_key_auth_revoked";
+
+/// The shipped migrations, in order.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    include_str!("../../migrations/postgres/0001_api_keys.sql"),
+)];
+
+/// An arbitrary, fixed key for the advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x6170_6b65_7961_7574; // "apkeyaut"
+
+/// Keys in a PostgreSQL database. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: Arc<Statements>,
+    schema: Schema,
+    hasher: Hasher,
+}
+
+impl HasRow for PostgresStore {
+    type Row = PgRow;
+}
+
+impl PostgresStore {
+    /// Connects a pool to `url` (`postgres://user:password@host:port/database`)
+    /// and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Self::new(pool(url).await?, Schema::Native);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to a Django service's database and serves its
+    /// djangorestframework-api-key table, `rest_framework_api_key_apikey`.
+    /// Nothing is created; new keys are hashed as DRF hashes them.
+    pub async fn connect_drf(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::new(pool(url).await?, Schema::drf()))
+    }
+
+    /// A store over a pool of yours. With [`Schema::Native`], call
+    /// [`migrate`](Self::migrate) once before use.
+    pub fn new(pool: PgPool, schema: Schema) -> Self {
+        let hasher = if schema.is_drf() {
+            Hasher::sha512_drf()
+        } else {
+            Hasher::default()
+        };
+        Self {
+            sql: Arc::new(Statements::new(Dialect::Postgres, &schema)),
+            pool,
+            schema,
+            hasher,
+        }
+    }
+
+    /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
+    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Applies the shipped migrations not yet applied. Safe to run at every
+    /// start, from many instances at once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS api_key_auth_migrations \
+             (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        for &(version, sql) in MIGRATIONS {
+            let applied: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM api_key_auth_migrations WHERE version = $1",
+            )
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            if applied.is_none() {
+                for statement in super::sql::statements(sql) {
+                    sqlx::query(&statement)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                sqlx::query(
+                    "INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ($1, $2)",
+                )
+                .bind(version)
+                .bind(to_millis(std::time::SystemTime::now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            }
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema the store reads.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+}
+
+async fn pool(url: &str) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::config(format!("not a PostgreSQL URL: {e}")))?;
+    PgPoolOptions::new()
+        .max_connections(16)
+        // A lookup waiting longer than this for a connection is a store failure (503), not a hang.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await
+        .map_err(store_error)
+}
+
+/// Tells other instances, on commit, that the key with `prefix` is revoked.
+async fn after_revoke(
+    _: &PostgresStore,
+    tx: &mut Transaction<'_, Postgres>,
+    prefix: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(REVOCATION_CHANNEL)
+        .bind(prefix)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+sql_store_impls!(PostgresStore, after_revoke);

@@ -1,0 +1,429 @@
+//! What the SQL stores share: the schemas they read, their statements, and
+//! the mapping between rows and [`KeyRecord`]s.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use crate::{
+    hash::StoredHash,
+    key::Prefix,
+    store::{KeyRecord, StoreError},
+};
+
+/// Which table layout a SQL store reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Schema {
+    /// This crate's own table, `api_keys`, created by the shipped migrations
+    /// (`migrations/<database>/`): every [`KeyRecord`] field has a column.
+    Native,
+    /// An existing djangorestframework-api-key table: `id`, `prefix`,
+    /// `hashed_key`, `created`, `name`, `revoked`, `expiry_date`. Keys keep
+    /// no scopes, owner or metadata there; new keys are hashed `sha512$$`
+    /// and given DRF's ids, so the Django service accepts them too.
+    Drf {
+        /// The table, `rest_framework_api_key_apikey` for DRF's own model.
+        table: String,
+    },
+}
+
+impl Schema {
+    /// DRF's own model table, `rest_framework_api_key_apikey`.
+    pub fn drf() -> Self {
+        Self::Drf {
+            table: "rest_framework_api_key_apikey".to_owned(),
+        }
+    }
+
+    /// A DRF table of another name (a model subclassing `AbstractAPIKey`).
+    /// The name may be schema-qualified (`keys.app_apikey`); each part is
+    /// letters, digits and underscores.
+    pub fn drf_table(table: &str) -> Result<Self, StoreError> {
+        let valid_part = |part: &str| {
+            !part.is_empty()
+                && !part.starts_with(|c: char| c.is_ascii_digit())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let parts: Vec<&str> = table.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
+            return Err(StoreError::config(format!(
+                "table name {table:?} must be letters, digits and underscores, optionally schema-qualified"
+            )));
+        }
+        Ok(Self::Drf {
+            table: table.to_owned(),
+        })
+    }
+
+    pub(crate) fn is_drf(&self) -> bool {
+        matches!(self, Self::Drf { .. })
+    }
+}
+
+/// The SQL a store runs, built once for its database and schema.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    pub(crate) find: String,
+    pub(crate) list: String,
+    pub(crate) insert: String,
+    pub(crate) revoke: String,
+}
+
+/// The differences between the databases that the statements care about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dialect {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+}
+
+impl Dialect {
+    fn param(self, n: usize) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => format!("?{n}"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Milliseconds since the epoch of a DRF datetime column, as BIGINT.
+    fn millis_of(self, column: &str) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => {
+                format!("CAST(ROUND((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)")
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres => format!("CAST(ROUND(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"),
+        }
+    }
+
+    /// A DRF datetime value from a millisecond parameter (NULL stays NULL).
+    fn datetime_of(self, param: &str) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => format!("strftime('%Y-%m-%d %H:%M:%f', {param} / 1000.0, 'unixepoch')"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => format!("to_timestamp(CAST({param} AS DOUBLE PRECISION) / 1000.0)"),
+        }
+    }
+
+    fn text_literal(self, text: &str) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => format!("'{text}'"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => format!("CAST('{text}' AS TEXT)"),
+        }
+    }
+}
+
+impl Statements {
+    pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Self {
+        let p = |n| dialect.param(n);
+        match schema {
+            Schema::Native => {
+                let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
+                Self {
+                    find: format!("SELECT {columns} FROM api_keys WHERE prefix = {}", p(1)),
+                    list: format!("SELECT {columns} FROM api_keys ORDER BY created_ms, id"),
+                    insert: format!(
+                        "INSERT INTO api_keys ({columns}) VALUES ({})",
+                        (1..=10).map(p).collect::<Vec<_>>().join(", ")
+                    ),
+                    revoke: format!(
+                        "UPDATE api_keys SET revoked = TRUE WHERE id = {} RETURNING prefix",
+                        p(1)
+                    ),
+                }
+            }
+            Schema::Drf { table } => {
+                let columns = format!(
+                    "id, prefix, hashed_key, name, {} AS created_ms, {} AS expires_ms, revoked, \
+                     {} AS scopes, CAST(NULL AS TEXT) AS owner, {} AS metadata",
+                    dialect.millis_of("created"),
+                    dialect.millis_of("expiry_date"),
+                    dialect.text_literal("[]"),
+                    dialect.text_literal("{}"),
+                );
+                Self {
+                    find: format!("SELECT {columns} FROM {table} WHERE prefix = {}", p(1)),
+                    list: format!("SELECT {columns} FROM {table} ORDER BY created, id"),
+                    insert: format!(
+                        "INSERT INTO {table} (id, prefix, hashed_key, name, created, expiry_date, revoked) \
+                         VALUES ({}, {}, {}, {}, {}, {}, {})",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        dialect.datetime_of(&p(5)),
+                        dialect.datetime_of(&p(6)),
+                        p(7),
+                    ),
+                    revoke: format!("UPDATE {table} SET revoked = TRUE WHERE id = {} RETURNING prefix", p(1)),
+                }
+            }
+        }
+    }
+}
+
+/// A row as the statements return it, before it is checked.
+#[derive(Debug)]
+pub(crate) struct RawRecord {
+    pub(crate) id: String,
+    pub(crate) prefix: String,
+    pub(crate) hashed_key: String,
+    pub(crate) name: String,
+    pub(crate) created_ms: i64,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) revoked: bool,
+    pub(crate) scopes: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) metadata: String,
+}
+
+impl RawRecord {
+    pub(crate) fn into_record(self) -> Result<KeyRecord, StoreError> {
+        let id = self.id;
+        let invalid = |what: String| StoreError::invalid_record(format!("key {id:?}: {what}"));
+        let prefix = Prefix::parse(&self.prefix).map_err(|e| invalid(format!("prefix: {e}")))?;
+        let hash =
+            StoredHash::parse(&self.hashed_key).map_err(|e| invalid(format!("hashed_key: {e}")))?;
+        let scopes =
+            serde_json::from_str(&self.scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
+        let metadata =
+            serde_json::from_str(&self.metadata).map_err(|e| invalid(format!("metadata: {e}")))?;
+        Ok(KeyRecord {
+            id,
+            name: self.name,
+            prefix,
+            hash,
+            created: from_millis(self.created_ms),
+            expires: self.expires_ms.map(from_millis),
+            revoked: self.revoked,
+            scopes,
+            owner: self.owner,
+            metadata,
+        })
+    }
+}
+
+/// A record's values in the order of the insert statement's parameters.
+#[derive(Debug)]
+pub(crate) struct InsertValues {
+    pub(crate) id: String,
+    pub(crate) prefix: String,
+    pub(crate) hashed_key: String,
+    pub(crate) name: String,
+    pub(crate) created_ms: i64,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) revoked: bool,
+    pub(crate) scopes: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) metadata: String,
+}
+
+impl InsertValues {
+    pub(crate) fn new(record: KeyRecord, schema: &Schema) -> Result<Self, StoreError> {
+        let has_extras =
+            !record.scopes.is_empty() || record.owner.is_some() || !record.metadata.is_empty();
+        if schema.is_drf() && has_extras {
+            return Err(StoreError::config(
+                "a djangorestframework-api-key table has no columns for scopes, owner or metadata",
+            ));
+        }
+        let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
+        Ok(Self {
+            prefix: record.prefix.to_string(),
+            hashed_key: record.hash.to_string(),
+            created_ms: to_millis(record.created),
+            expires_ms: record.expires.map(to_millis),
+            scopes: json(serde_json::to_string(&record.scopes))?,
+            metadata: json(serde_json::to_string::<BTreeMap<String, String>>(
+                &record.metadata,
+            ))?,
+            id: record.id,
+            name: record.name,
+            revoked: record.revoked,
+            owner: record.owner,
+        })
+    }
+}
+
+/// The statements of a shipped migration file: comment lines dropped, the
+/// rest split at semicolons, which the files use only to end statements.
+pub(crate) fn statements(file: &str) -> Vec<String> {
+    let code: String = file
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    code.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch; negative before it.
+pub(crate) fn to_millis(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    let magnitude = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
+}
+
+/// A database error as a store error: a unique violation is a conflict, a
+/// row that does not decode an invalid record, anything else unavailability.
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::conflict(err),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => StoreError::invalid_record(err),
+        _ => StoreError::unavailable(err),
+    }
+}
+
+/// The shared implementation of [`KeyStore`](crate::KeyStore) and
+/// [`KeyManager`](crate::KeyManager) for a sqlx store with fields `pool`,
+/// `sql: Arc<Statements>`, `schema` and `hasher`. `$after_revoke` runs in the
+/// revoking transaction with the revoked prefix (to notify other instances).
+macro_rules! sql_store_impls {
+    ($store:ty, $after_revoke:path) => {
+        impl $store {
+            fn decode(
+                row: &<$store as $crate::store::sql::HasRow>::Row,
+            ) -> Result<$crate::store::sql::RawRecord, $crate::StoreError> {
+                use sqlx::Row as _;
+                let get = |e| $crate::store::sql::store_error(e);
+                Ok($crate::store::sql::RawRecord {
+                    id: row.try_get("id").map_err(get)?,
+                    prefix: row.try_get("prefix").map_err(get)?,
+                    hashed_key: row.try_get("hashed_key").map_err(get)?,
+                    name: row.try_get("name").map_err(get)?,
+                    created_ms: row.try_get("created_ms").map_err(get)?,
+                    expires_ms: row.try_get("expires_ms").map_err(get)?,
+                    revoked: row.try_get("revoked").map_err(get)?,
+                    scopes: row.try_get("scopes").map_err(get)?,
+                    owner: row.try_get("owner").map_err(get)?,
+                    metadata: row.try_get("metadata").map_err(get)?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::KeyStore for $store {
+            async fn find(&self, prefix: $crate::key::Prefix) -> $crate::Lookup {
+                let row = sqlx::query(&self.sql.find)
+                    .bind(prefix.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::store_error)?;
+                match row {
+                    Some(row) => Ok(Some(std::sync::Arc::new(
+                        Self::decode(&row)?.into_record()?,
+                    ))),
+                    None => Ok(None),
+                }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::KeyManager for $store {
+            async fn insert(&self, record: $crate::KeyRecord) -> Result<(), $crate::StoreError> {
+                let v = $crate::store::sql::InsertValues::new(record, &self.schema)?;
+                let query = sqlx::query(&self.sql.insert)
+                    .bind(v.id)
+                    .bind(v.prefix)
+                    .bind(v.hashed_key)
+                    .bind(v.name)
+                    .bind(v.created_ms)
+                    .bind(v.expires_ms)
+                    .bind(v.revoked);
+                let query = if self.schema.is_drf() {
+                    query
+                } else {
+                    query.bind(v.scopes).bind(v.owner).bind(v.metadata)
+                };
+                query
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::store_error)?;
+                Ok(())
+            }
+
+            async fn list(
+                &self,
+            ) -> Result<Vec<std::sync::Arc<$crate::KeyRecord>>, $crate::StoreError> {
+                let rows = sqlx::query(&self.sql.list)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::store_error)?;
+                rows.iter()
+                    .map(|row| Ok(std::sync::Arc::new(Self::decode(row)?.into_record()?)))
+                    .collect()
+            }
+
+            async fn revoke(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                use sqlx::Row as _;
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::sql::store_error)?;
+                let row = sqlx::query(&self.sql.revoke)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::store::sql::store_error)?;
+                let Some(row) = row else {
+                    return Ok(false);
+                };
+                let prefix: String = row
+                    .try_get("prefix")
+                    .map_err($crate::store::sql::store_error)?;
+                $after_revoke(self, &mut tx, &prefix).await?;
+                tx.commit().await.map_err($crate::store::sql::store_error)?;
+                Ok(true)
+            }
+
+            fn hasher(&self) -> $crate::hash::Hasher {
+                self.hasher.clone()
+            }
+
+            fn new_id(
+                &self,
+                prefix: $crate::key::Prefix,
+                hash: &$crate::hash::StoredHash,
+            ) -> String {
+                if self.schema.is_drf() {
+                    // djangorestframework-api-key's id: the prefix and the hash, joined by a dot.
+                    format!("{prefix}.{hash}")
+                } else {
+                    prefix.to_string()
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store_impls;
+
+/// Names the row type of a store's database, for the shared implementation.
+pub(crate) trait HasRow {
+    type Row;
+}

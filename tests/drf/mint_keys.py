@@ -1,0 +1,92 @@
+"""Mints keys with djangorestframework-api-key itself, for the crate's DRF tests.
+
+    python mint_keys.py --sqlite PATH --out keys.json
+    python mint_keys.py --postgres postgresql://user@host:port/db --out keys.json
+
+Creates DRF's table through Django's own migrations (dropping any keys already
+there), mints keys through `APIKey.objects.create_key` (valid, far-future
+expiry, expired, revoked, awkward names), and records, for each key and a few
+wrong ones, whether DRF itself accepts it (`APIKey.objects.is_valid`). The
+crate's tests must accept exactly those.
+"""
+import argparse
+import datetime
+import json
+import sys
+from urllib.parse import urlparse
+
+import django
+from django.conf import settings
+
+
+def configure(args):
+    if args.sqlite:
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": args.sqlite}
+    else:
+        url = urlparse(args.postgres)
+        database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": url.path.lstrip("/"),
+            "USER": url.username or "postgres",
+            "PASSWORD": url.password or "",
+            "HOST": url.hostname or "127.0.0.1",
+            "PORT": str(url.port or 5432),
+        }
+    settings.configure(
+        INSTALLED_APPS=["django.contrib.contenttypes", "rest_framework", "rest_framework_api_key"],
+        DATABASES={"default": database},
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+    )
+    django.setup()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--sqlite")
+    target.add_argument("--postgres")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    configure(args)
+
+    from django.core.management import call_command
+    from django.utils import timezone
+    from rest_framework_api_key.models import APIKey
+
+    call_command("migrate", verbosity=0)
+    APIKey.objects.all().delete()
+
+    now = timezone.now()
+    cases = [
+        ("valid", {}),
+        ("far future expiry", {"expiry_date": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)}),
+        ("expired yesterday", {"expiry_date": now - datetime.timedelta(days=1)}),
+        ("expired long ago", {"expiry_date": datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)}),
+        ("revoked", {"revoked": True}),
+        ("revoked and expired", {"revoked": True, "expiry_date": now - datetime.timedelta(hours=1)}),
+        ("O'Brien \"quoted\" 名前 🔑", {}),
+        ("'; DROP TABLE rest_framework_api_key_apikey; --", {}),
+    ]
+    keys = []
+    for name, fields in cases:
+        _, key = APIKey.objects.create_key(name=name, **fields)
+        keys.append({"name": name, "key": key, "accepted": APIKey.objects.is_valid(key)})
+
+    # Wrong keys: a valid prefix with a changed secret, and an unknown prefix.
+    valid = keys[0]["key"]
+    prefix, _, secret = valid.partition(".")
+    altered = prefix + "." + secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    unknown = ("Z" if prefix[0] != "Z" else "Y") + prefix[1:] + "." + secret
+    for name, key in [("altered secret", altered), ("unknown prefix", unknown)]:
+        keys.append({"name": name, "key": key, "accepted": APIKey.objects.is_valid(key)})
+
+    with open(args.out, "w", encoding="utf-8") as out:
+        json.dump(keys, out, ensure_ascii=False, indent=1)
+    accepted = sum(k["accepted"] for k in keys)
+    print(f"minted {len(cases)} keys with DRF; DRF accepts {accepted} of {len(keys)} presented", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

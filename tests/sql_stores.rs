@@ -1,0 +1,303 @@
+//! The SQL stores: the conformance kit, persistence, migrations, no
+//! plaintext at rest, and djangorestframework-api-key tables whose keys were
+//! minted by DRF itself.
+#![cfg(any(feature = "sqlite", feature = "postgres"))]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use api_key_auth::{testkit::Conformance, Authenticator, KeyManager, KeyStore, NewKey};
+use http::{header::AUTHORIZATION, HeaderMap};
+use serde::Deserialize;
+
+/// A key DRF minted (or a wrong one) and whether DRF itself accepts it.
+#[derive(Debug, Deserialize)]
+struct DrfKey {
+    name: String,
+    key: String,
+    accepted: bool,
+}
+
+fn drf_keys(path: &Path) -> Vec<DrfKey> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let keys: Vec<DrfKey> = serde_json::from_str(&text).unwrap();
+    assert!(keys.iter().any(|k| k.accepted) && keys.iter().any(|k| !k.accepted));
+    keys
+}
+
+/// Asserts that `store` accepts exactly the keys DRF accepts.
+async fn assert_same_verdicts(store: impl KeyStore, keys: &[DrfKey]) {
+    let auth = Authenticator::builder(store).build().unwrap();
+    for key in keys {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            format!("Api-Key {}", key.key).parse().unwrap(),
+        );
+        let verdict = auth.authenticate(&headers).await;
+        assert_eq!(
+            verdict.is_ok(),
+            key.accepted,
+            "{:?}: DRF says {}, we say {verdict:?}",
+            key.name,
+            key.accepted
+        );
+        if let Ok(Some(identity)) = verdict {
+            assert_eq!(identity.name(), key.name);
+        }
+    }
+}
+
+/// The directory CI fills with freshly minted DRF databases, if any.
+fn fresh_drf_dir(test: &str) -> Option<PathBuf> {
+    match std::env::var("APIKEY_TEST_DRF_DIR") {
+        Ok(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            println!("skipping {test}: set APIKEY_TEST_DRF_DIR to a directory filled by tests/drf/mint_keys.py");
+            None
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use api_key_auth::store::{sqlite::SqliteStore, Schema};
+
+    fn copy_fixture(dir: &tempfile::TempDir, from: &Path) -> String {
+        let to = dir.path().join("drf.sqlite3");
+        std::fs::copy(from, &to).unwrap();
+        format!("sqlite:{}", to.display())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_memory_store_keeps_the_contract() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        Conformance::new(store).run().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_store_keeps_the_contract_and_its_keys_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("keys.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        Conformance::new(store.clone()).run().await.unwrap();
+        let (record, key) = store
+            .create(NewKey::named("survivor").scopes(["s"]))
+            .await
+            .unwrap()
+            .reveal();
+        store.pool().close().await;
+
+        let reopened = SqliteStore::connect(&url).await.unwrap();
+        let found = reopened
+            .find(record.prefix)
+            .await
+            .unwrap()
+            .expect("kept across reopening");
+        assert_eq!(found.name, "survivor");
+        let auth = Authenticator::new(reopened);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+        );
+        assert!(auth.authenticate(&headers).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn migrations_run_once_and_again_harmlessly() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("m.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.create(NewKey::named("before")).await.unwrap();
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM api_key_auth_migrations")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(versions, [1]);
+        assert_eq!(
+            store.list().await.unwrap().len(),
+            1,
+            "migrating again lost nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_table_holds_no_plaintext() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let (_, key) = store
+            .create(NewKey::named("n").metadata("m", "v"))
+            .await
+            .unwrap()
+            .reveal();
+        let secret = &key.expose_secret()[9..];
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT id || prefix || hashed_key || name || scopes || COALESCE(owner, '') || metadata FROM api_keys",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].contains(secret));
+        assert!(rows[0].contains("sha256$$"));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_row_is_an_invalid_record_not_a_panic() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
+        sqlx::query("UPDATE api_keys SET hashed_key = 'md5$$abc'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let err = store.find(record.prefix).await.unwrap_err();
+        assert!(err.is_invalid_record(), "{err}");
+        assert!(
+            err.to_string().contains("unsupported hash algorithm"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_pool_is_unavailable() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
+        store.pool().close().await;
+        let err = store.find(record.prefix).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn keys_minted_by_drf_get_drf_verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
+        let store = SqliteStore::connect_drf(&url).await.unwrap();
+        assert_same_verdicts(store, &drf_keys(Path::new("tests/fixtures/drf/keys.json"))).await;
+    }
+
+    #[tokio::test]
+    async fn keys_freshly_minted_by_drf_get_drf_verdicts() {
+        let Some(dir) = fresh_drf_dir("keys_freshly_minted_by_drf_get_drf_verdicts (sqlite)")
+        else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let url = copy_fixture(&tmp, &dir.join("sqlite.sqlite3"));
+        let store = SqliteStore::connect_drf(&url).await.unwrap();
+        assert_same_verdicts(store, &drf_keys(&dir.join("sqlite.json"))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_drf_table_keeps_the_contract_and_gets_drf_shaped_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
+        let store = SqliteStore::connect_drf(&url).await.unwrap();
+        assert_eq!(store.schema(), &Schema::drf());
+        Conformance::new(store.clone())
+            .without_extras()
+            .run()
+            .await
+            .unwrap();
+
+        let (record, _) = store
+            .create(NewKey::named("from rust"))
+            .await
+            .unwrap()
+            .reveal();
+        assert!(record.hash.to_string().starts_with("sha512$$"));
+        assert_eq!(record.id, format!("{}.{}", record.prefix, record.hash));
+        let created: String = sqlx::query_scalar(
+            "SELECT created FROM rest_framework_api_key_apikey WHERE prefix = ?1",
+        )
+        .bind(record.prefix.as_str())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        // Django's own text form: "YYYY-MM-DD HH:MM:SS.fff".
+        assert_eq!(created.len(), 23, "{created}");
+        assert_eq!(&created[10..11], " ");
+
+        let err = store
+            .create(NewKey::named("scoped").scopes(["x"]))
+            .await
+            .unwrap_err();
+        assert!(err.is_config(), "{err}");
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use api_key_auth::store::{postgres::PostgresStore, Schema};
+    use common::{isolated_pg_pool, postgres_url};
+
+    async fn store(test: &str) -> Option<PostgresStore> {
+        let url = postgres_url(test)?;
+        let store = PostgresStore::new(isolated_pg_pool(&url).await, Schema::Native);
+        store.migrate().await.unwrap();
+        Some(store)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_keeps_the_contract() {
+        let Some(store) = store("postgres::store_keeps_the_contract").await else {
+            return;
+        };
+        Conformance::new(store).run().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn connect_migrates_and_the_table_holds_no_plaintext() {
+        let Some(url) = postgres_url("postgres::connect_migrates_and_the_table_holds_no_plaintext")
+        else {
+            return;
+        };
+        let pool = isolated_pg_pool(&url).await;
+        let store = PostgresStore::new(pool, Schema::Native);
+        // Several instances starting at once: the advisory lock serialises them.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let store = store.clone();
+            tasks.spawn(async move { store.migrate().await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let (_, key) = store
+            .create(NewKey::named("n").owner("o"))
+            .await
+            .unwrap()
+            .reveal();
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT id || prefix || hashed_key || name || scopes || COALESCE(owner, '') || metadata FROM api_keys",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].contains(&key.expose_secret()[9..]));
+    }
+
+    #[tokio::test]
+    async fn keys_freshly_minted_by_drf_get_drf_verdicts() {
+        let Some(dir) = fresh_drf_dir("postgres::keys_freshly_minted_by_drf_get_drf_verdicts")
+        else {
+            return;
+        };
+        let Some(url) = std::env::var("APIKEY_TEST_DRF_POSTGRES_URL").ok() else {
+            println!("skipping postgres DRF verdicts: set APIKEY_TEST_DRF_POSTGRES_URL to the database mint_keys.py filled");
+            return;
+        };
+        let store = PostgresStore::connect_drf(&url).await.unwrap();
+        assert_same_verdicts(store.clone(), &drf_keys(&dir.join("postgres.json"))).await;
+        Conformance::new(store)
+            .without_extras()
+            .run()
+            .await
+            .unwrap();
+    }
+}
