@@ -40,6 +40,10 @@ use crate::{
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(any(feature = "sql", feature = "redis"))]
+pub(crate) mod row;
 #[cfg(feature = "sql")]
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]

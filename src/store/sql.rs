@@ -1,23 +1,15 @@
 //! What the SQL stores share: the schemas they read, their statements, and
-//! the mapping between rows and [`KeyRecord`]s.
+//! the mapping between rows and [`KeyRecord`](crate::KeyRecord)s.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
-
-use crate::{
-    hash::StoredHash,
-    key::Prefix,
-    store::{KeyRecord, StoreError},
-};
+pub(crate) use super::row::to_millis;
+use crate::store::StoreError;
 
 /// Which table layout a SQL store reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Schema {
     /// This crate's own table, `api_keys`, created by the shipped migrations
-    /// (`migrations/<database>/`): every [`KeyRecord`] field has a column.
+    /// (`migrations/<database>/`): every [`KeyRecord`](crate::KeyRecord) field has a column.
     Native,
     /// An existing djangorestframework-api-key table: `id`, `prefix`,
     /// `hashed_key`, `created`, `name`, `revoked`, `expiry_date`. Keys keep
@@ -171,89 +163,6 @@ impl Statements {
     }
 }
 
-/// A row as the statements return it, before it is checked.
-#[derive(Debug)]
-pub(crate) struct RawRecord {
-    pub(crate) id: String,
-    pub(crate) prefix: String,
-    pub(crate) hashed_key: String,
-    pub(crate) name: String,
-    pub(crate) created_ms: i64,
-    pub(crate) expires_ms: Option<i64>,
-    pub(crate) revoked: bool,
-    pub(crate) scopes: String,
-    pub(crate) owner: Option<String>,
-    pub(crate) metadata: String,
-}
-
-impl RawRecord {
-    pub(crate) fn into_record(self) -> Result<KeyRecord, StoreError> {
-        let id = self.id;
-        let invalid = |what: String| StoreError::invalid_record(format!("key {id:?}: {what}"));
-        let prefix = Prefix::parse(&self.prefix).map_err(|e| invalid(format!("prefix: {e}")))?;
-        let hash =
-            StoredHash::parse(&self.hashed_key).map_err(|e| invalid(format!("hashed_key: {e}")))?;
-        let scopes =
-            serde_json::from_str(&self.scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
-        let metadata =
-            serde_json::from_str(&self.metadata).map_err(|e| invalid(format!("metadata: {e}")))?;
-        Ok(KeyRecord {
-            id,
-            name: self.name,
-            prefix,
-            hash,
-            created: from_millis(self.created_ms),
-            expires: self.expires_ms.map(from_millis),
-            revoked: self.revoked,
-            scopes,
-            owner: self.owner,
-            metadata,
-        })
-    }
-}
-
-/// A record's values in the order of the insert statement's parameters.
-#[derive(Debug)]
-pub(crate) struct InsertValues {
-    pub(crate) id: String,
-    pub(crate) prefix: String,
-    pub(crate) hashed_key: String,
-    pub(crate) name: String,
-    pub(crate) created_ms: i64,
-    pub(crate) expires_ms: Option<i64>,
-    pub(crate) revoked: bool,
-    pub(crate) scopes: String,
-    pub(crate) owner: Option<String>,
-    pub(crate) metadata: String,
-}
-
-impl InsertValues {
-    pub(crate) fn new(record: KeyRecord, schema: &Schema) -> Result<Self, StoreError> {
-        let has_extras =
-            !record.scopes.is_empty() || record.owner.is_some() || !record.metadata.is_empty();
-        if schema.is_drf() && has_extras {
-            return Err(StoreError::config(
-                "a djangorestframework-api-key table has no columns for scopes, owner or metadata",
-            ));
-        }
-        let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
-        Ok(Self {
-            prefix: record.prefix.to_string(),
-            hashed_key: record.hash.to_string(),
-            created_ms: to_millis(record.created),
-            expires_ms: record.expires.map(to_millis),
-            scopes: json(serde_json::to_string(&record.scopes))?,
-            metadata: json(serde_json::to_string::<BTreeMap<String, String>>(
-                &record.metadata,
-            ))?,
-            id: record.id,
-            name: record.name,
-            revoked: record.revoked,
-            owner: record.owner,
-        })
-    }
-}
-
 /// The statements of a shipped migration file: comment lines dropped, the
 /// rest split at semicolons, which the files use only to end statements.
 pub(crate) fn statements(file: &str) -> Vec<String> {
@@ -267,23 +176,6 @@ pub(crate) fn statements(file: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Milliseconds since the Unix epoch; negative before it.
-pub(crate) fn to_millis(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-pub(crate) fn from_millis(ms: i64) -> SystemTime {
-    let magnitude = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        UNIX_EPOCH + magnitude
-    } else {
-        UNIX_EPOCH - magnitude
-    }
 }
 
 /// A database error as a store error: a unique violation is a conflict, a
@@ -307,10 +199,10 @@ macro_rules! sql_store_impls {
         impl $store {
             fn decode(
                 row: &<$store as $crate::store::sql::HasRow>::Row,
-            ) -> Result<$crate::store::sql::RawRecord, $crate::StoreError> {
+            ) -> Result<$crate::store::row::RawRecord, $crate::StoreError> {
                 use sqlx::Row as _;
                 let get = |e| $crate::store::sql::store_error(e);
-                Ok($crate::store::sql::RawRecord {
+                Ok($crate::store::row::RawRecord {
                     id: row.try_get("id").map_err(get)?,
                     prefix: row.try_get("prefix").map_err(get)?,
                     hashed_key: row.try_get("hashed_key").map_err(get)?,
@@ -345,7 +237,7 @@ macro_rules! sql_store_impls {
         #[async_trait::async_trait]
         impl $crate::KeyManager for $store {
             async fn insert(&self, record: $crate::KeyRecord) -> Result<(), $crate::StoreError> {
-                let v = $crate::store::sql::InsertValues::new(record, &self.schema)?;
+                let v = $crate::store::row::InsertValues::new(record, self.schema.is_drf())?;
                 let query = sqlx::query(&self.sql.insert)
                     .bind(v.id)
                     .bind(v.prefix)

@@ -266,3 +266,97 @@ pub async fn isolated_pg_pool(url: &str) -> sqlx::PgPool {
         .await
         .unwrap()
 }
+
+/// A TCP proxy of the test's own between a store and its server, to cut the
+/// line and restore it.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    mode: tokio::sync::watch::Sender<ProxyMode>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProxyMode {
+    /// Forwarding.
+    Up,
+    /// Every connection closed at once, new ones closed on arrival.
+    Down,
+    /// Connections accepted and held, nothing forwarded: a server that hangs.
+    Stalled,
+}
+
+impl Proxy {
+    /// A proxy on an ephemeral loopback port forwarding to `target` (`host:port`).
+    pub async fn start(target: &str) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mode, watch) = tokio::sync::watch::channel(ProxyMode::Up);
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let target = target.to_owned();
+        let task_links = links.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let current = *watch.borrow();
+                match current {
+                    ProxyMode::Down => drop(inbound),
+                    ProxyMode::Stalled => {
+                        let held = tokio::spawn(async move {
+                            let _inbound = inbound;
+                            std::future::pending::<()>().await;
+                        });
+                        task_links.lock().unwrap().push(held.abort_handle());
+                    }
+                    ProxyMode::Up => {
+                        let target = target.clone();
+                        let link = tokio::spawn(async move {
+                            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await
+                            {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        });
+                        task_links.lock().unwrap().push(link.abort_handle());
+                    }
+                }
+            }
+        });
+        Proxy { addr, mode, links }
+    }
+
+    /// Rewrites `url`'s `host:port` to the proxy's.
+    pub fn url(&self, url: &str, target: &str) -> String {
+        url.replacen(target, &self.addr.to_string(), 1)
+    }
+
+    fn set(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Closes every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.set(ProxyMode::Down);
+    }
+
+    /// Holds new connections open without forwarding, after closing the current ones.
+    pub fn stall(&self) {
+        self.set(ProxyMode::Stalled);
+    }
+
+    /// Forwards again.
+    pub fn restore(&self) {
+        self.mode.send_replace(ProxyMode::Up);
+    }
+}
+
+/// `host:port` of a `scheme://[user@]host:port/...` URL.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}

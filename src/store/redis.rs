@@ -1,0 +1,269 @@
+//! A Redis key store (feature `redis`): keys in a Redis server shared by many
+//! instances, through the redis crate's connection manager, which reconnects
+//! by itself after a dropped connection.
+//!
+//! ```no_run
+//! use api_key_auth::{store::redis::RedisStore, ApiKeyLayer};
+//!
+//! # async fn run() -> Result<(), api_key_auth::StoreError> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?.with_namespace("billing");
+//! let layer = ApiKeyLayer::new(store);
+//! # Ok(()) }
+//! ```
+//!
+//! Under the namespace `ns` (default `apikey`) the store keeps:
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON) |
+//! | `ns:id:<id>` | string | the prefix of the key with that id |
+//! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
+//!
+//! Inserts and revocations are Lua scripts, so each is atomic. Every
+//! revocation is published on `ns:revoked` with the key's prefix, for caches
+//! in other instances to drop it. The store expects a single Redis server
+//! (or a primary with replicas), not a cluster.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig},
+    Client, Script,
+};
+
+use crate::{
+    hash::Hasher,
+    key::Prefix,
+    store::{
+        row::{InsertValues, RawRecord},
+        KeyManager, KeyRecord, KeyStore, Lookup, StoreError,
+    },
+};
+
+/// Saves a record unless its prefix or id is taken.
+/// KEYS: record hash, id index, creation index. ARGV: prefix, created_ms, field/value pairs.
+const INSERT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+";
+
+/// Marks a record revoked and announces it.
+/// KEYS: id index. ARGV: the record keys' prefix (`ns:key:`), the channel.
+const REVOKE: &str = r"
+local prefix = redis.call('GET', KEYS[1])
+if not prefix then
+  return false
+end
+redis.call('HSET', ARGV[1] .. prefix, 'revoked', '1')
+redis.call('PUBLISH', ARGV[2], prefix)
+return prefix
+";
+
+/// Keys in Redis. Cheap to clone: clones share one multiplexed connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    connection: ConnectionManager,
+    namespace: Arc<str>,
+    hasher: Hasher,
+    insert: Arc<Script>,
+    revoke: Arc<Script>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("namespace", &self.namespace)
+            .field("hasher", &self.hasher.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[:password@]host:port[/db]`). Commands
+    /// that get no answer within two seconds fail (the layer answers 503);
+    /// a dropped connection is re-established in the background.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client =
+            Client::open(url).map_err(|e| StoreError::config(format!("not a Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(1));
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(Self {
+            client,
+            connection,
+            namespace: Arc::from("apikey"),
+            hasher: Hasher::default(),
+            insert: Arc::new(Script::new(INSERT)),
+            revoke: Arc::new(Script::new(REVOKE)),
+        })
+    }
+
+    /// Keeps keys under `namespace` instead of `apikey`, so several services
+    /// (or tests) can share one Redis.
+    pub fn with_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Arc::from(namespace);
+        self
+    }
+
+    /// Hashes new keys with `hasher`.
+    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// The namespace the keys live under.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The channel revocations are published on: `<namespace>:revoked`.
+    pub fn revocation_channel(&self) -> String {
+        format!("{}:revoked", self.namespace)
+    }
+
+    /// The client, for opening connections of one's own (a pub/sub listener, say).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn record_key(&self, prefix: &str) -> String {
+        format!("{}:key:{prefix}", self.namespace)
+    }
+
+    async fn load(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.record_key(prefix))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        decode(prefix, fields).map(Some)
+    }
+}
+
+fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord, StoreError> {
+    let mut take = |name: &str| fields.remove(name);
+    let invalid = |what: &str| StoreError::invalid_record(format!("Redis record {prefix}: {what}"));
+    let number = |text: String, what: &str| text.parse::<i64>().map_err(|_| invalid(what));
+    RawRecord {
+        id: take("id").ok_or_else(|| invalid("no id"))?,
+        prefix: prefix.to_owned(),
+        hashed_key: take("hashed_key").ok_or_else(|| invalid("no hashed_key"))?,
+        name: take("name").unwrap_or_default(),
+        created_ms: number(
+            take("created_ms").ok_or_else(|| invalid("no created_ms"))?,
+            "created_ms is not a number",
+        )?,
+        expires_ms: take("expires_ms")
+            .map(|t| number(t, "expires_ms is not a number"))
+            .transpose()?,
+        revoked: take("revoked").is_some_and(|v| v == "1"),
+        scopes: take("scopes").unwrap_or_else(|| "[]".to_owned()),
+        owner: take("owner"),
+        metadata: take("metadata").unwrap_or_else(|| "{}".to_owned()),
+    }
+    .into_record()
+}
+
+#[async_trait]
+impl KeyStore for RedisStore {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        Ok(self.load(prefix.as_str()).await?.map(Arc::new))
+    }
+}
+
+#[async_trait]
+impl KeyManager for RedisStore {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let values = InsertValues::new(record, false)?;
+        let mut invocation = self.insert.prepare_invoke();
+        invocation
+            .key(self.record_key(&values.prefix))
+            .key(format!("{}:id:{}", self.namespace, values.id))
+            .key(format!("{}:created", self.namespace))
+            .arg(&values.prefix)
+            .arg(values.created_ms);
+        let mut field = |name: &str, value: &str| {
+            invocation.arg(name).arg(value);
+        };
+        field("id", &values.id);
+        field("name", &values.name);
+        field("hashed_key", &values.hashed_key);
+        field("created_ms", &values.created_ms.to_string());
+        field("revoked", if values.revoked { "1" } else { "0" });
+        field("scopes", &values.scopes);
+        field("metadata", &values.metadata);
+        if let Some(expires) = values.expires_ms {
+            field("expires_ms", &expires.to_string());
+        }
+        if let Some(owner) = &values.owner {
+            field("owner", owner);
+        }
+        let saved: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        if saved == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(format!(
+                "prefix {} or id {:?} is already stored",
+                values.prefix, values.id
+            )))
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let prefixes: Vec<String> = redis::cmd("ZRANGE")
+            .arg(format!("{}:created", self.namespace))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let mut pipe = redis::pipe();
+        for prefix in &prefixes {
+            pipe.cmd("HGETALL").arg(self.record_key(prefix));
+        }
+        let rows: Vec<HashMap<String, String>> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        prefixes
+            .iter()
+            .zip(rows)
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|(prefix, fields)| decode(prefix, fields).map(Arc::new))
+            .collect()
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let revoked: Option<String> = self
+            .revoke
+            .key(format!("{}:id:{id}", self.namespace))
+            .arg(format!("{}:key:", self.namespace))
+            .arg(self.revocation_channel())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(revoked.is_some())
+    }
+
+    fn hasher(&self) -> Hasher {
+        self.hasher.clone()
+    }
+}

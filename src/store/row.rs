@@ -1,0 +1,113 @@
+//! The flat form of a [`KeyRecord`] that database stores keep: text, integers
+//! and a flag, with scopes and metadata as JSON. Shared by the SQL and Redis stores.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use crate::{
+    hash::StoredHash,
+    key::Prefix,
+    store::{KeyRecord, StoreError},
+};
+
+/// A row as the statements return it, before it is checked.
+#[derive(Debug)]
+pub(crate) struct RawRecord {
+    pub(crate) id: String,
+    pub(crate) prefix: String,
+    pub(crate) hashed_key: String,
+    pub(crate) name: String,
+    pub(crate) created_ms: i64,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) revoked: bool,
+    pub(crate) scopes: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) metadata: String,
+}
+
+impl RawRecord {
+    pub(crate) fn into_record(self) -> Result<KeyRecord, StoreError> {
+        let id = self.id;
+        let invalid = |what: String| StoreError::invalid_record(format!("key {id:?}: {what}"));
+        let prefix = Prefix::parse(&self.prefix).map_err(|e| invalid(format!("prefix: {e}")))?;
+        let hash =
+            StoredHash::parse(&self.hashed_key).map_err(|e| invalid(format!("hashed_key: {e}")))?;
+        let scopes =
+            serde_json::from_str(&self.scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
+        let metadata =
+            serde_json::from_str(&self.metadata).map_err(|e| invalid(format!("metadata: {e}")))?;
+        Ok(KeyRecord {
+            id,
+            name: self.name,
+            prefix,
+            hash,
+            created: from_millis(self.created_ms),
+            expires: self.expires_ms.map(from_millis),
+            revoked: self.revoked,
+            scopes,
+            owner: self.owner,
+            metadata,
+        })
+    }
+}
+
+/// A record's values in the order of the insert statement's parameters.
+#[derive(Debug)]
+pub(crate) struct InsertValues {
+    pub(crate) id: String,
+    pub(crate) prefix: String,
+    pub(crate) hashed_key: String,
+    pub(crate) name: String,
+    pub(crate) created_ms: i64,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) revoked: bool,
+    pub(crate) scopes: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) metadata: String,
+}
+
+impl InsertValues {
+    pub(crate) fn new(record: KeyRecord, drf_schema: bool) -> Result<Self, StoreError> {
+        let has_extras =
+            !record.scopes.is_empty() || record.owner.is_some() || !record.metadata.is_empty();
+        if drf_schema && has_extras {
+            return Err(StoreError::config(
+                "a djangorestframework-api-key table has no columns for scopes, owner or metadata",
+            ));
+        }
+        let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
+        Ok(Self {
+            prefix: record.prefix.to_string(),
+            hashed_key: record.hash.to_string(),
+            created_ms: to_millis(record.created),
+            expires_ms: record.expires.map(to_millis),
+            scopes: json(serde_json::to_string(&record.scopes))?,
+            metadata: json(serde_json::to_string::<BTreeMap<String, String>>(
+                &record.metadata,
+            ))?,
+            id: record.id,
+            name: record.name,
+            revoked: record.revoked,
+            owner: record.owner,
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch; negative before it.
+pub(crate) fn to_millis(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    let magnitude = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
+}

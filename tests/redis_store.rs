@@ -1,0 +1,115 @@
+//! The Redis store against a real server (`APIKEY_TEST_REDIS_URL`): the
+//! conformance kit, no plaintext at rest, reconnection, and revocations
+//! published for other instances.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::time::Duration;
+
+use api_key_auth::{store::redis::RedisStore, testkit::Conformance, KeyManager, KeyStore, NewKey};
+use common::{host_port, redis_url, Proxy};
+
+/// A store under a namespace of the test's own.
+async fn store(test: &str) -> Option<RedisStore> {
+    let url = redis_url(test)?;
+    let namespace = format!(
+        "apikey-test-{}",
+        api_key_auth::key::ApiKey::generate().unwrap().prefix()
+    );
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("APIKEY_TEST_REDIS_URL is set but Redis is unreachable: {e}"));
+    Some(store.with_namespace(&namespace))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_keeps_the_contract() {
+    let Some(store) = store("redis::store_keeps_the_contract").await else {
+        return;
+    };
+    Conformance::new(store).run().await.unwrap();
+}
+
+#[tokio::test]
+async fn redis_holds_no_plaintext() {
+    let Some(store) = store("redis::redis_holds_no_plaintext").await else {
+        return;
+    };
+    let (_, key) = store
+        .create(NewKey::named("n").owner("o"))
+        .await
+        .unwrap()
+        .reveal();
+    let secret = &key.expose_secret()[9..];
+    let mut conn = store
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", store.namespace()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let mut everything = String::new();
+    for key in keys {
+        let dump: redis::Value = redis::cmd("DUMP")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        everything.push_str(&format!("{key} {dump:?}"));
+    }
+    assert!(!everything.contains(secret));
+}
+
+#[tokio::test]
+async fn the_store_reconnects_after_its_connection_is_cut() {
+    let Some(url) = redis_url("redis::the_store_reconnects_after_its_connection_is_cut") else {
+        return;
+    };
+    let target = host_port(&url);
+    let proxy = Proxy::start(&target).await;
+    let store = RedisStore::connect(&proxy.url(&url, &target))
+        .await
+        .unwrap()
+        .with_namespace("apikey-test-reconnect");
+    let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
+
+    proxy.cut();
+    let err = store.find(record.prefix).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+
+    proxy.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.find(record.prefix).await {
+            Ok(Some(found)) => break assert_eq!(found.id, record.id),
+            _ if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => panic!("still failing 5 s after the line came back: {other:?}"),
+        }
+    }
+    store.revoke(&record.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn revocations_are_published() {
+    let Some(store) = store("redis::revocations_are_published").await else {
+        return;
+    };
+    let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
+    let mut pubsub = store.client().get_async_pubsub().await.unwrap();
+    pubsub.subscribe(store.revocation_channel()).await.unwrap();
+    store.revoke(&record.id).await.unwrap();
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(Duration::from_secs(2), pubsub.on_message().next())
+        .await
+        .expect("a message within 2 s")
+        .expect("the stream is open");
+    let payload: String = message.get_payload().unwrap();
+    assert_eq!(payload, record.prefix.as_str());
+}
