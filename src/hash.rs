@@ -395,7 +395,7 @@ fn digests_equal<const N: usize>(a: &[u8; N], b: &[u8; N]) -> subtle::Choice {
         }
         out
     };
-    const { assert!(N % 8 == 0 && N <= 64) };
+    const { assert!(N.is_multiple_of(8) && N <= 64) };
     let (a, b) = (words(a), words(b));
     a[..N / 8].ct_eq(&b[..N / 8])
 }
