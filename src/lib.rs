@@ -79,6 +79,10 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+
 pub use auth::{AuthFailure, Authenticator, AuthenticatorBuilder, ConfigError, Malformed};
 pub use body::AuthBody;
 pub use future::ResponseFuture;

@@ -181,3 +181,92 @@ async fn after_revoke(
 }
 
 sql_store_impls!(PostgresStore, after_revoke);
+
+#[cfg(feature = "cache")]
+pub use revocations::PgRevocations;
+
+#[cfg(feature = "cache")]
+mod revocations {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use sqlx::{postgres::PgListener, PgPool};
+
+    use super::{PostgresStore, REVOCATION_CHANNEL};
+    use crate::{
+        cache::{Invalidation, InvalidationSource},
+        key::Prefix,
+    };
+
+    /// Revocations made by other instances, from PostgreSQL's `LISTEN`, for
+    /// a [`CachedStore`](crate::cache::CachedStore). Reconnects by itself,
+    /// and yields [`Invalidation::All`] each time it (re)connects.
+    #[derive(Debug)]
+    pub struct PgRevocations {
+        pool: PgPool,
+        listener: Option<PgListener>,
+        backoff: Duration,
+    }
+
+    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+    const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+    impl PostgresStore {
+        /// A source of the revocations other instances announce, to pass to
+        /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
+        pub fn revocations(&self) -> PgRevocations {
+            PgRevocations {
+                pool: self.pool.clone(),
+                listener: None,
+                backoff: FIRST_BACKOFF,
+            }
+        }
+    }
+
+    #[async_trait]
+    impl InvalidationSource for PgRevocations {
+        async fn next(&mut self) -> Option<Invalidation> {
+            loop {
+                let Some(listener) = self.listener.as_mut() else {
+                    match listen(&self.pool).await {
+                        Ok(listener) => {
+                            self.listener = Some(listener);
+                            self.backoff = FIRST_BACKOFF;
+                            // Anything revoked while we were not listening is unknown: start afresh.
+                            return Some(Invalidation::All);
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot LISTEN for API key revocations; retrying");
+                            tokio::time::sleep(self.backoff).await;
+                            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                            continue;
+                        }
+                    }
+                };
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => match Prefix::parse(notification.payload()) {
+                        Ok(prefix) => return Some(Invalidation::Key(prefix)),
+                        Err(_) => {
+                            tracing::warn!("ignoring a revocation notice that is not a key prefix")
+                        }
+                    },
+                    // The connection is gone: reconnect, then flush.
+                    Ok(None) | Err(_) => self.listener = None,
+                }
+            }
+        }
+    }
+
+    async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let connecting = async {
+            let mut listener = PgListener::connect_with(pool).await?;
+            listener.ignore_pool_close_event(true);
+            listener.listen(REVOCATION_CHANNEL).await?;
+            Ok(listener)
+        };
+        match tokio::time::timeout(Duration::from_secs(3), connecting).await {
+            Ok(result) => result,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+}

@@ -267,3 +267,109 @@ impl KeyManager for RedisStore {
         self.hasher.clone()
     }
 }
+
+#[cfg(feature = "cache")]
+pub use revocations::RedisRevocations;
+
+#[cfg(feature = "cache")]
+mod revocations {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use futures_util::StreamExt;
+    use redis::{aio::PubSubStream, Client};
+
+    use super::RedisStore;
+    use crate::{
+        cache::{Invalidation, InvalidationSource},
+        key::Prefix,
+    };
+
+    /// Revocations made by other instances, from Redis pub/sub, for a
+    /// [`CachedStore`](crate::cache::CachedStore). Reconnects by itself, and
+    /// yields [`Invalidation::All`] each time it (re)subscribes.
+    pub struct RedisRevocations {
+        client: Client,
+        channel: String,
+        stream: Option<PubSubStream>,
+        backoff: Duration,
+    }
+
+    impl std::fmt::Debug for RedisRevocations {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedisRevocations")
+                .field("channel", &self.channel)
+                .field("subscribed", &self.stream.is_some())
+                .finish()
+        }
+    }
+
+    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+    const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+    impl RedisStore {
+        /// A source of the revocations other instances publish, to pass to
+        /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
+        pub fn revocations(&self) -> RedisRevocations {
+            RedisRevocations {
+                client: self.client.clone(),
+                channel: self.revocation_channel(),
+                stream: None,
+                backoff: FIRST_BACKOFF,
+            }
+        }
+    }
+
+    #[async_trait]
+    impl InvalidationSource for RedisRevocations {
+        async fn next(&mut self) -> Option<Invalidation> {
+            loop {
+                let Some(stream) = self.stream.as_mut() else {
+                    match subscribe(&self.client, &self.channel).await {
+                        Ok(stream) => {
+                            self.stream = Some(stream);
+                            self.backoff = FIRST_BACKOFF;
+                            // Anything revoked while we were not subscribed is unknown: start afresh.
+                            return Some(Invalidation::All);
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot subscribe to API key revocations; retrying");
+                            tokio::time::sleep(self.backoff).await;
+                            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                            continue;
+                        }
+                    }
+                };
+                match stream.next().await {
+                    Some(message) => match message
+                        .get_payload::<String>()
+                        .ok()
+                        .and_then(|p| Prefix::parse(p).ok())
+                    {
+                        Some(prefix) => return Some(Invalidation::Key(prefix)),
+                        None => {
+                            tracing::warn!("ignoring a revocation message that is not a key prefix")
+                        }
+                    },
+                    // The connection is gone: resubscribe, then flush.
+                    None => self.stream = None,
+                }
+            }
+        }
+    }
+
+    async fn subscribe(client: &Client, channel: &str) -> redis::RedisResult<PubSubStream> {
+        let subscribing = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok(pubsub.into_on_message())
+        };
+        match tokio::time::timeout(Duration::from_secs(3), subscribing).await {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "subscribing took over 3 s",
+            ))),
+        }
+    }
+}

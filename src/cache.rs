@@ -1,0 +1,425 @@
+//! A caching store (feature `cache`): a bounded, time-limited cache in front
+//! of any [`KeyStore`], so hot keys never wait on the database and floods of
+//! invalid keys never reach it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use api_key_auth::{cache::CachedStore, ApiKeyLayer, KeyManager, KeyStore, MemoryStore, NewKey};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let store = CachedStore::builder(MemoryStore::new())
+//!     .max_capacity(100_000)
+//!     .ttl(Duration::from_secs(30))            // a known key is re-read every 30 s at most
+//!     .negative_ttl(Duration::from_secs(5))    // an unknown prefix is asked about every 5 s at most
+//!     .build();
+//!
+//! let (record, _) = store.create(NewKey::named("cached")).await?.reveal();
+//! store.find(record.prefix).await?;             // a miss: one store call
+//! store.find(record.prefix).await?;             // a hit
+//! assert_eq!(store.stats().store_calls, 1);
+//!
+//! store.revoke(&record.id).await?;              // revoking through the cache drops the entry at once
+//! assert!(store.find(record.prefix).await?.unwrap().revoked);
+//! let layer = ApiKeyLayer::new(store);
+//! # Ok::<(), api_key_auth::StoreError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! - **Single flight**: concurrent misses for one prefix make one store call.
+//! - **Errors are never cached**: a failing store is asked again next time.
+//! - **Across instances**: give the cache a source of revocations from other
+//!   instances ([`CachedStore::with_invalidations`]); PostgreSQL's
+//!   `LISTEN/NOTIFY` and Redis pub/sub come with their stores. Whenever a
+//!   source reconnects it flushes the cache, since it may have missed
+//!   revocations while away; the TTL bounds staleness if all else fails.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError, Weak,
+    },
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use moka::{sync::Cache, Expiry};
+use tokio::sync::OnceCell;
+
+use crate::{
+    hash::{Hasher, StoredHash},
+    key::Prefix,
+    store::{KeyManager, KeyRecord, KeyStore, Lookup, StoreError},
+};
+
+/// What the cache holds for a prefix: the record, or `None` for a prefix the
+/// store does not know (a negative entry).
+type Entry = Option<Arc<KeyRecord>>;
+
+/// Counters of a [`CachedStore`], read with [`CachedStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups the cache could not answer.
+    pub misses: u64,
+    /// Lookups passed on to the inner store (fewer than misses when
+    /// concurrent misses for one prefix share a call).
+    pub store_calls: u64,
+    /// Entries dropped by revocations and invalidation events.
+    pub invalidations: u64,
+}
+
+/// A change in another instance that makes cached entries stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalidation {
+    /// The key with this prefix changed (was revoked).
+    Key(Prefix),
+    /// Anything may have changed (the source reconnected after missing events).
+    All,
+}
+
+/// A stream of [`Invalidation`]s from other instances, such as PostgreSQL
+/// notifications or Redis pub/sub messages. Implementations reconnect by
+/// themselves and yield [`Invalidation::All`] whenever they do.
+#[async_trait]
+pub trait InvalidationSource: Send + 'static {
+    /// The next event; `None` when the source has ended for good.
+    async fn next(&mut self) -> Option<Invalidation>;
+}
+
+/// Caches the lookups of store `S`. Cheap to clone: clones share one cache.
+pub struct CachedStore<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: Clone> Clone for CachedStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+struct Shared {
+    cache: Cache<Prefix, Entry>,
+    /// Lookups under way, by prefix, for single flight.
+    in_flight: Mutex<HashMap<Prefix, Arc<OnceCell<Entry>>>>,
+    /// Bumped by every invalidation: a lookup that saw it change while it
+    /// ran does not cache what it read, which may predate the change.
+    epoch: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    store_calls: AtomicU64,
+    invalidations: AtomicU64,
+    listener: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(listener) = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            listener.abort();
+        }
+    }
+}
+
+impl Shared {
+    fn invalidate(&self, prefix: Prefix) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate(&prefix);
+        self.in_flight().remove(&prefix);
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let dropped = self.cache.entry_count();
+        self.cache.invalidate_all();
+        self.in_flight().clear();
+        self.invalidations
+            .fetch_add(dropped.max(1), Ordering::Relaxed);
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Prefix, Arc<OnceCell<Entry>>>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Per-entry lifetimes: one for known keys, a shorter one for unknown prefixes.
+struct Lifetimes {
+    positive: Duration,
+    negative: Duration,
+}
+
+impl Lifetimes {
+    fn of(&self, entry: &Entry) -> Option<Duration> {
+        Some(if entry.is_some() {
+            self.positive
+        } else {
+            self.negative
+        })
+    }
+}
+
+impl Expiry<Prefix, Entry> for Lifetimes {
+    fn expire_after_create(&self, _: &Prefix, entry: &Entry, _: Instant) -> Option<Duration> {
+        self.of(entry)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Prefix,
+        entry: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.of(entry)
+    }
+}
+
+/// Configures a [`CachedStore`]; see [`CachedStore::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct CachedStoreBuilder<S> {
+    inner: S,
+    max_capacity: u64,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl<S: KeyStore> CachedStoreBuilder<S> {
+    /// At most this many prefixes are cached, known and unknown together;
+    /// 100,000 by default. The least useful entries are evicted first.
+    pub fn max_capacity(mut self, entries: u64) -> Self {
+        self.max_capacity = entries;
+        self
+    }
+
+    /// How long a found key is served from the cache; 30 s by default. It is
+    /// also the longest a revocation made elsewhere can go unseen when no
+    /// invalidation source is connected.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long an unknown prefix is remembered as unknown; 5 s by default.
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> CachedStore<S> {
+        let cache = Cache::builder()
+            .max_capacity(self.max_capacity)
+            .expire_after(Lifetimes {
+                positive: self.ttl,
+                negative: self.negative_ttl,
+            })
+            .build();
+        CachedStore {
+            inner: self.inner,
+            shared: Arc::new(Shared {
+                cache,
+                in_flight: Mutex::default(),
+                epoch: AtomicU64::new(0),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                store_calls: AtomicU64::new(0),
+                invalidations: AtomicU64::new(0),
+                listener: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl<S: KeyStore> CachedStore<S> {
+    /// A cache with the defaults (100,000 entries, 30 s, 5 s for unknown prefixes) in front of `inner`.
+    pub fn new(inner: S) -> Self {
+        Self::builder(inner).build()
+    }
+
+    /// Starts configuring a cache in front of `inner`.
+    pub fn builder(inner: S) -> CachedStoreBuilder<S> {
+        CachedStoreBuilder {
+            inner,
+            max_capacity: 100_000,
+            ttl: Duration::from_secs(30),
+            negative_ttl: Duration::from_secs(5),
+        }
+    }
+
+    /// Drops cached entries as `source` reports changes made by other
+    /// instances, on a task of the current tokio runtime, until the cache is
+    /// dropped. Replaces any source given before.
+    pub fn with_invalidations(self, mut source: impl InvalidationSource) -> Self {
+        let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+        let task = tokio::spawn(async move {
+            while let Some(event) = source.next().await {
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                match event {
+                    Invalidation::Key(prefix) => shared.invalidate(prefix),
+                    Invalidation::All => shared.invalidate_all(),
+                }
+            }
+        });
+        let previous = self
+            .shared
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(task.abort_handle());
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+        self
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> CacheStats {
+        let s = &self.shared;
+        CacheStats {
+            hits: s.hits.load(Ordering::Relaxed),
+            misses: s.misses.load(Ordering::Relaxed),
+            store_calls: s.store_calls.load(Ordering::Relaxed),
+            invalidations: s.invalidations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How many prefixes are cached (approximately: eviction runs in batches).
+    pub fn entry_count(&self) -> u64 {
+        self.shared.cache.run_pending_tasks();
+        self.shared.cache.entry_count()
+    }
+
+    /// Drops the entry for `prefix`, so the next lookup asks the store.
+    pub fn invalidate(&self, prefix: Prefix) {
+        self.shared.invalidate(prefix);
+    }
+
+    /// Drops every entry.
+    pub fn invalidate_all(&self) {
+        self.shared.invalidate_all();
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// A miss: one store call per prefix however many ask at once.
+    async fn fetch(&self, prefix: Prefix) -> Lookup {
+        let shared = &self.shared;
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        let flight = shared.in_flight().entry(prefix).or_default().clone();
+        let fetched = flight
+            .get_or_try_init(|| async {
+                shared.store_calls.fetch_add(1, Ordering::Relaxed);
+                self.inner.find(prefix).await
+            })
+            .await
+            .cloned();
+        {
+            let mut in_flight = shared.in_flight();
+            if in_flight
+                .get(&prefix)
+                .is_some_and(|f| Arc::ptr_eq(f, &flight))
+            {
+                in_flight.remove(&prefix);
+            }
+        }
+        let entry = fetched?;
+        if shared.epoch.load(Ordering::SeqCst) == epoch {
+            shared.cache.insert(prefix, entry.clone());
+        }
+        Ok(entry)
+    }
+}
+
+impl<S> fmt::Debug for CachedStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedStore")
+            .field("entries", &self.shared.cache.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<S: KeyStore> KeyStore for CachedStore<S> {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        if let Some(entry) = self.shared.cache.get(&prefix) {
+            self.shared.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(entry);
+        }
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
+        self.fetch(prefix).await
+    }
+
+    fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
+        let entry = self.shared.cache.get(&prefix)?;
+        self.shared.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Ok(entry))
+    }
+}
+
+#[async_trait]
+impl<S: KeyManager> KeyManager for CachedStore<S> {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let prefix = record.prefix;
+        let inserted = self.inner.insert(record).await;
+        // A negative entry for this prefix is now wrong.
+        self.shared.invalidate(prefix);
+        inserted
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.list().await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let revoked = self.inner.revoke(id).await;
+        // Drop every entry for this id, whatever the store said: a partial
+        // failure must not leave a revoked key cached.
+        let stale: Vec<Prefix> = self
+            .shared
+            .cache
+            .iter()
+            .filter(|(_, entry)| entry.as_ref().is_some_and(|r| r.id == id))
+            .map(|(prefix, _)| *prefix)
+            .collect();
+        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+        for prefix in stale {
+            self.shared.invalidate(prefix);
+        }
+        revoked
+    }
+
+    fn hasher(&self) -> Hasher {
+        self.inner.hasher()
+    }
+
+    fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
+        self.inner.new_id(prefix, hash)
+    }
+
+    async fn create(&self, new: crate::NewKey) -> Result<crate::CreatedKey, StoreError> {
+        let created = self.inner.create(new).await?;
+        self.shared.invalidate(created.record().prefix);
+        Ok(created)
+    }
+}

@@ -1,0 +1,351 @@
+//! The caching store: hits and misses, negative entries, single flight,
+//! uncached errors, invalidation, capacity, and the race between a slow
+//! lookup and a revocation.
+#![cfg(feature = "cache")]
+
+mod common;
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use api_key_auth::{
+    cache::{CachedStore, Invalidation, InvalidationSource},
+    key::{ApiKey, Prefix},
+    testkit::Conformance,
+    ApiKeyLayer, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey, StoreError,
+};
+use http::{Request, StatusCode};
+use tower::{Layer, ServiceExt};
+
+/// The store behind the cache: a memory store that counts its lookups, can
+/// be made to fail, and can be made slow.
+#[derive(Clone, Default)]
+struct Backend {
+    memory: MemoryStore,
+    lookups: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Backend {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        // Read first, then wait: a slow database returns what it read when the query began.
+        let read = self.memory.find(prefix).await;
+        let delay = self.delay_ms.load(Ordering::SeqCst) as u64;
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable("backend down (test)"));
+        }
+        read
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for Backend {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        self.memory.insert(record).await
+    }
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.memory.list().await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        self.memory.revoke(id).await
+    }
+}
+
+fn random_prefix() -> Prefix {
+    ApiKey::generate().unwrap().prefix()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_keeps_the_store_contract() {
+    Conformance::new(CachedStore::new(Backend::default()))
+        .run()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn hits_misses_and_store_calls_are_counted() {
+    let backend = Backend::default();
+    let cache = CachedStore::new(backend.clone());
+    let (record, _) = cache.create(NewKey::named("k")).await.unwrap().reveal();
+    for _ in 0..10 {
+        assert_eq!(
+            cache.find(record.prefix).await.unwrap().unwrap().id,
+            record.id
+        );
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.misses, stats.hits, stats.store_calls), (1, 9, 1));
+    assert_eq!(backend.lookups(), 1);
+    assert!(
+        cache.find_now(record.prefix).is_some(),
+        "a cached key answers without waiting"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_prefixes_costs_one_call_per_prefix_per_negative_ttl() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend.clone())
+        .negative_ttl(Duration::from_secs(60))
+        .build();
+    let prefixes: Vec<Prefix> = (0..100).map(|_| random_prefix()).collect();
+    for i in 0..100_000 {
+        assert!(cache.find(prefixes[i % 100]).await.unwrap().is_none());
+    }
+    assert_eq!(backend.lookups(), 100);
+    assert_eq!(cache.stats().store_calls, 100);
+}
+
+#[tokio::test]
+async fn negative_entries_expire_after_the_negative_ttl() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend.clone())
+        .negative_ttl(Duration::from_millis(100))
+        .build();
+    let prefix = random_prefix();
+    cache.find(prefix).await.unwrap();
+    cache.find(prefix).await.unwrap();
+    assert_eq!(backend.lookups(), 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    cache.find(prefix).await.unwrap();
+    assert_eq!(backend.lookups(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_for_one_prefix_make_one_store_call() {
+    let backend = Backend::default();
+    let (record, _) = backend
+        .memory
+        .create(NewKey::named("hot"))
+        .await
+        .unwrap()
+        .reveal();
+    backend.delay_ms.store(100, Ordering::SeqCst);
+    let cache = CachedStore::new(backend.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    let prefix = record.prefix;
+    for _ in 0..50 {
+        let cache = cache.clone();
+        tasks.spawn(async move { cache.find(prefix).await.unwrap().unwrap().id.clone() });
+    }
+    while let Some(id) = tasks.join_next().await {
+        assert_eq!(id.unwrap(), record.id);
+    }
+    assert_eq!(backend.lookups(), 1);
+    let stats = cache.stats();
+    assert_eq!(stats.store_calls, 1);
+    assert_eq!(stats.misses + stats.hits, 50);
+}
+
+#[tokio::test]
+async fn store_errors_are_never_cached() {
+    let backend = Backend::default();
+    let (record, _) = backend
+        .memory
+        .create(NewKey::named("k"))
+        .await
+        .unwrap()
+        .reveal();
+    let cache = CachedStore::new(backend.clone());
+    backend.failing.store(true, Ordering::SeqCst);
+    assert!(cache
+        .find(record.prefix)
+        .await
+        .unwrap_err()
+        .is_unavailable());
+    assert!(cache.find(record.prefix).await.is_err());
+    assert_eq!(backend.lookups(), 2, "each failure went to the store");
+    backend.failing.store(false, Ordering::SeqCst);
+    assert!(cache.find(record.prefix).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn revoking_through_the_cache_takes_effect_at_once() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_secs(3600))
+        .build();
+    let (record, key) = cache.create(NewKey::named("k")).await.unwrap().reveal();
+    let service = ApiKeyLayer::new(cache.clone()).layer(common::Echo::default());
+    let request = || {
+        Request::get("/")
+            .header("authorization", format!("Api-Key {}", key.expose_secret()))
+            .body(String::new())
+            .unwrap()
+    };
+    assert_eq!(
+        service.clone().oneshot(request()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        service.clone().oneshot(request()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert!(
+        cache.stats().hits >= 1,
+        "the second request was served from the cache"
+    );
+    assert!(cache.revoke(&record.id).await.unwrap());
+    assert_eq!(
+        service.oneshot(request()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_key_created_after_its_prefix_was_cached_as_unknown_is_found() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend.clone())
+        .negative_ttl(Duration::from_secs(3600))
+        .build();
+    let key = ApiKey::generate().unwrap();
+    assert!(cache.find(key.prefix()).await.unwrap().is_none());
+    let record = KeyRecord::new(
+        "late",
+        "late",
+        key.prefix(),
+        api_key_auth::hash::Hasher::default().hash(&key),
+    );
+    cache.insert(record).await.unwrap();
+    assert!(cache.find(key.prefix()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_millis(100))
+        .build();
+    let (record, _) = backend
+        .memory
+        .create(NewKey::named("k"))
+        .await
+        .unwrap()
+        .reveal();
+    assert!(!cache.find(record.prefix).await.unwrap().unwrap().revoked);
+    backend.memory.revoke(&record.id).await.unwrap(); // behind the cache's back
+    assert!(
+        !cache.find(record.prefix).await.unwrap().unwrap().revoked,
+        "still cached"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(cache.find(record.prefix).await.unwrap().unwrap().revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_racing_a_revocation_does_not_cache_what_it_read_before() {
+    let backend = Backend::default();
+    let (record, _) = backend
+        .memory
+        .create(NewKey::named("k"))
+        .await
+        .unwrap()
+        .reveal();
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_secs(3600))
+        .build();
+    backend.delay_ms.store(200, Ordering::SeqCst);
+    let slow = {
+        let cache = cache.clone();
+        let prefix = record.prefix;
+        tokio::spawn(async move { cache.find(prefix).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await; // the slow lookup has read the unrevoked row
+    assert!(cache.revoke(&record.id).await.unwrap());
+    let raced = slow.await.unwrap().unwrap().unwrap();
+    assert!(
+        !raced.revoked,
+        "the racing lookup read the row before the revocation"
+    );
+    backend.delay_ms.store(0, Ordering::SeqCst);
+    assert!(
+        cache.find(record.prefix).await.unwrap().unwrap().revoked,
+        "but it was not cached"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded_by_its_capacity() {
+    let backend = Backend::default();
+    let cache = CachedStore::builder(backend).max_capacity(1_000).build();
+    for _ in 0..20_000 {
+        cache.find(random_prefix()).await.unwrap();
+    }
+    let entries = cache.entry_count();
+    assert!(entries <= 1_000, "{entries} entries cached");
+    assert!(entries >= 100, "{entries} entries: the cache still caches");
+}
+
+/// Invalidations fed by the test, as another instance would.
+struct Channel(tokio::sync::mpsc::UnboundedReceiver<Invalidation>);
+
+#[async_trait::async_trait]
+impl InvalidationSource for Channel {
+    async fn next(&mut self) -> Option<Invalidation> {
+        self.0.recv().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidation_events_drop_entries() {
+    let backend = Backend::default();
+    let (a, _) = backend
+        .memory
+        .create(NewKey::named("a"))
+        .await
+        .unwrap()
+        .reveal();
+    let (b, _) = backend
+        .memory
+        .create(NewKey::named("b"))
+        .await
+        .unwrap()
+        .reveal();
+    let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_secs(3600))
+        .build()
+        .with_invalidations(Channel(receive));
+    cache.find(a.prefix).await.unwrap();
+    cache.find(b.prefix).await.unwrap();
+    assert_eq!(backend.lookups(), 2);
+
+    backend.memory.revoke(&a.id).await.unwrap();
+    send.send(Invalidation::Key(a.prefix)).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while cache.find_now(a.prefix).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the event did not drop the entry"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(cache.find(a.prefix).await.unwrap().unwrap().revoked);
+    assert!(cache.find_now(b.prefix).is_some(), "other entries stay");
+
+    send.send(Invalidation::All).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while cache.find_now(b.prefix).is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "All did not flush");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(cache.stats().invalidations >= 2);
+}
