@@ -240,7 +240,13 @@ fn env_url(var: &str, test: &str, example: &str) -> Option<String> {
 /// never see each other's tables: a pool whose search path is that schema.
 #[cfg(feature = "postgres")]
 pub async fn isolated_pg_pool(url: &str) -> sqlx::PgPool {
-    use std::str::FromStr;
+    let schema = isolated_pg_schema(url).await;
+    pg_pool_in(url, &schema).await
+}
+
+/// Creates a schema of the test's own and gives its name.
+#[cfg(feature = "postgres")]
+pub async fn isolated_pg_schema(url: &str) -> String {
     let admin = sqlx::PgPool::connect(url).await.unwrap_or_else(|e| {
         panic!("APIKEY_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
     });
@@ -257,11 +263,19 @@ pub async fn isolated_pg_pool(url: &str) -> sqlx::PgPool {
         .await
         .unwrap();
     admin.close().await;
+    schema
+}
+
+/// A pool on `url` whose search path is `schema`: another instance of a service.
+#[cfg(feature = "postgres")]
+pub async fn pg_pool_in(url: &str, schema: &str) -> sqlx::PgPool {
+    use std::str::FromStr;
     let options = sqlx::postgres::PgConnectOptions::from_str(url)
         .unwrap()
-        .options([("search_path", schema.as_str())]);
+        .options([("search_path", schema)]);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(2))
         .connect_with(options)
         .await
         .unwrap()
