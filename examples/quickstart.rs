@@ -2,14 +2,22 @@
 //!
 //! ```text
 //! cargo run --example quickstart            # listens on 127.0.0.1:3000 (PORT to change)
+//! APIKEY_STORE=sqlite:keys.db cargo run --example quickstart        # keys kept across restarts
+//! APIKEY_STORE=postgres://... APIKEY_STORE_SCHEMA=drf cargo run --example quickstart  # a Django service's keys
 //! curl -i localhost:3000/health             # 200, no key needed
 //! curl -i localhost:3000/whoami             # 401
 //! curl -i -H 'Authorization: Api-Key <the key it printed>' localhost:3000/whoami   # 200, JSON
 //! ```
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use api_key_auth::{
+    cache::CachedStore,
+    store::{postgres::PostgresStore, redis::RedisStore, sqlite::SqliteStore},
     ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, MemoryStore, NewKey,
 };
 use axum::{
@@ -52,6 +60,70 @@ async fn whoami(identity: Identity) -> Response {
     .into_response()
 }
 
+/// The store named by `APIKEY_STORE`: `memory` (the default), a `sqlite:`
+/// path, or a `postgres://` or `redis://` URL; `APIKEY_STORE_SCHEMA=drf`
+/// serves a djangorestframework-api-key table instead of our own.
+async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::error::Error>> {
+    let url = std::env::var("APIKEY_STORE").unwrap_or_else(|_| "memory".to_owned());
+    let drf = match std::env::var("APIKEY_STORE_SCHEMA").as_deref() {
+        Ok("drf") => true,
+        Ok("native") | Err(_) => false,
+        Ok(other) => {
+            return Err(format!("APIKEY_STORE_SCHEMA is `native` or `drf`, not {other:?}").into())
+        }
+    };
+    let store: Arc<dyn KeyManager> = if url == "memory" {
+        if drf {
+            return Err(
+                "APIKEY_STORE_SCHEMA=drf needs a sqlite: or postgres:// APIKEY_STORE".into(),
+            );
+        }
+        Arc::new(MemoryStore::new())
+    } else if url.starts_with("sqlite:") {
+        Arc::new(if drf {
+            SqliteStore::connect_drf(&url).await?
+        } else {
+            SqliteStore::connect(&url).await?
+        })
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = if drf {
+            PostgresStore::connect_drf(&url).await?
+        } else {
+            PostgresStore::connect(&url).await?
+        };
+        // Many instances share the table: cache, and hear of revocations made by the others.
+        let revocations = store.revocations();
+        Arc::new(CachedStore::new(store).with_invalidations(revocations))
+    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        if drf {
+            return Err(
+                "APIKEY_STORE_SCHEMA=drf needs a sqlite: or postgres:// APIKEY_STORE".into(),
+            );
+        }
+        let store = RedisStore::connect(&url).await?;
+        let revocations = store.revocations();
+        Arc::new(CachedStore::new(store).with_invalidations(revocations))
+    } else {
+        return Err(format!("APIKEY_STORE is `memory`, `sqlite:PATH`, `postgres://...` or `redis://...`, not {url:?}").into());
+    };
+    let shown = match url.split_once('@') {
+        // Never print a password.
+        Some((scheme_user, host)) => format!(
+            "{}://...@{host}",
+            scheme_user.split("://").next().unwrap_or("")
+        ),
+        None => url,
+    };
+    Ok((
+        store,
+        if drf {
+            format!("{shown} (djangorestframework-api-key table)")
+        } else {
+            shown
+        },
+    ))
+}
+
 #[allow(dead_code)] // the tests reuse `app` without running `main`
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,35 +133,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT must be a port number, got {text:?}"))?,
         Err(_) => 3000,
     };
+    let drf = std::env::var("APIKEY_STORE_SCHEMA").is_ok_and(|s| s == "drf");
+    let (store, described) = open_store().await?;
+    println!("keys are kept in {described}");
 
-    let store = MemoryStore::new();
-    let created = store
-        .create(NewKey::named("quickstart").scopes(["read"]))
-        .await?;
-    let (record, key) = created.reveal();
+    // A new key only where there is none yet, and never in a Django service's table.
+    let existing = store.list().await?.len();
+    let created = if drf {
+        println!("this table belongs to a Django service: keys come from its admin or APIKey.objects.create_key()");
+        None
+    } else if existing > 0 {
+        println!("the store holds {existing} key(s) already, so none was created; use one you were given");
+        None
+    } else {
+        Some(
+            store
+                .create(NewKey::named("quickstart").scopes(["read"]))
+                .await?
+                .reveal(),
+        )
+    };
 
     let auth = Authenticator::builder(store)
         .realm("quickstart")
+        .lookup_timeout(Duration::from_secs(2))
         .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"))
         .build()?;
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on http://{addr}");
-    println!(
-        "created key {:?} (prefix {}); it is shown once:",
-        record.name, record.prefix
-    );
-    println!();
-    println!("    {}", key.expose_secret());
-    println!();
+    let example_key = match &created {
+        Some((record, key)) => {
+            println!(
+                "created key {:?} (prefix {}); it is shown once:",
+                record.name, record.prefix
+            );
+            println!();
+            println!("    {}", key.expose_secret());
+            println!();
+            key.expose_secret()
+        }
+        None => "<your key>",
+    };
     println!("try:");
     println!("    curl -i http://{addr}/health");
-    println!(
-        "    curl -i -H 'Authorization: Api-Key {}' http://{addr}/whoami",
-        key.expose_secret()
-    );
-    drop(key);
+    println!("    curl -i -H 'Authorization: Api-Key {example_key}' http://{addr}/whoami");
+    drop(created);
 
     axum::serve(listener, app(ApiKeyLayer::from(auth))).await?;
     Ok(())

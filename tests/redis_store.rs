@@ -113,3 +113,9 @@ async fn revocations_are_published() {
     let payload: String = message.get_payload().unwrap();
     assert_eq!(payload, record.prefix.as_str());
 }
+
+#[tokio::test]
+async fn an_empty_namespace_lists_nothing() {
+    let Some(store) = store("redis::an_empty_namespace_lists_nothing").await else { return };
+    assert!(store.list().await.unwrap().is_empty());
+}

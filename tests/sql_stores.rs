@@ -209,14 +209,16 @@ mod sqlite {
             .unwrap()
             .reveal();
         assert!(record.hash.to_string().starts_with("sha512$$"));
-        assert_eq!(record.id, format!("{}.{}", record.prefix, record.hash));
-        let created: String = sqlx::query_scalar(
-            "SELECT created FROM rest_framework_api_key_apikey WHERE prefix = ?1",
+        // The id handed out is the prefix; the row's primary key is DRF's own.
+        assert_eq!(record.id, record.prefix.as_str());
+        let (pk, created): (String, String) = sqlx::query_as(
+            "SELECT id, created FROM rest_framework_api_key_apikey WHERE prefix = ?1",
         )
         .bind(record.prefix.as_str())
         .fetch_one(store.pool())
         .await
         .unwrap();
+        assert_eq!(pk, format!("{}.{}", record.prefix, record.hash));
         // Django's own text form: "YYYY-MM-DD HH:MM:SS.fff".
         assert_eq!(created.len(), 23, "{created}");
         assert_eq!(&created[10..11], " ");

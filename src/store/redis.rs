@@ -235,6 +235,10 @@ impl KeyManager for RedisStore {
             .query_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
+        if prefixes.is_empty() {
+            // An empty pipeline is an error to the client, not an empty answer.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for prefix in &prefixes {
             pipe.cmd("HGETALL").arg(self.record_key(prefix));

@@ -14,7 +14,11 @@ pub enum Schema {
     /// An existing djangorestframework-api-key table: `id`, `prefix`,
     /// `hashed_key`, `created`, `name`, `revoked`, `expiry_date`. Keys keep
     /// no scopes, owner or metadata there; new keys are hashed `sha512$$`
-    /// and given DRF's ids, so the Django service accepts them too.
+    /// and given DRF's primary keys, so the Django service accepts them too.
+    ///
+    /// DRF's primary key embeds the hash, so it stays inside the store: a
+    /// [`KeyRecord`](crate::KeyRecord)'s id here is the key's prefix (unique
+    /// in DRF's table too), and [`revoke`](crate::KeyManager::revoke) takes it.
     Drf {
         /// The table, `rest_framework_api_key_apikey` for DRF's own model.
         table: String,
@@ -135,7 +139,7 @@ impl Statements {
             }
             Schema::Drf { table } => {
                 let columns = format!(
-                    "id, prefix, hashed_key, name, {} AS created_ms, {} AS expires_ms, revoked, \
+                    "prefix AS id, prefix, hashed_key, name, {} AS created_ms, {} AS expires_ms, revoked, \
                      {} AS scopes, CAST(NULL AS TEXT) AS owner, {} AS metadata",
                     dialect.millis_of("created"),
                     dialect.millis_of("expiry_date"),
@@ -156,7 +160,7 @@ impl Statements {
                         dialect.datetime_of(&p(6)),
                         p(7),
                     ),
-                    revoke: format!("UPDATE {table} SET revoked = TRUE WHERE id = {} RETURNING prefix", p(1)),
+                    revoke: format!("UPDATE {table} SET revoked = TRUE WHERE prefix = {} RETURNING prefix", p(1)),
                 }
             }
         }
@@ -238,8 +242,14 @@ macro_rules! sql_store_impls {
         impl $crate::KeyManager for $store {
             async fn insert(&self, record: $crate::KeyRecord) -> Result<(), $crate::StoreError> {
                 let v = $crate::store::row::InsertValues::new(record, self.schema.is_drf())?;
+                let id = if self.schema.is_drf() {
+                    // djangorestframework-api-key's primary key: the prefix and the hash, joined by a dot.
+                    format!("{}.{}", v.prefix, v.hashed_key)
+                } else {
+                    v.id
+                };
                 let query = sqlx::query(&self.sql.insert)
-                    .bind(v.id)
+                    .bind(id)
                     .bind(v.prefix)
                     .bind(v.hashed_key)
                     .bind(v.name)
@@ -295,19 +305,6 @@ macro_rules! sql_store_impls {
 
             fn hasher(&self) -> $crate::hash::Hasher {
                 self.hasher.clone()
-            }
-
-            fn new_id(
-                &self,
-                prefix: $crate::key::Prefix,
-                hash: &$crate::hash::StoredHash,
-            ) -> String {
-                if self.schema.is_drf() {
-                    // djangorestframework-api-key's id: the prefix and the hash, joined by a dot.
-                    format!("{prefix}.{hash}")
-                } else {
-                    prefix.to_string()
-                }
             }
         }
     };
