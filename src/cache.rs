@@ -38,7 +38,7 @@ use std::{
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, PoisonError, Weak,
+        Arc, Mutex, PoisonError, RwLock, Weak,
     },
     time::{Duration, Instant},
 };
@@ -53,9 +53,37 @@ use crate::{
     store::{KeyManager, KeyRecord, KeyStore, Lookup, StoreError},
 };
 
-/// What the cache holds for a prefix: the record, or `None` for a prefix the
-/// store does not know (a negative entry).
+/// What the store said of a prefix: the record, or `None` for a prefix it
+/// does not know (a negative entry).
 type Entry = Option<Arc<KeyRecord>>;
+
+/// A cached answer and when it was read from the store.
+#[derive(Clone)]
+struct Cached {
+    entry: Entry,
+    read_at: Instant,
+}
+
+/// Found keys recently served, in a plain map in front of moka: a hit here
+/// costs a read lock and a clock read where moka's bookkeeping costs several
+/// times more. Bounded (emptied when full); entries keep the deadline their
+/// moka entry has, so the TTL still bounds staleness.
+///
+/// Its lock is also the invalidation lock: invalidations, and the insertions
+/// that must not undo them, take it for writing.
+struct Hot {
+    keys: HashMap<Prefix, (Arc<KeyRecord>, Instant)>,
+    capacity: usize,
+}
+
+impl Hot {
+    fn put(&mut self, prefix: Prefix, record: Arc<KeyRecord>, deadline: Instant) {
+        if self.keys.len() >= self.capacity && !self.keys.contains_key(&prefix) {
+            self.keys.clear();
+        }
+        self.keys.insert(prefix, (record, deadline));
+    }
+}
 
 /// Counters of a [`CachedStore`], read with [`CachedStore::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,11 +135,14 @@ impl<S: Clone> Clone for CachedStore<S> {
 }
 
 struct Shared {
-    cache: Cache<Prefix, Entry>,
+    cache: Cache<Prefix, Cached>,
+    hot: RwLock<Hot>,
+    ttl: Duration,
     /// Lookups under way, by prefix, for single flight.
     in_flight: Mutex<HashMap<Prefix, Arc<OnceCell<Entry>>>>,
-    /// Bumped by every invalidation: a lookup that saw it change while it
-    /// ran does not cache what it read, which may predate the change.
+    /// Bumped by every invalidation, under the `hot` write lock: a lookup
+    /// that saw it change while it ran does not cache what it read, which
+    /// may predate the change.
     epoch: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -134,20 +165,71 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn invalidate(&self, prefix: Prefix) {
+    fn hot_write(&self) -> std::sync::RwLockWriteGuard<'_, Hot> {
+        self.hot.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bump_epoch(&self) {
+        let _hot = self.hot_write();
         self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn invalidate(&self, prefix: Prefix) {
+        let mut hot = self.hot_write();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        hot.keys.remove(&prefix);
         self.cache.invalidate(&prefix);
         self.in_flight().remove(&prefix);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     fn invalidate_all(&self) {
+        let mut hot = self.hot_write();
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        hot.keys.clear();
         let dropped = self.cache.entry_count();
         self.cache.invalidate_all();
         self.in_flight().clear();
         self.invalidations
             .fetch_add(dropped.max(1), Ordering::Relaxed);
+    }
+
+    /// Caches what a lookup that began at `epoch` read, unless an
+    /// invalidation came in between.
+    fn remember(&self, prefix: Prefix, cached: Cached, epoch: u64) {
+        let mut hot = self.hot_write();
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if let Some(record) = &cached.entry {
+            hot.put(prefix, record.clone(), cached.read_at + self.ttl);
+        }
+        self.cache.insert(prefix, cached);
+    }
+
+    /// A cached answer, from the hot map or moka, counting the hit.
+    fn get(&self, prefix: Prefix) -> Option<Entry> {
+        let now = Instant::now();
+        {
+            let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((record, deadline)) = hot.keys.get(&prefix) {
+                if *deadline > now {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Some(Some(record.clone()));
+                }
+            }
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let cached = self.cache.get(&prefix)?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(record) = &cached.entry {
+            // Promote a found key to the hot map, unless it was invalidated meanwhile.
+            let mut hot = self.hot_write();
+            if self.epoch.load(Ordering::SeqCst) == epoch {
+                hot.put(prefix, record.clone(), cached.read_at + self.ttl);
+            }
+        }
+        Some(cached.entry)
     }
 
     fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Prefix, Arc<OnceCell<Entry>>>> {
@@ -164,8 +246,8 @@ struct Lifetimes {
 }
 
 impl Lifetimes {
-    fn of(&self, entry: &Entry) -> Option<Duration> {
-        Some(if entry.is_some() {
+    fn of(&self, cached: &Cached) -> Option<Duration> {
+        Some(if cached.entry.is_some() {
             self.positive
         } else {
             self.negative
@@ -173,21 +255,24 @@ impl Lifetimes {
     }
 }
 
-impl Expiry<Prefix, Entry> for Lifetimes {
-    fn expire_after_create(&self, _: &Prefix, entry: &Entry, _: Instant) -> Option<Duration> {
-        self.of(entry)
+impl Expiry<Prefix, Cached> for Lifetimes {
+    fn expire_after_create(&self, _: &Prefix, cached: &Cached, _: Instant) -> Option<Duration> {
+        self.of(cached)
     }
 
     fn expire_after_update(
         &self,
         _: &Prefix,
-        entry: &Entry,
+        cached: &Cached,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        self.of(entry)
+        self.of(cached)
     }
 }
+
+/// How many found keys the hot map in front of moka holds at most.
+const HOT_CAPACITY: usize = 4096;
 
 /// Configures a [`CachedStore`]; see [`CachedStore::builder`].
 #[derive(Debug)]
@@ -234,6 +319,12 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
             inner: self.inner,
             shared: Arc::new(Shared {
                 cache,
+                hot: RwLock::new(Hot {
+                    keys: HashMap::new(),
+                    capacity: HOT_CAPACITY
+                        .min(usize::try_from(self.max_capacity).unwrap_or(usize::MAX)),
+                }),
+                ttl: self.ttl,
                 in_flight: Mutex::default(),
                 epoch: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
@@ -327,6 +418,7 @@ impl<S: KeyStore> CachedStore<S> {
         let shared = &self.shared;
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let flight = shared.in_flight().entry(prefix).or_default().clone();
+        let read_at = Instant::now();
         let fetched = flight
             .get_or_try_init(|| async {
                 shared.store_calls.fetch_add(1, Ordering::Relaxed);
@@ -344,9 +436,14 @@ impl<S: KeyStore> CachedStore<S> {
             }
         }
         let entry = fetched?;
-        if shared.epoch.load(Ordering::SeqCst) == epoch {
-            shared.cache.insert(prefix, entry.clone());
-        }
+        shared.remember(
+            prefix,
+            Cached {
+                entry: entry.clone(),
+                read_at,
+            },
+            epoch,
+        );
         Ok(entry)
     }
 }
@@ -362,8 +459,7 @@ impl<S> fmt::Debug for CachedStore<S> {
 #[async_trait]
 impl<S: KeyStore> KeyStore for CachedStore<S> {
     async fn find(&self, prefix: Prefix) -> Lookup {
-        if let Some(entry) = self.shared.cache.get(&prefix) {
-            self.shared.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(entry) = self.shared.get(prefix) {
             return Ok(entry);
         }
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
@@ -371,9 +467,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     }
 
     fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
-        let entry = self.shared.cache.get(&prefix)?;
-        self.shared.hits.fetch_add(1, Ordering::Relaxed);
-        Some(Ok(entry))
+        self.shared.get(prefix).map(Ok)
     }
 }
 
@@ -395,14 +489,29 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
         let revoked = self.inner.revoke(id).await;
         // Drop every entry for this id, whatever the store said: a partial
         // failure must not leave a revoked key cached.
-        let stale: Vec<Prefix> = self
+        let mut stale: Vec<Prefix> = self
             .shared
             .cache
             .iter()
-            .filter(|(_, entry)| entry.as_ref().is_some_and(|r| r.id == id))
+            .filter(|(_, cached)| cached.entry.as_ref().is_some_and(|r| r.id == id))
             .map(|(prefix, _)| *prefix)
             .collect();
-        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+        {
+            let hot = self
+                .shared
+                .hot
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            stale.extend(
+                hot.keys
+                    .iter()
+                    .filter(|(_, (r, _))| r.id == id)
+                    .map(|(prefix, _)| *prefix),
+            );
+        }
+        // Lookups under way may have read the key before the revocation:
+        // whatever they read must not be cached.
+        self.shared.bump_epoch();
         for prefix in stale {
             self.shared.invalidate(prefix);
         }

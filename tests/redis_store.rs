@@ -116,6 +116,8 @@ async fn revocations_are_published() {
 
 #[tokio::test]
 async fn an_empty_namespace_lists_nothing() {
-    let Some(store) = store("redis::an_empty_namespace_lists_nothing").await else { return };
+    let Some(store) = store("redis::an_empty_namespace_lists_nothing").await else {
+        return;
+    };
     assert!(store.list().await.unwrap().is_empty());
 }
