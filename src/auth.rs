@@ -199,6 +199,7 @@ impl Authenticator {
             retry_after_secs: 1,
             optional: false,
             strip: false,
+            grpc: false,
             on_failure: None,
             #[cfg(feature = "tokio")]
             lookup_timeout: None,
@@ -252,9 +253,17 @@ impl Authenticator {
     /// Reads the key from the headers. `Ok(None)`: no key, and none is required.
     /// Does not report; callers do, once, with [`report`](Self::report).
     pub(crate) fn extract(&self, headers: &HeaderMap) -> Result<Option<ApiKey>, AuthFailure> {
-        let source = &self.inner.source;
-        let mut values = headers.get_all(source.header()).iter();
-        let Some(value) = values.next() else {
+        let values = headers.get_all(self.inner.source.header()).iter();
+        self.extract_from(values.map(|v| v.as_bytes()))
+    }
+
+    /// Reads the key from the values of the credential header, in whatever
+    /// header map a framework keeps them.
+    pub(crate) fn extract_from<'a>(
+        &self,
+        mut values: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<Option<ApiKey>, AuthFailure> {
+        let Some(bytes) = values.next() else {
             return if self.inner.optional {
                 Ok(None)
             } else {
@@ -265,17 +274,26 @@ impl Authenticator {
         if extra > 0 {
             return Err(Malformed::MultipleHeaders(extra + 1).into());
         }
-        let bytes = value.as_bytes();
         if bytes.len() > MAX_CREDENTIAL_LEN {
             return Err(Malformed::Oversized(bytes.len()).into());
         }
-        let key = match source {
+        let key = match &self.inner.source {
             Source::Authorization { scheme } => strip_scheme(bytes, scheme)?,
             Source::Header(_) => bytes,
         };
         ApiKey::parse(key)
             .map(Some)
             .map_err(|e| Malformed::Key(e).into())
+    }
+
+    /// The header the key travels in.
+    pub fn credential_header(&self) -> &HeaderName {
+        self.inner.source.header()
+    }
+
+    /// Whether the credential header is removed before the inner service sees the request.
+    pub(crate) fn strips_credential(&self) -> bool {
+        self.inner.strip
     }
 
     /// The lookup, when the store can answer without waiting.
@@ -402,6 +420,7 @@ pub struct AuthenticatorBuilder {
     retry_after_secs: u32,
     optional: bool,
     strip: bool,
+    grpc: bool,
     on_failure: Option<FailureHook>,
     #[cfg(feature = "tokio")]
     lookup_timeout: Option<std::time::Duration>,
@@ -415,6 +434,7 @@ impl fmt::Debug for AuthenticatorBuilder {
             .field("realm", &self.realm)
             .field("optional", &self.optional)
             .field("strip", &self.strip)
+            .field("grpc", &self.grpc)
             .finish_non_exhaustive()
     }
 }
@@ -467,6 +487,15 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Answers refusals as gRPC does, for a tonic (or any gRPC) server: a
+    /// trailers-only response with `grpc-status` 16 UNAUTHENTICATED, 7
+    /// PERMISSION_DENIED (from a scope layer) or 14 UNAVAILABLE, never a
+    /// bare HTTP 401. The key arrives as the `authorization` metadata entry.
+    pub fn grpc(mut self, grpc: bool) -> Self {
+        self.grpc = grpc;
+        self
+    }
+
     /// Calls `hook` with the reason for every refused request (the client only
     /// ever sees the uniform response). Keep it quick: it runs on the request path.
     pub fn on_failure(mut self, hook: impl Fn(&AuthFailure) + Send + Sync + 'static) -> Self {
@@ -493,7 +522,7 @@ impl AuthenticatorBuilder {
             },
             None => return Err(ConfigError::Scheme(scheme)),
         };
-        let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs)?;
+        let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 store: self.store,

@@ -35,8 +35,11 @@ impl<B> AuthBody<B> {
     }
 
     pub(crate) fn refusal(data: Bytes) -> Self {
+        // An empty body ends at once: a trailers-only gRPC response must
+        // close the stream with its headers.
+        let data = (!data.is_empty()).then_some(data);
         Self {
-            kind: Kind::Refusal { data: Some(data) },
+            kind: Kind::Refusal { data },
         }
     }
 }

@@ -9,6 +9,10 @@
 //! Every 401 carries the same body, whatever the reason, so a client cannot
 //! tell an unknown prefix from a wrong secret. Bodies are small JSON objects;
 //! every refusal is `Cache-Control: no-store`.
+//!
+//! In gRPC mode ([`AuthenticatorBuilder::grpc`](crate::AuthenticatorBuilder::grpc))
+//! the same refusals are trailers-only gRPC responses: HTTP 200 with
+//! `grpc-status` 16 (UNAUTHENTICATED), 7 (PERMISSION_DENIED) or 14 (UNAVAILABLE).
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -30,13 +34,20 @@ pub(crate) struct Responses {
     /// `<scheme> realm="<realm>"`, the start of every challenge.
     challenge: HeaderValue,
     retry_after: HeaderValue,
+    grpc: bool,
 }
+
+/// gRPC status codes of the refusals.
+const GRPC_UNAUTHENTICATED: &str = "16";
+const GRPC_PERMISSION_DENIED: &str = "7";
+const GRPC_UNAVAILABLE: &str = "14";
 
 impl Responses {
     pub(crate) fn new(
         scheme: &str,
         realm: &str,
         retry_after_secs: u32,
+        grpc: bool,
     ) -> Result<Self, ConfigError> {
         let printable = realm.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
         if !printable {
@@ -48,6 +59,7 @@ impl Responses {
         Ok(Self {
             challenge,
             retry_after: HeaderValue::from(retry_after_secs),
+            grpc,
         })
     }
 
@@ -60,6 +72,9 @@ impl Responses {
     }
 
     pub(crate) fn unauthorized(&self) -> Response<Bytes> {
+        if self.grpc {
+            return grpc(GRPC_UNAUTHENTICATED, "a valid API key is required");
+        }
         let mut response = json(StatusCode::UNAUTHORIZED, UNAUTHORIZED_BODY);
         response
             .headers_mut()
@@ -68,6 +83,12 @@ impl Responses {
     }
 
     pub(crate) fn unavailable(&self) -> Response<Bytes> {
+        if self.grpc {
+            return grpc(
+                GRPC_UNAVAILABLE,
+                "API keys cannot be checked right now, retry later",
+            );
+        }
         let mut response = json(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_BODY);
         response
             .headers_mut()
@@ -84,7 +105,13 @@ impl Responses {
         HeaderValue::from_bytes(&value).map_err(|_| ConfigError::Scope(scopes.join(" ")))
     }
 
-    pub(crate) fn forbidden(challenge: &HeaderValue) -> Response<Bytes> {
+    pub(crate) fn forbidden(&self, challenge: &HeaderValue) -> Response<Bytes> {
+        if self.grpc {
+            return grpc(
+                GRPC_PERMISSION_DENIED,
+                "the API key lacks a scope this method requires",
+            );
+        }
         let mut response = json(StatusCode::FORBIDDEN, FORBIDDEN_BODY);
         response
             .headers_mut()
@@ -98,8 +125,23 @@ impl Default for Responses {
         Self {
             challenge: HeaderValue::from_static("Api-Key realm=\"api\""),
             retry_after: HeaderValue::from_static("1"),
+            grpc: false,
         }
     }
+}
+
+/// A trailers-only gRPC response: the status in the headers, no body.
+/// `message` is printable ASCII without `%`, so it needs no percent-encoding.
+fn grpc(status: &'static str, message: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", HeaderValue::from_static(status));
+    headers.insert("grpc-message", HeaderValue::from_static(message));
+    response
 }
 
 fn json(status: StatusCode, body: &'static str) -> Response<Bytes> {
@@ -132,7 +174,7 @@ mod tests {
 
     #[test]
     fn realm_is_quoted_and_escaped() {
-        let r = Responses::new("Api-Key", r#"my "api" \ v1"#, 7).unwrap();
+        let r = Responses::new("Api-Key", r#"my "api" \ v1"#, 7, false).unwrap();
         let resp = r.unauthorized();
         assert_eq!(
             resp.headers()[header::WWW_AUTHENTICATE],
@@ -144,9 +186,9 @@ mod tests {
     #[test]
     fn realm_with_control_characters_is_refused() {
         assert!(matches!(
-            Responses::new("Api-Key", "a\r\nSet-Cookie: x", 1),
+            Responses::new("Api-Key", "a\r\nSet-Cookie: x", 1, false),
             Err(ConfigError::Realm(_))
         ));
-        assert!(Responses::new("Api-Key", "caf\u{e9}", 1).is_err());
+        assert!(Responses::new("Api-Key", "caf\u{e9}", 1, false).is_err());
     }
 }

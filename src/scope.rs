@@ -40,6 +40,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
@@ -68,6 +69,24 @@ impl Requirement {
         match self.mode {
             ScopeMode::All => self.scopes.iter().all(|s| identity.has_scope(s)),
             ScopeMode::Any => self.scopes.iter().any(|s| identity.has_scope(s)),
+        }
+    }
+
+    /// Lets through a request whose key has the scopes; else the refusal: 403,
+    /// or the authentication layer's 401 (with its challenge, when it left
+    /// one) for a request with no key at all.
+    fn verdict(
+        &self,
+        identity: Option<&Identity>,
+        challenge: Option<&Arc<Responses>>,
+    ) -> Result<(), Response<Bytes>> {
+        match identity {
+            Some(identity) if self.is_met_by(identity) => Ok(()),
+            Some(identity) => {
+                tracing::debug!(prefix = %identity.prefix(), required = ?self.scopes, "API key lacks scope");
+                Err(self.responses.forbidden(&self.challenge))
+            }
+            None => Err(challenge.unwrap_or(&self.responses).unauthorized()),
         }
     }
 }
@@ -112,6 +131,17 @@ impl RequireScopesLayer {
     pub fn scopes(&self) -> &[String] {
         &self.requirement.scopes
     }
+
+    /// The refusal for a request with `identity` (none if unauthenticated),
+    /// for framework adapters that run no tower layers.
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    pub(crate) fn verdict(
+        &self,
+        identity: Option<&Identity>,
+        challenge: Option<&Arc<Responses>>,
+    ) -> Result<(), Response<Bytes>> {
+        self.requirement.verdict(identity, challenge)
+    }
 }
 
 /// A scope as RFC 6750 allows it: printable ASCII but for space, `"` and `\`.
@@ -153,22 +183,14 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let requirement = &self.requirement;
-        match request.extensions().get::<Identity>() {
-            Some(identity) if requirement.is_met_by(identity) => {
-                ResponseFuture::called(self.inner.call(request))
-            }
-            Some(identity) => {
-                tracing::debug!(prefix = %identity.prefix(), required = ?requirement.scopes, "API key lacks scope");
-                ResponseFuture::refused(Responses::forbidden(&requirement.challenge))
-            }
-            None => {
-                let responses = match request.extensions().get::<Unauthenticated>() {
-                    Some(Unauthenticated(responses)) => responses,
-                    None => &requirement.responses,
-                };
-                ResponseFuture::refused(responses.unauthorized())
-            }
+        let extensions = request.extensions();
+        let challenge = extensions.get::<Unauthenticated>().map(|u| &u.0);
+        match self
+            .requirement
+            .verdict(extensions.get::<Identity>(), challenge)
+        {
+            Ok(()) => ResponseFuture::called(self.inner.call(request)),
+            Err(refusal) => ResponseFuture::refused(refusal),
         }
     }
 }
