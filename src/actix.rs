@@ -311,15 +311,15 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let verdict = {
+        let refusal = {
             let extensions = request.extensions();
             let challenge = extensions.get::<Unauthenticated>().map(|u| u.0.clone());
             self.requirement
-                .verdict(extensions.get::<Identity>(), challenge.as_ref())
+                .refusal(extensions.get::<Identity>(), challenge.as_ref())
         };
-        match verdict {
-            Ok(()) => passed(&self.service, request),
-            Err(refusal) => refused(request, refusal),
+        match refusal {
+            None => passed(&self.service, request),
+            Some(refusal) => refused(request, refusal),
         }
     }
 }

@@ -72,21 +72,21 @@ impl Requirement {
         }
     }
 
-    /// Lets through a request whose key has the scopes; else the refusal: 403,
-    /// or the authentication layer's 401 (with its challenge, when it left
-    /// one) for a request with no key at all.
-    fn verdict(
+    /// The refusal of a request, if it is refused: none when its key has the
+    /// scopes, else 403, or the authentication layer's 401 (with its
+    /// challenge, when it left one) for a request with no key at all.
+    fn refusal(
         &self,
         identity: Option<&Identity>,
         challenge: Option<&Arc<Responses>>,
-    ) -> Result<(), Response<Bytes>> {
+    ) -> Option<Response<Bytes>> {
         match identity {
-            Some(identity) if self.is_met_by(identity) => Ok(()),
+            Some(identity) if self.is_met_by(identity) => None,
             Some(identity) => {
                 tracing::debug!(prefix = %identity.prefix(), required = ?self.scopes, "API key lacks scope");
-                Err(self.responses.forbidden(&self.challenge))
+                Some(self.responses.forbidden(&self.challenge))
             }
-            None => Err(challenge.unwrap_or(&self.responses).unauthorized()),
+            None => Some(challenge.unwrap_or(&self.responses).unauthorized()),
         }
     }
 }
@@ -132,15 +132,15 @@ impl RequireScopesLayer {
         &self.requirement.scopes
     }
 
-    /// The refusal for a request with `identity` (none if unauthenticated),
-    /// for framework adapters that run no tower layers.
+    /// The refusal, if any, of a request with `identity` (none if
+    /// unauthenticated), for framework adapters that run no tower layers.
     #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-    pub(crate) fn verdict(
+    pub(crate) fn refusal(
         &self,
         identity: Option<&Identity>,
         challenge: Option<&Arc<Responses>>,
-    ) -> Result<(), Response<Bytes>> {
-        self.requirement.verdict(identity, challenge)
+    ) -> Option<Response<Bytes>> {
+        self.requirement.refusal(identity, challenge)
     }
 }
 
@@ -187,10 +187,10 @@ where
         let challenge = extensions.get::<Unauthenticated>().map(|u| &u.0);
         match self
             .requirement
-            .verdict(extensions.get::<Identity>(), challenge)
+            .refusal(extensions.get::<Identity>(), challenge)
         {
-            Ok(()) => ResponseFuture::called(self.inner.call(request)),
-            Err(refusal) => ResponseFuture::refused(refusal),
+            None => ResponseFuture::called(self.inner.call(request)),
+            Some(refusal) => ResponseFuture::refused(refusal),
         }
     }
 }
