@@ -277,6 +277,9 @@ impl Authenticator {
         if bytes.len() > MAX_CREDENTIAL_LEN {
             return Err(Malformed::Oversized(bytes.len()).into());
         }
+        // Whitespace around a field value is not part of it (RFC 9110 §5.5):
+        // HTTP/1.1 parsers drop it, so drop it here too, whatever the protocol.
+        let bytes = bytes.trim_ascii();
         let key = match &self.inner.source {
             Source::Authorization { scheme } => strip_scheme(bytes, scheme)?,
             Source::Header(_) => bytes,
