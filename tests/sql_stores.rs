@@ -49,6 +49,46 @@ async fn assert_same_verdicts(store: impl KeyStore, keys: &[DrfKey]) {
     }
 }
 
+/// Creates keys through `store` in a DRF table, revokes one and lets one
+/// expire, and lists them with the verdicts DRF must give, in `out`, for
+/// `mint_keys.py --verify` to check with Django itself.
+async fn keys_for_django<S: KeyManager>(store: &S, out: &Path) {
+    use std::time::{Duration, SystemTime};
+    let mut listed = Vec::new();
+    let (_, fresh) = store
+        .create(NewKey::named("made in rust"))
+        .await
+        .unwrap()
+        .reveal();
+    listed.push(
+        serde_json::json!({"name": "made in rust", "key": fresh.expose_secret(), "accepted": true}),
+    );
+    let later = SystemTime::now() + Duration::from_secs(86_400);
+    let (_, expiring) = store
+        .create(NewKey::named("expires tomorrow").expires_at(later))
+        .await
+        .unwrap()
+        .reveal();
+    listed.push(serde_json::json!({"name": "expires tomorrow", "key": expiring.expose_secret(), "accepted": true}));
+    let earlier = SystemTime::now() - Duration::from_secs(60);
+    let (_, expired) = store
+        .create(NewKey::named("expired").expires_at(earlier))
+        .await
+        .unwrap()
+        .reveal();
+    listed.push(
+        serde_json::json!({"name": "expired", "key": expired.expose_secret(), "accepted": false}),
+    );
+    let (record, revoked) = store
+        .create(NewKey::named("revoked in rust"))
+        .await
+        .unwrap()
+        .reveal();
+    store.revoke(&record.id).await.unwrap();
+    listed.push(serde_json::json!({"name": "revoked in rust", "key": revoked.expose_secret(), "accepted": false}));
+    std::fs::write(out, serde_json::to_string_pretty(&listed).unwrap()).unwrap();
+}
+
 /// The directory CI fills with freshly minted DRF databases, if any.
 fn fresh_drf_dir(test: &str) -> Option<PathBuf> {
     match std::env::var("APIKEY_TEST_DRF_DIR") {
@@ -189,6 +229,14 @@ mod sqlite {
         let url = copy_fixture(&tmp, &dir.join("sqlite.sqlite3"));
         let store = SqliteStore::connect_drf(&url).await.unwrap();
         assert_same_verdicts(store, &drf_keys(&dir.join("sqlite.json"))).await;
+
+        // Keys made here, in a copy CI hands to Django afterwards.
+        let shared = dir.join("rust.sqlite3");
+        std::fs::copy(dir.join("sqlite.sqlite3"), &shared).unwrap();
+        let store = SqliteStore::connect_drf(&format!("sqlite:{}", shared.display()))
+            .await
+            .unwrap();
+        keys_for_django(&store, &dir.join("rust-sqlite.json")).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,6 +344,7 @@ mod postgres {
         };
         let store = PostgresStore::connect_drf(&url).await.unwrap();
         assert_same_verdicts(store.clone(), &drf_keys(&dir.join("postgres.json"))).await;
+        keys_for_django(&store, &dir.join("rust-postgres.json")).await;
         Conformance::new(store)
             .without_extras()
             .run()

@@ -2,6 +2,11 @@
 
     python mint_keys.py --sqlite PATH --out keys.json
     python mint_keys.py --postgres postgresql://user@host:port/db --out keys.json
+    python mint_keys.py --postgres ... --verify rust-keys.json
+
+With --verify, mints nothing: it checks that DRF gives the keys listed in the
+file (keys the crate created or revoked in DRF's table) the verdicts listed
+there, and exits non-zero if it does not.
 
 Creates DRF's table through Django's own migrations (dropping any keys already
 there), mints keys through `APIKey.objects.create_key` (valid, far-future
@@ -47,9 +52,13 @@ def main():
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--sqlite")
     target.add_argument("--postgres")
-    parser.add_argument("--out", required=True)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--out")
+    action.add_argument("--verify")
     args = parser.parse_args()
     configure(args)
+    if args.verify:
+        sys.exit(verify(args.verify))
 
     from django.core.management import call_command
     from django.utils import timezone
@@ -86,6 +95,18 @@ def main():
         json.dump(keys, out, ensure_ascii=False, indent=1)
     accepted = sum(k["accepted"] for k in keys)
     print(f"minted {len(cases)} keys with DRF; DRF accepts {accepted} of {len(keys)} presented", file=sys.stderr)
+
+
+def verify(path):
+    from rest_framework_api_key.models import APIKey
+
+    with open(path, encoding="utf-8") as listed:
+        keys = json.load(listed)
+    wrong = [k for k in keys if APIKey.objects.is_valid(k["key"]) != k["accepted"]]
+    for k in wrong:
+        print(f"DRF disagrees about {k['name']!r}: expected accepted={k['accepted']}", file=sys.stderr)
+    print(f"DRF gives {len(keys) - len(wrong)} of {len(keys)} keys made by the crate the expected verdict", file=sys.stderr)
+    return 1 if wrong or not keys else 0
 
 
 if __name__ == "__main__":
