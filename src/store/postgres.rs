@@ -30,7 +30,7 @@ use sqlx::{
 use crate::{
     hash::Hasher,
     store::{
-        sql::{sql_store_impls, store_error, to_millis, Dialect, HasRow, Schema, Statements},
+        sql::{sql_store_impls, store_error, Dialect, HasRow, Schema, Statements},
         StoreError,
     },
 };
@@ -44,8 +44,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     include_str!("../../migrations/postgres/0001_api_keys.sql"),
 )];
 
-/// An arbitrary, fixed key for the advisory lock that serialises migrations.
-const MIGRATION_LOCK: i64 = 0x6170_6b65_7961_7574; // "apkeyaut"
+/// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7021229902642902388)";
 
 /// Keys in a PostgreSQL database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
@@ -79,11 +79,7 @@ impl PostgresStore {
     /// A store over a pool of yours. With [`Schema::Native`], call
     /// [`migrate`](Self::migrate) once before use.
     pub fn new(pool: PgPool, schema: Schema) -> Self {
-        let hasher = if schema.is_drf() {
-            Hasher::sha512_drf()
-        } else {
-            Hasher::default()
-        };
+        let hasher = schema.default_hasher();
         Self {
             sql: Arc::new(Statements::new(Dialect::Postgres, &schema)),
             pool,
@@ -101,45 +97,7 @@ impl PostgresStore {
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS api_key_auth_migrations \
-             (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        for &(version, sql) in MIGRATIONS {
-            let applied: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM api_key_auth_migrations WHERE version = $1",
-            )
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            if applied.is_none() {
-                for statement in super::sql::statements(sql) {
-                    sqlx::query(&statement)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
-                sqlx::query(
-                    "INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ($1, $2)",
-                )
-                .bind(version)
-                .bind(to_millis(std::time::SystemTime::now()))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            }
-        }
-        tx.commit().await.map_err(store_error)
+        self.run_migrations(MIGRATIONS, Some(MIGRATION_LOCK)).await
     }
 
     /// The pool the store uses.

@@ -26,6 +26,16 @@ pub enum Schema {
 }
 
 impl Schema {
+    /// The hasher for new keys: DRF's `sha512$$` for a DRF table, so Django
+    /// accepts the keys too; SHA-256 otherwise.
+    pub(crate) fn default_hasher(&self) -> crate::hash::Hasher {
+        if self.is_drf() {
+            crate::hash::Hasher::sha512_drf()
+        } else {
+            crate::hash::Hasher::default()
+        }
+    }
+
     /// DRF's own model table, `rest_framework_api_key_apikey`.
     pub fn drf() -> Self {
         Self::Drf {
@@ -65,7 +75,14 @@ pub(crate) struct Statements {
     pub(crate) list: String,
     pub(crate) insert: String,
     pub(crate) revoke: String,
+    /// Whether a migration version is recorded, and recording one.
+    pub(crate) migration_applied: String,
+    pub(crate) migration_record: String,
 }
+
+/// The table that records which shipped migrations a database has.
+pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS api_key_auth_migrations \
+     (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)";
 
 /// The differences between the databases that the statements care about.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +138,15 @@ impl Dialect {
 impl Statements {
     pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Self {
         let p = |n| dialect.param(n);
+        let migration_applied = format!(
+            "SELECT version FROM api_key_auth_migrations WHERE version = {}",
+            p(1)
+        );
+        let migration_record = format!(
+            "INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ({}, {}) ON CONFLICT DO NOTHING",
+            p(1),
+            p(2)
+        );
         match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
@@ -135,6 +161,8 @@ impl Statements {
                         "UPDATE api_keys SET revoked = TRUE WHERE id = {} RETURNING prefix",
                         p(1)
                     ),
+                    migration_applied,
+                    migration_record,
                 }
             }
             Schema::Drf { table } => {
@@ -161,6 +189,8 @@ impl Statements {
                         p(7),
                     ),
                     revoke: format!("UPDATE {table} SET revoked = TRUE WHERE prefix = {} RETURNING prefix", p(1)),
+                    migration_applied,
+                    migration_record,
                 }
             }
         }
@@ -201,6 +231,50 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
 macro_rules! sql_store_impls {
     ($store:ty, $after_revoke:path) => {
         impl $store {
+            /// Applies `migrations` not yet recorded, in one transaction,
+            /// after `lock` (a statement serialising concurrent migrators).
+            async fn run_migrations(
+                &self,
+                migrations: &[(i64, &str)],
+                lock: Option<&str>,
+            ) -> Result<(), $crate::StoreError> {
+                use $crate::store::sql::store_error;
+                let mut tx = self.pool.begin().await.map_err(store_error)?;
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                sqlx::query($crate::store::sql::MIGRATIONS_TABLE)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                for &(version, file) in migrations {
+                    let applied: Option<i64> = sqlx::query_scalar(&self.sql.migration_applied)
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    if applied.is_some() {
+                        continue;
+                    }
+                    for statement in $crate::store::sql::statements(file) {
+                        sqlx::query(&statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                    sqlx::query(&self.sql.migration_record)
+                        .bind(version)
+                        .bind($crate::store::sql::to_millis(std::time::SystemTime::now()))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                tx.commit().await.map_err(store_error)
+            }
+
             fn decode(
                 row: &<$store as $crate::store::sql::HasRow>::Row,
             ) -> Result<$crate::store::row::RawRecord, $crate::StoreError> {

@@ -67,11 +67,7 @@ impl SqliteStore {
     /// A store over a pool of yours. With [`Schema::Native`], call
     /// [`migrate`](Self::migrate) once before use.
     pub fn new(pool: SqlitePool, schema: Schema) -> Self {
-        let hasher = if schema.is_drf() {
-            Hasher::sha512_drf()
-        } else {
-            Hasher::default()
-        };
+        let hasher = schema.default_hasher();
         Self {
             sql: Arc::new(Statements::new(Dialect::Sqlite, &schema)),
             pool,
@@ -88,41 +84,7 @@ impl SqliteStore {
 
     /// Applies the shipped migrations not yet applied. Safe to run at every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS api_key_auth_migrations \
-             (version INTEGER NOT NULL PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        for &(version, sql) in MIGRATIONS {
-            let applied: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM api_key_auth_migrations WHERE version = ?1",
-            )
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            if applied.is_none() {
-                for statement in super::sql::statements(sql) {
-                    sqlx::query(&statement)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
-                sqlx::query(
-                    "INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES (?1, ?2) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(version)
-                .bind(super::sql::to_millis(std::time::SystemTime::now()))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            }
-        }
-        tx.commit().await.map_err(store_error)
+        self.run_migrations(MIGRATIONS, None).await
     }
 
     /// The pool the store uses.
