@@ -15,33 +15,20 @@
 //! Target: our overhead over bare within 2x of the plain comparisons', though
 //! we hash and look up.
 
-use std::{
-    convert::Infallible,
-    future::{ready, Future, Ready},
-    hint::black_box,
-    pin::pin,
-    task::{Context, Poll, Waker},
-};
+mod support;
+
+use std::hint::black_box;
 
 use api_key_auth::{
     actix::ApiKeyAuth, ApiKeyLayer, Authenticator, KeyManager, MemoryStore, NewKey,
 };
-use http::{Request, Response};
+use http::Request;
 use tower::{Layer, Service, ServiceExt};
+
+use support::{now, Trivial};
 
 fn main() {
     divan::main();
-}
-
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("nothing here waits"),
-    }
 }
 
 /// A store with one key, and the key.
@@ -56,24 +43,6 @@ const TOKEN: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
 mod tower_adapter {
     use super::*;
     use tower_http::validate_request::ValidateRequestHeaderLayer;
-
-    #[derive(Clone)]
-    struct Trivial;
-
-    impl Service<Request<String>> for Trivial {
-        type Response = Response<String>;
-        type Error = Infallible;
-        type Future = Ready<Result<Response<String>, Infallible>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, request: Request<String>) -> Self::Future {
-            drop(request);
-            ready(Ok(Response::new(String::new())))
-        }
-    }
 
     fn requests(authorization: String) -> impl Fn() -> Request<String> {
         move || {

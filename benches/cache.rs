@@ -10,13 +10,9 @@
 //! the variable the PostgreSQL bench is skipped, and `cached_memory` stands
 //! in to show the cache's own cost.
 
-use std::{
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    sync::OnceLock,
-    task::{Context, Poll, Waker},
-};
+mod support;
+
+use std::{hint::black_box, sync::OnceLock};
 
 use api_key_auth::{
     cache::CachedStore,
@@ -24,6 +20,8 @@ use api_key_auth::{
     Authenticator, KeyManager, KeyStore, MemoryStore, NewKey,
 };
 use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
+
+use support::now;
 
 fn main() {
     let mut divan = divan::Divan::from_args();
@@ -42,18 +40,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .unwrap()
     })
-}
-
-/// Polls a future that a cache hit or a memory store answers at once.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a hot key never waits"),
-    }
 }
 
 /// An authenticator over `store` holding one fresh key, and that key's header.

@@ -7,49 +7,18 @@
 //! Both sides get a fresh request (built outside the timing) and answer with
 //! an empty 200. The target: the layer adds at most 250 ns.
 
-use std::{
-    convert::Infallible,
-    future::{ready, Future, Ready},
-    hint::black_box,
-    pin::pin,
-    task::{Context, Poll, Waker},
-};
+mod support;
+
+use std::hint::black_box;
 
 use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
-use http::{Request, Response};
+use http::Request;
 use tower::{Layer, Service};
+
+use support::{now, Trivial};
 
 fn main() {
     divan::main();
-}
-
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("nothing here waits"),
-    }
-}
-
-#[derive(Clone)]
-struct Trivial;
-
-impl Service<Request<String>> for Trivial {
-    type Response = Response<String>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<String>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<String>) -> Self::Future {
-        drop(request);
-        ready(Ok(Response::new(String::new())))
-    }
 }
 
 fn key() -> (MemoryStore, String) {

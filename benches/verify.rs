@@ -9,13 +9,9 @@
 //! `verify_header` is ours, from a `HeaderMap` to an `Identity`; the target
 //! is within 1.5x of the floor.
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    task::{Context, Poll, Waker},
-};
+mod support;
+
+use std::{collections::HashMap, hint::black_box};
 
 use api_key_auth::{
     hash::{Hasher, StoredHash},
@@ -26,20 +22,10 @@ use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use support::now;
+
 fn main() {
     divan::main();
-}
-
-/// Polls a future that is ready at once, as the in-memory path is.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the in-memory path never waits"),
-    }
 }
 
 struct Fixture {
