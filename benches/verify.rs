@@ -66,7 +66,7 @@ fn fixture() -> Fixture {
     }
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn floor(bencher: divan::Bencher) {
     let f = fixture();
     let key = f.key.as_bytes();
@@ -79,7 +79,7 @@ fn floor(bencher: divan::Bencher) {
     });
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn verify_header(bencher: divan::Bencher) {
     let f = fixture();
     bencher.bench(|| {
@@ -89,7 +89,7 @@ fn verify_header(bencher: divan::Bencher) {
     });
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn refuse_unknown_prefix(bencher: divan::Bencher) {
     let f = fixture();
     let mut headers = HeaderMap::new();
@@ -100,13 +100,13 @@ fn refuse_unknown_prefix(bencher: divan::Bencher) {
     bencher.bench(|| now(f.auth.authenticate(black_box(&headers))).unwrap_err());
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn parse(bencher: divan::Bencher) {
     let f = fixture();
     bencher.bench(|| ApiKey::parse(black_box(f.key.as_bytes())).unwrap());
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn hash_sha256(bencher: divan::Bencher) {
     let f = fixture();
     let key = ApiKey::parse(f.key.as_bytes()).unwrap();
@@ -114,7 +114,7 @@ fn hash_sha256(bencher: divan::Bencher) {
     bencher.bench(|| hasher.verify(black_box(&key), black_box(&f.stored)));
 }
 
-#[divan::bench]
+#[divan::bench(sample_size = 256)]
 fn hash_sha512_drf(bencher: divan::Bencher) {
     let f = fixture();
     let key = ApiKey::parse(f.key.as_bytes()).unwrap();

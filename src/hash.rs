@@ -242,7 +242,7 @@ impl Pepper {
             Ok(mac) => mac,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
-        mac.update(key.as_bytes());
+        key.with_bytes(|bytes| mac.update(bytes));
         mac.finalize().into_bytes().into()
     }
 }
@@ -413,7 +413,7 @@ fn sha256(key: &ApiKey) -> [u8; 32] {
     const _: () = assert!(KEY_LEN + 1 + 8 <= 64, "a key fits one SHA-256 block");
 
     let mut block = [0u8; 64];
-    block[..KEY_LEN].copy_from_slice(key.as_bytes());
+    key.write_to(&mut block);
     block[KEY_LEN] = 0x80;
     block[56..].copy_from_slice(&BITS.to_be_bytes());
     let mut state = H0;
@@ -435,7 +435,7 @@ fn sha256(key: &ApiKey) -> [u8; 32] {
 }
 
 fn sha512(key: &ApiKey) -> [u8; 64] {
-    Sha512::digest(key.as_bytes()).into()
+    key.with_bytes(|bytes| Sha512::digest(bytes).into())
 }
 
 #[cfg(test)]
@@ -468,7 +468,7 @@ mod tests {
     fn one_block_sha256_equals_the_general_purpose_digest() {
         for _ in 0..200 {
             let key = ApiKey::generate().unwrap();
-            let general: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+            let general: [u8; 32] = key.with_bytes(|bytes| Sha256::digest(bytes).into());
             assert_eq!(sha256(&key), general);
         }
     }
