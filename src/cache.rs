@@ -72,7 +72,9 @@ struct Cached {
 /// Its lock is also the invalidation lock: invalidations, and the insertions
 /// that must not undo them, take it for writing.
 struct Hot {
-    keys: HashMap<Prefix, (Arc<KeyRecord>, Instant)>,
+    /// Only keys the store knows get here, never a client's made-up prefix,
+    /// so a fast seeded hash is safe (moka's own map keeps a keyed one).
+    keys: HashMap<Prefix, (Arc<KeyRecord>, Instant), foldhash::fast::RandomState>,
     capacity: usize,
 }
 
@@ -320,7 +322,7 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
             shared: Arc::new(Shared {
                 cache,
                 hot: RwLock::new(Hot {
-                    keys: HashMap::new(),
+                    keys: HashMap::default(),
                     capacity: HOT_CAPACITY
                         .min(usize::try_from(self.max_capacity).unwrap_or(usize::MAX)),
                 }),

@@ -40,9 +40,14 @@ use crate::{
 /// ever held across an `.await`. A key's id is its prefix, which is unique here.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    keys: Arc<RwLock<HashMap<Prefix, Arc<KeyRecord>>>>,
+    keys: Arc<RwLock<Keys>>,
     hasher: Hasher,
 }
+
+/// Records by prefix. Prefixes are drawn at random by the store, never
+/// chosen by a client, so a fast seeded hash is safe here: a client's unknown
+/// prefix can only probe the slots the store's own keys fill.
+type Keys = HashMap<Prefix, Arc<KeyRecord>, foldhash::fast::RandomState>;
 
 impl MemoryStore {
     /// An empty store hashing new keys with SHA-256.
@@ -81,7 +86,7 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn read<T>(&self, f: impl FnOnce(&HashMap<Prefix, Arc<KeyRecord>>) -> T) -> T {
+    fn read<T>(&self, f: impl FnOnce(&Keys) -> T) -> T {
         // A panic elsewhere while writing cannot leave a half-written entry
         // (inserts are single map operations), so a poisoned map is still sound.
         f(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
