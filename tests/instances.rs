@@ -117,25 +117,7 @@ mod postgres {
             .ttl(LONG)
             .build()
             .with_invalidations(b_listener.revocations());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-
-        let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
-        Authenticator::new(b.clone())
-            .authenticate(&headers(&key))
-            .await
-            .unwrap();
-        proxy.cut();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        a.revoke(&record.id).await.unwrap(); // B cannot hear of this
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(
-            !b.find(record.prefix).await.unwrap().unwrap().revoked,
-            "B still has the stale entry"
-        );
-
-        proxy.restore();
-        let took = refused_within(&b, &key, Duration::from_secs(5)).await;
-        println!("B flushed and refused the key {took:?} after its listener's line came back");
+        flushes_after_its_line_comes_back(a, b, &proxy).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,25 +194,7 @@ mod redis {
             .ttl(LONG)
             .build()
             .with_invalidations(b_listener.revocations());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-
-        let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
-        Authenticator::new(b.clone())
-            .authenticate(&headers(&key))
-            .await
-            .unwrap();
-        proxy.cut();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        a.revoke(&record.id).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(
-            !b.find(record.prefix).await.unwrap().unwrap().revoked,
-            "B still has the stale entry"
-        );
-
-        proxy.restore();
-        let took = refused_within(&b, &key, Duration::from_secs(5)).await;
-        println!("B flushed and refused the key {took:?} after its subscriber's line came back");
+        flushes_after_its_line_comes_back(a, b, &proxy).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +212,34 @@ mod redis {
             .with_namespace(&namespace());
         service_survives_its_store(store, &proxy).await;
     }
+}
+
+/// `b` hears of revocations through `proxy`'s line: a revocation on `a` made
+/// while the line is cut leaves `b` stale, and `b` refuses the key soon after
+/// the line comes back, its listener having flushed on reconnecting.
+async fn flushes_after_its_line_comes_back<S: KeyManager + Clone>(
+    a: CachedStore<S>,
+    b: CachedStore<S>,
+    proxy: &Proxy,
+) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
+    Authenticator::new(b.clone())
+        .authenticate(&headers(&key))
+        .await
+        .unwrap();
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.revoke(&record.id).await.unwrap(); // B cannot hear of this
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !b.find(record.prefix).await.unwrap().unwrap().revoked,
+        "B still has the stale entry"
+    );
+
+    proxy.restore();
+    let took = refused_within(&b, &key, Duration::from_secs(5)).await;
+    println!("B flushed and refused the key {took:?} after its listener's line came back");
 }
 
 /// Through the layer: 200, then 503 with Retry-After while the line is cut
