@@ -197,27 +197,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         );
         ensure!(CHECK, found.prefix == created.prefix, "prefix changed");
         ensure!(CHECK, !found.revoked, "a new key came back revoked");
-        ensure!(
-            CHECK,
-            found.scopes == created.scopes,
-            "scopes {:?} came back as {:?}",
-            created.scopes,
-            found.scopes
-        );
-        ensure!(
-            CHECK,
-            found.owner == created.owner,
-            "owner {:?} came back as {:?}",
-            created.owner,
-            found.owner
-        );
-        ensure!(
-            CHECK,
-            found.metadata == created.metadata,
-            "metadata {:?} came back as {:?}",
-            created.metadata,
-            found.metadata
-        );
+        extras_intact(CHECK, &created, &found)?;
         ensure!(
             CHECK,
             close(found.expires, Some(expires)),
@@ -511,27 +491,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 "name {name:?} came back as {:?}",
                 found.name
             );
-            ensure!(
-                CHECK,
-                found.scopes == created.scopes,
-                "scopes {:?} came back as {:?}",
-                created.scopes,
-                found.scopes
-            );
-            ensure!(
-                CHECK,
-                found.owner == created.owner,
-                "owner {:?} came back as {:?}",
-                created.owner,
-                found.owner
-            );
-            ensure!(
-                CHECK,
-                found.metadata == created.metadata,
-                "metadata {:?} came back as {:?}",
-                created.metadata,
-                found.metadata
-            );
+            extras_intact(CHECK, &created, &found)?;
             let listed = self
                 .store
                 .list()
@@ -567,6 +527,32 @@ impl<S: KeyManager + Clone> Conformance<S> {
         }
         Ok(())
     }
+}
+
+/// Whether the scopes, owner and metadata a record was created with came back unchanged.
+fn extras_intact(check: &'static str, created: &KeyRecord, found: &KeyRecord) -> CheckResult {
+    ensure!(
+        check,
+        found.scopes == created.scopes,
+        "scopes {:?} came back as {:?}",
+        created.scopes,
+        found.scopes
+    );
+    ensure!(
+        check,
+        found.owner == created.owner,
+        "owner {:?} came back as {:?}",
+        created.owner,
+        found.owner
+    );
+    ensure!(
+        check,
+        found.metadata == created.metadata,
+        "metadata {:?} came back as {:?}",
+        created.metadata,
+        found.metadata
+    );
+    Ok(())
 }
 
 /// Whether two instants agree to the millisecond (stores may round).
