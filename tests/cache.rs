@@ -33,6 +33,16 @@ struct Backend {
 }
 
 impl Backend {
+    /// A key created behind the cache's back, straight in the backend.
+    async fn key(&self, name: &str) -> Arc<KeyRecord> {
+        self.memory
+            .create(NewKey::named(name))
+            .await
+            .unwrap()
+            .reveal()
+            .0
+    }
+
     fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
     }
@@ -132,12 +142,7 @@ async fn negative_entries_expire_after_the_negative_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_for_one_prefix_make_one_store_call() {
     let backend = Backend::default();
-    let (record, _) = backend
-        .memory
-        .create(NewKey::named("hot"))
-        .await
-        .unwrap()
-        .reveal();
+    let record = backend.key("hot").await;
     backend.delay_ms.store(100, Ordering::SeqCst);
     let cache = CachedStore::new(backend.clone());
     let mut tasks = tokio::task::JoinSet::new();
@@ -158,12 +163,7 @@ async fn concurrent_misses_for_one_prefix_make_one_store_call() {
 #[tokio::test]
 async fn store_errors_are_never_cached() {
     let backend = Backend::default();
-    let (record, _) = backend
-        .memory
-        .create(NewKey::named("k"))
-        .await
-        .unwrap()
-        .reveal();
+    let record = backend.key("k").await;
     let cache = CachedStore::new(backend.clone());
     backend.failing.store(true, Ordering::SeqCst);
     assert!(cache
@@ -234,12 +234,7 @@ async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
     let cache = CachedStore::builder(backend.clone())
         .ttl(Duration::from_millis(100))
         .build();
-    let (record, _) = backend
-        .memory
-        .create(NewKey::named("k"))
-        .await
-        .unwrap()
-        .reveal();
+    let record = backend.key("k").await;
     assert!(!cache.find(record.prefix).await.unwrap().unwrap().revoked);
     backend.memory.revoke(&record.id).await.unwrap(); // behind the cache's back
     assert!(
@@ -253,12 +248,7 @@ async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_racing_a_revocation_does_not_cache_what_it_read_before() {
     let backend = Backend::default();
-    let (record, _) = backend
-        .memory
-        .create(NewKey::named("k"))
-        .await
-        .unwrap()
-        .reveal();
+    let record = backend.key("k").await;
     let cache = CachedStore::builder(backend.clone())
         .ttl(Duration::from_secs(3600))
         .build();
@@ -307,18 +297,8 @@ impl InvalidationSource for Channel {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalidation_events_drop_entries() {
     let backend = Backend::default();
-    let (a, _) = backend
-        .memory
-        .create(NewKey::named("a"))
-        .await
-        .unwrap()
-        .reveal();
-    let (b, _) = backend
-        .memory
-        .create(NewKey::named("b"))
-        .await
-        .unwrap()
-        .reveal();
+    let a = backend.key("a").await;
+    let b = backend.key("b").await;
     let (send, receive) = tokio::sync::mpsc::unbounded_channel();
     let cache = CachedStore::builder(backend.clone())
         .ttl(Duration::from_secs(3600))
