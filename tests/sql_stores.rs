@@ -94,7 +94,7 @@ fn fresh_drf_dir(test: &str) -> Option<PathBuf> {
     match std::env::var("APIKEY_TEST_DRF_DIR") {
         Ok(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
         _ => {
-            println!("skipping {test}: set APIKEY_TEST_DRF_DIR to a directory filled by tests/drf/mint_keys.py");
+            common::skip_line(&format!("skipping {test}: set APIKEY_TEST_DRF_DIR to a directory filled by tests/drf/mint_keys.py"));
             None
         }
     }
@@ -339,7 +339,7 @@ mod postgres {
             return;
         };
         let Some(url) = std::env::var("APIKEY_TEST_DRF_POSTGRES_URL").ok() else {
-            println!("skipping postgres DRF verdicts: set APIKEY_TEST_DRF_POSTGRES_URL to the database mint_keys.py filled");
+            common::skip_line("skipping postgres DRF verdicts: set APIKEY_TEST_DRF_POSTGRES_URL to the database mint_keys.py filled");
             return;
         };
         let store = PostgresStore::connect_drf(&url).await.unwrap();
