@@ -29,13 +29,17 @@
 use std::{fmt, future::Future, pin::Pin, sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName};
+use http::{
+    header::{self, Entry},
+    HeaderMap, HeaderName, HeaderValue,
+};
 
 use crate::{
     hash::Hasher,
     identity::Identity,
     key::{ApiKey, KeyParseError, Prefix},
     reject::Responses,
+    scheme::Scheme,
     scope::{RequireScopesLayer, ScopeMode},
     store::{KeyStore, Lookup, StoreError},
 };
@@ -121,7 +125,7 @@ pub enum Malformed {
 #[derive(Debug, Clone)]
 enum Source {
     /// `Authorization: <scheme> <key>`, the scheme matched case-insensitively.
-    Authorization { scheme: Box<[u8]> },
+    Authorization { scheme: Scheme },
     /// `<header>: <key>`, the bare key in a header of its own.
     Header(HeaderName),
 }
@@ -281,7 +285,7 @@ impl Authenticator {
         // HTTP/1.1 parsers drop it, so drop it here too, whatever the protocol.
         let bytes = bytes.trim_ascii();
         let key = match &self.inner.source {
-            Source::Authorization { scheme } => strip_scheme(bytes, scheme)?,
+            Source::Authorization { scheme } => scheme.strip(bytes).ok_or(Malformed::Scheme)?,
             Source::Header(_) => bytes,
         };
         ApiKey::parse(key)
@@ -371,15 +375,38 @@ impl Authenticator {
         self.rejection(&failure)
     }
 
-    /// Removes the credential header, or marks it sensitive so that HTTP/2
-    /// never indexes it and `Debug` of the headers never shows it.
-    pub(crate) fn protect_credential(&self, headers: &mut HeaderMap) {
+    /// Reads the key from the headers, like [`extract`](Self::extract), and
+    /// protects the credential on the way: removes its header, or marks it
+    /// sensitive so that HTTP/2 never indexes it and `Debug` of the headers
+    /// never shows it.
+    pub(crate) fn take_key(&self, headers: &mut HeaderMap) -> Result<Option<ApiKey>, AuthFailure> {
         let name = self.inner.source.header();
+        // An entry serves reading and marking with one lookup, but asking for
+        // one grows a full map: then two lookups are cheaper.
+        if headers.keys_len() < headers.capacity() {
+            match headers.try_entry(name) {
+                Ok(Entry::Occupied(mut entry)) => {
+                    let key = self.extract_from(entry.iter().map(HeaderValue::as_bytes));
+                    if self.inner.strip {
+                        drop(entry.remove_entry_mult());
+                    } else {
+                        entry.iter_mut().for_each(|value| value.set_sensitive(true));
+                    }
+                    return key;
+                }
+                Ok(Entry::Vacant(_)) => return self.extract_from(std::iter::empty()),
+                // Not with room to spare; the path below answers all the same.
+                Err(_) => {}
+            }
+        }
+        let key = self.extract(headers);
         if self.inner.strip {
             headers.remove(name);
         } else if let Some(value) = headers.get_mut(name) {
+            // More than one value is refused: marking the first is enough.
             value.set_sensitive(true);
         }
+        key
     }
 
     pub(crate) fn responses(&self) -> &Arc<Responses> {
@@ -390,16 +417,6 @@ impl Authenticator {
 /// The boxed lookup of a store that must wait.
 pub(crate) type CheckFuture =
     Pin<Box<dyn Future<Output = Result<Identity, http::Response<Bytes>>> + Send + 'static>>;
-
-fn strip_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Result<&'a [u8], Malformed> {
-    match value.split_at_checked(scheme.len()) {
-        Some((head, rest)) if head.eq_ignore_ascii_case(scheme) => match rest.split_first() {
-            Some((b' ', key)) => Ok(key),
-            _ => Err(Malformed::Scheme),
-        },
-        _ => Err(Malformed::Scheme),
-    }
-}
 
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -521,7 +538,7 @@ impl AuthenticatorBuilder {
         let source = match self.header {
             Some(name) => Source::Header(name),
             None if is_token(&scheme) => Source::Authorization {
-                scheme: scheme.as_bytes().into(),
+                scheme: Scheme::new(&scheme),
             },
             None => return Err(ConfigError::Scheme(scheme)),
         };

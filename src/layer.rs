@@ -139,7 +139,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let key = match self.auth.extract(request.headers()) {
+        let key = match self.auth.take_key(request.headers_mut()) {
             Ok(Some(key)) => key,
             Ok(None) => {
                 let marker = Unauthenticated(self.auth.responses().clone());
@@ -148,7 +148,6 @@ where
             }
             Err(failure) => return ResponseFuture::refused(self.auth.refuse(failure)),
         };
-        self.auth.protect_credential(request.headers_mut());
         match self.auth.lookup_now(&key) {
             Some(lookup) => match self.auth.decide(&key, lookup) {
                 Ok(identity) => {

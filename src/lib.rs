@@ -72,6 +72,7 @@ mod body;
 mod future;
 mod identity;
 mod layer;
+mod scheme;
 mod scope;
 
 #[cfg(feature = "axum")]

@@ -206,6 +206,51 @@ async fn the_credential_can_be_removed_before_the_inner_service() {
     assert_eq!(response.headers()["x-saw-credential"], "no");
 }
 
+/// The layer reads and protects the credential in one pass when the header
+/// map has room to spare, and in two when it is full (as hyper often leaves
+/// it); both must give the same answers.
+#[tokio::test]
+async fn the_credential_is_protected_in_full_and_roomy_header_maps() {
+    let (store, key) = store_with_key(NewKey::named("maps")).await;
+    let credential: http::HeaderValue = format!("Api-Key {key}").parse().unwrap();
+    for strip in [false, true] {
+        let auth = Authenticator::builder(store.clone())
+            .strip_credential(strip)
+            .build()
+            .unwrap();
+        let service = ApiKeyLayer::from(auth).layer(Echo::default());
+        for spare in [0, 3] {
+            let mut with_key = http::HeaderMap::with_capacity(1 + spare);
+            with_key.insert(header::AUTHORIZATION, credential.clone());
+            let mut without_key = http::HeaderMap::with_capacity(1 + spare);
+            without_key.insert(header::ACCEPT, "*/*".parse().unwrap());
+            // The premise: one map of each kind.
+            assert_eq!(with_key.keys_len() == with_key.capacity(), spare == 0);
+            assert_eq!(without_key.keys_len() == without_key.capacity(), spare == 0);
+
+            let mut request = Request::new(String::new());
+            *request.headers_mut() = with_key;
+            let response = service.clone().oneshot(request).await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "strip {strip}, spare {spare}"
+            );
+            let expected = if strip { "no" } else { "sensitive" };
+            assert_eq!(response.headers()["x-saw-credential"], expected);
+
+            let mut request = Request::new(String::new());
+            *request.headers_mut() = without_key;
+            let response = service.clone().oneshot(request).await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "strip {strip}, spare {spare}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_custom_header_carries_the_bare_key() {
     let (store, key) = store_with_key(NewKey::named("custom")).await;
