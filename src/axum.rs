@@ -15,7 +15,8 @@
 //!     }
 //! }
 //!
-//! let auth = ApiKeyLayer::new(MemoryStore::new());
+//! // Answering in axum's own `Body` spares boxing each response again.
+//! let auth = ApiKeyLayer::new(MemoryStore::new()).with_inner_body();
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(whoami))
 //!     .route("/admin", get(whoami).route_layer(auth.require_all(["admin"]).unwrap()))

@@ -1,4 +1,10 @@
-//! The response body of the layers: the inner service's body, or a refusal's.
+//! The response bodies of the layers: the inner service's body, or a refusal's.
+//!
+//! By default a layer answers with [`AuthBody`], which wraps any inner body.
+//! A service whose body type can be built from [`Bytes`] (axum's `Body`,
+//! `http_body_util::Full<Bytes>`) may keep that type instead, with
+//! [`ApiKeyLayer::with_inner_body`](crate::ApiKeyLayer::with_inner_body):
+//! axum then has no need to box the layer's responses again.
 
 use std::{
     pin::Pin,
@@ -76,6 +82,60 @@ where
             }
         }
     }
+}
+
+/// How a layer's responses carry their bodies: [`Wrapped`] or [`Inner`].
+///
+/// Sealed: the two modes are the only ones.
+pub trait BodyMode<B>: sealed::Sealed {
+    /// The body type of the layer's responses.
+    type Body;
+
+    #[doc(hidden)]
+    fn inner(body: B) -> Self::Body;
+
+    #[doc(hidden)]
+    fn refusal(data: Bytes) -> Self::Body;
+}
+
+/// The default mode: responses carry an [`AuthBody`] around the inner
+/// service's body, whatever its type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wrapped;
+
+/// Responses keep the inner service's body type `B`; a refusal's body is
+/// made with `B::from(Bytes)`. See [`ApiKeyLayer::with_inner_body`](crate::ApiKeyLayer::with_inner_body).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inner;
+
+impl<B> BodyMode<B> for Wrapped {
+    type Body = AuthBody<B>;
+
+    fn inner(body: B) -> AuthBody<B> {
+        AuthBody::inner(body)
+    }
+
+    fn refusal(data: Bytes) -> AuthBody<B> {
+        AuthBody::refusal(data)
+    }
+}
+
+impl<B: From<Bytes>> BodyMode<B> for Inner {
+    type Body = B;
+
+    fn inner(body: B) -> B {
+        body
+    }
+
+    fn refusal(data: Bytes) -> B {
+        B::from(data)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Wrapped {}
+    impl Sealed for super::Inner {}
 }
 
 impl<B> std::fmt::Debug for AuthBody<B> {

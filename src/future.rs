@@ -2,6 +2,7 @@
 
 use std::{
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     task::{ready, Context, Poll},
 };
@@ -11,17 +12,21 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use crate::{auth::CheckFuture, body::AuthBody};
+use crate::{
+    auth::CheckFuture,
+    body::{BodyMode, Wrapped},
+};
 
 pin_project! {
     /// Response future of [`ApiKeyService`](crate::ApiKeyService) and
     /// [`RequireScopes`](crate::RequireScopes).
-    pub struct ResponseFuture<S, ReqBody>
+    pub struct ResponseFuture<S, ReqBody, M = Wrapped>
     where
         S: Service<Request<ReqBody>>,
     {
         #[pin]
         state: State<S, ReqBody>,
+        mode: PhantomData<M>,
     }
 }
 
@@ -42,13 +47,14 @@ pin_project! {
     }
 }
 
-impl<S, ReqBody> ResponseFuture<S, ReqBody>
+impl<S, ReqBody, M> ResponseFuture<S, ReqBody, M>
 where
     S: Service<Request<ReqBody>>,
 {
     pub(crate) fn called(future: S::Future) -> Self {
         Self {
             state: State::Called { future },
+            mode: PhantomData,
         }
     }
 
@@ -57,6 +63,7 @@ where
             state: State::Refused {
                 response: Some(Box::new(response)),
             },
+            mode: PhantomData,
         }
     }
 
@@ -66,15 +73,17 @@ where
                 check,
                 pending: Some(Box::new((request, service))),
             },
+            mode: PhantomData,
         }
     }
 }
 
-impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+impl<S, ReqBody, ResBody, M> Future for ResponseFuture<S, ReqBody, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: BodyMode<ResBody>,
 {
-    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+    type Output = Result<Response<M::Body>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
@@ -92,18 +101,18 @@ where
                             let future = service.call(request);
                             state.set(State::Called { future });
                         }
-                        Err(response) => return Poll::Ready(Ok(response.map(AuthBody::refusal))),
+                        Err(response) => return Poll::Ready(Ok(response.map(M::refusal))),
                     }
                 }
                 StateProj::Called { future } => {
                     let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(AuthBody::inner)));
+                    return Poll::Ready(Ok(response.map(M::inner)));
                 }
                 StateProj::Refused { response } => {
                     let Some(response) = response.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
-                    return Poll::Ready(Ok((*response).map(AuthBody::refusal)));
+                    return Poll::Ready(Ok((*response).map(M::refusal)));
                 }
             }
         }

@@ -31,6 +31,7 @@
 //! ```
 
 use std::{
+    marker::PhantomData,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -40,7 +41,7 @@ use tower::{Layer, Service};
 
 use crate::{
     auth::{Authenticator, ConfigError},
-    body::AuthBody,
+    body::{BodyMode, Inner, Wrapped},
     future::ResponseFuture,
     reject::Responses,
     scope::RequireScopesLayer,
@@ -50,9 +51,14 @@ use crate::{
 /// Applies [`ApiKeyService`] to a service: requests without a valid key are
 /// refused, and authenticated ones carry an [`Identity`](crate::Identity) in
 /// their extensions.
+///
+/// `M` says how responses carry their bodies: in an [`AuthBody`](crate::AuthBody)
+/// by default, or in the inner service's own body type after
+/// [`with_inner_body`](Self::with_inner_body).
 #[derive(Clone, Debug)]
-pub struct ApiKeyLayer {
+pub struct ApiKeyLayer<M = Wrapped> {
     auth: Authenticator,
+    mode: PhantomData<M>,
 }
 
 impl ApiKeyLayer {
@@ -60,44 +66,76 @@ impl ApiKeyLayer {
     pub fn new(store: impl KeyStore) -> Self {
         Self::from(Authenticator::new(store))
     }
+}
+
+impl<M> ApiKeyLayer<M> {
+    /// Answers in the inner service's own body type `B` rather than an
+    /// [`AuthBody`](crate::AuthBody) around it, making refusals' bodies with
+    /// `B::from(Bytes)`. For axum (`route_layer`), whose `Body` is built so,
+    /// this spares boxing every response again; hyper's `Full<Bytes>` works too.
+    ///
+    /// ```
+    /// use api_key_auth::{ApiKeyLayer, MemoryStore};
+    /// use axum::{routing::get, Router};
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/whoami", get(|| async { "hello" }))
+    ///     .route_layer(ApiKeyLayer::new(MemoryStore::new()).with_inner_body());
+    /// ```
+    pub fn with_inner_body(self) -> ApiKeyLayer<Inner> {
+        ApiKeyLayer {
+            auth: self.auth,
+            mode: PhantomData,
+        }
+    }
 
     /// The authenticator the layer uses.
     pub fn authenticator(&self) -> &Authenticator {
         &self.auth
     }
 
-    /// A layer, to put inside this one, answering 403 unless the key has every one of `scopes`.
-    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopesLayer, ConfigError>
+    /// A layer, to put inside this one, answering 403 unless the key has
+    /// every one of `scopes`. Its responses carry bodies as this layer's do.
+    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopesLayer<M>, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth.require_all(scopes)
+        self.auth
+            .require_all(scopes)
+            .map(RequireScopesLayer::in_mode)
     }
 
-    /// A layer, to put inside this one, answering 403 unless the key has at least one of `scopes`.
-    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopesLayer, ConfigError>
+    /// A layer, to put inside this one, answering 403 unless the key has at
+    /// least one of `scopes`. Its responses carry bodies as this layer's do.
+    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopesLayer<M>, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth.require_any(scopes)
+        self.auth
+            .require_any(scopes)
+            .map(RequireScopesLayer::in_mode)
     }
 }
 
 impl From<Authenticator> for ApiKeyLayer {
     fn from(auth: Authenticator) -> Self {
-        Self { auth }
+        Self {
+            auth,
+            mode: PhantomData,
+        }
     }
 }
 
-impl<S> Layer<S> for ApiKeyLayer {
-    type Service = ApiKeyService<S>;
+impl<S, M> Layer<S> for ApiKeyLayer<M> {
+    type Service = ApiKeyService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ApiKeyService {
             inner,
             auth: self.auth.clone(),
+            mode: PhantomData,
         }
     }
 }
@@ -109,30 +147,38 @@ pub(crate) struct Unauthenticated(pub(crate) Arc<Responses>);
 
 /// Authenticates each request before the inner service sees it. See [`ApiKeyLayer`].
 #[derive(Clone, Debug)]
-pub struct ApiKeyService<S> {
+pub struct ApiKeyService<S, M = Wrapped> {
     inner: S,
     auth: Authenticator,
+    mode: PhantomData<M>,
 }
 
 impl<S> ApiKeyService<S> {
     /// Wraps `inner` with `auth`.
     pub fn new(inner: S, auth: Authenticator) -> Self {
-        Self { inner, auth }
+        Self {
+            inner,
+            auth,
+            mode: PhantomData,
+        }
     }
+}
 
+impl<S, M> ApiKeyService<S, M> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ApiKeyService<S>
+impl<S, ReqBody, ResBody, M> Service<Request<ReqBody>> for ApiKeyService<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    M: BodyMode<ResBody>,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, ReqBody, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -63,12 +63,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod body;
 pub mod hash;
 pub mod key;
 pub mod reject;
 pub mod store;
 
-mod body;
 mod future;
 mod identity;
 mod layer;

@@ -36,6 +36,7 @@
 //! ```
 
 use std::{
+    marker::PhantomData,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -45,8 +46,12 @@ use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
 use crate::{
-    auth::ConfigError, body::AuthBody, future::ResponseFuture, identity::Identity,
-    layer::Unauthenticated, reject::Responses,
+    auth::ConfigError,
+    body::{BodyMode, Inner, Wrapped},
+    future::ResponseFuture,
+    identity::Identity,
+    layer::Unauthenticated,
+    reject::Responses,
 };
 
 /// Whether a key needs every scope of a requirement or any one of them.
@@ -94,9 +99,12 @@ impl Requirement {
 /// Refuses requests whose key lacks the required scopes. Made by
 /// [`ApiKeyLayer::require_all`](crate::ApiKeyLayer::require_all) or
 /// [`require_any`](crate::ApiKeyLayer::require_any).
+///
+/// `M` says how responses carry their bodies, as for [`ApiKeyLayer`](crate::ApiKeyLayer).
 #[derive(Debug, Clone)]
-pub struct RequireScopesLayer {
+pub struct RequireScopesLayer<M = Wrapped> {
     requirement: Arc<Requirement>,
+    mode: PhantomData<M>,
 }
 
 impl RequireScopesLayer {
@@ -124,7 +132,27 @@ impl RequireScopesLayer {
                 challenge,
                 responses,
             }),
+            mode: PhantomData,
         })
+    }
+
+    /// The same requirement, its responses carrying bodies in mode `M`.
+    pub(crate) fn in_mode<M>(self) -> RequireScopesLayer<M> {
+        RequireScopesLayer {
+            requirement: self.requirement,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> RequireScopesLayer<M> {
+    /// Answers in the inner service's own body type, as
+    /// [`ApiKeyLayer::with_inner_body`](crate::ApiKeyLayer::with_inner_body) does.
+    pub fn with_inner_body(self) -> RequireScopesLayer<Inner> {
+        RequireScopesLayer {
+            requirement: self.requirement,
+            mode: PhantomData,
+        }
     }
 
     /// The scopes required.
@@ -152,31 +180,34 @@ fn is_scope_token(scope: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
-impl<S> Layer<S> for RequireScopesLayer {
-    type Service = RequireScopes<S>;
+impl<S, M> Layer<S> for RequireScopesLayer<M> {
+    type Service = RequireScopes<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RequireScopes {
             inner,
             requirement: self.requirement.clone(),
+            mode: PhantomData,
         }
     }
 }
 
 /// Refuses requests whose key lacks the required scopes. See [`RequireScopesLayer`].
 #[derive(Debug, Clone)]
-pub struct RequireScopes<S> {
+pub struct RequireScopes<S, M = Wrapped> {
     inner: S,
     requirement: Arc<Requirement>,
+    mode: PhantomData<M>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S>
+impl<S, ReqBody, ResBody, M> Service<Request<ReqBody>> for RequireScopes<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: BodyMode<ResBody>,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, ReqBody, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

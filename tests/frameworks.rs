@@ -54,10 +54,15 @@ fn axum_router(auth: &Authenticator) -> axum::Router {
     async fn whoami(identity: Identity) -> String {
         greeting(&identity)
     }
+    // axum in the inner-body mode, the others in the default one: the table
+    // holds both to the same answers.
     axum::Router::new()
         .route("/whoami", get(whoami))
-        .route("/admin", get(whoami).route_layer(admin_only(auth)))
-        .route_layer(ApiKeyLayer::from(auth.clone()))
+        .route(
+            "/admin",
+            get(whoami).route_layer(admin_only(auth).with_inner_body()),
+        )
+        .route_layer(ApiKeyLayer::from(auth.clone()).with_inner_body())
 }
 
 async fn axum_server(auth: Authenticator) -> SocketAddr {

@@ -609,3 +609,91 @@ async fn a_store_slower_than_the_lookup_timeout_gives_503() {
         "{seen:?}"
     );
 }
+
+/// The inner-body mode answers exactly as the default one, in the inner
+/// service's own body type: the same statuses, headers and bodies for a good
+/// key, a bad one, a missing scope and a failing store, in HTTP and gRPC mode,
+/// and gRPC refusals that end with their headers.
+#[tokio::test]
+async fn the_inner_body_mode_gives_the_default_modes_answers() {
+    use bytes::Bytes;
+    use http_body::Body as _;
+    use http_body_util::{BodyExt, Full};
+
+    let (store, key) = store_with_key(NewKey::named("inner").scopes(["read"])).await;
+    let handler = tower::service_fn(|request: Request<String>| async move {
+        let name = request
+            .extensions()
+            .get::<Identity>()
+            .unwrap()
+            .name()
+            .to_owned();
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(name))))
+    });
+    let good = format!("Api-Key {key}");
+    let authenticators = [
+        Authenticator::builder(store.clone()).build().unwrap(),
+        Authenticator::builder(store).grpc(true).build().unwrap(),
+        Authenticator::builder(FailingStore).build().unwrap(),
+        Authenticator::builder(FailingStore)
+            .grpc(true)
+            .build()
+            .unwrap(),
+    ];
+    for (n, auth) in authenticators.into_iter().enumerate() {
+        let default = ApiKeyLayer::from(auth.clone());
+        let inner = ApiKeyLayer::from(auth).with_inner_body();
+        for (authorization, needs_admin) in [
+            (Some(good.as_str()), false),
+            (Some(good.as_str()), true),
+            (Some("Api-Key nope"), false),
+            (None, false),
+        ] {
+            let (wrapped, own) = if needs_admin {
+                let wrapped = ServiceBuilder::new()
+                    .layer(default.clone())
+                    .layer(default.require_all(["admin"]).unwrap())
+                    .service(handler);
+                let own = ServiceBuilder::new()
+                    .layer(inner.clone())
+                    .layer(inner.require_all(["admin"]).unwrap())
+                    .service(handler);
+                (
+                    wrapped
+                        .oneshot(request(authorization))
+                        .await
+                        .unwrap()
+                        .map(|b| b.boxed()),
+                    own.oneshot(request(authorization)).await.unwrap(),
+                )
+            } else {
+                (
+                    default
+                        .layer(handler)
+                        .oneshot(request(authorization))
+                        .await
+                        .unwrap()
+                        .map(|b| b.boxed()),
+                    inner
+                        .layer(handler)
+                        .oneshot(request(authorization))
+                        .await
+                        .unwrap(),
+                )
+            };
+            // The type is the point: the inner service's own body.
+            let own: http::Response<Full<Bytes>> = own;
+            let case = format!("authenticator {n}, {authorization:?}, admin {needs_admin}");
+            assert_eq!(own.status(), wrapped.status(), "{case}");
+            assert_eq!(own.headers(), wrapped.headers(), "{case}");
+            if own.headers().contains_key("grpc-status") {
+                assert!(own.body().is_end_stream(), "{case}: trailers-only");
+            }
+            assert_eq!(
+                body_text(own.into_body()).await,
+                body_text(wrapped.into_body()).await,
+                "{case}"
+            );
+        }
+    }
+}
