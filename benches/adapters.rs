@@ -1,34 +1,76 @@
 //! What each adapter adds per request over the same handler bare, beside the
-//! usual hand-rolled alternative, in one run:
+//! usual hand-rolled alternative:
 //!
 //! ```text
-//! cargo bench --bench adapters
+//! cargo bench --bench adapters                # 300 rounds of 64 requests per variant
+//! ROUNDS=1000 cargo bench --bench adapters
 //! ```
 //!
 //! - tower (also what guards hyper and tonic): `ApiKeyLayer` (HTTP and gRPC
 //!   mode) vs tower-http's `ValidateRequestHeaderLayer::bearer`, a plain
-//!   string comparison.
-//! - axum: a router with the handler bare vs behind `route_layer(ApiKeyLayer)`.
+//!   string comparison, and vs `hand_rolled`: the least any layer of this
+//!   scheme must do (a map lookup of the prefix, SHA-256 of the key, a
+//!   constant-time compare, the caller put into the request's extensions),
+//!   written out bare, without parsing rules, reporting or protections.
+//! - axum: a router with the handler bare vs behind `route_layer`: tower-http's
+//!   bearer, and `ApiKeyLayer` in the inner-body mode axum users are shown and
+//!   in the default one.
 //! - actix-web: `ApiKeyAuth` vs actix-web-httpauth's bearer middleware with a
 //!   plain string comparison.
 //!
 //! Target: our overhead over bare within 2x of the plain comparisons', though
 //! we hash and look up.
+//!
+//! The machine is shared and noisy, so the variants are not timed one after
+//! the other (a burst of noise would land on one of them) but interleaved: a
+//! round times a batch of each variant in turn, and each figure below is the
+//! median over rounds of a per-round difference or ratio, so both sides of it
+//! always ran a millisecond apart.
 
 mod support;
 
-use std::hint::black_box;
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    future::{ready, Ready},
+    hint::black_box,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use api_key_auth::{
     actix::ApiKeyAuth, ApiKeyLayer, Authenticator, KeyManager, MemoryStore, NewKey,
 };
-use http::Request;
+use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tower::{Layer, Service, ServiceExt};
 
 use support::{now, Trivial};
 
-fn main() {
-    divan::main();
+const TOKEN: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
+
+/// One way of serving a request, timed in batches.
+struct Variant {
+    group: &'static str,
+    name: &'static str,
+    /// Serves `n` requests (built before the clock starts) and says how long
+    /// that took, in nanoseconds.
+    batch: Box<dyn FnMut(usize) -> f64>,
+}
+
+/// Times `call` on `n` inputs from `input`, built beforehand.
+fn timed<I, O>(n: usize, input: impl Fn() -> I, mut call: impl FnMut(I) -> O) -> f64 {
+    let inputs: Vec<I> = (0..n).map(|_| input()).collect();
+    let mut outputs = Vec::with_capacity(n);
+    let start = Instant::now();
+    for request in inputs {
+        outputs.push(call(black_box(request)));
+    }
+    let elapsed = start.elapsed().as_nanos() as f64;
+    drop(black_box(outputs));
+    elapsed
 }
 
 /// A store with one key, and the key.
@@ -38,119 +80,308 @@ fn keyed() -> (MemoryStore, String) {
     (store, key.expose_secret().to_owned())
 }
 
-const TOKEN: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
+fn main() {
+    let rounds = env_or("ROUNDS", 300);
+    let batch = env_or("BATCH", 64);
+    let mut variants = tower_adapter::variants();
+    variants.extend(axum_adapter::variants());
+    variants.extend(actix_adapter::variants());
+
+    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    for round in 0..rounds {
+        // Each round starts at another variant, so none always follows the same one.
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let elapsed = (variants[i].batch)(batch);
+            times[i].push(elapsed / batch as f64);
+        }
+    }
+    report(&variants, &times, rounds, batch);
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn report(variants: &[Variant], times: &[Vec<f64>], rounds: usize, batch: usize) {
+    let index = |group: &str, name: &str| {
+        variants
+            .iter()
+            .position(|v| v.group == group && v.name == name)
+            .unwrap_or_else(|| panic!("no variant {group}::{name}"))
+    };
+    // Per round, what a variant adds over its group's bare handler.
+    let over = |i: usize| -> Vec<f64> {
+        let bare = &times[index(variants[i].group, "bare")];
+        times[i].iter().zip(bare).map(|(t, b)| t - b).collect()
+    };
+    println!("{rounds} rounds of {batch} requests per variant; medians over rounds");
+    println!(
+        "{:<8} {:<22} {:>10} {:>10} {:>12}",
+        "adapter", "variant", "per req", "fastest", "over bare"
+    );
+    for (i, v) in variants.iter().enumerate() {
+        let fastest = times[i].iter().copied().fold(f64::INFINITY, f64::min);
+        let added = if v.name == "bare" {
+            String::new()
+        } else {
+            format!("{:+.1} ns", median(over(i)))
+        };
+        println!(
+            "{:<8} {:<22} {:>7.1} ns {:>7.1} ns {:>12}",
+            v.group,
+            v.name,
+            median(times[i].clone()),
+            fastest,
+            added
+        );
+    }
+    println!();
+    for (group, ours, theirs, label) in [
+        (
+            "tower",
+            "api_key_layer",
+            "tower_http_bearer",
+            "tower: ApiKeyLayer / tower-http bearer",
+        ),
+        (
+            "tower",
+            "api_key_layer",
+            "hand_rolled",
+            "tower: ApiKeyLayer / hand-rolled floor",
+        ),
+        (
+            "axum",
+            "api_key_layer",
+            "tower_http_bearer",
+            "axum: ApiKeyLayer (inner body) / tower-http bearer",
+        ),
+        (
+            "axum",
+            "api_key_layer_wrapped",
+            "tower_http_bearer",
+            "axum: ApiKeyLayer (wrapped) / tower-http bearer",
+        ),
+        (
+            "actix",
+            "api_key_auth",
+            "httpauth_bearer",
+            "actix-web: ApiKeyAuth / actix-web-httpauth bearer",
+        ),
+    ] {
+        let (ours, theirs) = (over(index(group, ours)), over(index(group, theirs)));
+        // A ratio is only meaningful where the denominator is clearly positive.
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(&theirs)
+            .filter(|(_, t)| **t > 1.0)
+            .map(|(o, t)| o / t)
+            .collect();
+        let of_medians = median(ours) / median(theirs);
+        if ratios.is_empty() {
+            println!("{label:<52} {of_medians:>6.2}x of the medians (no round with a positive denominator)");
+        } else {
+            println!(
+                "{label:<52} {of_medians:>6.2}x of the medians, {:>6.2}x median of {} per-round ratios",
+                median(ratios.clone()),
+                ratios.len()
+            );
+        }
+    }
+}
+
+/// The floor of the scheme as a tower service in front of [`Trivial`]: the
+/// steps no implementation can skip, and nothing else.
+#[derive(Clone)]
+struct HandRolled {
+    keys: Arc<Digests>,
+}
+
+/// Prefix to the key's SHA-256 and its holder's name.
+type Digests = HashMap<[u8; 8], ([u8; 32], Arc<str>), foldhash::fast::RandomState>;
+
+impl HandRolled {
+    /// The one key of `store`, `key`, as the floor's map holds it.
+    fn over(store: &MemoryStore, key: &str) -> Self {
+        let record = now(store.list()).unwrap().pop().unwrap();
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut keys = HashMap::default();
+        keys.insert(
+            *record.prefix.as_bytes(),
+            (digest, Arc::from(record.name.as_str())),
+        );
+        Self {
+            keys: Arc::new(keys),
+        }
+    }
+}
+
+impl Service<Request<String>> for HandRolled {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<String>) -> Self::Future {
+        let name = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Api-Key "))
+            .filter(|key| key.len() == 41)
+            .and_then(|key| {
+                let (expected, name) = self.keys.get(&key[..8])?;
+                let digest: [u8; 32] = Sha256::digest(key).into();
+                bool::from(digest.ct_eq(expected)).then(|| name.clone())
+            });
+        match name {
+            Some(name) => {
+                request.extensions_mut().insert(name);
+                Trivial.call(request)
+            }
+            None => {
+                let mut response = Response::new(String::new());
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                ready(Ok(response))
+            }
+        }
+    }
+}
 
 mod tower_adapter {
     use super::*;
     use tower_http::validate_request::ValidateRequestHeaderLayer;
 
-    fn requests(authorization: String) -> impl Fn() -> Request<String> {
-        move || {
+    fn variant<S, B>(name: &'static str, mut service: S, authorization: String) -> Variant
+    where
+        S: Service<Request<String>, Response = Response<B>, Error = Infallible> + 'static,
+    {
+        let request = move || {
             Request::get("/")
                 .header("authorization", &authorization)
                 .body(String::new())
                 .unwrap()
+        };
+        // Every variant times requests that are let through.
+        let first = now(service.call(request())).unwrap();
+        assert!(
+            first.status().is_success(),
+            "tower::{name}: {}",
+            first.status()
+        );
+        Variant {
+            group: "tower",
+            name,
+            batch: Box::new(move |n| timed(n, &request, |r| now(service.call(r)).unwrap())),
         }
     }
 
-    fn run<S>(bencher: divan::Bencher, mut service: S, authorization: String)
-    where
-        S: Service<Request<String>>,
-        S::Error: std::fmt::Debug,
-    {
-        bencher
-            .with_inputs(requests(authorization))
-            .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn bare(bencher: divan::Bencher) {
-        run(bencher, Trivial, format!("Bearer {TOKEN}"));
-    }
-
-    #[divan::bench(sample_size = 64)]
     #[allow(deprecated)] // "too basic for real applications": the plain comparison we measure against
-    fn tower_http_bearer(bencher: divan::Bencher) {
-        run(
-            bencher,
-            ValidateRequestHeaderLayer::bearer(TOKEN).layer(Trivial),
-            format!("Bearer {TOKEN}"),
-        );
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn api_key_layer(bencher: divan::Bencher) {
+    pub fn variants() -> Vec<Variant> {
         let (store, key) = keyed();
-        run(
-            bencher,
-            ApiKeyLayer::new(store).layer(Trivial),
-            format!("Api-Key {key}"),
-        );
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn api_key_layer_grpc(bencher: divan::Bencher) {
-        let (store, key) = keyed();
-        let auth = Authenticator::builder(store).grpc(true).build().unwrap();
-        run(
-            bencher,
-            ApiKeyLayer::from(auth).layer(Trivial),
-            format!("Api-Key {key}"),
-        );
+        let ours = format!("Api-Key {key}");
+        let grpc = Authenticator::builder(store.clone())
+            .grpc(true)
+            .build()
+            .unwrap();
+        vec![
+            variant("bare", Trivial, format!("Bearer {TOKEN}")),
+            variant(
+                "tower_http_bearer",
+                ValidateRequestHeaderLayer::bearer(TOKEN).layer(Trivial),
+                format!("Bearer {TOKEN}"),
+            ),
+            variant("hand_rolled", HandRolled::over(&store, &key), ours.clone()),
+            variant(
+                "api_key_layer",
+                ApiKeyLayer::new(store).layer(Trivial),
+                ours.clone(),
+            ),
+            variant(
+                "api_key_layer_grpc",
+                ApiKeyLayer::from(grpc).layer(Trivial),
+                ours,
+            ),
+        ]
     }
 }
 
 mod axum_adapter {
     use super::*;
     use axum::{body::Body, routing::get, Router};
+    use tower_http::validate_request::ValidateRequestHeaderLayer;
 
-    fn requests(authorization: String) -> impl Fn() -> Request<Body> {
-        move || {
+    fn variant(name: &'static str, router: Router, authorization: String) -> Variant {
+        let request = move || {
             Request::get("/whoami")
                 .header("authorization", &authorization)
                 .body(Body::empty())
                 .unwrap()
+        };
+        let first = now(router.clone().oneshot(request())).unwrap();
+        assert!(
+            first.status().is_success(),
+            "axum::{name}: {}",
+            first.status()
+        );
+        Variant {
+            group: "axum",
+            name,
+            batch: Box::new(move |n| {
+                timed(n, &request, |r| now(router.clone().oneshot(r)).unwrap())
+            }),
         }
     }
 
-    fn run(bencher: divan::Bencher, router: Router, authorization: String) {
-        bencher
-            .with_inputs(requests(authorization))
-            .bench_local_values(|request| now(router.clone().oneshot(black_box(request))).unwrap());
+    fn routes() -> Router {
+        Router::new().route("/whoami", get(|| async { "ok" }))
     }
 
-    #[divan::bench(sample_size = 64)]
-    fn bare(bencher: divan::Bencher) {
-        run(
-            bencher,
-            Router::new().route("/whoami", get(|| async { "ok" })),
-            String::new(),
-        );
-    }
-
-    #[divan::bench(sample_size = 64)]
     #[allow(deprecated)] // the plain comparison we measure against
-    fn tower_http_bearer(bencher: divan::Bencher) {
-        let router = Router::new()
-            .route("/whoami", get(|| async { "ok" }))
-            .route_layer(tower_http::validate_request::ValidateRequestHeaderLayer::bearer(TOKEN));
-        run(bencher, router, format!("Bearer {TOKEN}"));
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn api_key_layer(bencher: divan::Bencher) {
+    pub fn variants() -> Vec<Variant> {
         let (store, key) = keyed();
-        let router = Router::new()
-            .route("/whoami", get(|| async { "ok" }))
-            .route_layer(ApiKeyLayer::new(store));
-        run(bencher, router, format!("Api-Key {key}"));
+        let ours = format!("Api-Key {key}");
+        vec![
+            variant("bare", routes(), String::new()),
+            variant(
+                "tower_http_bearer",
+                routes().route_layer(ValidateRequestHeaderLayer::bearer(TOKEN)),
+                format!("Bearer {TOKEN}"),
+            ),
+            variant(
+                "api_key_layer",
+                routes().route_layer(ApiKeyLayer::new(store.clone()).with_inner_body()),
+                ours.clone(),
+            ),
+            // The default mode: axum boxes the layer's `AuthBody` again.
+            variant(
+                "api_key_layer_wrapped",
+                routes().route_layer(ApiKeyLayer::new(store)),
+                ours,
+            ),
+        ]
     }
 }
 
 mod actix_adapter {
     use super::*;
     use actix_web::{
-        dev::{Service as _, ServiceRequest},
+        dev::{Service as _, ServiceFactory, ServiceRequest, ServiceResponse},
         test, web, App, HttpResponse,
     };
     use actix_web_httpauth::{extractors::bearer::BearerAuth, middleware::HttpAuthentication};
@@ -170,56 +401,54 @@ mod actix_adapter {
         }
     }
 
-    /// Times `app` on one actix system; each iteration is one request.
-    fn run<T, B>(bencher: divan::Bencher, authorization: String, build: impl FnOnce() -> App<T>)
+    /// `app` on an actix system of its own; each request is one `block_on`.
+    fn variant<T, B>(name: &'static str, authorization: String, app: App<T>) -> Variant
     where
-        T: actix_web::dev::ServiceFactory<
+        T: ServiceFactory<
                 ServiceRequest,
                 Config = (),
-                Response = actix_web::dev::ServiceResponse<B>,
+                Response = ServiceResponse<B>,
                 Error = actix_web::Error,
                 InitError = (),
             > + 'static,
         B: actix_web::body::MessageBody + 'static,
     {
         let system = actix_web::rt::System::new();
-        let app = system.block_on(test::init_service(build()));
-        bencher
-            .with_inputs(|| {
-                test::TestRequest::get()
-                    .uri("/whoami")
-                    .insert_header(("authorization", authorization.as_str()))
-                    .to_request()
-            })
-            .bench_local_values(|request| {
-                let response = system.block_on(app.call(black_box(request))).unwrap();
-                assert!(response.status().is_success());
-            });
+        let app = system.block_on(test::init_service(app));
+        let request = move || {
+            test::TestRequest::get()
+                .uri("/whoami")
+                .insert_header(("authorization", authorization.as_str()))
+                .to_request()
+        };
+        let first = system.block_on(app.call(request())).unwrap();
+        assert!(
+            first.status().is_success(),
+            "actix::{name}: {}",
+            first.status()
+        );
+        Variant {
+            group: "actix",
+            name,
+            batch: Box::new(move |n| timed(n, &request, |r| system.block_on(app.call(r)).unwrap())),
+        }
     }
 
-    #[divan::bench(sample_size = 64)]
-    fn bare(bencher: divan::Bencher) {
-        run(bencher, String::new(), || {
-            App::new().route("/whoami", web::get().to(handler))
-        });
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn httpauth_bearer(bencher: divan::Bencher) {
-        run(bencher, format!("Bearer {TOKEN}"), || {
-            App::new()
-                .wrap(HttpAuthentication::bearer(plain_comparison))
-                .route("/whoami", web::get().to(handler))
-        });
-    }
-
-    #[divan::bench(sample_size = 64)]
-    fn api_key_auth(bencher: divan::Bencher) {
+    pub fn variants() -> Vec<Variant> {
         let (store, key) = keyed();
-        run(bencher, format!("Api-Key {key}"), move || {
-            App::new()
-                .wrap(ApiKeyAuth::new(store))
-                .route("/whoami", web::get().to(handler))
-        });
+        let route = || App::new().route("/whoami", web::get().to(handler));
+        vec![
+            variant("bare", String::new(), route()),
+            variant(
+                "httpauth_bearer",
+                format!("Bearer {TOKEN}"),
+                route().wrap(HttpAuthentication::bearer(plain_comparison)),
+            ),
+            variant(
+                "api_key_auth",
+                format!("Api-Key {key}"),
+                route().wrap(ApiKeyAuth::new(store)),
+            ),
+        ]
     }
 }
