@@ -299,6 +299,7 @@ impl Authenticator {
     }
 
     /// Whether the credential header is removed before the inner service sees the request.
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
     pub(crate) fn strips_credential(&self) -> bool {
         self.inner.strip
     }
