@@ -17,7 +17,7 @@ use std::{
 
 use api_key_auth::{
     cache::CachedStore,
-    store::{postgres::PostgresStore, redis::RedisStore, sqlite::SqliteStore},
+    store::{mysql::MySqlStore, postgres::PostgresStore, redis::RedisStore, sqlite::SqliteStore},
     ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, MemoryStore, NewKey,
 };
 use axum::{
@@ -62,7 +62,7 @@ async fn whoami(identity: Identity) -> Response {
 }
 
 /// The store named by `APIKEY_STORE`: `memory` (the default), a `sqlite:`
-/// path, or a `postgres://` or `redis://` URL; `APIKEY_STORE_SCHEMA=drf`
+/// path, or a `postgres://`, `mysql://` or `redis://` URL; `APIKEY_STORE_SCHEMA=drf`
 /// serves a djangorestframework-api-key table instead of our own.
 async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::error::Error>> {
     let url = std::env::var("APIKEY_STORE").unwrap_or_else(|_| "memory".to_owned());
@@ -76,7 +76,8 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
     let store: Arc<dyn KeyManager> = if url == "memory" {
         if drf {
             return Err(
-                "APIKEY_STORE_SCHEMA=drf needs a sqlite: or postgres:// APIKEY_STORE".into(),
+                "APIKEY_STORE_SCHEMA=drf needs a sqlite:, postgres:// or mysql:// APIKEY_STORE"
+                    .into(),
             );
         }
         Arc::new(MemoryStore::new())
@@ -95,17 +96,25 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
         // Many instances share the table: cache, and hear of revocations made by the others.
         let revocations = store.revocations();
         Arc::new(CachedStore::new(store).with_invalidations(revocations))
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        // MySQL announces no revocations: every lookup asks the database.
+        Arc::new(if drf {
+            MySqlStore::connect_drf(&url).await?
+        } else {
+            MySqlStore::connect(&url).await?
+        })
     } else if url.starts_with("redis://") || url.starts_with("rediss://") {
         if drf {
             return Err(
-                "APIKEY_STORE_SCHEMA=drf needs a sqlite: or postgres:// APIKEY_STORE".into(),
+                "APIKEY_STORE_SCHEMA=drf needs a sqlite:, postgres:// or mysql:// APIKEY_STORE"
+                    .into(),
             );
         }
         let store = RedisStore::connect(&url).await?;
         let revocations = store.revocations();
         Arc::new(CachedStore::new(store).with_invalidations(revocations))
     } else {
-        return Err(format!("APIKEY_STORE is `memory`, `sqlite:PATH`, `postgres://...` or `redis://...`, not {url:?}").into());
+        return Err(format!("APIKEY_STORE is `memory`, `sqlite:PATH`, `postgres://...`, `mysql://...` or `redis://...`, not {url:?}").into());
     };
     let shown = match url.split_once('@') {
         // Never print a password.

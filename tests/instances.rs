@@ -2,8 +2,11 @@
 //! caches of the others within a second, through PostgreSQL LISTEN/NOTIFY
 //! or Redis pub/sub, and a listener that lost its line flushes its cache
 //! when it comes back. Also: a store that is cut off or hangs gives 503, and
-//! the service recovers by itself when the store returns.
-#![cfg(all(feature = "cache", any(feature = "postgres", feature = "redis")))]
+//! the service recovers by itself when the store returns (MySQL too).
+#![cfg(all(
+    feature = "cache",
+    any(feature = "postgres", feature = "redis", feature = "mysql")
+))]
 
 mod common;
 
@@ -135,6 +138,29 @@ mod postgres {
             Schema::Native,
         );
         store.migrate().await.unwrap();
+        service_survives_its_store(store, &proxy).await;
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use api_key_auth::store::mysql::MySqlStore;
+    use common::{isolated_mysql_url, mysql_url};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cut_or_hanging_database_gives_503_and_the_service_recovers() {
+        let Some(url) =
+            mysql_url("mysql::a_cut_or_hanging_database_gives_503_and_the_service_recovers")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let target = host_port(&url);
+        let proxy = Proxy::start(&target).await;
+        let store = MySqlStore::connect(&proxy.url(&url, &target))
+            .await
+            .unwrap();
         service_survives_its_store(store, &proxy).await;
     }
 }

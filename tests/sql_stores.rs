@@ -1,11 +1,14 @@
 //! The SQL stores: the conformance kit, persistence, migrations, no
 //! plaintext at rest, and djangorestframework-api-key tables whose keys were
 //! minted by DRF itself.
-#![cfg(any(feature = "sqlite", feature = "postgres"))]
+#![cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use api_key_auth::{testkit::Conformance, Authenticator, KeyManager, KeyStore, NewKey};
 use http::{header::AUTHORIZATION, HeaderMap};
@@ -350,5 +353,222 @@ mod postgres {
             .run()
             .await
             .unwrap();
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use api_key_auth::{
+        key::Prefix,
+        store::{mysql::MySqlStore, Schema},
+    };
+    use common::{isolated_mysql_url, mysql_url};
+
+    async fn store(test: &str) -> Option<MySqlStore> {
+        let url = isolated_mysql_url(&mysql_url(test)?).await;
+        Some(MySqlStore::connect(&url).await.unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_keeps_the_contract() {
+        let Some(store) = store("mysql::store_keeps_the_contract").await else {
+            return;
+        };
+        Conformance::new(store).run().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn instances_migrate_at_once_and_the_table_holds_no_plaintext() {
+        let Some(url) =
+            mysql_url("mysql::instances_migrate_at_once_and_the_table_holds_no_plaintext")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        // Several instances starting together: every migration statement is
+        // one a second run skips.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let url = url.clone();
+            tasks.spawn(async move { MySqlStore::connect(&url).await });
+        }
+        let mut stores = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            stores.push(done.unwrap().unwrap());
+        }
+        let store = stores.pop().unwrap();
+        store.migrate().await.unwrap();
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM api_key_auth_migrations")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(versions, [1]);
+
+        let (_, key) = store
+            .create(NewKey::named("n").owner("o").metadata("m", "v"))
+            .await
+            .unwrap()
+            .reveal();
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(CONCAT(id, prefix, hashed_key, name, scopes, COALESCE(owner, ''), metadata) AS CHAR) FROM api_keys",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].contains(&key.expose_secret()[9..]));
+        assert!(rows[0].contains("sha256$$"));
+    }
+
+    /// MySQL compares text case-insensitively by default; keys are not.
+    #[tokio::test]
+    async fn prefixes_differing_in_case_are_different_keys() {
+        let Some(store) = store("mysql::prefixes_differing_in_case_are_different_keys").await
+        else {
+            return;
+        };
+        let (record, key) = loop {
+            let (record, key) = store.create(NewKey::named("cased")).await.unwrap().reveal();
+            if record
+                .prefix
+                .as_str()
+                .bytes()
+                .any(|b| b.is_ascii_alphabetic())
+            {
+                break (record, key);
+            }
+        };
+        let swapped: String = record
+            .prefix
+            .as_str()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        let swapped = Prefix::parse(&swapped).unwrap();
+        assert!(store.find(swapped).await.unwrap().is_none());
+
+        // A record under the swapped prefix is a key of its own.
+        let twin = api_key_auth::KeyRecord::new("twin", "twin", swapped, record.hash.clone());
+        store.insert(twin).await.unwrap();
+        assert_eq!(store.find(swapped).await.unwrap().unwrap().id, "twin");
+        assert_eq!(
+            store.find(record.prefix).await.unwrap().unwrap().id,
+            record.id
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+        );
+        let identity = Authenticator::new(store)
+            .authenticate(&headers)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(identity.id(), record.id);
+    }
+
+    /// A table as Django's migration makes it on MySQL, in the server's
+    /// default (case-insensitive) collation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_drf_table_keeps_the_contract_and_gets_drf_shaped_keys() {
+        let Some(url) = mysql_url("mysql::a_drf_table_keeps_the_contract_and_gets_drf_shaped_keys")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let store = MySqlStore::connect_drf(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TABLE rest_framework_api_key_apikey (\
+               id varchar(150) NOT NULL PRIMARY KEY, \
+               created datetime(6) NOT NULL, \
+               name varchar(50) NOT NULL, \
+               revoked bool NOT NULL, \
+               expiry_date datetime(6) NULL, \
+               hashed_key varchar(150) NOT NULL, \
+               prefix varchar(8) NOT NULL UNIQUE)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(store.schema(), &Schema::drf());
+        Conformance::new(store.clone())
+            .without_extras()
+            .run()
+            .await
+            .unwrap();
+
+        let before = std::time::SystemTime::now();
+        let (record, _) = store
+            .create(NewKey::named("from rust").expires_in(Duration::from_secs(3600)))
+            .await
+            .unwrap()
+            .reveal();
+        assert!(record.hash.to_string().starts_with("sha512$$"));
+        assert_eq!(record.id, record.prefix.as_str());
+        let (pk, created, expiry): (String, String, String) = sqlx::query_as(
+            "SELECT id, CAST(created AS CHAR), CAST(expiry_date AS CHAR) \
+             FROM rest_framework_api_key_apikey WHERE prefix = ?",
+        )
+        .bind(record.prefix.as_str())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(pk, format!("{}.{}", record.prefix, record.hash));
+        // Stored in UTC, as Django stores it: the hour written is the UTC hour.
+        let utc_now = before
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let hour = (utc_now / 3600) % 24;
+        let written: u64 = created[11..13].parse().unwrap();
+        assert!(
+            written == hour || written == (hour + 1) % 24,
+            "{created} at UTC hour {hour}"
+        );
+        assert_ne!(created, expiry);
+        let found = store.find(record.prefix).await.unwrap().unwrap();
+        let drift = |a: std::time::SystemTime, b: std::time::SystemTime| {
+            a.duration_since(b).unwrap_or_else(|e| e.duration())
+        };
+        assert!(drift(found.created, before) < Duration::from_secs(5));
+        assert!(
+            drift(found.expires.unwrap(), before + Duration::from_secs(3600))
+                < Duration::from_secs(5)
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_freshly_minted_by_drf_get_drf_verdicts() {
+        let Some(dir) = fresh_drf_dir("mysql::keys_freshly_minted_by_drf_get_drf_verdicts") else {
+            return;
+        };
+        let Some(url) = std::env::var("APIKEY_TEST_DRF_MYSQL_URL").ok() else {
+            common::skip_line("skipping mysql DRF verdicts: set APIKEY_TEST_DRF_MYSQL_URL to the database mint_keys.py filled");
+            return;
+        };
+        let store = MySqlStore::connect_drf(&url).await.unwrap();
+        assert_same_verdicts(store.clone(), &drf_keys(&dir.join("mysql.json"))).await;
+        keys_for_django(&store, &dir.join("rust-mysql.json")).await;
+        Conformance::new(store)
+            .without_extras()
+            .run()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable() {
+        let err = MySqlStore::connect("mysql://root@127.0.0.1:1/test")
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
     }
 }

@@ -74,7 +74,11 @@ pub(crate) struct Statements {
     pub(crate) find: String,
     pub(crate) list: String,
     pub(crate) insert: String,
+    /// Marks the key revoked and gives its prefix; or, where the database
+    /// cannot return rows from an UPDATE, locks the row and gives its prefix,
+    /// and `revoke_update` marks it.
     pub(crate) revoke: String,
+    pub(crate) revoke_update: Option<String>,
     /// Whether a migration version is recorded, and recording one.
     pub(crate) migration_applied: String,
     pub(crate) migration_record: String,
@@ -91,6 +95,8 @@ pub(crate) enum Dialect {
     Sqlite,
     #[cfg(feature = "postgres")]
     Postgres,
+    #[cfg(feature = "mysql")]
+    MySql,
 }
 
 impl Dialect {
@@ -100,6 +106,12 @@ impl Dialect {
             Self::Sqlite => format!("?{n}"),
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("${n}"),
+            // Positional: every statement here takes its parameters in order.
+            #[cfg(feature = "mysql")]
+            Self::MySql => {
+                let _ = n;
+                "?".to_owned()
+            }
         }
     }
 
@@ -112,6 +124,9 @@ impl Dialect {
             }
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("CAST(ROUND(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"),
+            // The session's time zone is UTC (set on connecting), as Django's are.
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("CAST(ROUND(UNIX_TIMESTAMP({column}) * 1000) AS SIGNED)"),
         }
     }
 
@@ -122,6 +137,8 @@ impl Dialect {
             Self::Sqlite => format!("strftime('%Y-%m-%d %H:%M:%f', {param} / 1000.0, 'unixepoch')"),
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("to_timestamp(CAST({param} AS DOUBLE PRECISION) / 1000.0)"),
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("FROM_UNIXTIME({param} / 1000.0)"),
         }
     }
 
@@ -131,6 +148,66 @@ impl Dialect {
             Self::Sqlite => format!("'{text}'"),
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("CAST('{text}' AS TEXT)"),
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("CAST('{text}' AS CHAR)"),
+        }
+    }
+
+    /// `column` read as text. MySQL reports a column of a binary collation
+    /// as binary, which would not decode as a string.
+    fn read_text(self, column: &str, name: &str) -> String {
+        match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("CAST({column} AS CHAR) AS {name}"),
+            #[allow(unreachable_patterns)]
+            _ if column == name => column.to_owned(),
+            #[allow(unreachable_patterns)]
+            _ => format!("{column} AS {name}"),
+        }
+    }
+
+    fn null_text(self) -> &'static str {
+        match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql => "CAST(NULL AS CHAR)",
+            #[allow(unreachable_patterns)]
+            _ => "CAST(NULL AS TEXT)",
+        }
+    }
+
+    /// `INSERT` that skips a row whose key is taken.
+    fn insert_or_skip(self, table: &str, columns: &str, values: &str) -> String {
+        match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("INSERT IGNORE INTO {table} ({columns}) VALUES ({values})"),
+            #[allow(unreachable_patterns)]
+            _ => {
+                format!("INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING")
+            }
+        }
+    }
+
+    /// Revoking the rows where `key` (a column) is the first parameter:
+    /// the statement giving the prefix, and the update, if separate.
+    fn revoke(self, table: &str, key: &str) -> (String, Option<String>) {
+        let p = self.param(1);
+        match self {
+            // No RETURNING on UPDATE: lock the row, read it, then update it.
+            #[cfg(feature = "mysql")]
+            Self::MySql => (
+                format!(
+                    "SELECT {} FROM {table} WHERE {key} = {p} FOR UPDATE",
+                    self.read_text("prefix", "prefix")
+                ),
+                Some(format!(
+                    "UPDATE {table} SET revoked = TRUE WHERE {key} = {p}"
+                )),
+            ),
+            #[allow(unreachable_patterns)]
+            _ => (
+                format!("UPDATE {table} SET revoked = TRUE WHERE {key} = {p} RETURNING prefix"),
+                None,
+            ),
         }
     }
 }
@@ -142,38 +219,54 @@ impl Statements {
             "SELECT version FROM api_key_auth_migrations WHERE version = {}",
             p(1)
         );
-        let migration_record = format!(
-            "INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ({}, {}) ON CONFLICT DO NOTHING",
-            p(1),
-            p(2)
+        let migration_record = dialect.insert_or_skip(
+            "api_key_auth_migrations",
+            "version, applied_ms",
+            &format!("{}, {}", p(1), p(2)),
         );
         match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
+                let text = |c: &str| dialect.read_text(c, c);
+                let read = format!(
+                    "{}, {}, {}, {}, created_ms, expires_ms, revoked, {}, {}, {}",
+                    text("id"),
+                    text("prefix"),
+                    text("hashed_key"),
+                    text("name"),
+                    text("scopes"),
+                    text("owner"),
+                    text("metadata"),
+                );
+                let (revoke, revoke_update) = dialect.revoke("api_keys", "id");
                 Self {
-                    find: format!("SELECT {columns} FROM api_keys WHERE prefix = {}", p(1)),
-                    list: format!("SELECT {columns} FROM api_keys ORDER BY created_ms, id"),
+                    find: format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
+                    list: format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
                     insert: format!(
                         "INSERT INTO api_keys ({columns}) VALUES ({})",
                         (1..=10).map(p).collect::<Vec<_>>().join(", ")
                     ),
-                    revoke: format!(
-                        "UPDATE api_keys SET revoked = TRUE WHERE id = {} RETURNING prefix",
-                        p(1)
-                    ),
+                    revoke,
+                    revoke_update,
                     migration_applied,
                     migration_record,
                 }
             }
             Schema::Drf { table } => {
                 let columns = format!(
-                    "prefix AS id, prefix, hashed_key, name, {} AS created_ms, {} AS expires_ms, revoked, \
-                     {} AS scopes, CAST(NULL AS TEXT) AS owner, {} AS metadata",
+                    "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, revoked, \
+                     {} AS scopes, {} AS owner, {} AS metadata",
+                    dialect.read_text("prefix", "id"),
+                    dialect.read_text("prefix", "prefix"),
+                    dialect.read_text("hashed_key", "hashed_key"),
+                    dialect.read_text("name", "name"),
                     dialect.millis_of("created"),
                     dialect.millis_of("expiry_date"),
                     dialect.text_literal("[]"),
+                    dialect.null_text(),
                     dialect.text_literal("{}"),
                 );
+                let (revoke, revoke_update) = dialect.revoke(table, "prefix");
                 Self {
                     find: format!("SELECT {columns} FROM {table} WHERE prefix = {}", p(1)),
                     list: format!("SELECT {columns} FROM {table} ORDER BY created, id"),
@@ -188,7 +281,8 @@ impl Statements {
                         dialect.datetime_of(&p(6)),
                         p(7),
                     ),
-                    revoke: format!("UPDATE {table} SET revoked = TRUE WHERE prefix = {} RETURNING prefix", p(1)),
+                    revoke,
+                    revoke_update,
                     migration_applied,
                     migration_record,
                 }
@@ -303,12 +397,16 @@ macro_rules! sql_store_impls {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::store::sql::store_error)?;
-                match row {
-                    Some(row) => Ok(Some(std::sync::Arc::new(
-                        Self::decode(&row)?.into_record()?,
-                    ))),
-                    None => Ok(None),
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let record = Self::decode(&row)?.into_record()?;
+                // A table compared without regard to case (a DRF table in
+                // MySQL's default collation) may give a prefix's twin.
+                if record.prefix != prefix {
+                    return Ok(None);
                 }
+                Ok(Some(std::sync::Arc::new(record)))
             }
         }
 
@@ -372,6 +470,13 @@ macro_rules! sql_store_impls {
                 let prefix: String = row
                     .try_get("prefix")
                     .map_err($crate::store::sql::store_error)?;
+                if let Some(update) = &self.sql.revoke_update {
+                    sqlx::query(update)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::sql::store_error)?;
+                }
                 $after_revoke(self, &mut tx, &prefix).await?;
                 tx.commit().await.map_err($crate::store::sql::store_error)?;
                 Ok(true)

@@ -221,6 +221,15 @@ pub fn postgres_url(test: &str) -> Option<String> {
     )
 }
 
+/// The MySQL or MariaDB server the tests may use, from `APIKEY_TEST_MYSQL_URL`.
+pub fn mysql_url(test: &str) -> Option<String> {
+    env_url(
+        "APIKEY_TEST_MYSQL_URL",
+        test,
+        "mysql://root@127.0.0.1:3306/test",
+    )
+}
+
 /// The Redis server the tests may use, from `APIKEY_TEST_REDIS_URL`.
 pub fn redis_url(test: &str) -> Option<String> {
     env_url("APIKEY_TEST_REDIS_URL", test, "redis://127.0.0.1:6379")
@@ -288,6 +297,32 @@ pub async fn pg_pool_in(url: &str, schema: &str) -> sqlx::PgPool {
         .connect_with(options)
         .await
         .unwrap()
+}
+
+/// A MySQL database of the test's own, so tests sharing one server never see
+/// each other's tables: the URL of the new database on `url`'s server.
+#[cfg(feature = "mysql")]
+pub async fn isolated_mysql_url(url: &str) -> String {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let options = sqlx::mysql::MySqlConnectOptions::from_str(url).unwrap();
+    let mut admin = options
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("APIKEY_TEST_MYSQL_URL is set but MySQL is unreachable: {e}"));
+    let database = format!(
+        "apikey_test_{}",
+        api_key_auth::key::ApiKey::generate()
+            .unwrap()
+            .prefix()
+            .as_str()
+            .to_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    options.database(&database).to_url_lossy().to_string()
 }
 
 /// A TCP proxy of the test's own between a store and its server, to cut the

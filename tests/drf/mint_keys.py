@@ -2,6 +2,7 @@
 
     python mint_keys.py --sqlite PATH --out keys.json
     python mint_keys.py --postgres postgresql://user@host:port/db --out keys.json
+    python mint_keys.py --mysql mysql://user@host:port/db --out keys.json
     python mint_keys.py --postgres ... --verify rust-keys.json
 
 With --verify, mints nothing: it checks that DRF gives the keys listed in the
@@ -27,6 +28,23 @@ from django.conf import settings
 def configure(args):
     if args.sqlite:
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": args.sqlite}
+    elif args.mysql:
+        # PyMySQL stands in for mysqlclient (no C build); Django checks the
+        # version of the driver it thinks it has.
+        import pymysql
+
+        pymysql.version_info = (2, 2, 1, "final", 0)
+        pymysql.install_as_MySQLdb()
+        url = urlparse(args.mysql)
+        database = {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": url.path.lstrip("/"),
+            "USER": url.username or "root",
+            "PASSWORD": url.password or "",
+            "HOST": url.hostname or "127.0.0.1",
+            "PORT": str(url.port or 3306),
+            "OPTIONS": {"charset": "utf8mb4"},
+        }
     else:
         url = urlparse(args.postgres)
         database = {
@@ -52,6 +70,7 @@ def main():
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--sqlite")
     target.add_argument("--postgres")
+    target.add_argument("--mysql")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--out")
     action.add_argument("--verify")
