@@ -21,11 +21,8 @@
 //! Target: our overhead over bare within 2x of the plain comparisons', though
 //! we hash and look up.
 //!
-//! The machine is shared and noisy, so the variants are not timed one after
-//! the other (a burst of noise would land on one of them) but interleaved: a
-//! round times a batch of each variant in turn, and each figure below is the
-//! median over rounds of a per-round difference or ratio, so both sides of it
-//! always ran a millisecond apart.
+//! The variants run interleaved (see `support/interleave.rs`): every figure
+//! is a median over rounds of a per-round difference or ratio.
 
 mod support;
 
@@ -33,10 +30,8 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     future::{ready, Ready},
-    hint::black_box,
     sync::Arc,
     task::{Context, Poll},
-    time::Instant,
 };
 
 use api_key_auth::{
@@ -47,31 +42,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower::{Layer, Service, ServiceExt};
 
-use support::{now, Trivial};
+use support::{
+    interleave::{self, Variant},
+    now, Trivial,
+};
 
 const TOKEN: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
-
-/// One way of serving a request, timed in batches.
-struct Variant {
-    group: &'static str,
-    name: &'static str,
-    /// Serves `n` requests (built before the clock starts) and says how long
-    /// that took, in nanoseconds.
-    batch: Box<dyn FnMut(usize) -> f64>,
-}
-
-/// Times `call` on `n` inputs from `input`, built beforehand.
-fn timed<I, O>(n: usize, input: impl Fn() -> I, mut call: impl FnMut(I) -> O) -> f64 {
-    let inputs: Vec<I> = (0..n).map(|_| input()).collect();
-    let mut outputs = Vec::with_capacity(n);
-    let start = Instant::now();
-    for request in inputs {
-        outputs.push(call(black_box(request)));
-    }
-    let elapsed = start.elapsed().as_nanos() as f64;
-    drop(black_box(outputs));
-    elapsed
-}
 
 /// A store with one key, and the key.
 fn keyed() -> (MemoryStore, String) {
@@ -81,125 +57,44 @@ fn keyed() -> (MemoryStore, String) {
 }
 
 fn main() {
-    let rounds = env_or("ROUNDS", 300);
-    let batch = env_or("BATCH", 64);
     let mut variants = tower_adapter::variants();
     variants.extend(axum_adapter::variants());
     variants.extend(actix_adapter::variants());
-
-    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
-    for round in 0..rounds {
-        // Each round starts at another variant, so none always follows the same one.
-        for k in 0..variants.len() {
-            let i = (k + round) % variants.len();
-            let elapsed = (variants[i].batch)(batch);
-            times[i].push(elapsed / batch as f64);
-        }
-    }
-    report(&variants, &times, rounds, batch);
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
-fn report(variants: &[Variant], times: &[Vec<f64>], rounds: usize, batch: usize) {
-    let index = |group: &str, name: &str| {
-        variants
-            .iter()
-            .position(|v| v.group == group && v.name == name)
-            .unwrap_or_else(|| panic!("no variant {group}::{name}"))
-    };
-    // Per round, what a variant adds over its group's bare handler.
-    let over = |i: usize| -> Vec<f64> {
-        let bare = &times[index(variants[i].group, "bare")];
-        times[i].iter().zip(bare).map(|(t, b)| t - b).collect()
-    };
-    println!("{rounds} rounds of {batch} requests per variant; medians over rounds");
-    println!(
-        "{:<8} {:<22} {:>10} {:>10} {:>12}",
-        "adapter", "variant", "per req", "fastest", "over bare"
-    );
-    for (i, v) in variants.iter().enumerate() {
-        let fastest = times[i].iter().copied().fold(f64::INFINITY, f64::min);
-        let added = if v.name == "bare" {
-            String::new()
-        } else {
-            format!("{:+.1} ns", median(over(i)))
-        };
-        println!(
-            "{:<8} {:<22} {:>7.1} ns {:>7.1} ns {:>12}",
-            v.group,
-            v.name,
-            median(times[i].clone()),
-            fastest,
-            added
-        );
-    }
-    println!();
-    for (group, ours, theirs, label) in [
+    let timings = interleave::run(variants, 300);
+    timings.print_table();
+    for (label, group, ours, theirs) in [
         (
+            "tower: ApiKeyLayer / tower-http bearer",
             "tower",
             "api_key_layer",
             "tower_http_bearer",
-            "tower: ApiKeyLayer / tower-http bearer",
         ),
         (
+            "tower: ApiKeyLayer / hand-rolled floor",
             "tower",
             "api_key_layer",
             "hand_rolled",
-            "tower: ApiKeyLayer / hand-rolled floor",
         ),
         (
+            "axum: ApiKeyLayer (inner body) / tower-http bearer",
             "axum",
             "api_key_layer",
             "tower_http_bearer",
-            "axum: ApiKeyLayer (inner body) / tower-http bearer",
         ),
         (
+            "axum: ApiKeyLayer (wrapped) / tower-http bearer",
             "axum",
             "api_key_layer_wrapped",
             "tower_http_bearer",
-            "axum: ApiKeyLayer (wrapped) / tower-http bearer",
         ),
         (
+            "actix-web: ApiKeyAuth / actix-web-httpauth bearer",
             "actix",
             "api_key_auth",
             "httpauth_bearer",
-            "actix-web: ApiKeyAuth / actix-web-httpauth bearer",
         ),
     ] {
-        let (ours, theirs) = (over(index(group, ours)), over(index(group, theirs)));
-        // A ratio is only meaningful where the denominator is clearly positive.
-        let ratios: Vec<f64> = ours
-            .iter()
-            .zip(&theirs)
-            .filter(|(_, t)| **t > 1.0)
-            .map(|(o, t)| o / t)
-            .collect();
-        let of_medians = median(ours) / median(theirs);
-        if ratios.is_empty() {
-            println!("{label:<52} {of_medians:>6.2}x of the medians (no round with a positive denominator)");
-        } else {
-            println!(
-                "{label:<52} {of_medians:>6.2}x of the medians, {:>6.2}x median of {} per-round ratios",
-                median(ratios.clone()),
-                ratios.len()
-            );
-        }
+        timings.print_ratio(label, group, ours, theirs);
     }
 }
 
@@ -284,11 +179,9 @@ mod tower_adapter {
             "tower::{name}: {}",
             first.status()
         );
-        Variant {
-            group: "tower",
-            name,
-            batch: Box::new(move |n| timed(n, &request, |r| now(service.call(r)).unwrap())),
-        }
+        Variant::new("tower", name, request, move |r| {
+            now(service.call(r)).unwrap()
+        })
     }
 
     #[allow(deprecated)] // "too basic for real applications": the plain comparison we measure against
@@ -339,13 +232,9 @@ mod axum_adapter {
             "axum::{name}: {}",
             first.status()
         );
-        Variant {
-            group: "axum",
-            name,
-            batch: Box::new(move |n| {
-                timed(n, &request, |r| now(router.clone().oneshot(r)).unwrap())
-            }),
-        }
+        Variant::new("axum", name, request, move |r| {
+            now(router.clone().oneshot(r)).unwrap()
+        })
     }
 
     fn routes() -> Router {
@@ -427,11 +316,9 @@ mod actix_adapter {
             "actix::{name}: {}",
             first.status()
         );
-        Variant {
-            group: "actix",
-            name,
-            batch: Box::new(move |n| timed(n, &request, |r| system.block_on(app.call(r)).unwrap())),
-        }
+        Variant::new("actix", name, request, move |r| {
+            system.block_on(app.call(r)).unwrap()
+        })
     }
 
     pub fn variants() -> Vec<Variant> {

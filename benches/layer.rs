@@ -1,69 +1,68 @@
-//! What the layer adds per request, beside the bare service, in one run:
+//! What the layer adds per request, beside the bare service:
 //!
 //! ```text
 //! cargo bench --bench layer
+//! ROUNDS=3000 cargo bench --bench layer
 //! ```
 //!
-//! Both sides get a fresh request (built outside the timing) and answer with
-//! an empty 200. The target: the layer adds at most 250 ns.
+//! Every variant gets a fresh request (built outside the timing) and answers
+//! with an empty 200, or the layer's 401 for a refused key. The variants run
+//! interleaved (see `support/interleave.rs`). The target: the layer adds at
+//! most 250 ns.
 
 mod support;
-
-use std::hint::black_box;
 
 use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
 use http::Request;
 use tower::{Layer, Service};
 
-use support::{now, Trivial};
+use support::{
+    interleave::{self, Variant},
+    now, Trivial,
+};
 
-fn main() {
-    divan::main();
-}
-
-fn key() -> (MemoryStore, String) {
-    let store = MemoryStore::new();
-    let (_, key) = now(store.create(NewKey::named("bench"))).unwrap().reveal();
-    (store, key.expose_secret().to_owned())
-}
-
-fn requests(header: &str) -> impl Fn() -> Request<String> + '_ {
+fn requests(header: String) -> impl Fn() -> Request<String> {
     move || {
         Request::get("/whoami")
-            .header("authorization", header)
+            .header("authorization", &header)
             .header("host", "localhost")
             .body(String::new())
             .unwrap()
     }
 }
 
-#[divan::bench(sample_size = 64)]
-fn bare(bencher: divan::Bencher) {
-    let (_, key) = key();
-    let header = format!("Api-Key {key}");
-    let mut service = Trivial;
-    bencher
-        .with_inputs(requests(&header))
-        .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
+/// A variant serving requests with `header` through `service`, which must
+/// answer them with `status`.
+fn variant<S, B>(name: &'static str, mut service: S, header: String, status: u16) -> Variant
+where
+    S: Service<Request<String>, Response = http::Response<B>> + 'static,
+    S::Error: std::fmt::Debug,
+{
+    let request = requests(header);
+    let first = now(service.call(request())).unwrap();
+    assert_eq!(first.status(), status, "{name}");
+    Variant::new("layer", name, request, move |r| {
+        now(service.call(r)).unwrap()
+    })
 }
 
-#[divan::bench(sample_size = 64)]
-fn layered_valid_key(bencher: divan::Bencher) {
-    let (store, key) = key();
-    let header = format!("Api-Key {key}");
-    let mut service = ApiKeyLayer::new(store).layer(Trivial);
-    bencher
-        .with_inputs(requests(&header))
-        .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
-}
-
-#[divan::bench(sample_size = 64)]
-fn layered_refused(bencher: divan::Bencher) {
-    let (store, _) = key();
-    let mut service = ApiKeyLayer::new(store).layer(Trivial);
-    bencher
-        .with_inputs(requests(
-            "Api-Key ZZZZZZZZ.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0",
-        ))
-        .bench_local_values(|request| now(service.call(black_box(request))).unwrap());
+fn main() {
+    let store = MemoryStore::new();
+    let (_, key) = now(store.create(NewKey::named("bench"))).unwrap().reveal();
+    let header = format!("Api-Key {}", key.expose_secret());
+    let layer = ApiKeyLayer::new(store);
+    let timings = interleave::run(
+        vec![
+            variant("bare", Trivial, header.clone(), 200),
+            variant("valid_key", layer.layer(Trivial), header, 200),
+            variant(
+                "refused",
+                layer.layer(Trivial),
+                "Api-Key ZZZZZZZZ.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0".to_owned(),
+                401,
+            ),
+        ],
+        1000,
+    );
+    timings.print_table();
 }

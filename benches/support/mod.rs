@@ -1,6 +1,8 @@
-//! What the benches share: polling a future that is ready at once, and a
-//! trivial inner service.
+//! What the benches share: polling a future that is ready at once, a
+//! trivial inner service, and timing variants interleaved.
 #![allow(dead_code)]
+
+pub mod interleave;
 
 use std::{
     convert::Infallible,
