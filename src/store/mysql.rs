@@ -15,7 +15,8 @@
 //! shipped in `migrations/mysql/` (in a binary collation, so prefixes stay
 //! case-sensitive); [`MySqlStore::connect_drf`] serves a
 //! djangorestframework-api-key table as it is. Sessions run in UTC, as
-//! Django's do. There is no notification of revocations between instances:
+//! Django's do (sqlx's default; a pool of yours given to [`MySqlStore::new`]
+//! must keep it). There is no notification of revocations between instances:
 //! give a `CachedStore` (feature `cache`) in front of this store a short TTL.
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -65,41 +66,12 @@ impl MySqlStore {
         Ok(Self::new(pool(url).await?, Schema::drf()))
     }
 
-    /// A store over a pool of yours, whose sessions must run in UTC (sqlx's
-    /// default). With [`Schema::Native`], call [`migrate`](Self::migrate)
-    /// once before use.
-    pub fn new(pool: MySqlPool, schema: Schema) -> Self {
-        let hasher = schema.default_hasher();
-        Self {
-            sql: Arc::new(Statements::new(Dialect::MySql, &schema)),
-            pool,
-            schema,
-            hasher,
-        }
-    }
-
-    /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
-    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once: every statement of a migration is
     /// one that a second run skips (MySQL commits DDL at once, so a
     /// transaction could not make them atomic).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.run_migrations(MIGRATIONS, None).await
-    }
-
-    /// The pool the store uses.
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
-    /// The schema the store reads.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
     }
 }
 
@@ -125,4 +97,4 @@ async fn after_revoke(
     Ok(())
 }
 
-sql_store_impls!(MySqlStore, after_revoke);
+sql_store_impls!(MySqlStore, MySqlPool, Dialect::MySql, after_revoke);

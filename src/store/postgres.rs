@@ -76,38 +76,10 @@ impl PostgresStore {
         Ok(Self::new(pool(url).await?, Schema::drf()))
     }
 
-    /// A store over a pool of yours. With [`Schema::Native`], call
-    /// [`migrate`](Self::migrate) once before use.
-    pub fn new(pool: PgPool, schema: Schema) -> Self {
-        let hasher = schema.default_hasher();
-        Self {
-            sql: Arc::new(Statements::new(Dialect::Postgres, &schema)),
-            pool,
-            schema,
-            hasher,
-        }
-    }
-
-    /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
-    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.run_migrations(MIGRATIONS, Some(MIGRATION_LOCK)).await
-    }
-
-    /// The pool the store uses.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The schema the store reads.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
     }
 }
 
@@ -138,7 +110,7 @@ async fn after_revoke(
     Ok(())
 }
 
-sql_store_impls!(PostgresStore, after_revoke);
+sql_store_impls!(PostgresStore, PgPool, Dialect::Postgres, after_revoke);
 
 #[cfg(feature = "cache")]
 pub use revocations::PgRevocations;

@@ -318,13 +318,45 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// The shared implementation of [`KeyStore`](crate::KeyStore) and
-/// [`KeyManager`](crate::KeyManager) for a sqlx store with fields `pool`,
-/// `sql: Arc<Statements>`, `schema` and `hasher`. `$after_revoke` runs in the
-/// revoking transaction with the revoked prefix (to notify other instances).
+/// The shared implementation of a sqlx store with fields `pool: $pool`,
+/// `sql: Arc<Statements>`, `schema` and `hasher`: its common constructors and
+/// accessors, [`KeyStore`](crate::KeyStore) and [`KeyManager`](crate::KeyManager).
+/// `$after_revoke` runs in the revoking transaction with the revoked prefix
+/// (to notify other instances).
 macro_rules! sql_store_impls {
-    ($store:ty, $after_revoke:path) => {
+    ($store:ty, $pool:ty, $dialect:expr, $after_revoke:path) => {
         impl $store {
+            /// A store over a pool of yours. With
+            /// [`Schema::Native`]($crate::store::Schema::Native), call
+            /// [`migrate`](Self::migrate) once before use.
+            pub fn new(pool: $pool, schema: $crate::store::Schema) -> Self {
+                let hasher = schema.default_hasher();
+                Self {
+                    sql: std::sync::Arc::new($crate::store::sql::Statements::new(
+                        $dialect, &schema,
+                    )),
+                    pool,
+                    schema,
+                    hasher,
+                }
+            }
+
+            /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
+            pub fn with_hasher(mut self, hasher: $crate::hash::Hasher) -> Self {
+                self.hasher = hasher;
+                self
+            }
+
+            /// The pool the store uses.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// The schema the store reads.
+            pub fn schema(&self) -> &$crate::store::Schema {
+                &self.schema
+            }
+
             /// Applies `migrations` not yet recorded, in one transaction,
             /// after `lock` (a statement serialising concurrent migrators).
             async fn run_migrations(

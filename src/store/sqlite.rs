@@ -64,37 +64,9 @@ impl SqliteStore {
         Ok(Self::new(pool(url).await?, Schema::drf()))
     }
 
-    /// A store over a pool of yours. With [`Schema::Native`], call
-    /// [`migrate`](Self::migrate) once before use.
-    pub fn new(pool: SqlitePool, schema: Schema) -> Self {
-        let hasher = schema.default_hasher();
-        Self {
-            sql: Arc::new(Statements::new(Dialect::Sqlite, &schema)),
-            pool,
-            schema,
-            hasher,
-        }
-    }
-
-    /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
-    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
     /// Applies the shipped migrations not yet applied. Safe to run at every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.run_migrations(MIGRATIONS, None).await
-    }
-
-    /// The pool the store uses.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// The schema the store reads.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
     }
 }
 
@@ -130,4 +102,4 @@ async fn after_revoke(
     Ok(())
 }
 
-sql_store_impls!(SqliteStore, after_revoke);
+sql_store_impls!(SqliteStore, SqlitePool, Dialect::Sqlite, after_revoke);
