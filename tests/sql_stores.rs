@@ -92,6 +92,35 @@ async fn keys_for_django<S: KeyManager>(store: &S, out: &Path) {
     std::fs::write(out, serde_json::to_string_pretty(&listed).unwrap()).unwrap();
 }
 
+/// The database server `mint_keys.py` filled for `db`, from `var`, if any.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn drf_server_url(db: &str, var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        common::skip_line(&format!(
+            "skipping {db} DRF verdicts: set {var} to the database mint_keys.py filled"
+        ));
+    }
+    url
+}
+
+/// A DRF table on a database server, freshly minted into by DRF: our
+/// verdicts are DRF's, keys made here are listed for Django to check
+/// (`rust-<db>.json`), and the store keeps the contract.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn drf_server_table<S>(store: S, dir: &Path, db: &str)
+where
+    S: KeyManager + Clone + 'static,
+{
+    assert_same_verdicts(store.clone(), &drf_keys(&dir.join(format!("{db}.json")))).await;
+    keys_for_django(&store, &dir.join(format!("rust-{db}.json"))).await;
+    Conformance::new(store)
+        .without_extras()
+        .run()
+        .await
+        .unwrap();
+}
+
 /// The directory CI fills with freshly minted DRF databases, if any.
 fn fresh_drf_dir(test: &str) -> Option<PathBuf> {
     match std::env::var("APIKEY_TEST_DRF_DIR") {
@@ -341,18 +370,11 @@ mod postgres {
         else {
             return;
         };
-        let Some(url) = std::env::var("APIKEY_TEST_DRF_POSTGRES_URL").ok() else {
-            common::skip_line("skipping postgres DRF verdicts: set APIKEY_TEST_DRF_POSTGRES_URL to the database mint_keys.py filled");
+        let Some(url) = drf_server_url("postgres", "APIKEY_TEST_DRF_POSTGRES_URL") else {
             return;
         };
         let store = PostgresStore::connect_drf(&url).await.unwrap();
-        assert_same_verdicts(store.clone(), &drf_keys(&dir.join("postgres.json"))).await;
-        keys_for_django(&store, &dir.join("rust-postgres.json")).await;
-        Conformance::new(store)
-            .without_extras()
-            .run()
-            .await
-            .unwrap();
+        drf_server_table(store, &dir, "postgres").await;
     }
 }
 
@@ -550,18 +572,11 @@ mod mysql {
         let Some(dir) = fresh_drf_dir("mysql::keys_freshly_minted_by_drf_get_drf_verdicts") else {
             return;
         };
-        let Some(url) = std::env::var("APIKEY_TEST_DRF_MYSQL_URL").ok() else {
-            common::skip_line("skipping mysql DRF verdicts: set APIKEY_TEST_DRF_MYSQL_URL to the database mint_keys.py filled");
+        let Some(url) = drf_server_url("mysql", "APIKEY_TEST_DRF_MYSQL_URL") else {
             return;
         };
         let store = MySqlStore::connect_drf(&url).await.unwrap();
-        assert_same_verdicts(store.clone(), &drf_keys(&dir.join("mysql.json"))).await;
-        keys_for_django(&store, &dir.join("rust-mysql.json")).await;
-        Conformance::new(store)
-            .without_extras()
-            .run()
-            .await
-            .unwrap();
+        drf_server_table(store, &dir, "mysql").await;
     }
 
     #[tokio::test]
