@@ -44,7 +44,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use support::{
     interleave::{self, Variant},
-    now, Trivial,
+    now, tower_variant, Trivial,
 };
 
 const TOKEN: &str = "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0";
@@ -162,7 +162,8 @@ mod tower_adapter {
     use super::*;
     use tower_http::validate_request::ValidateRequestHeaderLayer;
 
-    fn variant<S, B>(name: &'static str, mut service: S, authorization: String) -> Variant
+    /// Every variant times requests that are let through.
+    fn variant<S, B>(name: &'static str, service: S, authorization: String) -> Variant
     where
         S: Service<Request<String>, Response = Response<B>, Error = Infallible> + 'static,
     {
@@ -172,16 +173,7 @@ mod tower_adapter {
                 .body(String::new())
                 .unwrap()
         };
-        // Every variant times requests that are let through.
-        let first = now(service.call(request())).unwrap();
-        assert!(
-            first.status().is_success(),
-            "tower::{name}: {}",
-            first.status()
-        );
-        Variant::new("tower", name, request, move |r| {
-            now(service.call(r)).unwrap()
-        })
+        tower_variant("tower", name, service, request, 200)
     }
 
     #[allow(deprecated)] // "too basic for real applications": the plain comparison we measure against

@@ -18,7 +18,7 @@ use tower::{Layer, Service};
 
 use support::{
     interleave::{self, Variant},
-    now, Trivial,
+    now, tower_variant, Trivial,
 };
 
 fn requests(header: String) -> impl Fn() -> Request<String> {
@@ -33,17 +33,12 @@ fn requests(header: String) -> impl Fn() -> Request<String> {
 
 /// A variant serving requests with `header` through `service`, which must
 /// answer them with `status`.
-fn variant<S, B>(name: &'static str, mut service: S, header: String, status: u16) -> Variant
+fn variant<S, B>(name: &'static str, service: S, header: String, status: u16) -> Variant
 where
     S: Service<Request<String>, Response = http::Response<B>> + 'static,
     S::Error: std::fmt::Debug,
 {
-    let request = requests(header);
-    let first = now(service.call(request())).unwrap();
-    assert_eq!(first.status(), status, "{name}");
-    Variant::new("layer", name, request, move |r| {
-        now(service.call(r)).unwrap()
-    })
+    tower_variant("layer", name, service, requests(header), status)
 }
 
 fn main() {

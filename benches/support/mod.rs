@@ -45,3 +45,21 @@ impl tower::Service<Request<String>> for Trivial {
         ready(Ok(Response::new(String::new())))
     }
 }
+
+/// A variant timing `service` on requests from `request`, after checking
+/// that it answers the first one with `status`.
+pub fn tower_variant<S, B>(
+    group: &'static str,
+    name: &'static str,
+    mut service: S,
+    request: impl Fn() -> Request<String> + 'static,
+    status: u16,
+) -> interleave::Variant
+where
+    S: tower::Service<Request<String>, Response = Response<B>> + 'static,
+    S::Error: std::fmt::Debug,
+{
+    let first = now(service.call(request())).unwrap();
+    assert_eq!(first.status(), status, "{group}::{name}");
+    interleave::Variant::new(group, name, request, move |r| now(service.call(r)).unwrap())
+}
