@@ -160,6 +160,78 @@ async fn concurrent_misses_for_one_prefix_make_one_store_call() {
     assert_eq!(stats.misses + stats.hits, 50);
 }
 
+/// A client that hangs up (or a lookup timeout that fires) while its lookup
+/// waits on the store must leave nothing behind in the single-flight map:
+/// otherwise well-formed keys with random prefixes grow memory without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_lookups_leave_nothing_in_flight() {
+    let backend = Backend::default();
+    backend.delay_ms.store(60_000, Ordering::SeqCst);
+    let cache = CachedStore::new(backend.clone());
+    for _ in 0..2_000 {
+        let lookup = cache.find(random_prefix());
+        assert!(tokio::time::timeout(Duration::from_micros(1), lookup)
+            .await
+            .is_err());
+    }
+    // And through the layer, with the lookup timeout doing the cancelling.
+    let auth = api_key_auth::Authenticator::builder(cache.clone())
+        .lookup_timeout(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let service = ApiKeyLayer::from(auth).layer(common::Echo::default());
+    for _ in 0..200 {
+        let request = Request::get("/")
+            .header(
+                "authorization",
+                format!("Api-Key {}.{}", random_prefix(), "A".repeat(32)),
+            )
+            .body(String::new())
+            .unwrap();
+        let response = service.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert!(backend.lookups() >= 2_200);
+    assert_eq!(
+        cache.stats().in_flight,
+        0,
+        "every cancelled lookup left its entry"
+    );
+}
+
+/// One waiter giving up does not take the lookup away from the others: they
+/// still share its single store call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_waiter_leaves_the_others_their_shared_lookup() {
+    let backend = Backend::default();
+    let record = backend.key("shared").await;
+    backend.delay_ms.store(300, Ordering::SeqCst);
+    let cache = CachedStore::new(backend.clone());
+    let prefix = record.prefix;
+    let patient = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.find(prefix).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(cache.stats().in_flight, 1);
+    // A second caller joins the flight, then gives up.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), cache.find(prefix))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        cache.stats().in_flight,
+        1,
+        "the first caller still waits on it"
+    );
+    let late = cache.find(prefix).await.unwrap().unwrap();
+    assert_eq!(late.id, record.id);
+    assert_eq!(patient.await.unwrap().unwrap().unwrap().id, record.id);
+    assert_eq!(backend.lookups(), 1, "one store call for all three callers");
+    assert_eq!(cache.stats().in_flight, 0);
+}
+
 #[tokio::test]
 async fn store_errors_are_never_cached() {
     let backend = Backend::default();
