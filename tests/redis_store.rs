@@ -121,3 +121,64 @@ async fn an_empty_namespace_lists_nothing() {
     };
     assert!(store.list().await.unwrap().is_empty());
 }
+
+/// A `revoked` field set to anything but exactly "0" or "1" (by an operator
+/// or another tool) is a record the store cannot read: the layer answers 503,
+/// never lets the key in. A missing field too.
+#[tokio::test]
+async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
+    let Some(store) = store("redis::a_revoked_flag_other_than_0_or_1_is_refused_not_passed").await
+    else {
+        return;
+    };
+    let (record, key) = store.create(NewKey::named("flag")).await.unwrap().reveal();
+    let mut conn = store
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let record_key = format!("{}:key:{}", store.namespace(), record.prefix);
+    let auth = api_key_auth::Authenticator::new(store.clone());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+    );
+    for value in ["true", "TRUE", "yes", " 1", "1 ", "01", "2", ""] {
+        let () = redis::cmd("HSET")
+            .arg(&record_key)
+            .arg("revoked")
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let err = store.find(record.prefix).await.unwrap_err();
+        assert!(err.is_invalid_record(), "revoked = {value:?}: {err}");
+        let failure = auth.authenticate(&headers).await.unwrap_err();
+        assert_eq!(failure.status(), 503, "revoked = {value:?}");
+    }
+    let () = redis::cmd("HDEL")
+        .arg(&record_key)
+        .arg("revoked")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(store
+        .find(record.prefix)
+        .await
+        .unwrap_err()
+        .is_invalid_record());
+    for (value, revoked) in [("0", false), ("1", true)] {
+        let () = redis::cmd("HSET")
+            .arg(&record_key)
+            .arg("revoked")
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find(record.prefix).await.unwrap().unwrap().revoked,
+            revoked
+        );
+    }
+}

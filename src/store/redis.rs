@@ -171,7 +171,17 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
         expires_ms: take("expires_ms")
             .map(|t| number(t, "expires_ms is not a number"))
             .transpose()?,
-        revoked: take("revoked").is_some_and(|v| v == "1"),
+        // A field that is there but not a number was refused just above.
+        has_expiry: false,
+        // Exactly "0" or "1", as this store writes it: anything else (a
+        // "true" set by hand, a missing field) is a record we cannot read,
+        // and a refusal, never a pass.
+        revoked: match take("revoked").as_deref() {
+            Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(invalid("revoked is neither \"0\" nor \"1\"")),
+            None => return Err(invalid("no revoked")),
+        },
         scopes: take("scopes").unwrap_or_else(|| "[]".to_owned()),
         owner: take("owner"),
         metadata: take("metadata").unwrap_or_else(|| "{}".to_owned()),
