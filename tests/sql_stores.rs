@@ -132,6 +132,68 @@ fn fresh_drf_dir(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Expiries before, just past and far past the 32-bit Unix range: 1969-07-20
+/// 20:17:40, 2039-01-01 and 2100-01-01 (UTC), in seconds from the epoch,
+/// and whether a key with that expiry is expired now.
+const EXPIRIES: [(i64, bool); 3] = [
+    (-14_182_940, true),
+    (2_177_452_800, false),
+    (4_102_444_800, false),
+];
+
+fn at(secs: i64) -> std::time::SystemTime {
+    let magnitude = Duration::from_secs(secs.unsigned_abs());
+    if secs < 0 {
+        std::time::UNIX_EPOCH - magnitude
+    } else {
+        std::time::UNIX_EPOCH + magnitude
+    }
+}
+
+/// Keys created with each of [`EXPIRIES`] read back with exactly that expiry,
+/// and the 1969 one is refused as expired while the others pass.
+async fn expiries_outside_1970_2038_are_kept<S: KeyManager + Clone>(store: &S) {
+    let auth = Authenticator::new(store.clone());
+    for (secs, expired) in EXPIRIES {
+        let (record, key) = store
+            .create(NewKey::named("dated").expires_at(at(secs)))
+            .await
+            .unwrap_or_else(|e| panic!("creating a key expiring at {secs} s: {e}"))
+            .reveal();
+        let found = store.find(record.prefix).await.unwrap().unwrap();
+        assert_eq!(found.expires, Some(at(secs)), "expiry {secs} s");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+        );
+        let verdict = auth.authenticate(&headers).await;
+        if expired {
+            assert!(
+                matches!(verdict, Err(api_key_auth::AuthFailure::Expired(_))),
+                "expiry {secs} s: {verdict:?}"
+            );
+        } else {
+            assert!(verdict.is_ok(), "expiry {secs} s: {verdict:?}");
+        }
+    }
+}
+
+/// Django's `rest_framework_api_key_apikey` table, as its migration makes it
+/// (`datetime` is the database's date-time type).
+fn drf_table_sql(datetime: &str, boolean: &str) -> String {
+    format!(
+        "CREATE TABLE rest_framework_api_key_apikey (\
+           id varchar(150) NOT NULL PRIMARY KEY, \
+           created {datetime} NOT NULL, \
+           name varchar(50) NOT NULL, \
+           revoked {boolean} NOT NULL, \
+           expiry_date {datetime} NULL, \
+           hashed_key varchar(150) NOT NULL, \
+           prefix varchar(8) NOT NULL UNIQUE)"
+    )
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
@@ -309,6 +371,88 @@ mod sqlite {
             .unwrap_err();
         assert!(err.is_config(), "{err}");
     }
+    #[tokio::test]
+    async fn expiries_outside_1970_2038_are_kept_in_both_schemas() {
+        let native = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        expiries_outside_1970_2038_are_kept(&native).await;
+        let dir = tempfile::tempdir().unwrap();
+        let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
+        let drf = SqliteStore::connect_drf(&url).await.unwrap();
+        expiries_outside_1970_2038_are_kept(&drf).await;
+    }
+
+    /// A flag or a date in a row that does not read exactly as one (SQLite
+    /// keeps whatever a hand-made UPDATE wrote) is an invalid record: 503,
+    /// never a pass.
+    #[tokio::test]
+    async fn a_revoked_flag_or_expiry_that_does_not_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
+        let native = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let drf = SqliteStore::connect_drf(&url).await.unwrap();
+        for (store, table) in [
+            (&native, "api_keys"),
+            (&drf, "rest_framework_api_key_apikey"),
+        ] {
+            let (record, _) = store.create(NewKey::named("flag")).await.unwrap().reveal();
+            for value in ["'true'", "'yes'", "2", "-1", "0.5"] {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET revoked = {value} WHERE prefix = ?1"
+                ))
+                .bind(record.prefix.as_str())
+                .execute(store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{table}: revoked = {value}: {e}"));
+                let err = store
+                    .find(record.prefix)
+                    .await
+                    .err()
+                    .unwrap_or_else(|| panic!("{table}: revoked = {value} passed"));
+                assert!(err.is_invalid_record(), "{table}: revoked = {value}: {err}");
+            }
+        }
+        let (record, _) = drf.create(NewKey::named("dated")).await.unwrap().reveal();
+        sqlx::query(
+            "UPDATE rest_framework_api_key_apikey SET expiry_date = 'soon' WHERE prefix = ?1",
+        )
+        .bind(record.prefix.as_str())
+        .execute(drf.pool())
+        .await
+        .unwrap();
+        let err = drf.find(record.prefix).await.unwrap_err();
+        assert!(err.is_invalid_record(), "{err}");
+    }
+
+    /// Table names are quoted: a DRF model whose table is named by an SQL
+    /// keyword works, and a name that is not letters, digits and underscores
+    /// cannot be made at all.
+    #[tokio::test]
+    async fn drf_table_names_are_checked_and_quoted() {
+        for bad in [
+            "t; UPDATE t SET revoked = 1; SELECT * FROM t",
+            "a\"b",
+            "",
+            "1t",
+            "a.b.c",
+        ] {
+            let err = Schema::drf_table(bad).unwrap_err();
+            assert!(err.is_config(), "{bad:?}: {err}");
+        }
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query(
+            &drf_table_sql("datetime", "bool")
+                .replace("rest_framework_api_key_apikey", "\"order\""),
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let store = SqliteStore::new(pool, Schema::drf_table("order").unwrap());
+        Conformance::new(store)
+            .without_extras()
+            .run()
+            .await
+            .unwrap();
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -375,6 +519,21 @@ mod postgres {
         };
         let store = PostgresStore::connect_drf(&url).await.unwrap();
         drf_server_table(store, &dir, "postgres").await;
+    }
+    #[tokio::test]
+    async fn expiries_outside_1970_2038_are_kept_in_both_schemas() {
+        let Some(native) =
+            store("postgres::expiries_outside_1970_2038_are_kept_in_both_schemas").await
+        else {
+            return;
+        };
+        expiries_outside_1970_2038_are_kept(&native).await;
+        let pool = native.pool().clone();
+        sqlx::query(&drf_table_sql("timestamp with time zone", "boolean"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        expiries_outside_1970_2038_are_kept(&PostgresStore::new(pool, Schema::drf())).await;
     }
 }
 
@@ -577,6 +736,103 @@ mod mysql {
         };
         let store = MySqlStore::connect_drf(&url).await.unwrap();
         drf_server_table(store, &dir, "mysql").await;
+    }
+
+    /// Also a row Django wrote with a 1969 expiry, read where MariaDB's
+    /// UNIX_TIMESTAMP would have given NULL ("never expires").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expiries_outside_1970_2038_are_kept_in_both_schemas() {
+        let Some(native) =
+            store("mysql::expiries_outside_1970_2038_are_kept_in_both_schemas").await
+        else {
+            return;
+        };
+        expiries_outside_1970_2038_are_kept(&native).await;
+        let pool = native.pool().clone();
+        sqlx::query(&drf_table_sql("datetime(6)", "bool"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let drf = MySqlStore::new(pool, Schema::drf());
+        expiries_outside_1970_2038_are_kept(&drf).await;
+        let (record, _) = drf.create(NewKey::named("django")).await.unwrap().reveal();
+        sqlx::query(
+            "UPDATE rest_framework_api_key_apikey \
+             SET expiry_date = '1969-07-20 20:17:40.000000' WHERE prefix = ?",
+        )
+        .bind(record.prefix.as_str())
+        .execute(drf.pool())
+        .await
+        .unwrap();
+        let found = drf.find(record.prefix).await.unwrap().unwrap();
+        assert_eq!(found.expires, Some(at(-14_182_940)));
+        // And what the crate writes is what Django would have written.
+        let (written,): (String,) = sqlx::query_as(
+            "SELECT CAST(expiry_date AS CHAR) FROM rest_framework_api_key_apikey \
+             WHERE name = 'dated' ORDER BY expiry_date LIMIT 1",
+        )
+        .fetch_one(drf.pool())
+        .await
+        .unwrap();
+        assert_eq!(written, "1969-07-20 20:17:40.000000");
+    }
+
+    /// DRF's table on MySQL compares prefixes without regard to case, so
+    /// revoking by a case twin of a key's prefix found its row. It revokes
+    /// nothing now, so a cache in front (which drops entries by the id given)
+    /// can never keep serving a key the database has revoked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revoking_a_case_twin_of_a_drf_prefix_revokes_nothing() {
+        let Some(native) =
+            store("mysql::revoking_a_case_twin_of_a_drf_prefix_revokes_nothing").await
+        else {
+            return;
+        };
+        let pool = native.pool().clone();
+        sqlx::query(&drf_table_sql("datetime(6)", "bool"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let drf = api_key_auth::cache::CachedStore::new(MySqlStore::new(pool, Schema::drf()));
+        let (record, _) = loop {
+            let created = drf.create(NewKey::named("twin")).await.unwrap().reveal();
+            if created
+                .0
+                .prefix
+                .as_str()
+                .chars()
+                .any(|c| c.is_ascii_alphabetic())
+            {
+                break created;
+            }
+        };
+        let twin: String = record
+            .prefix
+            .as_str()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        assert!(!drf.find(record.prefix).await.unwrap().unwrap().revoked);
+        assert!(
+            !drf.revoke(&twin).await.unwrap(),
+            "no key has the id {twin}"
+        );
+        assert!(
+            !drf.inner()
+                .find(record.prefix)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
+        assert!(drf.revoke(&record.id).await.unwrap());
+        assert!(drf.find(record.prefix).await.unwrap().unwrap().revoked);
     }
 
     #[tokio::test]

@@ -21,6 +21,10 @@ pub(crate) struct RawRecord {
     pub(crate) name: String,
     pub(crate) created_ms: i64,
     pub(crate) expires_ms: Option<i64>,
+    /// Whether the row holds an expiry at all. A row that holds one which
+    /// did not read as a number (a zero date, a value out of a function's
+    /// range) is refused, never taken for "never expires".
+    pub(crate) has_expiry: bool,
     pub(crate) revoked: bool,
     pub(crate) scopes: String,
     pub(crate) owner: Option<String>,
@@ -31,6 +35,11 @@ impl RawRecord {
     pub(crate) fn into_record(self) -> Result<KeyRecord, StoreError> {
         let id = self.id;
         let invalid = |what: String| StoreError::invalid_record(format!("key {id:?}: {what}"));
+        if self.has_expiry && self.expires_ms.is_none() {
+            return Err(invalid(
+                "an expiry date that does not read as a time".to_owned(),
+            ));
+        }
         let prefix = Prefix::parse(&self.prefix).map_err(|e| invalid(format!("prefix: {e}")))?;
         let hash =
             StoredHash::parse(&self.hashed_key).map_err(|e| invalid(format!("hashed_key: {e}")))?;

@@ -19,10 +19,62 @@ pub enum Schema {
     /// DRF's primary key embeds the hash, so it stays inside the store: a
     /// [`KeyRecord`](crate::KeyRecord)'s id here is the key's prefix (unique
     /// in DRF's table too), and [`revoke`](crate::KeyManager::revoke) takes it.
-    Drf {
-        /// The table, `rest_framework_api_key_apikey` for DRF's own model.
-        table: String,
-    },
+    ///
+    /// Built with [`Schema::drf`] or [`Schema::drf_table`]: a [`DrfTable`]
+    /// cannot hold a name that was not checked.
+    ///
+    /// ```compile_fail
+    /// // The table name is checked; there is no way around the check.
+    /// let schema = api_key_auth::store::Schema::Drf(api_key_auth::store::DrfTable {
+    ///     name: "t; DROP TABLE t".into(),
+    /// });
+    /// ```
+    Drf(DrfTable),
+}
+
+/// The name of a djangorestframework-api-key table, checked: one or two
+/// dot-separated parts (`table` or `schema.table`), each letters, digits and
+/// underscores, not starting with a digit. Made by [`DrfTable::new`] only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrfTable {
+    name: String,
+}
+
+impl DrfTable {
+    /// Checks `name`. An error says what is wrong with it.
+    pub fn new(name: &str) -> Result<Self, StoreError> {
+        let valid_part = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 63
+                && !part.starts_with(|c: char| c.is_ascii_digit())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let parts: Vec<&str> = name.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
+            return Err(StoreError::config(format!(
+                "table name {name:?} must be letters, digits and underscores (up to 63 per part), \
+                 optionally schema-qualified"
+            )));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+        })
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The name quoted for `dialect`, each part on its own, so that even a
+    /// name that got past the check could not end the identifier.
+    fn quoted(&self, dialect: Dialect) -> String {
+        self.name
+            .split('.')
+            .map(|part| dialect.quote(part))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
 }
 
 impl Schema {
@@ -38,33 +90,20 @@ impl Schema {
 
     /// DRF's own model table, `rest_framework_api_key_apikey`.
     pub fn drf() -> Self {
-        Self::Drf {
-            table: "rest_framework_api_key_apikey".to_owned(),
-        }
+        Self::Drf(DrfTable {
+            name: "rest_framework_api_key_apikey".to_owned(),
+        })
     }
 
     /// A DRF table of another name (a model subclassing `AbstractAPIKey`).
     /// The name may be schema-qualified (`keys.app_apikey`); each part is
     /// letters, digits and underscores.
     pub fn drf_table(table: &str) -> Result<Self, StoreError> {
-        let valid_part = |part: &str| {
-            !part.is_empty()
-                && !part.starts_with(|c: char| c.is_ascii_digit())
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        let parts: Vec<&str> = table.split('.').collect();
-        if parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
-            return Err(StoreError::config(format!(
-                "table name {table:?} must be letters, digits and underscores, optionally schema-qualified"
-            )));
-        }
-        Ok(Self::Drf {
-            table: table.to_owned(),
-        })
+        DrfTable::new(table).map(Self::Drf)
     }
 
     pub(crate) fn is_drf(&self) -> bool {
-        matches!(self, Self::Drf { .. })
+        matches!(self, Self::Drf(_))
     }
 }
 
@@ -124,9 +163,13 @@ impl Dialect {
             }
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("CAST(ROUND(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"),
-            // The session's time zone is UTC (set on connecting), as Django's are.
+            // Calendar arithmetic on the DATETIME as it is stored (in UTC, as
+            // Django stores it), over the column's whole range: UNIX_TIMESTAMP
+            // would give NULL outside 1970-2038.
             #[cfg(feature = "mysql")]
-            Self::MySql => format!("CAST(ROUND(UNIX_TIMESTAMP({column}) * 1000) AS SIGNED)"),
+            Self::MySql => format!(
+                "CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column}) / 1000) AS SIGNED)"
+            ),
         }
     }
 
@@ -137,8 +180,22 @@ impl Dialect {
             Self::Sqlite => format!("strftime('%Y-%m-%d %H:%M:%f', {param} / 1000.0, 'unixepoch')"),
             #[cfg(feature = "postgres")]
             Self::Postgres => format!("to_timestamp(CAST({param} AS DOUBLE PRECISION) / 1000.0)"),
+            // Not FROM_UNIXTIME, whose range ends in 2038.
             #[cfg(feature = "mysql")]
-            Self::MySql => format!("FROM_UNIXTIME({param} / 1000.0)"),
+            Self::MySql => {
+                format!("TIMESTAMPADD(MICROSECOND, {param} * 1000, '1970-01-01 00:00:00')")
+            }
+        }
+    }
+
+    /// `identifier` quoted: double quotes in SQLite and PostgreSQL, backticks
+    /// in MySQL, with the quote character doubled inside.
+    fn quote(self, identifier: &str) -> String {
+        match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql => format!("`{}`", identifier.replace('`', "``")),
+            #[allow(unreachable_patterns)]
+            _ => format!("\"{}\"", identifier.replace('"', "\"\"")),
         }
     }
 
@@ -163,6 +220,22 @@ impl Dialect {
             _ if column == name => column.to_owned(),
             #[allow(unreachable_patterns)]
             _ => format!("{column} AS {name}"),
+        }
+    }
+
+    /// The `revoked` flag, read so that only a true boolean passes:
+    /// SQLite keeps whatever a hand-made UPDATE put in the column, and reads
+    /// text such as `'true'` as 0, so anything but the integers 0 and 1
+    /// becomes NULL there, which does not decode (503, never a pass).
+    fn read_flag(self, column: &str) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => format!(
+                "CASE WHEN typeof({column}) = 'integer' AND {column} IN (0, 1) \
+                 THEN {column} END AS {column}"
+            ),
+            #[allow(unreachable_patterns)]
+            _ => column.to_owned(),
         }
     }
 
@@ -229,11 +302,13 @@ impl Statements {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
-                    "{}, {}, {}, {}, created_ms, expires_ms, revoked, {}, {}, {}",
+                    "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
+                     {}, {}, {}, {}",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
                     text("name"),
+                    dialect.read_flag("revoked"),
                     text("scopes"),
                     text("owner"),
                     text("metadata"),
@@ -252,9 +327,11 @@ impl Statements {
                     migration_record,
                 }
             }
-            Schema::Drf { table } => {
+            Schema::Drf(table) => {
+                let table = &table.quoted(dialect);
                 let columns = format!(
-                    "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, revoked, \
+                    "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
+                     expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
@@ -262,6 +339,7 @@ impl Statements {
                     dialect.read_text("name", "name"),
                     dialect.millis_of("created"),
                     dialect.millis_of("expiry_date"),
+                    dialect.read_flag("revoked"),
                     dialect.text_literal("[]"),
                     dialect.null_text(),
                     dialect.text_literal("{}"),
@@ -413,7 +491,17 @@ macro_rules! sql_store_impls {
                     name: row.try_get("name").map_err(get)?,
                     created_ms: row.try_get("created_ms").map_err(get)?,
                     expires_ms: row.try_get("expires_ms").map_err(get)?,
-                    revoked: row.try_get("revoked").map_err(get)?,
+                    has_expiry: row.try_get("has_expiry").map_err(get)?,
+                    // Read as optional: sqlx's SQLite driver decodes a NULL
+                    // bool as false, and an unreadable flag must not pass.
+                    revoked: row
+                        .try_get::<Option<bool>, _>("revoked")
+                        .map_err(get)?
+                        .ok_or_else(|| {
+                            $crate::StoreError::invalid_record(
+                                "a revoked flag that is not a boolean",
+                            )
+                        })?,
                     scopes: row.try_get("scopes").map_err(get)?,
                     owner: row.try_get("owner").map_err(get)?,
                     metadata: row.try_get("metadata").map_err(get)?,
@@ -502,6 +590,13 @@ macro_rules! sql_store_impls {
                 let prefix: String = row
                     .try_get("prefix")
                     .map_err($crate::store::sql::store_error)?;
+                // A DRF table compared without regard to case (MySQL's default
+                // collation) finds the row of a prefix's case twin. Its id is
+                // not the one asked for: revoke nothing (the transaction rolls
+                // back), so no cache goes on serving a key revoked by another name.
+                if self.schema.is_drf() && prefix != id {
+                    return Ok(false);
+                }
                 if let Some(update) = &self.sql.revoke_update {
                     sqlx::query(update)
                         .bind(id)
