@@ -27,8 +27,7 @@
 use std::{fmt, str::FromStr, sync::Arc};
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::{digest::generic_array::GenericArray, Digest, Sha256, Sha512};
+use sha2::{digest::generic_array::GenericArray, Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -206,7 +205,9 @@ impl fmt::Debug for StoredHash {
 #[derive(Clone)]
 pub struct Pepper {
     id: Arc<str>,
-    secret: Arc<Zeroizing<Vec<u8>>>,
+    /// SHA-256 states after the HMAC inner and outer pad blocks: all a MAC
+    /// needs of the secret, which is wiped once they are made. Zeroized on drop.
+    pads: Arc<Zeroizing<[[u32; 8]; 2]>>,
 }
 
 impl Pepper {
@@ -217,9 +218,24 @@ impl Pepper {
         if secret.len() < 32 {
             return Err(PepperError::TooShort { len: secret.len() });
         }
+        // HMAC (RFC 2104): a key longer than the block is hashed first, then
+        // zero-padded to the block; the pads are that XOR 0x36 and 0x5c.
+        let mut block = Zeroizing::new([0u8; BLOCK]);
+        if secret.len() > BLOCK {
+            let digest = Zeroizing::new(<[u8; 32]>::from(Sha256::digest(&*secret)));
+            block[..32].copy_from_slice(&*digest);
+        } else {
+            block[..secret.len()].copy_from_slice(&secret);
+        }
+        let mut pads = Zeroizing::new([H256; 2]);
+        for (state, pad) in pads.iter_mut().zip([0x36u8, 0x5c]) {
+            let mut padded = Zeroizing::new(*block);
+            padded.iter_mut().for_each(|b| *b ^= pad);
+            compress256(state, &padded);
+        }
         Ok(Self {
             id: Arc::from(id),
-            secret: Arc::new(secret),
+            pads: Arc::new(pads),
         })
     }
 
@@ -236,14 +252,18 @@ impl Pepper {
         &self.id
     }
 
+    /// HMAC-SHA256 of the key: one compression from the inner pad's state
+    /// over the key's single padded block, one from the outer pad's state over
+    /// the inner digest's.
     fn mac(&self, key: &ApiKey) -> [u8; 32] {
-        // HMAC accepts keys of any length, so this never fails.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        key.with_bytes(|bytes| mac.update(bytes));
-        mac.finalize().into_bytes().into()
+        let [inner_pad, outer_pad] = **self.pads;
+        let inner = one_block_sha256(inner_pad, BLOCK, |block| key.write_to(block), KEY_LEN);
+        one_block_sha256(
+            outer_pad,
+            BLOCK,
+            |block| block[..32].copy_from_slice(&inner),
+            32,
+        )
     }
 }
 
@@ -359,7 +379,7 @@ impl Hasher {
                 Some(p) => digests_equal(&p.mac(key), digest),
                 None => {
                     tracing::warn!(pepper = %pepper, "stored hash names a pepper this hasher does not hold");
-                    self.verify_against_nothing(key);
+                    self.verify_against_nothing_as(key, Algorithm::HmacSha256);
                     return false;
                 }
             },
@@ -367,13 +387,32 @@ impl Hasher {
         bool::from(matched)
     }
 
-    /// Spends the work of one verification and fails, for a prefix no store
-    /// knows: the request costs the same CPU whether or not its prefix exists.
+    /// Spends the work of one verification with the algorithm new keys get,
+    /// and fails, for a prefix no store knows: the request costs the same CPU
+    /// whether or not its prefix exists. See [`verify_against_nothing_as`](Self::verify_against_nothing_as)
+    /// for a store whose records are hashed otherwise.
     pub fn verify_against_nothing(&self, key: &ApiKey) {
-        let matched = match &self.new_keys {
-            NewKeys::Sha256 => digests_equal(&sha256(key), &[0xA5; 32]),
-            NewKeys::Sha512 => digests_equal(&sha512(key), &[0xA5; 64]),
-            NewKeys::Hmac(pepper) => digests_equal(&pepper.mac(key), &[0xA5; 32]),
+        self.verify_against_nothing_as(key, self.algorithm());
+    }
+
+    /// Spends the work of verifying `key` against a record hashed with
+    /// `algorithm`, and fails: what a request with an unknown prefix costs
+    /// should be what a known prefix with a wrong secret costs in the same store.
+    pub fn verify_against_nothing_as(&self, key: &ApiKey, algorithm: Algorithm) {
+        let matched = match algorithm {
+            Algorithm::Sha256 => digests_equal(&sha256(key), &[0xA5; 32]),
+            Algorithm::Sha512 => digests_equal(&sha512(key), &[0xA5; 64]),
+            Algorithm::HmacSha256 => {
+                let pepper = match &self.new_keys {
+                    NewKeys::Hmac(pepper) => Some(pepper),
+                    _ => self.peppers.first(),
+                };
+                let digest = match pepper {
+                    Some(pepper) => pepper.mac(key),
+                    None => one_block_sha256(H256, 0, |block| key.write_to(block), KEY_LEN),
+                };
+                digests_equal(&digest, &[0xA5; 32])
+            }
         };
         let _ = std::hint::black_box(matched);
     }
@@ -400,33 +439,35 @@ fn digests_equal<const N: usize>(a: &[u8; N], b: &[u8; N]) -> subtle::Choice {
     a[..N / 8].ct_eq(&b[..N / 8])
 }
 
+/// SHA-256's block size in bytes, and its initial state.
+const BLOCK: usize = 64;
+const H256: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
 /// SHA-256 of the 41-byte key. The padded message is always exactly one
 /// block (the key, `0x80`, zeros, the length in bits), so the block is laid
 /// out here and compressed once, skipping the general-purpose buffering that
 /// costs as much as the compression itself on a message this short.
 fn sha256(key: &ApiKey) -> [u8; 32] {
-    const H0: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    const BITS: u64 = KEY_LEN as u64 * 8;
-    const _: () = assert!(KEY_LEN + 1 + 8 <= 64, "a key fits one SHA-256 block");
+    one_block_sha256(H256, 0, |block| key.write_to(block), KEY_LEN)
+}
 
-    let mut block = [0u8; 64];
-    key.write_to(&mut block);
-    block[KEY_LEN] = 0x80;
-    block[56..].copy_from_slice(&BITS.to_be_bytes());
-    let mut state = H0;
-    sha2::compress256(
-        &mut state,
-        std::slice::from_ref(GenericArray::from_slice(&block)),
-    );
-    // Clear the stack copy of the key. `black_box` keeps the compiler from
-    // dropping the store; a plain memset costs a cycle where byte-wise
-    // volatile zeroing would cost as much as a fifth of the hash.
-    block = [0; 64];
-    std::hint::black_box(&mut block);
-
+/// The last SHA-256 compression of a message: from `state`, after `before`
+/// bytes already compressed, over `len` (< 56) bytes that `fill` writes,
+/// padded. The stack block, which held key bytes, is wiped afterwards.
+fn one_block_sha256(
+    mut state: [u32; 8],
+    before: usize,
+    fill: impl FnOnce(&mut [u8]),
+    len: usize,
+) -> [u8; 32] {
+    let mut block = [0u8; BLOCK];
+    fill(&mut block[..len]);
+    block[len] = 0x80;
+    block[56..].copy_from_slice(&(((before + len) as u64) * 8).to_be_bytes());
+    compress256(&mut state, &block);
+    wipe(&mut block);
     let mut digest = [0u8; 32];
     for (out, word) in digest.chunks_exact_mut(4).zip(state) {
         out.copy_from_slice(&word.to_be_bytes());
@@ -434,8 +475,49 @@ fn sha256(key: &ApiKey) -> [u8; 32] {
     digest
 }
 
+fn compress256(state: &mut [u32; 8], block: &[u8; BLOCK]) {
+    sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
+}
+
+/// SHA-512 of the 41-byte key, which with its padding is one 128-byte block,
+/// compressed once; the stack block is wiped afterwards.
 fn sha512(key: &ApiKey) -> [u8; 64] {
-    key.with_bytes(|bytes| Sha512::digest(bytes).into())
+    const H0: [u64; 8] = [
+        0x6a09e667f3bcc908,
+        0xbb67ae8584caa73b,
+        0x3c6ef372fe94f82b,
+        0xa54ff53a5f1d36f1,
+        0x510e527fade682d1,
+        0x9b05688c2b3e6c1f,
+        0x1f83d9abfb41bd6b,
+        0x5be0cd19137e2179,
+    ];
+    const BITS: u128 = KEY_LEN as u128 * 8;
+    const _: () = assert!(KEY_LEN + 1 + 16 <= 128, "a key fits one SHA-512 block");
+
+    let mut block = [0u8; 128];
+    key.write_to(&mut block);
+    block[KEY_LEN] = 0x80;
+    block[112..].copy_from_slice(&BITS.to_be_bytes());
+    let mut state = H0;
+    sha2::compress512(
+        &mut state,
+        std::slice::from_ref(GenericArray::from_slice(&block)),
+    );
+    wipe(&mut block);
+    let mut digest = [0u8; 64];
+    for (out, word) in digest.chunks_exact_mut(8).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
+/// Clears a stack block that held key bytes. `black_box` keeps the compiler
+/// from dropping the store as dead; a plain memset costs a cycle where
+/// byte-wise volatile zeroing would cost as much as a fifth of the hash.
+fn wipe<const N: usize>(block: &mut [u8; N]) {
+    *block = [0; N];
+    std::hint::black_box(block);
 }
 
 #[cfg(test)]
@@ -470,6 +552,33 @@ mod tests {
             let key = ApiKey::generate().unwrap();
             let general: [u8; 32] = key.with_bytes(|bytes| Sha256::digest(bytes).into());
             assert_eq!(sha256(&key), general);
+        }
+    }
+
+    #[test]
+    fn one_block_sha512_equals_the_general_purpose_digest() {
+        for _ in 0..200 {
+            let key = ApiKey::generate().unwrap();
+            let general: [u8; 64] = key.with_bytes(|bytes| sha2::Sha512::digest(bytes).into());
+            assert_eq!(sha512(&key), general);
+        }
+    }
+
+    /// The two-compression HMAC against the RustCrypto `hmac` crate, for
+    /// secrets shorter than, equal to and longer than SHA-256's block.
+    #[test]
+    fn precomputed_pad_hmac_equals_the_hmac_crate() {
+        use hmac::{Hmac, Mac};
+        for len in [32, 33, 63, 64, 65, 100, 200] {
+            let secret: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let pepper = Pepper::new("p", secret.clone()).unwrap();
+            for _ in 0..20 {
+                let key = ApiKey::generate().unwrap();
+                let mut reference = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+                key.with_bytes(|bytes| reference.update(bytes));
+                let expected: [u8; 32] = reference.finalize().into_bytes().into();
+                assert_eq!(pepper.mac(&key), expected, "secret of {len} bytes");
+            }
         }
     }
 
