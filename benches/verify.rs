@@ -122,3 +122,43 @@ fn hash_sha512_drf(bencher: divan::Bencher) {
     let stored = hasher.hash(&key);
     bencher.bench(|| hasher.verify(black_box(&key), black_box(&stored)));
 }
+
+/// A DRF table's records (`sha512$$`): a known prefix with a wrong secret and
+/// an unknown prefix, side by side. The two should cost the same: the dummy
+/// check of an unknown prefix uses the algorithm the store's records use.
+struct DrfFixture {
+    auth: Authenticator,
+    wrong_secret: HeaderMap,
+    unknown_prefix: HeaderMap,
+}
+
+fn drf_fixture() -> DrfFixture {
+    let store = MemoryStore::with_hasher(Hasher::sha512_drf());
+    for i in 0..1_000 {
+        now(store.create(NewKey::named(format!("filler-{i}")))).unwrap();
+    }
+    let (record, _) = now(store.create(NewKey::named("drf"))).unwrap().reveal();
+    let header = |value: String| {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::try_from(value).unwrap());
+        headers
+    };
+    DrfFixture {
+        // The default authenticator, as a user would build it over a DRF table.
+        auth: Authenticator::new(store),
+        wrong_secret: header(format!("Api-Key {}.{}", record.prefix, "x".repeat(32))),
+        unknown_prefix: header("Api-Key ZZZZZZZZ.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0".to_owned()),
+    }
+}
+
+#[divan::bench(sample_size = 256)]
+fn drf_refuse_wrong_secret(bencher: divan::Bencher) {
+    let f = drf_fixture();
+    bencher.bench(|| now(f.auth.authenticate(black_box(&f.wrong_secret))).unwrap_err());
+}
+
+#[divan::bench(sample_size = 256)]
+fn drf_refuse_unknown_prefix(bencher: divan::Bencher) {
+    let f = drf_fixture();
+    bencher.bench(|| now(f.auth.authenticate(black_box(&f.unknown_prefix))).unwrap_err());
+}

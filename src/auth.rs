@@ -26,7 +26,16 @@
 //! # }).unwrap();
 //! ```
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc, time::SystemTime};
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU8, Ordering},
+        Arc,
+    },
+    time::SystemTime,
+};
 
 use bytes::Bytes;
 use http::{
@@ -35,7 +44,7 @@ use http::{
 };
 
 use crate::{
-    hash::Hasher,
+    hash::{Algorithm, Hasher},
     identity::Identity,
     key::{ApiKey, KeyParseError, Prefix},
     reject::Responses,
@@ -154,6 +163,10 @@ pub struct Authenticator {
 struct Inner {
     store: Arc<dyn KeyStore>,
     hasher: Hasher,
+    /// The algorithm an unknown prefix's dummy check uses: the store's, as
+    /// it says or as its records show, so that the dummy costs what a real
+    /// record costs and timing does not tell which prefixes exist.
+    dummy: DummyAlgorithm,
     source: Source,
     optional: bool,
     strip: bool,
@@ -339,11 +352,14 @@ impl Authenticator {
         let record = match lookup {
             Ok(Some(record)) => record,
             Ok(None) => {
-                self.inner.hasher.verify_against_nothing(key);
+                self.inner
+                    .hasher
+                    .verify_against_nothing_as(key, self.inner.dummy.get());
                 return Err(AuthFailure::UnknownPrefix(prefix));
             }
             Err(source) => return Err(AuthFailure::StoreUnavailable { prefix, source }),
         };
+        self.inner.dummy.follow(record.hash.algorithm());
         if !self.inner.hasher.verify(key, &record.hash) {
             return Err(AuthFailure::WrongSecret(prefix));
         }
@@ -544,10 +560,16 @@ impl AuthenticatorBuilder {
             None => return Err(ConfigError::Scheme(scheme)),
         };
         let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
+        let dummy = DummyAlgorithm::new(
+            self.store
+                .hash_algorithm()
+                .unwrap_or_else(|| self.hasher.algorithm()),
+        );
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 store: self.store,
                 hasher: self.hasher,
+                dummy,
                 source,
                 optional: self.optional,
                 strip: self.strip,
@@ -560,10 +582,107 @@ impl AuthenticatorBuilder {
     }
 }
 
+/// The algorithm of the records a store holds, as last seen, shared by every
+/// request: one relaxed load per unknown prefix, and a store only when a
+/// record of another algorithm comes by.
+struct DummyAlgorithm(AtomicU8);
+
+impl DummyAlgorithm {
+    const ALGORITHMS: [Algorithm; 3] =
+        [Algorithm::Sha256, Algorithm::Sha512, Algorithm::HmacSha256];
+
+    fn new(algorithm: Algorithm) -> Self {
+        Self(AtomicU8::new(Self::code(algorithm)))
+    }
+
+    fn code(algorithm: Algorithm) -> u8 {
+        match algorithm {
+            Algorithm::Sha256 => 0,
+            Algorithm::Sha512 => 1,
+            Algorithm::HmacSha256 => 2,
+        }
+    }
+
+    fn get(&self) -> Algorithm {
+        Self::ALGORITHMS[usize::from(self.0.load(Ordering::Relaxed)) % Self::ALGORITHMS.len()]
+    }
+
+    fn follow(&self, algorithm: Algorithm) {
+        let code = Self::code(algorithm);
+        if self.0.load(Ordering::Relaxed) != code {
+            self.0.store(code, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Whether `s` is an HTTP token (RFC 9110 §5.6.2), as a scheme must be.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        store::{KeyManager, KeyRecord},
+        MemoryStore, NewKey,
+    };
+
+    fn headers(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Api-Key {key}").parse().unwrap(),
+        );
+        headers
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// A store that says nothing of its hashes, holding DRF (`sha512$$`) records.
+    struct Quiet(MemoryStore);
+
+    #[async_trait::async_trait]
+    impl KeyStore for Quiet {
+        async fn find(&self, prefix: Prefix) -> Lookup {
+            self.0.find(prefix).await
+        }
+    }
+
+    /// A store that says its records are SHA-512 has unknown prefixes
+    /// checked at SHA-512's cost from the first request on, whatever the
+    /// authenticator's own hasher.
+    #[test]
+    fn the_dummy_check_costs_what_the_stores_records_cost() {
+        let drf = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let auth = Authenticator::new(drf);
+        assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
+        let plain = Authenticator::new(MemoryStore::new());
+        assert_eq!(plain.inner.dummy.get(), Algorithm::Sha256);
+    }
+
+    /// A store that does not say follows the records it serves.
+    #[test]
+    fn the_dummy_check_follows_the_records_seen() {
+        let memory = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let (record, key): (Arc<KeyRecord>, _) = block_on(memory.create(NewKey::named("drf")))
+            .unwrap()
+            .reveal();
+        assert_eq!(record.hash.algorithm(), Algorithm::Sha512);
+        let auth = Authenticator::new(Quiet(memory));
+        assert_eq!(auth.inner.dummy.get(), Algorithm::Sha256);
+        let wrong = format!("{}.{}", record.prefix, "x".repeat(32));
+        assert!(block_on(auth.authenticate(&headers(&wrong))).is_err());
+        assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
+        assert!(block_on(auth.authenticate(&headers(key.expose_secret()))).is_ok());
+        assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
+    }
 }

@@ -542,6 +542,10 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
         self.shared.get(prefix).map(Ok)
     }
+
+    fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
+        self.inner.hash_algorithm()
+    }
 }
 
 #[async_trait]

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use crate::{
-    hash::{Hasher, StoredHash},
+    hash::{Algorithm, Hasher, StoredHash},
     key::{ApiKey, KeyGenError, Prefix},
 };
 
@@ -52,7 +52,7 @@ pub(crate) mod sql;
 pub mod sqlite;
 
 #[cfg(feature = "sql")]
-pub use sql::Schema;
+pub use sql::{DrfTable, Schema};
 
 /// What a store keeps about one key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +131,18 @@ pub trait KeyStore: Send + Sync + 'static {
         let _ = prefix;
         None
     }
+
+    /// The algorithm this store's records are hashed with, when the store
+    /// knows (a djangorestframework-api-key table: `sha512`). On a prefix the
+    /// store does not know, the authenticator spends the work of checking a
+    /// record of this kind, so that a known prefix with a wrong secret and an
+    /// unknown prefix take the same time.
+    ///
+    /// `None`, the default, leaves the authenticator to follow the records
+    /// it has seen, starting from its own hasher's algorithm.
+    fn hash_algorithm(&self) -> Option<Algorithm> {
+        None
+    }
 }
 
 #[async_trait]
@@ -141,6 +153,10 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 
     fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
         (**self).find_now(prefix)
+    }
+
+    fn hash_algorithm(&self) -> Option<Algorithm> {
+        (**self).hash_algorithm()
     }
 }
 

@@ -111,6 +111,10 @@ impl KeyStore for MemoryStore {
     fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
         Some(Ok(self.read(|keys| keys.get(&prefix).cloned())))
     }
+
+    fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
+        Some(self.hasher.algorithm())
+    }
 }
 
 #[async_trait]

@@ -194,6 +194,10 @@ impl KeyStore for RedisStore {
     async fn find(&self, prefix: Prefix) -> Lookup {
         Ok(self.load(prefix.as_str()).await?.map(Arc::new))
     }
+
+    fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
+        Some(self.hasher.algorithm())
+    }
 }
 
 #[async_trait]

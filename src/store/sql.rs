@@ -528,6 +528,10 @@ macro_rules! sql_store_impls {
                 }
                 Ok(Some(std::sync::Arc::new(record)))
             }
+
+            fn hash_algorithm(&self) -> Option<$crate::hash::Algorithm> {
+                Some(self.hasher.algorithm())
+            }
         }
 
         #[async_trait::async_trait]
