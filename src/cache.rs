@@ -105,6 +105,14 @@ pub struct CacheStats {
     pub in_flight: u64,
 }
 
+/// How long a revocation listener's line may be quiet before it is probed.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// The longest a heartbeat probe may take to be answered.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) const MAX_PROBE: Duration = Duration::from_secs(1);
+
 /// A change in another instance that makes cached entries stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

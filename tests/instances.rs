@@ -1,7 +1,8 @@
 //! Several instances on one database: a revocation on one reaches the
 //! caches of the others within a second, through PostgreSQL LISTEN/NOTIFY
-//! or Redis pub/sub, and a listener that lost its line flushes its cache
-//! when it comes back. Also: a store that is cut off or hangs gives 503, and
+//! or Redis pub/sub; a listener that lost its line, or whose line went
+//! silent, leaves no revoked key cached; revocations reach it again once the
+//! line is back. Also: a store that is cut off or hangs gives 503, and
 //! the service recovers by itself when the store returns (MySQL too).
 #![cfg(all(
     feature = "cache",
@@ -70,6 +71,32 @@ where
     println!("instance B refused the revoked key after {took:?}");
 }
 
+/// A test database URL without a port (a valid URL) gets its scheme's
+/// default port, and the proxy's rewrite still lands on the proxy.
+#[tokio::test]
+async fn urls_without_a_port_are_proxied_too() {
+    assert_eq!(
+        host_port("postgres://postgres@127.0.0.1/test"),
+        "127.0.0.1:5432"
+    );
+    assert_eq!(host_port("postgres://u:p@db:6000/test?x=1"), "db:6000");
+    assert_eq!(host_port("mysql://root@localhost/test"), "localhost:3306");
+    assert_eq!(host_port("redis://127.0.0.1"), "127.0.0.1:6379");
+    assert_eq!(host_port("redis://[::1]:7000/0"), "[::1]:7000");
+    assert_eq!(host_port("redis://[::1]/0"), "[::1]:6379");
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let url = "postgres://postgres@127.0.0.1/test";
+    assert_eq!(
+        proxy.url(url, &host_port(url)),
+        format!("postgres://postgres@{}/test", proxy.addr)
+    );
+    let url = "postgres://postgres@127.0.0.1:5432/test";
+    assert_eq!(
+        proxy.url(url, &host_port(url)),
+        format!("postgres://postgres@{}/test", proxy.addr)
+    );
+}
+
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
@@ -99,16 +126,13 @@ mod postgres {
         revocation_reaches_the_other_instance(a, b).await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_listener_that_lost_its_line_flushes_when_it_is_back() {
-        let Some(url) =
-            postgres_url("postgres::a_listener_that_lost_its_line_flushes_when_it_is_back")
-        else {
+    /// B reads keys directly, but hears of revocations through a line the test can break.
+    async fn lost_line(test: &str, trouble: LineTrouble, heartbeat: Duration, limit: Duration) {
+        let Some(url) = postgres_url(test) else {
             return;
         };
         let schema = isolated_pg_schema(&url).await;
         let a = instance(&url, &schema).await;
-        // B reads keys directly, but hears of revocations through a line the test can cut.
         let target = host_port(&url);
         let proxy = Proxy::start(&target).await;
         let b_store = PostgresStore::new(pg_pool_in(&url, &schema).await, Schema::Native);
@@ -119,8 +143,33 @@ mod postgres {
         let b = CachedStore::builder(b_store)
             .ttl(LONG)
             .build()
-            .with_invalidations(b_listener.revocations());
-        flushes_after_its_line_comes_back(a, b, &proxy).await;
+            .with_invalidations(b_listener.revocations().heartbeat(heartbeat));
+        a_lost_line_leaves_no_revoked_key_cached(a, b, &proxy, trouble, limit).await;
+    }
+
+    /// Cut: the listener flushes at once and at every retry (at most 2 s apart).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listener_whose_line_is_cut_leaves_no_revoked_key_cached() {
+        lost_line(
+            "postgres::a_listener_whose_line_is_cut_leaves_no_revoked_key_cached",
+            LineTrouble::Cut,
+            Duration::from_secs(5),
+            Duration::from_secs(3),
+        )
+        .await;
+    }
+
+    /// Silent: the heartbeat finds it; the revocation is honoured within heartbeat + 1 s.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listener_whose_line_goes_silent_is_found_by_its_heartbeat() {
+        let heartbeat = Duration::from_millis(500);
+        lost_line(
+            "postgres::a_listener_whose_line_goes_silent_is_found_by_its_heartbeat",
+            LineTrouble::Silence,
+            heartbeat,
+            heartbeat + Duration::from_secs(1),
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,10 +250,9 @@ mod redis {
             .await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_subscriber_that_lost_its_line_flushes_when_it_is_back() {
-        let Some(url) = redis_url("redis::a_subscriber_that_lost_its_line_flushes_when_it_is_back")
-        else {
+    /// B reads keys directly, but hears of revocations through a line the test can break.
+    async fn lost_line(test: &str, trouble: LineTrouble, heartbeat: Duration, limit: Duration) {
+        let Some(url) = redis_url(test) else {
             return;
         };
         let ns = namespace();
@@ -219,8 +267,33 @@ mod redis {
         let b = CachedStore::builder(b_store)
             .ttl(LONG)
             .build()
-            .with_invalidations(b_listener.revocations());
-        flushes_after_its_line_comes_back(a, b, &proxy).await;
+            .with_invalidations(b_listener.revocations().heartbeat(heartbeat));
+        a_lost_line_leaves_no_revoked_key_cached(a, b, &proxy, trouble, limit).await;
+    }
+
+    /// Cut: the subscriber flushes at once and at every retry (at most 2 s apart).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscriber_whose_line_is_cut_leaves_no_revoked_key_cached() {
+        lost_line(
+            "redis::a_subscriber_whose_line_is_cut_leaves_no_revoked_key_cached",
+            LineTrouble::Cut,
+            Duration::from_secs(5),
+            Duration::from_secs(3),
+        )
+        .await;
+    }
+
+    /// Silent: the heartbeat finds it; the revocation is honoured within heartbeat + 1 s.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscriber_whose_line_goes_silent_is_found_by_its_heartbeat() {
+        let heartbeat = Duration::from_millis(500);
+        lost_line(
+            "redis::a_subscriber_whose_line_goes_silent_is_found_by_its_heartbeat",
+            LineTrouble::Silence,
+            heartbeat,
+            heartbeat + Duration::from_secs(1),
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,13 +313,26 @@ mod redis {
     }
 }
 
-/// `b` hears of revocations through `proxy`'s line: a revocation on `a` made
-/// while the line is cut leaves `b` stale, and `b` refuses the key soon after
-/// the line comes back, its listener having flushed on reconnecting.
-async fn flushes_after_its_line_comes_back<S: KeyManager + Clone>(
+/// How the line to `b`'s revocation listener fails in a test.
+#[derive(Clone, Copy, Debug)]
+enum LineTrouble {
+    /// Closed, and new connections refused.
+    Cut,
+    /// Kept open with nothing forwarded: a stalled proxy or NAT.
+    Silence,
+}
+
+/// `b` hears of revocations through `proxy`'s line, which then fails. A
+/// revocation on `a` that `b` cannot hear is still refused by `b` within
+/// `limit`: its listener flushes the cache when it notices the loss (a
+/// silent line, by its heartbeat) and at every attempt to listen again.
+/// Once the line is back, revocations reach `b` through it again.
+async fn a_lost_line_leaves_no_revoked_key_cached<S: KeyManager + Clone>(
     a: CachedStore<S>,
     b: CachedStore<S>,
     proxy: &Proxy,
+    trouble: LineTrouble,
+    limit: Duration,
 ) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
@@ -254,18 +340,43 @@ async fn flushes_after_its_line_comes_back<S: KeyManager + Clone>(
         .authenticate(&headers(&key))
         .await
         .unwrap();
-    proxy.cut();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    match trouble {
+        LineTrouble::Cut => proxy.cut(),
+        LineTrouble::Silence => proxy.silence(),
+    }
     a.revoke(&record.id).await.unwrap(); // B cannot hear of this
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !b.find(record.prefix).await.unwrap().unwrap().revoked,
-        "B still has the stale entry"
-    );
+    let took = refused_within(&b, &key, limit).await;
+    println!("{trouble:?}: B refused the key it could not hear revoked after {took:?}");
 
     proxy.restore();
-    let took = refused_within(&b, &key, Duration::from_secs(5)).await;
-    println!("B flushed and refused the key {took:?} after its listener's line came back");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (record, key) = a.create(NewKey::named("later")).await.unwrap().reveal();
+        Authenticator::new(b.clone())
+            .authenticate(&headers(&key))
+            .await
+            .unwrap();
+        a.revoke(&record.id).await.unwrap();
+        let auth = Authenticator::new(b.clone());
+        let heard = async {
+            while !matches!(
+                auth.authenticate(&headers(&key)).await,
+                Err(AuthFailure::Revoked(_))
+            ) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(1), heard)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "revocations do not reach B 15 s after its line came back"
+        );
+    }
 }
 
 /// Through the layer: 200, then 503 with Retry-After while the line is cut

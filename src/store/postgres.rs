@@ -129,13 +129,22 @@ mod revocations {
     };
 
     /// Revocations made by other instances, from PostgreSQL's `LISTEN`, for
-    /// a [`CachedStore`](crate::cache::CachedStore). Reconnects by itself,
-    /// and yields [`Invalidation::All`] each time it (re)connects.
+    /// a [`CachedStore`](crate::cache::CachedStore).
+    ///
+    /// It yields [`Invalidation::All`] whenever it may have missed a
+    /// notification: when it finds its connection lost, at every failed
+    /// attempt to listen again (so while it cannot listen, nothing cached
+    /// outlives one retry, at most a few seconds), and once listening again.
+    /// A connection that stays open but carries nothing (a stalled proxy or
+    /// NAT) is found by a heartbeat: `SELECT 1` on the listening connection
+    /// after every [`heartbeat`](Self::heartbeat) without traffic, which must
+    /// be answered within the heartbeat (at most a second).
     #[derive(Debug)]
     pub struct PgRevocations {
         pool: PgPool,
         listener: Option<PgListener>,
         backoff: Duration,
+        heartbeat: Duration,
     }
 
     const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -149,7 +158,18 @@ mod revocations {
                 pool: self.pool.clone(),
                 listener: None,
                 backoff: FIRST_BACKOFF,
+                heartbeat: crate::cache::DEFAULT_HEARTBEAT,
             }
+        }
+    }
+
+    impl PgRevocations {
+        /// How long the listening connection may be quiet before it is
+        /// checked with `SELECT 1`; 5 s by default. A silent dead connection
+        /// is noticed (and the cache flushed) within this plus at most a second.
+        pub fn heartbeat(mut self, every: Duration) -> Self {
+            self.heartbeat = every.max(Duration::from_millis(10));
+            self
         }
     }
 
@@ -162,26 +182,55 @@ mod revocations {
                         Ok(listener) => {
                             self.listener = Some(listener);
                             self.backoff = FIRST_BACKOFF;
-                            // Anything revoked while we were not listening is unknown: start afresh.
-                            return Some(Invalidation::All);
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot LISTEN for API key revocations; retrying");
                             tokio::time::sleep(self.backoff).await;
                             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                            continue;
                         }
                     }
+                    // Listening again or still deaf: either way, whatever was
+                    // revoked meanwhile is unknown. Start afresh.
+                    return Some(Invalidation::All);
                 };
-                match listener.try_recv().await {
+                // `try_recv` is cancel-safe: a notification half read when the
+                // heartbeat fires stays buffered for the next call.
+                let received = match tokio::time::timeout(self.heartbeat, listener.try_recv()).await
+                {
+                    Ok(received) => received,
+                    Err(_quiet) => {
+                        let probe = self.heartbeat.min(crate::cache::MAX_PROBE);
+                        let answered = tokio::time::timeout(
+                            probe,
+                            sqlx::query("SELECT 1").execute(&mut *listener),
+                        )
+                        .await;
+                        match answered {
+                            Ok(Ok(_)) => continue,
+                            Ok(Err(err)) => {
+                                tracing::warn!(error = %err, "API key revocation listener failed its heartbeat");
+                            }
+                            Err(_) => {
+                                tracing::warn!(
+                                    "API key revocation listener did not answer its heartbeat"
+                                );
+                            }
+                        }
+                        Ok(None)
+                    }
+                };
+                match received {
                     Ok(Some(notification)) => match Prefix::parse(notification.payload()) {
                         Ok(prefix) => return Some(Invalidation::Key(prefix)),
                         Err(_) => {
                             tracing::warn!("ignoring a revocation notice that is not a key prefix")
                         }
                     },
-                    // The connection is gone: reconnect, then flush.
-                    Ok(None) | Err(_) => self.listener = None,
+                    // The line is gone or dead: flush now, then listen again.
+                    Ok(None) | Err(_) => {
+                        self.listener = None;
+                        return Some(Invalidation::All);
+                    }
                 }
             }
         }

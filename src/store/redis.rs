@@ -295,7 +295,10 @@ mod revocations {
 
     use async_trait::async_trait;
     use futures_util::StreamExt;
-    use redis::{aio::PubSubStream, Client};
+    use redis::{
+        aio::{PubSubSink, PubSubStream},
+        Client,
+    };
 
     use super::RedisStore;
     use crate::{
@@ -304,20 +307,30 @@ mod revocations {
     };
 
     /// Revocations made by other instances, from Redis pub/sub, for a
-    /// [`CachedStore`](crate::cache::CachedStore). Reconnects by itself, and
-    /// yields [`Invalidation::All`] each time it (re)subscribes.
+    /// [`CachedStore`](crate::cache::CachedStore).
+    ///
+    /// It yields [`Invalidation::All`] whenever it may have missed a message:
+    /// when it finds its connection lost, at every failed attempt to
+    /// subscribe again (so while it cannot listen, nothing cached outlives
+    /// one retry, at most a few seconds), and once subscribed again. A
+    /// connection that stays open but carries nothing (a stalled proxy or
+    /// NAT) is found by a heartbeat: a `PING` after every
+    /// [`heartbeat`](Self::heartbeat) without traffic, which must be
+    /// answered within the heartbeat (at most a second).
     pub struct RedisRevocations {
         client: Client,
         channel: String,
-        stream: Option<PubSubStream>,
+        line: Option<(PubSubSink, PubSubStream)>,
         backoff: Duration,
+        heartbeat: Duration,
     }
 
     impl std::fmt::Debug for RedisRevocations {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("RedisRevocations")
                 .field("channel", &self.channel)
-                .field("subscribed", &self.stream.is_some())
+                .field("subscribed", &self.line.is_some())
+                .field("heartbeat", &self.heartbeat)
                 .finish()
         }
     }
@@ -332,9 +345,20 @@ mod revocations {
             RedisRevocations {
                 client: self.client.clone(),
                 channel: self.revocation_channel(),
-                stream: None,
+                line: None,
                 backoff: FIRST_BACKOFF,
+                heartbeat: crate::cache::DEFAULT_HEARTBEAT,
             }
+        }
+    }
+
+    impl RedisRevocations {
+        /// How long the subscription may be quiet before it is checked with a
+        /// `PING`; 5 s by default. A silent dead connection is noticed (and
+        /// the cache flushed) within this plus at most a second.
+        pub fn heartbeat(mut self, every: Duration) -> Self {
+            self.heartbeat = every.max(Duration::from_millis(10));
+            self
         }
     }
 
@@ -342,23 +366,41 @@ mod revocations {
     impl InvalidationSource for RedisRevocations {
         async fn next(&mut self) -> Option<Invalidation> {
             loop {
-                let Some(stream) = self.stream.as_mut() else {
+                let Some((sink, stream)) = self.line.as_mut() else {
                     match subscribe(&self.client, &self.channel).await {
-                        Ok(stream) => {
-                            self.stream = Some(stream);
+                        Ok(line) => {
+                            self.line = Some(line);
                             self.backoff = FIRST_BACKOFF;
-                            // Anything revoked while we were not subscribed is unknown: start afresh.
-                            return Some(Invalidation::All);
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot subscribe to API key revocations; retrying");
                             tokio::time::sleep(self.backoff).await;
                             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                            continue;
                         }
                     }
+                    // Subscribed again or still deaf: either way, whatever
+                    // was revoked meanwhile is unknown. Start afresh.
+                    return Some(Invalidation::All);
                 };
-                match stream.next().await {
+                let message = match tokio::time::timeout(self.heartbeat, stream.next()).await {
+                    Ok(message) => message,
+                    Err(_quiet) => {
+                        let probe = self.heartbeat.min(crate::cache::MAX_PROBE);
+                        match tokio::time::timeout(probe, sink.ping::<redis::Value>()).await {
+                            Ok(Ok(_)) => continue,
+                            Ok(Err(err)) => {
+                                tracing::warn!(error = %err, "API key revocation subscription failed its heartbeat");
+                            }
+                            Err(_) => {
+                                tracing::warn!(
+                                    "API key revocation subscription did not answer its heartbeat"
+                                );
+                            }
+                        }
+                        None
+                    }
+                };
+                match message {
                     Some(message) => match message
                         .get_payload::<String>()
                         .ok()
@@ -369,18 +411,24 @@ mod revocations {
                             tracing::warn!("ignoring a revocation message that is not a key prefix")
                         }
                     },
-                    // The connection is gone: resubscribe, then flush.
-                    None => self.stream = None,
+                    // The line is gone or dead: flush now, then subscribe again.
+                    None => {
+                        self.line = None;
+                        return Some(Invalidation::All);
+                    }
                 }
             }
         }
     }
 
-    async fn subscribe(client: &Client, channel: &str) -> redis::RedisResult<PubSubStream> {
+    async fn subscribe(
+        client: &Client,
+        channel: &str,
+    ) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
         let subscribing = async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(channel).await?;
-            Ok(pubsub.into_on_message())
+            Ok(pubsub.split())
         };
         match tokio::time::timeout(Duration::from_secs(3), subscribing).await {
             Ok(result) => result,

@@ -341,6 +341,9 @@ pub enum ProxyMode {
     Down,
     /// Connections accepted and held, nothing forwarded: a server that hangs.
     Stalled,
+    /// Every connection, open ones included, kept open with nothing
+    /// forwarded either way: a proxy or NAT that silently lost its state.
+    Silent,
 }
 
 impl Proxy {
@@ -360,7 +363,7 @@ impl Proxy {
                 let current = *watch.borrow();
                 match current {
                     ProxyMode::Down => drop(inbound),
-                    ProxyMode::Stalled => {
+                    ProxyMode::Stalled | ProxyMode::Silent => {
                         let held = tokio::spawn(async move {
                             let _inbound = inbound;
                             std::future::pending::<()>().await;
@@ -369,11 +372,17 @@ impl Proxy {
                     }
                     ProxyMode::Up => {
                         let target = target.clone();
+                        let mut silenced = watch.clone();
                         let link = tokio::spawn(async move {
                             if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await
                             {
-                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
-                                    .await;
+                                tokio::select! {
+                                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                    _ = async { silenced.wait_for(|mode| *mode == ProxyMode::Silent).await.is_ok() } => {
+                                        // Both sockets stay open; nothing moves.
+                                        std::future::pending::<()>().await;
+                                    }
+                                }
                             }
                         });
                         task_links.lock().unwrap().push(link.abort_handle());
@@ -384,9 +393,18 @@ impl Proxy {
         Proxy { addr, mode, links }
     }
 
-    /// Rewrites `url`'s `host:port` to the proxy's.
+    /// Rewrites `url`'s host and port (`target`, from [`host_port`]) to the
+    /// proxy's, whether or not the URL wrote the port out.
     pub fn url(&self, url: &str, target: &str) -> String {
-        url.replacen(target, &self.addr.to_string(), 1)
+        if url.contains(target) {
+            return url.replacen(target, &self.addr.to_string(), 1);
+        }
+        let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (user, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+        let rest = rest.replacen(host, &self.addr.to_string(), 1);
+        let at = if user.is_empty() { "" } else { "@" };
+        format!("{scheme}://{user}{at}{rest}")
     }
 
     fn set(&self, mode: ProxyMode) {
@@ -406,17 +424,39 @@ impl Proxy {
         self.set(ProxyMode::Stalled);
     }
 
-    /// Forwards again.
+    /// Keeps every connection open, current ones included, and forwards
+    /// nothing on any of them: neither side is told.
+    pub fn silence(&self) {
+        self.mode.send_replace(ProxyMode::Silent);
+    }
+
+    /// Forwards again (on new connections; silenced ones stay silent).
     pub fn restore(&self) {
         self.mode.send_replace(ProxyMode::Up);
     }
 }
 
-/// `host:port` of a `scheme://[user@]host:port/...` URL.
+/// `host:port` of a `scheme://[user@]host[:port]/...` URL, with the scheme's
+/// default port when the URL names none.
 pub fn host_port(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
-    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    // A port follows the last colon, after any bracketed IPv6 address.
+    if host
+        .rsplit_once(']')
+        .map_or(host, |(_, after)| after)
+        .contains(':')
+    {
+        return host.to_owned();
+    }
+    let port = match scheme {
+        "postgres" | "postgresql" => 5432,
+        "mysql" | "mariadb" => 3306,
+        "redis" | "rediss" => 6379,
+        other => panic!("no default port known for {other:?} in {url}"),
+    };
+    format!("{host}:{port}")
 }
 
 /// Bad credentials for `key`'s store: a name and the Authorization header
