@@ -560,11 +560,10 @@ impl AuthenticatorBuilder {
             None => return Err(ConfigError::Scheme(scheme)),
         };
         let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
-        let dummy = DummyAlgorithm::new(
-            self.store
-                .hash_algorithm()
-                .unwrap_or_else(|| self.hasher.algorithm()),
-        );
+        let dummy = match self.store.hash_algorithm() {
+            Some(algorithm) => DummyAlgorithm::fixed(algorithm),
+            None => DummyAlgorithm::following(self.hasher.algorithm()),
+        };
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -582,17 +581,32 @@ impl AuthenticatorBuilder {
     }
 }
 
-/// The algorithm of the records a store holds, as last seen, shared by every
-/// request: one relaxed load per unknown prefix, and a store only when a
-/// record of another algorithm comes by.
-struct DummyAlgorithm(AtomicU8);
+/// The algorithm of the records a store holds: as the store says, or, when
+/// it does not, as last seen, shared by every request (one relaxed load per
+/// unknown prefix, and a store only when a record of another algorithm comes by).
+struct DummyAlgorithm {
+    code: AtomicU8,
+    follows: bool,
+}
 
 impl DummyAlgorithm {
     const ALGORITHMS: [Algorithm; 3] =
         [Algorithm::Sha256, Algorithm::Sha512, Algorithm::HmacSha256];
 
-    fn new(algorithm: Algorithm) -> Self {
-        Self(AtomicU8::new(Self::code(algorithm)))
+    /// The algorithm a store says its records use.
+    fn fixed(algorithm: Algorithm) -> Self {
+        Self {
+            code: AtomicU8::new(Self::code(algorithm)),
+            follows: false,
+        }
+    }
+
+    /// A first guess, then whatever the records served show.
+    fn following(algorithm: Algorithm) -> Self {
+        Self {
+            code: AtomicU8::new(Self::code(algorithm)),
+            follows: true,
+        }
     }
 
     fn code(algorithm: Algorithm) -> u8 {
@@ -604,13 +618,13 @@ impl DummyAlgorithm {
     }
 
     fn get(&self) -> Algorithm {
-        Self::ALGORITHMS[usize::from(self.0.load(Ordering::Relaxed)) % Self::ALGORITHMS.len()]
+        Self::ALGORITHMS[usize::from(self.code.load(Ordering::Relaxed)) % Self::ALGORITHMS.len()]
     }
 
     fn follow(&self, algorithm: Algorithm) {
         let code = Self::code(algorithm);
-        if self.0.load(Ordering::Relaxed) != code {
-            self.0.store(code, Ordering::Relaxed);
+        if self.follows && self.code.load(Ordering::Relaxed) != code {
+            self.code.store(code, Ordering::Relaxed);
         }
     }
 }
@@ -667,6 +681,28 @@ mod tests {
         assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
         let plain = Authenticator::new(MemoryStore::new());
         assert_eq!(plain.inner.dummy.get(), Algorithm::Sha256);
+    }
+
+    /// What a store says holds, whatever odd record passes by (a store with
+    /// mixed hashes does not make the dummy flip back and forth).
+    #[test]
+    fn a_store_that_says_is_not_second_guessed() {
+        let store = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let (_, odd) = block_on(MemoryStore::new().create(NewKey::named("sha256")))
+            .unwrap()
+            .reveal();
+        let record = KeyRecord::new(
+            "odd",
+            "odd",
+            ApiKey::parse(odd.expose_secret().as_bytes())
+                .unwrap()
+                .prefix(),
+            Hasher::default().hash(&ApiKey::parse(odd.expose_secret().as_bytes()).unwrap()),
+        );
+        block_on(store.insert(record)).unwrap();
+        let auth = Authenticator::new(store);
+        assert!(block_on(auth.authenticate(&headers(odd.expose_secret()))).is_ok());
+        assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
     }
 
     /// A store that does not say follows the records it serves.

@@ -109,9 +109,16 @@ pub struct CacheStats {
 #[cfg(any(feature = "postgres", feature = "redis"))]
 pub(crate) const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// The longest a heartbeat probe may take to be answered.
+/// The shortest heartbeat a listener accepts.
 #[cfg(any(feature = "postgres", feature = "redis"))]
-pub(crate) const MAX_PROBE: Duration = Duration::from_secs(1);
+pub(crate) const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// How long a heartbeat probe may take to be answered: the heartbeat, but
+/// never under 250 ms (a slow link is not a dead one) nor over a second.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) fn probe_timeout(heartbeat: Duration) -> Duration {
+    heartbeat.clamp(Duration::from_millis(250), Duration::from_secs(1))
+}
 
 /// A change in another instance that makes cached entries stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,8 +233,12 @@ impl Shared {
         for prefix in &stale {
             hot.keys.remove(prefix);
             self.cache.invalidate(prefix);
-            self.in_flight().remove(prefix);
         }
+        // A lookup still waiting on the store may be for this key (its
+        // prefix is not known until the record arrives): a caller coming
+        // after the revocation must not join it and share what it read
+        // before. Every flight under way is left to its present callers.
+        self.in_flight().clear();
         self.invalidations
             .fetch_add(stale.len() as u64, Ordering::Relaxed);
     }

@@ -27,7 +27,7 @@
 use std::{fmt, str::FromStr, sync::Arc};
 
 use base64::Engine as _;
-use sha2::{digest::generic_array::GenericArray, Digest, Sha256};
+use sha2::digest::generic_array::GenericArray;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -222,8 +222,7 @@ impl Pepper {
         // zero-padded to the block; the pads are that XOR 0x36 and 0x5c.
         let mut block = Zeroizing::new([0u8; BLOCK]);
         if secret.len() > BLOCK {
-            let digest = Zeroizing::new(<[u8; 32]>::from(Sha256::digest(&*secret)));
-            block[..32].copy_from_slice(&*digest);
+            block[..32].copy_from_slice(&*wiped_sha256(&secret));
         } else {
             block[..secret.len()].copy_from_slice(&secret);
         }
@@ -256,7 +255,7 @@ impl Pepper {
     /// over the key's single padded block, one from the outer pad's state over
     /// the inner digest's.
     fn mac(&self, key: &ApiKey) -> [u8; 32] {
-        let [inner_pad, outer_pad] = **self.pads;
+        let [inner_pad, outer_pad] = &**self.pads;
         let inner = one_block_sha256(inner_pad, BLOCK, |block| key.write_to(block), KEY_LEN);
         one_block_sha256(
             outer_pad,
@@ -409,7 +408,7 @@ impl Hasher {
                 };
                 let digest = match pepper {
                     Some(pepper) => pepper.mac(key),
-                    None => one_block_sha256(H256, 0, |block| key.write_to(block), KEY_LEN),
+                    None => one_block_sha256(&H256, 0, |block| key.write_to(block), KEY_LEN),
                 };
                 digests_equal(&digest, &[0xA5; 32])
             }
@@ -450,18 +449,20 @@ const H256: [u32; 8] = [
 /// out here and compressed once, skipping the general-purpose buffering that
 /// costs as much as the compression itself on a message this short.
 fn sha256(key: &ApiKey) -> [u8; 32] {
-    one_block_sha256(H256, 0, |block| key.write_to(block), KEY_LEN)
+    one_block_sha256(&H256, 0, |block| key.write_to(block), KEY_LEN)
 }
 
 /// The last SHA-256 compression of a message: from `state`, after `before`
 /// bytes already compressed, over `len` (< 56) bytes that `fill` writes,
-/// padded. The stack block, which held key bytes, is wiped afterwards.
+/// padded. The stack block, which held key bytes, is wiped afterwards; the
+/// copy of `state` is overwritten by the compression itself.
 fn one_block_sha256(
-    mut state: [u32; 8],
+    state: &[u32; 8],
     before: usize,
     fill: impl FnOnce(&mut [u8]),
     len: usize,
 ) -> [u8; 32] {
+    let mut state = *state;
     let mut block = [0u8; BLOCK];
     fill(&mut block[..len]);
     block[len] = 0x80;
@@ -470,6 +471,29 @@ fn one_block_sha256(
     wipe(&mut block);
     let mut digest = [0u8; 32];
     for (out, word) in digest.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
+/// SHA-256 of a secret of any length, padded in a buffer that is wiped on
+/// drop, as is the digest: no hasher's own buffer ever holds the secret.
+fn wiped_sha256(secret: &[u8]) -> Zeroizing<[u8; 32]> {
+    let blocks = (secret.len() + 1 + 8).div_ceil(BLOCK);
+    let mut message = Zeroizing::new(vec![0u8; blocks * BLOCK]);
+    message[..secret.len()].copy_from_slice(secret);
+    message[secret.len()] = 0x80;
+    let bits = (secret.len() as u64) * 8;
+    let end = message.len();
+    message[end - 8..].copy_from_slice(&bits.to_be_bytes());
+    let mut state = Zeroizing::new(H256);
+    for block in message.chunks_exact(BLOCK) {
+        let mut copy = Zeroizing::new([0u8; BLOCK]);
+        copy.copy_from_slice(block);
+        compress256(&mut state, &copy);
+    }
+    let mut digest = Zeroizing::new([0u8; 32]);
+    for (out, word) in digest.chunks_exact_mut(4).zip(state.iter()) {
         out.copy_from_slice(&word.to_be_bytes());
     }
     digest
@@ -523,6 +547,7 @@ fn wipe<const N: usize>(block: &mut [u8; N]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn key(text: &str) -> ApiKey {
         ApiKey::parse(text.as_bytes()).unwrap()
@@ -561,6 +586,15 @@ mod tests {
             let key = ApiKey::generate().unwrap();
             let general: [u8; 64] = key.with_bytes(|bytes| sha2::Sha512::digest(bytes).into());
             assert_eq!(sha512(&key), general);
+        }
+    }
+
+    #[test]
+    fn the_wiped_sha256_equals_the_general_purpose_digest() {
+        for len in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 300] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 13 + 7) as u8).collect();
+            let general: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(*wiped_sha256(&data), general, "{len} bytes");
         }
     }
 

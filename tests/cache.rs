@@ -232,6 +232,37 @@ async fn a_cancelled_waiter_leaves_the_others_their_shared_lookup() {
     assert_eq!(cache.stats().in_flight, 0);
 }
 
+/// A lookup that starts after a revocation must not join one that read the
+/// row before it: the late caller would get, and cache, the revoked key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_after_a_revocation_does_not_join_one_from_before() {
+    let backend = Backend::default();
+    let record = backend.key("k").await;
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_secs(3600))
+        .build();
+    backend.delay_ms.store(200, Ordering::SeqCst);
+    let prefix = record.prefix;
+    let early = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.find(prefix).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await; // it has read the unrevoked row
+    assert!(cache.revoke(&record.id).await.unwrap());
+    let late = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.find(prefix).await })
+    };
+    assert!(!early.await.unwrap().unwrap().unwrap().revoked);
+    assert!(
+        late.await.unwrap().unwrap().unwrap().revoked,
+        "the lookup begun after the revocation read the row anew"
+    );
+    backend.delay_ms.store(0, Ordering::SeqCst);
+    assert!(cache.find(prefix).await.unwrap().unwrap().revoked);
+    assert_eq!(backend.lookups(), 2);
+}
+
 #[tokio::test]
 async fn store_errors_are_never_cached() {
     let backend = Backend::default();

@@ -120,7 +120,10 @@ mod revocations {
     use std::time::Duration;
 
     use async_trait::async_trait;
-    use sqlx::{postgres::PgListener, PgPool};
+    use sqlx::{
+        postgres::{PgListener, PgPoolOptions},
+        PgPool,
+    };
 
     use super::{PostgresStore, REVOCATION_CHANNEL};
     use crate::{
@@ -141,9 +144,17 @@ mod revocations {
     /// be answered within the heartbeat (at most a second).
     #[derive(Debug)]
     pub struct PgRevocations {
+        /// A pool of the listener's own: a dead listener's connection, whose
+        /// `UNLISTEN` on drop may hang until TCP gives up, never holds a slot
+        /// the store's lookups need.
         pool: PgPool,
         listener: Option<PgListener>,
+        /// The wait before the next attempt to listen; doubled on every
+        /// failure, reset once the line shows it is alive.
         backoff: Duration,
+        /// A wait owed before listening again after the line was lost, so a
+        /// line that drops at once every time is not redialled in a tight loop.
+        pause: Option<Duration>,
         heartbeat: Duration,
     }
 
@@ -154,10 +165,15 @@ mod revocations {
         /// A source of the revocations other instances announce, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> PgRevocations {
+            let options = (*self.pool.connect_options()).clone();
             PgRevocations {
-                pool: self.pool.clone(),
+                pool: PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(3))
+                    .connect_lazy_with(options),
                 listener: None,
                 backoff: FIRST_BACKOFF,
+                pause: None,
                 heartbeat: crate::cache::DEFAULT_HEARTBEAT,
             }
         }
@@ -168,8 +184,15 @@ mod revocations {
         /// checked with `SELECT 1`; 5 s by default. A silent dead connection
         /// is noticed (and the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(Duration::from_millis(10));
+            self.heartbeat = every.max(crate::cache::MIN_HEARTBEAT);
             self
+        }
+
+        /// The line is gone: drop it, and owe a pause before the next try.
+        fn lost(&mut self) {
+            self.listener = None;
+            self.pause = Some(self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -178,11 +201,11 @@ mod revocations {
         async fn next(&mut self) -> Option<Invalidation> {
             loop {
                 let Some(listener) = self.listener.as_mut() else {
+                    if let Some(pause) = self.pause.take() {
+                        tokio::time::sleep(pause).await;
+                    }
                     match listen(&self.pool).await {
-                        Ok(listener) => {
-                            self.listener = Some(listener);
-                            self.backoff = FIRST_BACKOFF;
-                        }
+                        Ok(listener) => self.listener = Some(listener),
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot LISTEN for API key revocations; retrying");
                             tokio::time::sleep(self.backoff).await;
@@ -199,14 +222,18 @@ mod revocations {
                 {
                     Ok(received) => received,
                     Err(_quiet) => {
-                        let probe = self.heartbeat.min(crate::cache::MAX_PROBE);
+                        let probe = crate::cache::probe_timeout(self.heartbeat);
                         let answered = tokio::time::timeout(
                             probe,
                             sqlx::query("SELECT 1").execute(&mut *listener),
                         )
                         .await;
                         match answered {
-                            Ok(Ok(_)) => continue,
+                            Ok(Ok(_)) => {
+                                // The line is alive: the next loss starts a fresh backoff.
+                                self.backoff = FIRST_BACKOFF;
+                                continue;
+                            }
                             Ok(Err(err)) => {
                                 tracing::warn!(error = %err, "API key revocation listener failed its heartbeat");
                             }
@@ -221,14 +248,17 @@ mod revocations {
                 };
                 match received {
                     Ok(Some(notification)) => match Prefix::parse(notification.payload()) {
-                        Ok(prefix) => return Some(Invalidation::Key(prefix)),
+                        Ok(prefix) => {
+                            self.backoff = FIRST_BACKOFF;
+                            return Some(Invalidation::Key(prefix));
+                        }
                         Err(_) => {
                             tracing::warn!("ignoring a revocation notice that is not a key prefix")
                         }
                     },
                     // The line is gone or dead: flush now, then listen again.
                     Ok(None) | Err(_) => {
-                        self.listener = None;
+                        self.lost();
                         return Some(Invalidation::All);
                     }
                 }
@@ -240,6 +270,10 @@ mod revocations {
         let connecting = async {
             let mut listener = PgListener::connect_with(pool).await?;
             listener.ignore_pool_close_event(true);
+            // A lost connection comes back only through `next`, which
+            // flushes first: reconnecting inside `try_recv`, where the
+            // heartbeat's timeout could cut it short, would hide the loss.
+            listener.eager_reconnect(false);
             listener.listen(REVOCATION_CHANNEL).await?;
             Ok(listener)
         };

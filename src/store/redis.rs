@@ -321,7 +321,12 @@ mod revocations {
         client: Client,
         channel: String,
         line: Option<(PubSubSink, PubSubStream)>,
+        /// The wait before the next attempt to subscribe; doubled on every
+        /// failure, reset once the line shows it is alive.
         backoff: Duration,
+        /// A wait owed before subscribing again after the line was lost, so
+        /// a line that drops at once every time is not redialled in a tight loop.
+        pause: Option<Duration>,
         heartbeat: Duration,
     }
 
@@ -347,6 +352,7 @@ mod revocations {
                 channel: self.revocation_channel(),
                 line: None,
                 backoff: FIRST_BACKOFF,
+                pause: None,
                 heartbeat: crate::cache::DEFAULT_HEARTBEAT,
             }
         }
@@ -357,8 +363,15 @@ mod revocations {
         /// `PING`; 5 s by default. A silent dead connection is noticed (and
         /// the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(Duration::from_millis(10));
+            self.heartbeat = every.max(crate::cache::MIN_HEARTBEAT);
             self
+        }
+
+        /// The line is gone: drop it, and owe a pause before the next try.
+        fn lost(&mut self) {
+            self.line = None;
+            self.pause = Some(self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -367,11 +380,11 @@ mod revocations {
         async fn next(&mut self) -> Option<Invalidation> {
             loop {
                 let Some((sink, stream)) = self.line.as_mut() else {
+                    if let Some(pause) = self.pause.take() {
+                        tokio::time::sleep(pause).await;
+                    }
                     match subscribe(&self.client, &self.channel).await {
-                        Ok(line) => {
-                            self.line = Some(line);
-                            self.backoff = FIRST_BACKOFF;
-                        }
+                        Ok(line) => self.line = Some(line),
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot subscribe to API key revocations; retrying");
                             tokio::time::sleep(self.backoff).await;
@@ -385,9 +398,13 @@ mod revocations {
                 let message = match tokio::time::timeout(self.heartbeat, stream.next()).await {
                     Ok(message) => message,
                     Err(_quiet) => {
-                        let probe = self.heartbeat.min(crate::cache::MAX_PROBE);
+                        let probe = crate::cache::probe_timeout(self.heartbeat);
                         match tokio::time::timeout(probe, sink.ping::<redis::Value>()).await {
-                            Ok(Ok(_)) => continue,
+                            Ok(Ok(_)) => {
+                                // The line is alive: the next loss starts a fresh backoff.
+                                self.backoff = FIRST_BACKOFF;
+                                continue;
+                            }
                             Ok(Err(err)) => {
                                 tracing::warn!(error = %err, "API key revocation subscription failed its heartbeat");
                             }
@@ -406,14 +423,17 @@ mod revocations {
                         .ok()
                         .and_then(|p| Prefix::parse(p).ok())
                     {
-                        Some(prefix) => return Some(Invalidation::Key(prefix)),
+                        Some(prefix) => {
+                            self.backoff = FIRST_BACKOFF;
+                            return Some(Invalidation::Key(prefix));
+                        }
                         None => {
                             tracing::warn!("ignoring a revocation message that is not a key prefix")
                         }
                     },
                     // The line is gone or dead: flush now, then subscribe again.
                     None => {
-                        self.line = None;
+                        self.lost();
                         return Some(Invalidation::All);
                     }
                 }
