@@ -133,7 +133,7 @@ struct DrfFixture {
 }
 
 fn drf_fixture() -> DrfFixture {
-    let store = MemoryStore::with_hasher(Hasher::sha512_drf());
+    let store = MemoryStore::new().with_hasher(Hasher::sha512_drf());
     for i in 0..1_000 {
         now(store.create(NewKey::named(format!("filler-{i}")))).unwrap();
     }

@@ -18,8 +18,8 @@ pub async fn serve(
     auth: Authenticator,
 ) -> Result<(), tonic::transport::Error> {
     let (_reporter, health) = tonic_health::server::health_reporter();
-    let layer = ApiKeyLayer::from(auth.clone());
-    let needs_scope = auth.require_any(["health:read"]).expect("a valid scope");
+    let layer = ApiKeyLayer::from(auth);
+    let needs_scope = layer.require_any(["health:read"]).expect("a valid scope");
     Server::builder()
         .layer(layer)
         .layer(needs_scope)

@@ -26,7 +26,6 @@ use std::{
     future::{ready, Future, Ready},
     pin::Pin,
     rc::Rc,
-    sync::Arc,
 };
 
 use actix_web::{
@@ -41,8 +40,13 @@ use actix_web::{
 use bytes::Bytes;
 
 use crate::{
-    auth::Authenticator, identity::Identity, layer::Unauthenticated, reject::Responses,
-    scope::RequireScopesLayer, store::KeyStore,
+    auth::{Admitted, Authenticator, Verdict},
+    credential::{Credential, CredentialHeaders},
+    error::AuthFailure,
+    identity::{missing_identity, Identity, Unauthenticated},
+    key::ApiKey,
+    requirement::ScopeRequirement,
+    store::KeyStore,
 };
 
 /// The middleware factory: `App::new().wrap(ApiKeyAuth::new(store))`.
@@ -116,52 +120,54 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        let auth = &self.auth;
-        let name = auth.credential_header().as_str();
-        let extracted =
-            auth.extract_from(request.headers().get_all(name).map(HeaderValue::as_bytes));
-        let key = match extracted {
-            Ok(Some(key)) => key,
-            Ok(None) => {
-                request
-                    .extensions_mut()
-                    .insert(Unauthenticated(auth.responses().clone()));
-                return passed(&self.service, request);
+        match self.auth.begin(request.headers_mut()) {
+            Verdict::Pass(admitted) => {
+                admit(&request, admitted);
+                passed(&self.service, request)
             }
-            Err(failure) => return refused(request, auth.refuse(failure)),
-        };
-        if auth.strips_credential() {
-            request.headers_mut().remove(name);
-        } else if let Some(value) = request.headers_mut().get_mut(name) {
-            value.set_sensitive(true);
-        }
-        match auth.lookup_now(&key) {
-            Some(lookup) => match auth.decide(&key, lookup) {
-                Ok(identity) => {
-                    request.extensions_mut().insert(identity);
-                    passed(&self.service, request)
-                }
-                Err(failure) => refused(request, auth.refuse(failure)),
-            },
-            None => {
-                let check = auth.check_later(key);
+            Verdict::Refuse(refusal) => refused(request, *refusal),
+            Verdict::Pending(check) => {
                 let service = self.service.clone();
                 Box::pin(async move {
                     match check.await {
                         Ok(identity) => {
-                            request.extensions_mut().insert(identity);
+                            admit(&request, Admitted::Key(identity));
                             service
                                 .call(request)
                                 .await
                                 .map(ServiceResponse::map_into_left_body)
                         }
                         Err(refusal) => Ok(request
-                            .into_response(to_actix(refusal))
+                            .into_response(to_actix(*refusal))
                             .map_into_right_body()),
                     }
                 })
             }
         }
+    }
+}
+
+/// actix-web's header map, read and protected by the core's rules.
+impl CredentialHeaders for actix_web::http::header::HeaderMap {
+    fn take_key(&mut self, credential: &Credential) -> Result<Option<ApiKey>, AuthFailure> {
+        let name = credential.name().as_str();
+        let key = credential.read(self.get_all(name).map(HeaderValue::as_bytes));
+        if credential.strips() {
+            self.remove(name);
+        } else if let Some(value) = self.get_mut(name) {
+            // More than one value is refused: marking the first is enough.
+            value.set_sensitive(true);
+        }
+        key
+    }
+}
+
+/// Puts what the core admitted into actix-web's request extensions.
+fn admit(request: &ServiceRequest, admitted: Admitted) {
+    let mut extensions = request.extensions_mut();
+    match admitted {
+        Admitted::Key(identity) => drop(extensions.insert(identity)),
+        Admitted::Anonymous(marker) => drop(extensions.insert(marker)),
     }
 }
 
@@ -205,7 +211,7 @@ fn to_actix(response: http::Response<Bytes>) -> HttpResponse {
 }
 
 /// The rejection of the [`Identity`] extractor: the middleware's 401.
-pub struct MissingIdentity(Arc<Responses>);
+pub struct MissingIdentity(http::Response<Bytes>);
 
 impl fmt::Debug for MissingIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -225,7 +231,7 @@ impl ResponseError for MissingIdentity {
     }
 
     fn error_response(&self) -> HttpResponse {
-        to_actix(self.0.unauthorized())
+        to_actix(self.0.clone())
     }
 }
 
@@ -238,17 +244,8 @@ impl FromRequest for Identity {
         if let Some(identity) = extensions.get::<Identity>() {
             return ready(Ok(identity.clone()));
         }
-        let responses = match extensions.get::<Unauthenticated>() {
-            Some(Unauthenticated(responses)) => responses.clone(),
-            None => {
-                tracing::error!(
-                    path = %request.path(),
-                    "Identity extracted on a route no ApiKeyAuth guards; answering 401"
-                );
-                Arc::new(Responses::default())
-            }
-        };
-        ready(Err(MissingIdentity(responses).into()))
+        let response = missing_identity(extensions.get::<Unauthenticated>(), request.path());
+        ready(Err(MissingIdentity(response).into()))
     }
 }
 
@@ -257,11 +254,11 @@ impl FromRequest for Identity {
 /// [`Authenticator::require_all`] or [`Authenticator::require_any`].
 #[derive(Clone, Debug)]
 pub struct RequireScopes {
-    requirement: RequireScopesLayer,
+    requirement: ScopeRequirement,
 }
 
-impl From<RequireScopesLayer> for RequireScopes {
-    fn from(requirement: RequireScopesLayer) -> Self {
+impl From<ScopeRequirement> for RequireScopes {
+    fn from(requirement: ScopeRequirement) -> Self {
         Self { requirement }
     }
 }
@@ -288,7 +285,7 @@ where
 /// The middleware [`RequireScopes`] makes.
 pub struct RequireScopesMiddleware<S> {
     service: Rc<S>,
-    requirement: RequireScopesLayer,
+    requirement: ScopeRequirement,
 }
 
 impl<S> fmt::Debug for RequireScopesMiddleware<S> {
@@ -313,9 +310,10 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let refusal = {
             let extensions = request.extensions();
-            let challenge = extensions.get::<Unauthenticated>().map(|u| u.0.clone());
-            self.requirement
-                .refusal(extensions.get::<Identity>(), challenge.as_ref())
+            self.requirement.refusal(
+                extensions.get::<Identity>(),
+                extensions.get::<Unauthenticated>(),
+            )
         };
         match refusal {
             None => passed(&self.service, request),

@@ -38,115 +38,18 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{
-    header::{self, Entry},
-    HeaderMap, HeaderName, HeaderValue,
-};
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use crate::{
+    credential::{Credential, CredentialHeaders},
+    error::{AuthFailure, Chain, ConfigError},
     hash::{Algorithm, Hasher},
-    identity::Identity,
-    key::{ApiKey, KeyParseError, Prefix},
+    identity::{Identity, Unauthenticated},
+    key::ApiKey,
     reject::Responses,
-    scheme::Scheme,
-    scope::{RequireScopesLayer, ScopeMode},
-    store::{KeyStore, Lookup, StoreError},
+    requirement::{ScopeMode, ScopeRequirement},
+    store::{KeyStore, Lookup},
 };
-
-/// Header values longer than this are refused on sight, before any parsing,
-/// hashing or store call. A valid value is at most a scheme plus 42 bytes.
-pub const MAX_CREDENTIAL_LEN: usize = 256;
-
-/// Why a request was not authenticated. Goes to `tracing` and to the
-/// [`on_failure`](AuthenticatorBuilder::on_failure) hook, never to the client.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthFailure {
-    /// No credential header.
-    #[error("no API key presented")]
-    Missing,
-    /// A credential header that is not a well-formed key.
-    #[error("malformed API key credential: {0}")]
-    Malformed(#[from] Malformed),
-    /// A well-formed key whose prefix no store record has.
-    #[error("unknown API key prefix {0}")]
-    UnknownPrefix(Prefix),
-    /// A key whose prefix is known but whose secret does not match.
-    #[error("wrong secret for API key {0}")]
-    WrongSecret(Prefix),
-    /// A correct key that has been revoked.
-    #[error("API key {0} is revoked")]
-    Revoked(Prefix),
-    /// A correct key past its expiry.
-    #[error("API key {0} has expired")]
-    Expired(Prefix),
-    /// The store failed, so the key could not be checked.
-    #[error("could not check API key {prefix}: {source}")]
-    StoreUnavailable {
-        /// The prefix being looked up.
-        prefix: Prefix,
-        /// What the store said.
-        #[source]
-        source: StoreError,
-    },
-}
-
-impl AuthFailure {
-    /// The HTTP status the failure is answered with: 503 for a store failure, else 401.
-    pub fn status(&self) -> http::StatusCode {
-        match self {
-            Self::StoreUnavailable { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
-            _ => http::StatusCode::UNAUTHORIZED,
-        }
-    }
-
-    /// The prefix of the presented key, when it got as far as being parsed.
-    pub fn prefix(&self) -> Option<Prefix> {
-        match self {
-            Self::Missing | Self::Malformed(_) => None,
-            Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => {
-                Some(*p)
-            }
-            Self::StoreUnavailable { prefix, .. } => Some(*prefix),
-        }
-    }
-}
-
-/// How a credential header was malformed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Malformed {
-    /// More than one credential header.
-    #[error("{0} credential headers; exactly one is allowed")]
-    MultipleHeaders(usize),
-    /// A value longer than [`MAX_CREDENTIAL_LEN`].
-    #[error("credential of {0} bytes exceeds the {MAX_CREDENTIAL_LEN}-byte limit")]
-    Oversized(usize),
-    /// The value does not start with the scheme and a single space.
-    #[error("credential does not start with the expected scheme and one space")]
-    Scheme,
-    /// The key after the scheme is not `PREFIX.SECRET`.
-    #[error(transparent)]
-    Key(#[from] KeyParseError),
-}
-
-/// Where the key is read from.
-#[derive(Debug, Clone)]
-enum Source {
-    /// `Authorization: <scheme> <key>`, the scheme matched case-insensitively.
-    Authorization { scheme: Scheme },
-    /// `<header>: <key>`, the bare key in a header of its own.
-    Header(HeaderName),
-}
-
-impl Source {
-    fn header(&self) -> &HeaderName {
-        match self {
-            Self::Authorization { .. } => &header::AUTHORIZATION,
-            Self::Header(name) => name,
-        }
-    }
-}
 
 type FailureHook = Arc<dyn Fn(&AuthFailure) + Send + Sync>;
 
@@ -167,33 +70,54 @@ struct Inner {
     /// it says or as its records show, so that the dummy costs what a real
     /// record costs and timing does not tell which prefixes exist.
     dummy: DummyAlgorithm,
-    source: Source,
-    optional: bool,
-    strip: bool,
+    credential: Credential,
     on_failure: Option<FailureHook>,
     responses: Arc<Responses>,
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "timeout")]
     lookup_timeout: Option<std::time::Duration>,
 }
 
-/// Options of an [`Authenticator`] that do not describe a valid configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The scheme is empty or not an HTTP token.
-    #[error(
-        "the authorization scheme {0:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
-    )]
-    Scheme(String),
-    /// The realm holds control or non-ASCII characters.
-    #[error("the realm {0:?} must be printable ASCII")]
-    Realm(String),
-    /// A scope is empty or holds a space, quote, backslash or non-printable character.
-    #[error("the scope {0:?} must be 1 or more printable ASCII characters other than space, '\"' and '\\'")]
-    Scope(String),
-    /// A scope requirement names no scope.
-    #[error("a scope requirement names at least one scope")]
-    NoScopes,
+/// What the core decided about a request, for a framework adapter to carry
+/// out. Every adapter asks [`Authenticator::begin`] and maps these three
+/// answers to its framework; nothing else of the path lives in an adapter.
+pub(crate) enum Verdict {
+    /// Let the request through, with what to put into its extensions.
+    Pass(Admitted),
+    /// Answer this instead of calling the inner service (already reported).
+    Refuse(Box<Response<Bytes>>),
+    /// The store must be waited for: the future gives the identity, or the
+    /// refusal (already reported).
+    Pending(CheckFuture),
+}
+
+/// What a request let through carries into its handlers.
+pub(crate) enum Admitted {
+    /// The identity of the key it presented.
+    Key(Identity),
+    /// No key, let through by an optional authenticator: a marker, so that
+    /// extractors and scope guards answer with this authenticator's 401.
+    Anonymous(Unauthenticated),
+}
+
+impl Admitted {
+    /// Puts what was admitted into a request's (or response's) extensions.
+    pub(crate) fn insert_into(self, extensions: &mut http::Extensions) {
+        match self {
+            Self::Key(identity) => drop(extensions.insert(identity)),
+            Self::Anonymous(marker) => drop(extensions.insert(marker)),
+        }
+    }
+}
+
+/// The boxed lookup of a store that must wait.
+pub(crate) type CheckFuture =
+    Pin<Box<dyn Future<Output = Result<Identity, Box<Response<Bytes>>>> + Send + 'static>>;
+
+/// How far the steps that need no waiting got: to a decision, or to a
+/// lookup the store must be waited for.
+enum Progress {
+    Decided(Result<Option<Identity>, AuthFailure>),
+    Wait(ApiKey),
 }
 
 impl Authenticator {
@@ -218,7 +142,7 @@ impl Authenticator {
             strip: false,
             grpc: false,
             on_failure: None,
-            #[cfg(feature = "tokio")]
+            #[cfg(feature = "timeout")]
             lookup_timeout: None,
         }
     }
@@ -229,116 +153,69 @@ impl Authenticator {
     /// [optional](AuthenticatorBuilder::optional). Every failure is reported to
     /// `tracing` and the failure hook before it is returned.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Identity>, AuthFailure> {
-        let key = match self.extract(headers) {
+        let values = headers.get_all(self.inner.credential.name()).iter();
+        let key = self
+            .inner
+            .credential
+            .read(values.map(HeaderValue::as_bytes));
+        let decided = match self.progress(key) {
+            Progress::Decided(decided) => decided,
+            Progress::Wait(key) => self.decide_later(&key).await.map(Some),
+        };
+        decided.map_err(|failure| self.report(failure))
+    }
+
+    /// The request path, in one place for every adapter: reads the key from
+    /// `headers` and protects its header (removed or marked sensitive),
+    /// finds the record (at once when the store can answer so), decides, and
+    /// on a refusal reports it and renders the response.
+    pub(crate) fn begin(&self, headers: &mut impl CredentialHeaders) -> Verdict {
+        let key = headers.take_key(&self.inner.credential);
+        match self.progress(key) {
+            Progress::Decided(Ok(Some(identity))) => Verdict::Pass(Admitted::Key(identity)),
+            Progress::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
+                self.inner.responses.clone(),
+            ))),
+            Progress::Decided(Err(failure)) => Verdict::Refuse(Box::new(self.refuse(failure))),
+            Progress::Wait(key) => {
+                let this = self.clone();
+                Verdict::Pending(Box::pin(async move {
+                    this.decide_later(&key)
+                        .await
+                        .map_err(|failure| Box::new(this.refuse(failure)))
+                }))
+            }
+        }
+    }
+
+    /// The steps that need no waiting: the credential read, then the
+    /// decision when the store can answer at once.
+    fn progress(&self, key: Result<Option<ApiKey>, AuthFailure>) -> Progress {
+        let key = match key {
             Ok(Some(key)) => key,
-            Ok(None) => return Ok(None),
-            Err(failure) => return Err(self.report(failure)),
+            Ok(None) => return Progress::Decided(Ok(None)),
+            Err(failure) => return Progress::Decided(Err(failure)),
         };
-        let lookup = match self.inner.store.find_now(key.prefix()) {
-            Some(lookup) => lookup,
-            None => self.find(key.prefix()).await,
-        };
-        self.decide(&key, lookup)
-            .map(Some)
-            .map_err(|f| self.report(f))
-    }
-
-    /// The HTTP response for `failure`: the challenge and the one body shared by
-    /// every 401, or the 503 with `Retry-After`.
-    pub fn rejection(&self, failure: &AuthFailure) -> http::Response<Bytes> {
-        self.inner.responses.for_failure(failure)
-    }
-
-    /// A layer answering 403 unless the authenticated key has every one of `scopes`.
-    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopesLayer, ConfigError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RequireScopesLayer::new(ScopeMode::All, scopes, self.inner.responses.clone())
-    }
-
-    /// A layer answering 403 unless the authenticated key has at least one of `scopes`.
-    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopesLayer, ConfigError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RequireScopesLayer::new(ScopeMode::Any, scopes, self.inner.responses.clone())
-    }
-
-    /// Reads the key from the headers. `Ok(None)`: no key, and none is required.
-    /// Does not report; callers do, once, with [`report`](Self::report).
-    pub(crate) fn extract(&self, headers: &HeaderMap) -> Result<Option<ApiKey>, AuthFailure> {
-        let values = headers.get_all(self.inner.source.header()).iter();
-        self.extract_from(values.map(|v| v.as_bytes()))
-    }
-
-    /// Reads the key from the values of the credential header, in whatever
-    /// header map a framework keeps them.
-    pub(crate) fn extract_from<'a>(
-        &self,
-        mut values: impl Iterator<Item = &'a [u8]>,
-    ) -> Result<Option<ApiKey>, AuthFailure> {
-        let Some(bytes) = values.next() else {
-            return if self.inner.optional {
-                Ok(None)
-            } else {
-                Err(AuthFailure::Missing)
-            };
-        };
-        let extra = values.count();
-        if extra > 0 {
-            return Err(Malformed::MultipleHeaders(extra + 1).into());
+        match self.inner.store.find_now(key.prefix()) {
+            Some(lookup) => Progress::Decided(self.decide(&key, lookup).map(Some)),
+            None => Progress::Wait(key),
         }
-        if bytes.len() > MAX_CREDENTIAL_LEN {
-            return Err(Malformed::Oversized(bytes.len()).into());
-        }
-        // Whitespace around a field value is not part of it (RFC 9110 §5.5):
-        // HTTP/1.1 parsers drop it, so drop it here too, whatever the protocol.
-        let bytes = bytes.trim_ascii();
-        let key = match &self.inner.source {
-            Source::Authorization { scheme } => scheme.strip(bytes).ok_or(Malformed::Scheme)?,
-            Source::Header(_) => bytes,
-        };
-        ApiKey::parse(key)
-            .map(Some)
-            .map_err(|e| Malformed::Key(e).into())
     }
 
-    /// The header the key travels in.
-    pub fn credential_header(&self) -> &HeaderName {
-        self.inner.source.header()
-    }
-
-    /// Whether the credential header is removed before the inner service sees the request.
-    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-    pub(crate) fn strips_credential(&self) -> bool {
-        self.inner.strip
-    }
-
-    /// The lookup, when the store can answer without waiting.
-    pub(crate) fn lookup_now(&self, key: &ApiKey) -> Option<Lookup> {
-        self.inner.store.find_now(key.prefix())
-    }
-
-    /// The lookup and verdict as a `'static` future, for stores that must wait.
-    /// A failure comes out reported and rendered.
-    pub(crate) fn check_later(&self, key: ApiKey) -> CheckFuture {
-        let this = self.clone();
-        Box::pin(async move {
-            let lookup = this.find(key.prefix()).await;
-            this.decide(&key, lookup).map_err(|f| this.refuse(f))
-        })
+    /// The lookup the store must be waited for, then the decision.
+    async fn decide_later(&self, key: &ApiKey) -> Result<Identity, AuthFailure> {
+        let lookup = self.find(key).await;
+        self.decide(key, lookup)
     }
 
     /// Asks the store, within the lookup timeout when one is set.
-    async fn find(&self, prefix: Prefix) -> Lookup {
-        #[cfg(feature = "tokio")]
+    async fn find(&self, key: &ApiKey) -> Lookup {
+        let prefix = key.prefix();
+        #[cfg(feature = "timeout")]
         if let Some(limit) = self.inner.lookup_timeout {
             return match tokio::time::timeout(limit, self.inner.store.find(prefix)).await {
                 Ok(lookup) => lookup,
-                Err(_) => Err(StoreError::timeout()),
+                Err(_) => Err(crate::store::StoreError::timeout()),
             };
         }
         self.inner.store.find(prefix).await
@@ -347,7 +224,7 @@ impl Authenticator {
     /// The verdict on a presented key given the store's answer: the hash is
     /// checked first, in constant time, so revocation and expiry are only
     /// ever reported for the true key.
-    pub(crate) fn decide(&self, key: &ApiKey, lookup: Lookup) -> Result<Identity, AuthFailure> {
+    fn decide(&self, key: &ApiKey, lookup: Lookup) -> Result<Identity, AuthFailure> {
         let prefix = key.prefix();
         let record = match lookup {
             Ok(Some(record)) => record,
@@ -373,12 +250,12 @@ impl Authenticator {
     }
 
     /// Reports a failure to `tracing` and the hook, and hands it back.
-    pub(crate) fn report(&self, failure: AuthFailure) -> AuthFailure {
+    fn report(&self, failure: AuthFailure) -> AuthFailure {
         match &failure {
             AuthFailure::StoreUnavailable { .. } => {
-                tracing::warn!(reason = %failure, "API key authentication unavailable");
+                tracing::warn!(reason = %Chain(&failure), "API key authentication unavailable");
             }
-            _ => tracing::debug!(reason = %failure, "API key refused"),
+            _ => tracing::debug!(reason = %Chain(&failure), "API key refused"),
         }
         if let Some(hook) = &self.inner.on_failure {
             hook(&failure);
@@ -387,61 +264,49 @@ impl Authenticator {
     }
 
     /// Reports a failure and renders its response.
-    pub(crate) fn refuse(&self, failure: AuthFailure) -> http::Response<Bytes> {
+    fn refuse(&self, failure: AuthFailure) -> Response<Bytes> {
         let failure = self.report(failure);
         self.rejection(&failure)
     }
 
-    /// Reads the key from the headers, like [`extract`](Self::extract), and
-    /// protects the credential on the way: removes its header, or marks it
-    /// sensitive so that HTTP/2 never indexes it and `Debug` of the headers
-    /// never shows it.
-    pub(crate) fn take_key(&self, headers: &mut HeaderMap) -> Result<Option<ApiKey>, AuthFailure> {
-        let name = self.inner.source.header();
-        // An entry serves reading and marking with one lookup, but asking for
-        // one grows a full map: then two lookups are cheaper.
-        if headers.keys_len() < headers.capacity() {
-            match headers.try_entry(name) {
-                Ok(Entry::Occupied(mut entry)) => {
-                    let key = self.extract_from(entry.iter().map(HeaderValue::as_bytes));
-                    if self.inner.strip {
-                        drop(entry.remove_entry_mult());
-                    } else {
-                        entry.iter_mut().for_each(|value| value.set_sensitive(true));
-                    }
-                    return key;
-                }
-                Ok(Entry::Vacant(_)) => return self.extract_from(std::iter::empty()),
-                // Not with room to spare; the path below answers all the same.
-                Err(_) => {}
-            }
-        }
-        let key = self.extract(headers);
-        if self.inner.strip {
-            headers.remove(name);
-        } else if let Some(value) = headers.get_mut(name) {
-            // More than one value is refused: marking the first is enough.
-            value.set_sensitive(true);
-        }
-        key
+    /// The HTTP response for `failure`: the challenge and the one body shared by
+    /// every 401, or the 503 with `Retry-After`.
+    pub fn rejection(&self, failure: &AuthFailure) -> Response<Bytes> {
+        self.inner.responses.for_failure(failure)
     }
 
-    pub(crate) fn responses(&self) -> &Arc<Responses> {
-        &self.inner.responses
+    /// A requirement answering 403 unless the authenticated key has every
+    /// one of `scopes`: a tower layer with [`RequireScopesLayer::from`](crate::scope::RequireScopesLayer),
+    /// an actix-web guard with `actix::RequireScopes::from`.
+    pub fn require_all<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ScopeRequirement::new(ScopeMode::All, scopes, self.inner.responses.clone())
+    }
+
+    /// A requirement answering 403 unless the authenticated key has at least
+    /// one of `scopes`; see [`require_all`](Self::require_all).
+    pub fn require_any<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ScopeRequirement::new(ScopeMode::Any, scopes, self.inner.responses.clone())
+    }
+
+    /// The header the key travels in.
+    pub fn credential_header(&self) -> &HeaderName {
+        self.inner.credential.name()
     }
 }
-
-/// The boxed lookup of a store that must wait.
-pub(crate) type CheckFuture =
-    Pin<Box<dyn Future<Output = Result<Identity, http::Response<Bytes>>> + Send + 'static>>;
 
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
-            .field("source", &self.inner.source)
+            .field("credential", &self.inner.credential)
             .field("hasher", &self.inner.hasher.algorithm())
-            .field("optional", &self.inner.optional)
-            .field("strip", &self.inner.strip)
             .finish_non_exhaustive()
     }
 }
@@ -459,7 +324,7 @@ pub struct AuthenticatorBuilder {
     strip: bool,
     grpc: bool,
     on_failure: Option<FailureHook>,
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "timeout")]
     lookup_timeout: Option<std::time::Duration>,
 }
 
@@ -542,8 +407,8 @@ impl AuthenticatorBuilder {
 
     /// Gives every store lookup at most `limit`; one that takes longer is a
     /// store failure (503). Needs a tokio runtime with its timer enabled.
-    #[cfg(feature = "tokio")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    #[cfg(feature = "timeout")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "timeout")))]
     pub fn lookup_timeout(mut self, limit: std::time::Duration) -> Self {
         self.lookup_timeout = Some(limit);
         self
@@ -552,11 +417,11 @@ impl AuthenticatorBuilder {
     /// Checks the options and builds the authenticator.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
         let scheme = self.scheme;
-        let source = match self.header {
-            Some(name) => Source::Header(name),
-            None if is_token(&scheme) => Source::Authorization {
-                scheme: Scheme::new(&scheme),
-            },
+        let credential = match self.header {
+            Some(name) => Credential::header(name, self.optional, self.strip),
+            None if is_token(&scheme) => {
+                Credential::authorization(&scheme, self.optional, self.strip)
+            }
             None => return Err(ConfigError::Scheme(scheme)),
         };
         let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
@@ -569,12 +434,10 @@ impl AuthenticatorBuilder {
                 store: self.store,
                 hasher: self.hasher,
                 dummy,
-                source,
-                optional: self.optional,
-                strip: self.strip,
+                credential,
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
-                #[cfg(feature = "tokio")]
+                #[cfg(feature = "timeout")]
                 lookup_timeout: self.lookup_timeout,
             }),
         })
@@ -641,9 +504,11 @@ fn is_token(s: &str) -> bool {
 mod tests {
     use super::*;
     use crate::{
+        key::Prefix,
         store::{KeyManager, KeyRecord},
         MemoryStore, NewKey,
     };
+    use http::header;
 
     fn headers(key: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -676,7 +541,7 @@ mod tests {
     /// authenticator's own hasher.
     #[test]
     fn the_dummy_check_costs_what_the_stores_records_cost() {
-        let drf = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let drf = MemoryStore::new().with_hasher(Hasher::sha512_drf());
         let auth = Authenticator::new(drf);
         assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
         let plain = Authenticator::new(MemoryStore::new());
@@ -687,7 +552,7 @@ mod tests {
     /// mixed hashes does not make the dummy flip back and forth).
     #[test]
     fn a_store_that_says_is_not_second_guessed() {
-        let store = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let store = MemoryStore::new().with_hasher(Hasher::sha512_drf());
         let (_, odd) = block_on(MemoryStore::new().create(NewKey::named("sha256")))
             .unwrap()
             .reveal();
@@ -708,7 +573,7 @@ mod tests {
     /// A store that does not say follows the records it serves.
     #[test]
     fn the_dummy_check_follows_the_records_seen() {
-        let memory = MemoryStore::with_hasher(Hasher::sha512_drf());
+        let memory = MemoryStore::new().with_hasher(Hasher::sha512_drf());
         let (record, key): (Arc<KeyRecord>, _) = block_on(memory.create(NewKey::named("drf")))
             .unwrap()
             .reveal();

@@ -37,7 +37,7 @@ use axum_core::{
 use bytes::Bytes;
 use http::request::Parts;
 
-use crate::{identity::Identity, layer::Unauthenticated, reject::Responses};
+use crate::identity::{missing_identity, Identity, Unauthenticated};
 
 /// The rejection of the [`Identity`] extractor: the layer's uniform 401.
 #[derive(Debug)]
@@ -56,16 +56,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
         if let Some(identity) = parts.extensions.get::<Identity>() {
             return Ok(identity.clone());
         }
-        let response = match parts.extensions.get::<Unauthenticated>() {
-            Some(Unauthenticated(responses)) => responses.unauthorized(),
-            None => {
-                tracing::error!(
-                    path = %parts.uri.path(),
-                    "Identity extracted on a route no ApiKeyLayer guards; answering 401"
-                );
-                Responses::default().unauthorized()
-            }
-        };
+        let marker = parts.extensions.get::<Unauthenticated>();
+        let response = missing_identity(marker, parts.uri.path());
         Err(MissingIdentity(response))
     }
 }

@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 
 pin_project! {
     /// The body of a response from [`ApiKeyService`](crate::ApiKeyService) or
-    /// [`RequireScopes`](crate::RequireScopes): the inner service's body
+    /// [`RequireScopesService`](crate::scope::RequireScopesService): the inner service's body
     /// untouched, or the short body of a refusal.
     pub struct AuthBody<B> {
         #[pin]
@@ -84,7 +84,7 @@ where
     }
 }
 
-/// How a layer's responses carry their bodies: [`Wrapped`] or [`Inner`].
+/// How a layer's responses carry their bodies: [`WrappedBody`] or [`InnerBody`].
 ///
 /// Sealed: the two modes are the only ones.
 pub trait BodyMode<B>: sealed::Sealed {
@@ -101,14 +101,14 @@ pub trait BodyMode<B>: sealed::Sealed {
 /// The default mode: responses carry an [`AuthBody`] around the inner
 /// service's body, whatever its type.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Wrapped;
+pub struct WrappedBody;
 
 /// Responses keep the inner service's body type `B`; a refusal's body is
 /// made with `B::from(Bytes)`. See [`ApiKeyLayer::with_inner_body`](crate::ApiKeyLayer::with_inner_body).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Inner;
+pub struct InnerBody;
 
-impl<B> BodyMode<B> for Wrapped {
+impl<B> BodyMode<B> for WrappedBody {
     type Body = AuthBody<B>;
 
     fn inner(body: B) -> AuthBody<B> {
@@ -120,7 +120,7 @@ impl<B> BodyMode<B> for Wrapped {
     }
 }
 
-impl<B: From<Bytes>> BodyMode<B> for Inner {
+impl<B: From<Bytes>> BodyMode<B> for InnerBody {
     type Body = B;
 
     fn inner(body: B) -> B {
@@ -134,8 +134,8 @@ impl<B: From<Bytes>> BodyMode<B> for Inner {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for super::Wrapped {}
-    impl Sealed for super::Inner {}
+    impl Sealed for super::WrappedBody {}
+    impl Sealed for super::InnerBody {}
 }
 
 impl<B> std::fmt::Debug for AuthBody<B> {

@@ -50,7 +50,9 @@ use tokio::sync::OnceCell;
 use crate::{
     hash::{Hasher, StoredHash},
     key::Prefix,
-    store::{KeyManager, KeyRecord, KeyStore, Lookup, StoreError},
+    store::{
+        Invalidation, InvalidationSource, KeyManager, KeyRecord, KeyStore, Lookup, StoreError,
+    },
 };
 
 /// What the store said of a prefix: the record, or `None` for a prefix it
@@ -103,40 +105,6 @@ pub struct CacheStats {
     /// Prefixes whose store lookup is under way now. Back to zero once
     /// every lookup has finished or been cancelled.
     pub in_flight: u64,
-}
-
-/// How long a revocation listener's line may be quiet before it is probed.
-#[cfg(any(feature = "postgres", feature = "redis"))]
-pub(crate) const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
-
-/// The shortest heartbeat a listener accepts.
-#[cfg(any(feature = "postgres", feature = "redis"))]
-pub(crate) const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
-
-/// How long a heartbeat probe may take to be answered: the heartbeat, but
-/// never under 250 ms (a slow link is not a dead one) nor over a second.
-#[cfg(any(feature = "postgres", feature = "redis"))]
-pub(crate) fn probe_timeout(heartbeat: Duration) -> Duration {
-    heartbeat.clamp(Duration::from_millis(250), Duration::from_secs(1))
-}
-
-/// A change in another instance that makes cached entries stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Invalidation {
-    /// The key with this prefix changed (was revoked).
-    Key(Prefix),
-    /// Anything may have changed (the source reconnected after missing events).
-    All,
-}
-
-/// A stream of [`Invalidation`]s from other instances, such as PostgreSQL
-/// notifications or Redis pub/sub messages. Implementations reconnect by
-/// themselves and yield [`Invalidation::All`] whenever they do.
-#[async_trait]
-pub trait InvalidationSource: Send + 'static {
-    /// The next event; `None` when the source has ended for good.
-    async fn next(&mut self) -> Option<Invalidation>;
 }
 
 /// Caches the lookups of store `S`. Cheap to clone: clones share one cache.

@@ -1,4 +1,4 @@
-//! The response future shared by the layers.
+//! The response future shared by the tower layers.
 
 use std::{
     future::Future,
@@ -14,13 +14,13 @@ use tower::Service;
 
 use crate::{
     auth::CheckFuture,
-    body::{BodyMode, Wrapped},
+    body::{BodyMode, WrappedBody},
 };
 
 pin_project! {
     /// Response future of [`ApiKeyService`](crate::ApiKeyService) and
-    /// [`RequireScopes`](crate::RequireScopes).
-    pub struct ResponseFuture<S, ReqBody, M = Wrapped>
+    /// [`RequireScopesService`](crate::scope::RequireScopesService).
+    pub struct ResponseFuture<S, ReqBody, M = WrappedBody>
     where
         S: Service<Request<ReqBody>>,
     {
@@ -58,10 +58,10 @@ where
         }
     }
 
-    pub(crate) fn refused(response: Response<Bytes>) -> Self {
+    pub(crate) fn refused(response: Box<Response<Bytes>>) -> Self {
         Self {
             state: State::Refused {
-                response: Some(Box::new(response)),
+                response: Some(response),
             },
             mode: PhantomData,
         }

@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, fmt, sync::Arc, time::SystemTime};
 
-use crate::{key::Prefix, store::KeyRecord};
+use bytes::Bytes;
+
+use crate::{key::Prefix, reject::Responses, store::KeyRecord};
 
 /// The key a request was authenticated with: put into the request's
 /// extensions by the layer, read by handlers (in axum, as an extractor).
@@ -72,5 +74,30 @@ impl fmt::Debug for Identity {
             .field("scopes", &self.0.scopes)
             .field("owner", &self.0.owner)
             .finish_non_exhaustive()
+    }
+}
+
+/// Marks a request let through without a key by an optional authenticator,
+/// so extractors and scope guards refuse it with the authenticator's own
+/// challenge.
+#[derive(Clone, Debug)]
+pub(crate) struct Unauthenticated(pub(crate) Arc<Responses>);
+
+/// What an extractor answers for a request with no [`Identity`]: the
+/// guarding authenticator's 401, or, on a route no authenticator guards (a
+/// wiring mistake, logged), the default one. Never a 500.
+pub(crate) fn missing_identity(
+    marker: Option<&Unauthenticated>,
+    path: &str,
+) -> http::Response<Bytes> {
+    match marker {
+        Some(Unauthenticated(responses)) => responses.unauthorized(),
+        None => {
+            tracing::error!(
+                path,
+                "Identity extracted on a route no API key layer guards; answering 401"
+            );
+            Responses::default().unauthorized()
+        }
     }
 }

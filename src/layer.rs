@@ -32,7 +32,6 @@
 
 use std::{
     marker::PhantomData,
-    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -40,11 +39,11 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use crate::{
-    auth::{Authenticator, ConfigError},
-    body::{BodyMode, Inner, Wrapped},
+    auth::{Authenticator, Verdict},
+    body::{BodyMode, InnerBody, WrappedBody},
+    error::ConfigError,
     future::ResponseFuture,
-    reject::Responses,
-    scope::RequireScopesLayer,
+    require_scopes::RequireScopesLayer,
     store::KeyStore,
 };
 
@@ -52,11 +51,11 @@ use crate::{
 /// refused, and authenticated ones carry an [`Identity`](crate::Identity) in
 /// their extensions.
 ///
-/// `M` says how responses carry their bodies: in an [`AuthBody`](crate::AuthBody)
+/// `M` says how responses carry their bodies: in an [`AuthBody`](crate::body::AuthBody)
 /// by default, or in the inner service's own body type after
 /// [`with_inner_body`](Self::with_inner_body).
 #[derive(Clone, Debug)]
-pub struct ApiKeyLayer<M = Wrapped> {
+pub struct ApiKeyLayer<M = WrappedBody> {
     auth: Authenticator,
     mode: PhantomData<M>,
 }
@@ -70,7 +69,7 @@ impl ApiKeyLayer {
 
 impl<M> ApiKeyLayer<M> {
     /// Answers in the inner service's own body type `B` rather than an
-    /// [`AuthBody`](crate::AuthBody) around it, making refusals' bodies with
+    /// [`AuthBody`](crate::body::AuthBody) around it, making refusals' bodies with
     /// `B::from(Bytes)`. For axum (`route_layer`), whose `Body` is built so,
     /// this spares boxing every response again; hyper's `Full<Bytes>` works too.
     ///
@@ -82,7 +81,7 @@ impl<M> ApiKeyLayer<M> {
     ///     .route("/whoami", get(|| async { "hello" }))
     ///     .route_layer(ApiKeyLayer::new(MemoryStore::new()).with_inner_body());
     /// ```
-    pub fn with_inner_body(self) -> ApiKeyLayer<Inner> {
+    pub fn with_inner_body(self) -> ApiKeyLayer<InnerBody> {
         ApiKeyLayer {
             auth: self.auth,
             mode: PhantomData,
@@ -101,9 +100,7 @@ impl<M> ApiKeyLayer<M> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth
-            .require_all(scopes)
-            .map(RequireScopesLayer::in_mode)
+        self.auth.require_all(scopes).map(RequireScopesLayer::from)
     }
 
     /// A layer, to put inside this one, answering 403 unless the key has at
@@ -113,9 +110,7 @@ impl<M> ApiKeyLayer<M> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth
-            .require_any(scopes)
-            .map(RequireScopesLayer::in_mode)
+        self.auth.require_any(scopes).map(RequireScopesLayer::from)
     }
 }
 
@@ -140,14 +135,9 @@ impl<S, M> Layer<S> for ApiKeyLayer<M> {
     }
 }
 
-/// Marks a request let through without a key by an optional authenticator,
-/// so extractors can refuse it with the layer's own challenge.
-#[derive(Clone, Debug)]
-pub(crate) struct Unauthenticated(pub(crate) Arc<Responses>);
-
 /// Authenticates each request before the inner service sees it. See [`ApiKeyLayer`].
 #[derive(Clone, Debug)]
-pub struct ApiKeyService<S, M = Wrapped> {
+pub struct ApiKeyService<S, M = WrappedBody> {
     inner: S,
     auth: Authenticator,
     mode: PhantomData<M>,
@@ -185,29 +175,18 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let key = match self.auth.take_key(request.headers_mut()) {
-            Ok(Some(key)) => key,
-            Ok(None) => {
-                let marker = Unauthenticated(self.auth.responses().clone());
-                request.extensions_mut().insert(marker);
-                return ResponseFuture::called(self.inner.call(request));
+        match self.auth.begin(request.headers_mut()) {
+            Verdict::Pass(admitted) => {
+                admitted.insert_into(request.extensions_mut());
+                ResponseFuture::called(self.inner.call(request))
             }
-            Err(failure) => return ResponseFuture::refused(self.auth.refuse(failure)),
-        };
-        match self.auth.lookup_now(&key) {
-            Some(lookup) => match self.auth.decide(&key, lookup) {
-                Ok(identity) => {
-                    request.extensions_mut().insert(identity);
-                    ResponseFuture::called(self.inner.call(request))
-                }
-                Err(failure) => ResponseFuture::refused(self.auth.refuse(failure)),
-            },
-            None => {
+            Verdict::Refuse(refusal) => ResponseFuture::refused(refusal),
+            Verdict::Pending(check) => {
                 // The service made ready by `poll_ready` goes with the request;
                 // a fresh clone stays behind for the next `poll_ready`.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::checking(self.auth.check_later(key), request, ready)
+                ResponseFuture::checking(check, request, ready)
             }
         }
     }

@@ -62,18 +62,67 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
+// The modules run one way: error, key and hash, then store, then the
+// authenticator, then the tower layers, then the framework adapters
+// (`scripts/module-graph.py` checks that no module reaches back up).
+mod auth;
+mod credential;
+mod error;
+mod identity;
+mod layer;
+mod require_scopes;
+mod requirement;
+mod scheme;
+
 pub mod body;
+pub mod future;
 pub mod hash;
 pub mod key;
 pub mod reject;
 pub mod store;
 
-mod future;
-mod identity;
-mod layer;
-mod scheme;
-mod scope;
+pub mod scope {
+    //! Requiring scopes: a [`ScopeRequirement`] made by the authenticator, as a
+    //! tower layer ([`RequireScopesLayer`]) to put inside [`ApiKeyLayer`](crate::ApiKeyLayer)
+    //! (in axum, on a route with `route_layer`), or as an actix-web guard.
+    //!
+    //! A request whose key lacks the scopes gets `403 Forbidden` with
+    //! `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"`;
+    //! one with no authenticated key at all gets the layer's 401.
+    //!
+    //! ```
+    //! use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+    //! use http::{Request, Response, StatusCode};
+    //! use tower::{service_fn, ServiceBuilder, ServiceExt};
+    //!
+    //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    //! let store = MemoryStore::new();
+    //! let (_, reader) = store.create(NewKey::named("r").scopes(["read"])).await?.reveal();
+    //! let auth = ApiKeyLayer::new(store);
+    //!
+    //! let admin_only = ServiceBuilder::new()
+    //!     .layer(auth.clone())
+    //!     .layer(auth.require_all(["admin"])?)
+    //!     .service(service_fn(|_req: Request<String>| async {
+    //!         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+    //!     }));
+    //!
+    //! let request = Request::get("/")
+    //!     .header("authorization", format!("Api-Key {}", reader.expose_secret()))
+    //!     .body(String::new())?;
+    //! let response = admin_only.oneshot(request).await?;
+    //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    //! assert_eq!(
+    //!     response.headers()["www-authenticate"],
+    //!     r#"Api-Key realm="api", error="insufficient_scope", scope="admin""#
+    //! );
+    //! # Ok::<(), Box<dyn std::error::Error>>(())
+    //! # }).unwrap();
+    //! ```
+
+    pub use crate::require_scopes::{RequireScopesLayer, RequireScopesService};
+    pub use crate::requirement::ScopeRequirement;
+}
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -95,12 +144,14 @@ pub mod testkit;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 
-pub use auth::{AuthFailure, Authenticator, AuthenticatorBuilder, ConfigError, Malformed};
-pub use body::AuthBody;
-pub use future::ResponseFuture;
+// What a user of the layer and a store's author need, at the root; the rest
+// lives in its module, once.
+pub use auth::{Authenticator, AuthenticatorBuilder};
+pub use error::{AuthFailure, ConfigError, Malformed, MAX_CREDENTIAL_LEN};
+pub use hash::Hasher;
 pub use identity::Identity;
+pub use key::Prefix;
 pub use layer::{ApiKeyLayer, ApiKeyService};
-pub use scope::{RequireScopes, RequireScopesLayer};
 pub use store::{
     memory::MemoryStore, CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, PlaintextKey,
     StoreError,

@@ -17,7 +17,7 @@
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::auth::{AuthFailure, ConfigError};
+use crate::error::{AuthFailure, ConfigError};
 
 /// The body of every 401.
 pub const UNAUTHORIZED_BODY: &str =

@@ -37,21 +37,36 @@ use crate::{
     key::{ApiKey, KeyGenError, Prefix},
 };
 
+#[cfg(feature = "cache")]
+mod invalidation;
 pub mod memory;
 #[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub mod mysql;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
-#[cfg(any(feature = "sql", feature = "redis"))]
+#[cfg(any(feature = "_sql", feature = "redis"))]
 pub(crate) mod row;
-#[cfg(feature = "sql")]
+#[cfg(feature = "_sql")]
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
-#[cfg(feature = "sql")]
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) use invalidation::{probe_timeout, DEFAULT_HEARTBEAT, MIN_HEARTBEAT};
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use invalidation::{Invalidation, InvalidationSource};
+#[cfg(feature = "_sql")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
 pub use sql::{DrfTable, Schema};
 
 /// What a store keeps about one key: never the key itself, only its hash.
@@ -381,6 +396,10 @@ impl fmt::Debug for PlaintextKey {
 
 /// A key store failed. Opaque, with predicates for what kind of failure it was.
 ///
+/// `Display` says what kind of failure it was; what the store or database
+/// said is the [`source`](std::error::Error::source), as std's convention
+/// asks, so a reporter walking the chain prints each cause once.
+///
 /// The layer turns every store error into `503 Service Unavailable`: a failing
 /// store says nothing about whether the client's key is good.
 pub struct StoreError {
@@ -496,10 +515,9 @@ impl fmt::Display for StoreError {
             Kind::Config => "the key store is not configured for this",
             Kind::Random => "could not draw a new key",
         };
-        match &self.source {
-            Some(source) => write!(f, "{what}: {source}"),
-            None => f.write_str(what),
-        }
+        // The cause is the error's `source()`, not part of its message, so
+        // an error reporter walking the chain prints it once.
+        f.write_str(what)
     }
 }
 

@@ -35,7 +35,8 @@ use std::{
 use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
 
 use crate::{
-    auth::{AuthFailure, Authenticator},
+    auth::Authenticator,
+    error::AuthFailure,
     hash::Hasher,
     key::{ApiKey, Prefix},
     store::{KeyManager, KeyRecord, NewKey, PlaintextKey},

@@ -14,8 +14,9 @@ use std::{
 };
 
 use api_key_auth::{
-    cache::{CachedStore, Invalidation, InvalidationSource},
+    cache::CachedStore,
     key::{ApiKey, Prefix},
+    store::{Invalidation, InvalidationSource},
     testkit::Conformance,
     ApiKeyLayer, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey, StoreError,
 };

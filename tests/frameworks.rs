@@ -7,11 +7,11 @@ mod common;
 
 use std::{convert::Infallible, net::SocketAddr};
 
+use api_key_auth::scope::RequireScopesLayer;
 use api_key_auth::{
     actix::{ApiKeyAuth, RequireScopes},
     reject::{FORBIDDEN_BODY, UNAUTHORIZED_BODY, UNAVAILABLE_BODY},
     ApiKeyLayer, Authenticator, Identity, KeyManager, KeyStore, MemoryStore, NewKey,
-    RequireScopesLayer,
 };
 use bytes::Bytes;
 use common::{bad_credentials, FailingStore};
@@ -32,8 +32,13 @@ fn authenticator(store: impl KeyStore) -> Authenticator {
     Authenticator::builder(store).realm(REALM).build().unwrap()
 }
 
-fn admin_only(auth: &Authenticator) -> RequireScopesLayer {
+fn admin_only(auth: &Authenticator) -> api_key_auth::scope::ScopeRequirement {
     auth.require_all(["admin"]).unwrap()
+}
+
+/// The same requirement as a tower layer.
+fn admin_layer(auth: &Authenticator) -> RequireScopesLayer {
+    RequireScopesLayer::from(admin_only(auth))
 }
 
 /// What each framework's handler answers: the key's name, as text.
@@ -60,7 +65,7 @@ fn axum_router(auth: &Authenticator) -> axum::Router {
         .route("/whoami", get(whoami))
         .route(
             "/admin",
-            get(whoami).route_layer(admin_only(auth).with_inner_body()),
+            get(whoami).route_layer(admin_layer(auth).with_inner_body()),
         )
         .route_layer(ApiKeyLayer::from(auth.clone()).with_inner_body())
 }
@@ -119,7 +124,7 @@ async fn hyper_server(auth: Authenticator) -> SocketAddr {
     }
     let layer = ApiKeyLayer::from(auth.clone());
     let whoami_route = layer.layer(service_fn(whoami));
-    let admin_route = layer.layer(admin_only(&auth).layer(service_fn(whoami)));
+    let admin_route = layer.layer(admin_layer(&auth).layer(service_fn(whoami)));
     let app = service_fn(move |request: Request<hyper::body::Incoming>| {
         let (whoami_route, admin_route) = (whoami_route.clone(), admin_route.clone());
         async move {
@@ -160,7 +165,7 @@ async fn tonic_server(auth: Authenticator) -> SocketAddr {
     }
     let routes = axum::Router::new()
         .route("/whoami", get(whoami))
-        .route("/admin", get(whoami).route_layer(admin_only(&auth)));
+        .route("/admin", get(whoami).route_layer(admin_layer(&auth)));
     let (listener, addr) = listener().await;
     tokio::spawn(
         tonic::transport::Server::builder()

@@ -290,10 +290,13 @@ mod sqlite {
             .unwrap();
         let err = store.find(record.prefix).await.unwrap_err();
         assert!(err.is_invalid_record(), "{err}");
-        assert!(
-            err.to_string().contains("unsupported hash algorithm"),
-            "{err}"
-        );
+        // What is wrong is the error's source, printed once along the chain.
+        let chain: Vec<String> =
+            std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(chain[0], "key store returned an invalid record");
+        assert!(chain[1].contains("unsupported hash algorithm"), "{chain:?}");
     }
 
     #[tokio::test]

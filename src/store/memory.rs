@@ -55,12 +55,10 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// An empty store hashing new keys with `hasher`.
-    pub fn with_hasher(hasher: Hasher) -> Self {
-        Self {
-            keys: Arc::default(),
-            hasher,
-        }
+    /// Hashes new keys with `hasher`, as the other stores' `with_hasher` does.
+    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
+        self.hasher = hasher;
+        self
     }
 
     /// A store holding `records` (loaded from configuration, say); a later

@@ -127,8 +127,8 @@ mod revocations {
 
     use super::{PostgresStore, REVOCATION_CHANNEL};
     use crate::{
-        cache::{Invalidation, InvalidationSource},
         key::Prefix,
+        store::{Invalidation, InvalidationSource},
     };
 
     /// Revocations made by other instances, from PostgreSQL's `LISTEN`, for
@@ -174,7 +174,7 @@ mod revocations {
                 listener: None,
                 backoff: FIRST_BACKOFF,
                 pause: None,
-                heartbeat: crate::cache::DEFAULT_HEARTBEAT,
+                heartbeat: crate::store::DEFAULT_HEARTBEAT,
             }
         }
     }
@@ -184,7 +184,7 @@ mod revocations {
         /// checked with `SELECT 1`; 5 s by default. A silent dead connection
         /// is noticed (and the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(crate::cache::MIN_HEARTBEAT);
+            self.heartbeat = every.max(crate::store::MIN_HEARTBEAT);
             self
         }
 
@@ -222,7 +222,7 @@ mod revocations {
                 {
                     Ok(received) => received,
                     Err(_quiet) => {
-                        let probe = crate::cache::probe_timeout(self.heartbeat);
+                        let probe = crate::store::probe_timeout(self.heartbeat);
                         let answered = tokio::time::timeout(
                             probe,
                             sqlx::query("SELECT 1").execute(&mut *listener),

@@ -302,8 +302,8 @@ mod revocations {
 
     use super::RedisStore;
     use crate::{
-        cache::{Invalidation, InvalidationSource},
         key::Prefix,
+        store::{Invalidation, InvalidationSource},
     };
 
     /// Revocations made by other instances, from Redis pub/sub, for a
@@ -353,7 +353,7 @@ mod revocations {
                 line: None,
                 backoff: FIRST_BACKOFF,
                 pause: None,
-                heartbeat: crate::cache::DEFAULT_HEARTBEAT,
+                heartbeat: crate::store::DEFAULT_HEARTBEAT,
             }
         }
     }
@@ -363,7 +363,7 @@ mod revocations {
         /// `PING`; 5 s by default. A silent dead connection is noticed (and
         /// the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(crate::cache::MIN_HEARTBEAT);
+            self.heartbeat = every.max(crate::store::MIN_HEARTBEAT);
             self
         }
 
@@ -398,7 +398,7 @@ mod revocations {
                 let message = match tokio::time::timeout(self.heartbeat, stream.next()).await {
                     Ok(message) => message,
                     Err(_quiet) => {
-                        let probe = crate::cache::probe_timeout(self.heartbeat);
+                        let probe = crate::store::probe_timeout(self.heartbeat);
                         match tokio::time::timeout(probe, sink.ping::<redis::Value>()).await {
                             Ok(Ok(_)) => {
                                 // The line is alive: the next loss starts a fresh backoff.

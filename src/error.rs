@@ -1,0 +1,144 @@
+//! Why a request was refused, and why a configuration was: the errors every
+//! other part of the crate shares. Nothing here depends on a framework.
+
+use std::{error::Error as StdError, fmt};
+
+use crate::{
+    key::{KeyParseError, Prefix},
+    store::StoreError,
+};
+
+/// Header values longer than this are refused on sight, before any parsing,
+/// hashing or store call. A valid value is at most a scheme plus 42 bytes.
+pub const MAX_CREDENTIAL_LEN: usize = 256;
+
+/// Why a request was not authenticated. Goes to `tracing` and to the
+/// [`on_failure`](crate::AuthenticatorBuilder::on_failure) hook, never to the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// No credential header.
+    #[error("no API key presented")]
+    Missing,
+    /// A credential header that is not a well-formed key.
+    #[error("malformed API key credential: {0}")]
+    Malformed(#[from] Malformed),
+    /// A well-formed key whose prefix no store record has.
+    #[error("unknown API key prefix {0}")]
+    UnknownPrefix(Prefix),
+    /// A key whose prefix is known but whose secret does not match.
+    #[error("wrong secret for API key {0}")]
+    WrongSecret(Prefix),
+    /// A correct key that has been revoked.
+    #[error("API key {0} is revoked")]
+    Revoked(Prefix),
+    /// A correct key past its expiry.
+    #[error("API key {0} has expired")]
+    Expired(Prefix),
+    /// The store failed, so the key could not be checked. What the store
+    /// said is the error's [`source`](std::error::Error::source).
+    #[error("could not check API key {prefix}")]
+    StoreUnavailable {
+        /// The prefix being looked up.
+        prefix: Prefix,
+        /// What the store said.
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl AuthFailure {
+    /// The HTTP status the failure is answered with: 503 for a store failure, else 401.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::StoreUnavailable { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => http::StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The prefix of the presented key, when it got as far as being parsed.
+    pub fn prefix(&self) -> Option<Prefix> {
+        match self {
+            Self::Missing | Self::Malformed(_) => None,
+            Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => {
+                Some(*p)
+            }
+            Self::StoreUnavailable { prefix, .. } => Some(*prefix),
+        }
+    }
+}
+
+/// How a credential header was malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// More than one credential header.
+    #[error("{0} credential headers; exactly one is allowed")]
+    MultipleHeaders(usize),
+    /// A value longer than [`MAX_CREDENTIAL_LEN`].
+    #[error("credential of {0} bytes exceeds the {MAX_CREDENTIAL_LEN}-byte limit")]
+    Oversized(usize),
+    /// The value does not start with the scheme and a single space.
+    #[error("credential does not start with the expected scheme and one space")]
+    Scheme,
+    /// The key after the scheme is not `PREFIX.SECRET`.
+    #[error(transparent)]
+    Key(#[from] KeyParseError),
+}
+
+/// Options of an [`Authenticator`](crate::Authenticator) that do not describe a valid configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The scheme is empty or not an HTTP token.
+    #[error(
+        "the authorization scheme {0:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
+    )]
+    Scheme(String),
+    /// The realm holds control or non-ASCII characters.
+    #[error("the realm {0:?} must be printable ASCII")]
+    Realm(String),
+    /// A scope is empty or holds a space, quote, backslash or non-printable character.
+    #[error("the scope {0:?} must be 1 or more printable ASCII characters other than space, '\"' and '\\'")]
+    Scope(String),
+    /// A scope requirement names no scope.
+    #[error("a scope requirement names at least one scope")]
+    NoScopes,
+}
+
+/// An error and its sources, `: `-joined, for one log line: errors here keep
+/// their sources out of their own `Display`, as std's convention asks.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store failure prints once in a chain: the failure names the prefix,
+    /// its source says what the store said, and neither repeats the other.
+    #[test]
+    fn a_chain_prints_each_cause_once() {
+        let prefix = Prefix::parse("n58lzybi").unwrap();
+        let failure = AuthFailure::StoreUnavailable {
+            prefix,
+            source: StoreError::unavailable("connection refused"),
+        };
+        assert_eq!(failure.to_string(), "could not check API key n58lzybi");
+        assert_eq!(
+            Chain(&failure).to_string(),
+            "could not check API key n58lzybi: key store unavailable: connection refused"
+        );
+    }
+}
