@@ -44,7 +44,7 @@
 //! | [`KeyStore`], [`KeyManager`] | find a record by prefix; create, list, revoke |
 //! | [`MemoryStore`] | an in-process store |
 //! | [`Authenticator`] | headers in, [`Identity`] or [`AuthFailure`] out; framework-agnostic |
-//! | [`ApiKeyLayer`] | the tower layer; [`RequireScopesLayer`] for 403 on missing scopes |
+//! | [`ApiKeyLayer`] | the tower layer; [`scope`] for 403 on missing scopes |
 //! | `axum` feature | [`Identity`] and `Option<Identity>` as axum extractors |
 //! | `sqlite`, `postgres`, `mysql`, `redis` features | stores in [`store`], sharing djangorestframework-api-key tables too |
 //! | `cache` feature | `cache::CachedStore`, a bounded cache in front of any store |

@@ -87,7 +87,7 @@ pub struct KeyRecord {
     pub expires: Option<SystemTime>,
     /// Whether the key has been revoked.
     pub revoked: bool,
-    /// What the key may do; see [`RequireScopesLayer`](crate::RequireScopesLayer).
+    /// What the key may do; see [`scope`](crate::scope).
     pub scopes: Vec<String>,
     /// Who the key belongs to, if the store records it.
     pub owner: Option<String>,
