@@ -586,4 +586,101 @@ mod tests {
         assert!(block_on(auth.authenticate(&headers(key.expose_secret()))).is_ok());
         assert_eq!(auth.inner.dummy.get(), Algorithm::Sha512);
     }
+
+    fn verdict_of(auth: &Authenticator, value: Option<&str>) -> (Verdict, HeaderMap) {
+        let mut headers = HeaderMap::with_capacity(8);
+        if let Some(value) = value {
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        }
+        let verdict = auth.begin(&mut headers);
+        (verdict, headers)
+    }
+
+    /// The one entry every adapter calls: a good key passes with its
+    /// identity and its header marked sensitive; a bad one is refused with
+    /// the uniform 401, reported once; no key passes anonymously only when
+    /// the authenticator is optional.
+    #[test]
+    fn begin_passes_refuses_and_marks_the_credential() {
+        let store = MemoryStore::new();
+        let (record, key) = block_on(store.create(NewKey::named("k"))).unwrap().reveal();
+        let refusals = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = refusals.clone();
+        let auth = Authenticator::builder(store)
+            .on_failure(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap();
+
+        let (verdict, headers) =
+            verdict_of(&auth, Some(&format!("Api-Key {}", key.expose_secret())));
+        match verdict {
+            Verdict::Pass(Admitted::Key(identity)) => assert_eq!(identity.id(), record.id),
+            _ => panic!("a good key passes with its identity"),
+        }
+        assert!(headers[header::AUTHORIZATION].is_sensitive());
+
+        let wrong = format!("Api-Key {}.{}", record.prefix, "x".repeat(32));
+        for value in [None, Some("Basic abc"), Some(wrong.as_str())] {
+            match verdict_of(&auth, value).0 {
+                Verdict::Refuse(response) => {
+                    assert_eq!(response.status(), 401, "{value:?}");
+                    assert_eq!(
+                        response.headers()["www-authenticate"],
+                        r#"Api-Key realm="api""#
+                    );
+                }
+                _ => panic!("{value:?} is refused"),
+            }
+        }
+        assert_eq!(
+            refusals.load(Ordering::SeqCst),
+            3,
+            "each refusal reported once"
+        );
+
+        let optional = Authenticator::builder(MemoryStore::new())
+            .optional(true)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            verdict_of(&optional, None).0,
+            Verdict::Pass(Admitted::Anonymous(_))
+        ));
+    }
+
+    /// A store that must be waited for gives a pending verdict, whose
+    /// future answers as the synchronous path would; a store failure is 503.
+    #[test]
+    fn begin_waits_for_a_store_that_cannot_answer_at_once() {
+        let memory = MemoryStore::new();
+        let (record, key) = block_on(memory.create(NewKey::named("later")))
+            .unwrap()
+            .reveal();
+        let auth = Authenticator::new(Quiet(memory));
+        let Verdict::Pending(check) =
+            verdict_of(&auth, Some(&format!("Api-Key {}", key.expose_secret()))).0
+        else {
+            panic!("a store without find_now is waited for");
+        };
+        assert_eq!(block_on(check).unwrap().id(), record.id);
+
+        struct Down;
+        #[async_trait::async_trait]
+        impl KeyStore for Down {
+            async fn find(&self, _: Prefix) -> Lookup {
+                Err(crate::store::StoreError::unavailable("down (test)"))
+            }
+        }
+        let auth = Authenticator::new(Down);
+        let Verdict::Pending(check) =
+            verdict_of(&auth, Some(&format!("Api-Key {}", key.expose_secret()))).0
+        else {
+            panic!("waited for");
+        };
+        let refusal = block_on(check).unwrap_err();
+        assert_eq!(refusal.status(), 503);
+        assert_eq!(refusal.headers()["retry-after"], "1");
+    }
 }
