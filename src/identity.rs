@@ -2,8 +2,6 @@
 
 use std::{collections::BTreeMap, fmt, sync::Arc, time::SystemTime};
 
-use bytes::Bytes;
-
 use crate::{key::Prefix, reject::Responses, store::KeyRecord};
 
 /// The key a request was authenticated with: put into the request's
@@ -83,13 +81,14 @@ impl fmt::Debug for Identity {
 #[derive(Clone, Debug)]
 pub(crate) struct Unauthenticated(pub(crate) Arc<Responses>);
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 /// What an extractor answers for a request with no [`Identity`]: the
 /// guarding authenticator's 401, or, on a route no authenticator guards (a
 /// wiring mistake, logged), the default one. Never a 500.
 pub(crate) fn missing_identity(
     marker: Option<&Unauthenticated>,
     path: &str,
-) -> http::Response<Bytes> {
+) -> http::Response<bytes::Bytes> {
     match marker {
         Some(Unauthenticated(responses)) => responses.unauthorized(),
         None => {

@@ -57,7 +57,7 @@ pub(crate) mod sql;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(all(feature = "cache", any(feature = "postgres", feature = "redis")))]
 pub(crate) use invalidation::{probe_timeout, DEFAULT_HEARTBEAT, MIN_HEARTBEAT};
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

@@ -3,6 +3,7 @@
 //! Defined beside the stores so that a store's listener needs nothing of the
 //! cache, and the cache takes any source.
 
+#[cfg(any(feature = "postgres", feature = "redis"))]
 use std::time::Duration;
 
 use async_trait::async_trait;
