@@ -19,19 +19,16 @@
 //! must keep it). There is no notification of revocations between instances:
 //! give a `CachedStore` (feature `cache`) in front of this store a short TTL.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow},
-    MySql, MySqlPool, Transaction,
+    mysql::{MySqlConnectOptions, MySqlPoolOptions},
+    MySql, MySqlPool,
 };
 
-use crate::{
-    hash::Hasher,
-    store::{
-        sql::{sql_store_impls, store_error, Dialect, HasRow, Schema, Statements},
-        StoreError,
-    },
+use crate::store::{
+    sql::{forward_sql_store, store_error, Schema, SqlStore},
+    StoreError,
 };
 
 /// The shipped migrations, in order.
@@ -40,15 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/mysql/00
 /// Keys in a MySQL or MariaDB database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
 pub struct MySqlStore {
-    pool: MySqlPool,
-    sql: Arc<Statements>,
-    schema: Schema,
-    hasher: Hasher,
+    inner: SqlStore<MySql>,
 }
 
-impl HasRow for MySqlStore {
-    type Row = MySqlRow;
-}
+forward_sql_store!(MySqlStore, MySql);
 
 impl MySqlStore {
     /// Connects a pool to `url` (`mysql://user:password@host:port/database`)
@@ -71,7 +63,7 @@ impl MySqlStore {
     /// one that a second run skips (MySQL commits DDL at once, so a
     /// transaction could not make them atomic).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.run_migrations(MIGRATIONS, None).await
+        self.inner.migrate(MIGRATIONS, None).await
     }
 }
 
@@ -87,14 +79,3 @@ async fn pool(url: &str) -> Result<MySqlPool, StoreError> {
         .await
         .map_err(store_error)
 }
-
-/// MySQL has no notification channel to tell other instances.
-async fn after_revoke(
-    _: &MySqlStore,
-    _: &mut Transaction<'_, MySql>,
-    _: &str,
-) -> Result<(), StoreError> {
-    Ok(())
-}
-
-sql_store_impls!(MySqlStore, MySqlPool, Dialect::MySql, after_revoke);

@@ -20,23 +20,20 @@
 //! TLS: enable one of sqlx's TLS features in your own `Cargo.toml`
 //! (`sqlx = { version = "0.8", features = ["tls-rustls"] }`) and use `sslmode` in the URL.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
-    PgPool, Postgres, Transaction,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool, Postgres,
 };
 
-use crate::{
-    hash::Hasher,
-    store::{
-        sql::{sql_store_impls, store_error, Dialect, HasRow, Schema, Statements},
-        StoreError,
-    },
+use crate::store::{
+    sql::{forward_sql_store, store_error, Schema, SqlStore},
+    StoreError,
 };
 
 /// The channel revocations are announced on.
-pub const REVOCATION_CHANNEL: &str = "api_key_auth_revoked";
+pub const REVOCATION_CHANNEL: &str = crate::store::sql::REVOCATION_CHANNEL;
 
 /// The shipped migrations, in order.
 const MIGRATIONS: &[(i64, &str)] = &[(
@@ -50,15 +47,10 @@ const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7021229902642902388)"
 /// Keys in a PostgreSQL database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
-    sql: Arc<Statements>,
-    schema: Schema,
-    hasher: Hasher,
+    inner: SqlStore<Postgres>,
 }
 
-impl HasRow for PostgresStore {
-    type Row = PgRow;
-}
+forward_sql_store!(PostgresStore, Postgres);
 
 impl PostgresStore {
     /// Connects a pool to `url` (`postgres://user:password@host:port/database`)
@@ -79,7 +71,7 @@ impl PostgresStore {
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.run_migrations(MIGRATIONS, Some(MIGRATION_LOCK)).await
+        self.inner.migrate(MIGRATIONS, Some(MIGRATION_LOCK)).await
     }
 }
 
@@ -94,23 +86,6 @@ async fn pool(url: &str) -> Result<PgPool, StoreError> {
         .await
         .map_err(store_error)
 }
-
-/// Tells other instances, on commit, that the key with `prefix` is revoked.
-async fn after_revoke(
-    _: &PostgresStore,
-    tx: &mut Transaction<'_, Postgres>,
-    prefix: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(REVOCATION_CHANNEL)
-        .bind(prefix)
-        .execute(&mut **tx)
-        .await
-        .map_err(store_error)?;
-    Ok(())
-}
-
-sql_store_impls!(PostgresStore, PgPool, Dialect::Postgres, after_revoke);
 
 #[cfg(feature = "cache")]
 pub use revocations::PgRevocations;
@@ -165,7 +140,7 @@ mod revocations {
         /// A source of the revocations other instances announce, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> PgRevocations {
-            let options = (*self.pool.connect_options()).clone();
+            let options = (*self.pool().connect_options()).clone();
             PgRevocations {
                 pool: PgPoolOptions::new()
                     .max_connections(2)

@@ -177,8 +177,8 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
         // "true" set by hand, a missing field) is a record we cannot read,
         // and a refusal, never a pass.
         revoked: match take("revoked").as_deref() {
-            Some("0") => false,
-            Some("1") => true,
+            Some("0") => Some(false),
+            Some("1") => Some(true),
             Some(_) => return Err(invalid("revoked is neither \"0\" nor \"1\"")),
             None => return Err(invalid("no revoked")),
         },

@@ -25,7 +25,8 @@ pub(crate) struct RawRecord {
     /// did not read as a number (a zero date, a value out of a function's
     /// range) is refused, never taken for "never expires".
     pub(crate) has_expiry: bool,
-    pub(crate) revoked: bool,
+    /// `None`: a flag that did not read as a boolean, refused.
+    pub(crate) revoked: Option<bool>,
     pub(crate) scopes: String,
     pub(crate) owner: Option<String>,
     pub(crate) metadata: String,
@@ -35,6 +36,9 @@ impl RawRecord {
     pub(crate) fn into_record(self) -> Result<KeyRecord, StoreError> {
         let id = self.id;
         let invalid = |what: String| StoreError::invalid_record(format!("key {id:?}: {what}"));
+        let revoked = self
+            .revoked
+            .ok_or_else(|| invalid("a revoked flag that is not a boolean".to_owned()))?;
         if self.has_expiry && self.expires_ms.is_none() {
             return Err(invalid(
                 "an expiry date that does not read as a time".to_owned(),
@@ -54,7 +58,7 @@ impl RawRecord {
             hash,
             created: from_millis(self.created_ms),
             expires: self.expires_ms.map(from_millis),
-            revoked: self.revoked,
+            revoked,
             scopes,
             owner: self.owner,
             metadata,

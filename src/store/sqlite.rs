@@ -16,19 +16,16 @@
 //! shipped in `migrations/sqlite/`, recording them in `api_key_auth_migrations`;
 //! [`SqliteStore::connect_drf`] serves a djangorestframework-api-key table as it is.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
-    Sqlite, SqlitePool, Transaction,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+    Sqlite, SqlitePool,
 };
 
-use crate::{
-    hash::Hasher,
-    store::{
-        sql::{sql_store_impls, store_error, Dialect, HasRow, Schema, Statements},
-        StoreError,
-    },
+use crate::store::{
+    sql::{forward_sql_store, store_error, Schema, SqlStore},
+    StoreError,
 };
 
 /// The shipped migrations, in order.
@@ -38,15 +35,10 @@ const MIGRATIONS: &[(i64, &str)] =
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    sql: Arc<Statements>,
-    schema: Schema,
-    hasher: Hasher,
+    inner: SqlStore<Sqlite>,
 }
 
-impl HasRow for SqliteStore {
-    type Row = SqliteRow;
-}
+forward_sql_store!(SqliteStore, Sqlite);
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url`, such as
@@ -66,7 +58,7 @@ impl SqliteStore {
 
     /// Applies the shipped migrations not yet applied. Safe to run at every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.run_migrations(MIGRATIONS, None).await
+        self.inner.migrate(MIGRATIONS, None).await
     }
 }
 
@@ -92,14 +84,3 @@ async fn pool(url: &str) -> Result<SqlitePool, StoreError> {
     };
     pool.map_err(store_error)
 }
-
-/// SQLite has no other instances to tell of a revocation.
-async fn after_revoke(
-    _: &SqliteStore,
-    _: &mut Transaction<'_, Sqlite>,
-    _: &str,
-) -> Result<(), StoreError> {
-    Ok(())
-}
-
-sql_store_impls!(SqliteStore, SqlitePool, Dialect::Sqlite, after_revoke);

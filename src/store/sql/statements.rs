@@ -1,0 +1,360 @@
+//! The SQL a store runs, for each database and table layout, as plain
+//! strings built once when the store is made. The tests at the end pin every
+//! statement of every dialect and schema, so the SQL can be read in one place.
+
+use super::schema::Schema;
+
+/// The databases, as far as their SQL differs. Every dialect's SQL is built
+/// (and tested) whichever store features are on; a build with one store
+/// constructs only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// The SQL a store runs, built once for its database and schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statements {
+    /// The record of one prefix (parameter 1).
+    pub(crate) find: String,
+    /// Every record, oldest first.
+    pub(crate) list: String,
+    /// A new record: id, prefix, hashed_key, name, created_ms, expires_ms,
+    /// revoked, then (native schema only) scopes, owner, metadata.
+    pub(crate) insert: String,
+    /// Marks the key with id parameter 1 revoked and gives its `prefix`; or,
+    /// where the database cannot return rows from an UPDATE, locks the row
+    /// and gives its prefix, and `revoke_update` marks it.
+    pub(crate) revoke: String,
+    pub(crate) revoke_update: Option<String>,
+    /// Run in the revoking transaction with (channel, prefix), to tell other
+    /// instances; only PostgreSQL has a channel.
+    pub(crate) notify: Option<String>,
+    /// The table recording which shipped migrations a database has.
+    pub(crate) migrations_table: &'static str,
+    /// Whether migration version parameter 1 is recorded, and recording one
+    /// (version, applied_ms).
+    pub(crate) migration_applied: String,
+    pub(crate) migration_record: String,
+}
+
+/// The channel PostgreSQL revocations are announced on.
+pub(crate) const REVOCATION_CHANNEL: &str = "api_key_auth_revoked";
+
+const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS api_key_auth_migrations \
+     (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)";
+
+impl Dialect {
+    /// The placeholder of parameter `n` (1-based).
+    fn param(self, n: usize) -> String {
+        match self {
+            Self::Sqlite => format!("?{n}"),
+            Self::Postgres => format!("${n}"),
+            // Positional: every statement here takes its parameters in order.
+            Self::MySql => "?".to_owned(),
+        }
+    }
+
+    /// `identifier` quoted: double quotes in SQLite and PostgreSQL, backticks
+    /// in MySQL, with the quote character doubled inside.
+    pub(crate) fn quote(self, identifier: &str) -> String {
+        match self {
+            Self::MySql => format!("`{}`", identifier.replace('`', "``")),
+            Self::Sqlite | Self::Postgres => format!("\"{}\"", identifier.replace('"', "\"\"")),
+        }
+    }
+
+    /// Milliseconds since the epoch of a DRF datetime column, as BIGINT.
+    fn millis_of(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => {
+                format!("CAST(ROUND((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)")
+            }
+            Self::Postgres => format!("CAST(ROUND(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)"),
+            // Calendar arithmetic on the DATETIME as it is stored (in UTC, as
+            // Django stores it), over the column's whole range: UNIX_TIMESTAMP
+            // would give NULL outside 1970-2038.
+            Self::MySql => format!(
+                "CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column}) / 1000) AS SIGNED)"
+            ),
+        }
+    }
+
+    /// A DRF datetime value from a millisecond parameter (NULL stays NULL).
+    fn datetime_of(self, param: &str) -> String {
+        match self {
+            Self::Sqlite => format!("strftime('%Y-%m-%d %H:%M:%f', {param} / 1000.0, 'unixepoch')"),
+            Self::Postgres => format!("to_timestamp(CAST({param} AS DOUBLE PRECISION) / 1000.0)"),
+            // Not FROM_UNIXTIME, whose range ends in 2038.
+            Self::MySql => {
+                format!("TIMESTAMPADD(MICROSECOND, {param} * 1000, '1970-01-01 00:00:00')")
+            }
+        }
+    }
+
+    fn text_literal(self, text: &str) -> String {
+        match self {
+            Self::Sqlite => format!("'{text}'"),
+            Self::Postgres => format!("CAST('{text}' AS TEXT)"),
+            Self::MySql => format!("CAST('{text}' AS CHAR)"),
+        }
+    }
+
+    /// `column` read as text under `name`. MySQL reports a column of a
+    /// binary collation as binary, which would not decode as a string.
+    fn read_text(self, column: &str, name: &str) -> String {
+        match self {
+            Self::MySql => format!("CAST({column} AS CHAR) AS {name}"),
+            Self::Sqlite | Self::Postgres if column == name => column.to_owned(),
+            Self::Sqlite | Self::Postgres => format!("{column} AS {name}"),
+        }
+    }
+
+    /// The `revoked` flag, read so that only a true boolean passes:
+    /// SQLite keeps whatever a hand-made UPDATE put in the column, and reads
+    /// text such as `'true'` as 0, so anything but the integers 0 and 1
+    /// becomes NULL there, which the store refuses (503, never a pass).
+    fn read_flag(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "CASE WHEN typeof({column}) = 'integer' AND {column} IN (0, 1) \
+                 THEN {column} END AS {column}"
+            ),
+            Self::Postgres | Self::MySql => column.to_owned(),
+        }
+    }
+
+    fn null_text(self) -> &'static str {
+        match self {
+            Self::MySql => "CAST(NULL AS CHAR)",
+            Self::Sqlite | Self::Postgres => "CAST(NULL AS TEXT)",
+        }
+    }
+
+    /// `INSERT` that skips a row whose key is taken.
+    fn insert_or_skip(self, table: &str, columns: &str, values: &str) -> String {
+        match self {
+            Self::MySql => format!("INSERT IGNORE INTO {table} ({columns}) VALUES ({values})"),
+            Self::Sqlite | Self::Postgres => {
+                format!("INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING")
+            }
+        }
+    }
+
+    /// Revoking the row where `key` (a column) is parameter 1: the statement
+    /// giving the prefix, and the update, if separate.
+    fn revoke(self, table: &str, key: &str) -> (String, Option<String>) {
+        let p = self.param(1);
+        match self {
+            // No RETURNING on UPDATE: lock the row, read it, then update it.
+            Self::MySql => (
+                format!(
+                    "SELECT {} FROM {table} WHERE {key} = {p} FOR UPDATE",
+                    self.read_text("prefix", "prefix")
+                ),
+                Some(format!(
+                    "UPDATE {table} SET revoked = TRUE WHERE {key} = {p}"
+                )),
+            ),
+            Self::Sqlite | Self::Postgres => (
+                format!("UPDATE {table} SET revoked = TRUE WHERE {key} = {p} RETURNING prefix"),
+                None,
+            ),
+        }
+    }
+
+    fn notify(self) -> Option<String> {
+        match self {
+            Self::Postgres => Some("SELECT pg_notify($1, $2)".to_owned()),
+            Self::Sqlite | Self::MySql => None,
+        }
+    }
+}
+
+impl Statements {
+    pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Self {
+        let p = |n| dialect.param(n);
+        let migration_applied = format!(
+            "SELECT version FROM api_key_auth_migrations WHERE version = {}",
+            p(1)
+        );
+        let migration_record = dialect.insert_or_skip(
+            "api_key_auth_migrations",
+            "version, applied_ms",
+            &format!("{}, {}", p(1), p(2)),
+        );
+        let notify = dialect.notify();
+        match schema {
+            Schema::Native => {
+                let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
+                let text = |c: &str| dialect.read_text(c, c);
+                let read = format!(
+                    "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
+                     {}, {}, {}, {}",
+                    text("id"),
+                    text("prefix"),
+                    text("hashed_key"),
+                    text("name"),
+                    dialect.read_flag("revoked"),
+                    text("scopes"),
+                    text("owner"),
+                    text("metadata"),
+                );
+                let (revoke, revoke_update) = dialect.revoke("api_keys", "id");
+                Self {
+                    find: format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
+                    list: format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
+                    insert: format!(
+                        "INSERT INTO api_keys ({columns}) VALUES ({})",
+                        (1..=10).map(p).collect::<Vec<_>>().join(", ")
+                    ),
+                    revoke,
+                    revoke_update,
+                    notify,
+                    migrations_table: MIGRATIONS_TABLE,
+                    migration_applied,
+                    migration_record,
+                }
+            }
+            Schema::Drf(table) => {
+                let table = &table.quoted(dialect);
+                let columns = format!(
+                    "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
+                     expiry_date IS NOT NULL AS has_expiry, {}, \
+                     {} AS scopes, {} AS owner, {} AS metadata",
+                    dialect.read_text("prefix", "id"),
+                    dialect.read_text("prefix", "prefix"),
+                    dialect.read_text("hashed_key", "hashed_key"),
+                    dialect.read_text("name", "name"),
+                    dialect.millis_of("created"),
+                    dialect.millis_of("expiry_date"),
+                    dialect.read_flag("revoked"),
+                    dialect.text_literal("[]"),
+                    dialect.null_text(),
+                    dialect.text_literal("{}"),
+                );
+                let (revoke, revoke_update) = dialect.revoke(table, "prefix");
+                Self {
+                    find: format!("SELECT {columns} FROM {table} WHERE prefix = {}", p(1)),
+                    list: format!("SELECT {columns} FROM {table} ORDER BY created, id"),
+                    insert: format!(
+                        "INSERT INTO {table} (id, prefix, hashed_key, name, created, expiry_date, revoked) \
+                         VALUES ({}, {}, {}, {}, {}, {}, {})",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        dialect.datetime_of(&p(5)),
+                        dialect.datetime_of(&p(6)),
+                        p(7),
+                    ),
+                    revoke,
+                    revoke_update,
+                    notify,
+                    migrations_table: MIGRATIONS_TABLE,
+                    migration_applied,
+                    migration_record,
+                }
+            }
+        }
+    }
+}
+
+/// The statements of a shipped migration file: comment lines dropped, the
+/// rest split at semicolons, which the files use only to end statements.
+pub(crate) fn migration_statements(file: &str) -> Vec<String> {
+    let code: String = file
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    code.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement of every dialect and schema, as one text.
+    fn all_statements() -> String {
+        let mut out = String::from(
+            "-- Every statement the SQL stores run, by database and schema.\n\
+             -- Pinned by store::sql::statements::tests; after a deliberate change run\n\
+             --   UPDATE_SQL=1 cargo test --all-features --lib statements\n",
+        );
+        let schemas = [
+            ("native", Schema::Native),
+            ("drf", Schema::drf()),
+            (
+                "drf, schema-qualified",
+                Schema::drf_table("keys.app_apikey").unwrap(),
+            ),
+        ];
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            for (name, schema) in &schemas {
+                let sql = Statements::new(dialect, schema);
+                out.push_str(&format!("\n-- ==== {dialect:?}, {name} ====\n"));
+                let mut put = |what: &str, text: &str| {
+                    out.push_str(&format!("-- {what}\n{text};\n"));
+                };
+                put("find", &sql.find);
+                put("list", &sql.list);
+                put("insert", &sql.insert);
+                put("revoke", &sql.revoke);
+                if let Some(update) = &sql.revoke_update {
+                    put("revoke, then", update);
+                }
+                if let Some(notify) = &sql.notify {
+                    put("in the revoking transaction", notify);
+                }
+                put("migrations table", sql.migrations_table);
+                put("migration applied?", &sql.migration_applied);
+                put("migration recorded", &sql.migration_record);
+            }
+        }
+        out
+    }
+
+    /// The SQL of every dialect and schema is exactly what
+    /// `statements.sql`, beside this file, shows a reviewer.
+    #[test]
+    fn the_statements_are_the_ones_pinned_in_statements_sql() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/sql/statements.sql");
+        let now = all_statements();
+        if std::env::var_os("UPDATE_SQL").is_some() {
+            std::fs::write(path, &now).unwrap();
+        }
+        let pinned = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            pinned == now,
+            "the SQL differs from {path}; if the change is meant, run \
+             UPDATE_SQL=1 cargo test --all-features --lib statements and review the diff"
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_their_quote_doubled() {
+        assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
+        assert_eq!(Dialect::Sqlite.quote("t"), "\"t\"");
+        assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
+    }
+
+    #[test]
+    fn migration_files_split_into_statements_without_comments() {
+        let file = "-- a comment; with a semicolon\nCREATE TABLE t (a INT);\n\n  -- another\nCREATE INDEX i ON t (a);\n";
+        assert_eq!(
+            migration_statements(file),
+            ["CREATE TABLE t (a INT)", "CREATE INDEX i ON t (a)"]
+        );
+    }
+}

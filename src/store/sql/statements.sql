@@ -1,0 +1,159 @@
+-- Every statement the SQL stores run, by database and schema.
+-- Pinned by store::sql::statements::tests; after a deliberate change run
+--   UPDATE_SQL=1 cargo test --all-features --lib statements
+
+-- ==== Sqlite, native ====
+-- find
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE prefix = ?1;
+-- list
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys ORDER BY created_ms, id;
+-- insert
+INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);
+-- revoke
+UPDATE api_keys SET revoked = TRUE WHERE id = ?1 RETURNING prefix;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING;
+
+-- ==== Sqlite, drf ====
+-- find
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE prefix = ?1;
+-- list
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" ORDER BY created, id;
+-- insert
+INSERT INTO "rest_framework_api_key_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), strftime('%Y-%m-%d %H:%M:%f', ?6 / 1000.0, 'unixepoch'), ?7);
+-- revoke
+UPDATE "rest_framework_api_key_apikey" SET revoked = TRUE WHERE prefix = ?1 RETURNING prefix;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING;
+
+-- ==== Sqlite, drf, schema-qualified ====
+-- find
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE prefix = ?1;
+-- list
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" ORDER BY created, id;
+-- insert
+INSERT INTO "keys"."app_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), strftime('%Y-%m-%d %H:%M:%f', ?6 / 1000.0, 'unixepoch'), ?7);
+-- revoke
+UPDATE "keys"."app_apikey" SET revoked = TRUE WHERE prefix = ?1 RETURNING prefix;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING;
+
+-- ==== Postgres, native ====
+-- find
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE prefix = $1;
+-- list
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys ORDER BY created_ms, id;
+-- insert
+INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+-- revoke
+UPDATE api_keys SET revoked = TRUE WHERE id = $1 RETURNING prefix;
+-- in the revoking transaction
+SELECT pg_notify($1, $2);
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = $1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- ==== Postgres, drf ====
+-- find
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE prefix = $1;
+-- list
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" ORDER BY created, id;
+-- insert
+INSERT INTO "rest_framework_api_key_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES ($1, $2, $3, $4, to_timestamp(CAST($5 AS DOUBLE PRECISION) / 1000.0), to_timestamp(CAST($6 AS DOUBLE PRECISION) / 1000.0), $7);
+-- revoke
+UPDATE "rest_framework_api_key_apikey" SET revoked = TRUE WHERE prefix = $1 RETURNING prefix;
+-- in the revoking transaction
+SELECT pg_notify($1, $2);
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = $1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- ==== Postgres, drf, schema-qualified ====
+-- find
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE prefix = $1;
+-- list
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" ORDER BY created, id;
+-- insert
+INSERT INTO "keys"."app_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES ($1, $2, $3, $4, to_timestamp(CAST($5 AS DOUBLE PRECISION) / 1000.0), to_timestamp(CAST($6 AS DOUBLE PRECISION) / 1000.0), $7);
+-- revoke
+UPDATE "keys"."app_apikey" SET revoked = TRUE WHERE prefix = $1 RETURNING prefix;
+-- in the revoking transaction
+SELECT pg_notify($1, $2);
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = $1;
+-- migration recorded
+INSERT INTO api_key_auth_migrations (version, applied_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- ==== MySql, native ====
+-- find
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE prefix = ?;
+-- list
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys ORDER BY created_ms, id;
+-- insert
+INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+-- revoke
+SELECT CAST(prefix AS CHAR) AS prefix FROM api_keys WHERE id = ? FOR UPDATE;
+-- revoke, then
+UPDATE api_keys SET revoked = TRUE WHERE id = ?;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?;
+-- migration recorded
+INSERT IGNORE INTO api_key_auth_migrations (version, applied_ms) VALUES (?, ?);
+
+-- ==== MySql, drf ====
+-- find
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE prefix = ?;
+-- list
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` ORDER BY created, id;
+-- insert
+INSERT INTO `rest_framework_api_key_apikey` (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?, ?, ?, ?, TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00'), TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00'), ?);
+-- revoke
+SELECT CAST(prefix AS CHAR) AS prefix FROM `rest_framework_api_key_apikey` WHERE prefix = ? FOR UPDATE;
+-- revoke, then
+UPDATE `rest_framework_api_key_apikey` SET revoked = TRUE WHERE prefix = ?;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?;
+-- migration recorded
+INSERT IGNORE INTO api_key_auth_migrations (version, applied_ms) VALUES (?, ?);
+
+-- ==== MySql, drf, schema-qualified ====
+-- find
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE prefix = ?;
+-- list
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` ORDER BY created, id;
+-- insert
+INSERT INTO `keys`.`app_apikey` (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?, ?, ?, ?, TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00'), TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00'), ?);
+-- revoke
+SELECT CAST(prefix AS CHAR) AS prefix FROM `keys`.`app_apikey` WHERE prefix = ? FOR UPDATE;
+-- revoke, then
+UPDATE `keys`.`app_apikey` SET revoked = TRUE WHERE prefix = ?;
+-- migrations table
+CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
+-- migration applied?
+SELECT version FROM api_key_auth_migrations WHERE version = ?;
+-- migration recorded
+INSERT IGNORE INTO api_key_auth_migrations (version, applied_ms) VALUES (?, ?);
