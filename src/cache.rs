@@ -577,6 +577,44 @@ mod tests {
     use super::*;
     use crate::{KeyManager, MemoryStore, NewKey};
 
+    /// The single-flight entry lives exactly as long as someone waits on it:
+    /// the last share to go takes it out, and a finished lookup's entry goes
+    /// with the first share to leave.
+    #[test]
+    fn a_flight_entry_lives_while_someone_waits_on_it() {
+        let cache = CachedStore::new(MemoryStore::new());
+        let shared = &cache.shared;
+        let prefix = crate::key::ApiKey::generate().unwrap().prefix();
+        let first = Flight::join(shared, prefix);
+        let second = Flight::join(shared, prefix);
+        assert_eq!(shared.in_flight().len(), 1, "one entry for both callers");
+        drop(first);
+        assert_eq!(shared.in_flight().len(), 1, "the second caller still waits");
+        drop(second);
+        assert_eq!(shared.in_flight().len(), 0, "the last caller took it out");
+
+        let first = Flight::join(shared, prefix);
+        let second = Flight::join(shared, prefix);
+        first.cell().set(None).unwrap();
+        drop(first);
+        assert_eq!(
+            shared.in_flight().len(),
+            0,
+            "an answered lookup is not joined again"
+        );
+        drop(second);
+
+        // An entry replaced meanwhile (by an invalidation and a new caller)
+        // is not the old caller's to remove.
+        let old = Flight::join(shared, prefix);
+        shared.invalidate(prefix);
+        let new = Flight::join(shared, prefix);
+        drop(old);
+        assert_eq!(shared.in_flight().len(), 1);
+        drop(new);
+        assert_eq!(shared.in_flight().len(), 0);
+    }
+
     /// A lookup that read a key's row before its revocation and comes to
     /// cache it while the revocation runs must not leave it cached. The late
     /// lookup here is a thread that caches the old row, with the epoch it

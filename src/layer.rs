@@ -191,3 +191,55 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{identity::Unauthenticated, Identity, KeyManager, MemoryStore, NewKey};
+    use tower::Service as _;
+
+    /// What the service puts into the request for its handler: the identity
+    /// of a good key, or, from an optional authenticator and no key, the
+    /// marker that lets extractors answer with this layer's 401.
+    #[test]
+    fn the_service_hands_the_verdict_to_the_inner_service() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = MemoryStore::new();
+        let (record, key) = runtime
+            .block_on(store.create(NewKey::named("k")))
+            .unwrap()
+            .reveal();
+        let seen = |auth: Authenticator, value: Option<String>| {
+            let inner = tower::service_fn(|request: Request<()>| async move {
+                let id = request
+                    .extensions()
+                    .get::<Identity>()
+                    .map(|i| i.id().to_owned());
+                let anonymous = request.extensions().get::<Unauthenticated>().is_some();
+                let seen = format!("{id:?} {anonymous}");
+                Ok::<_, std::convert::Infallible>(Response::new(bytes::Bytes::from(seen)))
+            });
+            let mut service = ApiKeyLayer::from(auth).with_inner_body().layer(inner);
+            let mut request = Request::new(());
+            if let Some(value) = value {
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, value.parse().unwrap());
+            }
+            let response = runtime.block_on(service.call(request)).unwrap();
+            response.into_body()
+        };
+        let good = format!("Api-Key {}", key.expose_secret());
+        assert_eq!(
+            seen(Authenticator::new(store.clone()), Some(good)),
+            format!("Some({:?}) false", record.id)
+        );
+        let optional = Authenticator::builder(store)
+            .optional(true)
+            .build()
+            .unwrap();
+        assert_eq!(seen(optional, None), "None true");
+    }
+}

@@ -88,6 +88,7 @@ async fn pool(url: &str) -> Result<PgPool, StoreError> {
 }
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use revocations::PgRevocations;
 
 #[cfg(feature = "cache")]
@@ -137,6 +138,7 @@ mod revocations {
     const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
     impl PostgresStore {
+        #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
         /// A source of the revocations other instances announce, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> PgRevocations {

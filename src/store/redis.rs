@@ -287,6 +287,7 @@ impl KeyManager for RedisStore {
 }
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use revocations::RedisRevocations;
 
 #[cfg(feature = "cache")]
@@ -344,6 +345,7 @@ mod revocations {
     const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
     impl RedisStore {
+        #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
         /// A source of the revocations other instances publish, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> RedisRevocations {
