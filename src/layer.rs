@@ -196,7 +196,6 @@ where
 mod tests {
     use super::*;
     use crate::{identity::Unauthenticated, Identity, KeyManager, MemoryStore, NewKey};
-    use tower::Service as _;
 
     /// What the service puts into the request for its handler: the identity
     /// of a good key, or, from an optional authenticator and no key, the
