@@ -57,11 +57,11 @@ pub(crate) mod sql;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
-#[cfg(all(feature = "cache", any(feature = "postgres", feature = "redis")))]
-pub(crate) use invalidation::{probe_timeout, DEFAULT_HEARTBEAT, MIN_HEARTBEAT};
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use invalidation::{Invalidation, InvalidationSource};
+#[cfg(all(feature = "cache", any(feature = "postgres", feature = "redis")))]
+pub(crate) use invalidation::{Line, Listener};
 #[cfg(feature = "_sql")]
 #[cfg_attr(
     docsrs,

@@ -102,10 +102,7 @@ mod revocations {
     };
 
     use super::{PostgresStore, REVOCATION_CHANNEL};
-    use crate::{
-        key::Prefix,
-        store::{Invalidation, InvalidationSource},
-    };
+    use crate::store::{Invalidation, InvalidationSource, Line, Listener};
 
     /// Revocations made by other instances, from PostgreSQL's `LISTEN`, for
     /// a [`CachedStore`](crate::cache::CachedStore).
@@ -119,23 +116,12 @@ mod revocations {
     /// after every [`heartbeat`](Self::heartbeat) without traffic, which must
     /// be answered within the heartbeat (at most a second).
     #[derive(Debug)]
-    pub struct PgRevocations {
-        /// A pool of the listener's own: a dead listener's connection, whose
-        /// `UNLISTEN` on drop may hang until TCP gives up, never holds a slot
-        /// the store's lookups need.
-        pool: PgPool,
-        listener: Option<PgListener>,
-        /// The wait before the next attempt to listen; doubled on every
-        /// failure, reset once the line shows it is alive.
-        backoff: Duration,
-        /// A wait owed before listening again after the line was lost, so a
-        /// line that drops at once every time is not redialled in a tight loop.
-        pause: Option<Duration>,
-        heartbeat: Duration,
-    }
+    pub struct PgRevocations(Listener<PgLine>);
 
-    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-    const MAX_BACKOFF: Duration = Duration::from_secs(2);
+    /// The listening connection's pool: one of its own, so a dead listener's
+    /// connection, whose `UNLISTEN` on drop may hang until TCP gives up,
+    /// never holds a slot the store's lookups need.
+    pub(crate) struct PgLine(PgPool);
 
     impl PostgresStore {
         #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
@@ -143,16 +129,11 @@ mod revocations {
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> PgRevocations {
             let options = (*self.pool().connect_options()).clone();
-            PgRevocations {
-                pool: PgPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(Duration::from_secs(3))
-                    .connect_lazy_with(options),
-                listener: None,
-                backoff: FIRST_BACKOFF,
-                pause: None,
-                heartbeat: crate::store::DEFAULT_HEARTBEAT,
-            }
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_lazy_with(options);
+            PgRevocations(Listener::new(PgLine(pool)))
         }
     }
 
@@ -161,102 +142,54 @@ mod revocations {
         /// checked with `SELECT 1`; 5 s by default. A silent dead connection
         /// is noticed (and the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(crate::store::MIN_HEARTBEAT);
+            self.0.set_heartbeat(every);
             self
-        }
-
-        /// The line is gone: drop it, and owe a pause before the next try.
-        fn lost(&mut self) {
-            self.listener = None;
-            self.pause = Some(self.backoff);
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
     }
 
     #[async_trait]
     impl InvalidationSource for PgRevocations {
         async fn next(&mut self) -> Option<Invalidation> {
-            loop {
-                let Some(listener) = self.listener.as_mut() else {
-                    if let Some(pause) = self.pause.take() {
-                        tokio::time::sleep(pause).await;
-                    }
-                    match listen(&self.pool).await {
-                        Ok(listener) => self.listener = Some(listener),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot LISTEN for API key revocations; retrying");
-                            tokio::time::sleep(self.backoff).await;
-                            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                        }
-                    }
-                    // Listening again or still deaf: either way, whatever was
-                    // revoked meanwhile is unknown. Start afresh.
-                    return Some(Invalidation::All);
-                };
-                // `try_recv` is cancel-safe: a notification half read when the
-                // heartbeat fires stays buffered for the next call.
-                let received = match tokio::time::timeout(self.heartbeat, listener.try_recv()).await
-                {
-                    Ok(received) => received,
-                    Err(_quiet) => {
-                        let probe = crate::store::probe_timeout(self.heartbeat);
-                        let answered = tokio::time::timeout(
-                            probe,
-                            sqlx::query("SELECT 1").execute(&mut *listener),
-                        )
-                        .await;
-                        match answered {
-                            Ok(Ok(_)) => {
-                                // The line is alive: the next loss starts a fresh backoff.
-                                self.backoff = FIRST_BACKOFF;
-                                continue;
-                            }
-                            Ok(Err(err)) => {
-                                tracing::warn!(error = %err, "API key revocation listener failed its heartbeat");
-                            }
-                            Err(_) => {
-                                tracing::warn!(
-                                    "API key revocation listener did not answer its heartbeat"
-                                );
-                            }
-                        }
-                        Ok(None)
-                    }
-                };
-                match received {
-                    Ok(Some(notification)) => match Prefix::parse(notification.payload()) {
-                        Ok(prefix) => {
-                            self.backoff = FIRST_BACKOFF;
-                            return Some(Invalidation::Key(prefix));
-                        }
-                        Err(_) => {
-                            tracing::warn!("ignoring a revocation notice that is not a key prefix")
-                        }
-                    },
-                    // The line is gone or dead: flush now, then listen again.
-                    Ok(None) | Err(_) => {
-                        self.lost();
-                        return Some(Invalidation::All);
-                    }
-                }
-            }
+            Some(self.0.next().await)
         }
     }
 
-    async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-        let connecting = async {
-            let mut listener = PgListener::connect_with(pool).await?;
+    #[async_trait]
+    impl Line for PgLine {
+        type Open = PgListener;
+        const WHAT: &'static str = "LISTEN";
+
+        async fn open(&self) -> Result<PgListener, String> {
+            let mut listener = PgListener::connect_with(&self.0)
+                .await
+                .map_err(|e| e.to_string())?;
             listener.ignore_pool_close_event(true);
-            // A lost connection comes back only through `next`, which
-            // flushes first: reconnecting inside `try_recv`, where the
-            // heartbeat's timeout could cut it short, would hide the loss.
+            // A lost connection comes back only through the listener's
+            // `next`, which flushes first: reconnecting inside `try_recv`,
+            // where the heartbeat's timeout could cut it short, would hide the loss.
             listener.eager_reconnect(false);
-            listener.listen(REVOCATION_CHANNEL).await?;
+            listener
+                .listen(REVOCATION_CHANNEL)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(listener)
-        };
-        match tokio::time::timeout(Duration::from_secs(3), connecting).await {
-            Ok(result) => result,
-            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+
+        /// `try_recv` is cancel-safe: a notification half read when the
+        /// heartbeat fires stays buffered for the next call.
+        async fn recv(listener: &mut PgListener) -> Option<String> {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => Some(notification.payload().to_owned()),
+                Ok(None) | Err(_) => None,
+            }
+        }
+
+        async fn probe(listener: &mut PgListener) -> Result<(), String> {
+            sqlx::query("SELECT 1")
+                .execute(&mut *listener)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -302,10 +302,7 @@ mod revocations {
     };
 
     use super::RedisStore;
-    use crate::{
-        key::Prefix,
-        store::{Invalidation, InvalidationSource},
-    };
+    use crate::store::{Invalidation, InvalidationSource, Line, Listener};
 
     /// Revocations made by other instances, from Redis pub/sub, for a
     /// [`CachedStore`](crate::cache::CachedStore).
@@ -318,45 +315,24 @@ mod revocations {
     /// NAT) is found by a heartbeat: a `PING` after every
     /// [`heartbeat`](Self::heartbeat) without traffic, which must be
     /// answered within the heartbeat (at most a second).
-    pub struct RedisRevocations {
+    #[derive(Debug)]
+    pub struct RedisRevocations(Listener<RedisLine>);
+
+    /// A subscription to the revocation channel, on a connection of its own.
+    pub(crate) struct RedisLine {
         client: Client,
         channel: String,
-        line: Option<(PubSubSink, PubSubStream)>,
-        /// The wait before the next attempt to subscribe; doubled on every
-        /// failure, reset once the line shows it is alive.
-        backoff: Duration,
-        /// A wait owed before subscribing again after the line was lost, so
-        /// a line that drops at once every time is not redialled in a tight loop.
-        pause: Option<Duration>,
-        heartbeat: Duration,
     }
-
-    impl std::fmt::Debug for RedisRevocations {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisRevocations")
-                .field("channel", &self.channel)
-                .field("subscribed", &self.line.is_some())
-                .field("heartbeat", &self.heartbeat)
-                .finish()
-        }
-    }
-
-    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-    const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
     impl RedisStore {
         #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
         /// A source of the revocations other instances publish, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> RedisRevocations {
-            RedisRevocations {
+            RedisRevocations(Listener::new(RedisLine {
                 client: self.client.clone(),
                 channel: self.revocation_channel(),
-                line: None,
-                backoff: FIRST_BACKOFF,
-                pause: None,
-                heartbeat: crate::store::DEFAULT_HEARTBEAT,
-            }
+            }))
         }
     }
 
@@ -365,99 +341,44 @@ mod revocations {
         /// `PING`; 5 s by default. A silent dead connection is noticed (and
         /// the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
-            self.heartbeat = every.max(crate::store::MIN_HEARTBEAT);
+            self.0.set_heartbeat(every);
             self
-        }
-
-        /// The line is gone: drop it, and owe a pause before the next try.
-        fn lost(&mut self) {
-            self.line = None;
-            self.pause = Some(self.backoff);
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
     }
 
     #[async_trait]
     impl InvalidationSource for RedisRevocations {
         async fn next(&mut self) -> Option<Invalidation> {
-            loop {
-                let Some((sink, stream)) = self.line.as_mut() else {
-                    if let Some(pause) = self.pause.take() {
-                        tokio::time::sleep(pause).await;
-                    }
-                    match subscribe(&self.client, &self.channel).await {
-                        Ok(line) => self.line = Some(line),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot subscribe to API key revocations; retrying");
-                            tokio::time::sleep(self.backoff).await;
-                            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                        }
-                    }
-                    // Subscribed again or still deaf: either way, whatever
-                    // was revoked meanwhile is unknown. Start afresh.
-                    return Some(Invalidation::All);
-                };
-                let message = match tokio::time::timeout(self.heartbeat, stream.next()).await {
-                    Ok(message) => message,
-                    Err(_quiet) => {
-                        let probe = crate::store::probe_timeout(self.heartbeat);
-                        match tokio::time::timeout(probe, sink.ping::<redis::Value>()).await {
-                            Ok(Ok(_)) => {
-                                // The line is alive: the next loss starts a fresh backoff.
-                                self.backoff = FIRST_BACKOFF;
-                                continue;
-                            }
-                            Ok(Err(err)) => {
-                                tracing::warn!(error = %err, "API key revocation subscription failed its heartbeat");
-                            }
-                            Err(_) => {
-                                tracing::warn!(
-                                    "API key revocation subscription did not answer its heartbeat"
-                                );
-                            }
-                        }
-                        None
-                    }
-                };
-                match message {
-                    Some(message) => match message
-                        .get_payload::<String>()
-                        .ok()
-                        .and_then(|p| Prefix::parse(p).ok())
-                    {
-                        Some(prefix) => {
-                            self.backoff = FIRST_BACKOFF;
-                            return Some(Invalidation::Key(prefix));
-                        }
-                        None => {
-                            tracing::warn!("ignoring a revocation message that is not a key prefix")
-                        }
-                    },
-                    // The line is gone or dead: flush now, then subscribe again.
-                    None => {
-                        self.lost();
-                        return Some(Invalidation::All);
-                    }
-                }
-            }
+            Some(self.0.next().await)
         }
     }
 
-    async fn subscribe(
-        client: &Client,
-        channel: &str,
-    ) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
-        let subscribing = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(channel).await?;
-            Ok(pubsub.split())
-        };
-        match tokio::time::timeout(Duration::from_secs(3), subscribing).await {
-            Ok(result) => result,
-            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "subscribing took over 3 s",
-            ))),
+    #[async_trait]
+    impl Line for RedisLine {
+        type Open = (PubSubSink, PubSubStream);
+        const WHAT: &'static str = "SUBSCRIBE";
+
+        async fn open(&self) -> Result<(PubSubSink, PubSubStream), String> {
+            let subscribed = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&self.channel).await?;
+                Ok::<_, redis::RedisError>(pubsub.split())
+            };
+            subscribed.await.map_err(|e| e.to_string())
+        }
+
+        /// A message channel's receiver: cancel-safe.
+        async fn recv((_, stream): &mut (PubSubSink, PubSubStream)) -> Option<String> {
+            let message = stream.next().await?;
+            // A payload that is not text is not a prefix: it is ignored, not a loss.
+            Some(message.get_payload::<String>().unwrap_or_default())
+        }
+
+        async fn probe((sink, _): &mut (PubSubSink, PubSubStream)) -> Result<(), String> {
+            sink.ping::<redis::Value>()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
     }
 }
