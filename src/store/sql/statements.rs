@@ -189,8 +189,7 @@ impl Statements {
             "version, applied_ms",
             &format!("{}, {}", p(1), p(2)),
         );
-        let notify = dialect.notify();
-        match schema {
+        let (find, list, insert, (revoke, revoke_update)) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
                 let text = |c: &str| dialect.read_text(c, c);
@@ -206,25 +205,19 @@ impl Statements {
                     text("owner"),
                     text("metadata"),
                 );
-                let (revoke, revoke_update) = dialect.revoke("api_keys", "id");
-                Self {
-                    find: format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
-                    list: format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
-                    insert: format!(
+                (
+                    format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
+                    format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
+                    format!(
                         "INSERT INTO api_keys ({columns}) VALUES ({})",
                         (1..=10).map(p).collect::<Vec<_>>().join(", ")
                     ),
-                    revoke,
-                    revoke_update,
-                    notify,
-                    migrations_table: MIGRATIONS_TABLE,
-                    migration_applied,
-                    migration_record,
-                }
+                    dialect.revoke("api_keys", "id"),
+                )
             }
             Schema::Drf(table) => {
                 let table = &table.quoted(dialect);
-                let columns = format!(
+                let read = format!(
                     "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
                      expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata",
@@ -239,11 +232,10 @@ impl Statements {
                     dialect.null_text(),
                     dialect.text_literal("{}"),
                 );
-                let (revoke, revoke_update) = dialect.revoke(table, "prefix");
-                Self {
-                    find: format!("SELECT {columns} FROM {table} WHERE prefix = {}", p(1)),
-                    list: format!("SELECT {columns} FROM {table} ORDER BY created, id"),
-                    insert: format!(
+                (
+                    format!("SELECT {read} FROM {table} WHERE prefix = {}", p(1)),
+                    format!("SELECT {read} FROM {table} ORDER BY created, id"),
+                    format!(
                         "INSERT INTO {table} (id, prefix, hashed_key, name, created, expiry_date, revoked) \
                          VALUES ({}, {}, {}, {}, {}, {}, {})",
                         p(1),
@@ -254,14 +246,20 @@ impl Statements {
                         dialect.datetime_of(&p(6)),
                         p(7),
                     ),
-                    revoke,
-                    revoke_update,
-                    notify,
-                    migrations_table: MIGRATIONS_TABLE,
-                    migration_applied,
-                    migration_record,
-                }
+                    dialect.revoke(table, "prefix"),
+                )
             }
+        };
+        Self {
+            find,
+            list,
+            insert,
+            revoke,
+            revoke_update,
+            notify: dialect.notify(),
+            migrations_table: MIGRATIONS_TABLE,
+            migration_applied,
+            migration_record,
         }
     }
 }
