@@ -144,14 +144,18 @@ async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
         http::header::AUTHORIZATION,
         format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
     );
-    for value in ["true", "TRUE", "yes", " 1", "1 ", "01", "2", ""] {
+    let mut hset_conn = conn.clone();
+    let mut set_revoked = async |value: &str| {
         let () = redis::cmd("HSET")
             .arg(&record_key)
             .arg("revoked")
             .arg(value)
-            .query_async(&mut conn)
+            .query_async(&mut hset_conn)
             .await
             .unwrap();
+    };
+    for value in ["true", "TRUE", "yes", " 1", "1 ", "01", "2", ""] {
+        set_revoked(value).await;
         let err = store.find(record.prefix).await.unwrap_err();
         assert!(err.is_invalid_record(), "revoked = {value:?}: {err}");
         let failure = auth.authenticate(&headers).await.unwrap_err();
@@ -169,13 +173,7 @@ async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
         .unwrap_err()
         .is_invalid_record());
     for (value, revoked) in [("0", false), ("1", true)] {
-        let () = redis::cmd("HSET")
-            .arg(&record_key)
-            .arg("revoked")
-            .arg(value)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        set_revoked(value).await;
         assert_eq!(
             store.find(record.prefix).await.unwrap().unwrap().revoked,
             revoked

@@ -554,6 +554,17 @@ mod mysql {
         Some(MySqlStore::connect(&url).await.unwrap())
     }
 
+    /// A DRF table as Django's migration makes it on MySQL, in the server's
+    /// default (case-insensitive) collation, in the database of `native`.
+    async fn drf_store(native: &MySqlStore) -> MySqlStore {
+        let pool = native.pool().clone();
+        sqlx::query(&drf_table_sql("datetime(6)", "bool"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        MySqlStore::new(pool, Schema::drf())
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn store_keeps_the_contract() {
         let Some(store) = store("mysql::store_keeps_the_contract").await else {
@@ -668,20 +679,7 @@ mod mysql {
             return;
         };
         let url = isolated_mysql_url(&url).await;
-        let store = MySqlStore::connect_drf(&url).await.unwrap();
-        sqlx::query(
-            "CREATE TABLE rest_framework_api_key_apikey (\
-               id varchar(150) NOT NULL PRIMARY KEY, \
-               created datetime(6) NOT NULL, \
-               name varchar(50) NOT NULL, \
-               revoked bool NOT NULL, \
-               expiry_date datetime(6) NULL, \
-               hashed_key varchar(150) NOT NULL, \
-               prefix varchar(8) NOT NULL UNIQUE)",
-        )
-        .execute(store.pool())
-        .await
-        .unwrap();
+        let store = drf_store(&MySqlStore::connect(&url).await.unwrap()).await;
         assert_eq!(store.schema(), &Schema::drf());
         Conformance::new(store.clone())
             .without_extras()
@@ -751,12 +749,7 @@ mod mysql {
             return;
         };
         expiries_outside_1970_2038_are_kept(&native).await;
-        let pool = native.pool().clone();
-        sqlx::query(&drf_table_sql("datetime(6)", "bool"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let drf = MySqlStore::new(pool, Schema::drf());
+        let drf = drf_store(&native).await;
         expiries_outside_1970_2038_are_kept(&drf).await;
         let (record, _) = drf.create(NewKey::named("django")).await.unwrap().reveal();
         sqlx::query(
@@ -791,12 +784,7 @@ mod mysql {
         else {
             return;
         };
-        let pool = native.pool().clone();
-        sqlx::query(&drf_table_sql("datetime(6)", "bool"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let drf = api_key_auth::cache::CachedStore::new(MySqlStore::new(pool, Schema::drf()));
+        let drf = api_key_auth::cache::CachedStore::new(drf_store(&native).await);
         let (record, _) = loop {
             let created = drf.create(NewKey::named("twin")).await.unwrap().reveal();
             if created
