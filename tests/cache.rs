@@ -79,6 +79,23 @@ impl KeyManager for Backend {
     }
 }
 
+/// A long-TTL cache over a backend holding one key, whose lookups take 200 ms.
+async fn slow_backend_with_a_key() -> (Backend, Arc<KeyRecord>, CachedStore<Backend>) {
+    let backend = Backend::default();
+    let record = backend.key("k").await;
+    let cache = CachedStore::builder(backend.clone())
+        .ttl(Duration::from_secs(3600))
+        .build();
+    backend.delay_ms.store(200, Ordering::SeqCst);
+    (backend, record, cache)
+}
+
+/// A lookup of `prefix` through `cache`, on a task of its own.
+fn spawn_find(cache: &CachedStore<Backend>, prefix: Prefix) -> tokio::task::JoinHandle<Lookup> {
+    let cache = cache.clone();
+    tokio::spawn(async move { cache.find(prefix).await })
+}
+
 fn random_prefix() -> Prefix {
     ApiKey::generate().unwrap().prefix()
 }
@@ -237,23 +254,12 @@ async fn a_cancelled_waiter_leaves_the_others_their_shared_lookup() {
 /// row before it: the late caller would get, and cache, the revoked key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_after_a_revocation_does_not_join_one_from_before() {
-    let backend = Backend::default();
-    let record = backend.key("k").await;
-    let cache = CachedStore::builder(backend.clone())
-        .ttl(Duration::from_secs(3600))
-        .build();
-    backend.delay_ms.store(200, Ordering::SeqCst);
+    let (backend, record, cache) = slow_backend_with_a_key().await;
     let prefix = record.prefix;
-    let early = {
-        let cache = cache.clone();
-        tokio::spawn(async move { cache.find(prefix).await })
-    };
+    let early = spawn_find(&cache, prefix);
     tokio::time::sleep(Duration::from_millis(50)).await; // it has read the unrevoked row
     assert!(cache.revoke(&record.id).await.unwrap());
-    let late = {
-        let cache = cache.clone();
-        tokio::spawn(async move { cache.find(prefix).await })
-    };
+    let late = spawn_find(&cache, prefix);
     assert!(!early.await.unwrap().unwrap().unwrap().revoked);
     assert!(
         late.await.unwrap().unwrap().unwrap().revoked,
@@ -351,17 +357,8 @@ async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_racing_a_revocation_does_not_cache_what_it_read_before() {
-    let backend = Backend::default();
-    let record = backend.key("k").await;
-    let cache = CachedStore::builder(backend.clone())
-        .ttl(Duration::from_secs(3600))
-        .build();
-    backend.delay_ms.store(200, Ordering::SeqCst);
-    let slow = {
-        let cache = cache.clone();
-        let prefix = record.prefix;
-        tokio::spawn(async move { cache.find(prefix).await })
-    };
+    let (backend, record, cache) = slow_backend_with_a_key().await;
+    let slow = spawn_find(&cache, record.prefix);
     tokio::time::sleep(Duration::from_millis(50)).await; // the slow lookup has read the unrevoked row
     assert!(cache.revoke(&record.id).await.unwrap());
     let raced = slow.await.unwrap().unwrap().unwrap();
