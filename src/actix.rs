@@ -150,11 +150,15 @@ where
 /// actix-web's header map, read and protected by the core's rules.
 impl CredentialHeaders for actix_web::http::header::HeaderMap {
     fn take_key(&mut self, credential: &Credential) -> Result<Option<ApiKey>, AuthFailure> {
-        let name = credential.name().as_str();
-        let key = credential.read(self.get_all(name).map(HeaderValue::as_bytes));
+        // actix-web's header names are its own type: convert once, not at
+        // every lookup as a `&str` name would be.
+        let Ok(name) = HeaderName::from_bytes(credential.name().as_str().as_bytes()) else {
+            return credential.read(std::iter::empty());
+        };
+        let key = credential.read(self.get_all(&name).map(HeaderValue::as_bytes));
         if credential.strips() {
-            self.remove(name);
-        } else if let Some(value) = self.get_mut(name) {
+            self.remove(&name);
+        } else if let Some(value) = self.get_mut(&name) {
             // More than one value is refused: marking the first is enough.
             value.set_sensitive(true);
         }

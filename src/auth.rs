@@ -101,6 +101,7 @@ pub(crate) enum Admitted {
 
 impl Admitted {
     /// Puts what was admitted into a request's (or response's) extensions.
+    #[inline]
     pub(crate) fn insert_into(self, extensions: &mut http::Extensions) {
         match self {
             Self::Key(identity) => drop(extensions.insert(identity)),
