@@ -153,7 +153,9 @@ impl CredentialHeaders for actix_web::http::header::HeaderMap {
         // actix-web's header names are its own type: convert once, not at
         // every lookup as a `&str` name would be.
         let Ok(name) = HeaderName::from_bytes(credential.name().as_str().as_bytes()) else {
-            return credential.read(std::iter::empty());
+            // Cannot happen (both are HTTP header names); if it did, refuse
+            // rather than take the request for one without a key.
+            return Err(AuthFailure::Missing);
         };
         let key = credential.read(self.get_all(&name).map(HeaderValue::as_bytes));
         if credential.strips() {

@@ -112,10 +112,17 @@ pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut source = self.0.source();
         while let Some(err) = source {
-            write!(f, ": {err}")?;
+            // Errors of other crates often print their cause in their own
+            // message too (sqlx does): a cause already shown is not repeated.
+            let text = err.to_string();
+            if !shown.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             source = err.source();
         }
         Ok(())
@@ -139,6 +146,34 @@ mod tests {
         assert_eq!(
             Chain(&failure).to_string(),
             "could not check API key n58lzybi: key store unavailable: connection refused"
+        );
+    }
+
+    /// An error that prints its own cause (as sqlx's do) does not get the
+    /// cause printed twice.
+    #[test]
+    fn a_cause_an_error_already_prints_is_not_repeated() {
+        #[derive(Debug)]
+        struct Wrapping(std::io::Error);
+        impl fmt::Display for Wrapping {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "error communicating with database: {}", self.0)
+            }
+        }
+        impl StdError for Wrapping {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let failure = AuthFailure::StoreUnavailable {
+            prefix: Prefix::parse("n58lzybi").unwrap(),
+            source: StoreError::unavailable(Wrapping(io)),
+        };
+        assert_eq!(
+            Chain(&failure).to_string(),
+            "could not check API key n58lzybi: key store unavailable: \
+             error communicating with database: Connection refused"
         );
     }
 }

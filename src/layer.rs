@@ -100,7 +100,9 @@ impl<M> ApiKeyLayer<M> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth.require_all(scopes).map(RequireScopesLayer::from)
+        self.auth
+            .require_all(scopes)
+            .map(RequireScopesLayer::in_mode)
     }
 
     /// A layer, to put inside this one, answering 403 unless the key has at
@@ -110,7 +112,9 @@ impl<M> ApiKeyLayer<M> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.auth.require_any(scopes).map(RequireScopesLayer::from)
+        self.auth
+            .require_any(scopes)
+            .map(RequireScopesLayer::in_mode)
     }
 }
 

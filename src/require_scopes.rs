@@ -28,20 +28,36 @@ pub struct RequireScopesLayer<M = WrappedBody> {
     mode: PhantomData<M>,
 }
 
-impl<M> From<ScopeRequirement> for RequireScopesLayer<M> {
+/// The tower layer of a requirement, answering in the default body mode.
+///
+/// ```
+/// use api_key_auth::{scope::RequireScopesLayer, Authenticator, MemoryStore};
+/// use tower::ServiceBuilder;
+///
+/// let auth = Authenticator::new(MemoryStore::new());
+/// let admin_only = RequireScopesLayer::from(auth.require_all(["admin"]).unwrap());
+/// let _stack = ServiceBuilder::new().layer(admin_only.clone());
+/// let _for_axum = admin_only.with_inner_body();
+/// ```
+impl From<ScopeRequirement> for RequireScopesLayer {
     fn from(requirement: ScopeRequirement) -> Self {
+        Self::in_mode(requirement)
+    }
+}
+
+impl<M> RequireScopesLayer<M> {
+    /// `requirement` as a layer answering in body mode `M`.
+    pub(crate) fn in_mode(requirement: ScopeRequirement) -> Self {
         Self {
             requirement,
             mode: PhantomData,
         }
     }
-}
 
-impl<M> RequireScopesLayer<M> {
     /// Answers in the inner service's own body type, as
     /// [`ApiKeyLayer::with_inner_body`](crate::ApiKeyLayer::with_inner_body) does.
     pub fn with_inner_body(self) -> RequireScopesLayer<InnerBody> {
-        RequireScopesLayer::from(self.requirement)
+        RequireScopesLayer::in_mode(self.requirement)
     }
 
     /// The scopes required.
