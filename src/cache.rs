@@ -51,7 +51,8 @@ use crate::{
     hash::{Hasher, StoredHash},
     key::Prefix,
     store::{
-        Invalidation, InvalidationSource, KeyManager, KeyRecord, KeyStore, Lookup, StoreError,
+        Invalidation, InvalidationSource, KeyManager, KeyRecord, KeyStore, Lookup, Page,
+        PageRequest, StoreError,
     },
 };
 
@@ -547,6 +548,10 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         self.inner.list().await
+    }
+
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        self.inner.list_page(request).await
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {

@@ -190,6 +190,31 @@ pub trait KeyManager: KeyStore {
     /// Every key record, revoked ones included, oldest first.
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
 
+    /// One page of the keys that `request` asks for, in the store's order of
+    /// ids (byte order, or a database's collation), and the cursor of the next page: a listing that never holds more than a page,
+    /// however many keys there are. Keys created while a listing runs are
+    /// either on a later page or not, never twice; none that exists
+    /// throughout is missed.
+    ///
+    /// The default reads [`list`](Self::list) and pages it in memory, for
+    /// custom stores; the crate's own stores page in the database.
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let now = SystemTime::now();
+        let mut keys: Vec<Arc<KeyRecord>> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|record| {
+                request
+                    .cursor()
+                    .is_none_or(|after| record.id.as_str() > after)
+            })
+            .filter(|record| request.key_filter().admits(record, now))
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Page::of(keys, request.limit()))
+    }
+
     /// Revokes the key with id `id`. `Ok(false)` means no key has that id.
     /// Revoking a revoked key succeeds and changes nothing.
     async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
@@ -240,6 +265,10 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
         (**self).revoke(id).await
     }
 
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        (**self).list_page(request).await
+    }
+
     fn hasher(&self) -> Hasher {
         (**self).hasher()
     }
@@ -250,6 +279,133 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         (**self).create(new).await
+    }
+}
+
+/// Which keys a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum KeyFilter {
+    /// Every key.
+    #[default]
+    All,
+    /// Keys that are neither revoked nor expired.
+    Active,
+    /// Revoked keys.
+    Revoked,
+    /// Keys past their expiry that are not revoked.
+    Expired,
+}
+
+impl KeyFilter {
+    /// Whether `record` is one of the keys this filter lists, at `now`.
+    pub fn admits(self, record: &KeyRecord, now: SystemTime) -> bool {
+        match self {
+            Self::All => true,
+            Self::Active => !record.revoked && !record.is_expired_at(now),
+            Self::Revoked => record.revoked,
+            Self::Expired => !record.revoked && record.is_expired_at(now),
+        }
+    }
+}
+
+/// The most keys one page holds.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Which page of a listing to read: a filter, the cursor of the page before
+/// (none for the first page), and how many keys at most.
+///
+/// ```
+/// use api_key_auth::{store::{KeyFilter, PageRequest}, KeyManager, MemoryStore, NewKey};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// for i in 0..5 {
+///     store.create(NewKey::named(format!("key {i}"))).await?;
+/// }
+/// let mut request = PageRequest::first(2).filter(KeyFilter::Active);
+/// let mut seen = 0;
+/// loop {
+///     let page = store.list_page(&request).await?;
+///     seen += page.keys.len();
+///     match page.next {
+///         Some(cursor) => request = request.after(cursor),
+///         None => break,
+///     }
+/// }
+/// assert_eq!(seen, 5);
+/// # Ok::<(), api_key_auth::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    filter: KeyFilter,
+    after: Option<String>,
+    limit: u32,
+}
+
+impl PageRequest {
+    /// The first page of at most `limit` keys (1 to [`MAX_PAGE`]; values
+    /// outside are brought to the nearest end), all keys.
+    pub fn first(limit: u32) -> Self {
+        Self {
+            filter: KeyFilter::All,
+            after: None,
+            limit: limit.clamp(1, MAX_PAGE),
+        }
+    }
+
+    /// Lists only the keys `filter` admits.
+    pub fn filter(mut self, filter: KeyFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// The page after the one whose [`Page::next`] was `cursor`.
+    pub fn after(mut self, cursor: impl Into<String>) -> Self {
+        self.after = Some(cursor.into());
+        self
+    }
+
+    /// The filter asked for.
+    pub fn key_filter(&self) -> KeyFilter {
+        self.filter
+    }
+
+    /// The cursor: keys with ids after it come next.
+    pub fn cursor(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+
+    /// The most keys the page holds.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+/// One page of a listing: keys ordered by id, and the cursor of the next
+/// page when there may be more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Page {
+    /// The keys, ordered by id.
+    pub keys: Vec<Arc<KeyRecord>>,
+    /// Pass to [`PageRequest::after`] for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+impl Page {
+    /// A page of the first `limit` of `keys` (ordered by id, as found
+    /// after the cursor), with a cursor when more were found.
+    pub fn of(mut keys: Vec<Arc<KeyRecord>>, limit: u32) -> Self {
+        let limit = limit as usize;
+        let next = if keys.len() > limit {
+            keys.truncate(limit);
+            keys.last().map(|last| last.id.clone())
+        } else {
+            None
+        };
+        Self { keys, next }
     }
 }
 

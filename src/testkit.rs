@@ -22,6 +22,7 @@
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
+//! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys |
 //! | `concurrent_creates` | 32 concurrent creates give 32 distinct, findable keys |
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters come back intact |
@@ -29,6 +30,7 @@
 
 use std::{
     fmt,
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -39,7 +41,7 @@ use crate::{
     error::AuthFailure,
     hash::Hasher,
     key::{ApiKey, Prefix},
-    store::{KeyManager, KeyRecord, NewKey, PlaintextKey},
+    store::{KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, PlaintextKey, MAX_PAGE},
 };
 
 /// The conformance kit over one store; see the [module docs](self).
@@ -115,6 +117,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.revoke().await?;
         self.expiry().await?;
         self.list().await?;
+        self.list_page().await?;
         self.concurrent_creates().await?;
         self.prefix_collision().await?;
         self.awkward_text().await?;
@@ -378,6 +381,114 @@ impl<S: KeyManager + Clone> Conformance<S> {
             CHECK,
             listed[b].revoked,
             "the listing does not show the revocation"
+        );
+        Ok(())
+    }
+
+    /// Reads every page of `filter`, checking no id comes twice and every
+    /// key belongs; creates a key after each page (keys that come during a
+    /// listing must not disturb it).
+    async fn read_all_pages(
+        &self,
+        filter: KeyFilter,
+        limit: u32,
+    ) -> Result<Vec<Arc<KeyRecord>>, ConformanceFailure> {
+        const CHECK: &str = "list_page";
+        let mut request = PageRequest::first(limit).filter(filter);
+        let mut all: Vec<Arc<KeyRecord>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100_000 {
+            let page = self
+                .store
+                .list_page(&request)
+                .await
+                .map_err(|e| fail(CHECK, format!("list_page({request:?}) failed: {e}")))?;
+            ensure!(
+                CHECK,
+                page.keys.len() <= limit as usize,
+                "a page of limit {limit} held {} keys",
+                page.keys.len()
+            );
+            for record in &page.keys {
+                // The order is the store's (a case-insensitive table orders
+                // otherwise than bytes do); a cursor that disagrees with it
+                // shows as a key listed twice, or missed (checked by the caller).
+                ensure!(
+                    CHECK,
+                    seen.insert(record.id.clone()),
+                    "{:?} was listed twice",
+                    record.id
+                );
+                ensure!(
+                    CHECK,
+                    filter.admits(record, SystemTime::now()),
+                    "{:?} does not belong in a {filter:?} listing",
+                    record.id
+                );
+            }
+            all.extend(page.keys);
+            // Keys created during the listing land on a later page or none.
+            self.create(CHECK, self.new_key("created while listing"))
+                .await?;
+            match page.next {
+                Some(next) => request = request.after(next),
+                None => return Ok(all),
+            }
+        }
+        Err(fail(CHECK, "the listing did not end after 100,000 pages"))
+    }
+
+    async fn list_page(&self) -> CheckResult {
+        const CHECK: &str = "list_page";
+        let mut mine = Vec::new();
+        for i in 0..7 {
+            mine.push(
+                self.create(CHECK, self.new_key(&format!("paged {i}")))
+                    .await?
+                    .0,
+            );
+        }
+        let (revoked, _) = self.create(CHECK, self.new_key("paged, revoked")).await?;
+        self.store
+            .revoke(&revoked.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
+        let past = SystemTime::now() - Duration::from_secs(60);
+        let (expired, _) = self
+            .create(CHECK, self.new_key("paged, expired").expires_at(past))
+            .await?;
+        let all = self.read_all_pages(KeyFilter::All, 3).await?;
+        let listed = |records: &[Arc<KeyRecord>], id: &str| records.iter().any(|r| r.id == id);
+        for record in mine.iter().chain([&revoked, &expired]) {
+            ensure!(
+                CHECK,
+                listed(&all, &record.id),
+                "{:?}, created before the listing, is on no page",
+                record.id
+            );
+        }
+        let active = self.read_all_pages(KeyFilter::Active, 2).await?;
+        let revoked_only = self.read_all_pages(KeyFilter::Revoked, 1000).await?;
+        let expired_only = self.read_all_pages(KeyFilter::Expired, 1000).await?;
+        ensure!(
+            CHECK,
+            mine.iter().all(|r| listed(&active, &r.id)),
+            "an active key is missing from the active listing"
+        );
+        ensure!(
+            CHECK,
+            listed(&revoked_only, &revoked.id) && !listed(&active, &revoked.id),
+            "the revoked key is not listed as revoked (and only so)"
+        );
+        ensure!(
+            CHECK,
+            listed(&expired_only, &expired.id) && !listed(&active, &expired.id),
+            "the expired key is not listed as expired (and only so)"
+        );
+        ensure!(
+            CHECK,
+            PageRequest::first(0).limit() == 1 && PageRequest::first(5_000).limit() == MAX_PAGE,
+            "page limits are not brought within 1..={MAX_PAGE}"
         );
         Ok(())
     }

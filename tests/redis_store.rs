@@ -52,7 +52,7 @@ async fn redis_holds_no_plaintext() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys.len(), 4, "{keys:?}");
     let mut everything = String::new();
     for key in keys {
         let dump: redis::Value = redis::cmd("DUMP")

@@ -18,13 +18,19 @@
 //! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON) |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
+//! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
+//! | `ns:ids:complete` | string | set once `ns:ids` holds the ids of keys stored before it existed |
 //!
 //! Inserts and revocations are Lua scripts, so each is atomic. Every
 //! revocation is published on `ns:revoked` with the key's prefix, for caches
 //! in other instances to drop it. The store expects a single Redis server
 //! (or a primary with replicas), not a cluster.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use redis::{
@@ -37,20 +43,44 @@ use crate::{
     key::Prefix,
     store::{
         row::{InsertValues, RawRecord},
-        KeyManager, KeyRecord, KeyStore, Lookup, StoreError,
+        KeyManager, KeyRecord, KeyStore, Lookup, Page, PageRequest, StoreError,
     },
 };
 
 /// Saves a record unless its prefix or id is taken.
-/// KEYS: record hash, id index, creation index. ARGV: prefix, created_ms, field/value pairs.
+/// KEYS: record hash, id index, creation index, ids in order.
+/// ARGV: prefix, created_ms, id, field/value pairs.
 const INSERT: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], 0, ARGV[3])
 return 1
+";
+
+/// The next ids in order after a cursor, for paged listing. Keys stored
+/// before ids were kept in order are added to the ordered set first, once.
+/// KEYS: ids in order, creation index, the mark that the ids are complete.
+/// ARGV: the record keys' prefix (`ns:key:`), the cursor (empty: from the
+/// start), how many.
+const NEXT_IDS: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  for _, prefix in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    local id = redis.call('HGET', ARGV[1] .. prefix, 'id')
+    if id then
+      redis.call('ZADD', KEYS[1], 0, id)
+    end
+  end
+  redis.call('SET', KEYS[3], '1')
+end
+local from = '-'
+if ARGV[2] ~= '' then
+  from = '(' .. ARGV[2]
+end
+return redis.call('ZRANGE', KEYS[1], from, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[3]))
 ";
 
 /// Marks a record revoked and announces it.
@@ -74,6 +104,7 @@ pub struct RedisStore {
     hasher: Hasher,
     insert: Arc<Script>,
     revoke: Arc<Script>,
+    next_ids: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -106,6 +137,7 @@ impl RedisStore {
             namespace: Arc::from("apikey"),
             hasher: Hasher::default(),
             insert: Arc::new(Script::new(INSERT)),
+            next_ids: Arc::new(Script::new(NEXT_IDS)),
             revoke: Arc::new(Script::new(REVOKE)),
         })
     }
@@ -209,8 +241,10 @@ impl KeyManager for RedisStore {
             .key(self.record_key(&values.prefix))
             .key(format!("{}:id:{}", self.namespace, values.id))
             .key(format!("{}:created", self.namespace))
+            .key(format!("{}:ids", self.namespace))
             .arg(&values.prefix)
-            .arg(values.created_ms);
+            .arg(values.created_ms)
+            .arg(&values.id);
         let mut field = |name: &str, value: &str| {
             invocation.arg(name).arg(value);
         };
@@ -267,6 +301,69 @@ impl KeyManager for RedisStore {
             .filter(|(_, fields)| !fields.is_empty())
             .map(|(prefix, fields)| decode(prefix, fields).map(Arc::new))
             .collect()
+    }
+
+    /// Pages over the ids in order (a sorted set read by range), reading
+    /// the records of one batch at a time and keeping those the filter admits.
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let now = SystemTime::now();
+        let wanted = request.limit() as usize + 1;
+        let mut keys = Vec::with_capacity(wanted);
+        let mut cursor = request.cursor().unwrap_or("").to_owned();
+        loop {
+            let batch = wanted.max(100);
+            let ids: Vec<String> = self
+                .next_ids
+                .key(format!("{}:ids", self.namespace))
+                .key(format!("{}:created", self.namespace))
+                .key(format!("{}:ids:complete", self.namespace))
+                .arg(format!("{}:key:", self.namespace))
+                .arg(&cursor)
+                .arg(batch)
+                .invoke_async(&mut self.connection.clone())
+                .await
+                .map_err(StoreError::unavailable)?;
+            let Some(last) = ids.last() else {
+                break;
+            };
+            cursor = last.clone();
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.cmd("GET").arg(format!("{}:id:{id}", self.namespace));
+            }
+            let prefixes: Vec<Option<String>> = pipe
+                .query_async(&mut self.connection.clone())
+                .await
+                .map_err(StoreError::unavailable)?;
+            let prefixes: Vec<String> = prefixes.into_iter().flatten().collect();
+            let mut pipe = redis::pipe();
+            for prefix in &prefixes {
+                pipe.cmd("HGETALL").arg(self.record_key(prefix));
+            }
+            let rows: Vec<HashMap<String, String>> = if prefixes.is_empty() {
+                Vec::new()
+            } else {
+                pipe.query_async(&mut self.connection.clone())
+                    .await
+                    .map_err(StoreError::unavailable)?
+            };
+            for (prefix, fields) in prefixes.iter().zip(rows) {
+                if fields.is_empty() {
+                    continue;
+                }
+                let record = decode(prefix, fields)?;
+                if request.key_filter().admits(&record, now) {
+                    keys.push(Arc::new(record));
+                    if keys.len() == wanted {
+                        return Ok(Page::of(keys, request.limit()));
+                    }
+                }
+            }
+            if ids.len() < batch {
+                break;
+            }
+        }
+        Ok(Page::of(keys, request.limit()))
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {

@@ -13,14 +13,14 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 pub use schema::{DrfTable, Schema};
 pub(crate) use statements::REVOCATION_CHANNEL;
-use statements::{migration_statements, Dialect, Statements};
+use statements::{migration_statements, Dialect, PageBind, PageStatement, Statements};
 
 use crate::{
     hash::{Algorithm, Hasher},
     key::Prefix,
     store::{
         row::{to_millis, InsertValues, RawRecord},
-        KeyRecord, Lookup, StoreError,
+        KeyRecord, Lookup, Page, PageRequest, StoreError,
     },
 };
 
@@ -66,6 +66,13 @@ pub(crate) trait Queries: SqlDatabase {
         prefix: &str,
     ) -> Result<Option<RawRecord>, sqlx::Error>;
     async fn all_rows(pool: &Pool<Self>, sql: &str) -> Result<Vec<RawRecord>, sqlx::Error>;
+    async fn page_rows(
+        pool: &Pool<Self>,
+        page: &PageStatement,
+        cursor: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, sqlx::Error>;
     async fn insert_row(
         pool: &Pool<Self>,
         sql: &str,
@@ -122,6 +129,25 @@ where
 
     async fn all_rows(pool: &Pool<Self>, sql: &str) -> Result<Vec<RawRecord>, sqlx::Error> {
         let rows = sqlx::query(sql).fetch_all(pool).await?;
+        rows.iter().map(decode::<DB>).collect()
+    }
+
+    async fn page_rows(
+        pool: &Pool<Self>,
+        page: &PageStatement,
+        cursor: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, sqlx::Error> {
+        let mut query = sqlx::query(&page.sql);
+        for bind in &page.binds {
+            query = match bind {
+                PageBind::Cursor => query.bind(cursor),
+                PageBind::Now => query.bind(now_ms),
+                PageBind::Limit => query.bind(limit),
+            };
+        }
+        let rows = query.fetch_all(pool).await?;
         rows.iter().map(decode::<DB>).collect()
     }
 
@@ -359,6 +385,27 @@ impl<DB: Queries> SqlStore<DB> {
             .collect()
     }
 
+    pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let statement = self.sql.page(request.key_filter());
+        let now = to_millis(SystemTime::now());
+        // One row past the limit says whether a next page exists.
+        let limit = i64::from(request.limit()) + 1;
+        let rows = DB::page_rows(
+            &self.pool,
+            statement,
+            request.cursor().unwrap_or(""),
+            now,
+            limit,
+        )
+        .await
+        .map_err(store_error)?;
+        let keys = rows
+            .into_iter()
+            .map(|raw| Ok(Arc::new(raw.into_record()?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page::of(keys, request.limit()))
+    }
+
     pub(crate) async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         let revoked = DB::revoke_row(&self.pool, &self.sql, id, self.schema.is_drf())
             .await
@@ -424,6 +471,13 @@ macro_rules! forward_sql_store {
 
             async fn revoke(&self, id: &str) -> Result<bool, $crate::StoreError> {
                 self.inner.revoke(id).await
+            }
+
+            async fn list_page(
+                &self,
+                request: &$crate::store::PageRequest,
+            ) -> Result<$crate::store::Page, $crate::StoreError> {
+                self.inner.list_page(request).await
             }
 
             fn hasher(&self) -> $crate::hash::Hasher {

@@ -3,6 +3,7 @@
 //! statement of every dialect and schema, so the SQL can be read in one place.
 
 use super::schema::Schema;
+use crate::store::KeyFilter;
 
 /// The databases, as far as their SQL differs. Every dialect's SQL is built
 /// (and tested) whichever store features are on; a build with one store
@@ -36,12 +37,33 @@ pub(crate) struct Statements {
     /// Run in the revoking transaction with (channel, prefix), to tell other
     /// instances; only PostgreSQL has a channel.
     pub(crate) notify: Option<String>,
+    /// One page of a listing, by filter: [`KeyFilter::All`], `Active`,
+    /// `Revoked`, `Expired`, in that order (see [`Statements::page`]).
+    pub(crate) pages: [PageStatement; 4],
     /// The table recording which shipped migrations a database has.
     pub(crate) migrations_table: &'static str,
     /// Whether migration version parameter 1 is recorded, and recording one
     /// (version, applied_ms).
     pub(crate) migration_applied: String,
     pub(crate) migration_record: String,
+}
+
+/// A statement reading one page of keys, and the values it takes, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageStatement {
+    pub(crate) sql: String,
+    pub(crate) binds: Vec<PageBind>,
+}
+
+/// A value a page statement takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageBind {
+    /// The id after which the page starts (`''` for the first page).
+    Cursor,
+    /// Now, in milliseconds since the epoch, for expiry.
+    Now,
+    /// How many rows at most.
+    Limit,
 }
 
 /// The channel PostgreSQL revocations are announced on.
@@ -169,6 +191,49 @@ impl Dialect {
         }
     }
 
+    /// The page statements of a table, by filter: rows after the cursor in
+    /// `key` order, at most the limit. `expires` gives the expiry in
+    /// milliseconds (a column or an expression).
+    fn pages(self, read: &str, table: &str, key: &str, expires: &str) -> [PageStatement; 4] {
+        let page = |filter: KeyFilter| {
+            let mut binds = Vec::new();
+            let mut bind = |what: PageBind| {
+                binds.push(what);
+                self.param(binds.len())
+            };
+            let cursor = bind(PageBind::Cursor);
+            let condition = match filter {
+                KeyFilter::Active => format!(
+                    " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {})",
+                    bind(PageBind::Now)
+                ),
+                KeyFilter::Revoked => " AND revoked = TRUE".to_owned(),
+                KeyFilter::Expired => format!(
+                    " AND revoked = FALSE AND {expires} IS NOT NULL AND {expires} <= {}",
+                    bind(PageBind::Now)
+                ),
+                KeyFilter::All => String::new(),
+            };
+            let limit = bind(PageBind::Limit);
+            // The key qualified by its table: in MySQL the selected `id` is a
+            // cast of the column (in the session's collation), and ordering
+            // by it would disagree with the cursor's comparison on the column.
+            PageStatement {
+                sql: format!(
+                    "SELECT {read} FROM {table} WHERE {table}.{key} > {cursor}{condition} \
+                     ORDER BY {table}.{key} LIMIT {limit}"
+                ),
+                binds,
+            }
+        };
+        [
+            page(KeyFilter::All),
+            page(KeyFilter::Active),
+            page(KeyFilter::Revoked),
+            page(KeyFilter::Expired),
+        ]
+    }
+
     fn notify(self) -> Option<String> {
         match self {
             Self::Postgres => Some("SELECT pg_notify($1, $2)".to_owned()),
@@ -189,7 +254,7 @@ impl Statements {
             "version, applied_ms",
             &format!("{}, {}", p(1), p(2)),
         );
-        let (find, list, insert, (revoke, revoke_update)) = match schema {
+        let (find, list, insert, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
                 let text = |c: &str| dialect.read_text(c, c);
@@ -213,6 +278,7 @@ impl Statements {
                         (1..=10).map(p).collect::<Vec<_>>().join(", ")
                     ),
                     dialect.revoke("api_keys", "id"),
+                    dialect.pages(&read, "api_keys", "id", "expires_ms"),
                 )
             }
             Schema::Drf(table) => {
@@ -247,6 +313,7 @@ impl Statements {
                         p(7),
                     ),
                     dialect.revoke(table, "prefix"),
+                    dialect.pages(&read, table, "prefix", &dialect.millis_of("expiry_date")),
                 )
             }
         };
@@ -257,10 +324,24 @@ impl Statements {
             revoke,
             revoke_update,
             notify: dialect.notify(),
+            pages,
             migrations_table: MIGRATIONS_TABLE,
             migration_applied,
             migration_record,
         }
+    }
+}
+
+impl Statements {
+    /// The page statement for `filter`.
+    pub(crate) fn page(&self, filter: KeyFilter) -> &PageStatement {
+        let index = match filter {
+            KeyFilter::Active => 1,
+            KeyFilter::Revoked => 2,
+            KeyFilter::Expired => 3,
+            KeyFilter::All => 0,
+        };
+        &self.pages[index]
     }
 }
 
@@ -314,6 +395,15 @@ mod tests {
                 }
                 if let Some(notify) = &sql.notify {
                     put("in the revoking transaction", notify);
+                }
+                for (filter, page) in ["all", "active", "revoked", "expired"]
+                    .iter()
+                    .zip(&sql.pages)
+                {
+                    put(
+                        &format!("page, {filter}, binding {:?}", page.binds),
+                        &page.sql,
+                    );
                 }
                 put("migrations table", sql.migrations_table);
                 put("migration applied?", &sql.migration_applied);

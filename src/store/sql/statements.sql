@@ -11,6 +11,14 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);
 -- revoke
 UPDATE api_keys SET revoked = TRUE WHERE id = ?1 RETURNING prefix;
+-- page, all, binding [Cursor, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 ORDER BY api_keys.id LIMIT ?2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 AND revoked = FALSE AND (expires_ms IS NULL OR expires_ms > ?2) ORDER BY api_keys.id LIMIT ?3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 AND revoked = TRUE ORDER BY api_keys.id LIMIT ?2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= ?2 ORDER BY api_keys.id LIMIT ?3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -27,6 +35,14 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 INSERT INTO "rest_framework_api_key_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), strftime('%Y-%m-%d %H:%M:%f', ?6 / 1000.0, 'unixepoch'), ?7);
 -- revoke
 UPDATE "rest_framework_api_key_apikey" SET revoked = TRUE WHERE prefix = ?1 RETURNING prefix;
+-- page, all, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 AND revoked = FALSE AND (CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NULL OR CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) > ?2) ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 AND revoked = TRUE ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 AND revoked = FALSE AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NOT NULL AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) <= ?2 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -43,6 +59,14 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 INSERT INTO "keys"."app_apikey" (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), strftime('%Y-%m-%d %H:%M:%f', ?6 / 1000.0, 'unixepoch'), ?7);
 -- revoke
 UPDATE "keys"."app_apikey" SET revoked = TRUE WHERE prefix = ?1 RETURNING prefix;
+-- page, all, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 ORDER BY "keys"."app_apikey".prefix LIMIT ?2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 AND revoked = FALSE AND (CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NULL OR CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) > ?2) ORDER BY "keys"."app_apikey".prefix LIMIT ?3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 AND revoked = TRUE ORDER BY "keys"."app_apikey".prefix LIMIT ?2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 AND revoked = FALSE AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NOT NULL AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) <= ?2 ORDER BY "keys"."app_apikey".prefix LIMIT ?3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -61,6 +85,14 @@ INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revo
 UPDATE api_keys SET revoked = TRUE WHERE id = $1 RETURNING prefix;
 -- in the revoking transaction
 SELECT pg_notify($1, $2);
+-- page, all, binding [Cursor, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 ORDER BY api_keys.id LIMIT $2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 AND revoked = FALSE AND (expires_ms IS NULL OR expires_ms > $2) ORDER BY api_keys.id LIMIT $3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 AND revoked = TRUE ORDER BY api_keys.id LIMIT $2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= $2 ORDER BY api_keys.id LIMIT $3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -79,6 +111,14 @@ INSERT INTO "rest_framework_api_key_apikey" (id, prefix, hashed_key, name, creat
 UPDATE "rest_framework_api_key_apikey" SET revoked = TRUE WHERE prefix = $1 RETURNING prefix;
 -- in the revoking transaction
 SELECT pg_notify($1, $2);
+-- page, all, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 AND revoked = FALSE AND (CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NULL OR CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) > $2) ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 AND revoked = TRUE ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 AND revoked = FALSE AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NOT NULL AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) <= $2 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -97,6 +137,14 @@ INSERT INTO "keys"."app_apikey" (id, prefix, hashed_key, name, created, expiry_d
 UPDATE "keys"."app_apikey" SET revoked = TRUE WHERE prefix = $1 RETURNING prefix;
 -- in the revoking transaction
 SELECT pg_notify($1, $2);
+-- page, all, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 ORDER BY "keys"."app_apikey".prefix LIMIT $2;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 AND revoked = FALSE AND (CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NULL OR CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) > $2) ORDER BY "keys"."app_apikey".prefix LIMIT $3;
+-- page, revoked, binding [Cursor, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 AND revoked = TRUE ORDER BY "keys"."app_apikey".prefix LIMIT $2;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 AND revoked = FALSE AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NOT NULL AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) <= $2 ORDER BY "keys"."app_apikey".prefix LIMIT $3;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -115,6 +163,14 @@ INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revo
 SELECT CAST(prefix AS CHAR) AS prefix FROM api_keys WHERE id = ? FOR UPDATE;
 -- revoke, then
 UPDATE api_keys SET revoked = TRUE WHERE id = ?;
+-- page, all, binding [Cursor, Limit]
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? ORDER BY api_keys.id LIMIT ?;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? AND revoked = FALSE AND (expires_ms IS NULL OR expires_ms > ?) ORDER BY api_keys.id LIMIT ?;
+-- page, revoked, binding [Cursor, Limit]
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? AND revoked = TRUE ORDER BY api_keys.id LIMIT ?;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= ? ORDER BY api_keys.id LIMIT ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -133,6 +189,14 @@ INSERT INTO `rest_framework_api_key_apikey` (id, prefix, hashed_key, name, creat
 SELECT CAST(prefix AS CHAR) AS prefix FROM `rest_framework_api_key_apikey` WHERE prefix = ? FOR UPDATE;
 -- revoke, then
 UPDATE `rest_framework_api_key_apikey` SET revoked = TRUE WHERE prefix = ?;
+-- page, all, binding [Cursor, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? AND revoked = FALSE AND (CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NULL OR CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) > ?) ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
+-- page, revoked, binding [Cursor, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? AND revoked = TRUE ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? AND revoked = FALSE AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NOT NULL AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) <= ? ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -151,6 +215,14 @@ INSERT INTO `keys`.`app_apikey` (id, prefix, hashed_key, name, created, expiry_d
 SELECT CAST(prefix AS CHAR) AS prefix FROM `keys`.`app_apikey` WHERE prefix = ? FOR UPDATE;
 -- revoke, then
 UPDATE `keys`.`app_apikey` SET revoked = TRUE WHERE prefix = ?;
+-- page, all, binding [Cursor, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
+-- page, active, binding [Cursor, Now, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? AND revoked = FALSE AND (CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NULL OR CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) > ?) ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
+-- page, revoked, binding [Cursor, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? AND revoked = TRUE ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
+-- page, expired, binding [Cursor, Now, Limit]
+SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? AND revoked = FALSE AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NOT NULL AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) <= ? ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
