@@ -17,8 +17,8 @@ use std::{
 
 use api_key_auth::{
     cache::CachedStore,
-    store::{mysql::MySqlStore, postgres::PostgresStore, redis::RedisStore, sqlite::SqliteStore},
-    ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, MemoryStore, NewKey,
+    store::open::{open, redacted, Opened},
+    ApiKeyLayer, AuthFailure, Authenticator, ErrorChain, Identity, KeyManager, NewKey,
 };
 use axum::{
     response::{IntoResponse, Response},
@@ -73,57 +73,23 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
             return Err(format!("APIKEY_STORE_SCHEMA is `native` or `drf`, not {other:?}").into())
         }
     };
-    let store: Arc<dyn KeyManager> = if url == "memory" {
-        if drf {
-            return Err(
-                "APIKEY_STORE_SCHEMA=drf needs a sqlite:, postgres:// or mysql:// APIKEY_STORE"
-                    .into(),
-            );
-        }
-        Arc::new(MemoryStore::new())
-    } else if url.starts_with("sqlite:") {
-        Arc::new(if drf {
-            SqliteStore::connect_drf(&url).await?
-        } else {
-            SqliteStore::connect(&url).await?
-        })
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = if drf {
-            PostgresStore::connect_drf(&url).await?
-        } else {
-            PostgresStore::connect(&url).await?
-        };
+    let store: Arc<dyn KeyManager> = match open(&url, drf)
+        .await
+        .map_err(|e| format!("APIKEY_STORE: {}", ErrorChain(&e)))?
+    {
         // Many instances share the table: cache, and hear of revocations made by the others.
-        let revocations = store.revocations();
-        Arc::new(CachedStore::new(store).with_invalidations(revocations))
-    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-        // MySQL announces no revocations: every lookup asks the database.
-        Arc::new(if drf {
-            MySqlStore::connect_drf(&url).await?
-        } else {
-            MySqlStore::connect(&url).await?
-        })
-    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-        if drf {
-            return Err(
-                "APIKEY_STORE_SCHEMA=drf needs a sqlite:, postgres:// or mysql:// APIKEY_STORE"
-                    .into(),
-            );
+        Opened::Postgres(store) => {
+            let revocations = store.revocations();
+            Arc::new(CachedStore::new(store).with_invalidations(revocations))
         }
-        let store = RedisStore::connect(&url).await?;
-        let revocations = store.revocations();
-        Arc::new(CachedStore::new(store).with_invalidations(revocations))
-    } else {
-        return Err(format!("APIKEY_STORE is `memory`, `sqlite:PATH`, `postgres://...`, `mysql://...` or `redis://...`, not {url:?}").into());
+        Opened::Redis(store) => {
+            let revocations = store.revocations();
+            Arc::new(CachedStore::new(store).with_invalidations(revocations))
+        }
+        // MySQL announces no revocations: every lookup asks the database.
+        other => other.into_manager(),
     };
-    let shown = match url.split_once('@') {
-        // Never print a password.
-        Some((scheme_user, host)) => format!(
-            "{}://...@{host}",
-            scheme_user.split("://").next().unwrap_or("")
-        ),
-        None => url,
-    };
+    let shown = redacted(&url);
     Ok((
         store,
         if drf {

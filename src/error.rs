@@ -106,11 +106,23 @@ pub enum ConfigError {
     NoScopes,
 }
 
-/// An error and its sources, `: `-joined, for one log line: errors here keep
-/// their sources out of their own `Display`, as std's convention asks.
-pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+/// An error and its sources, `: `-joined, for one log line or one line on a
+/// terminal: errors here keep their sources out of their own `Display`, as
+/// std's convention asks, and this prints each cause once.
+///
+/// ```
+/// use api_key_auth::{ErrorChain, StoreError};
+///
+/// let err = StoreError::unavailable("connection refused");
+/// assert_eq!(err.to_string(), "key store unavailable");
+/// assert_eq!(ErrorChain(&err).to_string(), "key store unavailable: connection refused");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
 
-impl fmt::Display for Chain<'_> {
+pub(crate) use ErrorChain as Chain;
+
+impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = self.0.to_string();
         f.write_str(&shown)?;

@@ -147,7 +147,7 @@ pub mod cache;
 // What a user of the layer and a store's author need, at the root; the rest
 // lives in its module, once.
 pub use auth::{Authenticator, AuthenticatorBuilder};
-pub use error::{AuthFailure, ConfigError, Malformed, MAX_CREDENTIAL_LEN};
+pub use error::{AuthFailure, ConfigError, ErrorChain, Malformed, MAX_CREDENTIAL_LEN};
 pub use hash::Hasher;
 pub use identity::Identity;
 pub use key::Prefix;

@@ -1,0 +1,449 @@
+//! `api-key`: create, list, show, revoke and check API keys in any store the
+//! crate has, from a shell (feature `cli`). Run `api-key --help`.
+//!
+//! Everything here goes through the public `KeyManager` API, so any store
+//! the crate can open works alike; a failure is one line on stderr and exit
+//! status 1, never a panic.
+
+use std::{
+    collections::BTreeMap,
+    io::{IsTerminal as _, Write as _},
+    process::ExitCode,
+    sync::Arc,
+    time::SystemTime,
+};
+
+use api_key_auth::{
+    key::Prefix,
+    store::{
+        open::{open, redacted},
+        KeyFilter, PageRequest, MAX_PAGE,
+    },
+    AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::io::AsyncReadExt as _;
+
+const EXAMPLES: &str = "\
+Examples:
+  api-key --store sqlite:keys.db migrate
+  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d
+  APIKEY_STORE=postgres://app@db/app api-key list --status active
+  echo \"$KEY\" | api-key --store sqlite:keys.db check
+  api-key --store sqlite:keys.db revoke n58lzybi --yes
+
+The first admin key: api-key --store URL create --name admin --scope keys:admin";
+
+/// Manage API keys: create them (shown once), list, show, revoke, and check
+/// whether a store accepts a key.
+#[derive(Debug, Parser)]
+#[command(name = "api-key", version, after_help = EXAMPLES)]
+struct Cli {
+    /// The key store: memory, sqlite:PATH, postgres://…, mysql://… or redis://…
+    #[arg(long, env = "APIKEY_STORE", global = true, value_name = "URL")]
+    store: Option<String>,
+
+    /// The table layout: this crate's own, or a djangorestframework-api-key table.
+    #[arg(
+        long,
+        env = "APIKEY_STORE_SCHEMA",
+        global = true,
+        value_enum,
+        default_value_t = SchemaArg::Native
+    )]
+    schema: SchemaArg,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SchemaArg {
+    Native,
+    Drf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or upgrade the key tables; running it again changes nothing.
+    #[command(after_help = "Example:\n  api-key --store postgres://app@db/app migrate")]
+    Migrate,
+    /// Create a key and print it, the one time it is shown.
+    #[command(
+        after_help = "Example:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12"
+    )]
+    Create(CreateArgs),
+    /// List keys, page by page.
+    #[command(
+        after_help = "Example:\n  api-key --store sqlite:keys.db list --status active --json"
+    )]
+    List(ListArgs),
+    /// Show one key's record (never its secret).
+    #[command(after_help = "Example:\n  api-key --store sqlite:keys.db show n58lzybi")]
+    Show {
+        /// The key's id or prefix.
+        id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: it stops working at once.
+    #[command(after_help = "Example:\n  api-key --store sqlite:keys.db revoke n58lzybi --yes")]
+    Revoke {
+        /// The key's id or prefix.
+        id: String,
+        /// Do not ask for confirmation (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Read a key from standard input and say whether the store accepts it,
+    /// and if not why; exit status 0 when accepted, 1 when not.
+    #[command(after_help = "Example:\n  echo \"$KEY\" | api-key --store sqlite:keys.db check")]
+    Check,
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// A name for the key ("billing-service", "ci").
+    #[arg(long)]
+    name: String,
+    /// A scope to grant; repeat for more.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// Make the key stop working after this long: 90d, 12h, 30m.
+    #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+    expires_in: Option<String>,
+    /// Make the key stop working at this time (RFC 3339: 2027-01-31T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    expires_at: Option<String>,
+    /// Who the key belongs to.
+    #[arg(long)]
+    owner: Option<String>,
+    /// A metadata entry, KEY=VALUE; repeat for more.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    metadata: Vec<String>,
+    /// Print the key and its record as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Which keys to list.
+    #[arg(long, value_enum, default_value_t = StatusArg::All)]
+    status: StatusArg,
+    /// Print one JSON object per key per line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StatusArg {
+    Active,
+    Revoked,
+    Expired,
+    All,
+}
+
+/// A failure to report in one line.
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return report(&err),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => report(&*err),
+    }
+}
+
+fn report(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprintln!("api-key: {}", ErrorChain(err));
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let url = cli
+        .store
+        .ok_or("no key store: give --store URL or set APIKEY_STORE")?;
+    let drf = cli.schema == SchemaArg::Drf;
+    let store = open(&url, drf)
+        .await
+        .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?
+        .into_manager();
+    match cli.command {
+        Command::Migrate => {
+            // Opening a store of this crate's own tables creates or upgrades them.
+            if drf {
+                println!("a djangorestframework-api-key table belongs to Django's migrations: nothing to do");
+            } else {
+                println!("{} is up to date", redacted(&url));
+            }
+        }
+        Command::Create(args) => create(&*store, args).await?,
+        Command::List(args) => list(&*store, args).await?,
+        Command::Show { id, json } => {
+            let record = find(&*store, &id).await?;
+            if json {
+                println!("{}", record_json(&record));
+            } else {
+                show(&record);
+            }
+        }
+        Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
+        Command::Check => return check(store).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure> {
+    let mut new = NewKey::named(args.name.trim()).scopes(args.scopes);
+    if args.name.trim().is_empty() {
+        return Err("--name must not be empty".into());
+    }
+    if let Some(text) = &args.expires_in {
+        let ttl = humantime::parse_duration(text)
+            .map_err(|e| format!("--expires-in {text:?}: {e} (try 90d, 12h or 30m)"))?;
+        new = new.expires_in(ttl);
+    }
+    if let Some(text) = &args.expires_at {
+        let at = humantime::parse_rfc3339_weak(text)
+            .map_err(|e| format!("--expires-at {text:?}: {e} (try 2027-01-31T00:00:00Z)"))?;
+        if at <= SystemTime::now() {
+            return Err(format!("--expires-at {text:?} is in the past").into());
+        }
+        new = new.expires_at(at);
+    }
+    if let Some(owner) = args.owner {
+        new = new.owner(owner);
+    }
+    for entry in &args.metadata {
+        let (key, value) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("--meta {entry:?} is not KEY=VALUE"))?;
+        new = new.metadata(key, value);
+    }
+    let (record, key) = store.create(new).await?.reveal();
+    if args.json {
+        let mut out = record_json(&record);
+        out["key"] = serde_json::Value::from(key.expose_secret());
+        println!("{out}");
+    } else {
+        println!(
+            "created key {:?} (id {}, prefix {}):",
+            record.name, record.id, record.prefix
+        );
+        println!();
+        println!("    {}", key.expose_secret());
+        println!();
+        println!("This key is shown once and never again: copy it now.");
+    }
+    Ok(())
+}
+
+async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
+    let filter = match args.status {
+        StatusArg::Active => KeyFilter::Active,
+        StatusArg::Revoked => KeyFilter::Revoked,
+        StatusArg::Expired => KeyFilter::Expired,
+        StatusArg::All => KeyFilter::All,
+    };
+    let mut request = PageRequest::first(MAX_PAGE).filter(filter);
+    let mut out = std::io::stdout().lock();
+    if !args.json {
+        writeln!(
+            out,
+            "{}",
+            row(["ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "STATUS", "SCOPES"])
+        )?;
+    }
+    let now = SystemTime::now();
+    loop {
+        // One page in memory at a time, however many keys there are.
+        let page = store.list_page(&request).await?;
+        for record in &page.keys {
+            if args.json {
+                writeln!(out, "{}", record_json(record))?;
+            } else {
+                writeln!(
+                    out,
+                    "{}",
+                    row([
+                        record.id.as_str(),
+                        &record.name,
+                        record.prefix.as_str(),
+                        &time(Some(record.created)),
+                        &time(record.expires),
+                        status(record, now),
+                        &record.scopes.join(" "),
+                    ])
+                )?;
+            }
+        }
+        match page.next {
+            Some(next) => request = request.after(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// A table row: fixed-width columns but the last.
+fn row(cells: [&str; 7]) -> String {
+    let widths = [10, 24, 9, 20, 20, 8];
+    let mut line = String::new();
+    for (cell, width) in cells.iter().zip(widths) {
+        line.push_str(&format!("{cell:<width$} "));
+    }
+    line.push_str(cells[6]);
+    line.trim_end().to_owned()
+}
+
+fn show(record: &KeyRecord) {
+    let now = SystemTime::now();
+    println!("id        {}", record.id);
+    println!("name      {}", record.name);
+    println!("prefix    {}", record.prefix);
+    println!("status    {}", status(record, now));
+    println!("created   {}", time(Some(record.created)));
+    println!("expires   {}", time(record.expires));
+    println!("scopes    {}", record.scopes.join(" "));
+    println!("owner     {}", record.owner.as_deref().unwrap_or("-"));
+    for (key, value) in &record.metadata {
+        println!("meta      {key}={value}");
+    }
+    println!("hash      {}", record.hash.algorithm());
+}
+
+async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failure> {
+    let record = find(store, id).await?;
+    if record.revoked {
+        println!("key {:?} ({}) was already revoked", record.name, record.id);
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "revoking asks for confirmation on a terminal; pass --yes in scripts".into(),
+            );
+        }
+        print!(
+            "revoke key {:?} (id {}, prefix {})? It stops working at once. [y/N] ",
+            record.name, record.id, record.prefix
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not revoked");
+            return Ok(());
+        }
+    }
+    if !store.revoke(&record.id).await? {
+        return Err(format!("no key has the id {:?} any more", record.id).into());
+    }
+    println!("revoked key {:?} (id {})", record.name, record.id);
+    Ok(())
+}
+
+/// The key whose id or prefix is `id`: by prefix first (one lookup), else by
+/// id, page by page.
+async fn find(store: &dyn KeyManager, id: &str) -> Result<Arc<KeyRecord>, Failure> {
+    if let Ok(prefix) = Prefix::parse(id) {
+        if let Some(record) = store.find(prefix).await? {
+            return Ok(record);
+        }
+    }
+    let mut request = PageRequest::first(MAX_PAGE);
+    loop {
+        let page = store.list_page(&request).await?;
+        if let Some(record) = page.keys.iter().find(|r| r.id == id) {
+            return Ok(record.clone());
+        }
+        match page.next {
+            Some(next) => request = request.after(next),
+            None => return Err(format!("no key has the id or prefix {id:?}").into()),
+        }
+    }
+}
+
+async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {
+    let mut input = String::new();
+    tokio::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .await?;
+    let key = input.trim();
+    let key = key.strip_prefix("Api-Key ").unwrap_or(key);
+    if key.is_empty() {
+        return Err("no key on standard input (the key is never taken from the command line, where shells keep history)".into());
+    }
+    let hasher = store.hasher();
+    let auth = Authenticator::builder(store).hasher(hasher).build()?;
+    let mut headers = http::HeaderMap::new();
+    let value = http::HeaderValue::try_from(format!("Api-Key {key}"))
+        .map_err(|_| "the input is not a key: it holds characters a key never has")?;
+    headers.insert(http::header::AUTHORIZATION, value);
+    match auth.authenticate(&headers).await {
+        Ok(Some(identity)) => {
+            println!(
+                "accepted: key {:?} (id {}, prefix {})",
+                identity.name(),
+                identity.id(),
+                identity.prefix()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(None) => Err("no key was read".into()),
+        Err(failure @ AuthFailure::StoreUnavailable { .. }) => {
+            Err(StoreError::unavailable(ErrorChain(&failure).to_string()).into())
+        }
+        Err(failure) => {
+            println!("refused: {}", ErrorChain(&failure));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn status(record: &KeyRecord, now: SystemTime) -> &'static str {
+    if record.revoked {
+        "revoked"
+    } else if record.is_expired_at(now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+fn time(at: Option<SystemTime>) -> String {
+    match at {
+        Some(at) => humantime::format_rfc3339_seconds(at).to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+fn record_json(record: &KeyRecord) -> serde_json::Value {
+    let metadata: BTreeMap<&str, &str> = record
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    serde_json::json!({
+        "id": record.id,
+        "name": record.name,
+        "prefix": record.prefix.as_str(),
+        "status": status(record, SystemTime::now()),
+        "created": time(Some(record.created)),
+        "expires": record.expires.map(|at| time(Some(at))),
+        "revoked": record.revoked,
+        "scopes": record.scopes,
+        "owner": record.owner,
+        "metadata": metadata,
+        "hash_algorithm": record.hash.algorithm().name(),
+    })
+}

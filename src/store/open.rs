@@ -1,0 +1,171 @@
+//! A store named by a URL, as the quickstart and the `api-key` command take
+//! it: `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`,
+//! with this crate's own table or (`drf`) a djangorestframework-api-key one.
+//!
+//! ```
+//! use api_key_auth::store::open::{open, Opened};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = open("memory", false).await?;
+//! assert!(matches!(store, Opened::Memory(_)));
+//! let err = open("ftp://example", false).await.unwrap_err();
+//! assert!(err.is_config());
+//! # Ok::<(), api_key_auth::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+use std::sync::Arc;
+
+use crate::store::{memory::MemoryStore, KeyManager, StoreError};
+
+/// The store a URL named, opened (and, for this crate's own table, migrated).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Opened {
+    /// `memory`: keys in this process only.
+    Memory(MemoryStore),
+    /// `sqlite:PATH` (or `sqlite::memory:`).
+    #[cfg(feature = "sqlite")]
+    Sqlite(crate::store::sqlite::SqliteStore),
+    /// `postgres://…` or `postgresql://…`.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::PostgresStore),
+    /// `mysql://…` or `mariadb://…`.
+    #[cfg(feature = "mysql")]
+    MySql(crate::store::mysql::MySqlStore),
+    /// `redis://…` or `rediss://…`.
+    #[cfg(feature = "redis")]
+    Redis(crate::store::redis::RedisStore),
+}
+
+impl Opened {
+    /// The store as a shared [`KeyManager`].
+    pub fn into_manager(self) -> Arc<dyn KeyManager> {
+        match self {
+            Self::Memory(store) => Arc::new(store),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => Arc::new(store),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => Arc::new(store),
+            #[cfg(feature = "mysql")]
+            Self::MySql(store) => Arc::new(store),
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => Arc::new(store),
+        }
+    }
+}
+
+/// Opens the store `url` names; `drf` serves a djangorestframework-api-key
+/// table (SQLite, PostgreSQL, MySQL) instead of this crate's own, which is
+/// created or upgraded on opening. An error says what was wrong: a URL of no
+/// known kind, a kind this build leaves out, a store that cannot be reached.
+pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let no_drf = |what: &str| {
+        StoreError::config(format!(
+            "a djangorestframework-api-key table lives in SQLite, PostgreSQL or MySQL, not {what}"
+        ))
+    };
+    match scheme {
+        "memory" if url == "memory" => {
+            if drf {
+                return Err(no_drf("memory"));
+            }
+            Ok(Opened::Memory(MemoryStore::new()))
+        }
+        "sqlite" => {
+            #[cfg(feature = "sqlite")]
+            {
+                use crate::store::sqlite::SqliteStore;
+                let store = if drf {
+                    SqliteStore::connect_drf(url).await?
+                } else {
+                    SqliteStore::connect(url).await?
+                };
+                Ok(Opened::Sqlite(store))
+            }
+            #[cfg(not(feature = "sqlite"))]
+            Err(needs(scheme, "sqlite"))
+        }
+        "postgres" | "postgresql" => {
+            #[cfg(feature = "postgres")]
+            {
+                use crate::store::postgres::PostgresStore;
+                let store = if drf {
+                    PostgresStore::connect_drf(url).await?
+                } else {
+                    PostgresStore::connect(url).await?
+                };
+                Ok(Opened::Postgres(store))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Err(needs(scheme, "postgres"))
+        }
+        "mysql" | "mariadb" => {
+            #[cfg(feature = "mysql")]
+            {
+                use crate::store::mysql::MySqlStore;
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let store = if drf {
+                    MySqlStore::connect_drf(&url).await?
+                } else {
+                    MySqlStore::connect(&url).await?
+                };
+                Ok(Opened::MySql(store))
+            }
+            #[cfg(not(feature = "mysql"))]
+            Err(needs(scheme, "mysql"))
+        }
+        "redis" | "rediss" => {
+            if drf {
+                return Err(no_drf("Redis"));
+            }
+            #[cfg(feature = "redis")]
+            {
+                Ok(Opened::Redis(
+                    crate::store::redis::RedisStore::connect(url).await?,
+                ))
+            }
+            #[cfg(not(feature = "redis"))]
+            Err(needs(scheme, "redis"))
+        }
+        _ => Err(StoreError::config(format!(
+            "a store is `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`, not {:?}",
+            redacted(url)
+        ))),
+    }
+}
+
+/// The store kind `scheme` is one this build leaves out.
+#[allow(dead_code)] // used only by builds without some store feature
+fn needs(scheme: &str, feature: &str) -> StoreError {
+    StoreError::config(format!(
+        "{scheme}: stores need the `{feature}` feature, which this build leaves out"
+    ))
+}
+
+/// `url` without its password, for showing.
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/keys"),
+            "postgres://…@db:5432/keys"
+        );
+        assert_eq!(redacted("sqlite:keys.db"), "sqlite:keys.db");
+        assert_eq!(redacted("redis://127.0.0.1"), "redis://127.0.0.1");
+    }
+}

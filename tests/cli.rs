@@ -1,0 +1,261 @@
+//! The `api-key` command, run as a user runs it: the built binary, a store
+//! URL, standard input and output. On SQLite always (this crate's table and
+//! a djangorestframework-api-key one); on PostgreSQL, MySQL and Redis when
+//! their variables are set.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::{
+    io::Write as _,
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+use api_key_auth::{AuthFailure, Authenticator};
+use http::{header::AUTHORIZATION, HeaderMap};
+
+/// Runs `api-key` with `args` against `store`, feeding `stdin`.
+fn api_key<A: AsRef<std::ffi::OsStr>>(store: &str, args: &[A], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("APIKEY_STORE")
+        .env_remove("APIKEY_STORE_SCHEMA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the api-key binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The command succeeded; its standard output.
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// The command failed with one clear line on stderr and nothing that looks
+/// like a panic; that line.
+fn one_line_failure(output: Output) -> String {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line, got: {stderr}");
+    assert!(stderr.starts_with("api-key: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+async fn authenticate(store: &str, drf: bool, key: &str) -> Result<(), AuthFailure> {
+    let store = api_key_auth::store::open::open(store, drf)
+        .await
+        .unwrap()
+        .into_manager();
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, format!("Api-Key {key}").parse().unwrap());
+    Authenticator::new(store)
+        .authenticate(&headers)
+        .await
+        .map(|_| ())
+}
+
+/// Create, check, list, show, revoke, check again; and the key passes the
+/// layer's authenticator until it is revoked.
+async fn lifecycle(store: &str, schema: &[&str]) {
+    let drf = schema == ["--schema", "drf"];
+    let with = |args: &[&str]| -> Vec<String> {
+        schema.iter().chain(args).map(|a| a.to_string()).collect()
+    };
+    ok(api_key(store, &with(&["migrate"]), ""));
+    ok(api_key(store, &with(&["migrate"]), ""));
+
+    let created = ok(api_key(
+        store,
+        &with(&["create", "--name", "billing", "--json"]),
+        "",
+    ));
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["name"], "billing");
+
+    let checked = ok(api_key(store, &with(&["check"]), &format!("{key}\n")));
+    assert!(
+        checked.starts_with("accepted: key \"billing\""),
+        "{checked}"
+    );
+    authenticate(store, drf, &key).await.unwrap();
+
+    let listed = ok(api_key(
+        store,
+        &with(&["list", "--status", "active", "--json"]),
+        "",
+    ));
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.contains(&format!("\"id\":\"{id}\""))),
+        "{listed}"
+    );
+    let shown = ok(api_key(store, &with(&["show", &id]), ""));
+    assert!(shown.contains("status    active"), "{shown}");
+    assert!(!shown.contains(&key[9..]), "show never prints the secret");
+
+    let revoked = ok(api_key(store, &with(&["revoke", &id, "--yes"]), ""));
+    assert!(revoked.starts_with("revoked key"), "{revoked}");
+    let again = ok(api_key(store, &with(&["revoke", &id, "--yes"]), ""));
+    assert!(again.contains("already revoked"), "{again}");
+
+    let refused = api_key(store, &with(&["check"]), &key);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stdout).contains("is revoked"),
+        "{:?}",
+        refused
+    );
+    assert!(matches!(
+        authenticate(store, drf, &key).await,
+        Err(AuthFailure::Revoked(_))
+    ));
+    let listed = ok(api_key(store, &with(&["list", "--status", "revoked"]), ""));
+    assert!(
+        listed.lines().any(|line| line.starts_with(id.as_str())),
+        "{listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_lives_and_dies_through_the_command_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    lifecycle(&store, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_lives_and_dies_through_the_command_on_a_drf_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drf.sqlite3");
+    std::fs::copy(Path::new("tests/fixtures/drf/keys.sqlite3"), &path).unwrap();
+    lifecycle(&format!("sqlite:{}", path.display()), &["--schema", "drf"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_lives_and_dies_through_the_command_on_servers() {
+    if let Some(url) = common::postgres_url("cli::on PostgreSQL") {
+        lifecycle(&url, &[]).await;
+    }
+    if let Some(url) = common::mysql_url("cli::on MySQL") {
+        lifecycle(&common::isolated_mysql_url(&url).await, &[]).await;
+    }
+    if let Some(url) = common::redis_url("cli::on Redis") {
+        lifecycle(&url, &[]).await;
+    }
+}
+
+/// Each failure is one line on stderr and exit status 1.
+#[test]
+fn failures_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let cases: [(&str, &[&str], &str, &str); 7] = [
+        ("ftp://nowhere", &["list"], "", "not \"ftp://nowhere\""),
+        (
+            "postgres://nobody@127.0.0.1:1/none",
+            &["list"],
+            "",
+            "cannot open postgres://",
+        ),
+        (
+            &store,
+            &["show", "nosuchid"],
+            "",
+            "no key has the id or prefix \"nosuchid\"",
+        ),
+        (
+            &store,
+            &["create", "--name", "x", "--expires-in", "5x"],
+            "",
+            "--expires-in \"5x\"",
+        ),
+        (
+            &store,
+            &[
+                "create",
+                "--name",
+                "x",
+                "--expires-at",
+                "2001-01-01T00:00:00Z",
+            ],
+            "",
+            "is in the past",
+        ),
+        (&store, &["check"], "", "no key on standard input"),
+        (
+            &store,
+            &["create", "--name", "x", "--meta", "novalue"],
+            "",
+            "is not KEY=VALUE",
+        ),
+    ];
+    for (url, args, stdin, expected) in cases {
+        let line = one_line_failure(api_key(url, args, stdin));
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+    // Without a store at all.
+    let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .arg("list")
+        .env_remove("APIKEY_STORE")
+        .output()
+        .unwrap();
+    assert!(one_line_failure(output).contains("give --store URL or set APIKEY_STORE"));
+    // Revoking asks for confirmation, and a script without a terminal must say --yes.
+    let created = ok(api_key(&store, &["create", "--name", "kept", "--json"], ""));
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = one_line_failure(api_key(&store, &["revoke", &id], ""));
+    assert!(line.contains("pass --yes"), "{line}");
+}
+
+#[test]
+fn every_subcommand_explains_itself_with_an_example() {
+    for command in ["migrate", "create", "list", "show", "revoke", "check"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = ok(output);
+        assert!(
+            help.contains("Example:\n") && help.contains("api-key --store"),
+            "{command}: {help}"
+        );
+    }
+    let help = ok(Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .arg("--help")
+        .output()
+        .unwrap());
+    assert!(help.contains("The first admin key"), "{help}");
+}
