@@ -144,6 +144,14 @@ pub mod testkit;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
+
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub mod openapi;
+
 // What a user of the layer and a store's author need, at the root; the rest
 // lives in its module, once.
 pub use auth::{Authenticator, AuthenticatorBuilder};

@@ -99,7 +99,7 @@ impl ScopeRequirement {
 }
 
 /// A scope as RFC 6750 allows it: printable ASCII but for space, `"` and `\`.
-fn is_scope_token(scope: &str) -> bool {
+pub(crate) fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
         && scope
             .bytes()

@@ -216,6 +216,28 @@ pub trait KeyManager: KeyStore {
         Ok(Page::of(keys, request.limit()))
     }
 
+    /// The key whose id is `id`, or, when `id` is a prefix, whose prefix it
+    /// is. The default looks the prefix up first (one lookup; the crate's
+    /// stores give keys their prefix as id), then reads the listing page by page.
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        if let Ok(prefix) = Prefix::parse(id) {
+            if let Some(record) = self.find(prefix).await? {
+                return Ok(Some(record));
+            }
+        }
+        let mut request = PageRequest::first(MAX_PAGE);
+        loop {
+            let page = self.list_page(&request).await?;
+            if let Some(record) = page.keys.iter().find(|r| r.id == id) {
+                return Ok(Some(record.clone()));
+            }
+            match page.next {
+                Some(next) => request = request.after(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Revokes the key with id `id`. `Ok(false)` means no key has that id.
     /// Revoking a revoked key succeeds and changes nothing.
     async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
@@ -268,6 +290,10 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
         (**self).list_page(request).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).find_by_id(id).await
     }
 
     fn hasher(&self) -> Hasher {

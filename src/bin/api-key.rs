@@ -14,7 +14,6 @@ use std::{
 };
 
 use api_key_auth::{
-    key::Prefix,
     store::{
         open::{open, redacted},
         KeyFilter, PageRequest, MAX_PAGE,
@@ -351,25 +350,12 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     Ok(())
 }
 
-/// The key whose id or prefix is `id`: by prefix first (one lookup), else by
-/// id, page by page.
+/// The key whose id or prefix is `id`.
 async fn find(store: &dyn KeyManager, id: &str) -> Result<Arc<KeyRecord>, Failure> {
-    if let Ok(prefix) = Prefix::parse(id) {
-        if let Some(record) = store.find(prefix).await? {
-            return Ok(record);
-        }
-    }
-    let mut request = PageRequest::first(MAX_PAGE);
-    loop {
-        let page = store.list_page(&request).await?;
-        if let Some(record) = page.keys.iter().find(|r| r.id == id) {
-            return Ok(record.clone());
-        }
-        match page.next {
-            Some(next) => request = request.after(next),
-            None => return Err(format!("no key has the id or prefix {id:?}").into()),
-        }
-    }
+    store
+        .find_by_id(id)
+        .await?
+        .ok_or_else(|| format!("no key has the id or prefix {id:?}").into())
 }
 
 async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {

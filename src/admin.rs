@@ -1,0 +1,511 @@
+//! The admin HTTP API (feature `admin`): create, list, show and revoke keys
+//! over any [`KeyManager`], as an axum [`Router`] to mount under a path of
+//! your choice, guarded by this crate's own layer and an admin scope.
+//!
+//! ```
+//! use api_key_auth::{admin::AdminApi, KeyManager, MemoryStore, NewKey};
+//! use axum::Router;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! // The first admin key, made once (or with `api-key create --scope keys:admin`).
+//! let (_, admin_key) = store.create(NewKey::named("admin").scopes(["keys:admin"])).await?.reveal();
+//! let app: Router = Router::new().nest("/admin", AdminApi::new(store).router()?);
+//! # let _ = (app, admin_key);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /keys` | creates a key: `201` with the key, shown this once, and its record |
+//! | `GET /keys?status=&limit=&cursor=` | one page of keys (at most 1000) and the next page's cursor |
+//! | `GET /keys/{id}` | one key's record |
+//! | `POST /keys/{id}/revoke` | revokes a key (again is no error) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of these routes |
+//!
+//! Bad input is an RFC 9457 `application/problem+json` answer naming the
+//! field and the reason; a failing store is 503. Every create and revoke is
+//! a `tracing` event naming the acting admin key and the target key, never a secret.
+
+use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Path, Query, State},
+    http::{header, HeaderValue, Request, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::{
+    error::{ConfigError, ErrorChain},
+    identity::Identity,
+    layer::ApiKeyLayer,
+    openapi::ApiKeySecurity,
+    requirement::is_scope_token,
+    store::{KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
+};
+
+/// The scope an admin key needs unless [`AdminApi::admin_scope`] says otherwise.
+pub const DEFAULT_ADMIN_SCOPE: &str = "keys:admin";
+/// The longest key name: what a djangorestframework-api-key table holds.
+pub const MAX_NAME: usize = 50;
+/// The largest request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The admin API over a store; see the [module docs](self).
+#[derive(Clone)]
+#[must_use]
+pub struct AdminApi {
+    store: Arc<dyn KeyManager>,
+    scope: String,
+}
+
+impl std::fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminApi")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminApi {
+    /// The API over `store`, for admin keys with the scope `keys:admin`.
+    pub fn new(store: impl KeyManager) -> Self {
+        Self {
+            store: Arc::new(store),
+            scope: DEFAULT_ADMIN_SCOPE.to_owned(),
+        }
+    }
+
+    /// Requires `scope` of admin keys instead of `keys:admin`.
+    pub fn admin_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    /// The routes, guarded: a request without a valid key is 401, one whose
+    /// key lacks the admin scope 403. `GET /openapi.json` is open.
+    pub fn router(self) -> Result<Router, ConfigError> {
+        let layer = ApiKeyLayer::new(self.store.clone()).with_inner_body();
+        let admins_only = layer.require_all([self.scope])?;
+        let guarded = Router::new()
+            .route("/keys", post(create_key).get(list_keys))
+            .route("/keys/{id}", get(show_key))
+            .route("/keys/{id}/revoke", post(revoke_key))
+            .route_layer(admins_only)
+            .route_layer(layer)
+            .with_state(self.store);
+        Ok(Router::new()
+            .route("/openapi.json", get(openapi_json))
+            .merge(guarded))
+    }
+}
+
+/// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
+pub const ROUTES: [(&str, &str); 5] = [
+    ("post", "/keys"),
+    ("get", "/keys"),
+    ("get", "/keys/{id}"),
+    ("post", "/keys/{id}/revoke"),
+    ("get", "/openapi.json"),
+];
+
+/// The OpenAPI 3.1 document of the admin API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "api-key-auth admin API", description = "Create, list, show and revoke API keys."),
+    paths(create_key, list_keys, show_key, revoke_key, openapi_json),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, KeyView, KeyPage, Problem, Status)),
+    modifiers(&ApiKeySecurity),
+    security(("api_key" = []))
+)]
+struct ApiDoc;
+
+type Store = Arc<dyn KeyManager>;
+
+/// A key to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyRequest {
+    /// A name for the key, 1 to 50 characters.
+    name: String,
+    /// Scopes to grant.
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// When the key stops working (RFC 3339), if ever.
+    #[serde(default)]
+    expires_at: Option<String>,
+    /// Who the key belongs to.
+    #[serde(default)]
+    owner: Option<String>,
+    /// Free-form data kept with the key.
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+/// A key just created: the key itself, shown this once, and its record.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedKeyResponse {
+    /// The whole key, `PREFIX.SECRET`: it is never shown again.
+    key: String,
+    record: KeyView,
+}
+
+/// What a key's record shows (never its hash).
+#[derive(Debug, Serialize, ToSchema)]
+struct KeyView {
+    id: String,
+    name: String,
+    prefix: String,
+    status: Status,
+    /// RFC 3339.
+    created: String,
+    /// RFC 3339; absent when the key never expires.
+    expires: Option<String>,
+    scopes: Vec<String>,
+    owner: Option<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// Whether a key works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Active,
+    Revoked,
+    Expired,
+    All,
+}
+
+/// One page of keys.
+#[derive(Debug, Serialize, ToSchema)]
+struct KeyPage {
+    keys: Vec<KeyView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListParams {
+    /// Which keys: active, revoked, expired or all (the default).
+    status: Option<Status>,
+    /// How many keys at most, 1 to 1000 (100 by default).
+    limit: Option<u32>,
+    /// The `next` of the page before.
+    cursor: Option<String>,
+}
+
+/// An RFC 9457 problem: what was wrong, and with which field.
+#[derive(Debug, Serialize, ToSchema)]
+struct Problem {
+    /// Always `about:blank`: the status says the kind.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    /// The request field at fault, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    fn bad(field: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, detail)
+        }
+    }
+
+    fn store(err: &StoreError) -> Self {
+        if err.is_config() {
+            return Self::bad("scopes", ErrorChain(err).to_string());
+        }
+        tracing::warn!(error = %ErrorChain(err), "admin API: the key store failed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the key store cannot answer right now; retry later",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let retry = status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (status, Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if retry {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn view(record: &KeyRecord) -> KeyView {
+    let now = SystemTime::now();
+    let status = if record.revoked {
+        Status::Revoked
+    } else if record.is_expired_at(now) {
+        Status::Expired
+    } else {
+        Status::Active
+    };
+    let time = |at: SystemTime| humantime::format_rfc3339_seconds(at).to_string();
+    KeyView {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        prefix: record.prefix.to_string(),
+        status,
+        created: time(record.created),
+        expires: record.expires.map(time),
+        scopes: record.scopes.clone(),
+        owner: record.owner.clone(),
+        metadata: record.metadata.clone(),
+    }
+}
+
+/// Creates a key.
+#[utoipa::path(
+    post,
+    path = "/keys",
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "The key, shown this once, and its record", body = CreatedKeyResponse),
+        (status = 400, description = "A field is invalid, or the body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_key(
+    State(store): State<Store>,
+    admin: Identity,
+    request: Request<Body>,
+) -> Result<Response, Problem> {
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the key as application/json",
+        ));
+    }
+    let body = to_bytes(request.into_body(), MAX_BODY).await.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY} bytes"),
+        )
+    })?;
+    let asked: CreateKeyRequest = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a key to create: {e}"),
+        )
+    })?;
+    let new = validate(asked)?;
+    let (record, key) = store
+        .create(new)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .reveal();
+    tracing::info!(admin = %admin.id(), key = %record.id, prefix = %record.prefix, "API key created");
+    let body = CreatedKeyResponse {
+        key: key.expose_secret().to_owned(),
+        record: view(&record),
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
+    let name = asked.name.trim();
+    if name.is_empty() {
+        return Err(Problem::bad("name", "a key needs a name"));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(Problem::bad(
+            "name",
+            format!("a name is at most {MAX_NAME} characters"),
+        ));
+    }
+    if let Some(bad) = asked.scopes.iter().find(|s| !is_scope_token(s)) {
+        return Err(Problem::bad(
+            "scopes",
+            format!(
+                "the scope {bad:?} must be printable ASCII without spaces, quotes or backslashes"
+            ),
+        ));
+    }
+    let mut new = NewKey::named(name).scopes(asked.scopes);
+    if let Some(text) = &asked.expires_at {
+        let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
+            Problem::bad(
+                "expires_at",
+                format!("{text:?} is not an RFC 3339 time: {e}"),
+            )
+        })?;
+        if at <= SystemTime::now() {
+            return Err(Problem::bad(
+                "expires_at",
+                format!("{text:?} is in the past"),
+            ));
+        }
+        new = new.expires_at(at);
+    }
+    if let Some(owner) = asked.owner {
+        new = new.owner(owner);
+    }
+    for (key, value) in asked.metadata {
+        new = new.metadata(key, value);
+    }
+    Ok(new)
+}
+
+/// Lists one page of keys.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of keys", body = KeyPage),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_keys(
+    State(store): State<Store>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<KeyPage>, Problem> {
+    let Query(params) = params.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::bad(
+            "limit",
+            format!("limit is 1 to {MAX_PAGE}, not {limit}"),
+        ));
+    }
+    let filter = match params.status.unwrap_or(Status::All) {
+        Status::Active => KeyFilter::Active,
+        Status::Revoked => KeyFilter::Revoked,
+        Status::Expired => KeyFilter::Expired,
+        Status::All => KeyFilter::All,
+    };
+    let mut request = PageRequest::first(limit).filter(filter);
+    if let Some(cursor) = params.cursor {
+        request = request.after(cursor);
+    }
+    let page = store
+        .list_page(&request)
+        .await
+        .map_err(|e| Problem::store(&e))?;
+    Ok(Json(KeyPage {
+        keys: page.keys.iter().map(|r| view(r)).collect(),
+        next: page.next,
+    }))
+}
+
+async fn find(store: &Store, id: &str) -> Result<Arc<KeyRecord>, Problem> {
+    store
+        .find_by_id(id)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no key has the id {id:?}")))
+}
+
+/// Shows one key's record.
+#[utoipa::path(
+    get,
+    path = "/keys/{id}",
+    params(("id" = String, Path, description = "The key's id (or prefix)")),
+    responses(
+        (status = 200, description = "The key's record", body = KeyView),
+        (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn show_key(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, Problem> {
+    Ok(Json(view(&*find(&store, &id).await?)))
+}
+
+/// Revokes a key; revoking a revoked key is no error.
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/revoke",
+    params(("id" = String, Path, description = "The key's id (or prefix)")),
+    responses(
+        (status = 200, description = "The revoked key's record", body = KeyView),
+        (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_key(
+    State(store): State<Store>,
+    admin: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, Problem> {
+    let record = find(&store, &id).await?;
+    if !store
+        .revoke(&record.id)
+        .await
+        .map_err(|e| Problem::store(&e))?
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no key has the id {id:?}"),
+        ));
+    }
+    tracing::info!(admin = %admin.id(), key = %record.id, prefix = %record.prefix, "API key revoked");
+    let revoked = find(&store, &record.id).await?;
+    Ok(Json(view(&revoked)))
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}

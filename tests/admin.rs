@@ -1,0 +1,389 @@
+//! The admin HTTP API: guarded by an admin key, creates keys that work at
+//! once and are shown once, lists them page by page, revokes them; every bad
+//! input is a problem+json naming the field, a failing store 503; the
+//! OpenAPI document covers every route.
+#![cfg(feature = "admin")]
+
+mod common;
+
+use std::sync::Arc;
+
+use api_key_auth::{
+    admin::{openapi, AdminApi, ROUTES},
+    key::Prefix,
+    store::{Page, PageRequest},
+    AuthFailure, Authenticator, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey,
+    StoreError,
+};
+use axum::{body::Body, Router};
+use http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Admin {
+    router: Router,
+    store: MemoryStore,
+    admin_key: String,
+}
+
+async fn admin() -> Admin {
+    let store = MemoryStore::new();
+    let (_, key) = store
+        .create(NewKey::named("admin").scopes(["keys:admin"]))
+        .await
+        .unwrap()
+        .reveal();
+    Admin {
+        router: AdminApi::new(store.clone()).router().unwrap(),
+        store,
+        admin_key: key.expose_secret().to_owned(),
+    }
+}
+
+/// Sends `method path` with `body` (JSON unless `content_type` says otherwise).
+async fn call(
+    router: &Router,
+    key: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> (StatusCode, http::HeaderMap, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        request = request.header(header::AUTHORIZATION, format!("Api-Key {key}"));
+    }
+    let request = match body {
+        Some((content_type, bytes)) => request
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes)),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (parts.status, parts.headers, value)
+}
+
+/// A request body: its content type and bytes.
+type RequestBody = Option<(&'static str, Vec<u8>)>;
+
+fn json_body(value: Value) -> RequestBody {
+    Some(("application/json", value.to_string().into_bytes()))
+}
+
+async fn accepted(store: &MemoryStore, key: &str) -> Result<(), AuthFailure> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::AUTHORIZATION,
+        format!("Api-Key {key}").parse().unwrap(),
+    );
+    Authenticator::new(store.clone())
+        .authenticate(&headers)
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn only_admin_keys_get_in() {
+    let admin = admin().await;
+    let (status, headers, _) = call(&admin.router, None, "GET", "/keys", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+    let (_, plain) = admin
+        .store
+        .create(NewKey::named("reader").scopes(["read"]))
+        .await
+        .unwrap()
+        .reveal();
+    let (status, _, _) = call(
+        &admin.router,
+        Some(plain.expose_secret()),
+        "GET",
+        "/keys",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The document is open: it tells nothing about the keys.
+    let (status, _, _) = call(&admin.router, None, "GET", "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_key_is_created_shown_once_works_and_is_revoked() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (status, headers, created) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "billing", "scopes": ["invoices:read"], "metadata": {"ticket": "OPS-1"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["record"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["record"]["status"], "active");
+    assert_eq!(created["record"]["scopes"], json!(["invoices:read"]));
+    accepted(&admin.store, &secret).await.unwrap();
+
+    let (status, _, shown) = call(&admin.router, key, "GET", &format!("/keys/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["name"], "billing");
+    assert!(!shown.to_string().contains(&secret[9..]), "shown once only");
+
+    for _ in 0..2 {
+        let (status, _, revoked) = call(
+            &admin.router,
+            key,
+            "POST",
+            &format!("/keys/{id}/revoke"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "revoking twice is no error");
+        assert_eq!(revoked["status"], "revoked");
+    }
+    assert!(matches!(
+        accepted(&admin.store, &secret).await,
+        Err(AuthFailure::Revoked(_))
+    ));
+}
+
+#[tokio::test]
+async fn listing_pages_with_a_cursor_and_filters() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    for i in 0..5 {
+        admin
+            .store
+            .create(NewKey::named(format!("key {i}")))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut path = "/keys?limit=2".to_owned();
+    loop {
+        let (status, _, page) = call(&admin.router, key, "GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let keys = page["keys"].as_array().unwrap();
+        assert!(keys.len() <= 2);
+        seen.extend(keys.iter().map(|k| k["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/keys?limit=2&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        6,
+        "five keys and the admin's, each once: {seen:?}"
+    );
+    let (_, _, revoked) = call(&admin.router, key, "GET", "/keys?status=revoked", None).await;
+    assert_eq!(revoked["keys"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_naming_the_field() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let long = "n".repeat(51);
+    let cases: Vec<(RequestBody, StatusCode, Option<&str>)> = vec![
+        (
+            json_body(json!({"name": ""})),
+            StatusCode::BAD_REQUEST,
+            Some("name"),
+        ),
+        (
+            json_body(json!({"name": "   "})),
+            StatusCode::BAD_REQUEST,
+            Some("name"),
+        ),
+        (
+            json_body(json!({"name": long})),
+            StatusCode::BAD_REQUEST,
+            Some("name"),
+        ),
+        (
+            json_body(json!({"name": "x", "scopes": ["a b"]})),
+            StatusCode::BAD_REQUEST,
+            Some("scopes"),
+        ),
+        (
+            json_body(json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"})),
+            StatusCode::BAD_REQUEST,
+            Some("expires_at"),
+        ),
+        (
+            json_body(json!({"name": "x", "expires_at": "tomorrow"})),
+            StatusCode::BAD_REQUEST,
+            Some("expires_at"),
+        ),
+        (
+            json_body(json!({"name": "x", "colour": "red"})),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            Some(("application/json", b"{not json".to_vec())),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            Some(("text/plain", b"name=x".to_vec())),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+        ),
+        (
+            Some(("application/json", vec![b' '; 65 * 1024])),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+        ),
+    ];
+    for (body, expected, field) in cases {
+        let (status, headers, problem) = call(&admin.router, key, "POST", "/keys", body).await;
+        assert_eq!(status, expected, "{problem}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(problem["status"], expected.as_u16());
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+        if let Some(field) = field {
+            assert_eq!(problem["field"], field, "{problem}");
+        }
+    }
+    let (_, _, unknown_field) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "x", "colour": "red"})),
+    )
+    .await;
+    assert!(unknown_field["detail"].as_str().unwrap().contains("colour"));
+    for (path, expected) in [
+        ("/keys?limit=0", StatusCode::BAD_REQUEST),
+        ("/keys?limit=1001", StatusCode::BAD_REQUEST),
+        ("/keys?status=bogus", StatusCode::BAD_REQUEST),
+        ("/keys/nosuchkey", StatusCode::NOT_FOUND),
+    ] {
+        let (status, headers, _) = call(&admin.router, key, "GET", path, None).await;
+        assert_eq!(status, expected, "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    }
+    let (status, _, _) = call(&admin.router, key, "POST", "/keys/nosuchkey/revoke", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A store whose lookups work (so the admin key is accepted) but whose
+/// administration fails: the API answers 503, never 500.
+#[derive(Clone)]
+struct Broken(MemoryStore);
+
+#[async_trait::async_trait]
+impl KeyStore for Broken {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.0.find(prefix).await
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for Broken {
+    async fn insert(&self, _: KeyRecord) -> Result<(), StoreError> {
+        Err(StoreError::unavailable("down (test)"))
+    }
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        Err(StoreError::unavailable("down (test)"))
+    }
+    async fn list_page(&self, _: &PageRequest) -> Result<Page, StoreError> {
+        Err(StoreError::unavailable("down (test)"))
+    }
+    async fn revoke(&self, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::unavailable("down (test)"))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_503() {
+    let admin = admin().await;
+    let router = AdminApi::new(Broken(admin.store.clone())).router().unwrap();
+    let key = Some(admin.admin_key.as_str());
+    for (method, path, body) in [
+        ("POST", "/keys", json_body(json!({"name": "x"}))),
+        ("GET", "/keys", None),
+        ("GET", "/keys/nosuchkey", None),
+    ] {
+        let (status, headers, _) = call(&router, key, method, path, body).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+    }
+}
+
+/// Every route the router serves is in the document, with the security
+/// scheme, as OpenAPI 3.1.
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let admin = admin().await;
+    let doc = serde_json::to_value(openapi()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    for (method, path) in ROUTES {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not in the document"
+        );
+        // And the router serves it: no 404 or 405 for an admin.
+        let concrete = path.replace("{id}", "nosuchkey");
+        let (status, _, _) = call(
+            &admin.router,
+            Some(&admin.admin_key),
+            &method.to_uppercase(),
+            &concrete,
+            (method == "post" && path == "/keys").then(|| ("application/json", b"{}".to_vec())),
+        )
+        .await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        if !path.contains("{id}") {
+            assert_ne!(status, StatusCode::NOT_FOUND, "{method} {path}");
+        }
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "no undocumented or extra operations"
+    );
+}
+
+/// The document validates as OpenAPI 3.1, by openapi-spec-validator: run
+/// when `APIKEY_TEST_PYTHON` names a Python that has it (`.ci/run` sets it up).
+#[test]
+fn the_openapi_document_validates() {
+    let Ok(python) = std::env::var("APIKEY_TEST_PYTHON") else {
+        common::skip_line(
+            "skipping admin::the_openapi_document_validates: set APIKEY_TEST_PYTHON to a python with openapi-spec-validator",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&openapi()).unwrap()).unwrap();
+    let output = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("APIKEY_TEST_PYTHON={python} does not run: {e}"));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
