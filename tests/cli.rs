@@ -242,7 +242,9 @@ fn failures_are_one_clear_line() {
 
 #[test]
 fn every_subcommand_explains_itself_with_an_example() {
-    for command in ["migrate", "create", "list", "show", "revoke", "check"] {
+    for command in [
+        "migrate", "create", "list", "show", "revoke", "check", "serve",
+    ] {
         let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
             .args([command, "--help"])
             .output()
@@ -258,4 +260,63 @@ fn every_subcommand_explains_itself_with_an_example() {
         .output()
         .unwrap());
     assert!(help.contains("The first admin key"), "{help}");
+}
+
+/// `serve` puts the admin API over the chosen store: an admin key made by
+/// the command creates a key over HTTP, which the command then sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_gives_the_admin_api_over_the_store() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let created = ok(api_key(
+        &store,
+        &[
+            "create",
+            "--name",
+            "admin",
+            "--scope",
+            "keys:admin",
+            "--json",
+        ],
+        "",
+    ));
+    let admin_key = serde_json::from_str::<serde_json::Value>(&created).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .args(["--store", &store, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr: std::net::SocketAddr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+
+    let body = r#"{"name": "made over http"}"#;
+    let request = format!(
+        "POST /keys HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Api-Key {admin_key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let response = common::raw(addr, request.as_bytes()).await;
+    let refused = common::http_get(addr, "/keys", &[]).await;
+    let document = common::http_get(addr, "/openapi.json", &[]).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    assert_eq!(response.status, 201, "{}", response.body);
+    assert_eq!(refused.status, 401);
+    assert_eq!(document.status, 200);
+    let listed = ok(api_key(&store, &["list"], ""));
+    assert!(listed.contains("made over http"), "{listed}");
 }

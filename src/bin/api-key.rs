@@ -31,7 +31,8 @@ Examples:
   echo \"$KEY\" | api-key --store sqlite:keys.db check
   api-key --store sqlite:keys.db revoke n58lzybi --yes
 
-The first admin key: api-key --store URL create --name admin --scope keys:admin";
+The first admin key: api-key --store URL create --name admin --scope keys:admin
+Then the admin API: api-key --store URL serve --listen 127.0.0.1:8080";
 
 /// Manage API keys: create them (shown once), list, show, revoke, and check
 /// whether a store accepts a key.
@@ -94,6 +95,19 @@ enum Command {
         /// Do not ask for confirmation (for scripts).
         #[arg(long)]
         yes: bool,
+    },
+    /// Serve the admin API over the store: create, list, show and revoke
+    /// keys over HTTP, for admin keys only.
+    #[command(
+        after_help = "Example:\n  api-key --store sqlite:keys.db serve --listen 127.0.0.1:8080\n  curl -H \"Authorization: Api-Key $ADMIN_KEY\" http://127.0.0.1:8080/keys"
+    )]
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// The scope an admin key needs.
+        #[arg(long, default_value = api_key_auth::admin::DEFAULT_ADMIN_SCOPE)]
+        admin_scope: String,
     },
     /// Read a key from standard input and say whether the store accepts it,
     /// and if not why; exit status 0 when accepted, 1 when not.
@@ -197,6 +211,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
         Command::Check => return check(store).await,
+        Command::Serve {
+            listen,
+            admin_scope,
+        } => serve(store, listen, admin_scope).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -394,6 +412,24 @@ async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+async fn serve(
+    store: Arc<dyn KeyManager>,
+    listen: std::net::SocketAddr,
+    admin_scope: String,
+) -> Result<(), Failure> {
+    let router = api_key_auth::admin::AdminApi::new(store)
+        .admin_scope(admin_scope)
+        .router()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    println!("admin API listening on http://{addr} (its OpenAPI document at /openapi.json)");
+    std::io::stdout().flush()?;
+    axum::serve(listener, router).await?;
+    Ok(())
 }
 
 fn status(record: &KeyRecord, now: SystemTime) -> &'static str {
