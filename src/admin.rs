@@ -23,6 +23,7 @@
 //! | `GET /keys/{id}` | one key's record |
 //! | `POST /keys/{id}/revoke` | revokes a key (again is no error) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document of these routes |
+//! | `GET /` | the key page: sign in with an admin key, generate, list, revoke |
 //!
 //! Bad input is an RFC 9457 `application/problem+json` answer naming the
 //! field and the reason; a failing store is 503. Every create and revoke is
@@ -89,7 +90,8 @@ impl AdminApi {
     }
 
     /// The routes, guarded: a request without a valid key is 401, one whose
-    /// key lacks the admin scope 403. `GET /openapi.json` is open.
+    /// key lacks the admin scope 403. `GET /openapi.json` and the key page
+    /// (`GET /`, its script and stylesheet, which hold no data) are open.
     pub fn router(self) -> Result<Router, ConfigError> {
         let layer = ApiKeyLayer::new(self.store.clone()).with_inner_body();
         let admins_only = layer.require_all([self.scope])?;
@@ -101,6 +103,9 @@ impl AdminApi {
             .route_layer(layer)
             .with_state(self.store);
         Ok(Router::new()
+            .route("/", get(page::index))
+            .route("/page.js", get(page::script))
+            .route("/page.css", get(page::stylesheet))
             .route("/openapi.json", get(openapi_json))
             .merge(guarded))
     }
@@ -508,4 +513,83 @@ async fn revoke_key(
 )]
 async fn openapi_json() -> Response {
     Json(openapi()).into_response()
+}
+
+/// The key page: static files embedded in the crate, served with headers
+/// that allow nothing but this page's own script and stylesheet.
+mod page {
+    use axum::{
+        extract::OriginalUri,
+        http::{header, HeaderValue},
+        response::{IntoResponse, Response},
+    };
+
+    const INDEX: &str = include_str!("admin_page/index.html");
+    const SCRIPT: &str = include_str!("admin_page/page.js");
+    const STYLESHEET: &str = include_str!("admin_page/page.css");
+
+    /// The page, its links made absolute under the path it was asked by, so
+    /// it works wherever the router is mounted (`/admin` or `/admin/`).
+    pub(super) async fn index(OriginalUri(uri): OriginalUri) -> Response {
+        let path = uri.path();
+        let base = if path.ends_with('/') {
+            path.to_owned()
+        } else {
+            format!("{path}/")
+        };
+        let html = INDEX.replace("{{BASE}}", &escape(&base));
+        with_headers(html, "text/html; charset=utf-8")
+    }
+
+    pub(super) async fn script() -> Response {
+        with_headers(SCRIPT, "text/javascript; charset=utf-8")
+    }
+
+    pub(super) async fn stylesheet() -> Response {
+        with_headers(STYLESHEET, "text/css; charset=utf-8")
+    }
+
+    fn with_headers(body: impl IntoResponse, content_type: &'static str) -> Response {
+        let mut response = body.into_response();
+        let headers = response.headers_mut();
+        let mut set = |name, value| {
+            headers.insert(name, HeaderValue::from_static(value));
+        };
+        set(header::CONTENT_TYPE, content_type);
+        set(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        );
+        set(header::X_FRAME_OPTIONS, "DENY");
+        set(header::REFERRER_POLICY, "no-referrer");
+        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(header::CACHE_CONTROL, "no-store");
+        response
+    }
+
+    /// Text for an HTML attribute.
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\'', "&#39;")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_page_is_small_and_has_no_inline_script_or_style() {
+            let total = super::INDEX.len() + super::SCRIPT.len() + super::STYLESHEET.len();
+            assert!(total < 50 * 1024, "the page's first load is {total} bytes");
+            assert!(!super::INDEX.contains("<script>"), "no inline script");
+            assert!(!super::INDEX.contains("style="), "no inline style");
+            assert!(!super::INDEX.contains("onclick"), "no inline handlers");
+        }
+
+        #[test]
+        fn a_base_path_cannot_break_out_of_its_attribute() {
+            assert_eq!(super::escape("/a\"><b>/"), "/a&quot;&gt;&lt;b&gt;/");
+        }
+    }
 }

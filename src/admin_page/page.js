@@ -1,0 +1,195 @@
+// The API-keys page: talks to the admin API beside it with the admin key
+// the administrator pasted, kept in this tab's session storage only.
+"use strict";
+
+const base = document.querySelector('meta[name="api-base"]').content;
+const storageKey = "api-key-auth.admin-key";
+const pageSize = 20;
+let cursors = [];   // the cursor of each page shown so far ("" for the first)
+
+const $ = (id) => document.getElementById(id);
+
+async function api(method, path, body) {
+  const headers = { Authorization: "Api-Key " + sessionStorage.getItem(storageKey) };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(base + path, init);
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+  if (response.status === 401) {
+    signOut("The admin key was refused: sign in again.");
+    throw new Error("The admin key was refused.");
+  }
+  if (response.status === 403) {
+    throw new Error("This key lacks the admin scope.");
+  }
+  if (!response.ok) {
+    throw new Error((data && (data.detail || data.message)) || response.status + " " + response.statusText);
+  }
+  return data;
+}
+
+function showWorkspace(signedIn) {
+  $("sign-in-section").hidden = signedIn;
+  $("workspace").hidden = !signedIn;
+  $("sign-out").hidden = !signedIn;
+}
+
+function signOut(reason) {
+  sessionStorage.removeItem(storageKey);
+  hideNewKey();
+  showWorkspace(false);
+  $("sign-in-error").textContent = reason || "";
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = $("admin-key").value.trim();
+  $("sign-in-error").textContent = "";
+  sessionStorage.setItem(storageKey, key);
+  try {
+    await api("GET", "keys?limit=1");
+  } catch (error) {
+    sessionStorage.removeItem(storageKey);
+    $("sign-in-error").textContent = error.message;
+    return;
+  }
+  $("admin-key").value = "";
+  showWorkspace(true);
+  await loadPage("");
+  $("new-name").focus();
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function date(text) {
+  return text ? text.replace("T", " ").replace("Z", " UTC") : "never";
+}
+
+async function loadPage(cursor) {
+  $("list-error").textContent = "";
+  const status = $("status").value;
+  let path = "keys?limit=" + pageSize + "&status=" + encodeURIComponent(status);
+  if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
+  let page;
+  try {
+    page = await api("GET", path);
+  } catch (error) {
+    $("list-error").textContent = error.message;
+    return;
+  }
+  if (!cursor) cursors = [""];
+  const body = $("keys");
+  body.replaceChildren();
+  for (const key of page.keys) {
+    const row = document.createElement("tr");
+    cell(row, key.name);
+    cell(row, key.prefix, "prefix");
+    cell(row, date(key.created));
+    cell(row, date(key.expires));
+    cell(row, key.status, "status-" + key.status);
+    cell(row, key.scopes.join(" "));
+    const actions = cell(row, "");
+    if (key.status !== "revoked") {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Revoke";
+      const named = document.createElement("span");
+      named.className = "visually-hidden";
+      named.textContent = " " + key.name;
+      button.appendChild(named);
+      button.addEventListener("click", () => revoke(key));
+      actions.appendChild(button);
+    }
+    body.appendChild(row);
+  }
+  if (page.keys.length === 0) {
+    const row = document.createElement("tr");
+    cell(row, "No keys here.").colSpan = 7;
+    body.appendChild(row);
+  }
+  $("next-page").hidden = !page.next;
+  $("next-page").dataset.cursor = page.next || "";
+  $("first-page").hidden = !cursor;
+}
+
+async function revoke(key) {
+  if (!confirm('Revoke the key "' + key.name + '" (' + key.prefix + ')? It stops working at once.')) {
+    return;
+  }
+  try {
+    await api("POST", "keys/" + encodeURIComponent(key.id) + "/revoke");
+  } catch (error) {
+    $("list-error").textContent = error.message;
+    return;
+  }
+  await loadPage(cursors[cursors.length - 1] || "");
+}
+
+function hideNewKey() {
+  $("new-key").hidden = true;
+  $("new-key-value").textContent = "";
+  $("new-key-name").textContent = "";
+}
+
+async function generate(event) {
+  event.preventDefault();
+  $("generate-error").textContent = "";
+  const request = { name: $("new-name").value.trim() };
+  const scopes = $("new-scopes").value.split(/\s+/).filter((s) => s);
+  if (scopes.length) request.scopes = scopes;
+  if ($("new-expires").value) request.expires_at = $("new-expires").value + "T23:59:59Z";
+  let created;
+  try {
+    created = await api("POST", "keys", request);
+  } catch (error) {
+    $("generate-error").textContent = error.message;
+    return;
+  }
+  $("generate").reset();
+  $("new-key-name").textContent = created.record.name;
+  $("new-key-value").textContent = created.key;
+  $("new-key").hidden = false;
+  $("copy-key").focus();
+  await loadPage("");
+}
+
+async function copyKey() {
+  try {
+    await navigator.clipboard.writeText($("new-key-value").textContent);
+    $("copy-key").textContent = "Copied";
+  } catch (_) {
+    $("generate-error").textContent = "Copying was refused: select the key and copy it by hand.";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => signOut(""));
+  $("generate").addEventListener("submit", generate);
+  $("copy-key").addEventListener("click", copyKey);
+  $("dismiss-key").addEventListener("click", () => { hideNewKey(); $("copy-key").textContent = "Copy"; $("new-name").focus(); });
+  $("status").addEventListener("change", () => loadPage(""));
+  $("next-page").addEventListener("click", () => {
+    const next = $("next-page").dataset.cursor;
+    cursors.push(next);
+    loadPage(next);
+  });
+  $("first-page").addEventListener("click", () => loadPage(""));
+  if (sessionStorage.getItem(storageKey)) {
+    showWorkspace(true);
+    loadPage("");
+  } else {
+    showWorkspace(false);
+  }
+});

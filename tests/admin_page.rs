@@ -1,0 +1,213 @@
+//! The key page in a real headless Chromium, driven as a person would: by
+//! labels and the text on buttons. Sign in with the admin key, generate
+//! "billing", read the key shown once in bold, call a guarded route with it
+//! (200), revoke it on the page, and the route answers 401.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`: the test looks for
+//! `chromedriver` (or `APIKEY_TEST_CHROMEDRIVER`), prints a line and skips
+//! without it, and fails when it is named but does not work.
+#![cfg(feature = "admin")]
+
+#[path = "../examples/quickstart.rs"]
+#[allow(dead_code)]
+mod quickstart;
+
+mod common;
+
+use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+
+use api_key_auth::{admin::AdminApi, ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+use fantoccini::{wd::Capabilities, Client, ClientBuilder, Locator};
+
+/// The chromedriver to use: `APIKEY_TEST_CHROMEDRIVER`, else one on the PATH.
+fn chromedriver() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("APIKEY_TEST_CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromedriver"))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        common::skip_line(
+            "skipping admin_page: no chromedriver (apt-get install chromium chromium-driver, or set APIKEY_TEST_CHROMEDRIVER)",
+        );
+    }
+    found
+}
+
+/// The quickstart's routes with the admin API at `/admin`, over a fresh store.
+async fn serve() -> (SocketAddr, String) {
+    let store = MemoryStore::new();
+    let (_, admin) = store
+        .create(NewKey::named("admin").scopes(["keys:admin"]))
+        .await
+        .unwrap()
+        .reveal();
+    let app = quickstart::app(ApiKeyLayer::new(store.clone()))
+        .nest("/admin", AdminApi::new(store).router().unwrap());
+    (common::serve(app).await, admin.expose_secret().to_owned())
+}
+
+/// The input a `<label>` with this text names.
+fn labelled(label: &str) -> String {
+    format!("//input[@id=//label[normalize-space()='{label}']/@for]")
+}
+
+/// The button whose visible text starts with `text`.
+fn button(text: &str) -> String {
+    format!("//button[starts-with(normalize-space(), '{text}')]")
+}
+
+async fn wait_for(browser: &Client, xpath: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_generates_uses_and_revokes_a_key_in_a_browser() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut chromedriver = std::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", driver.display()));
+    let webdriver = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut capabilities = Capabilities::new();
+    let mut options = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1100,1040"]
+    });
+    if let Ok(binary) = std::env::var("APIKEY_TEST_CHROMIUM") {
+        options["binary"] = serde_json::Value::from(binary);
+    } else if std::path::Path::new("/usr/bin/chromium").exists() {
+        options["binary"] = serde_json::Value::from("/usr/bin/chromium");
+    }
+    capabilities.insert("goog:chromeOptions".to_owned(), options);
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&webdriver)
+        .await
+        .unwrap_or_else(|e| panic!("chromedriver at {webdriver} gives no browser: {e}"));
+
+    let (addr, admin_key) = serve().await;
+    let result = drive(&browser, addr, &admin_key).await;
+    let _ = browser.close().await;
+    let _ = chromedriver.kill();
+    let _ = chromedriver.wait();
+    result.unwrap();
+}
+
+async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<(), String> {
+    browser
+        .goto(&format!("http://{addr}/admin"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let key_input = wait_for(browser, &labelled("Admin key")).await;
+    key_input.send_keys(admin_key).await.unwrap();
+    wait_for(browser, &button("Sign in"))
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    let name = wait_for(browser, &labelled("Name")).await;
+    name.send_keys("billing").await.unwrap();
+    wait_for(browser, &button("Generate API key"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let shown = wait_for(
+        browser,
+        "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
+    )
+    .await;
+    let key = shown.text().await.unwrap();
+    wait_for(browser, "//tr[td[1][normalize-space()='billing']]").await;
+
+    let whoami = common::http_get(
+        addr,
+        "/whoami",
+        &[("Authorization", &format!("Api-Key {key}"))],
+    )
+    .await;
+    if whoami.status != 200 {
+        return Err(format!(
+            "the key from the page got {} from /whoami",
+            whoami.status
+        ));
+    }
+
+    // The page as the README shows it: the new key once, in bold, and the list.
+    let png = browser.screenshot().await.unwrap();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-page.png");
+    std::fs::write(&out, png).unwrap();
+    if std::env::var_os("APIKEY_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(&out, "docs/admin-page.png").unwrap();
+    }
+
+    // Dismissed, the key is gone from the page.
+    wait_for(browser, &button("Dismiss"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let source = browser.source().await.unwrap();
+    if source.contains(&key) {
+        return Err("the key is still on the page after Dismiss".to_owned());
+    }
+
+    wait_for(
+        browser,
+        &format!(
+            "//tr[td[1][normalize-space()='billing']]{}",
+            button("Revoke")
+        ),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    browser.accept_alert().await.unwrap();
+    wait_for(
+        browser,
+        "//tr[td[1][normalize-space()='billing'] and td[5][normalize-space()='revoked']]",
+    )
+    .await;
+
+    let whoami = common::http_get(
+        addr,
+        "/whoami",
+        &[("Authorization", &format!("Api-Key {key}"))],
+    )
+    .await;
+    if whoami.status != 401 {
+        return Err(format!(
+            "the revoked key got {} from /whoami",
+            whoami.status
+        ));
+    }
+    Ok(())
+}
