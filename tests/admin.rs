@@ -387,3 +387,67 @@ fn the_openapi_document_validates() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A writer the tests' tracing output goes to.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Creating and revoking are logged with the acting admin key's id and the
+/// target key's id and prefix; the secret never is.
+#[tokio::test]
+async fn creates_and_revokes_are_logged_without_the_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let admin = admin().await;
+    let admin_id = admin.admin_key[..8].to_owned();
+    let (_, _, created) = call(
+        &admin.router,
+        Some(&admin.admin_key),
+        "POST",
+        "/keys",
+        json_body(json!({"name": "logged"})),
+    )
+    .await;
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["record"]["id"].as_str().unwrap().to_owned();
+    call(
+        &admin.router,
+        Some(&admin.admin_key),
+        "POST",
+        &format!("/keys/{id}/revoke"),
+        None,
+    )
+    .await;
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for event in ["API key created", "API key revoked"] {
+        let line = log
+            .lines()
+            .find(|line| line.contains(event))
+            .unwrap_or_else(|| panic!("no {event:?} event in {log}"));
+        assert!(line.contains(&format!("admin={admin_id}")), "{line}");
+        assert!(line.contains(&format!("key={id}")), "{line}");
+        assert!(line.contains(&format!("prefix={}", &secret[..8])), "{line}");
+    }
+    assert!(!log.contains(&secret[9..]), "the secret reached the log");
+    assert!(
+        !log.contains(&admin.admin_key[9..]),
+        "the admin secret reached the log"
+    );
+}
