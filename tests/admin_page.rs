@@ -1,5 +1,5 @@
 //! The key page in a real headless Chromium, driven as a person would: by
-//! labels and the text on buttons. Sign in with the admin key, generate
+//! labels, the keyboard and the text on buttons. Sign in with the admin key, generate
 //! "billing", read the key shown once in bold, call a guarded route with it
 //! (200), revoke it on the page, and the route answers 401.
 //!
@@ -60,13 +60,21 @@ fn button(text: &str) -> String {
     format!("//button[starts-with(normalize-space(), '{text}')]")
 }
 
+/// The element `xpath` finds, once it is on the page and shown.
 async fn wait_for(browser: &Client, xpath: &str) -> fantoccini::elements::Element {
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(xpath))
-        .await
-        .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(element) = browser.find(Locator::XPath(xpath)).await {
+            if element.is_displayed().await.unwrap_or(false) {
+                return element;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{xpath} was not shown within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,21 +132,16 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
         .goto(&format!("http://{addr}/admin"))
         .await
         .map_err(|e| e.to_string())?;
+    // By keyboard: type into the labelled field and press Enter.
+    let enter = fantoccini::key::Key::Enter.to_string();
     let key_input = wait_for(browser, &labelled("Admin key")).await;
-    key_input.send_keys(admin_key).await.unwrap();
-    wait_for(browser, &button("Sign in"))
-        .await
-        .click()
+    key_input
+        .send_keys(&format!("{admin_key}{enter}"))
         .await
         .unwrap();
 
     let name = wait_for(browser, &labelled("Name")).await;
-    name.send_keys("billing").await.unwrap();
-    wait_for(browser, &button("Generate API key"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    name.send_keys(&format!("billing{enter}")).await.unwrap();
     let shown = wait_for(
         browser,
         "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
