@@ -25,12 +25,7 @@ use api_key_auth::{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port = match std::env::var("PORT") {
-        Ok(text) => text
-            .parse::<u16>()
-            .map_err(|_| format!("PORT must be a port number, got {text:?}"))?,
-        Err(_) => 3000,
-    };
+    let port = quickstart::port()?;
     let url = std::env::var("APIKEY_STORE").unwrap_or_else(|_| "memory".to_owned());
     let store = open(&url, false)
         .await

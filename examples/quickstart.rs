@@ -100,15 +100,20 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
     ))
 }
 
+/// The port from `PORT`, 3000 when it is not set.
+pub fn port() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Ok(text) => text
+            .parse::<u16>()
+            .map_err(|_| format!("PORT must be a port number, got {text:?}")),
+        Err(_) => Ok(3000),
+    }
+}
+
 #[allow(dead_code)] // the tests reuse `app` without running `main`
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port = match std::env::var("PORT") {
-        Ok(text) => text
-            .parse::<u16>()
-            .map_err(|_| format!("PORT must be a port number, got {text:?}"))?,
-        Err(_) => 3000,
-    };
+    let port = port()?;
     let drf = std::env::var("APIKEY_STORE_SCHEMA").is_ok_and(|s| s == "drf");
     let (store, described) = open_store().await?;
     println!("keys are kept in {described}");

@@ -127,6 +127,14 @@ async fn an_administrator_generates_uses_and_revokes_a_key_in_a_browser() {
     result.unwrap();
 }
 
+/// The status `GET /whoami` answers with `key`.
+async fn whoami(addr: SocketAddr, key: &str) -> u16 {
+    let header = format!("Api-Key {key}");
+    common::http_get(addr, "/whoami", &[("Authorization", &header)])
+        .await
+        .status
+}
+
 async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<(), String> {
     browser
         .goto(&format!("http://{addr}/admin"))
@@ -150,17 +158,9 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     let key = shown.text().await.unwrap();
     wait_for(browser, "//tr[td[1][normalize-space()='billing']]").await;
 
-    let whoami = common::http_get(
-        addr,
-        "/whoami",
-        &[("Authorization", &format!("Api-Key {key}"))],
-    )
-    .await;
-    if whoami.status != 200 {
-        return Err(format!(
-            "the key from the page got {} from /whoami",
-            whoami.status
-        ));
+    let status = whoami(addr, &key).await;
+    if status != 200 {
+        return Err(format!("the key from the page got {status} from /whoami"));
     }
 
     // The page as the README shows it: the new key once, in bold, and the list.
@@ -200,17 +200,9 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     )
     .await;
 
-    let whoami = common::http_get(
-        addr,
-        "/whoami",
-        &[("Authorization", &format!("Api-Key {key}"))],
-    )
-    .await;
-    if whoami.status != 401 {
-        return Err(format!(
-            "the revoked key got {} from /whoami",
-            whoami.status
-        ));
+    let status = whoami(addr, &key).await;
+    if status != 401 {
+        return Err(format!("the revoked key got {status} from /whoami"));
     }
     Ok(())
 }
