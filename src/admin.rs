@@ -48,7 +48,8 @@ use crate::{
     layer::ApiKeyLayer,
     openapi::ApiKeySecurity,
     requirement::is_scope_token,
-    store::{KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
+    store::{rfc3339, KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
+    Authenticator,
 };
 
 /// The scope an admin key needs unless [`AdminApi::admin_scope`] says otherwise.
@@ -93,7 +94,12 @@ impl AdminApi {
     /// key lacks the admin scope 403. `GET /openapi.json` and the key page
     /// (`GET /`, its script and stylesheet, which hold no data) are open.
     pub fn router(self) -> Result<Router, ConfigError> {
-        let layer = ApiKeyLayer::new(self.store.clone()).with_inner_body();
+        // Admin keys are checked with the store's own hasher, peppers included.
+        let hasher = self.store.hasher();
+        let auth = Authenticator::builder(self.store.clone())
+            .hasher(hasher)
+            .build()?;
+        let layer = ApiKeyLayer::from(auth).with_inner_body();
         let admins_only = layer.require_all([self.scope])?;
         let guarded = Router::new()
             .route("/keys", post(create_key).get(list_keys))
@@ -158,11 +164,20 @@ struct CreateKeyRequest {
 }
 
 /// A key just created: the key itself, shown this once, and its record.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 struct CreatedKeyResponse {
     /// The whole key, `PREFIX.SECRET`: it is never shown again.
     key: String,
     record: KeyView,
+}
+
+impl std::fmt::Debug for CreatedKeyResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKeyResponse")
+            .field("key", &"<redacted>")
+            .field("record", &self.record)
+            .finish()
+    }
 }
 
 /// What a key's record shows (never its hash).
@@ -280,7 +295,7 @@ fn view(record: &KeyRecord) -> KeyView {
     } else {
         Status::Active
     };
-    let time = |at: SystemTime| humantime::format_rfc3339_seconds(at).to_string();
+    let time = rfc3339;
     KeyView {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -378,6 +393,26 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
             ),
         ));
     }
+    let controls = |text: &str| text.chars().any(char::is_control);
+    if controls(name) {
+        return Err(Problem::bad("name", "a name holds no control characters"));
+    }
+    if asked.owner.as_deref().is_some_and(controls) {
+        return Err(Problem::bad(
+            "owner",
+            "an owner holds no control characters",
+        ));
+    }
+    if asked
+        .metadata
+        .iter()
+        .any(|(k, v)| controls(k) || controls(v))
+    {
+        return Err(Problem::bad(
+            "metadata",
+            "metadata holds no control characters",
+        ));
+    }
     let mut new = NewKey::named(name).scopes(asked.scopes);
     if let Some(text) = &asked.expires_at {
         let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
@@ -434,6 +469,9 @@ async fn list_keys(
     };
     let mut request = PageRequest::first(limit).filter(filter);
     if let Some(cursor) = params.cursor {
+        if !looks_like_id(&cursor) {
+            return Err(Problem::bad("cursor", "not a cursor this API gave"));
+        }
         request = request.after(cursor);
     }
     let page = store
@@ -446,12 +484,24 @@ async fn list_keys(
     }))
 }
 
+/// Whether `text` can be a key's id: 1 to 255 of `[A-Za-z0-9._-]`, which
+/// every store here gives. Anything else is answered without asking the store.
+fn looks_like_id(text: &str) -> bool {
+    (1..=255).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 async fn find(store: &Store, id: &str) -> Result<Arc<KeyRecord>, Problem> {
+    if !looks_like_id(id) {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no key has that id"));
+    }
     store
         .find_by_id(id)
         .await
         .map_err(|e| Problem::store(&e))?
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("no key has the id {id:?}")))
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no key has that id"))
 }
 
 /// Shows one key's record.
@@ -558,7 +608,8 @@ mod page {
         set(header::CONTENT_TYPE, content_type);
         set(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         );
         set(header::X_FRAME_OPTIONS, "DENY");
         set(header::REFERRER_POLICY, "no-referrer");

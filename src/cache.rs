@@ -554,6 +554,10 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
         self.inner.list_page(request).await
     }
 
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        self.inner.find_by_id(id).await
+    }
+
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         let revoked = self.inner.revoke(id).await;
         // Drop every entry for this id, whatever the store said: a partial

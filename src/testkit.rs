@@ -22,7 +22,7 @@
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
-//! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys |
+//! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
 //! | `concurrent_creates` | 32 concurrent creates give 32 distinct, findable keys |
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters come back intact |
@@ -484,6 +484,27 @@ impl<S: KeyManager + Clone> Conformance<S> {
             CHECK,
             listed(&expired_only, &expired.id) && !listed(&active, &expired.id),
             "the expired key is not listed as expired (and only so)"
+        );
+        let by_id = self
+            .store
+            .find_by_id(&mine[0].id)
+            .await
+            .map_err(|e| fail(CHECK, format!("find_by_id failed: {e}")))?;
+        ensure!(
+            CHECK,
+            by_id.is_some_and(|r| r.id == mine[0].id),
+            "find_by_id({:?}) did not find the key",
+            mine[0].id
+        );
+        let unknown = self
+            .store
+            .find_by_id("no-such-key-id")
+            .await
+            .map_err(|e| fail(CHECK, format!("find_by_id failed: {e}")))?;
+        ensure!(
+            CHECK,
+            unknown.is_none(),
+            "find_by_id of an unknown id found a key"
         );
         ensure!(
             CHECK,

@@ -243,6 +243,21 @@ async fn bad_input_is_a_problem_naming_the_field() {
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
         ),
+        (
+            json_body(json!({"name": "a\u{1b}[31mb"})),
+            StatusCode::BAD_REQUEST,
+            Some("name"),
+        ),
+        (
+            json_body(json!({"name": "x", "owner": "o\nrevoked"})),
+            StatusCode::BAD_REQUEST,
+            Some("owner"),
+        ),
+        (
+            json_body(json!({"name": "x", "metadata": {"k": "v\u{0}"}})),
+            StatusCode::BAD_REQUEST,
+            Some("metadata"),
+        ),
     ];
     for (body, expected, field) in cases {
         let (status, headers, problem) = call(&admin.router, key, "POST", "/keys", body).await;
@@ -268,6 +283,10 @@ async fn bad_input_is_a_problem_naming_the_field() {
         ("/keys?limit=1001", StatusCode::BAD_REQUEST),
         ("/keys?status=bogus", StatusCode::BAD_REQUEST),
         ("/keys/nosuchkey", StatusCode::NOT_FOUND),
+        ("/keys?cursor=%00", StatusCode::BAD_REQUEST),
+        ("/keys?cursor=%F0%9F%94%91", StatusCode::BAD_REQUEST),
+        ("/keys/a%20b", StatusCode::NOT_FOUND),
+        ("/keys/..", StatusCode::NOT_FOUND),
     ] {
         let (status, headers, _) = call(&admin.router, key, "GET", path, None).await;
         assert_eq!(status, expected, "{path}");
@@ -450,4 +469,43 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
         !log.contains(&admin.admin_key[9..]),
         "the admin secret reached the log"
     );
+}
+
+/// Keys whose dates are outside what RFC 3339 writes (a row another tool
+/// wrote, before 1970) are listed and shown, never a panic.
+#[tokio::test]
+async fn odd_dates_are_shown_not_fatal() {
+    let admin = admin().await;
+    let key = api_key_auth::key::ApiKey::generate().unwrap();
+    let mut record = KeyRecord::new(
+        key.prefix().as_str(),
+        "from 1969",
+        key.prefix(),
+        api_key_auth::Hasher::default().hash(&key),
+    );
+    record.expires = Some(std::time::UNIX_EPOCH - std::time::Duration::from_secs(86_400));
+    admin.store.insert(record).await.unwrap();
+    let (status, _, page) = call(&admin.router, Some(&admin.admin_key), "GET", "/keys", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.to_string().contains("86400s before the epoch"),
+        "{page}"
+    );
+}
+
+/// A store that hashes with a pepper: its admin keys get in (the API checks
+/// them with the store's own hasher).
+#[tokio::test]
+async fn admin_keys_of_a_peppered_store_get_in() {
+    let pepper = api_key_auth::hash::Pepper::new("p1", vec![7; 32]).unwrap();
+    let store = MemoryStore::new().with_hasher(api_key_auth::Hasher::hmac_sha256(pepper));
+    let (record, key) = store
+        .create(NewKey::named("admin").scopes(["keys:admin"]))
+        .await
+        .unwrap()
+        .reveal();
+    assert!(record.hash.to_string().starts_with("hmac-sha256$p1$"));
+    let router = AdminApi::new(store).router().unwrap();
+    let (status, _, _) = call(&router, Some(key.expose_secret()), "GET", "/keys", None).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -179,7 +179,7 @@ async fn a_key_lives_and_dies_through_the_command_on_servers() {
 fn failures_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let cases: [(&str, &[&str], &str, &str); 7] = [
+    let cases: [(&str, &[&str], &str, &str); 8] = [
         ("ftp://nowhere", &["list"], "", "not \"ftp://nowhere\""),
         (
             "postgres://nobody@127.0.0.1:1/none",
@@ -217,6 +217,12 @@ fn failures_are_one_clear_line() {
             &["create", "--name", "x", "--meta", "novalue"],
             "",
             "is not KEY=VALUE",
+        ),
+        (
+            &store,
+            &["create", "--name", "a\x1b[2Jb"],
+            "",
+            "no control characters",
         ),
     ];
     for (url, args, stdin, expected) in cases {
@@ -288,7 +294,7 @@ async fn serve_gives_the_admin_api_over_the_store() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_api-key"))
         .args(["--store", &store, "serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut first = String::new();
@@ -312,7 +318,13 @@ async fn serve_gives_the_admin_api_over_the_store() {
     let refused = common::http_get(addr, "/keys", &[]).await;
     let document = common::http_get(addr, "/openapi.json", &[]).await;
     server.kill().unwrap();
-    server.wait().unwrap();
+    let output = server.wait_with_output().unwrap();
+    let log = text(&output.stderr);
+    assert!(
+        log.contains("API key created"),
+        "serve logs who created what: {log}"
+    );
+    assert!(!log.contains(&admin_key[9..]), "no secret in the log");
 
     assert_eq!(response.status, 201, "{}", response.body);
     assert_eq!(refused.status, 401);

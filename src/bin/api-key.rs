@@ -16,7 +16,7 @@ use std::{
 use api_key_auth::{
     store::{
         open::{open, redacted},
-        KeyFilter, PageRequest, MAX_PAGE,
+        rfc3339, KeyFilter, PageRequest, MAX_PAGE,
     },
     AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
 };
@@ -224,6 +224,13 @@ async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure>
     if args.name.trim().is_empty() {
         return Err("--name must not be empty".into());
     }
+    let controls = |text: &str| text.chars().any(char::is_control);
+    if controls(&args.name)
+        || args.owner.as_deref().is_some_and(controls)
+        || args.metadata.iter().any(|m| controls(m))
+    {
+        return Err("--name, --owner and --meta hold no control characters".into());
+    }
     if let Some(text) = &args.expires_in {
         let ttl = humantime::parse_duration(text)
             .map_err(|e| format!("--expires-in {text:?}: {e} (try 90d, 12h or 30m)"))?;
@@ -292,13 +299,13 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
                     out,
                     "{}",
                     row([
-                        record.id.as_str(),
-                        &record.name,
+                        &shown(&record.id),
+                        &shown(&record.name),
                         record.prefix.as_str(),
                         &time(Some(record.created)),
                         &time(record.expires),
                         status(record, now),
-                        &record.scopes.join(" "),
+                        &shown(&record.scopes.join(" ")),
                     ])
                 )?;
             }
@@ -323,16 +330,19 @@ fn row(cells: [&str; 7]) -> String {
 
 fn show(record: &KeyRecord) {
     let now = SystemTime::now();
-    println!("id        {}", record.id);
-    println!("name      {}", record.name);
+    println!("id        {}", shown(&record.id));
+    println!("name      {}", shown(&record.name));
     println!("prefix    {}", record.prefix);
     println!("status    {}", status(record, now));
     println!("created   {}", time(Some(record.created)));
     println!("expires   {}", time(record.expires));
-    println!("scopes    {}", record.scopes.join(" "));
-    println!("owner     {}", record.owner.as_deref().unwrap_or("-"));
+    println!("scopes    {}", shown(&record.scopes.join(" ")));
+    println!(
+        "owner     {}",
+        shown(record.owner.as_deref().unwrap_or("-"))
+    );
     for (key, value) in &record.metadata {
-        println!("meta      {key}={value}");
+        println!("meta      {}={}", shown(key), shown(value));
     }
     println!("hash      {}", record.hash.algorithm());
 }
@@ -340,7 +350,11 @@ fn show(record: &KeyRecord) {
 async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failure> {
     let record = find(store, id).await?;
     if record.revoked {
-        println!("key {:?} ({}) was already revoked", record.name, record.id);
+        println!(
+            "key {:?} ({}) was already revoked",
+            record.name,
+            shown(&record.id)
+        );
         return Ok(());
     }
     if !yes {
@@ -422,6 +436,11 @@ async fn serve(
     let router = api_key_auth::admin::AdminApi::new(store)
         .admin_scope(admin_scope)
         .router()?;
+    // The admin API's audit events (who created or revoked what) and store
+    // warnings, on stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .try_init();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -443,10 +462,21 @@ fn status(record: &KeyRecord, now: SystemTime) -> &'static str {
 }
 
 fn time(at: Option<SystemTime>) -> String {
-    match at {
-        Some(at) => humantime::format_rfc3339_seconds(at).to_string(),
-        None => "-".to_owned(),
-    }
+    at.map_or_else(|| "-".to_owned(), rfc3339)
+}
+
+/// Text from a store, safe for a terminal: control characters (which could
+/// forge table rows or drive the terminal) shown escaped.
+fn shown(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn record_json(record: &KeyRecord) -> serde_json::Value {

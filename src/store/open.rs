@@ -144,8 +144,12 @@ fn needs(scheme: &str, feature: &str) -> StoreError {
     ))
 }
 
-/// `url` without its password, for showing.
+/// `url` without its password or query (which may carry one), for showing.
 pub fn redacted(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((before, _)) => return format!("{}?…", redacted(before)),
+        None => url,
+    };
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((_, host)) => format!("{scheme}://…@{host}"),
@@ -167,5 +171,9 @@ mod tests {
         );
         assert_eq!(redacted("sqlite:keys.db"), "sqlite:keys.db");
         assert_eq!(redacted("redis://127.0.0.1"), "redis://127.0.0.1");
+        assert_eq!(
+            redacted("mysql://db/keys?user=app&password=s3cret"),
+            "mysql://db/keys?…"
+        );
     }
 }

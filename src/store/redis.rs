@@ -303,6 +303,19 @@ impl KeyManager for RedisStore {
             .collect()
     }
 
+    /// The id's index names the prefix: one lookup, then the record.
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let prefix: Option<String> = redis::cmd("GET")
+            .arg(format!("{}:id:{id}", self.namespace))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        match prefix {
+            Some(prefix) => Ok(self.load(&prefix).await?.map(Arc::new)),
+            None => Ok(None),
+        }
+    }
+
     /// Pages over the ids in order (a sorted set read by range), reading
     /// the records of one batch at a time and keeping those the filter admits.
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {

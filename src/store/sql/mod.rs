@@ -385,6 +385,18 @@ impl<DB: Queries> SqlStore<DB> {
             .collect()
     }
 
+    pub(crate) async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let Some(raw) = DB::find_row(&self.pool, &self.sql.by_id, id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let record = raw.into_record()?;
+        // A case-insensitive table may give an id's case twin.
+        Ok((record.id == id).then(|| Arc::new(record)))
+    }
+
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
         let statement = self.sql.page(request.key_filter());
         let now = to_millis(SystemTime::now());
@@ -478,6 +490,13 @@ macro_rules! forward_sql_store {
                 request: &$crate::store::PageRequest,
             ) -> Result<$crate::store::Page, $crate::StoreError> {
                 self.inner.list_page(request).await
+            }
+
+            async fn find_by_id(
+                &self,
+                id: &str,
+            ) -> Result<Option<std::sync::Arc<$crate::KeyRecord>>, $crate::StoreError> {
+                self.inner.find_by_id(id).await
             }
 
             fn hasher(&self) -> $crate::hash::Hasher {

@@ -24,6 +24,8 @@ pub(crate) enum Dialect {
 pub(crate) struct Statements {
     /// The record of one prefix (parameter 1).
     pub(crate) find: String,
+    /// The record with id parameter 1.
+    pub(crate) by_id: String,
     /// Every record, oldest first.
     pub(crate) list: String,
     /// A new record: id, prefix, hashed_key, name, created_ms, expires_ms,
@@ -254,7 +256,7 @@ impl Statements {
             "version, applied_ms",
             &format!("{}, {}", p(1), p(2)),
         );
-        let (find, list, insert, (revoke, revoke_update), pages) = match schema {
+        let (find, by_id, list, insert, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
                 let text = |c: &str| dialect.read_text(c, c);
@@ -272,6 +274,7 @@ impl Statements {
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
+                    format!("SELECT {read} FROM api_keys WHERE api_keys.id = {}", p(1)),
                     format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
                     format!(
                         "INSERT INTO api_keys ({columns}) VALUES ({})",
@@ -300,6 +303,8 @@ impl Statements {
                 );
                 (
                     format!("SELECT {read} FROM {table} WHERE prefix = {}", p(1)),
+                    // A DRF table's ids here are its prefixes.
+                    format!("SELECT {read} FROM {table} WHERE {table}.prefix = {}", p(1)),
                     format!("SELECT {read} FROM {table} ORDER BY created, id"),
                     format!(
                         "INSERT INTO {table} (id, prefix, hashed_key, name, created, expiry_date, revoked) \
@@ -319,6 +324,7 @@ impl Statements {
         };
         Self {
             find,
+            by_id,
             list,
             insert,
             revoke,
@@ -387,6 +393,7 @@ mod tests {
                     out.push_str(&format!("-- {what}\n{text};\n"));
                 };
                 put("find", &sql.find);
+                put("find by id", &sql.by_id);
                 put("list", &sql.list);
                 put("insert", &sql.insert);
                 put("revoke", &sql.revoke);
