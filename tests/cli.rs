@@ -179,7 +179,7 @@ async fn a_key_lives_and_dies_through_the_command_on_servers() {
 fn failures_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let cases: [(&str, &[&str], &str, &str); 8] = [
+    let cases: [(&str, &[&str], &str, &str); 9] = [
         ("ftp://nowhere", &["list"], "", "not \"ftp://nowhere\""),
         (
             "postgres://nobody@127.0.0.1:1/none",
@@ -223,6 +223,12 @@ fn failures_are_one_clear_line() {
             &["create", "--name", "a\x1b[2Jb"],
             "",
             "no control characters",
+        ),
+        (
+            &store,
+            &["migrate", "--remove-triggers"],
+            "",
+            "change triggers exist on PostgreSQL only",
         ),
     ];
     for (url, args, stdin, expected) in cases {

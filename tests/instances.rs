@@ -126,6 +126,90 @@ mod postgres {
         revocation_reaches_the_other_instance(a, b).await;
     }
 
+    /// A change Django (or anyone) makes to a DRF table's row, without this
+    /// crate, reaches a cached instance within a second once the change
+    /// triggers are installed: a revocation, an expiry moved into the past, a
+    /// deleted row. Removing the triggers removes the announcements.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_made_outside_the_crate_reach_the_cache_through_triggers() {
+        let Some(url) = postgres_url(
+            "postgres::changes_made_outside_the_crate_reach_the_cache_through_triggers",
+        ) else {
+            return;
+        };
+        let schema = isolated_pg_schema(&url).await;
+        let django = pg_pool_in(&url, &schema).await;
+        sqlx::query(
+            "CREATE TABLE rest_framework_api_key_apikey (\
+               id varchar(150) NOT NULL PRIMARY KEY, created timestamp with time zone NOT NULL, \
+               name varchar(50) NOT NULL, revoked boolean NOT NULL, \
+               expiry_date timestamp with time zone NULL, hashed_key varchar(150) NOT NULL, \
+               prefix varchar(8) NOT NULL UNIQUE)",
+        )
+        .execute(&django)
+        .await
+        .unwrap();
+        let store = PostgresStore::new(pg_pool_in(&url, &schema).await, Schema::drf());
+        store.install_change_triggers().await.unwrap();
+        store.install_change_triggers().await.unwrap(); // again: no error, one trigger
+        let revocations = store.revocations();
+        let cached = CachedStore::builder(store.clone())
+            .ttl(LONG)
+            .build()
+            .with_invalidations(revocations);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        let changes = [
+            "UPDATE rest_framework_api_key_apikey SET revoked = true WHERE prefix = $1",
+            "UPDATE rest_framework_api_key_apikey SET expiry_date = now() - interval '1 day' WHERE prefix = $1",
+            "DELETE FROM rest_framework_api_key_apikey WHERE prefix = $1",
+        ];
+        for change in changes {
+            let (record, key) = store
+                .create(NewKey::named("django's"))
+                .await
+                .unwrap()
+                .reveal();
+            let auth = Authenticator::new(cached.clone());
+            auth.authenticate(&headers(&key)).await.unwrap();
+            auth.authenticate(&headers(&key)).await.unwrap();
+            sqlx::query(change)
+                .bind(record.prefix.as_str())
+                .execute(&django)
+                .await
+                .unwrap();
+            let started = tokio::time::Instant::now();
+            loop {
+                match auth.authenticate(&headers(&key)).await {
+                    Err(_) => break,
+                    Ok(_) => {
+                        assert!(
+                            started.elapsed() < Duration::from_secs(1),
+                            "{change}: still accepted after a second"
+                        );
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            println!("{change}: refused after {:?}", started.elapsed());
+        }
+
+        store.remove_change_triggers().await.unwrap();
+        let (record, key) = store.create(NewKey::named("after")).await.unwrap().reveal();
+        let auth = Authenticator::new(cached.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        sqlx::query(changes[0])
+            .bind(record.prefix.as_str())
+            .execute(&django)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            auth.authenticate(&headers(&key)).await.is_ok(),
+            "without the triggers the cache hears nothing (the TTL bounds it)"
+        );
+    }
+
     /// B reads keys directly, but hears of revocations through a line the test can break.
     async fn lost_line(test: &str, trouble: LineTrouble, heartbeat: Duration, limit: Duration) {
         let Some(url) = postgres_url(test) else {

@@ -15,7 +15,7 @@ use std::{
 
 use api_key_auth::{
     store::{
-        open::{open, redacted},
+        open::{open, redacted, Opened},
         rfc3339, KeyFilter, PageRequest, MAX_PAGE,
     },
     AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
@@ -66,8 +66,16 @@ enum SchemaArg {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or upgrade the key tables; running it again changes nothing.
-    #[command(after_help = "Example:\n  api-key --store postgres://app@db/app migrate")]
-    Migrate,
+    /// On PostgreSQL it also installs triggers that announce every change to
+    /// a key's row (Django's admin included) to the running servers' caches.
+    #[command(
+        after_help = "Example:\n  api-key --store postgres://app@db/app migrate\n  api-key --store postgres://app@db/django --schema drf migrate --remove-triggers"
+    )]
+    Migrate {
+        /// Remove the PostgreSQL change triggers instead of installing them.
+        #[arg(long)]
+        remove_triggers: bool,
+    },
     /// Create a key and print it, the one time it is shown.
     #[command(
         after_help = "Example:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12"
@@ -186,19 +194,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .store
         .ok_or("no key store: give --store URL or set APIKEY_STORE")?;
     let drf = cli.schema == SchemaArg::Drf;
-    let store = open(&url, drf)
+    let opened = open(&url, drf)
         .await
-        .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?
-        .into_manager();
+        .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?;
+    if let Command::Migrate { remove_triggers } = cli.command {
+        migrate(opened, &url, drf, remove_triggers).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = opened.into_manager();
     match cli.command {
-        Command::Migrate => {
-            // Opening a store of this crate's own tables creates or upgrades them.
-            if drf {
-                println!("a djangorestframework-api-key table belongs to Django's migrations: nothing to do");
-            } else {
-                println!("{} is up to date", redacted(&url));
-            }
-        }
+        Command::Migrate { .. } => {}
         Command::Create(args) => create(&*store, args).await?,
         Command::List(args) => list(&*store, args).await?,
         Command::Show { id, json } => {
@@ -217,6 +222,30 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => serve(store, listen, admin_scope).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opening a store of this crate's own tables created or upgraded them;
+/// on PostgreSQL, the change triggers go in (or out).
+async fn migrate(opened: Opened, url: &str, drf: bool, remove: bool) -> Result<(), Failure> {
+    match opened {
+        Opened::Postgres(store) if remove => {
+            store.remove_change_triggers().await?;
+            println!("removed the change triggers from {}", redacted(url));
+        }
+        Opened::Postgres(store) => {
+            store.install_change_triggers().await?;
+            println!(
+                "{} is up to date; its table announces every change to a key's row",
+                redacted(url)
+            );
+        }
+        _ if remove => return Err("change triggers exist on PostgreSQL only".into()),
+        _ if drf => println!(
+            "a djangorestframework-api-key table belongs to Django's migrations: nothing to do"
+        ),
+        _ => println!("{} is up to date", redacted(url)),
+    }
+    Ok(())
 }
 
 async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure> {

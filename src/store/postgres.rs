@@ -28,7 +28,7 @@ use sqlx::{
 };
 
 use crate::store::{
-    sql::{forward_sql_store, store_error, Schema, SqlStore},
+    sql::{forward_sql_store, postgres_change_triggers, store_error, Schema, SqlStore},
     StoreError,
 };
 
@@ -72,6 +72,25 @@ impl PostgresStore {
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.inner.migrate(MIGRATIONS, Some(MIGRATION_LOCK)).await
+    }
+
+    /// Installs triggers on the store's table that announce every change to
+    /// a row (revoked, expiry moved, hash replaced, row deleted), whoever
+    /// makes it, on the channel [`revocations`](Self::revocations) listens
+    /// to: a key revoked in Django's admin is then dropped from every cache
+    /// within the listener's reach, not after the cache TTL. An explicit
+    /// step, safe to repeat: it adds a function (`api_key_auth_announce_change`)
+    /// and a trigger of that name, and touches no column or migration of
+    /// Django's. [`remove_change_triggers`](Self::remove_change_triggers) undoes it.
+    pub async fn install_change_triggers(&self) -> Result<(), StoreError> {
+        let statements = postgres_change_triggers(self.schema(), true);
+        self.inner.execute_all(&statements).await
+    }
+
+    /// Removes the trigger [`install_change_triggers`](Self::install_change_triggers) added.
+    pub async fn remove_change_triggers(&self) -> Result<(), StoreError> {
+        let statements = postgres_change_triggers(self.schema(), false);
+        self.inner.execute_all(&statements).await
     }
 }
 

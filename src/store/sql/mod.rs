@@ -12,6 +12,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 pub use schema::{DrfTable, Schema};
+#[cfg(feature = "postgres")]
+pub(crate) use statements::postgres_change_triggers;
 pub(crate) use statements::REVOCATION_CHANNEL;
 use statements::{migration_statements, Dialect, PageBind, PageStatement, Statements};
 
@@ -89,6 +91,8 @@ pub(crate) trait Queries: SqlDatabase {
         id: &str,
         id_is_prefix: bool,
     ) -> Result<Option<String>, sqlx::Error>;
+    /// Runs `statements` in one transaction.
+    async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error>;
     /// Applies the migrations not recorded, in one transaction, after `lock`.
     async fn apply_migrations(
         pool: &Pool<Self>,
@@ -212,6 +216,14 @@ where
         }
         tx.commit().await?;
         Ok(Some(prefix))
+    }
+
+    async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await
     }
 
     async fn apply_migrations(
@@ -383,6 +395,14 @@ impl<DB: Queries> SqlStore<DB> {
         rows.into_iter()
             .map(|raw| Ok(Arc::new(raw.into_record()?)))
             .collect()
+    }
+
+    /// Runs `statements` in one transaction.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) async fn execute_all(&self, statements: &[String]) -> Result<(), StoreError> {
+        DB::execute_all(&self.pool, statements)
+            .await
+            .map_err(store_error)
     }
 
     pub(crate) async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {

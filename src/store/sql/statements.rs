@@ -351,6 +351,37 @@ impl Statements {
     }
 }
 
+/// PostgreSQL only: the statements installing (or, with `install` false,
+/// removing) triggers on `schema`'s table that announce every change to a
+/// row, an update or a delete, on the revocation channel, whoever makes it
+/// (Django's admin, a hand-written UPDATE). Each names the row's prefix,
+/// and the new one too when an update changes it.
+pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<String> {
+    let table = match schema {
+        Schema::Native => "api_keys".to_owned(),
+        Schema::Drf(table) => table.quoted(Dialect::Postgres),
+    };
+    let drop = format!("DROP TRIGGER IF EXISTS api_key_auth_announce_change ON {table}");
+    if !install {
+        return vec![drop];
+    }
+    vec![
+        format!(
+            "CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN \
+             PERFORM pg_notify('{REVOCATION_CHANNEL}', OLD.prefix); \
+             IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN \
+             PERFORM pg_notify('{REVOCATION_CHANNEL}', NEW.prefix); END IF; \
+             RETURN NULL; END $$"
+        ),
+        drop,
+        format!(
+            "CREATE TRIGGER api_key_auth_announce_change AFTER UPDATE OR DELETE ON {table} \
+             FOR EACH ROW EXECUTE FUNCTION api_key_auth_announce_change()"
+        ),
+    ]
+}
+
 /// The statements of a shipped migration file: comment lines dropped, the
 /// rest split at semicolons, which the files use only to end statements.
 pub(crate) fn migration_statements(file: &str) -> Vec<String> {
@@ -411,6 +442,14 @@ mod tests {
                         &format!("page, {filter}, binding {:?}", page.binds),
                         &page.sql,
                     );
+                }
+                if dialect == Dialect::Postgres {
+                    for statement in postgres_change_triggers(schema, true) {
+                        put("change triggers, installed", &statement);
+                    }
+                    for statement in postgres_change_triggers(schema, false) {
+                        put("change triggers, removed", &statement);
+                    }
                 }
                 put("migrations table", sql.migrations_table);
                 put("migration applied?", &sql.migration_applied);

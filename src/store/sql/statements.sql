@@ -101,6 +101,14 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 AND revoked = TRUE ORDER BY api_keys.id LIMIT $2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > $1 AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= $2 ORDER BY api_keys.id LIMIT $3;
+-- change triggers, installed
+CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('api_key_auth_revoked', OLD.prefix); IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN PERFORM pg_notify('api_key_auth_revoked', NEW.prefix); END IF; RETURN NULL; END $$;
+-- change triggers, installed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON api_keys;
+-- change triggers, installed
+CREATE TRIGGER api_key_auth_announce_change AFTER UPDATE OR DELETE ON api_keys FOR EACH ROW EXECUTE FUNCTION api_key_auth_announce_change();
+-- change triggers, removed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON api_keys;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -129,6 +137,14 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM cre
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 AND revoked = TRUE ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 AND revoked = FALSE AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NOT NULL AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) <= $2 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $3;
+-- change triggers, installed
+CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('api_key_auth_revoked', OLD.prefix); IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN PERFORM pg_notify('api_key_auth_revoked', NEW.prefix); END IF; RETURN NULL; END $$;
+-- change triggers, installed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON "rest_framework_api_key_apikey";
+-- change triggers, installed
+CREATE TRIGGER api_key_auth_announce_change AFTER UPDATE OR DELETE ON "rest_framework_api_key_apikey" FOR EACH ROW EXECUTE FUNCTION api_key_auth_announce_change();
+-- change triggers, removed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON "rest_framework_api_key_apikey";
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -157,6 +173,14 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM cre
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 AND revoked = TRUE ORDER BY "keys"."app_apikey".prefix LIMIT $2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 AND revoked = FALSE AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) IS NOT NULL AND CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) <= $2 ORDER BY "keys"."app_apikey".prefix LIMIT $3;
+-- change triggers, installed
+CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('api_key_auth_revoked', OLD.prefix); IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN PERFORM pg_notify('api_key_auth_revoked', NEW.prefix); END IF; RETURN NULL; END $$;
+-- change triggers, installed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON "keys"."app_apikey";
+-- change triggers, installed
+CREATE TRIGGER api_key_auth_announce_change AFTER UPDATE OR DELETE ON "keys"."app_apikey" FOR EACH ROW EXECUTE FUNCTION api_key_auth_announce_change();
+-- change triggers, removed
+DROP TRIGGER IF EXISTS api_key_auth_announce_change ON "keys"."app_apikey";
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
