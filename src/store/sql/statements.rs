@@ -356,6 +356,7 @@ impl Statements {
 /// row, an update or a delete, on the revocation channel, whoever makes it
 /// (Django's admin, a hand-written UPDATE). Each names the row's prefix,
 /// and the new one too when an update changes it.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // pinned by the tests whatever the features
 pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<String> {
     let table = match schema {
         Schema::Native => "api_keys".to_owned(),
