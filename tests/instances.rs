@@ -1,12 +1,17 @@
 //! Several instances on one database: a revocation on one reaches the
-//! caches of the others within a second, through PostgreSQL LISTEN/NOTIFY
-//! or Redis pub/sub; a listener that lost its line, or whose line went
+//! caches of the others within a second, through PostgreSQL LISTEN/NOTIFY,
+//! Redis pub/sub, or the change log of SQLite and MySQL; a listener that lost its line, or whose line went
 //! silent, leaves no revoked key cached; revocations reach it again once the
 //! line is back. Also: a store that is cut off or hangs gives 503, and
 //! the service recovers by itself when the store returns (MySQL too).
 #![cfg(all(
     feature = "cache",
-    any(feature = "postgres", feature = "redis", feature = "mysql")
+    any(
+        feature = "postgres",
+        feature = "redis",
+        feature = "mysql",
+        feature = "sqlite"
+    )
 ))]
 
 mod common;
@@ -275,29 +280,6 @@ mod postgres {
     }
 }
 
-#[cfg(feature = "mysql")]
-mod mysql {
-    use super::*;
-    use api_key_auth::store::mysql::MySqlStore;
-    use common::{isolated_mysql_url, mysql_url};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_cut_or_hanging_database_gives_503_and_the_service_recovers() {
-        let Some(url) =
-            mysql_url("mysql::a_cut_or_hanging_database_gives_503_and_the_service_recovers")
-        else {
-            return;
-        };
-        let url = isolated_mysql_url(&url).await;
-        let target = host_port(&url);
-        let proxy = Proxy::start(&target).await;
-        let store = MySqlStore::connect(&proxy.url(&url, &target))
-            .await
-            .unwrap();
-        service_survives_its_store(store, &proxy).await;
-    }
-}
-
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;
@@ -395,6 +377,417 @@ mod redis {
             .with_namespace(&namespace());
         service_survives_its_store(store, &proxy).await;
     }
+}
+
+/// The change log a trim emptied past what a feed had read: `b` revokes
+/// nothing itself, yet refuses the key within `limit`. `trim_while_revoking`
+/// revokes `revoked`'s row, deletes every log entry up to and including
+/// that change, and changes `other`'s row, in one transaction, so that no
+/// feed can have read the revocation's entry.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+async fn trimmed_log_leaves_no_revoked_key_cached<S, F, Fut>(
+    a: S,
+    b: CachedStore<S>,
+    trim_while_revoking: F,
+    limit: Duration,
+) where
+    S: KeyManager + Clone,
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (revoked, key) = a.create(NewKey::named("revoked")).await.unwrap().reveal();
+    let (other, _) = a.create(NewKey::named("other")).await.unwrap().reveal();
+    let auth = Authenticator::new(b.clone());
+    auth.authenticate(&headers(&key)).await.unwrap();
+    auth.authenticate(&headers(&key)).await.unwrap();
+    assert!(b.stats().hits >= 1, "B serves the key from its cache");
+    trim_while_revoking(revoked.prefix.to_string(), other.prefix.to_string()).await;
+    let started = tokio::time::Instant::now();
+    loop {
+        match auth.authenticate(&headers(&key)).await {
+            Err(AuthFailure::Revoked(_)) => break,
+            Ok(_) if started.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            other => panic!("still {other:?} after {:?}", started.elapsed()),
+        }
+    }
+    println!(
+        "B refused a key whose log entry was trimmed unread after {:?}",
+        started.elapsed()
+    );
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use api_key_auth::store::{sqlite::SqliteStore, Schema};
+
+    async fn instance(url: &str) -> CachedStore<SqliteStore> {
+        let store = SqliteStore::connect(url).await.unwrap();
+        let revocations = store.revocations();
+        CachedStore::builder(store)
+            .ttl(LONG)
+            .build()
+            .with_invalidations(revocations)
+    }
+
+    /// Two stores on one file, as two processes would have: what one
+    /// revokes, the other refuses within a second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_another_instance_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("keys.db").display());
+        let a = instance(&url).await;
+        let b = instance(&url).await;
+        revocation_reaches_the_other_instance(a, b).await;
+    }
+
+    /// An in-memory database: a change made past the cache, on the store
+    /// itself, still reaches the cache through the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_past_the_cache_of_an_in_memory_database_reaches_it() {
+        let cached = instance("sqlite::memory:").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (record, key) = cached
+            .create(NewKey::named("in memory"))
+            .await
+            .unwrap()
+            .reveal();
+        let auth = Authenticator::new(cached.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        auth.authenticate(&headers(&key)).await.unwrap();
+        assert!(cached.inner().revoke(&record.id).await.unwrap());
+        let took = refused_within(&cached, &key, Duration::from_secs(1)).await;
+        println!("refused after {took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trimmed_log_leaves_no_revoked_key_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("keys.db").display());
+        let a = SqliteStore::connect(&url).await.unwrap();
+        let b = instance(&url).await;
+        let pool = a.pool().clone();
+        trimmed_log_leaves_no_revoked_key_cached(
+            a,
+            b,
+            |revoked, other| async move {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("UPDATE api_keys SET revoked = 1 WHERE prefix = ?1")
+                    .bind(&revoked)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM api_key_auth_changes")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE api_keys SET name = 'renamed' WHERE prefix = ?1")
+                    .bind(&other)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            },
+            Duration::from_secs(1),
+        )
+        .await;
+    }
+
+    /// Django's table in SQLite: a change by hand (as Django makes it)
+    /// reaches the cache once the triggers are in, and not once they are out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_made_outside_the_crate_reach_the_cache_through_triggers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("django.sqlite3").display());
+        let django = SqliteStore::connect(&url).await.unwrap().pool().clone();
+        sqlx::query(
+            "CREATE TABLE rest_framework_api_key_apikey (\
+               id varchar(150) NOT NULL PRIMARY KEY, created datetime NOT NULL, \
+               name varchar(50) NOT NULL, revoked bool NOT NULL, expiry_date datetime NULL, \
+               hashed_key varchar(150) NOT NULL, prefix varchar(8) NOT NULL UNIQUE)",
+        )
+        .execute(&django)
+        .await
+        .unwrap();
+        let store = SqliteStore::new(django.clone(), Schema::drf());
+        changes_reach_the_cache(
+            store,
+            [
+                "UPDATE rest_framework_api_key_apikey SET revoked = 1 WHERE prefix = ?1",
+                "UPDATE rest_framework_api_key_apikey SET expiry_date = '2020-01-01 00:00:00' WHERE prefix = ?1",
+                "DELETE FROM rest_framework_api_key_apikey WHERE prefix = ?1",
+            ],
+            |sql, prefix| {
+                let django = django.clone();
+                async move {
+                    sqlx::query(&sql).bind(prefix).execute(&django).await.unwrap();
+                }
+            },
+        )
+        .await;
+    }
+
+    async fn changes_reach_the_cache<F, Fut>(store: SqliteStore, changes: [&str; 3], run: F)
+    where
+        F: Fn(String, String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        store.install_change_triggers().await.unwrap();
+        store.install_change_triggers().await.unwrap(); // again: no error
+        let cached = CachedStore::builder(store.clone())
+            .ttl(LONG)
+            .build()
+            .with_invalidations(store.revocations());
+        super::changes_reach_the_cache(&store, &cached, changes, &run).await;
+        store.remove_change_triggers().await.unwrap();
+        super::changes_are_unheard_without_triggers(&store, &cached, changes[0], &run).await;
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use api_key_auth::store::{mysql::MySqlStore, Schema};
+    use common::{isolated_mysql_url, mysql_url};
+
+    async fn instance(url: &str) -> CachedStore<MySqlStore> {
+        let store = MySqlStore::connect(url).await.unwrap();
+        let revocations = store.revocations();
+        CachedStore::builder(store)
+            .ttl(LONG)
+            .build()
+            .with_invalidations(revocations)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cut_or_hanging_database_gives_503_and_the_service_recovers() {
+        let Some(url) =
+            mysql_url("mysql::a_cut_or_hanging_database_gives_503_and_the_service_recovers")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let target = host_port(&url);
+        let proxy = Proxy::start(&target).await;
+        let store = MySqlStore::connect(&proxy.url(&url, &target))
+            .await
+            .unwrap();
+        service_survives_its_store(store, &proxy).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_another_instance_within_a_second() {
+        let Some(url) = mysql_url("mysql::a_revocation_reaches_another_instance_within_a_second")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = instance(&url).await;
+        let b = instance(&url).await;
+        revocation_reaches_the_other_instance(a, b).await;
+    }
+
+    /// B's feed reads through a proxy that is cut: it flushes at once and at
+    /// every retry, and hears revocations again once the line is back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_whose_line_is_cut_leaves_no_revoked_key_cached() {
+        let Some(url) = mysql_url("mysql::a_feed_whose_line_is_cut_leaves_no_revoked_key_cached")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = instance(&url).await;
+        let target = host_port(&url);
+        let proxy = Proxy::start(&target).await;
+        let b_store = MySqlStore::connect(&url).await.unwrap();
+        let b_feed = MySqlStore::connect(&proxy.url(&url, &target))
+            .await
+            .unwrap();
+        let b = CachedStore::builder(b_store)
+            .ttl(LONG)
+            .build()
+            .with_invalidations(b_feed.revocations());
+        a_lost_line_leaves_no_revoked_key_cached(
+            a,
+            b,
+            &proxy,
+            LineTrouble::Cut,
+            Duration::from_secs(1),
+        )
+        .await;
+    }
+
+    /// A stalled line: the read times out after a second, and the feed flushes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_whose_line_goes_silent_flushes_after_its_read_timeout() {
+        let Some(url) =
+            mysql_url("mysql::a_feed_whose_line_goes_silent_flushes_after_its_read_timeout")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = instance(&url).await;
+        let target = host_port(&url);
+        let proxy = Proxy::start(&target).await;
+        let b_store = MySqlStore::connect(&url).await.unwrap();
+        let b_feed = MySqlStore::connect(&proxy.url(&url, &target))
+            .await
+            .unwrap();
+        let b = CachedStore::builder(b_store)
+            .ttl(LONG)
+            .build()
+            .with_invalidations(b_feed.revocations());
+        a_lost_line_leaves_no_revoked_key_cached(
+            a,
+            b,
+            &proxy,
+            LineTrouble::Silence,
+            Duration::from_millis(1500),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trimmed_log_leaves_no_revoked_key_cached() {
+        let Some(url) = mysql_url("mysql::a_trimmed_log_leaves_no_revoked_key_cached") else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = MySqlStore::connect(&url).await.unwrap();
+        let b = instance(&url).await;
+        let pool = a.pool().clone();
+        trimmed_log_leaves_no_revoked_key_cached(
+            a,
+            b,
+            |revoked, other| async move {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("UPDATE api_keys SET revoked = TRUE WHERE prefix = ?")
+                    .bind(&revoked)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM api_key_auth_changes")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE api_keys SET name = 'renamed' WHERE prefix = ?")
+                    .bind(&other)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            },
+            Duration::from_secs(1),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_made_outside_the_crate_reach_the_cache_through_triggers() {
+        let Some(url) =
+            mysql_url("mysql::changes_made_outside_the_crate_reach_the_cache_through_triggers")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let django = MySqlStore::connect(&url).await.unwrap().pool().clone();
+        sqlx::query(
+            "CREATE TABLE rest_framework_api_key_apikey (\
+               id varchar(150) NOT NULL PRIMARY KEY, created datetime(6) NOT NULL, \
+               name varchar(50) NOT NULL, revoked bool NOT NULL, expiry_date datetime(6) NULL, \
+               hashed_key varchar(150) NOT NULL, prefix varchar(8) NOT NULL UNIQUE)",
+        )
+        .execute(&django)
+        .await
+        .unwrap();
+        let store = MySqlStore::new(django.clone(), Schema::drf());
+        store.install_change_triggers().await.unwrap();
+        store.install_change_triggers().await.unwrap(); // again: no error
+        let cached = CachedStore::builder(store.clone())
+            .ttl(LONG)
+            .build()
+            .with_invalidations(store.revocations());
+        let changes = [
+            "UPDATE rest_framework_api_key_apikey SET revoked = TRUE WHERE prefix = ?",
+            "UPDATE rest_framework_api_key_apikey SET expiry_date = '2020-01-01 00:00:00' WHERE prefix = ?",
+            "DELETE FROM rest_framework_api_key_apikey WHERE prefix = ?",
+        ];
+        let run = |sql: String, prefix: String| {
+            let django = django.clone();
+            async move {
+                sqlx::query(&sql)
+                    .bind(prefix)
+                    .execute(&django)
+                    .await
+                    .unwrap();
+            }
+        };
+        changes_reach_the_cache(&store, &cached, changes, &run).await;
+        store.remove_change_triggers().await.unwrap();
+        changes_are_unheard_without_triggers(&store, &cached, changes[0], &run).await;
+    }
+}
+
+/// Each change, made past the crate by `run` (SQL, prefix), to a key
+/// `cached` holds makes it refuse the key within a second.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+async fn changes_reach_the_cache<S, F, Fut>(
+    store: &S,
+    cached: &CachedStore<S>,
+    changes: [&str; 3],
+    run: &F,
+) where
+    S: KeyManager + Clone,
+    F: Fn(String, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for change in changes {
+        let (record, key) = store
+            .create(NewKey::named("django's"))
+            .await
+            .unwrap()
+            .reveal();
+        let auth = Authenticator::new(cached.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        auth.authenticate(&headers(&key)).await.unwrap();
+        run(change.to_owned(), record.prefix.to_string()).await;
+        let started = tokio::time::Instant::now();
+        while auth.authenticate(&headers(&key)).await.is_ok() {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{change}: still accepted after a second"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        println!("{change}: refused after {:?}", started.elapsed());
+    }
+}
+
+/// With the triggers removed, a change past the crate is not heard (the TTL bounds it).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+async fn changes_are_unheard_without_triggers<S, F, Fut>(
+    store: &S,
+    cached: &CachedStore<S>,
+    change: &str,
+    run: &F,
+) where
+    S: KeyManager + Clone,
+    F: Fn(String, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (record, key) = store.create(NewKey::named("after")).await.unwrap().reveal();
+    let auth = Authenticator::new(cached.clone());
+    auth.authenticate(&headers(&key)).await.unwrap();
+    run(change.to_owned(), record.prefix.to_string()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        auth.authenticate(&headers(&key)).await.is_ok(),
+        "without the triggers the cache hears nothing (the TTL bounds it)"
+    );
 }
 
 /// How the line to `b`'s revocation listener fails in a test.

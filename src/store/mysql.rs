@@ -34,6 +34,9 @@ use crate::store::{
 /// The shipped migrations, in order.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/mysql/0001_api_keys.sql"))];
 
+/// The migration that adds the change log and its triggers to `api_keys`.
+const CHANGE_LOG_MIGRATION: i64 = 2;
+
 /// Keys in a MySQL or MariaDB database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
 pub struct MySqlStore {
@@ -63,7 +66,31 @@ impl MySqlStore {
     /// one that a second run skips (MySQL commits DDL at once, so a
     /// transaction could not make them atomic).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner.migrate(MIGRATIONS, None).await
+        self.inner
+            .migrate(MIGRATIONS, Some(CHANGE_LOG_MIGRATION), None)
+            .await
+    }
+
+    /// Installs triggers on the store's table that write every change to a
+    /// row (revoked, expiry moved, hash replaced, row deleted), whoever
+    /// makes it, to the change log `api_key_auth_changes`, which
+    /// [`revocations`](Self::revocations) follows: a key revoked in Django's
+    /// admin is then dropped from every cache within the feed's interval,
+    /// not after the cache TTL. [`migrate`](Self::migrate) does this for this
+    /// crate's own table; for a Django table it is an explicit step, safe to
+    /// repeat, that adds the log table and two triggers
+    /// (`api_key_auth_log_upd_<table>`, `api_key_auth_log_del_<table>`) and
+    /// touches no column or migration of Django's.
+    /// [`remove_change_triggers`](Self::remove_change_triggers) undoes it.
+    pub async fn install_change_triggers(&self) -> Result<(), StoreError> {
+        self.inner.change_log_triggers(true).await
+    }
+
+    /// Drops the triggers [`install_change_triggers`](Self::install_change_triggers)
+    /// added. The log table stays (another table's triggers may write to it);
+    /// drop it by hand once no trigger does.
+    pub async fn remove_change_triggers(&self) -> Result<(), StoreError> {
+        self.inner.change_log_triggers(false).await
     }
 }
 
@@ -78,4 +105,79 @@ async fn pool(url: &str) -> Result<MySqlPool, StoreError> {
         .connect_with(options)
         .await
         .map_err(store_error)
+}
+
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use revocations::MySqlRevocations;
+
+#[cfg(feature = "cache")]
+mod revocations {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use sqlx::{pool::PoolOptions, MySql};
+
+    use super::MySqlStore;
+    use crate::store::{
+        sql::{feed::ChangeFeed, ChangeLogSql},
+        Invalidation, InvalidationSource,
+    };
+
+    /// Changes to keys made by anyone (another process, the `api-key`
+    /// command, Django), read from the change log, for a
+    /// [`CachedStore`](crate::cache::CachedStore).
+    ///
+    /// Every [`interval`](Self::interval) (250 ms by default) it reads the
+    /// log's new entries on a connection of its own, and names
+    /// each changed key's prefix. It yields [`Invalidation::All`] whenever
+    /// it may have missed one: at every failed read, when entries it had not
+    /// read were trimmed, and when a hole in the log's sequence stays open
+    /// over 5 seconds (a transaction that never committed). A read that takes
+    /// over a second counts as failed. It also keeps the log trimmed to its
+    /// newest 10,000 entries.
+    #[derive(Debug)]
+    pub struct MySqlRevocations(ChangeFeed<MySql>);
+
+    impl MySqlStore {
+        #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+        /// The changes to this store's table, to pass to
+        /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
+        /// The table needs its change triggers: this crate's own has them
+        /// (see [`migrate`](Self::migrate)); a Django table gets them from
+        /// [`install_change_triggers`](Self::install_change_triggers).
+        pub fn revocations(&self) -> MySqlRevocations {
+            let log = self
+                .inner
+                .change_log()
+                .expect("SQLite and MySQL tables have a change log");
+            MySqlRevocations::following(self, log)
+        }
+    }
+
+    impl MySqlRevocations {
+        fn following(store: &MySqlStore, log: ChangeLogSql) -> Self {
+            let options = (*store.pool().connect_options()).clone();
+            let pool = PoolOptions::<MySql>::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(1))
+                .connect_lazy_with(options);
+            Self(ChangeFeed::new(pool, log))
+        }
+
+        /// How often the log is read; 250 ms by default, 10 ms at least.
+        pub fn interval(mut self, every: Duration) -> Self {
+            self.0.set_interval(every);
+            self
+        }
+    }
+
+    #[async_trait]
+    impl InvalidationSource for MySqlRevocations {
+        async fn next(&mut self) -> Option<Invalidation> {
+            Some(self.0.next().await)
+        }
+    }
 }

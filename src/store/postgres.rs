@@ -71,7 +71,9 @@ impl PostgresStore {
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner.migrate(MIGRATIONS, Some(MIGRATION_LOCK)).await
+        self.inner
+            .migrate(MIGRATIONS, None, Some(MIGRATION_LOCK))
+            .await
     }
 
     /// Installs triggers on the store's table that announce every change to

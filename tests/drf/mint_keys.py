@@ -5,6 +5,12 @@
     python mint_keys.py --mysql mysql://user@host:port/db --out keys.json
     python mint_keys.py --postgres ... --verify rust-keys.json
 
+    python mint_keys.py --sqlite PATH --act revoke:PREFIX delete:PREFIX expire:PREFIX
+
+With --act, mints nothing: Django changes the keys with those prefixes the way
+its admin would (`revoked = True` and `save()`, `delete()`, an expiry moved
+to yesterday and `save()`), for the crate's tests of change triggers.
+
 With --verify, mints nothing: it checks that DRF gives the keys listed in the
 file (keys the crate created or revoked in DRF's table) the verdicts listed
 there, and exits non-zero if it does not.
@@ -74,10 +80,13 @@ def main():
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--out")
     action.add_argument("--verify")
+    action.add_argument("--act", nargs="+", metavar="WHAT:PREFIX")
     args = parser.parse_args()
     configure(args)
     if args.verify:
         sys.exit(verify(args.verify))
+    if args.act:
+        sys.exit(act(args.act))
 
     from django.core.management import call_command
     from django.utils import timezone
@@ -114,6 +123,28 @@ def main():
         json.dump(keys, out, ensure_ascii=False, indent=1)
     accepted = sum(k["accepted"] for k in keys)
     print(f"minted {len(cases)} keys with DRF; DRF accepts {accepted} of {len(keys)} presented", file=sys.stderr)
+
+
+def act(changes):
+    from django.utils import timezone
+    from rest_framework_api_key.models import APIKey
+
+    for change in changes:
+        what, _, prefix = change.partition(":")
+        key = APIKey.objects.get(prefix=prefix)
+        if what == "revoke":
+            key.revoked = True
+            key.save()
+        elif what == "delete":
+            key.delete()
+        elif what == "expire":
+            key.expiry_date = timezone.now() - datetime.timedelta(days=1)
+            key.save()
+        else:
+            print(f"unknown change {what!r}: revoke, delete or expire", file=sys.stderr)
+            return 2
+    print(f"Django made {len(changes)} change(s)", file=sys.stderr)
+    return 0
 
 
 def verify(path):

@@ -3,6 +3,9 @@
 //! layouts (in `schema.rs`). SQLite, PostgreSQL and MySQL differ only in the
 //! SQL they are given and in how they connect.
 
+mod change_log;
+#[cfg(all(feature = "cache", any(feature = "sqlite", feature = "mysql")))]
+pub(crate) mod feed;
 mod schema;
 mod statements;
 
@@ -11,6 +14,7 @@ use std::{sync::Arc, time::SystemTime};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
+pub(crate) use change_log::ChangeLogSql;
 pub use schema::{DrfTable, Schema};
 #[cfg(feature = "postgres")]
 pub(crate) use statements::postgres_change_triggers;
@@ -93,11 +97,27 @@ pub(crate) trait Queries: SqlDatabase {
     ) -> Result<Option<String>, sqlx::Error>;
     /// Runs `statements` in one transaction.
     async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error>;
-    /// Applies the migrations not recorded, in one transaction, after `lock`.
+    /// The first column, an integer, of the one row `sql` answers on `conn`.
+    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error>;
+    /// `sql` on `conn` with one integer parameter; rows affected ignored.
+    async fn execute_with(
+        conn: &mut Self::Connection,
+        sql: &str,
+        value: i64,
+    ) -> Result<(), sqlx::Error>;
+    /// Change-log entries (`seq`, `prefix`) after `after`, at most `limit`.
+    async fn log_rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error>;
+    /// Applies the migrations (version, statements) not recorded, in one
+    /// transaction, after `lock`.
     async fn apply_migrations(
         pool: &Pool<Self>,
         sql: &Statements,
-        migrations: &[(i64, &str)],
+        migrations: &[(i64, Vec<String>)],
         lock: Option<&str>,
     ) -> Result<(), sqlx::Error>;
 }
@@ -121,6 +141,7 @@ where
     for<'r> bool: Decode<'r, DB>,
     for<'r> Option<bool>: Decode<'r, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
 {
     async fn find_row(
         pool: &Pool<Self>,
@@ -221,15 +242,49 @@ where
     async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
         for statement in statements {
-            sqlx::query(statement).execute(&mut *tx).await?;
+            // Unprepared: MySQL cannot prepare CREATE TRIGGER.
+            (&mut *tx).execute(statement.as_str()).await?;
         }
         tx.commit().await
+    }
+
+    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+        row.try_get(0usize)
+    }
+
+    async fn execute_with(
+        conn: &mut Self::Connection,
+        sql: &str,
+        value: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    }
+
+    async fn log_rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
+            .collect()
     }
 
     async fn apply_migrations(
         pool: &Pool<Self>,
         sql: &Statements,
-        migrations: &[(i64, &str)],
+        migrations: &[(i64, Vec<String>)],
         lock: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
@@ -237,19 +292,19 @@ where
             sqlx::query(lock).execute(&mut *tx).await?;
         }
         sqlx::query(sql.migrations_table).execute(&mut *tx).await?;
-        for &(version, file) in migrations {
+        for (version, statements) in migrations {
             let applied = sqlx::query(&sql.migration_applied)
-                .bind(version)
+                .bind(*version)
                 .fetch_optional(&mut *tx)
                 .await?;
             if applied.is_some() {
                 continue;
             }
-            for statement in migration_statements(file) {
-                sqlx::query(&statement).execute(&mut *tx).await?;
+            for statement in statements {
+                (&mut *tx).execute(statement.as_str()).await?;
             }
             sqlx::query(&sql.migration_record)
-                .bind(version)
+                .bind(*version)
                 .bind(to_millis(SystemTime::now()))
                 .execute(&mut *tx)
                 .await?;
@@ -348,14 +403,47 @@ impl<DB: Queries> SqlStore<DB> {
         self.hasher.algorithm()
     }
 
+    /// Applies the shipped migration files (version, text) not yet applied
+    /// and, where the database has no notification channel, the change log
+    /// of this crate's table as migration `change_log_version`.
     pub(crate) async fn migrate(
         &self,
-        migrations: &[(i64, &str)],
+        files: &[(i64, &str)],
+        change_log_version: Option<i64>,
         lock: Option<&str>,
     ) -> Result<(), StoreError> {
-        DB::apply_migrations(&self.pool, &self.sql, migrations, lock)
+        let mut migrations: Vec<(i64, Vec<String>)> = files
+            .iter()
+            .map(|&(version, file)| (version, migration_statements(file)))
+            .collect();
+        if let (Some(version), Some(log)) = (
+            change_log_version,
+            ChangeLogSql::new(DB::DIALECT, &Schema::Native),
+        ) {
+            migrations.push((version, log.install));
+        }
+        DB::apply_migrations(&self.pool, &self.sql, &migrations, lock)
             .await
             .map_err(store_error)
+    }
+
+    /// The change log of this store's table: `None` on PostgreSQL.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn change_log(&self) -> Option<ChangeLogSql> {
+        ChangeLogSql::new(DB::DIALECT, &self.schema)
+    }
+
+    /// Installs (or with `install` false, removes) the triggers that write
+    /// every change to a key row to the change log.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+    pub(crate) async fn change_log_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let Some(log) = self.change_log() else {
+            return Err(StoreError::config(
+                "this database announces changes with triggers of its own",
+            ));
+        };
+        let statements = if install { log.install } else { log.remove };
+        self.execute_all(&statements).await
     }
 
     pub(crate) async fn find(&self, prefix: Prefix) -> Lookup {
@@ -397,8 +485,7 @@ impl<DB: Queries> SqlStore<DB> {
             .collect()
     }
 
-    /// Runs `statements` in one transaction.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// Runs `statements` in one transaction (MySQL commits each DDL at once).
     pub(crate) async fn execute_all(&self, statements: &[String]) -> Result<(), StoreError> {
         DB::execute_all(&self.pool, statements)
             .await

@@ -67,6 +67,15 @@ impl DrfTable {
         &self.name
     }
 
+    /// The schema (PostgreSQL), attached database (SQLite) or database
+    /// (MySQL) the name is qualified by, if any, and the table's own name.
+    pub(crate) fn parts(&self) -> (Option<&str>, &str) {
+        match self.name.split_once('.') {
+            Some((schema, table)) => (Some(schema), table),
+            None => (None, &self.name),
+        }
+    }
+
     /// The name quoted for `dialect`, each part on its own, so that even a
     /// name that got past the check could not end the identifier.
     pub(crate) fn quoted(&self, dialect: Dialect) -> String {

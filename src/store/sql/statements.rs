@@ -76,7 +76,7 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS api_key_auth_migratio
 
 impl Dialect {
     /// The placeholder of parameter `n` (1-based).
-    fn param(self, n: usize) -> String {
+    pub(crate) fn param(self, n: usize) -> String {
         match self {
             Self::Sqlite => format!("?{n}"),
             Self::Postgres => format!("${n}"),
@@ -450,6 +450,21 @@ mod tests {
                     }
                     for statement in postgres_change_triggers(schema, false) {
                         put("change triggers, removed", &statement);
+                    }
+                }
+                if let Some(log) = super::super::change_log::ChangeLogSql::new(dialect, schema) {
+                    for statement in &log.install {
+                        put("change log, installed", statement);
+                    }
+                    for statement in &log.remove {
+                        put("change log, triggers removed", statement);
+                    }
+                    put("change log, read", &log.read);
+                    put("change log, oldest", &log.oldest);
+                    put("change log, newest", &log.newest);
+                    put("change log, trim", &log.trim);
+                    if let Some(version) = &log.data_version {
+                        put("change log, anything new?", version);
                     }
                 }
                 put("migrations table", sql.migrations_table);

@@ -21,6 +21,30 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 AND revoked = TRUE ORDER BY api_keys.id LIMIT ?2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, scopes, owner, metadata FROM api_keys WHERE api_keys.id > ?1 AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= ?2 ORDER BY api_keys.id LIMIT ?3;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS "api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
+-- change log, installed
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys";
+-- change log, installed
+CREATE TRIGGER "api_key_auth_log_upd_api_keys" AFTER UPDATE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys";
+-- change log, installed
+CREATE TRIGGER "api_key_auth_log_del_api_keys" AFTER DELETE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys";
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys";
+-- change log, read
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM "api_key_auth_changes";
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
+-- change log, trim
+DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
+-- change log, anything new?
+PRAGMA data_version;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -47,6 +71,30 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 AND revoked = TRUE ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 AND revoked = FALSE AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NOT NULL AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) <= ?2 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?3;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS "api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
+-- change log, installed
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey";
+-- change log, installed
+CREATE TRIGGER "api_key_auth_log_upd_rest_framework_api_key_apikey" AFTER UPDATE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey";
+-- change log, installed
+CREATE TRIGGER "api_key_auth_log_del_rest_framework_api_key_apikey" AFTER DELETE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey";
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey";
+-- change log, read
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM "api_key_auth_changes";
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
+-- change log, trim
+DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
+-- change log, anything new?
+PRAGMA data_version;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -73,6 +121,30 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 AND revoked = TRUE ORDER BY "keys"."app_apikey".prefix LIMIT ?2;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 AND revoked = FALSE AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) IS NOT NULL AND CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) <= ?2 ORDER BY "keys"."app_apikey".prefix LIMIT ?3;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS "keys"."api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
+-- change log, installed
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_upd_app_apikey";
+-- change log, installed
+CREATE TRIGGER "keys"."api_key_auth_log_upd_app_apikey" AFTER UPDATE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_del_app_apikey";
+-- change log, installed
+CREATE TRIGGER "keys"."api_key_auth_log_del_app_apikey" AFTER DELETE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_upd_app_apikey";
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_del_app_apikey";
+-- change log, read
+SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
+-- change log, trim
+DELETE FROM "keys"."api_key_auth_changes" WHERE seq <= ?1;
+-- change log, anything new?
+PRAGMA data_version;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -209,6 +281,28 @@ SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key A
 SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? AND revoked = TRUE ORDER BY api_keys.id LIMIT ?;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, revoked, CAST(scopes AS CHAR) AS scopes, CAST(owner AS CHAR) AS owner, CAST(metadata AS CHAR) AS metadata FROM api_keys WHERE api_keys.id > ? AND revoked = FALSE AND expires_ms IS NOT NULL AND expires_ms <= ? ORDER BY api_keys.id LIMIT ?;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- change log, installed
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys`;
+-- change log, installed
+CREATE TRIGGER `api_key_auth_log_upd_api_keys` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys`;
+-- change log, installed
+CREATE TRIGGER `api_key_auth_log_del_api_keys` AFTER DELETE ON `api_keys` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys`;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys`;
+-- change log, read
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM `api_key_auth_changes`;
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
+-- change log, trim
+DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -237,6 +331,28 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? AND revoked = TRUE ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? AND revoked = FALSE AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NOT NULL AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) <= ? ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- change log, installed
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey`;
+-- change log, installed
+CREATE TRIGGER `api_key_auth_log_upd_rest_framework_api_key_apikey` AFTER UPDATE ON `rest_framework_api_key_apikey` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey`;
+-- change log, installed
+CREATE TRIGGER `api_key_auth_log_del_rest_framework_api_key_apikey` AFTER DELETE ON `rest_framework_api_key_apikey` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey`;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey`;
+-- change log, read
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM `api_key_auth_changes`;
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
+-- change log, trim
+DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -265,6 +381,28 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? AND revoked = TRUE ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
 -- page, expired, binding [Cursor, Now, Limit]
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? AND revoked = FALSE AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) IS NOT NULL AND CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) <= ? ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
+-- change log, installed
+CREATE TABLE IF NOT EXISTS `keys`.`api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- change log, installed
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_upd_app_apikey`;
+-- change log, installed
+CREATE TRIGGER `keys`.`api_key_auth_log_upd_app_apikey` AFTER UPDATE ON `keys`.`app_apikey` FOR EACH ROW BEGIN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
+-- change log, installed
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_del_app_apikey`;
+-- change log, installed
+CREATE TRIGGER `keys`.`api_key_auth_log_del_app_apikey` AFTER DELETE ON `keys`.`app_apikey` FOR EACH ROW INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_upd_app_apikey`;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_del_app_apikey`;
+-- change log, read
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
+-- change log, oldest
+SELECT COALESCE(MIN(seq), 0) AS seq FROM `keys`.`api_key_auth_changes`;
+-- change log, newest
+SELECT COALESCE(MAX(seq), 0) AS seq FROM `keys`.`api_key_auth_changes`;
+-- change log, trim
+DELETE FROM `keys`.`api_key_auth_changes` WHERE seq <= ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
