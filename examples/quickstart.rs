@@ -86,7 +86,18 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
             let revocations = store.revocations();
             Arc::new(CachedStore::new(store).with_invalidations(revocations))
         }
-        // MySQL announces no revocations: every lookup asks the database.
+        // SQLite and MySQL: cache, and follow the change log, which hears
+        // of revocations made by other processes (the `api-key` command,
+        // a second server, Django once `api-key migrate` put its triggers in).
+        Opened::Sqlite(store) => {
+            let revocations = store.revocations();
+            Arc::new(CachedStore::new(store).with_invalidations(revocations))
+        }
+        Opened::MySql(store) => {
+            let revocations = store.revocations();
+            Arc::new(CachedStore::new(store).with_invalidations(revocations))
+        }
+        // Memory: already in this process; a cache would only copy it.
         other => other.into_manager(),
     };
     let shown = redacted(&url);
@@ -122,6 +133,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let existing = store.list().await?.len();
     let created = if drf {
         println!("this table belongs to a Django service: keys come from its admin or APIKey.objects.create_key()");
+        println!("keys Django revokes or deletes are refused at once only with the change triggers in: `api-key --store <same URL> --schema drf migrate`; without them, within the cache's 30 s");
         None
     } else if existing > 0 {
         println!("the store holds {existing} key(s) already, so none was created; use one you were given");

@@ -174,6 +174,97 @@ async fn a_key_lives_and_dies_through_the_command_on_servers() {
     }
 }
 
+/// A server running in this process, caching its keys and following the
+/// store's revocation feed, refuses within a second a key the command (in
+/// a process of its own) revoked.
+async fn a_revocation_by_the_command_reaches_a_running_server(store: &str, schema: &[&str]) {
+    use api_key_auth::{cache::CachedStore, store::open::Opened, KeyManager, NewKey};
+    use std::{sync::Arc, time::Duration};
+    let drf = schema == ["--schema", "drf"];
+    let with = |args: &[&str]| -> Vec<String> {
+        schema.iter().chain(args).map(|a| a.to_string()).collect()
+    };
+    // On a Django table, `migrate` installs the triggers the feed needs.
+    ok(api_key(store, &with(&["migrate"]), ""));
+    let server: Arc<dyn KeyManager> =
+        match api_key_auth::store::open::open(store, drf).await.unwrap() {
+            Opened::Sqlite(inner) => {
+                let feed = inner.revocations();
+                Arc::new(CachedStore::new(inner).with_invalidations(feed))
+            }
+            Opened::MySql(inner) => {
+                let feed = inner.revocations();
+                Arc::new(CachedStore::new(inner).with_invalidations(feed))
+            }
+            other => panic!("not a store with a change log: {other:?}"),
+        };
+    let (record, key) = server
+        .create(NewKey::named("served"))
+        .await
+        .unwrap()
+        .reveal();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+    );
+    let auth = Authenticator::new(server.clone());
+    auth.authenticate(&headers).await.unwrap();
+    auth.authenticate(&headers).await.unwrap(); // now from the cache
+
+    ok(api_key(store, &with(&["revoke", &record.id, "--yes"]), ""));
+    let started = std::time::Instant::now();
+    loop {
+        match auth.authenticate(&headers).await {
+            Err(AuthFailure::Revoked(_)) => break,
+            Ok(_) if started.elapsed() < Duration::from_secs(1) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            other => panic!(
+                "still {other:?} {:?} after the command revoked it",
+                started.elapsed()
+            ),
+        }
+    }
+    println!(
+        "{store}: the server refused the key {:?} after the command revoked it",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_by_the_command_reaches_a_running_server_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    a_revocation_by_the_command_reaches_a_running_server(&store, &[]).await;
+
+    let path = dir.path().join("drf.sqlite3");
+    std::fs::copy(Path::new("tests/fixtures/drf/keys.sqlite3"), &path).unwrap();
+    let store = format!("sqlite:{}", path.display());
+    a_revocation_by_the_command_reaches_a_running_server(&store, &["--schema", "drf"]).await;
+    // And out again: the triggers go, Django's table stays as it was.
+    ok(api_key(
+        &store,
+        &["--schema", "drf", "migrate", "--remove-triggers"],
+        "",
+    ));
+    let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let triggers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(triggers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_by_the_command_reaches_a_running_server_on_mysql() {
+    if let Some(url) = common::mysql_url("cli::a revocation reaching a server on MySQL") {
+        let url = common::isolated_mysql_url(&url).await;
+        a_revocation_by_the_command_reaches_a_running_server(&url, &[]).await;
+    }
+}
+
 /// Each failure is one line on stderr and exit status 1.
 #[test]
 fn failures_are_one_clear_line() {
@@ -225,10 +316,10 @@ fn failures_are_one_clear_line() {
             "no control characters",
         ),
         (
-            &store,
+            "memory",
             &["migrate", "--remove-triggers"],
             "",
-            "change triggers exist on PostgreSQL only",
+            "change triggers exist on SQLite, PostgreSQL and MySQL only",
         ),
     ];
     for (url, args, stdin, expected) in cases {
@@ -263,7 +354,8 @@ fn every_subcommand_explains_itself_with_an_example() {
             .unwrap();
         let help = ok(output);
         assert!(
-            help.contains("Example:\n") && help.contains("api-key --store"),
+            (help.contains("Example:\n") || help.contains("Examples:\n"))
+                && help.contains("api-key --store"),
             "{command}: {help}"
         );
     }

@@ -66,13 +66,14 @@ enum SchemaArg {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or upgrade the key tables; running it again changes nothing.
-    /// On PostgreSQL it also installs triggers that announce every change to
-    /// a key's row (Django's admin included) to the running servers' caches.
+    /// On SQLite, PostgreSQL and MySQL it also installs triggers that report
+    /// every change to a key's row (Django's admin included) to the running
+    /// servers' caches; on a Django table, they are all it adds.
     #[command(
-        after_help = "Example:\n  api-key --store postgres://app@db/app migrate\n  api-key --store postgres://app@db/django --schema drf migrate --remove-triggers"
+        after_help = "Examples:\n  api-key --store postgres://app@db/app migrate\n  api-key --store sqlite:/srv/django/db.sqlite3 --schema drf migrate\n  api-key --store mysql://app@db/django --schema drf migrate --remove-triggers"
     )]
     Migrate {
-        /// Remove the PostgreSQL change triggers instead of installing them.
+        /// Remove the change triggers instead of installing them.
         #[arg(long)]
         remove_triggers: bool,
     },
@@ -198,7 +199,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?;
     if let Command::Migrate { remove_triggers } = cli.command {
-        migrate(opened, &url, drf, remove_triggers).await?;
+        migrate(opened, &url, remove_triggers).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let store = opened.into_manager();
@@ -224,26 +225,34 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opening a store of this crate's own tables created or upgraded them;
-/// on PostgreSQL, the change triggers go in (or out).
-async fn migrate(opened: Opened, url: &str, drf: bool, remove: bool) -> Result<(), Failure> {
-    match opened {
-        Opened::Postgres(store) if remove => {
-            store.remove_change_triggers().await?;
-            println!("removed the change triggers from {}", redacted(url));
+/// Opening a store of this crate's own tables created or upgraded them; on
+/// a SQL store, the change triggers go in (or out): PostgreSQL's announce
+/// each change, SQLite's and MySQL's write it to the change log.
+async fn migrate(opened: Opened, url: &str, remove: bool) -> Result<(), Failure> {
+    let shown = redacted(url);
+    let done = match (opened, remove) {
+        (Opened::Postgres(store), false) => store.install_change_triggers().await,
+        (Opened::Postgres(store), true) => store.remove_change_triggers().await,
+        (Opened::Sqlite(store), false) => store.install_change_triggers().await,
+        (Opened::Sqlite(store), true) => store.remove_change_triggers().await,
+        (Opened::MySql(store), false) => store.install_change_triggers().await,
+        (Opened::MySql(store), true) => store.remove_change_triggers().await,
+        (_, true) => {
+            return Err("change triggers exist on SQLite, PostgreSQL and MySQL only".into())
         }
-        Opened::Postgres(store) => {
-            store.install_change_triggers().await?;
-            println!(
-                "{} is up to date; its table announces every change to a key's row",
-                redacted(url)
-            );
+        (_, false) => {
+            println!("{shown} is up to date");
+            return Ok(());
         }
-        _ if remove => return Err("change triggers exist on PostgreSQL only".into()),
-        _ if drf => println!(
-            "a djangorestframework-api-key table belongs to Django's migrations: nothing to do"
-        ),
-        _ => println!("{} is up to date", redacted(url)),
+    };
+    done?;
+    if remove {
+        println!(
+            "removed the change triggers from {shown}: changes made past this crate now reach \
+             caches only when their entries expire (the cache TTL)"
+        );
+    } else {
+        println!("{shown} is up to date; its key table reports every change to a key's row to the running servers' caches");
     }
     Ok(())
 }

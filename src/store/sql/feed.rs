@@ -121,7 +121,11 @@ impl<DB: Queries> ChangeFeed<DB> {
                     self.next_read = (!more).then(|| started + self.interval);
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "cannot read the API key change log; retrying");
+                    tracing::warn!(
+                        error = %err,
+                        "cannot read the API key change log (a Django table needs its change \
+                         triggers: `api-key migrate --schema drf`); flushing the cache and retrying"
+                    );
                     if let Some(mut conn) = self.conn.take() {
                         // Its state after a cut-short query is unknown.
                         conn.close_on_drop();

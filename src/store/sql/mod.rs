@@ -98,14 +98,17 @@ pub(crate) trait Queries: SqlDatabase {
     /// Runs `statements` in one transaction.
     async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error>;
     /// The first column, an integer, of the one row `sql` answers on `conn`.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error>;
     /// `sql` on `conn` with one integer parameter; rows affected ignored.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     async fn execute_with(
         conn: &mut Self::Connection,
         sql: &str,
         value: i64,
     ) -> Result<(), sqlx::Error>;
     /// Change-log entries (`seq`, `prefix`) after `after`, at most `limit`.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     async fn log_rows(
         conn: &mut Self::Connection,
         sql: &str,
