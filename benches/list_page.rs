@@ -61,14 +61,14 @@ fn sqlite() -> &'static (SqliteStore, tempfile::TempDir) {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite:{}", dir.path().join("keys.db").display());
             let store = SqliteStore::connect(&url).await.unwrap();
-            sqlx::query(&format!(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {KEYS}) \
-                 INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) \
-                 SELECT printf('%08d', i), printf('%08d', i), 'sha256$$' || hex(zeroblob(32)), 'key ' || i, i, NULL, i % 10 = 0, '[]', NULL, '{{}}' FROM n"
-            ))
-            .execute(store.pool())
-            .await
-            .unwrap();
+            rusqlite::Connection::open(dir.path().join("keys.db"))
+                .unwrap()
+                .execute_batch(&format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {KEYS}) \
+                     INSERT INTO api_keys (id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata) \
+                     SELECT printf('%08d', i), printf('%08d', i), 'sha256$$' || hex(zeroblob(32)), 'key ' || i, i, NULL, i % 10 = 0, '[]', NULL, '{{}}' FROM n"
+                ))
+                .unwrap();
             (store, dir)
         })
     })

@@ -248,12 +248,14 @@ async fn a_revocation_by_the_command_reaches_a_running_server_on_sqlite() {
         &["--schema", "drf", "migrate", "--remove-triggers"],
         "",
     ));
-    let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
-    let triggers: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let triggers: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
     assert_eq!(triggers, 0);
 }
 

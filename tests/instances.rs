@@ -469,27 +469,26 @@ mod sqlite {
         let url = format!("sqlite:{}", dir.path().join("keys.db").display());
         let a = SqliteStore::connect(&url).await.unwrap();
         let b = instance(&url).await;
-        let pool = a.pool().clone();
+        let path = dir.path().join("keys.db");
         trimmed_log_leaves_no_revoked_key_cached(
             a,
             b,
             |revoked, other| async move {
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query("UPDATE api_keys SET revoked = 1 WHERE prefix = ?1")
-                    .bind(&revoked)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                sqlx::query("DELETE FROM api_key_auth_changes")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE api_keys SET name = 'renamed' WHERE prefix = ?1")
-                    .bind(&other)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                let mut conn = rusqlite::Connection::open(path).unwrap();
+                conn.busy_timeout(Duration::from_secs(5)).unwrap();
+                let tx = conn.transaction().unwrap();
+                tx.execute(
+                    "UPDATE api_keys SET revoked = 1 WHERE prefix = ?1",
+                    [&revoked],
+                )
+                .unwrap();
+                tx.execute("DELETE FROM api_key_auth_changes", []).unwrap();
+                tx.execute(
+                    "UPDATE api_keys SET name = 'renamed' WHERE prefix = ?1",
+                    [&other],
+                )
+                .unwrap();
+                tx.commit().unwrap();
             },
             Duration::from_secs(1),
         )
@@ -502,17 +501,21 @@ mod sqlite {
     async fn changes_made_outside_the_crate_reach_the_cache_through_triggers() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("django.sqlite3").display());
-        let django = SqliteStore::connect(&url).await.unwrap().pool().clone();
-        sqlx::query(
-            "CREATE TABLE rest_framework_api_key_apikey (\
-               id varchar(150) NOT NULL PRIMARY KEY, created datetime NOT NULL, \
-               name varchar(50) NOT NULL, revoked bool NOT NULL, expiry_date datetime NULL, \
-               hashed_key varchar(150) NOT NULL, prefix varchar(8) NOT NULL UNIQUE)",
-        )
-        .execute(&django)
-        .await
-        .unwrap();
-        let store = SqliteStore::new(django.clone(), Schema::drf());
+        let path = dir.path().join("django.sqlite3");
+        let django = std::sync::Arc::new(std::sync::Mutex::new(
+            rusqlite::Connection::open(&path).unwrap(),
+        ));
+        django
+            .lock()
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE rest_framework_api_key_apikey (\
+                   id varchar(150) NOT NULL PRIMARY KEY, created datetime NOT NULL, \
+                   name varchar(50) NOT NULL, revoked bool NOT NULL, expiry_date datetime NULL, \
+                   hashed_key varchar(150) NOT NULL, prefix varchar(8) NOT NULL UNIQUE)",
+            )
+            .unwrap();
+        let store = SqliteStore::open(&url, Schema::drf()).await.unwrap();
         changes_reach_the_cache(
             store,
             [
@@ -523,7 +526,7 @@ mod sqlite {
             |sql, prefix| {
                 let django = django.clone();
                 async move {
-                    sqlx::query(&sql).bind(prefix).execute(&django).await.unwrap();
+                    django.lock().unwrap().execute(&sql, [prefix]).unwrap();
                 }
             },
         )

@@ -205,6 +205,24 @@ mod sqlite {
         format!("sqlite:{}", to.display())
     }
 
+    /// A database file in `dir`: its URL, and a connection of the test's
+    /// own to it, for what the store does not do (hand-made rows).
+    fn file(dir: &tempfile::TempDir, name: &str) -> (String, rusqlite::Connection) {
+        let path = dir.path().join(name);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        (format!("sqlite:{}", path.display()), conn)
+    }
+
+    /// The test's own connection to the database at a `sqlite:` URL.
+    fn conn(url: &str) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(url.strip_prefix("sqlite:").unwrap()).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        conn
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn in_memory_store_keeps_the_contract() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
@@ -222,7 +240,7 @@ mod sqlite {
             .await
             .unwrap()
             .reveal();
-        store.pool().close().await;
+        drop(store);
 
         let reopened = SqliteStore::connect(&url).await.unwrap();
         let found = reopened
@@ -248,11 +266,14 @@ mod sqlite {
         store.create(NewKey::named("before")).await.unwrap();
         store.migrate().await.unwrap();
         store.migrate().await.unwrap();
-        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM api_key_auth_migrations")
-            .fetch_all(store.pool())
-            .await
+        let versions: Vec<i64> = conn(&url)
+            .prepare("SELECT version FROM api_key_auth_migrations ORDER BY version")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2], "the table, then its change log");
         assert_eq!(
             store.list().await.unwrap().len(),
             1,
@@ -260,21 +281,68 @@ mod sqlite {
         );
     }
 
+    /// Processes starting together on one new file: each migration is
+    /// applied once (the migrating transaction holds the write lock).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_opening_one_file_together_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("m.db").display());
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let url = url.clone();
+            tasks.spawn(async move { SqliteStore::connect(&url).await.map(drop) });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let count: i64 = conn(&url)
+            .query_row("SELECT COUNT(*) FROM api_key_auth_migrations", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(count, 2);
+    }
+
+    /// URLs the store cannot use say what is wrong with them.
+    #[tokio::test]
+    async fn a_url_it_cannot_use_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("sqlite:{}?mode=rw", dir.path().join("none.db").display());
+        for (url, expected) in [
+            ("sqlite:", "no file named"),
+            (
+                "sqlite:k.db?cache=private",
+                "unknown parameter \"cache=private\"",
+            ),
+            ("postgres://x", "must start with `sqlite:`"),
+            (missing.as_str(), "cannot open SQLite database"),
+        ] {
+            let err = SqliteStore::connect(url).await.unwrap_err();
+            let text = api_key_auth::ErrorChain(&err).to_string();
+            assert!(text.contains(expected), "{url}: {text}");
+        }
+    }
+
     #[tokio::test]
     async fn the_table_holds_no_plaintext() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (url, conn) = file(&dir, "keys.db");
+        let store = SqliteStore::connect(&url).await.unwrap();
         let (_, key) = store
             .create(NewKey::named("n").metadata("m", "v"))
             .await
             .unwrap()
             .reveal();
         let secret = &key.expose_secret()[9..];
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT id || prefix || hashed_key || name || scopes || COALESCE(owner, '') || metadata FROM api_keys",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+        let rows: Vec<String> = conn
+            .prepare(
+                "SELECT id || prefix || hashed_key || name || scopes || COALESCE(owner, '') || metadata FROM api_keys",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(rows.len(), 1);
         assert!(!rows[0].contains(secret));
         assert!(rows[0].contains("sha256$$"));
@@ -282,11 +350,11 @@ mod sqlite {
 
     #[tokio::test]
     async fn a_corrupt_row_is_an_invalid_record_not_a_panic() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (url, conn) = file(&dir, "keys.db");
+        let store = SqliteStore::connect(&url).await.unwrap();
         let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
-        sqlx::query("UPDATE api_keys SET hashed_key = 'md5$$abc'")
-            .execute(store.pool())
-            .await
+        conn.execute("UPDATE api_keys SET hashed_key = 'md5$$abc'", [])
             .unwrap();
         let err = store.find(record.prefix).await.unwrap_err();
         assert!(err.is_invalid_record(), "{err}");
@@ -299,13 +367,23 @@ mod sqlite {
         assert!(chain[1].contains("unsupported hash algorithm"), "{chain:?}");
     }
 
+    /// A database that fails under the store (its table gone) is unavailable (503).
     #[tokio::test]
-    async fn a_closed_pool_is_unavailable() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    async fn a_failing_database_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, conn) = file(&dir, "keys.db");
+        let store = SqliteStore::connect(&url).await.unwrap();
         let (record, _) = store.create(NewKey::named("n")).await.unwrap().reveal();
-        store.pool().close().await;
+        conn.execute_batch("DROP TRIGGER api_key_auth_log_upd_api_keys; DROP TRIGGER api_key_auth_log_del_api_keys; DROP TABLE api_keys")
+            .unwrap();
         let err = store.find(record.prefix).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
+        assert!(
+            api_key_auth::ErrorChain(&err)
+                .to_string()
+                .contains("no such table"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -356,13 +434,13 @@ mod sqlite {
         assert!(record.hash.to_string().starts_with("sha512$$"));
         // The id handed out is the prefix; the row's primary key is DRF's own.
         assert_eq!(record.id, record.prefix.as_str());
-        let (pk, created): (String, String) = sqlx::query_as(
-            "SELECT id, created FROM rest_framework_api_key_apikey WHERE prefix = ?1",
-        )
-        .bind(record.prefix.as_str())
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+        let (pk, created): (String, String) = conn(&url)
+            .query_row(
+                "SELECT id, created FROM rest_framework_api_key_apikey WHERE prefix = ?1",
+                [record.prefix.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
         assert_eq!(pk, format!("{}.{}", record.prefix, record.hash));
         // Django's own text form: "YYYY-MM-DD HH:MM:SS.fff".
         assert_eq!(created.len(), 23, "{created}");
@@ -391,20 +469,20 @@ mod sqlite {
     async fn a_revoked_flag_or_expiry_that_does_not_read_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
-        let native = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let (native_url, native_conn) = file(&dir, "keys.db");
+        let native = SqliteStore::connect(&native_url).await.unwrap();
         let drf = SqliteStore::connect_drf(&url).await.unwrap();
-        for (store, table) in [
-            (&native, "api_keys"),
-            (&drf, "rest_framework_api_key_apikey"),
+        let drf_conn = conn(&url);
+        for (store, table, conn) in [
+            (&native, "api_keys", &native_conn),
+            (&drf, "rest_framework_api_key_apikey", &drf_conn),
         ] {
             let (record, _) = store.create(NewKey::named("flag")).await.unwrap().reveal();
             for value in ["'true'", "'yes'", "2", "-1", "0.5"] {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET revoked = {value} WHERE prefix = ?1"
-                ))
-                .bind(record.prefix.as_str())
-                .execute(store.pool())
-                .await
+                conn.execute(
+                    &format!("UPDATE {table} SET revoked = {value} WHERE prefix = ?1"),
+                    [record.prefix.as_str()],
+                )
                 .unwrap_or_else(|e| panic!("{table}: revoked = {value}: {e}"));
                 let err = store
                     .find(record.prefix)
@@ -415,13 +493,12 @@ mod sqlite {
             }
         }
         let (record, _) = drf.create(NewKey::named("dated")).await.unwrap().reveal();
-        sqlx::query(
-            "UPDATE rest_framework_api_key_apikey SET expiry_date = 'soon' WHERE prefix = ?1",
-        )
-        .bind(record.prefix.as_str())
-        .execute(drf.pool())
-        .await
-        .unwrap();
+        drf_conn
+            .execute(
+                "UPDATE rest_framework_api_key_apikey SET expiry_date = 'soon' WHERE prefix = ?1",
+                [record.prefix.as_str()],
+            )
+            .unwrap();
         let err = drf.find(record.prefix).await.unwrap_err();
         assert!(err.is_invalid_record(), "{err}");
     }
@@ -441,15 +518,16 @@ mod sqlite {
             let err = Schema::drf_table(bad).unwrap_err();
             assert!(err.is_config(), "{bad:?}: {err}");
         }
-        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-        sqlx::query(
+        let dir = tempfile::tempdir().unwrap();
+        let (url, conn) = file(&dir, "order.db");
+        conn.execute_batch(
             &drf_table_sql("datetime", "bool")
                 .replace("rest_framework_api_key_apikey", "\"order\""),
         )
-        .execute(&pool)
-        .await
         .unwrap();
-        let store = SqliteStore::new(pool, Schema::drf_table("order").unwrap());
+        let store = SqliteStore::open(&url, Schema::drf_table("order").unwrap())
+            .await
+            .unwrap();
         Conformance::new(store)
             .without_extras()
             .run()
@@ -594,11 +672,12 @@ mod mysql {
         }
         let store = stores.pop().unwrap();
         store.migrate().await.unwrap();
-        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM api_key_auth_migrations")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(versions, [1]);
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM api_key_auth_migrations ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(versions, [1, 2], "the table, then its change log");
 
         let (_, key) = store
             .create(NewKey::named("n").owner("o").metadata("m", "v"))

@@ -27,12 +27,20 @@ use sqlx::{
 };
 
 use crate::store::{
-    sql::{forward_sql_store, store_error, Schema, SqlStore},
+    sql::{forward_sql_store, store_error, MigrationLock, Schema, SqlStore},
     StoreError,
 };
 
 /// The shipped migrations, in order.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/mysql/0001_api_keys.sql"))];
+
+/// Serialises migrators: a named lock, waited for up to 30 s. MySQL commits
+/// each DDL statement at once, so only the lock keeps two instances from
+/// both creating a trigger.
+const MIGRATION_LOCK: MigrationLock = MigrationLock {
+    take: "SELECT CAST(GET_LOCK('api_key_auth_migrate', 30) AS SIGNED)",
+    release: "SELECT CAST(COALESCE(RELEASE_LOCK('api_key_auth_migrate'), 0) AS SIGNED)",
+};
 
 /// The migration that adds the change log and its triggers to `api_keys`.
 const CHANGE_LOG_MIGRATION: i64 = 2;
@@ -67,7 +75,7 @@ impl MySqlStore {
     /// transaction could not make them atomic).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.inner
-            .migrate(MIGRATIONS, Some(CHANGE_LOG_MIGRATION), None)
+            .migrate(MIGRATIONS, Some(CHANGE_LOG_MIGRATION), MIGRATION_LOCK)
             .await
     }
 
@@ -116,7 +124,10 @@ mod revocations {
     use std::time::Duration;
 
     use async_trait::async_trait;
-    use sqlx::{pool::PoolOptions, MySql};
+    use sqlx::{
+        pool::{PoolConnection, PoolOptions},
+        MySql,
+    };
 
     use super::MySqlStore;
     use crate::store::{
@@ -137,7 +148,7 @@ mod revocations {
     /// over a second counts as failed. It also keeps the log trimmed to its
     /// newest 10,000 entries.
     #[derive(Debug)]
-    pub struct MySqlRevocations(ChangeFeed<MySql>);
+    pub struct MySqlRevocations(ChangeFeed<PoolConnection<MySql>>);
 
     impl MySqlStore {
         #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

@@ -28,7 +28,9 @@ use sqlx::{
 };
 
 use crate::store::{
-    sql::{forward_sql_store, postgres_change_triggers, store_error, Schema, SqlStore},
+    sql::{
+        forward_sql_store, postgres_change_triggers, store_error, MigrationLock, Schema, SqlStore,
+    },
     StoreError,
 };
 
@@ -42,7 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 )];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").
-const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7021229902642902388)";
+const MIGRATION_LOCK: MigrationLock = MigrationLock {
+    take: "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT pg_advisory_lock(7021229902642902388)) AS held",
+    release: "SELECT CAST(pg_advisory_unlock(7021229902642902388) AS INT8)",
+};
 
 /// Keys in a PostgreSQL database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
@@ -71,9 +76,7 @@ impl PostgresStore {
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner
-            .migrate(MIGRATIONS, None, Some(MIGRATION_LOCK))
-            .await
+        self.inner.migrate(MIGRATIONS, None, MIGRATION_LOCK).await
     }
 
     /// Installs triggers on the store's table that announce every change to

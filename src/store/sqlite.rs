@@ -15,17 +15,42 @@
 //! [`SqliteStore::connect`] creates the `api_keys` table with the migrations
 //! shipped in `migrations/sqlite/`, recording them in `api_key_auth_migrations`;
 //! [`SqliteStore::connect_drf`] serves a djangorestframework-api-key table as it is.
+//!
+//! The store runs on [rusqlite](https://docs.rs/rusqlite) (SQLite bundled), a
+//! pool of up to ten connections to a file (in WAL mode, so readers never
+//! wait for a writer), each used on tokio's blocking pool: a lookup is one
+//! hop to a blocking thread and a prepared statement, about a third of
+//! sqlx's driver's cost here (`benches/sqlite_lookup.rs`). Every change to a
+//! key row is written to a change log that
+//! [`revocations`](SqliteStore::revocations) follows, so caches in other
+//! processes on the same file hear of it.
+//!
+//! URLs: `sqlite:PATH` or `sqlite://PATH` (created if missing; `?mode=rw`
+//! if it must exist, `?mode=ro` read-only), `sqlite::memory:` (a database
+//! in this process, gone with the store).
 
-use std::{str::FromStr, time::Duration};
+mod connect;
+mod queries;
 
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
-    Sqlite, SqlitePool,
+use std::{fmt, sync::Arc, time::SystemTime};
+
+use async_trait::async_trait;
+
+use self::{
+    connect::{Pool, Target},
+    queries::run,
 };
-
-use crate::store::{
-    sql::{forward_sql_store, store_error, Schema, SqlStore},
-    StoreError,
+use crate::{
+    hash::{Algorithm, Hasher},
+    key::Prefix,
+    store::{
+        row::to_millis,
+        sql::{
+            found, found_by_id, new_row, page, records, rows_for_page, ChangeLogSql, Dialect,
+            Schema, Statements,
+        },
+        KeyManager, KeyRecord, KeyStore, Lookup, Page, PageRequest, StoreError,
+    },
 };
 
 /// The shipped migrations, in order.
@@ -36,18 +61,30 @@ const MIGRATIONS: &[(i64, &str)] =
 const CHANGE_LOG_MIGRATION: i64 = 2;
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqliteStore {
-    inner: SqlStore<Sqlite>,
+    pool: Pool,
+    target: Target,
+    sql: Arc<Statements>,
+    schema: Schema,
+    hasher: Hasher,
 }
 
-forward_sql_store!(SqliteStore, Sqlite);
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("database", &self.target)
+            .field("schema", &self.schema)
+            .field("hasher", &self.hasher.algorithm())
+            .finish_non_exhaustive()
+    }
+}
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url`, such as
     /// `sqlite:keys.db` or `sqlite::memory:`, and applies the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let store = Self::new(pool(url).await?, Schema::Native);
+        let store = Self::open(url, Schema::Native).await?;
         store.migrate().await?;
         Ok(store)
     }
@@ -56,14 +93,49 @@ impl SqliteStore {
     /// djangorestframework-api-key table, `rest_framework_api_key_apikey`.
     /// Nothing is created; new keys are hashed as DRF hashes them.
     pub async fn connect_drf(url: &str) -> Result<Self, StoreError> {
-        Ok(Self::new(pool(url).await?, Schema::drf()))
+        Self::open(url, Schema::drf()).await
     }
 
-    /// Applies the shipped migrations not yet applied. Safe to run at every start.
+    /// Opens the database at `url` and serves `schema`'s table, creating
+    /// nothing: with [`Schema::Native`], call [`migrate`](Self::migrate)
+    /// once before use; [`Schema::drf_table`] names a DRF table of another
+    /// name. An error says what was wrong with the URL or the file.
+    pub async fn open(url: &str, schema: Schema) -> Result<Self, StoreError> {
+        let target = Target::parse(url)?;
+        let pool = target.pool().await?;
+        Ok(Self {
+            pool,
+            target,
+            sql: Arc::new(Statements::new(Dialect::Sqlite, &schema)),
+            hasher: schema.default_hasher(),
+            schema,
+        })
+    }
+
+    /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
+    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// The schema the store reads.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Applies the shipped migrations not yet applied, and the change log
+    /// of the `api_keys` table. Safe to run at every start, from many
+    /// processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner
-            .migrate(MIGRATIONS, Some(CHANGE_LOG_MIGRATION), None)
-            .await
+        let mut migrations = queries::file_migrations(MIGRATIONS);
+        if let Some(log) = ChangeLogSql::new(Dialect::Sqlite, &Schema::Native) {
+            migrations.push((CHANGE_LOG_MIGRATION, log.install));
+        }
+        let sql = self.sql.clone();
+        run(&self.pool, move |conn| {
+            queries::apply_migrations(conn, &sql, &migrations)
+        })
+        .await
     }
 
     /// Installs triggers on the store's table that write every change to a
@@ -75,41 +147,99 @@ impl SqliteStore {
     /// crate's own table; for a Django table it is an explicit step, safe to
     /// repeat, that adds the log table and two triggers
     /// (`api_key_auth_log_upd_<table>`, `api_key_auth_log_del_<table>`) and
-    /// touches no column or migration of Django's.
+    /// touches no column or migration of Django's. Django rebuilds a SQLite
+    /// table for some schema changes, which drops triggers: run it again
+    /// after Django's migrations.
     /// [`remove_change_triggers`](Self::remove_change_triggers) undoes it.
     pub async fn install_change_triggers(&self) -> Result<(), StoreError> {
-        self.inner.change_log_triggers(true).await
+        self.change_log_triggers(true).await
     }
 
     /// Drops the triggers [`install_change_triggers`](Self::install_change_triggers)
     /// added. The log table stays (another table's triggers may write to it);
     /// drop it by hand once no trigger does.
     pub async fn remove_change_triggers(&self) -> Result<(), StoreError> {
-        self.inner.change_log_triggers(false).await
+        self.change_log_triggers(false).await
+    }
+
+    fn change_log(&self) -> ChangeLogSql {
+        ChangeLogSql::new(Dialect::Sqlite, &self.schema).expect("SQLite tables have a change log")
+    }
+
+    async fn change_log_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let log = self.change_log();
+        let statements = if install { log.install } else { log.remove };
+        run(&self.pool, move |conn| {
+            queries::execute_all(conn, &statements)
+        })
+        .await
     }
 }
 
-async fn pool(url: &str) -> Result<SqlitePool, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::config(format!("{url:?} is not a SQLite URL: {e}")))?
-        .create_if_missing(true)
-        .busy_timeout(Duration::from_secs(5));
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    let pool = if in_memory {
-        // Each connection to `:memory:` is a database of its own: keep exactly one, for ever.
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-    } else {
-        SqlitePoolOptions::new()
-            .connect_with(options.journal_mode(SqliteJournalMode::Wal))
-            .await
-    };
-    pool.map_err(store_error)
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        let sql = self.sql.clone();
+        let raw = run(&self.pool, move |conn| {
+            queries::find_row(conn, &sql.find, prefix.as_str())
+        })
+        .await?;
+        found(raw, prefix)
+    }
+
+    fn hash_algorithm(&self) -> Option<Algorithm> {
+        Some(self.hasher.algorithm())
+    }
+}
+
+#[async_trait]
+impl KeyManager for SqliteStore {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let (id, values) = new_row(record, &self.schema)?;
+        let (sql, extras) = (self.sql.clone(), !self.schema.is_drf());
+        run(&self.pool, move |conn| {
+            queries::insert_row(conn, &sql.insert, id, values, extras)
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let sql = self.sql.clone();
+        records(run(&self.pool, move |conn| queries::all_rows(conn, &sql.list)).await?)
+    }
+
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let (sql, filter, limit) = (self.sql.clone(), request.key_filter(), request.limit());
+        let cursor = request.cursor().unwrap_or("").to_owned();
+        let now = to_millis(SystemTime::now());
+        let rows = run(&self.pool, move |conn| {
+            queries::page_rows(conn, sql.page(filter), &cursor, now, rows_for_page(limit))
+        })
+        .await?;
+        page(rows, limit)
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let (sql, key) = (self.sql.clone(), id.to_owned());
+        let raw = run(&self.pool, move |conn| {
+            queries::find_row(conn, &sql.by_id, &key)
+        })
+        .await?;
+        found_by_id(raw, id)
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let (sql, key, drf) = (self.sql.clone(), id.to_owned(), self.schema.is_drf());
+        let revoked = run(&self.pool, move |conn| {
+            queries::revoke_row(conn, &sql, &key, drf)
+        })
+        .await?;
+        Ok(revoked.is_some())
+    }
+
+    fn hasher(&self) -> Hasher {
+        self.hasher.clone()
+    }
 }
 
 #[cfg(feature = "cache")]
@@ -118,14 +248,17 @@ pub use revocations::SqliteRevocations;
 
 #[cfg(feature = "cache")]
 mod revocations {
-    use std::time::Duration;
+    use std::{
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
 
     use async_trait::async_trait;
-    use sqlx::{pool::PoolOptions, Sqlite};
+    use r2d2_sqlite::rusqlite::{self, Connection};
 
-    use super::SqliteStore;
+    use super::{connect::Target, SqliteStore};
     use crate::store::{
-        sql::{feed::ChangeFeed, ChangeLogSql},
+        sql::feed::{ChangeFeed, LogConnection},
         Invalidation, InvalidationSource,
     };
 
@@ -133,17 +266,16 @@ mod revocations {
     /// command, Django), read from the change log, for a
     /// [`CachedStore`](crate::cache::CachedStore).
     ///
-    /// Every [`interval`](Self::interval) (250 ms by default) it reads the
-    /// log's new entries on a connection of its own, skipped while SQLite's `PRAGMA data_version` says no other
-    /// connection committed anything since the last read, and names
-    /// each changed key's prefix. It yields [`Invalidation::All`] whenever
-    /// it may have missed one: at every failed read, when entries it had not
-    /// read were trimmed, and when a hole in the log's sequence stays open
-    /// over 5 seconds (a transaction that never committed). A read that takes
-    /// over a second counts as failed. It also keeps the log trimmed to its
-    /// newest 10,000 entries.
+    /// Every [`interval`](Self::interval) (250 ms by default) it asks SQLite
+    /// on a connection of its own whether any other connection committed
+    /// anything (`PRAGMA data_version`), and only then reads the log's new
+    /// entries, naming each changed key's prefix. It yields
+    /// [`Invalidation::All`] whenever it may have missed one: at every failed
+    /// read, and when entries it had not read were trimmed. A read that
+    /// takes over a second counts as failed. It also keeps the log trimmed to
+    /// its newest 10,000 entries.
     #[derive(Debug)]
-    pub struct SqliteRevocations(ChangeFeed<Sqlite>);
+    pub struct SqliteRevocations(ChangeFeed<FeedConnection>);
 
     impl SqliteStore {
         #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
@@ -153,26 +285,11 @@ mod revocations {
         /// (see [`migrate`](Self::migrate)); a Django table gets them from
         /// [`install_change_triggers`](Self::install_change_triggers).
         pub fn revocations(&self) -> SqliteRevocations {
-            let log = self
-                .inner
-                .change_log()
-                .expect("SQLite and MySQL tables have a change log");
-            SqliteRevocations::following(self, log)
+            SqliteRevocations(ChangeFeed::new(self.target.clone(), self.change_log()))
         }
     }
 
     impl SqliteRevocations {
-        fn following(store: &SqliteStore, log: ChangeLogSql) -> Self {
-            let options = (*store.pool().connect_options()).clone();
-            let pool = PoolOptions::<Sqlite>::new()
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(Duration::from_secs(1))
-                .connect_lazy_with(options);
-            Self(ChangeFeed::new(pool, log))
-        }
-
         /// How often the log is read; 250 ms by default, 10 ms at least.
         pub fn interval(mut self, every: Duration) -> Self {
             self.0.set_interval(every);
@@ -184,6 +301,67 @@ mod revocations {
     impl InvalidationSource for SqliteRevocations {
         async fn next(&mut self) -> Option<Invalidation> {
             Some(self.0.next().await)
+        }
+    }
+
+    /// The feed's own connection, used on the blocking pool. Shared with
+    /// the blocking task, so a read the feed stopped waiting for finishes
+    /// before the next one starts.
+    pub(crate) struct FeedConnection(Arc<Mutex<Connection>>);
+
+    impl FeedConnection {
+        async fn with<T: Send + 'static>(
+            &self,
+            work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        ) -> Result<T, String> {
+            let conn = self.0.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = conn.lock().map_err(|_| "a read panicked".to_owned())?;
+                work(&conn).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+    }
+
+    #[async_trait]
+    impl LogConnection for FeedConnection {
+        type Opener = Target;
+
+        async fn open(target: &Target) -> Result<Self, String> {
+            let target = target.clone();
+            let conn = tokio::task::spawn_blocking(move || target.open())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok(Self(Arc::new(Mutex::new(conn))))
+        }
+
+        async fn scalar(&mut self, sql: &str) -> Result<i64, String> {
+            let sql = sql.to_owned();
+            self.with(move |conn| conn.query_row(&sql, [], |row| row.get(0)))
+                .await
+        }
+
+        async fn execute_with(&mut self, sql: &str, value: i64) -> Result<(), String> {
+            let sql = sql.to_owned();
+            self.with(move |conn| conn.execute(&sql, [value]).map(drop))
+                .await
+        }
+
+        async fn log_rows(
+            &mut self,
+            sql: &str,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<(i64, Option<String>)>, String> {
+            let sql = sql.to_owned();
+            self.with(move |conn| {
+                conn.prepare_cached(&sql)?
+                    .query_map([after, limit], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .await
         }
     }
 }

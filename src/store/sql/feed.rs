@@ -17,11 +17,33 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{pool::PoolConnection, Pool};
+use async_trait::async_trait;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::{change_log::LOG_KEEP, ChangeLogSql, Queries};
+use super::{change_log::LOG_KEEP, ChangeLogSql};
 use crate::{key::Prefix, store::Invalidation};
+
+/// A feed's own connection to the database, and the queries it runs on it.
+/// Errors are text, for the log: any error means the same, a read that failed.
+#[async_trait]
+pub(crate) trait LogConnection: Sized + Send + 'static {
+    /// What opens a connection.
+    type Opener: Send + Sync + 'static;
+    async fn open(opener: &Self::Opener) -> Result<Self, String>;
+    /// The first column, an integer, of the one row `sql` answers.
+    async fn scalar(&mut self, sql: &str) -> Result<i64, String>;
+    /// Runs `sql` with one integer parameter.
+    async fn execute_with(&mut self, sql: &str, value: i64) -> Result<(), String>;
+    /// Log entries (`seq`, `prefix`) after `after`, at most `limit`, in order.
+    async fn log_rows(
+        &mut self,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, String>;
+    /// Gives the connection up after a failure: its state is unknown.
+    fn discard(self) {}
+}
 
 /// How often the log is read, by default.
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_millis(250);
@@ -40,12 +62,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A reader of one table's change log.
-pub(crate) struct ChangeFeed<DB: Queries> {
-    /// The feed's own pool of one connection, so that `data_version` is
-    /// always asked of the same connection and the store's lookups never
-    /// wait for the feed.
-    pool: Pool<DB>,
-    conn: Option<PoolConnection<DB>>,
+pub(crate) struct ChangeFeed<C: LogConnection> {
+    /// Opens the feed's own connection, so that `data_version` is always
+    /// asked of the same connection and the store's lookups never wait for
+    /// the feed.
+    opener: C::Opener,
+    conn: Option<C>,
     sql: ChangeLogSql,
     interval: Duration,
     /// Events read and not yet handed out.
@@ -65,10 +87,9 @@ pub(crate) struct ChangeFeed<DB: Queries> {
     next_read: Option<Instant>,
 }
 
-impl<DB: Queries> fmt::Debug for ChangeFeed<DB> {
+impl<C: LogConnection> fmt::Debug for ChangeFeed<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChangeFeed")
-            .field("database", &DB::NAME)
             .field("interval", &self.interval)
             .field("cursor", &self.cursor)
             .field("connected", &self.conn.is_some())
@@ -76,12 +97,11 @@ impl<DB: Queries> fmt::Debug for ChangeFeed<DB> {
     }
 }
 
-impl<DB: Queries> ChangeFeed<DB> {
-    /// A feed reading `sql`'s log through `pool`, which should be the
-    /// feed's own (one connection, made lazily).
-    pub(crate) fn new(pool: Pool<DB>, sql: ChangeLogSql) -> Self {
+impl<C: LogConnection> ChangeFeed<C> {
+    /// A feed reading `sql`'s log on connections `opener` opens.
+    pub(crate) fn new(opener: C::Opener, sql: ChangeLogSql) -> Self {
         Self {
-            pool,
+            opener,
             conn: None,
             sql,
             interval: DEFAULT_INTERVAL,
@@ -112,7 +132,7 @@ impl<DB: Queries> ChangeFeed<DB> {
             }
             let started = Instant::now();
             let read = match timeout(READ_TIMEOUT, self.read()).await {
-                Ok(read) => read.map_err(|e| e.to_string()),
+                Ok(read) => read,
                 Err(_) => Err(format!("no answer within {READ_TIMEOUT:?}")),
             };
             match read {
@@ -126,9 +146,8 @@ impl<DB: Queries> ChangeFeed<DB> {
                         "cannot read the API key change log (a Django table needs its change \
                          triggers: `api-key migrate --schema drf`); flushing the cache and retrying"
                     );
-                    if let Some(mut conn) = self.conn.take() {
-                        // Its state after a cut-short query is unknown.
-                        conn.close_on_drop();
+                    if let Some(conn) = self.conn.take() {
+                        conn.discard();
                     }
                     self.version = None;
                     self.next_read = Some(Instant::now() + self.backoff);
@@ -141,26 +160,26 @@ impl<DB: Queries> ChangeFeed<DB> {
     }
 
     /// Reads what is new; says whether more is waiting.
-    async fn read(&mut self) -> Result<bool, sqlx::Error> {
+    async fn read(&mut self) -> Result<bool, String> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
-            None => self.conn.insert(self.pool.acquire().await?),
+            None => self.conn.insert(C::open(&self.opener).await?),
         };
         let version = match &self.sql.data_version {
-            Some(sql) => Some(DB::scalar(conn, sql).await?),
+            Some(sql) => Some(conn.scalar(sql).await?),
             None => None,
         };
         let Some(mut cursor) = self.cursor else {
             // The first read: start at the end of the log. Whatever changed
             // before is unknown, so whatever a cache holds goes.
-            self.cursor = Some(DB::scalar(conn, &self.sql.newest).await?);
+            self.cursor = Some(conn.scalar(&self.sql.newest).await?);
             self.version = version;
             self.pending.push_back(Invalidation::All);
             return Ok(false);
         };
         let unchanged = version.is_some() && version == self.version && self.seen.is_empty();
         if !unchanged {
-            let rows = DB::log_rows(conn, &self.sql.read, cursor, PAGE).await?;
+            let rows = conn.log_rows(&self.sql.read, cursor, PAGE).await?;
             let full = rows.len() as i64 == PAGE;
             for (seq, prefix) in rows {
                 if seq <= cursor || !self.seen.insert(seq) {
@@ -175,7 +194,7 @@ impl<DB: Queries> ChangeFeed<DB> {
                 cursor += 1;
             }
             if let Some(&last) = self.seen.last() {
-                let oldest = DB::scalar(conn, &self.sql.oldest).await?;
+                let oldest = conn.scalar(&self.sql.oldest).await?;
                 let trimmed = oldest > cursor + 1;
                 let waited = self.gap_since.get_or_insert_with(Instant::now).elapsed();
                 if trimmed || waited >= GAP_PATIENCE {
@@ -215,7 +234,7 @@ impl<DB: Queries> ChangeFeed<DB> {
             return;
         };
         if upto > 0 {
-            if let Err(err) = DB::execute_with(conn, &self.sql.trim, upto).await {
+            if let Err(err) = conn.execute_with(&self.sql.trim, upto).await {
                 tracing::warn!(error = %err, "cannot trim the API key change log");
             }
         }

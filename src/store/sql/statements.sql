@@ -144,7 +144,7 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
 -- change log, trim
 DELETE FROM "keys"."api_key_auth_changes" WHERE seq <= ?1;
 -- change log, anything new?
-PRAGMA data_version;
+PRAGMA "keys".data_version;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?

@@ -1,0 +1,71 @@
+//! What every SQL store makes of its database's answers, whichever driver
+//! runs the statements: a row is checked into a record, a lookup's row must
+//! carry exactly the prefix (or id) asked for, and a new record's values are
+//! laid out for the table.
+
+use std::sync::Arc;
+
+use super::Schema;
+use crate::{
+    key::Prefix,
+    store::{
+        row::{InsertValues, RawRecord},
+        KeyRecord, Lookup, Page, StoreError,
+    },
+};
+
+/// A lookup by prefix. A table compared without regard to case (a DRF
+/// table in MySQL's default collation) may give a prefix's twin: not a match.
+pub(crate) fn found(raw: Option<RawRecord>, prefix: Prefix) -> Lookup {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let record = raw.into_record()?;
+    Ok((record.prefix == prefix).then(|| Arc::new(record)))
+}
+
+/// A lookup by id, with the same care for case twins.
+pub(crate) fn found_by_id(
+    raw: Option<RawRecord>,
+    id: &str,
+) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let record = raw.into_record()?;
+    Ok((record.id == id).then(|| Arc::new(record)))
+}
+
+/// Rows checked into records; one that does not check fails them all.
+pub(crate) fn records(rows: Vec<RawRecord>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    rows.into_iter()
+        .map(|raw| Ok(Arc::new(raw.into_record()?)))
+        .collect()
+}
+
+/// A page from rows read with one row past `limit`, which says whether a
+/// next page exists.
+pub(crate) fn page(rows: Vec<RawRecord>, limit: u32) -> Result<Page, StoreError> {
+    Ok(Page::of(records(rows)?, limit))
+}
+
+/// How many rows a page statement reads for a page of `limit`.
+pub(crate) fn rows_for_page(limit: u32) -> i64 {
+    i64::from(limit) + 1
+}
+
+/// The primary key and the values of a new row of `schema`'s table.
+pub(crate) fn new_row(
+    record: KeyRecord,
+    schema: &Schema,
+) -> Result<(String, InsertValues), StoreError> {
+    let drf = schema.is_drf();
+    let values = InsertValues::new(record, drf)?;
+    let id = if drf {
+        // djangorestframework-api-key's primary key: the prefix and the hash, joined by a dot.
+        format!("{}.{}", values.prefix, values.hashed_key)
+    } else {
+        values.id.clone()
+    };
+    Ok((id, values))
+}

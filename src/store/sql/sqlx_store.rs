@@ -1,0 +1,653 @@
+//! The store generic over sqlx's databases: PostgreSQL and MySQL differ
+//! only in the SQL they are given and in how they connect.
+
+use std::{sync::Arc, time::SystemTime};
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+
+use super::{
+    found, found_by_id, migration_statements, new_row, page, records, rows_for_page,
+    statements::REVOCATION_CHANNEL, ChangeLogSql, Dialect, PageBind, PageStatement, Schema,
+    Statements,
+};
+use crate::{
+    hash::{Algorithm, Hasher},
+    key::Prefix,
+    store::{
+        row::{to_millis, InsertValues, RawRecord},
+        KeyRecord, Lookup, Page, PageRequest, StoreError,
+    },
+};
+
+/// A database error as a store error: a unique violation is a conflict, a
+/// row that does not decode an invalid record, anything else unavailability.
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::conflict(err),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => StoreError::invalid_record(err),
+        _ => StoreError::unavailable(err),
+    }
+}
+
+/// A database a SQL store runs on, and its dialect.
+pub(crate) trait SqlDatabase: Database {
+    const DIALECT: Dialect;
+}
+
+#[cfg(feature = "postgres")]
+impl SqlDatabase for sqlx::Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+}
+
+#[cfg(feature = "mysql")]
+impl SqlDatabase for sqlx::MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+}
+
+/// The queries a store runs, written once for every database sqlx can run
+/// them on: the one place that says what the store needs of sqlx.
+#[async_trait]
+pub(crate) trait Queries: SqlDatabase {
+    async fn find_row(
+        pool: &Pool<Self>,
+        sql: &str,
+        prefix: &str,
+    ) -> Result<Option<RawRecord>, sqlx::Error>;
+    async fn all_rows(pool: &Pool<Self>, sql: &str) -> Result<Vec<RawRecord>, sqlx::Error>;
+    async fn page_rows(
+        pool: &Pool<Self>,
+        page: &PageStatement,
+        cursor: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, sqlx::Error>;
+    async fn insert_row(
+        pool: &Pool<Self>,
+        sql: &str,
+        id: String,
+        values: InsertValues,
+        extras: bool,
+    ) -> Result<(), sqlx::Error>;
+    /// Revokes the row whose key column is `id`, in one transaction, and
+    /// gives its prefix. With `id_is_prefix` (a DRF table, whose ids are
+    /// prefixes) a row whose prefix is not exactly `id` is left alone.
+    async fn revoke_row(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        id: &str,
+        id_is_prefix: bool,
+    ) -> Result<Option<String>, sqlx::Error>;
+    /// Runs `statements` in one transaction.
+    async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error>;
+    /// The first column, an integer, of the one row `sql` answers on `conn`.
+    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error>;
+    /// `sql` on `conn` with one integer parameter; rows affected ignored.
+    #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
+    async fn execute_with(
+        conn: &mut Self::Connection,
+        sql: &str,
+        value: i64,
+    ) -> Result<(), sqlx::Error>;
+    /// Change-log entries (`seq`, `prefix`) after `after`, at most `limit`.
+    #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
+    async fn log_rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error>;
+    /// Applies the migrations (version, statements) not recorded, in one
+    /// transaction, holding `lock`.
+    async fn apply_migrations(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        migrations: &[(i64, Vec<String>)],
+        lock: MigrationLock,
+    ) -> Result<(), sqlx::Error>;
+}
+
+#[async_trait]
+impl<DB> Queries for DB
+where
+    DB: SqlDatabase,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB>,
+    for<'r> Option<String>: Decode<'r, DB>,
+    for<'r> i64: Decode<'r, DB>,
+    for<'r> Option<i64>: Decode<'r, DB>,
+    for<'r> bool: Decode<'r, DB>,
+    for<'r> Option<bool>: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn find_row(
+        pool: &Pool<Self>,
+        sql: &str,
+        prefix: &str,
+    ) -> Result<Option<RawRecord>, sqlx::Error> {
+        let row = sqlx::query(sql).bind(prefix).fetch_optional(pool).await?;
+        row.as_ref().map(decode::<DB>).transpose()
+    }
+
+    async fn all_rows(pool: &Pool<Self>, sql: &str) -> Result<Vec<RawRecord>, sqlx::Error> {
+        let rows = sqlx::query(sql).fetch_all(pool).await?;
+        rows.iter().map(decode::<DB>).collect()
+    }
+
+    async fn page_rows(
+        pool: &Pool<Self>,
+        page: &PageStatement,
+        cursor: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, sqlx::Error> {
+        let mut query = sqlx::query(&page.sql);
+        for bind in &page.binds {
+            query = match bind {
+                PageBind::Cursor => query.bind(cursor),
+                PageBind::Now => query.bind(now_ms),
+                PageBind::Limit => query.bind(limit),
+            };
+        }
+        let rows = query.fetch_all(pool).await?;
+        rows.iter().map(decode::<DB>).collect()
+    }
+
+    async fn insert_row(
+        pool: &Pool<Self>,
+        sql: &str,
+        id: String,
+        values: InsertValues,
+        extras: bool,
+    ) -> Result<(), sqlx::Error> {
+        let query = sqlx::query(sql)
+            .bind(id)
+            .bind(values.prefix)
+            .bind(values.hashed_key)
+            .bind(values.name)
+            .bind(values.created_ms)
+            .bind(values.expires_ms)
+            .bind(values.revoked);
+        let query = if extras {
+            query
+                .bind(values.scopes)
+                .bind(values.owner)
+                .bind(values.metadata)
+        } else {
+            query
+        };
+        query.execute(pool).await?;
+        Ok(())
+    }
+
+    async fn revoke_row(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        id: &str,
+        id_is_prefix: bool,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let Some(row) = sqlx::query(&sql.revoke)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let prefix: String = row.try_get("prefix")?;
+        if id_is_prefix && prefix != id {
+            // A table compared without regard to case (MySQL's default
+            // collation) found a prefix's case twin, whose id is not the one
+            // asked for: revoke nothing (dropping the transaction rolls it
+            // back), so no cache goes on serving a key revoked by another name.
+            return Ok(None);
+        }
+        if let Some(update) = &sql.revoke_update {
+            sqlx::query(update).bind(id).execute(&mut *tx).await?;
+        }
+        if let Some(notify) = &sql.notify {
+            sqlx::query(notify)
+                .bind(REVOCATION_CHANNEL)
+                .bind(prefix.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(prefix))
+    }
+
+    async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        for statement in statements {
+            // Unprepared: MySQL cannot prepare CREATE TRIGGER.
+            (&mut *tx).execute(statement.as_str()).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+        row.try_get(0usize)
+    }
+
+    async fn execute_with(
+        conn: &mut Self::Connection,
+        sql: &str,
+        value: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    }
+
+    async fn log_rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
+            .collect()
+    }
+
+    async fn apply_migrations(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        migrations: &[(i64, Vec<String>)],
+        lock: MigrationLock,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        let held = DB::scalar(&mut conn, lock.take).await?;
+        if held != 1 {
+            return Err(sqlx::Error::Protocol(format!(
+                "another instance has held the migration lock too long ({} gave {held})",
+                lock.take
+            )));
+        }
+        let applied = apply_unlocked(&mut conn, sql, migrations).await;
+        match DB::scalar(&mut conn, lock.release).await {
+            Ok(_) => {}
+            // The lock goes with the connection.
+            Err(_) => conn.close_on_drop(),
+        }
+        applied
+    }
+}
+
+/// The migrations not recorded, in one transaction (MySQL commits each DDL
+/// statement at once: there, every statement is one a second run skips).
+async fn apply_unlocked<DB: Queries>(
+    conn: &mut DB::Connection,
+    sql: &Statements,
+    migrations: &[(i64, Vec<String>)],
+) -> Result<(), sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    use sqlx::Connection as _;
+    let mut tx = conn.begin().await?;
+    sqlx::query(sql.migrations_table).execute(&mut *tx).await?;
+    for (version, statements) in migrations {
+        let applied = sqlx::query(&sql.migration_applied)
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if applied.is_some() {
+            continue;
+        }
+        for statement in statements {
+            // Unprepared: MySQL cannot prepare CREATE TRIGGER.
+            (&mut *tx).execute(statement.as_str()).await?;
+        }
+        sqlx::query(&sql.migration_record)
+            .bind(*version)
+            .bind(to_millis(SystemTime::now()))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// A lock that serialises the instances migrating one database: `take`
+/// waits for it and answers 1 once held; `release` lets it go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MigrationLock {
+    pub(crate) take: &'static str,
+    pub(crate) release: &'static str,
+}
+
+/// A row as the statements return it, before it is checked.
+fn decode<DB>(row: &DB::Row) -> Result<RawRecord, sqlx::Error>
+where
+    DB: Database,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<bool>: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    Ok(RawRecord {
+        id: row.try_get("id")?,
+        prefix: row.try_get("prefix")?,
+        hashed_key: row.try_get("hashed_key")?,
+        name: row.try_get("name")?,
+        created_ms: row.try_get("created_ms")?,
+        expires_ms: row.try_get("expires_ms")?,
+        has_expiry: row.try_get("has_expiry")?,
+        // Read as optional: sqlx's SQLite driver decodes a NULL bool as
+        // false, and an unreadable flag must not pass.
+        revoked: row.try_get::<Option<bool>, _>("revoked")?,
+        scopes: row.try_get("scopes")?,
+        owner: row.try_get("owner")?,
+        metadata: row.try_get("metadata")?,
+    })
+}
+
+/// A key store on a SQL database `DB`: its pool, the statements for its
+/// dialect and schema, and the hasher for new keys. The public stores
+/// (`PostgresStore`, `MySqlStore`) wrap one.
+pub(crate) struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+    sql: Arc<Statements>,
+    schema: Schema,
+    hasher: Hasher,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            sql: self.sql.clone(),
+            schema: self.schema.clone(),
+            hasher: self.hasher.clone(),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("database", &DB::NAME)
+            .field("schema", &self.schema)
+            .field("hasher", &self.hasher.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Queries> SqlStore<DB> {
+    pub(crate) fn new(pool: Pool<DB>, schema: Schema) -> Self {
+        Self {
+            sql: Arc::new(Statements::new(DB::DIALECT, &schema)),
+            hasher: schema.default_hasher(),
+            pool,
+            schema,
+        }
+    }
+
+    pub(crate) fn set_hasher(&mut self, hasher: Hasher) {
+        self.hasher = hasher;
+    }
+
+    pub(crate) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub(crate) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub(crate) fn hasher(&self) -> Hasher {
+        self.hasher.clone()
+    }
+
+    pub(crate) fn hash_algorithm(&self) -> Algorithm {
+        self.hasher.algorithm()
+    }
+
+    /// Applies the shipped migration files (version, text) not yet applied
+    /// and, where the database has no notification channel, the change log
+    /// of this crate's table as migration `change_log_version`.
+    pub(crate) async fn migrate(
+        &self,
+        files: &[(i64, &str)],
+        change_log_version: Option<i64>,
+        lock: MigrationLock,
+    ) -> Result<(), StoreError> {
+        let mut migrations: Vec<(i64, Vec<String>)> = files
+            .iter()
+            .map(|&(version, file)| (version, migration_statements(file)))
+            .collect();
+        if let (Some(version), Some(log)) = (
+            change_log_version,
+            ChangeLogSql::new(DB::DIALECT, &Schema::Native),
+        ) {
+            migrations.push((version, log.install));
+        }
+        DB::apply_migrations(&self.pool, &self.sql, &migrations, lock)
+            .await
+            .map_err(store_error)
+    }
+
+    /// The change log of this store's table: `None` on PostgreSQL.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) fn change_log(&self) -> Option<ChangeLogSql> {
+        ChangeLogSql::new(DB::DIALECT, &self.schema)
+    }
+
+    /// Installs (or with `install` false, removes) the triggers that write
+    /// every change to a key row to the change log.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) async fn change_log_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let Some(log) = self.change_log() else {
+            return Err(StoreError::config(
+                "this database announces changes with triggers of its own",
+            ));
+        };
+        let statements = if install { log.install } else { log.remove };
+        self.execute_all(&statements).await
+    }
+
+    pub(crate) async fn find(&self, prefix: Prefix) -> Lookup {
+        let raw = DB::find_row(&self.pool, &self.sql.find, prefix.as_str())
+            .await
+            .map_err(store_error)?;
+        found(raw, prefix)
+    }
+
+    pub(crate) async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let (id, values) = new_row(record, &self.schema)?;
+        DB::insert_row(
+            &self.pool,
+            &self.sql.insert,
+            id,
+            values,
+            !self.schema.is_drf(),
+        )
+        .await
+        .map_err(store_error)
+    }
+
+    pub(crate) async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let rows = DB::all_rows(&self.pool, &self.sql.list)
+            .await
+            .map_err(store_error)?;
+        records(rows)
+    }
+
+    /// Runs `statements` in one transaction (MySQL commits each DDL at once).
+    pub(crate) async fn execute_all(&self, statements: &[String]) -> Result<(), StoreError> {
+        DB::execute_all(&self.pool, statements)
+            .await
+            .map_err(store_error)
+    }
+
+    pub(crate) async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let raw = DB::find_row(&self.pool, &self.sql.by_id, id)
+            .await
+            .map_err(store_error)?;
+        found_by_id(raw, id)
+    }
+
+    pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let statement = self.sql.page(request.key_filter());
+        let now = to_millis(SystemTime::now());
+        let rows = DB::page_rows(
+            &self.pool,
+            statement,
+            request.cursor().unwrap_or(""),
+            now,
+            rows_for_page(request.limit()),
+        )
+        .await
+        .map_err(store_error)?;
+        page(rows, request.limit())
+    }
+
+    pub(crate) async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let revoked = DB::revoke_row(&self.pool, &self.sql, id, self.schema.is_drf())
+            .await
+            .map_err(store_error)?;
+        Ok(revoked.is_some())
+    }
+}
+
+/// The public face of a SQL store type `$store` wrapping `SqlStore<$db>` in
+/// a field `inner`: constructors and accessors, and the store traits, each
+/// forwarded as it is.
+macro_rules! forward_sql_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// A store over a pool of yours. With
+            /// [`Schema::Native`]($crate::store::Schema::Native), call
+            /// [`migrate`](Self::migrate) once before use.
+            pub fn new(pool: sqlx::Pool<$db>, schema: $crate::store::Schema) -> Self {
+                Self {
+                    inner: $crate::store::sql::SqlStore::new(pool, schema),
+                }
+            }
+
+            /// Hashes new keys with `hasher` (and verifies with it in the conformance kit).
+            pub fn with_hasher(mut self, hasher: $crate::hash::Hasher) -> Self {
+                self.inner.set_hasher(hasher);
+                self
+            }
+
+            /// The pool the store uses.
+            pub fn pool(&self) -> &sqlx::Pool<$db> {
+                self.inner.pool()
+            }
+
+            /// The schema the store reads.
+            pub fn schema(&self) -> &$crate::store::Schema {
+                self.inner.schema()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::KeyStore for $store {
+            async fn find(&self, prefix: $crate::key::Prefix) -> $crate::Lookup {
+                self.inner.find(prefix).await
+            }
+
+            fn hash_algorithm(&self) -> Option<$crate::hash::Algorithm> {
+                Some(self.inner.hash_algorithm())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::KeyManager for $store {
+            async fn insert(&self, record: $crate::KeyRecord) -> Result<(), $crate::StoreError> {
+                self.inner.insert(record).await
+            }
+
+            async fn list(
+                &self,
+            ) -> Result<Vec<std::sync::Arc<$crate::KeyRecord>>, $crate::StoreError> {
+                self.inner.list().await
+            }
+
+            async fn revoke(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                self.inner.revoke(id).await
+            }
+
+            async fn list_page(
+                &self,
+                request: &$crate::store::PageRequest,
+            ) -> Result<$crate::store::Page, $crate::StoreError> {
+                self.inner.list_page(request).await
+            }
+
+            async fn find_by_id(
+                &self,
+                id: &str,
+            ) -> Result<Option<std::sync::Arc<$crate::KeyRecord>>, $crate::StoreError> {
+                self.inner.find_by_id(id).await
+            }
+
+            fn hasher(&self) -> $crate::hash::Hasher {
+                self.inner.hasher()
+            }
+        }
+    };
+}
+
+pub(crate) use forward_sql_store;
+
+/// A feed's connection on a sqlx database: one from a pool of the feed's own.
+#[cfg(all(feature = "cache", feature = "mysql"))]
+#[async_trait]
+impl<DB: Queries> super::feed::LogConnection for sqlx::pool::PoolConnection<DB> {
+    type Opener = Pool<DB>;
+
+    async fn open(pool: &Pool<DB>) -> Result<Self, String> {
+        pool.acquire().await.map_err(|e| e.to_string())
+    }
+
+    async fn scalar(&mut self, sql: &str) -> Result<i64, String> {
+        DB::scalar(self, sql).await.map_err(|e| e.to_string())
+    }
+
+    async fn execute_with(&mut self, sql: &str, value: i64) -> Result<(), String> {
+        DB::execute_with(self, sql, value)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn log_rows(
+        &mut self,
+        sql: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, String> {
+        DB::log_rows(self, sql, after, limit)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn discard(mut self) {
+        // Its state after a cut-short query is unknown: close, never reuse.
+        self.close_on_drop();
+    }
+}
