@@ -495,6 +495,70 @@ mod sqlite {
         .await;
     }
 
+    /// Django rebuilds a SQLite table for many schema changes, which drops
+    /// its triggers: the feed notices (the database changed), warns and
+    /// flushes, so a change made after the rebuild is still refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_table_rebuilt_without_its_triggers_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let b = instance(&format!("sqlite:{}", path.display())).await;
+        let (record, key) = b.create(NewKey::named("k")).await.unwrap().reveal();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.busy_timeout(Duration::from_secs(5)).unwrap();
+        raw.execute_batch(
+            "BEGIN; CREATE TABLE t AS SELECT * FROM api_keys; DROP TABLE api_keys; \
+             ALTER TABLE t RENAME TO api_keys; COMMIT;",
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let auth = Authenticator::new(b.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        raw.execute(
+            "UPDATE api_keys SET revoked = 1 WHERE prefix = ?1",
+            [record.prefix.to_string()],
+        )
+        .unwrap();
+        let took = refused_within(&b, &key, Duration::from_secs(1)).await;
+        println!("refused after {took:?}");
+    }
+
+    /// The log dropped and made again starts its numbers over: the feed
+    /// notices that the log went backwards and follows the new one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_made_again_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let url = format!("sqlite:{}", path.display());
+        let b = instance(&url).await;
+        let (record, key) = b.create(NewKey::named("k")).await.unwrap().reveal();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.busy_timeout(Duration::from_secs(5)).unwrap();
+        for i in 0..20 {
+            raw.execute(
+                "UPDATE api_keys SET name = ?1 WHERE prefix = ?2",
+                (format!("n{i}"), record.prefix.to_string()),
+            )
+            .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        b.inner().remove_change_triggers().await.unwrap();
+        raw.execute_batch("DROP TABLE api_key_auth_changes")
+            .unwrap();
+        b.inner().install_change_triggers().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let auth = Authenticator::new(b.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        auth.authenticate(&headers(&key)).await.unwrap();
+        raw.execute(
+            "UPDATE api_keys SET revoked = 1 WHERE prefix = ?1",
+            [record.prefix.to_string()],
+        )
+        .unwrap();
+        let took = refused_within(&b, &key, Duration::from_secs(1)).await;
+        println!("refused after {took:?}");
+    }
+
     /// Django's table in SQLite: a change by hand (as Django makes it)
     /// reaches the cache once the triggers are in, and not once they are out.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,7 +610,7 @@ mod sqlite {
             .with_invalidations(store.revocations());
         super::changes_reach_the_cache(&store, &cached, changes, &run).await;
         store.remove_change_triggers().await.unwrap();
-        super::changes_are_unheard_without_triggers(&store, &cached, changes[0], &run).await;
+        super::without_triggers_the_feed_flushes(&store, &cached, changes[0], &run).await;
     }
 }
 
@@ -653,6 +717,153 @@ mod mysql {
         .await;
     }
 
+    /// MySQL numbers an entry when it is written, not when it commits: a
+    /// revocation whose transaction commits after later entries were read
+    /// (here after 2 s, and 600 other entries) is still heard, and the
+    /// entries after the hole are read on without waiting for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_committed_late_is_still_heard() {
+        let Some(url) = mysql_url("mysql::a_change_committed_late_is_still_heard") else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = MySqlStore::connect(&url).await.unwrap();
+        let b = instance(&url).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (slow, slow_key) = a.create(NewKey::named("slow")).await.unwrap().reveal();
+        let (other, other_key) = a.create(NewKey::named("other")).await.unwrap().reveal();
+        let auth = Authenticator::new(b.clone());
+        auth.authenticate(&headers(&other_key)).await.unwrap();
+        let mut tx = a.pool().begin().await.unwrap();
+        sqlx::query("UPDATE api_keys SET revoked = TRUE WHERE prefix = ?")
+            .bind(slow.prefix.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO api_key_auth_changes (prefix) WITH RECURSIVE n(i) AS \
+             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) SELECT NULL FROM n",
+        )
+        .execute(a.pool())
+        .await
+        .unwrap();
+        a.revoke(&other.id).await.unwrap();
+        let took = refused_within(&b, &other_key, Duration::from_secs(1)).await;
+        println!("a revocation after the hole and 600 entries: refused after {took:?}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        auth.authenticate(&headers(&slow_key)).await.unwrap(); // cached, not yet revoked
+        auth.authenticate(&headers(&slow_key)).await.unwrap();
+        tx.commit().await.unwrap();
+        let took = refused_within(&b, &slow_key, Duration::from_secs(1)).await;
+        println!("a revocation committed 2 s late: refused after {took:?}");
+    }
+
+    /// A revocation in flight when the feed starts (its entry numbered below
+    /// the log's end, not committed yet) is heard once it commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_in_flight_when_the_feed_starts_is_heard() {
+        let Some(url) = mysql_url("mysql::a_change_in_flight_when_the_feed_starts_is_heard") else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let a = MySqlStore::connect(&url).await.unwrap();
+        let (slow, key) = a.create(NewKey::named("slow")).await.unwrap().reveal();
+        let (other, _) = a.create(NewKey::named("other")).await.unwrap().reveal();
+        let mut tx = a.pool().begin().await.unwrap();
+        sqlx::query("UPDATE api_keys SET revoked = TRUE WHERE prefix = ?")
+            .bind(slow.prefix.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        a.revoke(&other.id).await.unwrap(); // committed, numbered after the slow one
+        let b = instance(&url).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let auth = Authenticator::new(b.clone());
+        auth.authenticate(&headers(&key)).await.unwrap();
+        auth.authenticate(&headers(&key)).await.unwrap();
+        tx.commit().await.unwrap();
+        let took = refused_within(&b, &key, Duration::from_secs(1)).await;
+        println!("refused after {took:?}");
+    }
+
+    /// Installing the triggers again (every `api-key migrate`) while keys
+    /// change leaves no moment without a trigger: every change is logged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reinstalling_the_triggers_loses_no_change() {
+        let Some(url) = mysql_url("mysql::reinstalling_the_triggers_loses_no_change") else {
+            return;
+        };
+        let url = isolated_mysql_url(&url).await;
+        let store = MySqlStore::connect(&url).await.unwrap();
+        let pool = store.pool().clone();
+        let (record, _) = store.create(NewKey::named("k")).await.unwrap().reveal();
+        let count = || {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_key_auth_changes")
+                .fetch_one(&pool)
+        };
+        let before = count().await.unwrap();
+        let writer = tokio::spawn({
+            let (pool, prefix) = (pool.clone(), record.prefix.to_string());
+            async move {
+                for i in 0..400 {
+                    sqlx::query("UPDATE api_keys SET name = ? WHERE prefix = ?")
+                        .bind(format!("n{i}"))
+                        .bind(&prefix)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        while !writer.is_finished() {
+            store.install_change_triggers().await.unwrap();
+        }
+        writer.await.unwrap();
+        assert_eq!(count().await.unwrap() - before, 400);
+    }
+
+    /// Migrations wait for another instance's lock on the same database,
+    /// not on another database, and leave the lock free when done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migrations_take_turns_per_database_and_leave_the_lock_free() {
+        use sqlx::Connection;
+        let Some(server) =
+            mysql_url("mysql::migrations_take_turns_per_database_and_leave_the_lock_free")
+        else {
+            return;
+        };
+        let url = isolated_mysql_url(&server).await;
+        let store = MySqlStore::connect(&url).await.unwrap();
+        let lock = "CONCAT('api_key_auth_migrate_', SHA1(DATABASE()))";
+        let mut holder = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        let held: i64 = sqlx::query_scalar(&format!("SELECT CAST(GET_LOCK({lock}, 0) AS SIGNED)"))
+            .fetch_one(&mut holder)
+            .await
+            .unwrap();
+        assert_eq!(held, 1);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), store.migrate())
+                .await
+                .is_err(),
+            "a migration waits while another holds the lock"
+        );
+        let elsewhere = isolated_mysql_url(&server).await;
+        tokio::time::timeout(Duration::from_secs(5), MySqlStore::connect(&elsewhere))
+            .await
+            .expect("another database's migration does not wait")
+            .unwrap();
+        sqlx::query(&format!("SELECT RELEASE_LOCK({lock})"))
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let free: i64 = sqlx::query_scalar(&format!("SELECT CAST(IS_FREE_LOCK({lock}) AS SIGNED)"))
+            .fetch_one(&mut holder)
+            .await
+            .unwrap();
+        assert_eq!(free, 1, "the lock is free once the migration is done");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_trimmed_log_leaves_no_revoked_key_cached() {
         let Some(url) = mysql_url("mysql::a_trimmed_log_leaves_no_revoked_key_cached") else {
@@ -672,7 +883,23 @@ mod mysql {
                     .execute(&mut *tx)
                     .await
                     .unwrap();
-                sqlx::query("DELETE FROM api_key_auth_changes")
+                // A trim as a feed makes it: all but the newest 10,000 entries, the
+                // revocation's among them (10,200 entries came after it).
+                for _ in 0..17 {
+                    sqlx::query(
+                        "INSERT INTO api_key_auth_changes (prefix) WITH RECURSIVE n(i) AS \
+                         (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) SELECT NULL FROM n",
+                    )
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                }
+                let newest: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM api_key_auth_changes")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM api_key_auth_changes WHERE seq <= ?")
+                    .bind(newest - 10_000)
                     .execute(&mut *tx)
                     .await
                     .unwrap();
@@ -730,7 +957,7 @@ mod mysql {
         };
         changes_reach_the_cache(&store, &cached, changes, &run).await;
         store.remove_change_triggers().await.unwrap();
-        changes_are_unheard_without_triggers(&store, &cached, changes[0], &run).await;
+        without_triggers_the_feed_flushes(&store, &cached, changes[0], &run).await;
     }
 }
 
@@ -770,9 +997,12 @@ async fn changes_reach_the_cache<S, F, Fut>(
     }
 }
 
-/// With the triggers removed, a change past the crate is not heard (the TTL bounds it).
+/// With the triggers removed, the feed notices at its next check (on SQLite
+/// when the database changes, on MySQL once a second) and flushes the cache
+/// at every check: a change past the crate is still refused within 2 s,
+/// where without the check it would have waited for the TTL (an hour here).
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
-async fn changes_are_unheard_without_triggers<S, F, Fut>(
+async fn without_triggers_the_feed_flushes<S, F, Fut>(
     store: &S,
     cached: &CachedStore<S>,
     change: &str,
@@ -786,11 +1016,15 @@ async fn changes_are_unheard_without_triggers<S, F, Fut>(
     let auth = Authenticator::new(cached.clone());
     auth.authenticate(&headers(&key)).await.unwrap();
     run(change.to_owned(), record.prefix.to_string()).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(
-        auth.authenticate(&headers(&key)).await.is_ok(),
-        "without the triggers the cache hears nothing (the TTL bounds it)"
-    );
+    let started = tokio::time::Instant::now();
+    while auth.authenticate(&headers(&key)).await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{change}: without triggers, still accepted after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("without triggers: refused after {:?}", started.elapsed());
 }
 
 /// How the line to `b`'s revocation listener fails in a test.

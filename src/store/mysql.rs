@@ -16,8 +16,11 @@
 //! case-sensitive); [`MySqlStore::connect_drf`] serves a
 //! djangorestframework-api-key table as it is. Sessions run in UTC, as
 //! Django's do (sqlx's default; a pool of yours given to [`MySqlStore::new`]
-//! must keep it). There is no notification of revocations between instances:
-//! give a `CachedStore` (feature `cache`) in front of this store a short TTL.
+//! must keep it). MySQL has no notification channel: triggers write every
+//! change to a key row to a change log, `api_key_auth_changes`, which
+//! [`MySqlStore::revocations`] (feature `cache`) follows for a `CachedStore`
+//! in front of the store. Migrations hold a named lock (`GET_LOCK`), so
+//! instances starting together apply each once.
 
 use std::{str::FromStr, time::Duration};
 
@@ -34,12 +37,12 @@ use crate::store::{
 /// The shipped migrations, in order.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/mysql/0001_api_keys.sql"))];
 
-/// Serialises migrators: a named lock, waited for up to 30 s. MySQL commits
-/// each DDL statement at once, so only the lock keeps two instances from
-/// both creating a trigger.
+/// Serialises migrators: a named lock, one per database (the names are the
+/// server's). MySQL commits each DDL statement at once, so only the lock
+/// keeps two instances from applying one migration together.
 const MIGRATION_LOCK: MigrationLock = MigrationLock {
-    take: "SELECT CAST(GET_LOCK('api_key_auth_migrate', 30) AS SIGNED)",
-    release: "SELECT CAST(COALESCE(RELEASE_LOCK('api_key_auth_migrate'), 0) AS SIGNED)",
+    take: "SELECT CAST(GET_LOCK(CONCAT('api_key_auth_migrate_', SHA1(COALESCE(DATABASE(), ''))), 0) AS SIGNED)",
+    release: "SELECT CAST(COALESCE(RELEASE_LOCK(CONCAT('api_key_auth_migrate_', SHA1(COALESCE(DATABASE(), '')))), 0) AS SIGNED)",
 };
 
 /// The migration that adds the change log and its triggers to `api_keys`.

@@ -45,8 +45,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").
 const MIGRATION_LOCK: MigrationLock = MigrationLock {
-    take: "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT pg_advisory_lock(7021229902642902388)) AS held",
-    release: "SELECT CAST(pg_advisory_unlock(7021229902642902388) AS INT8)",
+    take: "SELECT CAST(CAST(pg_try_advisory_lock(7021229902642902388) AS INT) AS BIGINT)",
+    release: "SELECT CAST(CAST(pg_advisory_unlock(7021229902642902388) AS INT) AS BIGINT)",
 };
 
 /// Keys in a PostgreSQL database. Cheap to clone: clones share one pool.

@@ -349,6 +349,16 @@ mod revocations {
                 .await
         }
 
+        async fn rows(&mut self, sql: &str) -> Result<Vec<(i64, Option<String>)>, String> {
+            let sql = sql.to_owned();
+            self.with(move |conn| {
+                conn.prepare(&sql)?
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .await
+        }
+
         async fn log_rows(
             &mut self,
             sql: &str,

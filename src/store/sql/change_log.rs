@@ -7,6 +7,8 @@
 //!
 //! PostgreSQL needs none of this: its triggers call `pg_notify`.
 
+use sha2::Digest as _;
+
 use super::{schema::Schema, statements::Dialect};
 
 /// The log table's name.
@@ -23,8 +25,10 @@ pub(crate) const LOG_KEEP: i64 = 10_000;
 /// The statements that install, remove and read the change log of one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChangeLogSql {
-    /// Creates the log (if missing) and (re)creates the triggers on the key
-    /// table. Repeatable.
+    /// Creates the log and the triggers on the key table, each only if
+    /// missing: repeatable, and never a moment without a trigger (MySQL
+    /// commits each DDL statement at once, so a drop and a create would
+    /// leave one).
     pub(crate) install: Vec<String>,
     /// Drops the triggers. The log stays: a trigger of another table in the
     /// same database may still write to it, and would fail without it.
@@ -37,53 +41,71 @@ pub(crate) struct ChangeLogSql {
     pub(crate) newest: String,
     /// Deletes the entries up to sequence number parameter 1.
     pub(crate) trim: String,
+    /// How many of the table's two triggers exist.
+    pub(crate) triggers: String,
     /// A query whose answer changes whenever another connection commits to
     /// the database, if the database has one (SQLite's `PRAGMA data_version`):
     /// while it stays the same, the log need not be read.
     pub(crate) data_version: Option<String>,
+    /// Whether entries commit in the order of their numbers (SQLite: one
+    /// writer at a time), so that a number skipped can never turn up later.
+    /// MySQL numbers an entry when it is written, before its transaction commits.
+    pub(crate) commits_in_order: bool,
+    /// The start of a read of given sequence numbers; see [`Self::recheck`].
+    recheck: String,
 }
 
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
     pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Option<Self> {
-        let (qualifier, table) = match schema {
-            Schema::Native => (None, "api_keys"),
-            Schema::Drf(table) => table.parts(),
+        let (qualifier, table, full) = match schema {
+            Schema::Native => (None, "api_keys", "api_keys"),
+            Schema::Drf(drf) => {
+                let (qualifier, table) = drf.parts();
+                (qualifier, table, drf.as_str())
+            }
         };
-        // Trigger names are unique per database: name them after the table
-        // (cut to fit MySQL's 64 characters).
-        let short: String = table.chars().take(40).collect();
+        // Trigger names are unique per database: named after the table, cut
+        // to fit MySQL's 64 characters, with a digest of the whole name so
+        // that two long names sharing a start do not share triggers.
+        let short: String = table.chars().take(32).collect();
+        let tag = format!("{short}_{}", hex::encode(&sha2::Sha256::digest(full)[..4]));
+        let names = [
+            format!("api_key_auth_log_upd_{tag}"),
+            format!("api_key_auth_log_del_{tag}"),
+        ];
+        // Letters, digits and underscores only: safe inside quotes as literals.
+        let listed = format!("'{}', '{}'", names[0], names[1]);
         let q = |name: &str| match qualifier {
             Some(qualifier) => format!("{}.{}", dialect.quote(qualifier), dialect.quote(name)),
             None => dialect.quote(name),
         };
-        let updated = q(&format!("api_key_auth_log_upd_{short}"));
-        let deleted = q(&format!("api_key_auth_log_del_{short}"));
-        let log = q(LOG_TABLE);
+        let (updated, deleted, log) = (q(&names[0]), q(&names[1]), q(LOG_TABLE));
         let p = |n| dialect.param(n);
-        let (create, on_update, on_delete, read_prefix, data_version) = match dialect {
+        let (create, on_update, on_delete, read_prefix, data_version, triggers) = match dialect {
             Dialect::Postgres => return None,
             Dialect::Sqlite => {
                 // SQLite: a trigger lives in its table's database, names its
                 // table unqualified, and writes only to tables of that
                 // database, named unqualified too.
                 let body_log = dialect.quote(LOG_TABLE);
+                let table = dialect.quote(table);
                 (
                     format!(
                         "CREATE TABLE IF NOT EXISTS {log} \
                          (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT)"
                     ),
                     format!(
-                        "CREATE TRIGGER {updated} AFTER UPDATE ON {table} FOR EACH ROW BEGIN \
+                        "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
+                         FOR EACH ROW BEGIN \
                          INSERT INTO {body_log} (prefix) VALUES (CAST(OLD.prefix AS TEXT)); \
                          INSERT INTO {body_log} (prefix) SELECT CAST(NEW.prefix AS TEXT) \
-                         WHERE NEW.prefix IS NOT OLD.prefix; END",
-                        table = dialect.quote(table),
+                         WHERE NEW.prefix IS NOT OLD.prefix; END"
                     ),
                     format!(
-                        "CREATE TRIGGER {deleted} AFTER DELETE ON {table} FOR EACH ROW BEGIN \
-                         INSERT INTO {body_log} (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END",
-                        table = dialect.quote(table),
+                        "CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {table} \
+                         FOR EACH ROW BEGIN \
+                         INSERT INTO {body_log} (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END"
                     ),
                     "prefix".to_owned(),
                     Some(match qualifier {
@@ -92,6 +114,10 @@ impl ChangeLogSql {
                         }
                         None => "PRAGMA data_version".to_owned(),
                     }),
+                    format!(
+                        "SELECT COUNT(*) FROM {} WHERE type = 'trigger' AND name IN ({listed})",
+                        q("sqlite_master")
+                    ),
                 )
             }
             Dialect::MySql => {
@@ -104,31 +130,32 @@ impl ChangeLogSql {
                          ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
                     ),
                     format!(
-                        "CREATE TRIGGER {updated} AFTER UPDATE ON {table} FOR EACH ROW BEGIN \
+                        "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
+                         FOR EACH ROW BEGIN \
                          INSERT INTO {log} (prefix) VALUES (OLD.prefix); \
                          IF NOT (NEW.prefix <=> OLD.prefix) THEN \
                          INSERT INTO {log} (prefix) VALUES (NEW.prefix); END IF; END"
                     ),
                     format!(
-                        "CREATE TRIGGER {deleted} AFTER DELETE ON {table} FOR EACH ROW \
-                         INSERT INTO {log} (prefix) VALUES (OLD.prefix)"
+                        "CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {table} \
+                         FOR EACH ROW INSERT INTO {log} (prefix) VALUES (OLD.prefix)"
                     ),
                     "CAST(prefix AS CHAR) AS prefix".to_owned(),
                     None,
+                    format!(
+                        "SELECT COUNT(*) FROM information_schema.TRIGGERS \
+                         WHERE TRIGGER_SCHEMA = {} AND TRIGGER_NAME IN ({listed})",
+                        qualifier.map_or("DATABASE()".to_owned(), |q| format!("'{q}'"))
+                    ),
                 )
             }
         };
-        let drop_updated = format!("DROP TRIGGER IF EXISTS {updated}");
-        let drop_deleted = format!("DROP TRIGGER IF EXISTS {deleted}");
         Some(Self {
-            install: vec![
-                create,
-                drop_updated.clone(),
-                on_update,
-                drop_deleted.clone(),
-                on_delete,
+            install: vec![create, on_update, on_delete],
+            remove: vec![
+                format!("DROP TRIGGER IF EXISTS {updated}"),
+                format!("DROP TRIGGER IF EXISTS {deleted}"),
             ],
-            remove: vec![drop_updated, drop_deleted],
             read: format!(
                 "SELECT seq, {read_prefix} FROM {log} WHERE seq > {} ORDER BY seq LIMIT {}",
                 p(1),
@@ -137,7 +164,42 @@ impl ChangeLogSql {
             oldest: format!("SELECT COALESCE(MIN(seq), 0) AS seq FROM {log}"),
             newest: format!("SELECT COALESCE(MAX(seq), 0) AS seq FROM {log}"),
             trim: format!("DELETE FROM {log} WHERE seq <= {}", p(1)),
+            triggers,
+            commits_in_order: dialect == Dialect::Sqlite,
             data_version,
+            recheck: format!("SELECT seq, {read_prefix} FROM {log} WHERE seq IN ("),
         })
+    }
+
+    /// The entries with the sequence numbers `seqs` (`seq`, `prefix`), read
+    /// again after they were skipped.
+    #[cfg_attr(
+        not(all(feature = "cache", any(feature = "sqlite", feature = "mysql"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn recheck(&self, seqs: &[i64]) -> String {
+        let listed: Vec<String> = seqs.iter().map(i64::to_string).collect();
+        format!("{}{})", self.recheck, listed.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two DRF tables whose long names share their start get triggers of
+    /// their own: installing one's never drops the other's.
+    #[test]
+    fn long_table_names_sharing_a_start_get_triggers_of_their_own() {
+        let start = "a".repeat(40);
+        let [one, two] = [format!("{start}_one"), format!("{start}_two")].map(|name| {
+            ChangeLogSql::new(Dialect::MySql, &Schema::drf_table(&name).unwrap()).unwrap()
+        });
+        assert_ne!(one.install[1], two.install[1]);
+        assert_ne!(one.remove, two.remove);
+        for statement in one.remove.iter().chain(&two.remove) {
+            let name = statement.rsplit('`').nth(1).unwrap();
+            assert!(name.len() <= 64, "{name} is longer than MySQL allows");
+        }
     }
 }

@@ -91,6 +91,12 @@ pub(crate) trait Queries: SqlDatabase {
         sql: &str,
         value: i64,
     ) -> Result<(), sqlx::Error>;
+    /// Change-log entries (`seq`, `prefix`) `sql` gives, taking no parameter.
+    #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
+    async fn rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error>;
     /// Change-log entries (`seq`, `prefix`) after `after`, at most `limit`.
     #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
     async fn log_rows(
@@ -252,6 +258,16 @@ where
             .map(drop)
     }
 
+    async fn rows(
+        conn: &mut Self::Connection,
+        sql: &str,
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+        let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
+            .collect()
+    }
+
     async fn log_rows(
         conn: &mut Self::Connection,
         sql: &str,
@@ -274,23 +290,27 @@ where
         migrations: &[(i64, Vec<String>)],
         lock: MigrationLock,
     ) -> Result<(), sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        let held = DB::scalar(&mut conn, lock.take).await?;
-        if held != 1 {
-            return Err(sqlx::Error::Protocol(format!(
-                "another instance has held the migration lock too long ({} gave {held})",
-                lock.take
-            )));
+        // A connection of the migration's own, out of the pool: if the
+        // migration fails or is cancelled, dropping it closes the session,
+        // and the session's lock goes with it.
+        let mut conn = pool.acquire().await?.detach();
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        while DB::scalar(&mut conn, lock.take).await? != 1 {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(sqlx::Error::Protocol(format!(
+                    "another instance has held the migration lock for over {LOCK_WAIT:?}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let applied = apply_unlocked(&mut conn, sql, migrations).await;
-        match DB::scalar(&mut conn, lock.release).await {
-            Ok(_) => {}
-            // The lock goes with the connection.
-            Err(_) => conn.close_on_drop(),
-        }
-        applied
+        apply_unlocked(&mut conn, sql, migrations).await?;
+        DB::scalar(&mut conn, lock.release).await?;
+        sqlx::Connection::close(conn).await
     }
 }
+
+/// How long a migration waits for another instance's.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The migrations not recorded, in one transaction (MySQL commits each DDL
 /// statement at once: there, every statement is one a second run skips).
@@ -328,8 +348,9 @@ where
     tx.commit().await
 }
 
-/// A lock that serialises the instances migrating one database: `take`
-/// waits for it and answers 1 once held; `release` lets it go.
+/// A session lock that serialises the instances migrating one database:
+/// `take` tries for it without waiting and answers 1 when held, 0 when
+/// another session holds it; `release` lets it go.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MigrationLock {
     pub(crate) take: &'static str,
@@ -633,6 +654,10 @@ impl<DB: Queries> super::feed::LogConnection for sqlx::pool::PoolConnection<DB> 
         DB::execute_with(self, sql, value)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<(i64, Option<String>)>, String> {
+        DB::rows(self, sql).await.map_err(|e| e.to_string())
     }
 
     async fn log_rows(

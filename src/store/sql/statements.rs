@@ -463,6 +463,11 @@ mod tests {
                     put("change log, oldest", &log.oldest);
                     put("change log, newest", &log.newest);
                     put("change log, trim", &log.trim);
+                    put("change log, triggers present", &log.triggers);
+                    put(
+                        "change log, skipped entries read again",
+                        &log.recheck(&[41, 43]),
+                    );
                     if let Some(version) = &log.data_version {
                         put("change log, anything new?", version);
                     }

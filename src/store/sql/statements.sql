@@ -24,17 +24,13 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 -- change log, installed
 CREATE TABLE IF NOT EXISTS "api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
 -- change log, installed
-DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys";
+CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_upd_api_keys_0def8d01" AFTER UPDATE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
 -- change log, installed
-CREATE TRIGGER "api_key_auth_log_upd_api_keys" AFTER UPDATE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
--- change log, installed
-DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys";
--- change log, installed
-CREATE TRIGGER "api_key_auth_log_del_api_keys" AFTER DELETE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_del_api_keys_0def8d01" AFTER DELETE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys";
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys_0def8d01";
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys";
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys_0def8d01";
 -- change log, read
 SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
 -- change log, oldest
@@ -43,6 +39,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM "api_key_auth_changes";
 SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
 -- change log, trim
 DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
+-- change log, triggers present
+SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01');
+-- change log, skipped entries read again
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq IN (41, 43);
 -- change log, anything new?
 PRAGMA data_version;
 -- migrations table
@@ -74,17 +74,13 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 -- change log, installed
 CREATE TABLE IF NOT EXISTS "api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
 -- change log, installed
-DROP TRIGGER IF EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey";
+CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey_09857368" AFTER UPDATE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
 -- change log, installed
-CREATE TRIGGER "api_key_auth_log_upd_rest_framework_api_key_apikey" AFTER UPDATE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
--- change log, installed
-DROP TRIGGER IF EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey";
--- change log, installed
-CREATE TRIGGER "api_key_auth_log_del_rest_framework_api_key_apikey" AFTER DELETE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey_09857368" AFTER DELETE ON "rest_framework_api_key_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey";
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd_rest_framework_api_key_apikey_09857368";
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey";
+DROP TRIGGER IF EXISTS "api_key_auth_log_del_rest_framework_api_key_apikey_09857368";
 -- change log, read
 SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
 -- change log, oldest
@@ -93,6 +89,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM "api_key_auth_changes";
 SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
 -- change log, trim
 DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
+-- change log, triggers present
+SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368');
+-- change log, skipped entries read again
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq IN (41, 43);
 -- change log, anything new?
 PRAGMA data_version;
 -- migrations table
@@ -124,17 +124,13 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 -- change log, installed
 CREATE TABLE IF NOT EXISTS "keys"."api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
 -- change log, installed
-DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_upd_app_apikey";
+CREATE TRIGGER IF NOT EXISTS "keys"."api_key_auth_log_upd_app_apikey_38b460aa" AFTER UPDATE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
 -- change log, installed
-CREATE TRIGGER "keys"."api_key_auth_log_upd_app_apikey" AFTER UPDATE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
--- change log, installed
-DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_del_app_apikey";
--- change log, installed
-CREATE TRIGGER "keys"."api_key_auth_log_del_app_apikey" AFTER DELETE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
+CREATE TRIGGER IF NOT EXISTS "keys"."api_key_auth_log_del_app_apikey_38b460aa" AFTER DELETE ON "app_apikey" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_upd_app_apikey";
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_upd_app_apikey_38b460aa";
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_del_app_apikey";
+DROP TRIGGER IF EXISTS "keys"."api_key_auth_log_del_app_apikey_38b460aa";
 -- change log, read
 SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
 -- change log, oldest
@@ -143,6 +139,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
 SELECT COALESCE(MAX(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
 -- change log, trim
 DELETE FROM "keys"."api_key_auth_changes" WHERE seq <= ?1;
+-- change log, triggers present
+SELECT COUNT(*) FROM "keys"."sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa');
+-- change log, skipped entries read again
+SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq IN (41, 43);
 -- change log, anything new?
 PRAGMA "keys".data_version;
 -- migrations table
@@ -284,17 +284,13 @@ SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key A
 -- change log, installed
 CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- change log, installed
-DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys`;
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd_api_keys_0def8d01` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
 -- change log, installed
-CREATE TRIGGER `api_key_auth_log_upd_api_keys` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
--- change log, installed
-DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys`;
--- change log, installed
-CREATE TRIGGER `api_key_auth_log_del_api_keys` AFTER DELETE ON `api_keys` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_del_api_keys_0def8d01` AFTER DELETE ON `api_keys` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys`;
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys_0def8d01`;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys`;
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys_0def8d01`;
 -- change log, read
 SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
 -- change log, oldest
@@ -303,6 +299,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM `api_key_auth_changes`;
 SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
+-- change log, triggers present
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01');
+-- change log, skipped entries read again
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq IN (41, 43);
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -334,17 +334,13 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 -- change log, installed
 CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- change log, installed
-DROP TRIGGER IF EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey`;
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey_09857368` AFTER UPDATE ON `rest_framework_api_key_apikey` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
 -- change log, installed
-CREATE TRIGGER `api_key_auth_log_upd_rest_framework_api_key_apikey` AFTER UPDATE ON `rest_framework_api_key_apikey` FOR EACH ROW BEGIN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
--- change log, installed
-DROP TRIGGER IF EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey`;
--- change log, installed
-CREATE TRIGGER `api_key_auth_log_del_rest_framework_api_key_apikey` AFTER DELETE ON `rest_framework_api_key_apikey` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey_09857368` AFTER DELETE ON `rest_framework_api_key_apikey` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey`;
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd_rest_framework_api_key_apikey_09857368`;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey`;
+DROP TRIGGER IF EXISTS `api_key_auth_log_del_rest_framework_api_key_apikey_09857368`;
 -- change log, read
 SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
 -- change log, oldest
@@ -353,6 +349,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM `api_key_auth_changes`;
 SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
+-- change log, triggers present
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368');
+-- change log, skipped entries read again
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq IN (41, 43);
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -384,17 +384,13 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 -- change log, installed
 CREATE TABLE IF NOT EXISTS `keys`.`api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- change log, installed
-DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_upd_app_apikey`;
+CREATE TRIGGER IF NOT EXISTS `keys`.`api_key_auth_log_upd_app_apikey_38b460aa` AFTER UPDATE ON `keys`.`app_apikey` FOR EACH ROW BEGIN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
 -- change log, installed
-CREATE TRIGGER `keys`.`api_key_auth_log_upd_app_apikey` AFTER UPDATE ON `keys`.`app_apikey` FOR EACH ROW BEGIN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END;
--- change log, installed
-DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_del_app_apikey`;
--- change log, installed
-CREATE TRIGGER `keys`.`api_key_auth_log_del_app_apikey` AFTER DELETE ON `keys`.`app_apikey` FOR EACH ROW INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix);
+CREATE TRIGGER IF NOT EXISTS `keys`.`api_key_auth_log_del_app_apikey_38b460aa` AFTER DELETE ON `keys`.`app_apikey` FOR EACH ROW INSERT INTO `keys`.`api_key_auth_changes` (prefix) VALUES (OLD.prefix);
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_upd_app_apikey`;
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_upd_app_apikey_38b460aa`;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_del_app_apikey`;
+DROP TRIGGER IF EXISTS `keys`.`api_key_auth_log_del_app_apikey_38b460aa`;
 -- change log, read
 SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
 -- change log, oldest
@@ -403,6 +399,10 @@ SELECT COALESCE(MIN(seq), 0) AS seq FROM `keys`.`api_key_auth_changes`;
 SELECT COALESCE(MAX(seq), 0) AS seq FROM `keys`.`api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `keys`.`api_key_auth_changes` WHERE seq <= ?;
+-- change log, triggers present
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'keys' AND TRIGGER_NAME IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa');
+-- change log, skipped entries read again
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq IN (41, 43);
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
