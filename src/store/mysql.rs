@@ -1,5 +1,5 @@
 //! A MySQL or MariaDB key store (feature `mysql`): one key table shared by
-//! many instances of a service, for those whose database is MySQL 8 or
+//! many instances of a service, for those whose database is MySQL 8.0.29 or
 //! MariaDB 10.5 and later.
 //!
 //! ```no_run
@@ -143,13 +143,15 @@ mod revocations {
     /// [`CachedStore`](crate::cache::CachedStore).
     ///
     /// Every [`interval`](Self::interval) (250 ms by default) it reads the
-    /// log's new entries on a connection of its own, and names
-    /// each changed key's prefix. It yields [`Invalidation::All`] whenever
-    /// it may have missed one: at every failed read, when entries it had not
-    /// read were trimmed, and when a hole in the log's sequence stays open
-    /// over 5 seconds (a transaction that never committed). A read that takes
-    /// over a second counts as failed. It also keeps the log trimmed to its
-    /// newest 10,000 entries.
+    /// log's new entries on a connection of its own, and names each changed
+    /// key's prefix. MySQL numbers an entry before its transaction commits:
+    /// numbers skipped are asked for again at every read, and their keys
+    /// named when they commit. It yields [`Invalidation::All`] whenever it
+    /// may have missed one: at every failed read, when it gives a skipped
+    /// number up (trimmed, or waited for 10 minutes), and at every check
+    /// (once a second) that finds the table without its triggers or the log
+    /// made again. A read that takes over a second counts as failed. It also
+    /// keeps the log trimmed to its newest 10,000 entries.
     #[derive(Debug)]
     pub struct MySqlRevocations(ChangeFeed<PoolConnection<MySql>>);
 

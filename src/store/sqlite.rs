@@ -258,7 +258,7 @@ mod revocations {
 
     use super::{connect::Target, SqliteStore};
     use crate::store::{
-        sql::feed::{ChangeFeed, LogConnection},
+        sql::feed::{ChangeFeed, Entry, LogConnection},
         Invalidation, InvalidationSource,
     };
 
@@ -271,9 +271,11 @@ mod revocations {
     /// anything (`PRAGMA data_version`), and only then reads the log's new
     /// entries, naming each changed key's prefix. It yields
     /// [`Invalidation::All`] whenever it may have missed one: at every failed
-    /// read, and when entries it had not read were trimmed. A read that
-    /// takes over a second counts as failed. It also keeps the log trimmed to
-    /// its newest 10,000 entries.
+    /// read, when entries it had not read were trimmed, and whenever the
+    /// database changed while the table is without its triggers (Django
+    /// rebuilds a SQLite table for some migrations, dropping them) or the log
+    /// was made again. A read that takes over a second counts as failed. It
+    /// also keeps the log trimmed to its newest 10,000 entries.
     #[derive(Debug)]
     pub struct SqliteRevocations(ChangeFeed<FeedConnection>);
 
@@ -337,38 +339,30 @@ mod revocations {
             Ok(Self(Arc::new(Mutex::new(conn))))
         }
 
-        async fn scalar(&mut self, sql: &str) -> Result<i64, String> {
-            let sql = sql.to_owned();
-            self.with(move |conn| conn.query_row(&sql, [], |row| row.get(0)))
-                .await
-        }
-
-        async fn execute_with(&mut self, sql: &str, value: i64) -> Result<(), String> {
-            let sql = sql.to_owned();
-            self.with(move |conn| conn.execute(&sql, [value]).map(drop))
-                .await
-        }
-
-        async fn rows(&mut self, sql: &str) -> Result<Vec<(i64, Option<String>)>, String> {
-            let sql = sql.to_owned();
+        async fn scalar(&mut self, sql: &str, params: &[i64]) -> Result<i64, String> {
+            let (sql, params) = (sql.to_owned(), params.to_vec());
             self.with(move |conn| {
-                conn.prepare(&sql)?
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
+                conn.query_row(&sql, rusqlite::params_from_iter(params), |row| row.get(0))
             })
             .await
         }
 
-        async fn log_rows(
-            &mut self,
-            sql: &str,
-            after: i64,
-            limit: i64,
-        ) -> Result<Vec<(i64, Option<String>)>, String> {
-            let sql = sql.to_owned();
+        async fn execute(&mut self, sql: &str, params: &[i64]) -> Result<(), String> {
+            let (sql, params) = (sql.to_owned(), params.to_vec());
+            self.with(move |conn| {
+                conn.execute(&sql, rusqlite::params_from_iter(params))
+                    .map(drop)
+            })
+            .await
+        }
+
+        async fn entries(&mut self, sql: &str, params: &[i64]) -> Result<Vec<Entry>, String> {
+            let (sql, params) = (sql.to_owned(), params.to_vec());
             self.with(move |conn| {
                 conn.prepare_cached(&sql)?
-                    .query_map([after, limit], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .query_map(rusqlite::params_from_iter(params), |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })?
                     .collect()
             })
             .await

@@ -41,7 +41,11 @@ pub(crate) struct ChangeLogSql {
     pub(crate) newest: String,
     /// Deletes the entries up to sequence number parameter 1.
     pub(crate) trim: String,
-    /// How many of the table's two triggers exist.
+    /// The entries numbered parameter 1 to parameter 2, at most parameter 3.
+    pub(crate) between: String,
+    /// The entry numbered parameter 1, if any.
+    pub(crate) at: String,
+    /// How many of the table's two triggers exist, on the table itself.
     pub(crate) triggers: String,
     /// A query whose answer changes whenever another connection commits to
     /// the database, if the database has one (SQLite's `PRAGMA data_version`):
@@ -51,8 +55,6 @@ pub(crate) struct ChangeLogSql {
     /// writer at a time), so that a number skipped can never turn up later.
     /// MySQL numbers an entry when it is written, before its transaction commits.
     pub(crate) commits_in_order: bool,
-    /// The start of a read of given sequence numbers; see [`Self::recheck`].
-    recheck: String,
 }
 
 impl ChangeLogSql {
@@ -76,6 +78,7 @@ impl ChangeLogSql {
         ];
         // Letters, digits and underscores only: safe inside quotes as literals.
         let listed = format!("'{}', '{}'", names[0], names[1]);
+        let table_name = table;
         let q = |name: &str| match qualifier {
             Some(qualifier) => format!("{}.{}", dialect.quote(qualifier), dialect.quote(name)),
             None => dialect.quote(name),
@@ -115,7 +118,8 @@ impl ChangeLogSql {
                         None => "PRAGMA data_version".to_owned(),
                     }),
                     format!(
-                        "SELECT COUNT(*) FROM {} WHERE type = 'trigger' AND name IN ({listed})",
+                        "SELECT COUNT(*) FROM {} WHERE type = 'trigger' AND name IN ({listed}) \
+                         AND tbl_name = '{table_name}'",
                         q("sqlite_master")
                     ),
                 )
@@ -144,8 +148,9 @@ impl ChangeLogSql {
                     None,
                     format!(
                         "SELECT COUNT(*) FROM information_schema.TRIGGERS \
-                         WHERE TRIGGER_SCHEMA = {} AND TRIGGER_NAME IN ({listed})",
-                        qualifier.map_or("DATABASE()".to_owned(), |q| format!("'{q}'"))
+                         WHERE TRIGGER_SCHEMA = {schema} AND TRIGGER_NAME IN ({listed}) \
+                         AND EVENT_OBJECT_SCHEMA = {schema} AND EVENT_OBJECT_TABLE = '{table_name}'",
+                        schema = qualifier.map_or("DATABASE()".to_owned(), |q| format!("'{q}'"))
                     ),
                 )
             }
@@ -164,22 +169,18 @@ impl ChangeLogSql {
             oldest: format!("SELECT COALESCE(MIN(seq), 0) AS seq FROM {log}"),
             newest: format!("SELECT COALESCE(MAX(seq), 0) AS seq FROM {log}"),
             trim: format!("DELETE FROM {log} WHERE seq <= {}", p(1)),
+            between: format!(
+                "SELECT seq, {read_prefix} FROM {log} WHERE seq >= {} AND seq <= {} \
+                 ORDER BY seq LIMIT {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            at: format!("SELECT seq, {read_prefix} FROM {log} WHERE seq = {}", p(1)),
             triggers,
             commits_in_order: dialect == Dialect::Sqlite,
             data_version,
-            recheck: format!("SELECT seq, {read_prefix} FROM {log} WHERE seq IN ("),
         })
-    }
-
-    /// The entries with the sequence numbers `seqs` (`seq`, `prefix`), read
-    /// again after they were skipped.
-    #[cfg_attr(
-        not(all(feature = "cache", any(feature = "sqlite", feature = "mysql"))),
-        allow(dead_code)
-    )]
-    pub(crate) fn recheck(&self, seqs: &[i64]) -> String {
-        let listed: Vec<String> = seqs.iter().map(i64::to_string).collect();
-        format!("{}{})", self.recheck, listed.join(", "))
     }
 }
 

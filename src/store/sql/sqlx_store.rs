@@ -82,28 +82,26 @@ pub(crate) trait Queries: SqlDatabase {
     ) -> Result<Option<String>, sqlx::Error>;
     /// Runs `statements` in one transaction.
     async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error>;
-    /// The first column, an integer, of the one row `sql` answers on `conn`.
-    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error>;
-    /// `sql` on `conn` with one integer parameter; rows affected ignored.
+    /// The first column, an integer, of the one row `sql` answers on `conn`
+    /// with integer `params`.
+    async fn scalar(
+        conn: &mut Self::Connection,
+        sql: &str,
+        params: &[i64],
+    ) -> Result<i64, sqlx::Error>;
+    /// Runs `sql` on `conn` with integer `params`; rows affected ignored.
     #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
     async fn execute_with(
         conn: &mut Self::Connection,
         sql: &str,
-        value: i64,
+        params: &[i64],
     ) -> Result<(), sqlx::Error>;
-    /// Change-log entries (`seq`, `prefix`) `sql` gives, taking no parameter.
+    /// Change-log entries (`seq`, `prefix`) `sql` gives with integer `params`.
     #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
-    async fn rows(
+    async fn entries(
         conn: &mut Self::Connection,
         sql: &str,
-    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error>;
-    /// Change-log entries (`seq`, `prefix`) after `after`, at most `limit`.
-    #[cfg_attr(not(all(feature = "cache", feature = "mysql")), allow(dead_code))]
-    async fn log_rows(
-        conn: &mut Self::Connection,
-        sql: &str,
-        after: i64,
-        limit: i64,
+        params: &[i64],
     ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error>;
     /// Applies the migrations (version, statements) not recorded, in one
     /// transaction, holding `lock`.
@@ -241,44 +239,40 @@ where
         tx.commit().await
     }
 
-    async fn scalar(conn: &mut Self::Connection, sql: &str) -> Result<i64, sqlx::Error> {
-        let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
-        row.try_get(0usize)
+    async fn scalar(
+        conn: &mut Self::Connection,
+        sql: &str,
+        params: &[i64],
+    ) -> Result<i64, sqlx::Error> {
+        let mut query = sqlx::query(sql);
+        for &param in params {
+            query = query.bind(param);
+        }
+        query.fetch_one(&mut *conn).await?.try_get(0usize)
     }
 
     async fn execute_with(
         conn: &mut Self::Connection,
         sql: &str,
-        value: i64,
+        params: &[i64],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(sql)
-            .bind(value)
-            .execute(&mut *conn)
-            .await
-            .map(drop)
+        let mut query = sqlx::query(sql);
+        for &param in params {
+            query = query.bind(param);
+        }
+        query.execute(&mut *conn).await.map(drop)
     }
 
-    async fn rows(
+    async fn entries(
         conn: &mut Self::Connection,
         sql: &str,
+        params: &[i64],
     ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
-        let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
-            .collect()
-    }
-
-    async fn log_rows(
-        conn: &mut Self::Connection,
-        sql: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
-        let rows = sqlx::query(sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?;
+        let mut query = sqlx::query(sql);
+        for &param in params {
+            query = query.bind(param);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
             .collect()
@@ -295,7 +289,7 @@ where
         // and the session's lock goes with it.
         let mut conn = pool.acquire().await?.detach();
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        while DB::scalar(&mut conn, lock.take).await? != 1 {
+        while DB::scalar(&mut conn, lock.take, &[]).await? != 1 {
             if tokio::time::Instant::now() >= deadline {
                 return Err(sqlx::Error::Protocol(format!(
                     "another instance has held the migration lock for over {LOCK_WAIT:?}"
@@ -304,7 +298,7 @@ where
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         apply_unlocked(&mut conn, sql, migrations).await?;
-        DB::scalar(&mut conn, lock.release).await?;
+        DB::scalar(&mut conn, lock.release, &[]).await?;
         sqlx::Connection::close(conn).await
     }
 }
@@ -646,27 +640,24 @@ impl<DB: Queries> super::feed::LogConnection for sqlx::pool::PoolConnection<DB> 
         pool.acquire().await.map_err(|e| e.to_string())
     }
 
-    async fn scalar(&mut self, sql: &str) -> Result<i64, String> {
-        DB::scalar(self, sql).await.map_err(|e| e.to_string())
-    }
-
-    async fn execute_with(&mut self, sql: &str, value: i64) -> Result<(), String> {
-        DB::execute_with(self, sql, value)
+    async fn scalar(&mut self, sql: &str, params: &[i64]) -> Result<i64, String> {
+        DB::scalar(self, sql, params)
             .await
             .map_err(|e| e.to_string())
     }
 
-    async fn rows(&mut self, sql: &str) -> Result<Vec<(i64, Option<String>)>, String> {
-        DB::rows(self, sql).await.map_err(|e| e.to_string())
+    async fn execute(&mut self, sql: &str, params: &[i64]) -> Result<(), String> {
+        DB::execute_with(self, sql, params)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn log_rows(
+    async fn entries(
         &mut self,
         sql: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, Option<String>)>, String> {
-        DB::log_rows(self, sql, after, limit)
+        params: &[i64],
+    ) -> Result<Vec<super::feed::Entry>, String> {
+        DB::entries(self, sql, params)
             .await
             .map_err(|e| e.to_string())
     }

@@ -464,10 +464,8 @@ mod tests {
                     put("change log, newest", &log.newest);
                     put("change log, trim", &log.trim);
                     put("change log, triggers present", &log.triggers);
-                    put(
-                        "change log, skipped entries read again",
-                        &log.recheck(&[41, 43]),
-                    );
+                    put("change log, skipped entries read again", &log.between);
+                    put("change log, one entry", &log.at);
                     if let Some(version) = &log.data_version {
                         put("change log, anything new?", version);
                     }

@@ -40,9 +40,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
 -- change log, trim
 DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
 -- change log, triggers present
-SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01');
+SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND tbl_name = 'api_keys';
 -- change log, skipped entries read again
-SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq IN (41, 43);
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3;
+-- change log, one entry
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq = ?1;
 -- change log, anything new?
 PRAGMA data_version;
 -- migrations table
@@ -90,9 +92,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
 -- change log, trim
 DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
 -- change log, triggers present
-SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368');
+SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368') AND tbl_name = 'rest_framework_api_key_apikey';
 -- change log, skipped entries read again
-SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq IN (41, 43);
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3;
+-- change log, one entry
+SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq = ?1;
 -- change log, anything new?
 PRAGMA data_version;
 -- migrations table
@@ -140,9 +144,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM "keys"."api_key_auth_changes";
 -- change log, trim
 DELETE FROM "keys"."api_key_auth_changes" WHERE seq <= ?1;
 -- change log, triggers present
-SELECT COUNT(*) FROM "keys"."sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa');
+SELECT COUNT(*) FROM "keys"."sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa') AND tbl_name = 'app_apikey';
 -- change log, skipped entries read again
-SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq IN (41, 43);
+SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3;
+-- change log, one entry
+SELECT seq, prefix FROM "keys"."api_key_auth_changes" WHERE seq = ?1;
 -- change log, anything new?
 PRAGMA "keys".data_version;
 -- migrations table
@@ -300,9 +306,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
 -- change log, triggers present
-SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01');
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'api_keys';
 -- change log, skipped entries read again
-SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq IN (41, 43);
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?;
+-- change log, one entry
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq = ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -350,9 +358,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
 -- change log, triggers present
-SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368');
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd_rest_framework_api_key_apikey_09857368', 'api_key_auth_log_del_rest_framework_api_key_apikey_09857368') AND EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'rest_framework_api_key_apikey';
 -- change log, skipped entries read again
-SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq IN (41, 43);
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?;
+-- change log, one entry
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq = ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
@@ -400,9 +410,11 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM `keys`.`api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `keys`.`api_key_auth_changes` WHERE seq <= ?;
 -- change log, triggers present
-SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'keys' AND TRIGGER_NAME IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa');
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'keys' AND TRIGGER_NAME IN ('api_key_auth_log_upd_app_apikey_38b460aa', 'api_key_auth_log_del_app_apikey_38b460aa') AND EVENT_OBJECT_SCHEMA = 'keys' AND EVENT_OBJECT_TABLE = 'app_apikey';
 -- change log, skipped entries read again
-SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq IN (41, 43);
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?;
+-- change log, one entry
+SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `keys`.`api_key_auth_changes` WHERE seq = ?;
 -- migrations table
 CREATE TABLE IF NOT EXISTS api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
 -- migration applied?
