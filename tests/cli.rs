@@ -267,6 +267,75 @@ async fn a_revocation_by_the_command_reaches_a_running_server_on_mysql() {
     }
 }
 
+/// The same on MySQL with the server's feed cut off (through a proxy): a
+/// key the command revokes meanwhile is refused once the feed's failing
+/// reads flush the cache (at most a backoff of 2 s), and once the line is
+/// back, a revocation by the command is heard within a second again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_by_the_command_reaches_a_server_whose_feed_was_cut() {
+    use api_key_auth::{cache::CachedStore, store::mysql::MySqlStore, KeyManager, NewKey};
+    use std::time::Duration;
+    let Some(url) = common::mysql_url("cli::a revocation reaching a server whose feed was cut")
+    else {
+        return;
+    };
+    let url = common::isolated_mysql_url(&url).await;
+    let target = common::host_port(&url);
+    let proxy = common::Proxy::start(&target).await;
+    let store = MySqlStore::connect(&url).await.unwrap();
+    let feed = MySqlStore::connect(&proxy.url(&url, &target))
+        .await
+        .unwrap()
+        .revocations();
+    let server = CachedStore::new(store).with_invalidations(feed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused_within = |key: String, limit: Duration| {
+        let auth = Authenticator::new(server.clone());
+        async move {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, format!("Api-Key {key}").parse().unwrap());
+            let started = std::time::Instant::now();
+            loop {
+                match auth.authenticate(&headers).await {
+                    Err(AuthFailure::Revoked(_)) => return started.elapsed(),
+                    Ok(_) if started.elapsed() < limit => {
+                        tokio::time::sleep(Duration::from_millis(10)).await
+                    }
+                    other => panic!("still {other:?} after {:?}", started.elapsed()),
+                }
+            }
+        }
+    };
+    for cut in [true, false] {
+        let (record, key) = server
+            .create(NewKey::named("served"))
+            .await
+            .unwrap()
+            .reveal();
+        let key = key.expose_secret().to_owned();
+        assert!(authenticate(&url, false, &key).await.is_ok());
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, format!("Api-Key {key}").parse().unwrap());
+        Authenticator::new(server.clone())
+            .authenticate(&headers)
+            .await
+            .unwrap();
+        if cut {
+            proxy.cut();
+        }
+        ok(api_key(&url, &["revoke", &record.id, "--yes"], ""));
+        let limit = Duration::from_secs(if cut { 3 } else { 1 });
+        let took = refused_within(key, limit).await;
+        println!(
+            "feed cut: {cut}; the server refused the key {took:?} after the command revoked it"
+        );
+        if cut {
+            proxy.restore();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    }
+}
+
 /// Each failure is one line on stderr and exit status 1.
 #[test]
 fn failures_are_one_clear_line() {
