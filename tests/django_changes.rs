@@ -134,25 +134,38 @@ async fn django_changes_reach_the_cache<S>(
     auth.authenticate(&headers(&untouched)).await.unwrap();
 }
 
+/// Django mints keys into its table at `target`: the file listing them.
+fn mint(python: &str, target: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    mint_keys(python, target, &["--out", &keys.display().to_string()]);
+    (dir, keys)
+}
+
+/// The store, its change triggers installed, behind a cache following its feed.
+macro_rules! cached_with_triggers {
+    ($store:expr) => {{
+        let store = $store;
+        store.install_change_triggers().await.unwrap();
+        CachedStore::builder(store.clone())
+            .ttl(LONG)
+            .build()
+            .with_invalidations(store.revocations())
+    }};
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn django_changes_reach_the_cache_on_sqlite() {
     use api_key_auth::store::sqlite::SqliteStore;
     let Some(python) = python("django_changes::on SQLite") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("django.sqlite3").display().to_string();
-    let keys = dir.path().join("keys.json");
+    let db = tempfile::tempdir().unwrap();
+    let path = db.path().join("django.sqlite3").display().to_string();
     let target = ["--sqlite", path.as_str()];
-    mint_keys(&python, &target, &["--out", &keys.display().to_string()]);
-    let store = SqliteStore::connect_drf(&format!("sqlite:{path}"))
-        .await
-        .unwrap();
-    store.install_change_triggers().await.unwrap();
-    let cached = CachedStore::builder(store.clone())
-        .ttl(LONG)
-        .build()
-        .with_invalidations(store.revocations());
+    let (_dir, keys) = mint(&python, &target);
+    let store = SqliteStore::connect_drf(&format!("sqlite:{path}")).await;
+    let cached = cached_with_triggers!(store.unwrap());
     django_changes_reach_the_cache(&python, &target, &keys, cached).await;
 }
 
@@ -166,16 +179,9 @@ async fn django_changes_reach_the_cache_on_postgres() {
         return;
     };
     let url = fresh_database(&server, "CREATE DATABASE {}").await;
-    let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys.json");
     let target = ["--postgres", url.as_str()];
-    mint_keys(&python, &target, &["--out", &keys.display().to_string()]);
-    let store = PostgresStore::connect_drf(&url).await.unwrap();
-    store.install_change_triggers().await.unwrap();
-    let cached = CachedStore::builder(store.clone())
-        .ttl(LONG)
-        .build()
-        .with_invalidations(store.revocations());
+    let (_dir, keys) = mint(&python, &target);
+    let cached = cached_with_triggers!(PostgresStore::connect_drf(&url).await.unwrap());
     django_changes_reach_the_cache(&python, &target, &keys, cached).await;
 }
 
@@ -189,16 +195,9 @@ async fn django_changes_reach_the_cache_on_mysql() {
         return;
     };
     let url = fresh_database(&server, "CREATE DATABASE {} CHARACTER SET utf8mb4").await;
-    let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys.json");
     let target = ["--mysql", url.as_str()];
-    mint_keys(&python, &target, &["--out", &keys.display().to_string()]);
-    let store = MySqlStore::connect_drf(&url).await.unwrap();
-    store.install_change_triggers().await.unwrap();
-    let cached = CachedStore::builder(store.clone())
-        .ttl(LONG)
-        .build()
-        .with_invalidations(store.revocations());
+    let (_dir, keys) = mint(&python, &target);
+    let cached = cached_with_triggers!(MySqlStore::connect_drf(&url).await.unwrap());
     django_changes_reach_the_cache(&python, &target, &keys, cached).await;
 }
 

@@ -244,11 +244,10 @@ where
         sql: &str,
         params: &[i64],
     ) -> Result<i64, sqlx::Error> {
-        let mut query = sqlx::query(sql);
-        for &param in params {
-            query = query.bind(param);
-        }
-        query.fetch_one(&mut *conn).await?.try_get(0usize)
+        with_params::<DB>(sql, params)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0usize)
     }
 
     async fn execute_with(
@@ -256,11 +255,10 @@ where
         sql: &str,
         params: &[i64],
     ) -> Result<(), sqlx::Error> {
-        let mut query = sqlx::query(sql);
-        for &param in params {
-            query = query.bind(param);
-        }
-        query.execute(&mut *conn).await.map(drop)
+        with_params::<DB>(sql, params)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
     }
 
     async fn entries(
@@ -268,11 +266,7 @@ where
         sql: &str,
         params: &[i64],
     ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
-        let mut query = sqlx::query(sql);
-        for &param in params {
-            query = query.bind(param);
-        }
-        let rows = query.fetch_all(&mut *conn).await?;
+        let rows = with_params::<DB>(sql, params).fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| Ok((row.try_get("seq")?, row.try_get("prefix")?)))
             .collect()
@@ -349,6 +343,20 @@ where
 pub(crate) struct MigrationLock {
     pub(crate) take: &'static str,
     pub(crate) release: &'static str,
+}
+
+/// `sql` with integer `params` bound in order.
+fn with_params<'q, DB>(
+    sql: &'q str,
+    params: &[i64],
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+{
+    params
+        .iter()
+        .fold(sqlx::query(sql), |query, &param| query.bind(param))
 }
 
 /// A row as the statements return it, before it is checked.
