@@ -657,12 +657,10 @@ mod mysql {
         revocation_reaches_the_other_instance(a, b).await;
     }
 
-    /// B's feed reads through a proxy that is cut: it flushes at once and at
-    /// every retry, and hears revocations again once the line is back.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_feed_whose_line_is_cut_leaves_no_revoked_key_cached() {
-        let Some(url) = mysql_url("mysql::a_feed_whose_line_is_cut_leaves_no_revoked_key_cached")
-        else {
+    /// B reads keys directly, but follows the change log through a line the
+    /// test can break.
+    async fn lost_line(test: &str, trouble: LineTrouble, limit: Duration) {
+        let Some(url) = mysql_url(test) else {
             return;
         };
         let url = isolated_mysql_url(&url).await;
@@ -677,10 +675,14 @@ mod mysql {
             .ttl(LONG)
             .build()
             .with_invalidations(b_feed.revocations());
-        a_lost_line_leaves_no_revoked_key_cached(
-            a,
-            b,
-            &proxy,
+        a_lost_line_leaves_no_revoked_key_cached(a, b, &proxy, trouble, limit).await;
+    }
+
+    /// Cut: the feed's read fails, and it flushes at once and at every retry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_whose_line_is_cut_leaves_no_revoked_key_cached() {
+        lost_line(
+            "mysql::a_feed_whose_line_is_cut_leaves_no_revoked_key_cached",
             LineTrouble::Cut,
             Duration::from_secs(1),
         )
@@ -690,27 +692,8 @@ mod mysql {
     /// A stalled line: the read times out after a second, and the feed flushes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_feed_whose_line_goes_silent_flushes_after_its_read_timeout() {
-        let Some(url) =
-            mysql_url("mysql::a_feed_whose_line_goes_silent_flushes_after_its_read_timeout")
-        else {
-            return;
-        };
-        let url = isolated_mysql_url(&url).await;
-        let a = instance(&url).await;
-        let target = host_port(&url);
-        let proxy = Proxy::start(&target).await;
-        let b_store = MySqlStore::connect(&url).await.unwrap();
-        let b_feed = MySqlStore::connect(&proxy.url(&url, &target))
-            .await
-            .unwrap();
-        let b = CachedStore::builder(b_store)
-            .ttl(LONG)
-            .build()
-            .with_invalidations(b_feed.revocations());
-        a_lost_line_leaves_no_revoked_key_cached(
-            a,
-            b,
-            &proxy,
+        lost_line(
+            "mysql::a_feed_whose_line_goes_silent_flushes_after_its_read_timeout",
             LineTrouble::Silence,
             Duration::from_millis(1500),
         )
