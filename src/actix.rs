@@ -122,20 +122,21 @@ where
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         match self.auth.begin(request.headers_mut()) {
             Verdict::Pass(admitted) => {
+                let sunset = admitted.sunset();
                 admit(&request, admitted);
-                passed(&self.service, request)
+                passed(&self.service, request, sunset)
             }
             Verdict::Refuse(refusal) => refused(request, *refusal),
             Verdict::Pending(check) => {
                 let service = self.service.clone();
                 Box::pin(async move {
                     match check.await {
-                        Ok(identity) => {
-                            admit(&request, Admitted::Key(identity));
-                            service
-                                .call(request)
-                                .await
-                                .map(ServiceResponse::map_into_left_body)
+                        Ok(passed) => {
+                            let sunset = passed.sunset;
+                            admit(&request, Admitted::Key(passed));
+                            service.call(request).await.map(|response| {
+                                with_sunset(response, sunset).map_into_left_body()
+                            })
                         }
                         Err(refusal) => Ok(request
                             .into_response(to_actix(*refusal))
@@ -172,7 +173,7 @@ impl CredentialHeaders for actix_web::http::header::HeaderMap {
 fn admit(request: &ServiceRequest, admitted: Admitted) {
     let mut extensions = request.extensions_mut();
     match admitted {
-        Admitted::Key(identity) => drop(extensions.insert(identity)),
+        Admitted::Key(passed) => drop(extensions.insert(passed.identity)),
         Admitted::Anonymous(marker) => drop(extensions.insert(marker)),
     }
 }
@@ -180,13 +181,33 @@ fn admit(request: &ServiceRequest, admitted: Admitted) {
 fn passed<S, B>(
     service: &Rc<S>,
     request: ServiceRequest,
+    sunset: Option<std::time::SystemTime>,
 ) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
     let called = service.call(request);
-    Box::pin(async move { called.await.map(ServiceResponse::map_into_left_body) })
+    Box::pin(async move {
+        called
+            .await
+            .map(|response| with_sunset(response, sunset).map_into_left_body())
+    })
+}
+
+/// The response with `Sunset` when the key is in a rotation's grace period.
+fn with_sunset<B>(
+    mut response: ServiceResponse<B>,
+    sunset: Option<std::time::SystemTime>,
+) -> ServiceResponse<B> {
+    if let Some(value) = crate::auth::Passed::sunset_header(sunset) {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("sunset"), value);
+        }
+    }
+    response
 }
 
 fn refused<B: 'static>(
@@ -322,7 +343,7 @@ where
             )
         };
         match refusal {
-            None => passed(&self.service, request),
+            None => passed(&self.service, request, None),
             Some(refusal) => refused(request, refusal),
         }
     }

@@ -45,10 +45,10 @@ use crate::{
     error::{AuthFailure, Chain, ConfigError},
     hash::{Algorithm, Hasher},
     identity::{Identity, Unauthenticated},
-    key::ApiKey,
+    key::{ApiKey, Prefix},
     reject::Responses,
     requirement::{ScopeMode, ScopeRequirement},
-    store::{KeyStore, Lookup},
+    store::{KeyRecord, KeyStore, Lookup},
 };
 
 type FailureHook = Arc<dyn Fn(&AuthFailure) + Send + Sync>;
@@ -73,8 +73,41 @@ struct Inner {
     credential: Credential,
     on_failure: Option<FailureHook>,
     responses: Arc<Responses>,
+    /// Whether every key with an expiry gets `Sunset`, not only those a
+    /// rotation replaced.
+    sunset_on_expiry: bool,
     #[cfg(feature = "timeout")]
     lookup_timeout: Option<std::time::Duration>,
+    #[cfg(feature = "last-use")]
+    last_use: Option<crate::last_use::LastUseTracker>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::RequestMetrics,
+    #[cfg(feature = "drf-legacy")]
+    slow: SlowChecks,
+}
+
+/// The bound on checks against slow (Django password) hashes: so many at
+/// once on the blocking pool, each waiting so long at most for its turn.
+#[cfg(feature = "drf-legacy")]
+struct SlowChecks {
+    permits: Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+/// A key let through: its identity, and when it stops working if it is in
+/// a rotation's grace period (the response's `Sunset`).
+#[derive(Debug)]
+pub(crate) struct Passed {
+    pub(crate) identity: Identity,
+    pub(crate) sunset: Option<SystemTime>,
+}
+
+impl Passed {
+    /// The `Sunset` header (RFC 8594) of a response to this key, if any.
+    pub(crate) fn sunset_header(sunset: Option<SystemTime>) -> Option<HeaderValue> {
+        let at = sunset?;
+        HeaderValue::try_from(httpdate::fmt_http_date(at)).ok()
+    }
 }
 
 /// What the core decided about a request, for a framework adapter to carry
@@ -92,8 +125,8 @@ pub(crate) enum Verdict {
 
 /// What a request let through carries into its handlers.
 pub(crate) enum Admitted {
-    /// The identity of the key it presented.
-    Key(Identity),
+    /// The key it presented.
+    Key(Passed),
     /// No key, let through by an optional authenticator: a marker, so that
     /// extractors and scope guards answer with this authenticator's 401.
     Anonymous(Unauthenticated),
@@ -104,21 +137,42 @@ impl Admitted {
     #[inline]
     pub(crate) fn insert_into(self, extensions: &mut http::Extensions) {
         match self {
-            Self::Key(identity) => drop(extensions.insert(identity)),
+            Self::Key(passed) => drop(extensions.insert(passed.identity)),
             Self::Anonymous(marker) => drop(extensions.insert(marker)),
+        }
+    }
+
+    /// When the admitted key stops working, if it is in a grace period.
+    #[inline]
+    pub(crate) fn sunset(&self) -> Option<SystemTime> {
+        match self {
+            Self::Key(passed) => passed.sunset,
+            Self::Anonymous(_) => None,
         }
     }
 }
 
 /// The boxed lookup of a store that must wait.
 pub(crate) type CheckFuture =
-    Pin<Box<dyn Future<Output = Result<Identity, Box<Response<Bytes>>>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<Passed, Box<Response<Bytes>>>> + Send + 'static>>;
 
 /// How far the steps that need no waiting got: to a decision, or to a
 /// lookup the store must be waited for.
 enum Progress {
-    Decided(Result<Option<Identity>, AuthFailure>),
+    Decided(Result<Option<Passed>, AuthFailure>),
     Wait(ApiKey),
+    /// The record is at hand, but its hash is a slow one: checked off the
+    /// async threads.
+    #[cfg(feature = "drf-legacy")]
+    Slow(ApiKey, Arc<KeyRecord>),
+}
+
+/// The verdict on a key and the store's answer: made, or, for a record
+/// with a slow hash, to be made off the async threads.
+enum Decision {
+    Done(Result<Passed, AuthFailure>),
+    #[cfg(feature = "drf-legacy")]
+    Slow(Arc<KeyRecord>),
 }
 
 impl Authenticator {
@@ -143,8 +197,14 @@ impl Authenticator {
             strip: false,
             grpc: false,
             on_failure: None,
+            sunset_on_expiry: false,
             #[cfg(feature = "timeout")]
             lookup_timeout: None,
+            #[cfg(feature = "last-use")]
+            last_use: None,
+            #[cfg(feature = "drf-legacy")]
+            slow_checks: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
         }
     }
 
@@ -162,8 +222,12 @@ impl Authenticator {
         let decided = match self.progress(key) {
             Progress::Decided(decided) => decided,
             Progress::Wait(key) => self.decide_later(&key).await.map(Some),
+            #[cfg(feature = "drf-legacy")]
+            Progress::Slow(key, record) => self.decide_slowly(&key, record).await.map(Some),
         };
-        decided.map_err(|failure| self.report(failure))
+        decided
+            .map(|passed| passed.map(|p| p.identity))
+            .map_err(|failure| self.report(failure))
     }
 
     /// The request path, in one place for every adapter: reads the key from
@@ -173,7 +237,7 @@ impl Authenticator {
     pub(crate) fn begin(&self, headers: &mut impl CredentialHeaders) -> Verdict {
         let key = headers.take_key(&self.inner.credential);
         match self.progress(key) {
-            Progress::Decided(Ok(Some(identity))) => Verdict::Pass(Admitted::Key(identity)),
+            Progress::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             Progress::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
             ))),
@@ -182,6 +246,15 @@ impl Authenticator {
                 let this = self.clone();
                 Verdict::Pending(Box::pin(async move {
                     this.decide_later(&key)
+                        .await
+                        .map_err(|failure| Box::new(this.refuse(failure)))
+                }))
+            }
+            #[cfg(feature = "drf-legacy")]
+            Progress::Slow(key, record) => {
+                let this = self.clone();
+                Verdict::Pending(Box::pin(async move {
+                    this.decide_slowly(&key, record)
                         .await
                         .map_err(|failure| Box::new(this.refuse(failure)))
                 }))
@@ -198,34 +271,52 @@ impl Authenticator {
             Err(failure) => return Progress::Decided(Err(failure)),
         };
         match self.inner.store.find_now(key.prefix()) {
-            Some(lookup) => Progress::Decided(self.decide(&key, lookup).map(Some)),
+            Some(lookup) => match self.decide(&key, lookup) {
+                Decision::Done(decided) => Progress::Decided(decided.map(Some)),
+                #[cfg(feature = "drf-legacy")]
+                Decision::Slow(record) => Progress::Slow(key, record),
+            },
             None => Progress::Wait(key),
         }
     }
 
     /// The lookup the store must be waited for, then the decision.
-    async fn decide_later(&self, key: &ApiKey) -> Result<Identity, AuthFailure> {
+    async fn decide_later(&self, key: &ApiKey) -> Result<Passed, AuthFailure> {
         let lookup = self.find(key).await;
-        self.decide(key, lookup)
+        match self.decide(key, lookup) {
+            Decision::Done(decided) => decided,
+            #[cfg(feature = "drf-legacy")]
+            Decision::Slow(record) => self.decide_slowly(key, record).await,
+        }
     }
 
     /// Asks the store, within the lookup timeout when one is set.
     async fn find(&self, key: &ApiKey) -> Lookup {
         let prefix = key.prefix();
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         #[cfg(feature = "timeout")]
-        if let Some(limit) = self.inner.lookup_timeout {
-            return match tokio::time::timeout(limit, self.inner.store.find(prefix)).await {
+        let lookup = match self.inner.lookup_timeout {
+            Some(limit) => match tokio::time::timeout(limit, self.inner.store.find(prefix)).await {
                 Ok(lookup) => lookup,
                 Err(_) => Err(crate::store::StoreError::timeout()),
-            };
-        }
-        self.inner.store.find(prefix).await
+            },
+            None => self.inner.store.find(prefix).await,
+        };
+        #[cfg(not(feature = "timeout"))]
+        let lookup = self.inner.store.find(prefix).await;
+        #[cfg(feature = "metrics")]
+        self.inner
+            .metrics
+            .lookup
+            .record(started.elapsed().as_secs_f64());
+        lookup
     }
 
     /// The verdict on a presented key given the store's answer: the hash is
     /// checked first, in constant time, so revocation and expiry are only
     /// ever reported for the true key.
-    fn decide(&self, key: &ApiKey, lookup: Lookup) -> Result<Identity, AuthFailure> {
+    fn decide(&self, key: &ApiKey, lookup: Lookup) -> Decision {
         let prefix = key.prefix();
         let record = match lookup {
             Ok(Some(record)) => record,
@@ -233,12 +324,30 @@ impl Authenticator {
                 self.inner
                     .hasher
                     .verify_against_nothing_as(key, self.inner.dummy.get());
-                return Err(AuthFailure::UnknownPrefix(prefix));
+                return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
             }
-            Err(source) => return Err(AuthFailure::StoreUnavailable { prefix, source }),
+            Err(source) => {
+                return Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
+            }
         };
+        #[cfg(feature = "drf-legacy")]
+        if record.hash.is_slow() {
+            return Decision::Slow(record);
+        }
         self.inner.dummy.follow(record.hash.algorithm());
-        if !self.inner.hasher.verify(key, &record.hash) {
+        let matched = self.inner.hasher.verify(key, &record.hash);
+        Decision::Done(self.conclude(prefix, record, matched))
+    }
+
+    /// The verdict once the hash is checked: revocation and expiry are only
+    /// ever reported for the true key.
+    fn conclude(
+        &self,
+        prefix: Prefix,
+        record: Arc<KeyRecord>,
+        matched: bool,
+    ) -> Result<Passed, AuthFailure> {
+        if !matched {
             return Err(AuthFailure::WrongSecret(prefix));
         }
         if record.revoked {
@@ -247,11 +356,84 @@ impl Authenticator {
         if record.expires.is_some() && record.is_expired_at(SystemTime::now()) {
             return Err(AuthFailure::Expired(prefix));
         }
-        Ok(Identity::new(record))
+        Ok(self.pass(record))
+    }
+
+    /// A key let through: its use noted for the last-use tracker (a push
+    /// onto its queue, nothing more), counted, and its sunset read.
+    #[inline]
+    fn pass(&self, record: Arc<KeyRecord>) -> Passed {
+        #[cfg(feature = "last-use")]
+        if let Some(tracker) = &self.inner.last_use {
+            tracker.note(&record);
+        }
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.passed();
+        let sunset = if self.inner.sunset_on_expiry {
+            record.expires.filter(|_| !record.revoked)
+        } else {
+            record.sunset()
+        };
+        Passed {
+            identity: Identity::new(record),
+            sunset,
+        }
+    }
+
+    /// Checks `key` against a record whose hash is slow (a Django password
+    /// hash from djangorestframework-api-key before 3.0): on the blocking
+    /// pool, a bounded number at once, each waiting a bounded time for its
+    /// turn (then 503, as a store too busy to answer). On success the stored
+    /// hash is upgraded to `sha512$$`, as DRF 3.x does, so the key is quick
+    /// from then on and Django still accepts it.
+    #[cfg(feature = "drf-legacy")]
+    async fn decide_slowly(
+        &self,
+        key: &ApiKey,
+        record: Arc<KeyRecord>,
+    ) -> Result<Passed, AuthFailure> {
+        use crate::store::StoreError;
+        let prefix = key.prefix();
+        let busy = |source: StoreError| AuthFailure::StoreUnavailable { prefix, source };
+        let slow = &self.inner.slow;
+        let permit = match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return Err(busy(StoreError::unavailable(closed))),
+            Err(_) => {
+                return Err(busy(StoreError::unavailable(
+                    "too many checks of legacy (Django password) hashes are under way",
+                )))
+            }
+        };
+        let (presented, hash, hasher) = (key.clone(), record.hash.clone(), self.inner.hasher.clone());
+        // The permit goes with the work: a request that gives up does not
+        // free the thread for another check before this one ends.
+        let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hasher.verify(&presented, &hash)
+        })
+        .await
+        .map_err(|e| busy(StoreError::unavailable(e)))?;
+        if matched && record.is_active_at(SystemTime::now()) {
+            let upgraded = Hasher::sha512_drf().hash(key);
+            match self.inner.store.upgrade_hash(&record, upgraded).await {
+                Ok(()) => crate::audit::hash_upgraded(&record),
+                Err(err) => tracing::warn!(
+                    prefix = %prefix,
+                    error = %Chain(&err),
+                    "could not upgrade a legacy key hash; it stays slow to check"
+                ),
+            }
+        }
+        self.conclude(prefix, record, matched)
     }
 
     /// Reports a failure to `tracing` and the hook, and hands it back.
     fn report(&self, failure: AuthFailure) -> AuthFailure {
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.refused(&failure);
         match &failure {
             AuthFailure::StoreUnavailable { .. } => {
                 tracing::warn!(reason = %Chain(&failure), "API key authentication unavailable");
@@ -325,8 +507,13 @@ pub struct AuthenticatorBuilder {
     strip: bool,
     grpc: bool,
     on_failure: Option<FailureHook>,
+    sunset_on_expiry: bool,
     #[cfg(feature = "timeout")]
     lookup_timeout: Option<std::time::Duration>,
+    #[cfg(feature = "last-use")]
+    last_use: Option<crate::last_use::LastUseTracker>,
+    #[cfg(feature = "drf-legacy")]
+    slow_checks: usize,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -415,6 +602,36 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Hands every key that passes to `tracker`, which records when it was
+    /// last used, off the request path (feature `last-use`).
+    #[cfg(feature = "last-use")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "last-use")))]
+    pub fn last_use(mut self, tracker: crate::last_use::LastUseTracker) -> Self {
+        self.last_use = Some(tracker);
+        self
+    }
+
+    /// Sends `Sunset` (RFC 8594) with the expiry of every key that has one,
+    /// not only of keys in a rotation's grace period. For a
+    /// djangorestframework-api-key table, which has no column saying a key
+    /// was replaced: there a rotation is an expiry and nothing more.
+    pub fn sunset_on_expiry(mut self, every_expiring_key: bool) -> Self {
+        self.sunset_on_expiry = every_expiring_key;
+        self
+    }
+
+    /// How many checks against slow hashes (Django password hashes, from
+    /// djangorestframework-api-key before 3.0) run at once, on the blocking
+    /// pool; half the cores by default, at least 1. A check waits at most
+    /// two seconds for its turn, then is answered 503: a flood of guesses
+    /// at such a key delays only that key's requests.
+    #[cfg(feature = "drf-legacy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
+    pub fn slow_hash_checks(mut self, at_once: usize) -> Self {
+        self.slow_checks = at_once.max(1);
+        self
+    }
+
     /// Checks the options and builds the authenticator.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
         let scheme = self.scheme;
@@ -438,8 +655,18 @@ impl AuthenticatorBuilder {
                 credential,
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
+                sunset_on_expiry: self.sunset_on_expiry,
                 #[cfg(feature = "timeout")]
                 lookup_timeout: self.lookup_timeout,
+                #[cfg(feature = "last-use")]
+                last_use: self.last_use,
+                #[cfg(feature = "metrics")]
+                metrics: crate::metrics::RequestMetrics::new(),
+                #[cfg(feature = "drf-legacy")]
+                slow: SlowChecks {
+                    permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
+                    wait: std::time::Duration::from_secs(2),
+                },
             }),
         })
     }
@@ -478,6 +705,7 @@ impl DummyAlgorithm {
             Algorithm::Sha256 => 0,
             Algorithm::Sha512 => 1,
             Algorithm::HmacSha256 => 2,
+            _ => 1,
         }
     }
 
@@ -486,6 +714,11 @@ impl DummyAlgorithm {
     }
 
     fn follow(&self, algorithm: Algorithm) {
+        // A slow hash is never the dummy's model: it would make every
+        // unknown prefix cost a password hash.
+        if algorithm.is_slow() {
+            return;
+        }
         let code = Self::code(algorithm);
         if self.follows && self.code.load(Ordering::Relaxed) != code {
             self.code.store(code, Ordering::Relaxed);
@@ -617,7 +850,7 @@ mod tests {
         let (verdict, headers) =
             verdict_of(&auth, Some(&format!("Api-Key {}", key.expose_secret())));
         match verdict {
-            Verdict::Pass(Admitted::Key(identity)) => assert_eq!(identity.id(), record.id),
+            Verdict::Pass(Admitted::Key(passed)) => assert_eq!(passed.identity.id(), record.id),
             _ => panic!("a good key passes with its identity"),
         }
         assert!(headers[header::AUTHORIZATION].is_sensitive());
@@ -665,7 +898,7 @@ mod tests {
         else {
             panic!("a store without find_now is waited for");
         };
-        assert_eq!(block_on(check).unwrap().id(), record.id);
+        assert_eq!(block_on(check).unwrap().identity.id(), record.id);
 
         struct Down;
         #[async_trait::async_trait]

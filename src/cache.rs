@@ -51,8 +51,8 @@ use crate::{
     hash::{Hasher, StoredHash},
     key::Prefix,
     store::{
-        Invalidation, InvalidationSource, KeyManager, KeyRecord, KeyStore, Lookup, Page,
-        PageRequest, StoreError,
+        Invalidation, InvalidationSource, KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page,
+        PageRequest, Retirement, Rotated, StoreError,
     },
 };
 
@@ -138,6 +138,8 @@ struct Shared {
     store_calls: AtomicU64,
     invalidations: AtomicU64,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::CacheMetrics,
 }
 
 impl Drop for Shared {
@@ -232,14 +234,14 @@ impl Shared {
             let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
             if let Some((record, deadline)) = hot.keys.get(&prefix) {
                 if *deadline > now {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    self.hit();
                     return Some(Some(record.clone()));
                 }
             }
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         let cached = self.cache.get(&prefix)?;
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.hit();
         if let Some(record) = &cached.entry {
             // Promote a found key to the hot map, unless it was invalidated meanwhile.
             let mut hot = self.hot_write();
@@ -248,6 +250,19 @@ impl Shared {
             }
         }
         Some(cached.entry)
+    }
+
+    #[inline]
+    fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.hits.increment(1);
+    }
+
+    fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.misses.increment(1);
     }
 
     fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Prefix, Arc<OnceCell<Entry>>>> {
@@ -350,6 +365,8 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
                 store_calls: AtomicU64::new(0),
                 invalidations: AtomicU64::new(0),
                 listener: Mutex::new(None),
+                #[cfg(feature = "metrics")]
+                metrics: crate::metrics::CacheMetrics::new(),
             }),
         }
     }
@@ -523,7 +540,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         if let Some(entry) = self.shared.get(prefix) {
             return Ok(entry);
         }
-        self.shared.misses.fetch_add(1, Ordering::Relaxed);
+        self.shared.miss();
         self.fetch(prefix).await
     }
 
@@ -533,6 +550,13 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
 
     fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
         self.inner.hash_algorithm()
+    }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        let upgraded = self.inner.upgrade_hash(record, new).await;
+        // The entry holds the old hash, slow to check.
+        self.shared.invalidate(record.prefix);
+        upgraded
     }
 }
 
@@ -578,6 +602,39 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
         let created = self.inner.create(new).await?;
         self.shared.invalidate(created.record().prefix);
         Ok(created)
+    }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let prefix = new.prefix;
+        let replaced = self.inner.replace(old_id, new, retirement).await;
+        // The old key's entry holds its expiry from before; the new prefix
+        // may be remembered as unknown. Whatever the store said.
+        self.shared.invalidate_id(old_id);
+        self.shared.invalidate(prefix);
+        replaced
+    }
+
+    async fn rotate(&self, id: &str, grace: Duration) -> Result<Rotated, StoreError> {
+        // The inner store's own rotation (which may be one step of its
+        // own), then the cache made to agree with it.
+        let rotated = self.inner.rotate(id, grace).await;
+        self.shared.invalidate_id(id);
+        if let Ok(rotated) = &rotated {
+            self.shared.invalidate_id(&rotated.retired.id);
+            self.shared.invalidate(rotated.new.record().prefix);
+        }
+        rotated
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        // Cached records keep the last use they were read with: a use is
+        // not a reason to ask the store again.
+        self.inner.record_last_use(uses).await
     }
 }
 

@@ -5,6 +5,7 @@ use std::{
     marker::PhantomData,
     pin::Pin,
     task::{ready, Context, Poll},
+    time::SystemTime,
 };
 
 use bytes::Bytes;
@@ -13,9 +14,12 @@ use pin_project_lite::pin_project;
 use tower::Service;
 
 use crate::{
-    auth::CheckFuture,
+    auth::{CheckFuture, Passed},
     body::{BodyMode, WrappedBody},
 };
+
+/// RFC 8594's `Sunset`: the moment a key in a rotation's grace period stops working.
+pub(crate) const SUNSET: http::HeaderName = http::HeaderName::from_static("sunset");
 
 pin_project! {
     /// Response future of [`ApiKeyService`](crate::ApiKeyService) and
@@ -40,7 +44,9 @@ pin_project! {
         // and the service that was made ready for it, boxed so the common,
         // synchronous states keep the future small.
         Checking { check: CheckFuture, pending: Option<Box<(Request<ReqBody>, S)>> },
-        Called { #[pin] future: S::Future },
+        // `sunset`: when the key stops working, for keys in a rotation's
+        // grace period, to tell the client in the response.
+        Called { #[pin] future: S::Future, sunset: Option<SystemTime> },
         // Boxed: a refusal is the rare path, and an inline response would
         // make every future (and every move of one) larger.
         Refused { response: Option<Box<Response<Bytes>>> },
@@ -51,9 +57,9 @@ impl<S, ReqBody, M> ResponseFuture<S, ReqBody, M>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn called(future: S::Future) -> Self {
+    pub(crate) fn called(future: S::Future, sunset: Option<SystemTime>) -> Self {
         Self {
-            state: State::Called { future },
+            state: State::Called { future, sunset },
             mode: PhantomData,
         }
     }
@@ -96,16 +102,20 @@ where
                     };
                     let (mut request, mut service) = *pending;
                     match verdict {
-                        Ok(identity) => {
-                            request.extensions_mut().insert(identity);
+                        Ok(passed) => {
+                            let sunset = passed.sunset;
+                            request.extensions_mut().insert(passed.identity);
                             let future = service.call(request);
-                            state.set(State::Called { future });
+                            state.set(State::Called { future, sunset });
                         }
                         Err(response) => return Poll::Ready(Ok(response.map(M::refusal))),
                     }
                 }
-                StateProj::Called { future } => {
-                    let response = ready!(future.poll(cx))?;
+                StateProj::Called { future, sunset } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(value) = Passed::sunset_header(*sunset) {
+                        response.headers_mut().insert(SUNSET, value);
+                    }
                     return Poll::Ready(Ok(response.map(M::inner)));
                 }
                 StateProj::Refused { response } => {

@@ -33,6 +33,9 @@ use zeroize::Zeroizing;
 
 use crate::key::{ApiKey, KEY_LEN};
 
+#[cfg(feature = "drf-legacy")]
+mod django;
+
 /// A hash algorithm a stored hash may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -43,6 +46,17 @@ pub enum Algorithm {
     Sha512,
     /// HMAC-SHA256 over the whole key, keyed with a server-side pepper.
     HmacSha256,
+    /// Django's `pbkdf2_sha256`, as djangorestframework-api-key before 3.0
+    /// stored keys by default (feature `drf-legacy`). Slow by design.
+    Pbkdf2Sha256,
+    /// Django's `pbkdf2_sha1` (feature `drf-legacy`).
+    Pbkdf2Sha1,
+    /// Django's `argon2` (feature `drf-legacy-argon2`).
+    Argon2,
+    /// Django's `bcrypt_sha256` (feature `drf-legacy-bcrypt`).
+    BcryptSha256,
+    /// Django's `bcrypt` (feature `drf-legacy-bcrypt`).
+    Bcrypt,
 }
 
 impl Algorithm {
@@ -52,7 +66,19 @@ impl Algorithm {
             Self::Sha256 => "sha256",
             Self::Sha512 => "sha512",
             Self::HmacSha256 => "hmac-sha256",
+            Self::Pbkdf2Sha256 => "pbkdf2_sha256",
+            Self::Pbkdf2Sha1 => "pbkdf2_sha1",
+            Self::Argon2 => "argon2",
+            Self::BcryptSha256 => "bcrypt_sha256",
+            Self::Bcrypt => "bcrypt",
         }
+    }
+
+    /// Whether checking a key against a hash of this kind is slow on
+    /// purpose (a Django password hash): the authenticator does it off the
+    /// async threads, a bounded number at once.
+    pub fn is_slow(self) -> bool {
+        !matches!(self, Self::Sha256 | Self::Sha512 | Self::HmacSha256)
     }
 }
 
@@ -70,8 +96,17 @@ pub enum HashFormatError {
     #[error("a stored hash has the form <algorithm>$<parameter>$<hex digest>")]
     NotSelfDescribing,
     /// The algorithm is not one this crate verifies.
-    #[error("unsupported hash algorithm {0:?} (supported: sha256, sha512, hmac-sha256)")]
+    #[error("unsupported hash algorithm {0:?} (supported: sha256, sha512, hmac-sha256, and with the drf-legacy features Django's pbkdf2_sha256, pbkdf2_sha1, argon2, bcrypt_sha256 and bcrypt)")]
     UnsupportedAlgorithm(String),
+    /// A Django password hash whose parts do not read, or whose parameters
+    /// are outside what Django makes.
+    #[error("a {algorithm} hash that does not read: {why}")]
+    BadLegacy {
+        /// The algorithm named.
+        algorithm: Algorithm,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// The digest is not lowercase or uppercase hex of the algorithm's length.
     #[error("the {algorithm} digest must be {expected} hex characters")]
     BadDigest {
@@ -99,6 +134,8 @@ enum Repr {
     Sha256([u8; 32]),
     Sha512([u8; 64]),
     HmacSha256 { pepper: Arc<str>, digest: [u8; 32] },
+    #[cfg(feature = "drf-legacy")]
+    Django(Box<django::DjangoHash>),
 }
 
 impl StoredHash {
@@ -126,17 +163,31 @@ impl StoredHash {
                     digest: decode(Algorithm::HmacSha256, digest)?,
                 }))
             }
+            #[cfg(feature = "drf-legacy")]
+            other => match django::DjangoHash::parse(other, text) {
+                Some(parsed) => Ok(Self(Repr::Django(Box::new(parsed?)))),
+                None => Err(HashFormatError::UnsupportedAlgorithm(other.to_owned())),
+            },
+            #[cfg(not(feature = "drf-legacy"))]
             other => Err(HashFormatError::UnsupportedAlgorithm(other.to_owned())),
         }
     }
 
     /// The algorithm this hash was made with.
     pub fn algorithm(&self) -> Algorithm {
-        match self.0 {
+        match &self.0 {
             Repr::Sha256(_) => Algorithm::Sha256,
             Repr::Sha512(_) => Algorithm::Sha512,
             Repr::HmacSha256 { .. } => Algorithm::HmacSha256,
+            #[cfg(feature = "drf-legacy")]
+            Repr::Django(hash) => hash.algorithm(),
         }
+    }
+
+    /// Whether checking a key against this hash is slow on purpose (see
+    /// [`Algorithm::is_slow`]).
+    pub fn is_slow(&self) -> bool {
+        self.algorithm().is_slow()
     }
 }
 
@@ -185,6 +236,8 @@ impl fmt::Display for StoredHash {
             Repr::HmacSha256 { pepper, digest } => {
                 write!(f, "hmac-sha256${pepper}${}", hex::encode(digest))
             }
+            #[cfg(feature = "drf-legacy")]
+            Repr::Django(hash) => fmt::Display::fmt(hash, f),
         }
     }
 }
@@ -382,6 +435,9 @@ impl Hasher {
                     return false;
                 }
             },
+            // Slow on purpose: the authenticator calls this off the async threads.
+            #[cfg(feature = "drf-legacy")]
+            Repr::Django(hash) => return hash.verify(key),
         };
         bool::from(matched)
     }
@@ -412,6 +468,9 @@ impl Hasher {
                 };
                 digests_equal(&digest, &[0xA5; 32])
             }
+            // No store says its records are slow hashes, nor is one followed:
+            // SHA-512, the cost of a DRF table's own records, stands in.
+            _ => digests_equal(&sha512(key), &[0xA5; 64]),
         };
         let _ = std::hint::black_box(matched);
     }
@@ -647,8 +706,8 @@ mod tests {
             ("", HashFormatError::NotSelfDescribing),
             ("sha256$abc", HashFormatError::NotSelfDescribing),
             (
-                "pbkdf2_sha256$1$salt$x",
-                HashFormatError::UnsupportedAlgorithm("pbkdf2_sha256".into()),
+                "md5$salt$x",
+                HashFormatError::UnsupportedAlgorithm("md5".into()),
             ),
             (
                 "sha256$$abcd",

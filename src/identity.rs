@@ -61,6 +61,17 @@ impl Identity {
     pub fn expires(&self) -> Option<SystemTime> {
         self.0.expires
     }
+
+    /// When the key stops working if a rotation replaced it and it is in
+    /// its grace period (what `Sunset` says); `None` otherwise.
+    pub fn sunset(&self) -> Option<SystemTime> {
+        self.0.sunset()
+    }
+
+    /// The id of the key this one replaced in a rotation, if it did.
+    pub fn replaces(&self) -> Option<&str> {
+        self.0.replaces.as_deref()
+    }
 }
 
 impl fmt::Debug for Identity {

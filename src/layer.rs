@@ -181,8 +181,9 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         match self.auth.begin(request.headers_mut()) {
             Verdict::Pass(admitted) => {
+                let sunset = admitted.sunset();
                 admitted.insert_into(request.extensions_mut());
-                ResponseFuture::called(self.inner.call(request))
+                ResponseFuture::called(self.inner.call(request), sunset)
             }
             Verdict::Refuse(refusal) => ResponseFuture::refused(refusal),
             Verdict::Pending(check) => {

@@ -74,6 +74,7 @@ mod require_scopes;
 mod requirement;
 mod scheme;
 
+pub mod audit;
 pub mod body;
 pub mod future;
 pub mod hash;
@@ -152,6 +153,14 @@ pub mod admin;
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
 
+#[cfg(feature = "last-use")]
+#[cfg_attr(docsrs, doc(cfg(feature = "last-use")))]
+pub mod last_use;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+
 // What a user of the layer and a store's author need, at the root; the rest
 // lives in its module, once.
 pub use auth::{Authenticator, AuthenticatorBuilder};
@@ -162,7 +171,7 @@ pub use key::Prefix;
 pub use layer::{ApiKeyLayer, ApiKeyService};
 pub use store::{
     memory::MemoryStore, CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, PlaintextKey,
-    StoreError,
+    Rotated, StoreError,
 };
 
 /// The README's examples, compiled and run as doctests.

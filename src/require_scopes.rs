@@ -106,7 +106,7 @@ where
             extensions.get::<Unauthenticated>(),
         );
         match refusal {
-            None => ResponseFuture::called(self.inner.call(request)),
+            None => ResponseFuture::called(self.inner.call(request), None),
             Some(refusal) => ResponseFuture::refused(Box::new(refusal)),
         }
     }

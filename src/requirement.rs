@@ -33,6 +33,8 @@ struct Requirement {
     scopes: Vec<String>,
     challenge: HeaderValue,
     responses: Arc<Responses>,
+    #[cfg(feature = "metrics")]
+    forbidden: metrics::Counter,
 }
 
 impl ScopeRequirement {
@@ -58,6 +60,8 @@ impl ScopeRequirement {
             scopes,
             challenge,
             responses,
+            #[cfg(feature = "metrics")]
+            forbidden: crate::metrics::forbidden(),
         })))
     }
 
@@ -87,6 +91,8 @@ impl ScopeRequirement {
             Some(identity) if self.is_met_by(identity) => None,
             Some(identity) => {
                 tracing::debug!(prefix = %identity.prefix(), required = ?self.0.scopes, "API key lacks scope");
+                #[cfg(feature = "metrics")]
+                self.0.forbidden.increment(1);
                 Some(self.0.responses.forbidden(&self.0.challenge))
             }
             None => Some(

@@ -94,6 +94,18 @@ pub struct KeyRecord {
     pub owner: Option<String>,
     /// Free-form data kept with the key.
     pub metadata: BTreeMap<String, String>,
+    /// The id of the key this one replaced, when it was made by
+    /// [`KeyManager::rotate`]. A djangorestframework-api-key table has no
+    /// column for it: there it is always `None`.
+    pub replaces: Option<String>,
+    /// The id of the key that replaced this one: set by a rotation, whose
+    /// grace period this key is in until it expires. `None` on a
+    /// djangorestframework-api-key table, as `replaces`.
+    pub replaced_by: Option<String>,
+    /// When the key was last used, as far as the store has been told (see
+    /// [`LastUseTracker`](crate::last_use::LastUseTracker)): writes are
+    /// batched, so this may lag real use by the tracker's interval.
+    pub last_used: Option<SystemTime>,
 }
 
 impl KeyRecord {
@@ -115,12 +127,104 @@ impl KeyRecord {
             scopes: Vec::new(),
             owner: None,
             metadata: BTreeMap::new(),
+            replaces: None,
+            replaced_by: None,
+            last_used: None,
         }
     }
 
     /// Whether the key has expired at `now`. A key expires at its expiry instant.
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
         self.expires.is_some_and(|expires| expires <= now)
+    }
+
+    /// Whether the key works at `now`: neither revoked nor expired.
+    pub fn is_active_at(&self, now: SystemTime) -> bool {
+        !self.revoked && !self.is_expired_at(now)
+    }
+
+    /// When a key in a rotation's grace period stops working: its expiry,
+    /// once another key has replaced it; `None` for any other key.
+    pub fn sunset(&self) -> Option<SystemTime> {
+        if self.revoked {
+            return None;
+        }
+        self.replaced_by.as_ref().and(self.expires)
+    }
+
+    /// The record as a rotation leaves it: retired as `retirement` says and
+    /// naming `replaced_by` as its successor.
+    pub fn retired(&self, retirement: Retirement, replaced_by: &str) -> Self {
+        let mut retired = self.clone();
+        match retirement {
+            Retirement::Revoke => retired.revoked = true,
+            Retirement::ExpireAt(at) => {
+                retired.expires = Some(self.expires.map_or(at, |expires| expires.min(at)));
+            }
+        }
+        retired.replaced_by = Some(replaced_by.to_owned());
+        retired
+    }
+}
+
+/// How [`KeyManager::rotate`] retires the key it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retirement {
+    /// Revoked at once: a rotation with no grace period.
+    Revoke,
+    /// Kept working until this instant (or its own expiry, if sooner), then
+    /// expired: the grace period in which clients move to the new key.
+    ExpireAt(SystemTime),
+}
+
+impl Retirement {
+    /// The retirement a rotation at `now` with `grace` means: revoked at
+    /// once for a zero grace, else expiring at `now + grace` (at
+    /// [`latest_expiry`] at the latest).
+    pub fn after(grace: Duration, now: SystemTime) -> Self {
+        if grace.is_zero() {
+            return Self::Revoke;
+        }
+        let at = now
+            .checked_add(grace)
+            .map_or_else(latest_expiry, |at| at.min(latest_expiry()));
+        Self::ExpireAt(at)
+    }
+}
+
+/// What a rotation made: the new key, shown once, and the old key's record
+/// as the rotation left it (revoked, or expiring at the end of its grace).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Rotated {
+    /// The new key, with the same name, scopes, owner and metadata.
+    pub new: CreatedKey,
+    /// The key it replaces, retired.
+    pub retired: Arc<KeyRecord>,
+}
+
+/// One key's use, as the [`LastUseTracker`](crate::last_use::LastUseTracker)
+/// hands it to [`KeyManager::record_last_use`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyUse {
+    /// The key's id.
+    pub id: String,
+    /// The key's prefix (the Redis store finds records by it).
+    pub prefix: Prefix,
+    /// When it was used, to the millisecond.
+    pub at: SystemTime,
+}
+
+impl KeyUse {
+    /// The key `record` was used at `at`.
+    pub fn new(record: &KeyRecord, at: SystemTime) -> Self {
+        Self {
+            id: record.id.clone(),
+            prefix: record.prefix,
+            at,
+        }
     }
 }
 
@@ -159,6 +263,23 @@ pub trait KeyStore: Send + Sync + 'static {
     fn hash_algorithm(&self) -> Option<Algorithm> {
         None
     }
+
+    /// Replaces the stored hash of `record` by `new`, after the
+    /// authenticator verified a key against a hash of an older kind (a
+    /// djangorestframework-api-key table made before 3.0 holds Django
+    /// password hashes), as DRF itself does on a key's first check. Only a
+    /// row still holding `record`'s hash is changed, so concurrent upgrades
+    /// agree. A djangorestframework-api-key row gets the primary key DRF
+    /// gives the new hash too, so Django keeps accepting the key.
+    ///
+    /// The default changes nothing and says so (the key keeps its old hash,
+    /// and its slow check, until upgraded elsewhere).
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        let _ = (record, new);
+        Err(StoreError::unsupported(
+            "this store does not upgrade stored hashes",
+        ))
+    }
 }
 
 #[async_trait]
@@ -173,6 +294,10 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 
     fn hash_algorithm(&self) -> Option<Algorithm> {
         (**self).hash_algorithm()
+    }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        (**self).upgrade_hash(record, new).await
     }
 }
 
@@ -210,7 +335,7 @@ pub trait KeyManager: KeyStore {
                     .cursor()
                     .is_none_or(|after| record.id.as_str() > after)
             })
-            .filter(|record| request.key_filter().admits(record, now))
+            .filter(|record| request.admits(record, now))
             .collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Page::of(keys, request.limit()))
@@ -251,6 +376,102 @@ pub trait KeyManager: KeyStore {
     fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
         let _ = hash;
         prefix.to_string()
+    }
+
+    /// Saves `new`, a key replacing the one with id `old_id`, and retires
+    /// that one as `retirement` says, naming `new` as its successor, all in
+    /// one step (a transaction, a script): either both happen or neither.
+    /// Gives the old key's record as it is left.
+    ///
+    /// Refuses with [`StoreError::not_found`] when no key has `old_id`,
+    /// [`StoreError::inactive`] when that key is revoked or expired by the
+    /// time the step runs, and [`StoreError::conflict`] when `new`'s prefix
+    /// or id is taken. [`rotate`](Self::rotate) is built on it.
+    ///
+    /// The default says the store cannot: a store of your own implements it
+    /// to be rotatable (the conformance kit checks it).
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let _ = (old_id, new, retirement);
+        Err(StoreError::unsupported(
+            "this store cannot rotate keys (it does not implement KeyManager::replace)",
+        ))
+    }
+
+    /// Replaces the key with id `id` by a new one with the same name,
+    /// scopes, owner and metadata, which names it in
+    /// [`replaces`](KeyRecord::replaces). The old key keeps working for
+    /// `grace` (a zero grace revokes it at once), and while it does,
+    /// responses to it carry `Sunset` with the moment it stops. A key that
+    /// expired in `N` days gets a new one expiring `N` days from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let (old, _) = store.create(NewKey::named("billing")).await?.reveal();
+    /// let rotated = store.rotate(&old.id, Duration::from_secs(24 * 3600)).await?;
+    /// assert!(rotated.retired.sunset().is_some()); // works for one more day
+    /// let (new, key) = rotated.new.reveal();        // shown once
+    /// assert_eq!(new.replaces.as_deref(), Some(old.id.as_str()));
+    /// # let _ = key; Ok::<(), api_key_auth::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn rotate(&self, id: &str, grace: Duration) -> Result<Rotated, StoreError> {
+        let old = self
+            .find_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("no key has the id {id:?}")))?;
+        let now = SystemTime::now();
+        if !old.is_active_at(now) {
+            return Err(StoreError::inactive(format!(
+                "key {:?} is {}: only a working key can be rotated",
+                old.id,
+                if old.revoked { "revoked" } else { "expired" }
+            )));
+        }
+        let retirement = Retirement::after(grace, now);
+        let successor = NewKey::replacing(&old, now);
+        let hasher = self.hasher();
+        for _ in 0..5 {
+            let (record, key) =
+                successor.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
+            let stored = Arc::new(record.clone());
+            match self.replace(&old.id, record, retirement).await {
+                Ok(retired) => {
+                    return Ok(Rotated {
+                        new: CreatedKey::new(stored, key),
+                        retired,
+                    })
+                }
+                Err(err) if err.is_conflict() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict(
+            "five fresh prefixes in a row were already taken",
+        ))
+    }
+
+    /// Records when keys were last used: each key's `last_used` becomes the
+    /// use's instant unless it already holds a later one (instances write
+    /// in any order). Ids the store does not hold are skipped. One batched
+    /// write per call where the database allows.
+    ///
+    /// The default says the store cannot; the
+    /// [`LastUseTracker`](crate::last_use::LastUseTracker) then stops
+    /// asking, once, with a warning.
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        let _ = uses;
+        Err(StoreError::unsupported(
+            "this store does not record last use (it does not implement KeyManager::record_last_use)",
+        ))
     }
 
     /// Creates a key. The plaintext key is in the result and nowhere else:
@@ -306,6 +527,23 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         (**self).create(new).await
+    }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        (**self).replace(old_id, new, retirement).await
+    }
+
+    async fn rotate(&self, id: &str, grace: Duration) -> Result<Rotated, StoreError> {
+        (**self).rotate(id, grace).await
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        (**self).record_last_use(uses).await
     }
 }
 
@@ -406,6 +644,8 @@ pub struct PageRequest {
     filter: KeyFilter,
     after: Option<String>,
     limit: u32,
+    unused_since: Option<SystemTime>,
+    expiring_before: Option<SystemTime>,
 }
 
 impl PageRequest {
@@ -416,7 +656,47 @@ impl PageRequest {
             filter: KeyFilter::All,
             after: None,
             limit: limit.clamp(1, MAX_PAGE),
+            unused_since: None,
+            expiring_before: None,
         }
+    }
+
+    /// Lists only keys not used since `since`: last used before it, or
+    /// never used and created before it. `api-key list --unused-for 90d`.
+    pub fn unused_since(mut self, since: SystemTime) -> Self {
+        self.unused_since = Some(since);
+        self
+    }
+
+    /// Lists only keys that have not expired yet but will by `by`.
+    /// `api-key list --expiring-within 7d`.
+    pub fn expiring_before(mut self, by: SystemTime) -> Self {
+        self.expiring_before = Some(by);
+        self
+    }
+
+    /// The [`unused_since`](Self::unused_since) asked for.
+    pub fn unused_cutoff(&self) -> Option<SystemTime> {
+        self.unused_since
+    }
+
+    /// The [`expiring_before`](Self::expiring_before) asked for.
+    pub fn expiry_cutoff(&self) -> Option<SystemTime> {
+        self.expiring_before
+    }
+
+    /// Whether `record` belongs on a page of this listing at `now`: the
+    /// filter, and the last-use and expiry conditions, all hold.
+    pub fn admits(&self, record: &KeyRecord, now: SystemTime) -> bool {
+        let unused = self
+            .unused_since
+            .is_none_or(|since| record.last_used.unwrap_or(record.created) < since);
+        let expiring = self.expiring_before.is_none_or(|by| {
+            record
+                .expires
+                .is_some_and(|expires| expires > now && expires <= by)
+        });
+        self.filter.admits(record, now) && unused && expiring
     }
 
     /// Lists only the keys `filter` admits.
@@ -493,6 +773,7 @@ pub struct NewKey {
     expires: Option<SystemTime>,
     owner: Option<String>,
     metadata: BTreeMap<String, String>,
+    replaces: Option<String>,
 }
 
 impl NewKey {
@@ -504,6 +785,28 @@ impl NewKey {
             expires: None,
             owner: None,
             metadata: BTreeMap::new(),
+            replaces: None,
+        }
+    }
+
+    /// The successor of `old` in a rotation at `now`: its name, scopes,
+    /// owner and metadata, naming it as the key it replaces, and, if `old`
+    /// had an expiry, as long a life from `now` as `old` was given.
+    pub fn replacing(old: &KeyRecord, now: SystemTime) -> Self {
+        let expires = old.expires.map(|expires| {
+            expires
+                .duration_since(old.created)
+                .ok()
+                .and_then(|life| now.checked_add(life))
+                .map_or(expires, |at| at.min(latest_expiry()))
+        });
+        Self {
+            name: old.name.clone(),
+            scopes: old.scopes.clone(),
+            expires,
+            owner: old.owner.clone(),
+            metadata: old.metadata.clone(),
+            replaces: Some(old.id.clone()),
         }
     }
 
@@ -570,6 +873,9 @@ impl NewKey {
             scopes: self.scopes.clone(),
             owner: self.owner.clone(),
             metadata: self.metadata.clone(),
+            replaces: self.replaces.clone(),
+            replaced_by: None,
+            last_used: None,
         };
         Ok((record, key))
     }
@@ -638,6 +944,9 @@ enum Kind {
     Conflict,
     Config,
     Random,
+    NotFound,
+    Inactive,
+    Unsupported,
 }
 
 impl StoreError {
@@ -680,6 +989,47 @@ impl StoreError {
             kind: Kind::Config,
             source: Some(source.into()),
         }
+    }
+
+    /// No key has the id asked for.
+    pub fn not_found(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::NotFound,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The key asked for is revoked or expired, and what was asked needs a
+    /// working one (a rotation).
+    pub fn inactive(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::Inactive,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The store does not do what was asked at all (a custom store without
+    /// rotation, a table without a last-use column).
+    pub fn unsupported(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind: Kind::Unsupported,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Whether no key has the id asked for.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == Kind::NotFound
+    }
+
+    /// Whether the key asked for is revoked or expired.
+    pub fn is_inactive(&self) -> bool {
+        self.kind == Kind::Inactive
+    }
+
+    /// Whether the store does not do what was asked at all.
+    pub fn is_unsupported(&self) -> bool {
+        self.kind == Kind::Unsupported
     }
 
     /// Whether a record with the same prefix or id was already stored.
@@ -737,6 +1087,9 @@ impl fmt::Display for StoreError {
             Kind::Conflict => "a key with that prefix or id is already stored",
             Kind::Config => "the key store is not configured for this",
             Kind::Random => "could not draw a new key",
+            Kind::NotFound => "no such key",
+            Kind::Inactive => "the key is not active",
+            Kind::Unsupported => "the key store does not support this",
         };
         // The cause is the error's `source()`, not part of its message, so
         // an error reporter walking the chain prints it once.

@@ -273,7 +273,11 @@ mod sqlite {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1, 2], "the table, then its change log");
+        assert_eq!(
+            versions,
+            [1, 2, 3],
+            "the table, its change log, then the lifecycle columns"
+        );
         assert_eq!(
             store.list().await.unwrap().len(),
             1,
@@ -300,7 +304,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 2);
+        assert_eq!(count, 3);
     }
 
     /// URLs the store cannot use say what is wrong with them.
@@ -676,7 +680,11 @@ mod mysql {
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
-        assert_eq!(versions, [1, 2], "the table, then its change log");
+        assert_eq!(
+            versions,
+            [1, 2, 3],
+            "the table, its change log, then the lifecycle columns"
+        );
 
         let (_, key) = store
             .create(NewKey::named("n").owner("o").metadata("m", "v"))

@@ -28,9 +28,9 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    hash::Hasher,
+    hash::{Hasher, StoredHash},
     key::Prefix,
-    store::{KeyManager, KeyRecord, KeyStore, Lookup, StoreError},
+    store::{KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Retirement, StoreError},
 };
 
 /// Keys in a map in this process: for tests, demos and single-instance services
@@ -89,6 +89,22 @@ impl MemoryStore {
         // (inserts are single map operations), so a poisoned map is still sound.
         f(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Keys) -> T) -> T {
+        f(&mut self.keys.write().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The entry of the key with id `id`: found by prefix when the id is one
+/// (the store's own keys), else by a scan (records loaded from elsewhere).
+fn by_id<'a>(keys: &'a mut Keys, id: &str) -> Option<&'a mut Arc<KeyRecord>> {
+    let prefix = Prefix::parse(id)
+        .ok()
+        .filter(|prefix| keys.get(prefix).is_some_and(|r| r.id == id));
+    match prefix {
+        Some(prefix) => keys.get_mut(&prefix),
+        None => keys.values_mut().find(|r| r.id == id),
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -112,6 +128,19 @@ impl KeyStore for MemoryStore {
 
     fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
         Some(self.hasher.algorithm())
+    }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        self.write(|keys| {
+            if let Some(entry) = keys.get_mut(&record.prefix) {
+                if entry.id == record.id && entry.hash == record.hash {
+                    let mut upgraded = KeyRecord::clone(entry);
+                    upgraded.hash = new;
+                    *entry = Arc::new(upgraded);
+                }
+            }
+        });
+        Ok(())
     }
 }
 
@@ -140,15 +169,61 @@ impl KeyManager for MemoryStore {
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        let Some(entry) = keys.values_mut().find(|r| r.id == id) else {
-            return Ok(false);
-        };
-        if !entry.revoked {
-            let mut revoked = KeyRecord::clone(entry);
-            revoked.revoked = true;
-            *entry = Arc::new(revoked);
-        }
-        Ok(true)
+        self.write(|keys| {
+            let Some(entry) = by_id(keys, id) else {
+                return Ok(false);
+            };
+            if !entry.revoked {
+                let mut revoked = KeyRecord::clone(entry);
+                revoked.revoked = true;
+                *entry = Arc::new(revoked);
+            }
+            Ok(true)
+        })
+    }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        self.write(|keys| {
+            let taken = keys.contains_key(&new.prefix) || keys.values().any(|r| r.id == new.id);
+            let Some(old) = by_id(keys, old_id) else {
+                return Err(StoreError::not_found(format!("no key has the id {old_id:?}")));
+            };
+            if !old.is_active_at(std::time::SystemTime::now()) {
+                return Err(StoreError::inactive(format!(
+                    "key {old_id:?} is revoked or expired"
+                )));
+            }
+            if taken {
+                return Err(StoreError::conflict(format!(
+                    "prefix {} or id {:?} is already stored",
+                    new.prefix, new.id
+                )));
+            }
+            let retired = Arc::new(old.retired(retirement, &new.id));
+            *old = retired.clone();
+            keys.insert(new.prefix, Arc::new(new));
+            Ok(retired)
+        })
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        self.write(|keys| {
+            for used in uses {
+                let Some(entry) = keys.get_mut(&used.prefix) else {
+                    continue;
+                };
+                if entry.id == used.id && entry.last_used.is_none_or(|last| last < used.at) {
+                    let mut updated = KeyRecord::clone(entry);
+                    updated.last_used = Some(used.at);
+                    *entry = Arc::new(updated);
+                }
+            }
+        });
+        Ok(())
     }
 }

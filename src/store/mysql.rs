@@ -30,12 +30,17 @@ use sqlx::{
 };
 
 use crate::store::{
-    sql::{forward_sql_store, store_error, MigrationLock, Schema, SqlStore},
+    sql::{
+        forward_sql_store, native_migrations, store_error, Dialect, MigrationLock, Schema, SqlStore,
+    },
     StoreError,
 };
 
-/// The shipped migrations, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/mysql/0001_api_keys.sql"))];
+/// The shipped migration files, by version (see `native_migrations`).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/mysql/0001_api_keys.sql")),
+    (3, include_str!("../../migrations/mysql/0003_key_lifecycle.sql")),
+];
 
 /// Serialises migrators: a named lock, one per database (the names are the
 /// server's). MySQL commits each DDL statement at once, so only the lock
@@ -45,8 +50,6 @@ const MIGRATION_LOCK: MigrationLock = MigrationLock {
     release: "SELECT CAST(COALESCE(RELEASE_LOCK(CONCAT('api_key_auth_migrate_', SHA1(COALESCE(DATABASE(), '')))), 0) AS SIGNED)",
 };
 
-/// The migration that adds the change log and its triggers to `api_keys`.
-const CHANGE_LOG_MIGRATION: i64 = 2;
 
 /// Keys in a MySQL or MariaDB database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
@@ -78,7 +81,10 @@ impl MySqlStore {
     /// transaction could not make them atomic).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.inner
-            .migrate(MIGRATIONS, Some(CHANGE_LOG_MIGRATION), MIGRATION_LOCK)
+            .migrate(
+                &native_migrations(Dialect::MySql, MIGRATIONS),
+                MIGRATION_LOCK,
+            )
             .await
     }
 

@@ -29,7 +29,8 @@ use sqlx::{
 
 use crate::store::{
     sql::{
-        forward_sql_store, postgres_change_triggers, store_error, MigrationLock, Schema, SqlStore,
+        forward_sql_store, native_migrations, postgres_change_triggers, store_error, Dialect,
+        MigrationLock, Schema, SqlStore,
     },
     StoreError,
 };
@@ -37,11 +38,11 @@ use crate::store::{
 /// The channel revocations are announced on.
 pub const REVOCATION_CHANNEL: &str = crate::store::sql::REVOCATION_CHANNEL;
 
-/// The shipped migrations, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../migrations/postgres/0001_api_keys.sql"),
-)];
+/// The shipped migration files, by version (see `native_migrations`).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_api_keys.sql")),
+    (3, include_str!("../../migrations/postgres/0003_key_lifecycle.sql")),
+];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").
 const MIGRATION_LOCK: MigrationLock = MigrationLock {
@@ -76,7 +77,12 @@ impl PostgresStore {
     /// Applies the shipped migrations not yet applied. Safe to run at every
     /// start, from many instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner.migrate(MIGRATIONS, None, MIGRATION_LOCK).await
+        self.inner
+            .migrate(
+                &native_migrations(Dialect::Postgres, MIGRATIONS),
+                MIGRATION_LOCK,
+            )
+            .await
     }
 
     /// Installs triggers on the store's table that announce every change to

@@ -39,11 +39,12 @@ use redis::{
 };
 
 use crate::{
-    hash::Hasher,
+    hash::{Hasher, StoredHash},
     key::Prefix,
     store::{
-        row::{InsertValues, RawRecord},
-        KeyManager, KeyRecord, KeyStore, Lookup, Page, PageRequest, StoreError,
+        row::{to_millis, InsertValues, RawRecord},
+        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement,
+        StoreError,
     },
 };
 
@@ -95,6 +96,81 @@ redis.call('PUBLISH', ARGV[2], prefix)
 return prefix
 ";
 
+/// Saves a key replacing another and retires the old one, atomically.
+/// KEYS: old id index, old record, new record, new id index, creation
+/// index, ids in order. ARGV: old prefix, channel, now (ms), revoke ("1"
+/// or "0"), expire at (ms), new prefix, new created_ms, new id, then the new
+/// record's field/value pairs. Answers `ok`, `missing`, `inactive`,
+/// `invalid` (a record that does not read) or `conflict`.
+const REPLACE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 'missing'
+end
+local revoked = redis.call('HGET', KEYS[2], 'revoked')
+if not revoked then
+  return 'missing'
+end
+if revoked == '1' then
+  return 'inactive'
+end
+if revoked ~= '0' then
+  return 'invalid'
+end
+local expires = redis.call('HGET', KEYS[2], 'expires_ms')
+if expires then
+  if not string.match(expires, '^%-?%d+$') then
+    return 'invalid'
+  end
+  if tonumber(expires) <= tonumber(ARGV[3]) then
+    return 'inactive'
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
+  return 'conflict'
+end
+redis.call('HSET', KEYS[3], unpack(ARGV, 9))
+redis.call('SET', KEYS[4], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[7], ARGV[6])
+redis.call('ZADD', KEYS[6], 0, ARGV[8])
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[2], 'revoked', '1', 'replaced_by', ARGV[8])
+else
+  local at = ARGV[5]
+  if expires and tonumber(expires) < tonumber(at) then
+    at = expires
+  end
+  redis.call('HSET', KEYS[2], 'expires_ms', at, 'replaced_by', ARGV[8])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 'ok'
+";
+
+/// Moves each key's `last_used_ms` to its use unless it holds a later one.
+/// KEYS: the records. ARGV: for each, its id and the use (ms), in turn.
+const LAST_USE: &str = r"
+for i, key in ipairs(KEYS) do
+  local id, at = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('HGET', key, 'id') == id then
+    local last = redis.call('HGET', key, 'last_used_ms')
+    if not last or tonumber(last) < tonumber(at) then
+      redis.call('HSET', key, 'last_used_ms', at)
+    end
+  end
+end
+return 0
+";
+
+/// Replaces a record's hash if it still holds the old one, and announces it.
+/// KEYS: the record. ARGV: its id, the old hash, the new one, the channel, the prefix.
+const UPGRADE_HASH: &str = r"
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] and redis.call('HGET', KEYS[1], 'hashed_key') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'hashed_key', ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  return 1
+end
+return 0
+";
+
 /// Keys in Redis. Cheap to clone: clones share one multiplexed connection.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -105,6 +181,9 @@ pub struct RedisStore {
     insert: Arc<Script>,
     revoke: Arc<Script>,
     next_ids: Arc<Script>,
+    replace: Arc<Script>,
+    last_use: Arc<Script>,
+    upgrade_hash: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -139,6 +218,9 @@ impl RedisStore {
             insert: Arc::new(Script::new(INSERT)),
             next_ids: Arc::new(Script::new(NEXT_IDS)),
             revoke: Arc::new(Script::new(REVOKE)),
+            replace: Arc::new(Script::new(REPLACE)),
+            last_use: Arc::new(Script::new(LAST_USE)),
+            upgrade_hash: Arc::new(Script::new(UPGRADE_HASH)),
         })
     }
 
@@ -172,6 +254,10 @@ impl RedisStore {
 
     fn record_key(&self, prefix: &str) -> String {
         format!("{}:key:{prefix}", self.namespace)
+    }
+
+    fn id_key(&self, id: &str) -> String {
+        format!("{}:id:{id}", self.namespace)
     }
 
     async fn load(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -217,6 +303,11 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
         scopes: take("scopes").unwrap_or_else(|| "[]".to_owned()),
         owner: take("owner"),
         metadata: take("metadata").unwrap_or_else(|| "{}".to_owned()),
+        replaces: take("replaces"),
+        replaced_by: take("replaced_by"),
+        last_used_ms: take("last_used_ms")
+            .map(|t| number(t, "last_used_ms is not a number"))
+            .transpose()?,
     }
     .into_record()
 }
@@ -229,6 +320,21 @@ impl KeyStore for RedisStore {
 
     fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
         Some(self.hasher.algorithm())
+    }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        let _: i64 = self
+            .upgrade_hash
+            .key(self.record_key(record.prefix.as_str()))
+            .arg(&record.id)
+            .arg(record.hash.to_string())
+            .arg(new.to_string())
+            .arg(self.revocation_channel())
+            .arg(record.prefix.as_str())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
     }
 }
 
@@ -245,21 +351,8 @@ impl KeyManager for RedisStore {
             .arg(&values.prefix)
             .arg(values.created_ms)
             .arg(&values.id);
-        let mut field = |name: &str, value: &str| {
+        for (name, value) in record_fields(&values) {
             invocation.arg(name).arg(value);
-        };
-        field("id", &values.id);
-        field("name", &values.name);
-        field("hashed_key", &values.hashed_key);
-        field("created_ms", &values.created_ms.to_string());
-        field("revoked", if values.revoked { "1" } else { "0" });
-        field("scopes", &values.scopes);
-        field("metadata", &values.metadata);
-        if let Some(expires) = values.expires_ms {
-            field("expires_ms", &expires.to_string());
-        }
-        if let Some(owner) = &values.owner {
-            field("owner", owner);
         }
         let saved: i64 = invocation
             .invoke_async(&mut self.connection.clone())
@@ -365,7 +458,7 @@ impl KeyManager for RedisStore {
                     continue;
                 }
                 let record = decode(prefix, fields)?;
-                if request.key_filter().admits(&record, now) {
+                if request.admits(&record, now) {
                     keys.push(Arc::new(record));
                     if keys.len() == wanted {
                         return Ok(Page::of(keys, request.limit()));
@@ -394,6 +487,107 @@ impl KeyManager for RedisStore {
     fn hasher(&self) -> Hasher {
         self.hasher.clone()
     }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let old_prefix: Option<String> = redis::cmd("GET")
+            .arg(self.id_key(old_id))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let not_found = || StoreError::not_found(format!("no key has the id {old_id:?}"));
+        let old_prefix = old_prefix.ok_or_else(not_found)?;
+        let values = InsertValues::new(new, false)?;
+        let (revoke, expire_at) = match retirement {
+            Retirement::Revoke => ("1", String::new()),
+            Retirement::ExpireAt(at) => ("0", to_millis(at).to_string()),
+        };
+        let mut invocation = self.replace.prepare_invoke();
+        invocation
+            .key(self.id_key(old_id))
+            .key(self.record_key(&old_prefix))
+            .key(self.record_key(&values.prefix))
+            .key(self.id_key(&values.id))
+            .key(format!("{}:created", self.namespace))
+            .key(format!("{}:ids", self.namespace))
+            .arg(&old_prefix)
+            .arg(self.revocation_channel())
+            .arg(to_millis(SystemTime::now()))
+            .arg(revoke)
+            .arg(&expire_at)
+            .arg(&values.prefix)
+            .arg(values.created_ms)
+            .arg(&values.id);
+        for (name, value) in record_fields(&values) {
+            invocation.arg(name).arg(value);
+        }
+        let answer: String = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        match answer.as_str() {
+            "ok" => self
+                .load(&old_prefix)
+                .await?
+                .map(Arc::new)
+                .ok_or_else(not_found),
+            "missing" => Err(not_found()),
+            "inactive" => Err(StoreError::inactive(format!(
+                "key {old_id:?} is revoked or expired"
+            ))),
+            "conflict" => Err(StoreError::conflict(format!(
+                "prefix {} or id {:?} is already stored",
+                values.prefix, values.id
+            ))),
+            other => Err(StoreError::invalid_record(format!(
+                "Redis record {old_prefix}: it does not read ({other})"
+            ))),
+        }
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        for chunk in uses.chunks(500) {
+            let mut invocation = self.last_use.prepare_invoke();
+            for used in chunk {
+                invocation
+                    .key(self.record_key(used.prefix.as_str()))
+                    .arg(&used.id)
+                    .arg(to_millis(used.at));
+            }
+            let _: i64 = invocation
+                .invoke_async(&mut self.connection.clone())
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+/// A new record's fields, as the insert and replace scripts write them.
+fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("id", values.id.clone()),
+        ("name", values.name.clone()),
+        ("hashed_key", values.hashed_key.clone()),
+        ("created_ms", values.created_ms.to_string()),
+        ("revoked", if values.revoked { "1" } else { "0" }.to_owned()),
+        ("scopes", values.scopes.clone()),
+        ("metadata", values.metadata.clone()),
+    ];
+    if let Some(expires) = values.expires_ms {
+        fields.push(("expires_ms", expires.to_string()));
+    }
+    if let Some(owner) = &values.owner {
+        fields.push(("owner", owner.clone()));
+    }
+    if let Some(replaces) = &values.replaces {
+        fields.push(("replaces", replaces.clone()));
+    }
+    fields
 }
 
 #[cfg(feature = "cache")]

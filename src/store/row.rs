@@ -30,6 +30,9 @@ pub(crate) struct RawRecord {
     pub(crate) scopes: String,
     pub(crate) owner: Option<String>,
     pub(crate) metadata: String,
+    pub(crate) replaces: Option<String>,
+    pub(crate) replaced_by: Option<String>,
+    pub(crate) last_used_ms: Option<i64>,
 }
 
 impl RawRecord {
@@ -62,6 +65,9 @@ impl RawRecord {
             scopes,
             owner: self.owner,
             metadata,
+            replaces: self.replaces,
+            replaced_by: self.replaced_by,
+            last_used: self.last_used_ms.map(from_millis),
         })
     }
 }
@@ -79,6 +85,9 @@ pub(crate) struct InsertValues {
     pub(crate) scopes: String,
     pub(crate) owner: Option<String>,
     pub(crate) metadata: String,
+    pub(crate) replaces: Option<String>,
+    pub(crate) replaced_by: Option<String>,
+    pub(crate) last_used_ms: Option<i64>,
 }
 
 impl InsertValues {
@@ -100,10 +109,13 @@ impl InsertValues {
             metadata: json(serde_json::to_string::<BTreeMap<String, String>>(
                 &record.metadata,
             ))?,
+            last_used_ms: record.last_used.map(to_millis),
             id: record.id,
             name: record.name,
             revoked: record.revoked,
             owner: record.owner,
+            replaces: record.replaces,
+            replaced_by: record.replaced_by,
         })
     }
 }

@@ -41,24 +41,25 @@ use self::{
     queries::run,
 };
 use crate::{
-    hash::{Algorithm, Hasher},
+    hash::{Algorithm, Hasher, StoredHash},
     key::Prefix,
     store::{
         row::to_millis,
         sql::{
-            found, found_by_id, new_row, page, records, rows_for_page, ChangeLogSql, Dialect,
-            Schema, Statements,
+            found, found_by_id, native_migrations, new_row, page, records, ChangeLogSql, Dialect,
+            PageValues, Schema, Statements, LAST_USE_BATCH,
         },
-        KeyManager, KeyRecord, KeyStore, Lookup, Page, PageRequest, StoreError,
+        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement,
+        StoreError,
     },
 };
 
-/// The shipped migrations, in order.
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/sqlite/0001_api_keys.sql"))];
+/// The shipped migration files, by version (see `native_migrations`).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_api_keys.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_key_lifecycle.sql")),
+];
 
-/// The migration that adds the change log and its triggers to `api_keys`.
-const CHANGE_LOG_MIGRATION: i64 = 2;
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
 #[derive(Clone)]
@@ -127,10 +128,7 @@ impl SqliteStore {
     /// of the `api_keys` table. Safe to run at every start, from many
     /// processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut migrations = queries::file_migrations(MIGRATIONS);
-        if let Some(log) = ChangeLogSql::new(Dialect::Sqlite, &Schema::Native) {
-            migrations.push((CHANGE_LOG_MIGRATION, log.install));
-        }
+        let migrations = native_migrations(Dialect::Sqlite, MIGRATIONS);
         let sql = self.sql.clone();
         run(&self.pool, move |conn| {
             queries::apply_migrations(conn, &sql, &migrations)
@@ -190,6 +188,19 @@ impl KeyStore for SqliteStore {
     fn hash_algorithm(&self) -> Option<Algorithm> {
         Some(self.hasher.algorithm())
     }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+        let sql = self.sql.clone();
+        let texts = [
+            new.to_string(),
+            record.prefix.to_string(),
+            record.hash.to_string(),
+        ];
+        run(&self.pool, move |conn| {
+            queries::execute_texts(conn, &sql.upgrade_hash, &texts)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -209,14 +220,51 @@ impl KeyManager for SqliteStore {
     }
 
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
-        let (sql, filter, limit) = (self.sql.clone(), request.key_filter(), request.limit());
-        let cursor = request.cursor().unwrap_or("").to_owned();
-        let now = to_millis(SystemTime::now());
+        let statement = self.sql.page(request)?;
+        let values = PageValues::of(request, SystemTime::now());
         let rows = run(&self.pool, move |conn| {
-            queries::page_rows(conn, sql.page(filter), &cursor, now, rows_for_page(limit))
+            queries::page_rows(conn, &statement, &values)
         })
         .await?;
-        page(rows, limit)
+        page(rows, request.limit())
+    }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let (id, values) = new_row(new, &self.schema)?;
+        let (sql, schema, old_id) = (self.sql.clone(), self.schema.clone(), old_id.to_owned());
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::unavailable)?;
+            queries::rotate_row(&mut conn, &sql, &schema, &old_id, id, values, retirement)
+        })
+        .await
+        .map_err(StoreError::unavailable)?
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        if self.sql.last_use.is_none() {
+            return Err(StoreError::unsupported(
+                "a djangorestframework-api-key table has no column for last use",
+            ));
+        }
+        for chunk in uses.chunks(LAST_USE_BATCH) {
+            let pairs: Vec<(String, i64)> = chunk
+                .iter()
+                .map(|used| (used.id.clone(), to_millis(used.at)))
+                .collect();
+            let sql = self.sql.clone();
+            run(&self.pool, move |conn| {
+                let batch = sql.last_use.as_ref().map(|l| l.batch(pairs.len()));
+                queries::write_last_use(conn, batch.as_deref().unwrap_or_default(), &pairs)
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {

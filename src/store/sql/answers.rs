@@ -9,8 +9,8 @@ use super::Schema;
 use crate::{
     key::Prefix,
     store::{
-        row::{InsertValues, RawRecord},
-        KeyRecord, Lookup, Page, StoreError,
+        row::{to_millis, InsertValues, RawRecord},
+        KeyRecord, Lookup, Page, Retirement, StoreError,
     },
 };
 
@@ -49,9 +49,46 @@ pub(crate) fn page(rows: Vec<RawRecord>, limit: u32) -> Result<Page, StoreError>
     Ok(Page::of(records(rows)?, limit))
 }
 
-/// How many rows a page statement reads for a page of `limit`.
-pub(crate) fn rows_for_page(limit: u32) -> i64 {
-    i64::from(limit) + 1
+/// The checks a rotation makes of the old key's row, read (and locked) in
+/// its transaction: it must be there, with the id asked for (not a case
+/// twin), and working. Gives the old record and what to write to it:
+/// revoked, expiry in ms, and (native schema) the successor's id.
+pub(crate) fn rotation(
+    raw: Option<RawRecord>,
+    old_id: &str,
+    new_id: &str,
+    retirement: Retirement,
+    schema: &Schema,
+) -> Result<(Arc<KeyRecord>, Retired), StoreError> {
+    let old = raw
+        .map(RawRecord::into_record)
+        .transpose()?
+        .filter(|record| record.id == old_id)
+        .ok_or_else(|| StoreError::not_found(format!("no key has the id {old_id:?}")))?;
+    if !old.is_active_at(std::time::SystemTime::now()) {
+        return Err(StoreError::inactive(format!(
+            "key {old_id:?} is revoked or expired"
+        )));
+    }
+    let mut retired = old.retired(retirement, new_id);
+    if schema.is_drf() {
+        // No column keeps it: the record says what the table holds.
+        retired.replaced_by = None;
+    }
+    let values = Retired {
+        revoked: retired.revoked,
+        expires_ms: retired.expires.map(to_millis),
+        replaced_by: retired.replaced_by.clone(),
+    };
+    Ok((Arc::new(retired), values))
+}
+
+/// What a rotation writes to the old key's row.
+#[derive(Debug)]
+pub(crate) struct Retired {
+    pub(crate) revoked: bool,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) replaced_by: Option<String>,
 }
 
 /// The primary key and the values of a new row of `schema`'s table.

@@ -57,9 +57,52 @@ pub(crate) struct ChangeLogSql {
     pub(crate) commits_in_order: bool,
 }
 
+/// The columns of this crate's own table whose change a cache must hear
+/// of: all but `last_used_ms`, which the last-use tracker writes every
+/// minute and which changes nothing a cache serves.
+const NATIVE_WATCHED: [&str; 12] = [
+    "id",
+    "prefix",
+    "hashed_key",
+    "name",
+    "created_ms",
+    "expires_ms",
+    "revoked",
+    "scopes",
+    "owner",
+    "metadata",
+    "replaces",
+    "replaced_by",
+];
+
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
     pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Option<Self> {
+        Self::build(dialect, schema, true)
+    }
+
+    /// The log and triggers as migration 2 made them on this crate's own
+    /// table, before it had a last-use column: their update trigger fires
+    /// on every update.
+    pub(crate) fn before_last_use(dialect: Dialect) -> Option<Self> {
+        Self::build(dialect, &Schema::Native, false)
+    }
+
+    /// Migration 3's change to the triggers of this crate's own table: an
+    /// update trigger that ignores last-use writes goes in, then the one
+    /// that did not comes out (both log while both exist: a change is
+    /// logged twice, never missed).
+    pub(crate) fn last_use_upgrade(dialect: Dialect) -> Vec<String> {
+        match (
+            Self::build(dialect, &Schema::Native, true),
+            Self::build(dialect, &Schema::Native, false),
+        ) {
+            (Some(now), Some(before)) => vec![now.install[1].clone(), before.remove[0].clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn build(dialect: Dialect, schema: &Schema, last_use_column: bool) -> Option<Self> {
         let (qualifier, table, full) = match schema {
             Schema::Native => (None, "api_keys", "api_keys"),
             Schema::Drf(drf) => {
@@ -72,10 +115,18 @@ impl ChangeLogSql {
         // that two long names sharing a start do not share triggers.
         let short: String = table.chars().take(32).collect();
         let tag = format!("{short}_{}", hex::encode(&sha2::Sha256::digest(full)[..4]));
+        // On this crate's own table, once it has a last-use column, the
+        // update trigger watches the other columns only, under a name of
+        // its own (`upd2`), so migration 3 can put it in beside the old one.
+        let watched = (last_use_column && !schema.is_drf()).then_some(NATIVE_WATCHED);
         let names = [
-            format!("api_key_auth_log_upd_{tag}"),
+            format!(
+                "api_key_auth_log_{}_{tag}",
+                if watched.is_some() { "upd2" } else { "upd" }
+            ),
             format!("api_key_auth_log_del_{tag}"),
         ];
+        let older_update = format!("api_key_auth_log_upd_{tag}");
         // Letters, digits and underscores only: safe inside quotes as literals.
         let listed = format!("'{}', '{}'", names[0], names[1]);
         let table_name = table;
@@ -99,11 +150,12 @@ impl ChangeLogSql {
                          (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT)"
                     ),
                     format!(
-                        "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
+                        "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE{} ON {table} \
                          FOR EACH ROW BEGIN \
                          INSERT INTO {body_log} (prefix) VALUES (CAST(OLD.prefix AS TEXT)); \
                          INSERT INTO {body_log} (prefix) SELECT CAST(NEW.prefix AS TEXT) \
-                         WHERE NEW.prefix IS NOT OLD.prefix; END"
+                         WHERE NEW.prefix IS NOT OLD.prefix; END",
+                        watched.map_or(String::new(), |columns| format!(" OF {}", columns.join(", ")))
                     ),
                     format!(
                         "CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {table} \
@@ -133,13 +185,28 @@ impl ChangeLogSql {
                          (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) \
                          ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
                     ),
-                    format!(
-                        "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
-                         FOR EACH ROW BEGIN \
-                         INSERT INTO {log} (prefix) VALUES (OLD.prefix); \
-                         IF NOT (NEW.prefix <=> OLD.prefix) THEN \
-                         INSERT INTO {log} (prefix) VALUES (NEW.prefix); END IF; END"
-                    ),
+                    match watched {
+                        None => format!(
+                            "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
+                             FOR EACH ROW BEGIN \
+                             INSERT INTO {log} (prefix) VALUES (OLD.prefix); \
+                             IF NOT (NEW.prefix <=> OLD.prefix) THEN \
+                             INSERT INTO {log} (prefix) VALUES (NEW.prefix); END IF; END"
+                        ),
+                        // MySQL has no UPDATE OF: the body compares the columns.
+                        Some(columns) => format!(
+                            "CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {table} \
+                             FOR EACH ROW BEGIN IF NOT ({}) THEN \
+                             INSERT INTO {log} (prefix) VALUES (OLD.prefix); \
+                             IF NOT (NEW.prefix <=> OLD.prefix) THEN \
+                             INSERT INTO {log} (prefix) VALUES (NEW.prefix); END IF; END IF; END",
+                            columns
+                                .iter()
+                                .map(|c| format!("NEW.{c} <=> OLD.{c}"))
+                                .collect::<Vec<_>>()
+                                .join(" AND ")
+                        ),
+                    },
                     format!(
                         "CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {table} \
                          FOR EACH ROW INSERT INTO {log} (prefix) VALUES (OLD.prefix)"
@@ -157,10 +224,17 @@ impl ChangeLogSql {
         };
         Some(Self {
             install: vec![create, on_update, on_delete],
-            remove: vec![
-                format!("DROP TRIGGER IF EXISTS {updated}"),
-                format!("DROP TRIGGER IF EXISTS {deleted}"),
-            ],
+            remove: {
+                let mut remove = vec![
+                    format!("DROP TRIGGER IF EXISTS {updated}"),
+                    format!("DROP TRIGGER IF EXISTS {deleted}"),
+                ];
+                if watched.is_some() {
+                    // A table never migrated past 2 may still have the older one.
+                    remove.push(format!("DROP TRIGGER IF EXISTS {}", q(&older_update)));
+                }
+                remove
+            },
             read: format!(
                 "SELECT seq, {read_prefix} FROM {log} WHERE seq > {} ORDER BY seq LIMIT {}",
                 p(1),

@@ -14,7 +14,7 @@ mod schema;
 mod sqlx_store;
 mod statements;
 
-pub(crate) use answers::{found, found_by_id, new_row, page, records, rows_for_page};
+pub(crate) use answers::{found, found_by_id, new_row, page, records, rotation};
 pub(crate) use change_log::ChangeLogSql;
 pub use schema::{DrfTable, Schema};
 #[cfg(feature = "_sqlx")]
@@ -23,4 +23,36 @@ pub(crate) use sqlx_store::{forward_sql_store, store_error, MigrationLock, SqlSt
 pub(crate) use statements::postgres_change_triggers;
 #[cfg(feature = "postgres")]
 pub(crate) use statements::REVOCATION_CHANNEL;
-pub(crate) use statements::{migration_statements, Dialect, PageBind, PageStatement, Statements};
+pub(crate) use statements::{
+    migration_statements, BindValue, Dialect, PageStatement, PageValues, Statements,
+    LAST_USE_BATCH,
+};
+
+/// The migrations of this crate's own table on `dialect`, in order, from
+/// its shipped files (`migrations/<database>/`, version, text): 1 the
+/// table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
+/// lifecycle columns (`replaces`, `replaced_by`, `last_used_ms`) and change
+/// triggers that ignore last-use writes.
+pub(crate) fn native_migrations(dialect: Dialect, files: &[(i64, &str)]) -> Vec<(i64, Vec<String>)> {
+    let file = |version: i64| {
+        files
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, text)| migration_statements(text))
+            .unwrap_or_default()
+    };
+    let mut migrations = vec![(1, file(1))];
+    if let Some(log) = ChangeLogSql::before_last_use(dialect) {
+        migrations.push((2, log.install));
+    }
+    let mut third = file(3);
+    match dialect {
+        Dialect::Postgres => {
+            // The announcing function, which triggers may already call.
+            third.extend(statements::postgres_change_triggers(&Schema::Native, true).into_iter().take(1));
+        }
+        Dialect::Sqlite | Dialect::MySql => third.extend(ChangeLogSql::last_use_upgrade(dialect)),
+    }
+    migrations.push((3, third));
+    migrations
+}

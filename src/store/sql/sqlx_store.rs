@@ -7,16 +7,16 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use super::{
-    found, found_by_id, migration_statements, new_row, page, records, rows_for_page,
-    statements::REVOCATION_CHANNEL, ChangeLogSql, Dialect, PageBind, PageStatement, Schema,
-    Statements,
+    found, found_by_id, new_row, page, records, rotation, statements::REVOCATION_CHANNEL,
+    BindValue, ChangeLogSql, Dialect, PageStatement, PageValues, Schema, Statements,
+    LAST_USE_BATCH,
 };
 use crate::{
-    hash::{Algorithm, Hasher},
+    hash::{Algorithm, Hasher, StoredHash},
     key::Prefix,
     store::{
         row::{to_millis, InsertValues, RawRecord},
-        KeyRecord, Lookup, Page, PageRequest, StoreError,
+        KeyRecord, KeyUse, Lookup, Page, PageRequest, Retirement, StoreError,
     },
 };
 
@@ -60,9 +60,7 @@ pub(crate) trait Queries: SqlDatabase {
     async fn page_rows(
         pool: &Pool<Self>,
         page: &PageStatement,
-        cursor: &str,
-        now_ms: i64,
-        limit: i64,
+        values: &PageValues,
     ) -> Result<Vec<RawRecord>, sqlx::Error>;
     async fn insert_row(
         pool: &Pool<Self>,
@@ -71,6 +69,26 @@ pub(crate) trait Queries: SqlDatabase {
         values: InsertValues,
         extras: bool,
     ) -> Result<(), sqlx::Error>;
+    /// Inserts the successor (primary key `id`) and retires the row with
+    /// id `old_id`, in one transaction holding the old row's lock.
+    async fn rotate_row(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        schema: &Schema,
+        old_id: &str,
+        id: String,
+        values: InsertValues,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError>;
+    /// Runs `sql` binding each (id, ms) pair in turn.
+    async fn write_last_use(
+        pool: &Pool<Self>,
+        sql: &str,
+        uses: &[(String, i64)],
+    ) -> Result<(), sqlx::Error>;
+    /// Runs `sql` with text parameters, in order.
+    async fn execute_texts(pool: &Pool<Self>, sql: &str, texts: &[&str])
+        -> Result<(), sqlx::Error>;
     /// Revokes the row whose key column is `id`, in one transaction, and
     /// gives its prefix. With `id_is_prefix` (a DRF table, whose ids are
     /// prefixes) a row whose prefix is not exactly `id` is left alone.
@@ -151,16 +169,13 @@ where
     async fn page_rows(
         pool: &Pool<Self>,
         page: &PageStatement,
-        cursor: &str,
-        now_ms: i64,
-        limit: i64,
+        values: &PageValues,
     ) -> Result<Vec<RawRecord>, sqlx::Error> {
         let mut query = sqlx::query(&page.sql);
         for bind in &page.binds {
-            query = match bind {
-                PageBind::Cursor => query.bind(cursor),
-                PageBind::Now => query.bind(now_ms),
-                PageBind::Limit => query.bind(limit),
+            query = match values.value(*bind) {
+                BindValue::Text(text) => query.bind(text),
+                BindValue::Int(n) => query.bind(n),
             };
         }
         let rows = query.fetch_all(pool).await?;
@@ -174,24 +189,81 @@ where
         values: InsertValues,
         extras: bool,
     ) -> Result<(), sqlx::Error> {
-        let query = sqlx::query(sql)
-            .bind(id)
-            .bind(values.prefix)
-            .bind(values.hashed_key)
-            .bind(values.name)
-            .bind(values.created_ms)
-            .bind(values.expires_ms)
-            .bind(values.revoked);
-        let query = if extras {
-            query
-                .bind(values.scopes)
-                .bind(values.owner)
-                .bind(values.metadata)
-        } else {
-            query
-        };
-        query.execute(pool).await?;
+        insert_query::<DB>(sql, id, values, extras)
+            .execute(pool)
+            .await?;
         Ok(())
+    }
+
+    async fn rotate_row(
+        pool: &Pool<Self>,
+        sql: &Statements,
+        schema: &Schema,
+        old_id: &str,
+        id: String,
+        values: InsertValues,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let mut tx = pool.begin().await.map_err(store_error)?;
+        let row = sqlx::query(&sql.lock_row)
+            .bind(old_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let raw = row
+            .as_ref()
+            .map(decode::<DB>)
+            .transpose()
+            .map_err(store_error)?;
+        // Dropping the transaction on any refusal rolls it back.
+        let (retired, write) = rotation(raw, old_id, &values.id, retirement, schema)?;
+        insert_query::<DB>(&sql.insert, id, values, !schema.is_drf())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut retire = sqlx::query(&sql.retire)
+            .bind(write.revoked)
+            .bind(write.expires_ms);
+        if !schema.is_drf() {
+            retire = retire.bind(write.replaced_by);
+        }
+        retire
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if let Some(notify) = &sql.notify {
+            sqlx::query(notify)
+                .bind(REVOCATION_CHANNEL)
+                .bind(retired.prefix.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(retired)
+    }
+
+    async fn write_last_use(
+        pool: &Pool<Self>,
+        sql: &str,
+        uses: &[(String, i64)],
+    ) -> Result<(), sqlx::Error> {
+        let query = uses
+            .iter()
+            .fold(sqlx::query(sql), |query, (id, ms)| query.bind(id.as_str()).bind(*ms));
+        query.execute(pool).await.map(drop)
+    }
+
+    async fn execute_texts(
+        pool: &Pool<Self>,
+        sql: &str,
+        texts: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        let query = texts
+            .iter()
+            .fold(sqlx::query(sql), |query, text| query.bind(*text));
+        query.execute(pool).await.map(drop)
     }
 
     async fn revoke_row(
@@ -325,7 +397,16 @@ where
         }
         for statement in statements {
             // Unprepared: MySQL cannot prepare CREATE TRIGGER.
-            (&mut *tx).execute(statement.as_str()).await?;
+            match (&mut *tx).execute(statement.as_str()).await {
+                Ok(_) => {}
+                // MySQL commits each DDL statement at once, so a run cut
+                // short after adding a column left it there unrecorded; the
+                // next run finds it (MySQL 8 has no ADD COLUMN IF NOT EXISTS).
+                Err(sqlx::Error::Database(db))
+                    if db.code().as_deref() == Some("42S21")
+                        && statement.starts_with("ALTER TABLE") => {}
+                Err(err) => return Err(err),
+            }
         }
         sqlx::query(&sql.migration_record)
             .bind(*version)
@@ -343,6 +424,43 @@ where
 pub(crate) struct MigrationLock {
     pub(crate) take: &'static str,
     pub(crate) release: &'static str,
+}
+
+/// The insert of a new row: the seven values every table has, then
+/// (`extras`, the native schema) scopes, owner, metadata and the lifecycle columns.
+fn insert_query<'q, DB>(
+    sql: &'q str,
+    id: String,
+    values: InsertValues,
+    extras: bool,
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<i64>: Encode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Type<DB>,
+{
+    let query = sqlx::query(sql)
+        .bind(id)
+        .bind(values.prefix)
+        .bind(values.hashed_key)
+        .bind(values.name)
+        .bind(values.created_ms)
+        .bind(values.expires_ms)
+        .bind(values.revoked);
+    if extras {
+        query
+            .bind(values.scopes)
+            .bind(values.owner)
+            .bind(values.metadata)
+            .bind(values.replaces)
+            .bind(values.replaced_by)
+            .bind(values.last_used_ms)
+    } else {
+        query
+    }
 }
 
 /// `sql` with integer `params` bound in order.
@@ -385,6 +503,9 @@ where
         scopes: row.try_get("scopes")?,
         owner: row.try_get("owner")?,
         metadata: row.try_get("metadata")?,
+        replaces: row.try_get("replaces")?,
+        replaced_by: row.try_get("replaced_by")?,
+        last_used_ms: row.try_get("last_used_ms")?,
     })
 }
 
@@ -449,26 +570,14 @@ impl<DB: Queries> SqlStore<DB> {
         self.hasher.algorithm()
     }
 
-    /// Applies the shipped migration files (version, text) not yet applied
-    /// and, where the database has no notification channel, the change log
-    /// of this crate's table as migration `change_log_version`.
+    /// Applies the migrations (version, statements) not yet applied; see
+    /// [`native_migrations`](super::native_migrations).
     pub(crate) async fn migrate(
         &self,
-        files: &[(i64, &str)],
-        change_log_version: Option<i64>,
+        migrations: &[(i64, Vec<String>)],
         lock: MigrationLock,
     ) -> Result<(), StoreError> {
-        let mut migrations: Vec<(i64, Vec<String>)> = files
-            .iter()
-            .map(|&(version, file)| (version, migration_statements(file)))
-            .collect();
-        if let (Some(version), Some(log)) = (
-            change_log_version,
-            ChangeLogSql::new(DB::DIALECT, &Schema::Native),
-        ) {
-            migrations.push((version, log.install));
-        }
-        DB::apply_migrations(&self.pool, &self.sql, &migrations, lock)
+        DB::apply_migrations(&self.pool, &self.sql, migrations, lock)
             .await
             .map_err(store_error)
     }
@@ -534,18 +643,64 @@ impl<DB: Queries> SqlStore<DB> {
     }
 
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
-        let statement = self.sql.page(request.key_filter());
-        let now = to_millis(SystemTime::now());
-        let rows = DB::page_rows(
+        let statement = self.sql.page(request)?;
+        let values = PageValues::of(request, SystemTime::now());
+        let rows = DB::page_rows(&self.pool, &statement, &values)
+            .await
+            .map_err(store_error)?;
+        page(rows, request.limit())
+    }
+
+    pub(crate) async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let (id, values) = new_row(new, &self.schema)?;
+        DB::rotate_row(
             &self.pool,
-            statement,
-            request.cursor().unwrap_or(""),
-            now,
-            rows_for_page(request.limit()),
+            &self.sql,
+            &self.schema,
+            old_id,
+            id,
+            values,
+            retirement,
         )
         .await
-        .map_err(store_error)?;
-        page(rows, request.limit())
+    }
+
+    pub(crate) async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        let Some(last_use) = &self.sql.last_use else {
+            return Err(StoreError::unsupported(
+                "a djangorestframework-api-key table has no column for last use",
+            ));
+        };
+        for chunk in uses.chunks(LAST_USE_BATCH) {
+            let pairs: Vec<(String, i64)> = chunk
+                .iter()
+                .map(|used| (used.id.clone(), to_millis(used.at)))
+                .collect();
+            DB::write_last_use(&self.pool, &last_use.batch(pairs.len()), &pairs)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn upgrade_hash(
+        &self,
+        record: &KeyRecord,
+        new: StoredHash,
+    ) -> Result<(), StoreError> {
+        let (new, old) = (new.to_string(), record.hash.to_string());
+        DB::execute_texts(
+            &self.pool,
+            &self.sql.upgrade_hash,
+            &[&new, record.prefix.as_str(), &old],
+        )
+        .await
+        .map_err(store_error)
     }
 
     pub(crate) async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
@@ -597,6 +752,14 @@ macro_rules! forward_sql_store {
             fn hash_algorithm(&self) -> Option<$crate::hash::Algorithm> {
                 Some(self.inner.hash_algorithm())
             }
+
+            async fn upgrade_hash(
+                &self,
+                record: &$crate::KeyRecord,
+                new: $crate::hash::StoredHash,
+            ) -> Result<(), $crate::StoreError> {
+                self.inner.upgrade_hash(record, new).await
+            }
         }
 
         #[async_trait::async_trait]
@@ -631,6 +794,22 @@ macro_rules! forward_sql_store {
 
             fn hasher(&self) -> $crate::hash::Hasher {
                 self.inner.hasher()
+            }
+
+            async fn replace(
+                &self,
+                old_id: &str,
+                new: $crate::KeyRecord,
+                retirement: $crate::store::Retirement,
+            ) -> Result<std::sync::Arc<$crate::KeyRecord>, $crate::StoreError> {
+                self.inner.replace(old_id, new, retirement).await
+            }
+
+            async fn record_last_use(
+                &self,
+                uses: &[$crate::store::KeyUse],
+            ) -> Result<(), $crate::StoreError> {
+                self.inner.record_last_use(uses).await
             }
         }
     };

@@ -39,9 +39,19 @@ pub(crate) struct Statements {
     /// Run in the revoking transaction with (channel, prefix), to tell other
     /// instances; only PostgreSQL has a channel.
     pub(crate) notify: Option<String>,
-    /// One page of a listing, by filter: [`KeyFilter::All`], `Active`,
-    /// `Revoked`, `Expired`, in that order (see [`Statements::page`]).
-    pub(crate) pages: [PageStatement; 4],
+    /// The record with key parameter 1 (id, or a DRF table's prefix),
+    /// locked for the rest of the transaction where the database can.
+    pub(crate) lock_row: String,
+    /// Retires a rotated key: revoked parameter 1, expiry (ms) parameter 2,
+    /// then (native schema only) the successor's id, then the key.
+    pub(crate) retire: String,
+    /// Replaces hash parameter 3 of the key with prefix parameter 2 by
+    /// parameter 1 (a legacy hash upgraded), only while it is still that hash.
+    pub(crate) upgrade_hash: String,
+    /// Last-use writes; a DRF table has no column for it.
+    pub(crate) last_use: Option<LastUseSql>,
+    /// What listing pages are built from (see [`Statements::page`]).
+    pub(crate) pages: PageParts,
     /// The table recording which shipped migrations a database has.
     pub(crate) migrations_table: &'static str,
     /// Whether migration version parameter 1 is recorded, and recording one
@@ -66,6 +76,183 @@ pub(crate) enum PageBind {
     Now,
     /// How many rows at most.
     Limit,
+    /// Keys unused since this instant (ms).
+    UnusedSince,
+    /// Keys expiring by this instant (ms).
+    ExpiringBefore,
+}
+
+/// The values a page statement binds, by [`PageBind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageValues {
+    pub(crate) cursor: String,
+    pub(crate) now_ms: i64,
+    pub(crate) limit: i64,
+    pub(crate) unused_ms: i64,
+    pub(crate) expiring_ms: i64,
+}
+
+/// A value bound to a statement: text or an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BindValue<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl PageValues {
+    /// The values of `request` at `now`, reading one row past the page
+    /// (which says whether a next page exists).
+    pub(crate) fn of(request: &crate::store::PageRequest, now: std::time::SystemTime) -> Self {
+        use crate::store::row::to_millis;
+        Self {
+            cursor: request.cursor().unwrap_or("").to_owned(),
+            now_ms: to_millis(now),
+            limit: i64::from(request.limit()) + 1,
+            unused_ms: request.unused_cutoff().map_or(0, to_millis),
+            expiring_ms: request.expiry_cutoff().map_or(0, to_millis),
+        }
+    }
+
+    pub(crate) fn value(&self, bind: PageBind) -> BindValue<'_> {
+        match bind {
+            PageBind::Cursor => BindValue::Text(&self.cursor),
+            PageBind::Now => BindValue::Int(self.now_ms),
+            PageBind::Limit => BindValue::Int(self.limit),
+            PageBind::UnusedSince => BindValue::Int(self.unused_ms),
+            PageBind::ExpiringBefore => BindValue::Int(self.expiring_ms),
+        }
+    }
+}
+
+/// What the page statements of a table are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageParts {
+    dialect: Dialect,
+    read: String,
+    table: String,
+    key: String,
+    /// The expiry, the creation time and the last use in milliseconds
+    /// (columns or expressions; last use `None` where no column keeps it).
+    expires: String,
+    created: String,
+    last_used: Option<String>,
+}
+
+impl PageParts {
+    /// The statement of a page of `filter`, with the last-use and expiry
+    /// conditions when asked: rows after the cursor in key order, at most
+    /// the limit. `None` when the table keeps no last use and it was asked.
+    pub(crate) fn statement(
+        &self,
+        filter: KeyFilter,
+        unused: bool,
+        expiring: bool,
+    ) -> Option<PageStatement> {
+        let (dialect, expires) = (self.dialect, &self.expires);
+        let mut binds = Vec::new();
+        let mut bind = |what: PageBind| {
+            binds.push(what);
+            dialect.param(binds.len())
+        };
+        let cursor = bind(PageBind::Cursor);
+        let mut condition = match filter {
+            KeyFilter::Active => format!(
+                " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {})",
+                bind(PageBind::Now)
+            ),
+            KeyFilter::Revoked => " AND revoked = TRUE".to_owned(),
+            KeyFilter::Expired => format!(
+                " AND revoked = FALSE AND {expires} IS NOT NULL AND {expires} <= {}",
+                bind(PageBind::Now)
+            ),
+            KeyFilter::All => String::new(),
+        };
+        if unused {
+            let last_used = self.last_used.as_ref()?;
+            condition.push_str(&format!(
+                " AND COALESCE({last_used}, {}) < {}",
+                self.created,
+                bind(PageBind::UnusedSince)
+            ));
+        }
+        if expiring {
+            condition.push_str(&format!(
+                " AND {expires} IS NOT NULL AND {expires} > {} AND {expires} <= {}",
+                bind(PageBind::Now),
+                bind(PageBind::ExpiringBefore)
+            ));
+        }
+        let limit = bind(PageBind::Limit);
+        let (read, table, key) = (&self.read, &self.table, &self.key);
+        // The key qualified by its table: in MySQL the selected `id` is a
+        // cast of the column (in the session's collation), and ordering
+        // by it would disagree with the cursor's comparison on the column.
+        Some(PageStatement {
+            sql: format!(
+                "SELECT {read} FROM {table} WHERE {table}.{key} > {cursor}{condition} \
+                 ORDER BY {table}.{key} LIMIT {limit}"
+            ),
+            binds,
+        })
+    }
+}
+
+/// The last-use write of a batch of keys: each key's `last_used_ms` moved
+/// to its use unless it already holds a later one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LastUseSql {
+    dialect: Dialect,
+}
+
+/// The most keys one last-use statement writes (two parameters each).
+pub(crate) const LAST_USE_BATCH: usize = 500;
+
+impl LastUseSql {
+    /// The statement for `rows` keys, taking (id, ms) for each in turn.
+    pub(crate) fn batch(&self, rows: usize) -> String {
+        let d = self.dialect;
+        let p = |n: usize| d.param(n);
+        let later = "(api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms)";
+        let pairs = |first: &dyn Fn(usize) -> String| -> String {
+            (0..rows)
+                .map(|i| first(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match d {
+            // SQLite names a VALUES table's columns column1, column2.
+            Dialect::Sqlite => format!(
+                "UPDATE api_keys SET last_used_ms = v.ms FROM (SELECT column1 AS id, column2 AS ms \
+                 FROM (VALUES {})) AS v WHERE api_keys.id = v.id AND {later}",
+                pairs(&|i| format!("({}, {})", p(2 * i + 1), p(2 * i + 2)))
+            ),
+            Dialect::Postgres => format!(
+                "UPDATE api_keys SET last_used_ms = v.ms FROM (VALUES {}) AS v(id, ms) \
+                 WHERE api_keys.id = v.id AND {later}",
+                pairs(&|i| format!(
+                    "(CAST({} AS TEXT), CAST({} AS BIGINT))",
+                    p(2 * i + 1),
+                    p(2 * i + 2)
+                ))
+            ),
+            Dialect::MySql => {
+                let rows: Vec<String> = (0..rows)
+                    .map(|i| {
+                        if i == 0 {
+                            "SELECT ? AS id, CAST(? AS SIGNED) AS ms".to_owned()
+                        } else {
+                            "SELECT ?, ?".to_owned()
+                        }
+                    })
+                    .collect();
+                format!(
+                    "UPDATE api_keys JOIN ({}) AS v ON api_keys.id = v.id \
+                     SET api_keys.last_used_ms = v.ms WHERE {later}",
+                    rows.join(" UNION ALL ")
+                )
+            }
+        }
+    }
 }
 
 /// The channel PostgreSQL revocations are announced on.
@@ -193,47 +380,25 @@ impl Dialect {
         }
     }
 
-    /// The page statements of a table, by filter: rows after the cursor in
-    /// `key` order, at most the limit. `expires` gives the expiry in
-    /// milliseconds (a column or an expression).
-    fn pages(self, read: &str, table: &str, key: &str, expires: &str) -> [PageStatement; 4] {
-        let page = |filter: KeyFilter| {
-            let mut binds = Vec::new();
-            let mut bind = |what: PageBind| {
-                binds.push(what);
-                self.param(binds.len())
-            };
-            let cursor = bind(PageBind::Cursor);
-            let condition = match filter {
-                KeyFilter::Active => format!(
-                    " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {})",
-                    bind(PageBind::Now)
-                ),
-                KeyFilter::Revoked => " AND revoked = TRUE".to_owned(),
-                KeyFilter::Expired => format!(
-                    " AND revoked = FALSE AND {expires} IS NOT NULL AND {expires} <= {}",
-                    bind(PageBind::Now)
-                ),
-                KeyFilter::All => String::new(),
-            };
-            let limit = bind(PageBind::Limit);
-            // The key qualified by its table: in MySQL the selected `id` is a
-            // cast of the column (in the session's collation), and ordering
-            // by it would disagree with the cursor's comparison on the column.
-            PageStatement {
-                sql: format!(
-                    "SELECT {read} FROM {table} WHERE {table}.{key} > {cursor}{condition} \
-                     ORDER BY {table}.{key} LIMIT {limit}"
-                ),
-                binds,
+    /// The record with `key` (a column) parameter 1, locked for the
+    /// transaction where the database can (SQLite's write lock is taken by
+    /// the transaction itself).
+    fn lock_row(self, read: &str, table: &str, key: &str) -> String {
+        let p = self.param(1);
+        match self {
+            Self::Sqlite => format!("SELECT {read} FROM {table} WHERE {table}.{key} = {p}"),
+            Self::Postgres | Self::MySql => {
+                format!("SELECT {read} FROM {table} WHERE {table}.{key} = {p} FOR UPDATE")
             }
-        };
-        [
-            page(KeyFilter::All),
-            page(KeyFilter::Active),
-            page(KeyFilter::Revoked),
-            page(KeyFilter::Expired),
-        ]
+        }
+    }
+
+    /// `NULL` as a BIGINT.
+    fn null_int(self) -> &'static str {
+        match self {
+            Self::MySql => "CAST(NULL AS SIGNED)",
+            Self::Sqlite | Self::Postgres => "CAST(NULL AS BIGINT)",
+        }
     }
 
     fn notify(self) -> Option<String> {
@@ -258,11 +423,12 @@ impl Statements {
         );
         let (find, by_id, list, insert, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
-                let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata";
+                let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
+                     scopes, owner, metadata, replaces, replaced_by, last_used_ms";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}",
+                     {}, {}, {}, {}, {}, {}, last_used_ms",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -271,6 +437,8 @@ impl Statements {
                     text("scopes"),
                     text("owner"),
                     text("metadata"),
+                    text("replaces"),
+                    text("replaced_by"),
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
@@ -278,10 +446,18 @@ impl Statements {
                     format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
                     format!(
                         "INSERT INTO api_keys ({columns}) VALUES ({})",
-                        (1..=10).map(p).collect::<Vec<_>>().join(", ")
+                        (1..=13).map(p).collect::<Vec<_>>().join(", ")
                     ),
                     dialect.revoke("api_keys", "id"),
-                    dialect.pages(&read, "api_keys", "id", "expires_ms"),
+                    PageParts {
+                        dialect,
+                        read,
+                        table: "api_keys".to_owned(),
+                        key: "id".to_owned(),
+                        expires: "expires_ms".to_owned(),
+                        created: "created_ms".to_owned(),
+                        last_used: Some("last_used_ms".to_owned()),
+                    },
                 )
             }
             Schema::Drf(table) => {
@@ -289,7 +465,8 @@ impl Statements {
                 let read = format!(
                     "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
                      expiry_date IS NOT NULL AS has_expiry, {}, \
-                     {} AS scopes, {} AS owner, {} AS metadata",
+                     {} AS scopes, {} AS owner, {} AS metadata, \
+                     {} AS replaces, {} AS replaced_by, {} AS last_used_ms",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
                     dialect.read_text("hashed_key", "hashed_key"),
@@ -300,6 +477,9 @@ impl Statements {
                     dialect.text_literal("[]"),
                     dialect.null_text(),
                     dialect.text_literal("{}"),
+                    dialect.null_text(),
+                    dialect.null_text(),
+                    dialect.null_int(),
                 );
                 (
                     format!("SELECT {read} FROM {table} WHERE prefix = {}", p(1)),
@@ -318,10 +498,42 @@ impl Statements {
                         p(7),
                     ),
                     dialect.revoke(table, "prefix"),
-                    dialect.pages(&read, table, "prefix", &dialect.millis_of("expiry_date")),
+                    PageParts {
+                        dialect,
+                        read,
+                        table: table.clone(),
+                        key: "prefix".to_owned(),
+                        expires: dialect.millis_of("expiry_date"),
+                        created: dialect.millis_of("created"),
+                        last_used: None,
+                    },
                 )
             }
         };
+        let (table, key) = (&pages.table, &pages.key);
+        let lock_row = dialect.lock_row(&pages.read, table, key);
+        let retire = match schema {
+            Schema::Native => format!(
+                "UPDATE api_keys SET revoked = {}, expires_ms = {}, replaced_by = {} WHERE id = {}",
+                p(1),
+                p(2),
+                p(3),
+                p(4)
+            ),
+            Schema::Drf(_) => format!(
+                "UPDATE {table} SET revoked = {}, expiry_date = {} WHERE prefix = {}",
+                p(1),
+                dialect.datetime_of(&p(2)),
+                p(3)
+            ),
+        };
+        let upgrade_hash = format!(
+            "UPDATE {table} SET hashed_key = {} WHERE prefix = {} AND hashed_key = {}",
+            p(1),
+            p(2),
+            p(3)
+        );
+        let last_use = (!schema.is_drf()).then_some(LastUseSql { dialect });
         Self {
             find,
             by_id,
@@ -330,6 +542,10 @@ impl Statements {
             revoke,
             revoke_update,
             notify: dialect.notify(),
+            lock_row,
+            retire,
+            upgrade_hash,
+            last_use,
             pages,
             migrations_table: MIGRATIONS_TABLE,
             migration_applied,
@@ -339,15 +555,23 @@ impl Statements {
 }
 
 impl Statements {
-    /// The page statement for `filter`.
-    pub(crate) fn page(&self, filter: KeyFilter) -> &PageStatement {
-        let index = match filter {
-            KeyFilter::Active => 1,
-            KeyFilter::Revoked => 2,
-            KeyFilter::Expired => 3,
-            KeyFilter::All => 0,
-        };
-        &self.pages[index]
+    /// The page statement for `request`; a store error when it asks for
+    /// last use of a table that keeps none.
+    pub(crate) fn page(
+        &self,
+        request: &crate::store::PageRequest,
+    ) -> Result<PageStatement, crate::store::StoreError> {
+        self.pages
+            .statement(
+                request.key_filter(),
+                request.unused_cutoff().is_some(),
+                request.expiry_cutoff().is_some(),
+            )
+            .ok_or_else(|| {
+                crate::store::StoreError::unsupported(
+                    "a djangorestframework-api-key table records no last use",
+                )
+            })
     }
 }
 
@@ -367,9 +591,13 @@ pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<St
         return vec![drop];
     }
     vec![
+        // An update that changed nothing but `last_used_ms` (the last-use
+        // tracker's writes) is not announced: it changes nothing a cache serves.
         format!(
             "CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger \
              LANGUAGE plpgsql AS $$ BEGIN \
+             IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - 'last_used_ms') = (to_jsonb(OLD) - 'last_used_ms') \
+             THEN RETURN NULL; END IF; \
              PERFORM pg_notify('{REVOCATION_CHANNEL}', OLD.prefix); \
              IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN \
              PERFORM pg_notify('{REVOCATION_CHANNEL}', NEW.prefix); END IF; \
@@ -435,14 +663,30 @@ mod tests {
                 if let Some(notify) = &sql.notify {
                     put("in the revoking transaction", notify);
                 }
-                for (filter, page) in ["all", "active", "revoked", "expired"]
-                    .iter()
-                    .zip(&sql.pages)
-                {
-                    put(
-                        &format!("page, {filter}, binding {:?}", page.binds),
-                        &page.sql,
-                    );
+                put("rotation, the old row locked", &sql.lock_row);
+                put("rotation, the old row retired", &sql.retire);
+                put("legacy hash upgraded", &sql.upgrade_hash);
+                if let Some(last_use) = &sql.last_use {
+                    put("last use, two keys", &last_use.batch(2));
+                }
+                let filters = [
+                    ("all", KeyFilter::All),
+                    ("active", KeyFilter::Active),
+                    ("revoked", KeyFilter::Revoked),
+                    ("expired", KeyFilter::Expired),
+                ];
+                for (name, filter) in filters {
+                    let page = sql.pages.statement(filter, false, false).unwrap();
+                    put(&format!("page, {name}, binding {:?}", page.binds), &page.sql);
+                }
+                let conditions = [("unused", true, false), ("expiring", false, true)];
+                for (name, unused, expiring) in conditions {
+                    if let Some(page) = sql.pages.statement(KeyFilter::Active, unused, expiring) {
+                        put(
+                            &format!("page, active and {name}, binding {:?}", page.binds),
+                            &page.sql,
+                        );
+                    }
                 }
                 if dialect == Dialect::Postgres {
                     for statement in postgres_change_triggers(schema, true) {

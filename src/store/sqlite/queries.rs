@@ -6,10 +6,12 @@ use r2d2_sqlite::rusqlite::{
 };
 
 use super::connect::Pool;
+use std::sync::Arc;
+
 use crate::store::{
     row::{to_millis, InsertValues, RawRecord},
-    sql::{migration_statements, PageBind, PageStatement, Statements},
-    StoreError,
+    sql::{rotation, BindValue, PageStatement, PageValues, Schema, Statements},
+    KeyRecord, Retirement, StoreError,
 };
 
 /// Runs `work` on a connection of `pool`, off the async threads. A request
@@ -66,6 +68,9 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         scopes: row.get("scopes")?,
         owner: row.get("owner")?,
         metadata: row.get("metadata")?,
+        replaces: row.get("replaces")?,
+        replaced_by: row.get("replaced_by")?,
+        last_used_ms: row.get("last_used_ms")?,
     })
 }
 
@@ -87,17 +92,14 @@ pub(crate) fn all_rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<Raw
 pub(crate) fn page_rows(
     conn: &Connection,
     page: &PageStatement,
-    cursor: &str,
-    now_ms: i64,
-    limit: i64,
+    values: &PageValues,
 ) -> rusqlite::Result<Vec<RawRecord>> {
-    let values = page.binds.iter().map(|bind| match bind {
-        PageBind::Cursor => Value::Text(cursor.to_owned()),
-        PageBind::Now => Value::Integer(now_ms),
-        PageBind::Limit => Value::Integer(limit),
+    let params = page.binds.iter().map(|bind| match values.value(*bind) {
+        BindValue::Text(text) => Value::Text(text.to_owned()),
+        BindValue::Int(n) => Value::Integer(n),
     });
     conn.prepare_cached(&page.sql)?
-        .query_map(rusqlite::params_from_iter(values), decode)?
+        .query_map(rusqlite::params_from_iter(params), decode)?
         .collect()
 }
 
@@ -108,22 +110,95 @@ pub(crate) fn insert_row(
     values: InsertValues,
     extras: bool,
 ) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(insert_params(id, values, extras)))
+        .map(drop)
+}
+
+/// The values of a new row: the seven every table has, then (`extras`,
+/// the native schema) scopes, owner, metadata and the lifecycle columns.
+fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
+    let text = |t: Option<String>| t.map_or(Value::Null, Value::Text);
+    let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
     let mut params: Vec<Value> = vec![
         Value::Text(id),
         Value::Text(values.prefix),
         Value::Text(values.hashed_key),
         Value::Text(values.name),
         Value::Integer(values.created_ms),
-        values.expires_ms.map_or(Value::Null, Value::Integer),
+        int(values.expires_ms),
         Value::Integer(i64::from(values.revoked)),
     ];
     if extras {
         params.push(Value::Text(values.scopes));
-        params.push(values.owner.map_or(Value::Null, Value::Text));
+        params.push(text(values.owner));
         params.push(Value::Text(values.metadata));
+        params.push(text(values.replaces));
+        params.push(text(values.replaced_by));
+        params.push(int(values.last_used_ms));
     }
+    params
+}
+
+/// Inserts the successor (primary key `id`) and retires the row with id
+/// `old_id`, in one transaction that holds the write lock from its start.
+pub(crate) fn rotate_row(
+    conn: &mut Connection,
+    sql: &Statements,
+    schema: &Schema,
+    old_id: &str,
+    id: String,
+    values: InsertValues,
+    retirement: Retirement,
+) -> Result<Arc<KeyRecord>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    let raw = tx
+        .prepare_cached(&sql.lock_row)
+        .and_then(|mut statement| statement.query_row([old_id], decode).optional())
+        .map_err(store_error)?;
+    // Dropping the transaction on any refusal rolls it back.
+    let (retired, write) = rotation(raw, old_id, &values.id, retirement, schema)?;
+    let drf = schema.is_drf();
+    tx.prepare_cached(&sql.insert)
+        .and_then(|mut statement| {
+            statement.execute(rusqlite::params_from_iter(insert_params(id, values, !drf)))
+        })
+        .map_err(store_error)?;
+    let mut params = vec![
+        Value::Integer(i64::from(write.revoked)),
+        write.expires_ms.map_or(Value::Null, Value::Integer),
+    ];
+    if !drf {
+        params.push(write.replaced_by.map_or(Value::Null, Value::Text));
+    }
+    params.push(Value::Text(old_id.to_owned()));
+    tx.prepare_cached(&sql.retire)
+        .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(params)))
+        .map_err(store_error)?;
+    tx.commit().map_err(store_error)?;
+    Ok(retired)
+}
+
+/// Runs `sql` binding each (id, ms) pair in turn.
+pub(crate) fn write_last_use(
+    conn: &Connection,
+    sql: &str,
+    uses: &[(String, i64)],
+) -> rusqlite::Result<()> {
+    let params = uses
+        .iter()
+        .flat_map(|(id, ms)| [Value::Text(id.clone()), Value::Integer(*ms)]);
     conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(params))
+        .map(drop)
+}
+
+/// Runs `sql` with text parameters, in order.
+pub(crate) fn execute_texts(conn: &Connection, sql: &str, texts: &[String]) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(texts))
         .map(drop)
 }
 
@@ -187,12 +262,4 @@ pub(crate) fn apply_migrations(
         )?;
     }
     tx.commit()
-}
-
-/// The migrations of shipped files (version, text).
-pub(crate) fn file_migrations(files: &[(i64, &str)]) -> Vec<(i64, Vec<String>)> {
-    files
-        .iter()
-        .map(|&(version, file)| (version, migration_statements(file)))
-        .collect()
 }
