@@ -134,9 +134,10 @@ where
                         Ok(passed) => {
                             let sunset = passed.sunset;
                             admit(&request, Admitted::Key(passed));
-                            service.call(request).await.map(|response| {
-                                with_sunset(response, sunset).map_into_left_body()
-                            })
+                            service
+                                .call(request)
+                                .await
+                                .map(|response| with_sunset(response, sunset).map_into_left_body())
                         }
                         Err(refusal) => Ok(request
                             .into_response(to_actix(*refusal))

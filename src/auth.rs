@@ -203,8 +203,7 @@ impl Authenticator {
             #[cfg(feature = "last-use")]
             last_use: None,
             #[cfg(feature = "drf-legacy")]
-            slow_checks: std::thread::available_parallelism()
-                .map_or(1, |n| (n.get() / 2).max(1)),
+            slow_checks: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
         }
     }
 
@@ -396,18 +395,18 @@ impl Authenticator {
         let prefix = key.prefix();
         let busy = |source: StoreError| AuthFailure::StoreUnavailable { prefix, source };
         let slow = &self.inner.slow;
-        let permit = match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned())
-            .await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(closed)) => return Err(busy(StoreError::unavailable(closed))),
-            Err(_) => {
-                return Err(busy(StoreError::unavailable(
-                    "too many checks of legacy (Django password) hashes are under way",
-                )))
-            }
-        };
-        let (presented, hash, hasher) = (key.clone(), record.hash.clone(), self.inner.hasher.clone());
+        let permit =
+            match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(closed)) => return Err(busy(StoreError::unavailable(closed))),
+                Err(_) => {
+                    return Err(busy(StoreError::unavailable(
+                        "too many checks of legacy (Django password) hashes are under way",
+                    )))
+                }
+            };
+        let (presented, hash, hasher) =
+            (key.clone(), record.hash.clone(), self.inner.hasher.clone());
         // The permit goes with the work: a request that gives up does not
         // free the thread for another check before this one ends.
         let matched = tokio::task::spawn_blocking(move || {

@@ -133,7 +133,10 @@ pub struct StoredHash(Repr);
 enum Repr {
     Sha256([u8; 32]),
     Sha512([u8; 64]),
-    HmacSha256 { pepper: Arc<str>, digest: [u8; 32] },
+    HmacSha256 {
+        pepper: Arc<str>,
+        digest: [u8; 32],
+    },
     #[cfg(feature = "drf-legacy")]
     Django(Box<django::DjangoHash>),
 }

@@ -27,6 +27,8 @@
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters come back intact |
 //! | `find_now_agrees` | a store answering [`KeyStore::find_now`](crate::KeyStore::find_now) answers as `find` does |
+//! | `rotate` | a rotation with a grace makes a key with the same name, scopes, owner and metadata (and the old one's lifetime), naming the one it replaces; both authenticate during the grace, the old one is refused as expired after it; a zero grace revokes at once; a revoked key is not rotated (`is_inactive`), an unknown id is `is_not_found` |
+//! | `last_use` | `record_last_use` sets a key's last use, never moves it back, skips unknown ids; listings show it, and `unused_since` and `expiring_before` list exactly the keys they should |
 
 use std::{
     fmt,
@@ -41,7 +43,9 @@ use crate::{
     error::AuthFailure,
     hash::Hasher,
     key::{ApiKey, Prefix},
-    store::{KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, PlaintextKey, MAX_PAGE},
+    store::{
+        KeyFilter, KeyManager, KeyRecord, KeyUse, NewKey, PageRequest, PlaintextKey, MAX_PAGE,
+    },
 };
 
 /// The conformance kit over one store; see the [module docs](self).
@@ -50,6 +54,8 @@ pub struct Conformance<S> {
     store: S,
     hasher: Hasher,
     schema_has_extras: bool,
+    keeps_links: bool,
+    keeps_last_use: bool,
 }
 
 /// The first check a store failed, and how.
@@ -99,6 +105,8 @@ impl<S: KeyManager + Clone> Conformance<S> {
             store,
             hasher,
             schema_has_extras: true,
+            keeps_links: true,
+            keeps_last_use: true,
         }
     }
 
@@ -106,6 +114,16 @@ impl<S: KeyManager + Clone> Conformance<S> {
     /// djangorestframework-api-key table): the kit creates keys without them.
     pub fn without_extras(mut self) -> Self {
         self.schema_has_extras = false;
+        self
+    }
+
+    /// For a store whose schema keeps neither which key a rotation
+    /// replaced nor when a key was last used (a djangorestframework-api-key
+    /// table): rotations are checked by expiry alone, and
+    /// `record_last_use` must say it is unsupported rather than pretend.
+    pub fn without_lifecycle_columns(mut self) -> Self {
+        self.keeps_links = false;
+        self.keeps_last_use = false;
         self
     }
 
@@ -122,6 +140,8 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.prefix_collision().await?;
         self.awkward_text().await?;
         self.find_now_agrees().await?;
+        self.rotate().await?;
+        self.last_use().await?;
         Ok(())
     }
 
@@ -660,6 +680,288 @@ impl<S: KeyManager + Clone> Conformance<S> {
         }
         Ok(())
     }
+}
+
+impl<S: KeyManager + Clone> Conformance<S> {
+    async fn rotate(&self) -> CheckResult {
+        const CHECK: &str = "rotate";
+        let lifetime = Duration::from_secs(3600);
+        let (old, old_key) = self
+            .create(CHECK, self.new_key("rotated").expires_in(lifetime))
+            .await?;
+        let grace = Duration::from_millis(1500);
+        let started = SystemTime::now();
+        let rotated = self
+            .store
+            .rotate(&old.id, grace)
+            .await
+            .map_err(|e| fail(CHECK, format!("rotate failed: {e}")))?;
+        let retired = rotated.retired.clone();
+        let (new, new_key) = rotated.new.reveal();
+        ensure!(
+            CHECK,
+            new.id != old.id && new.prefix != old.prefix,
+            "the new key is the old one"
+        );
+        ensure!(
+            CHECK,
+            new.name == old.name,
+            "the new key is named {:?}, not {:?}",
+            new.name,
+            old.name
+        );
+        extras_intact(CHECK, &old, &new)?;
+        let expected_expiry = SystemTime::now() + lifetime;
+        ensure!(
+            CHECK,
+            new.expires
+                .is_some_and(|e| within(e, expected_expiry, Duration::from_secs(5))),
+            "a key given an hour got a successor expiring at {:?}, not an hour from now",
+            new.expires
+        );
+        let stored_new = self
+            .find(CHECK, new.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "the new key is not found"))?;
+        let stored_old = self
+            .find(CHECK, old.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "the old key vanished"))?;
+        if self.keeps_links {
+            ensure!(
+                CHECK,
+                stored_new.replaces.as_deref() == Some(old.id.as_str()),
+                "the new key names {:?} as the one it replaces, not {:?}",
+                stored_new.replaces,
+                old.id
+            );
+            ensure!(
+                CHECK,
+                stored_old.replaced_by.as_deref() == Some(new.id.as_str()),
+                "the old key names {:?} as its successor, not {:?}",
+                stored_old.replaced_by,
+                new.id
+            );
+            ensure!(
+                CHECK,
+                stored_old.sunset().is_some() && retired.sunset().is_some(),
+                "a key in its grace period has no sunset"
+            );
+        }
+        ensure!(
+            CHECK,
+            !stored_old.revoked
+                && stored_old.expires.is_some_and(|e| within(
+                    e,
+                    started + grace,
+                    Duration::from_millis(500)
+                )),
+            "the old key should expire at the end of its grace, but it is revoked={} expiring {:?}",
+            stored_old.revoked,
+            stored_old.expires
+        );
+        for (what, key) in [("old", &old_key), ("new", &new_key)] {
+            self.authenticate(key).await.map_err(|e| {
+                fail(
+                    CHECK,
+                    format!("during the grace the {what} key was refused: {e}"),
+                )
+            })?;
+        }
+        let left = (started + grace + Duration::from_millis(100))
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::sleep(left).await;
+        match self.authenticate(&old_key).await {
+            Err(AuthFailure::Expired(_)) => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("after the grace the old key authenticated as {other:?}"),
+                ))
+            }
+        }
+        self.authenticate(&new_key).await.map_err(|e| {
+            fail(
+                CHECK,
+                format!("after the grace the new key was refused: {e}"),
+            )
+        })?;
+
+        let (at_once, at_once_key) = self.create(CHECK, self.new_key("rotated at once")).await?;
+        let rotated = self
+            .store
+            .rotate(&at_once.id, Duration::ZERO)
+            .await
+            .map_err(|e| fail(CHECK, format!("rotate with no grace failed: {e}")))?;
+        match self.authenticate(&at_once_key).await {
+            Err(AuthFailure::Revoked(_)) => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("a key rotated with no grace authenticated as {other:?}"),
+                ))
+            }
+        }
+        let (_, successor) = rotated.new.reveal();
+        self.authenticate(&successor).await.map_err(|e| {
+            fail(
+                CHECK,
+                format!("the successor of a revoked key was refused: {e}"),
+            )
+        })?;
+        match self
+            .store
+            .rotate(&at_once.id, Duration::from_secs(60))
+            .await
+        {
+            Err(e) if e.is_inactive() => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!(
+                        "rotating a revoked key gave {:?}, not an inactive error",
+                        other.map(|_| ())
+                    ),
+                ))
+            }
+        }
+        match self
+            .store
+            .rotate("no-such-key-id", Duration::from_secs(60))
+            .await
+        {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => Err(fail(
+                CHECK,
+                format!(
+                    "rotating an unknown id gave {:?}, not a not-found error",
+                    other.map(|_| ())
+                ),
+            )),
+        }
+    }
+
+    async fn last_use(&self) -> CheckResult {
+        const CHECK: &str = "last_use";
+        let now = SystemTime::now();
+        let (used, _) = self.create(CHECK, self.new_key("used")).await?;
+        let (soon, _) = self
+            .create(CHECK, self.new_key("expiring soon").expires_in(HOUR))
+            .await?;
+        let (later, _) = self
+            .create(CHECK, self.new_key("expiring later").expires_in(30 * DAY))
+            .await?;
+        let expiring = self
+            .listed(PageRequest::first(MAX_PAGE).expiring_before(now + 7 * DAY))
+            .await?;
+        ensure!(
+            CHECK,
+            listed(&expiring, &soon) && !listed(&expiring, &later) && !listed(&expiring, &used),
+            "keys expiring within a week should list the one expiring in an hour only, of three"
+        );
+
+        let ghost = KeyRecord::new("no-such-key-id", "ghost", used.prefix, used.hash.clone());
+        let written = self
+            .store
+            .record_last_use(&[KeyUse::new(&used, now), KeyUse::new(&ghost, now)])
+            .await;
+        if !self.keeps_last_use {
+            return match written {
+                Err(e) if e.is_unsupported() => Ok(()),
+                other => Err(fail(
+                    CHECK,
+                    format!("a store that keeps no last use answered {other:?}, not unsupported"),
+                )),
+            };
+        }
+        written.map_err(|e| fail(CHECK, format!("record_last_use failed: {e}")))?;
+        let seen = self
+            .find(CHECK, used.prefix)
+            .await?
+            .and_then(|r| r.last_used);
+        ensure!(
+            CHECK,
+            seen.is_some_and(|at| within(at, now, Duration::from_millis(2))),
+            "last use {now:?} came back as {seen:?}"
+        );
+        self.record_use(&used, now - HOUR).await?;
+        let seen = self
+            .find(CHECK, used.prefix)
+            .await?
+            .and_then(|r| r.last_used);
+        ensure!(
+            CHECK,
+            seen.is_some_and(|at| within(at, now, Duration::from_millis(2))),
+            "an earlier use moved the last use back to {seen:?}"
+        );
+
+        let (idle, _) = self.create(CHECK, self.new_key("idle")).await?;
+        let long_ago = now - 3 * DAY;
+        self.record_use(&idle, long_ago).await?;
+        let unused = self
+            .listed(PageRequest::first(MAX_PAGE).unused_since(now - DAY))
+            .await?;
+        ensure!(
+            CHECK,
+            listed(&unused, &idle) && !listed(&unused, &used) && !listed(&unused, &soon),
+            "keys unused for a day should list the key last used three days ago only, of three"
+        );
+        let shown = unused
+            .iter()
+            .find(|r| r.id == idle.id)
+            .and_then(|r| r.last_used);
+        ensure!(
+            CHECK,
+            shown.is_some_and(|at| within(at, long_ago, Duration::from_millis(2))),
+            "a listing shows last use {shown:?}, not {long_ago:?}"
+        );
+        Ok(())
+    }
+
+    async fn record_use(&self, record: &KeyRecord, at: SystemTime) -> CheckResult {
+        self.store
+            .record_last_use(&[KeyUse::new(record, at)])
+            .await
+            .map_err(|e| fail("last_use", format!("record_last_use failed: {e}")))
+    }
+
+    /// Every key of a listing, page by page.
+    async fn listed(
+        &self,
+        mut request: PageRequest,
+    ) -> Result<Vec<Arc<KeyRecord>>, ConformanceFailure> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .store
+                .list_page(&request)
+                .await
+                .map_err(|e| fail("last_use", format!("list_page({request:?}) failed: {e}")))?;
+            all.extend(page.keys);
+            match page.next {
+                Some(next) => request = request.after(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Whether `record` is among `records`.
+fn listed(records: &[Arc<KeyRecord>], record: &KeyRecord) -> bool {
+    records.iter().any(|r| r.id == record.id)
+}
+
+/// Whether `a` is within `slack` of `b`.
+fn within(a: SystemTime, b: SystemTime, slack: Duration) -> bool {
+    let gap = a
+        .duration_since(b)
+        .or_else(|_| b.duration_since(a))
+        .unwrap_or_default();
+    gap <= slack
 }
 
 /// Whether the scopes, owner and metadata a record was created with came back unchanged.

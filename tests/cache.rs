@@ -77,6 +77,20 @@ impl KeyManager for Backend {
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         self.memory.revoke(id).await
     }
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: api_key_auth::store::Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        self.memory.replace(old_id, new, retirement).await
+    }
+    async fn record_last_use(
+        &self,
+        uses: &[api_key_auth::store::KeyUse],
+    ) -> Result<(), StoreError> {
+        self.memory.record_last_use(uses).await
+    }
 }
 
 /// A long-TTL cache over a backend holding one key, whose lookups take 200 ms.

@@ -3,11 +3,16 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
 
 use api_key_auth::{
-    key::Prefix, testkit::Conformance, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore,
-    StoreError,
+    key::Prefix,
+    store::{KeyUse, Retirement},
+    testkit::Conformance,
+    KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, StoreError,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,6 +35,8 @@ struct Faulty {
     overwrite_on_clash: bool,
     drop_metadata: bool,
     revoke_ignored: bool,
+    retire_ignored: bool,
+    last_use_rewinds: bool,
 }
 
 #[async_trait::async_trait]
@@ -80,6 +87,45 @@ impl KeyManager for Faulty {
         }
         Ok(true)
     }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        if rows
+            .iter()
+            .any(|r| r.prefix == new.prefix || r.id == new.id)
+        {
+            return Err(StoreError::conflict("prefix taken"));
+        }
+        let Some(old) = rows.iter_mut().find(|r| r.id == old_id) else {
+            return Err(StoreError::not_found("no such key"));
+        };
+        if !old.is_active_at(SystemTime::now()) {
+            return Err(StoreError::inactive("revoked or expired"));
+        }
+        if !self.retire_ignored {
+            *old = old.retired(retirement, &new.id);
+        }
+        let retired = Arc::new(old.clone());
+        rows.push(new);
+        Ok(retired)
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        for used in uses {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == used.id) {
+                if self.last_use_rewinds || row.last_used.is_none_or(|at| at < used.at) {
+                    row.last_used = Some(used.at);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +162,56 @@ async fn a_store_that_ignores_revocation_fails_revoke() {
     };
     let failure = Conformance::new(store).run().await.unwrap_err();
     assert_eq!(failure.check, "revoke", "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_whose_rotation_leaves_the_old_key_working_fails_rotate() {
+    let store = Faulty {
+        retire_ignored: true,
+        ..Faulty::default()
+    };
+    let failure = Conformance::new(store).run().await.unwrap_err();
+    assert_eq!(failure.check, "rotate", "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_moves_last_use_back_fails_last_use() {
+    let store = Faulty {
+        last_use_rewinds: true,
+        ..Faulty::default()
+    };
+    let failure = Conformance::new(store).run().await.unwrap_err();
+    assert_eq!(failure.check, "last_use", "{failure}");
+    assert!(failure.message.contains("earlier use"), "{failure}");
+}
+
+/// A store of one's own that does not implement rotation is told so by
+/// the kit, in the check's name, rather than passing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_rotation_fails_rotate_saying_so() {
+    #[derive(Clone, Default)]
+    struct Plain(MemoryStore);
+    #[async_trait::async_trait]
+    impl KeyStore for Plain {
+        async fn find(&self, prefix: Prefix) -> Lookup {
+            self.0.find(prefix).await
+        }
+    }
+    #[async_trait::async_trait]
+    impl KeyManager for Plain {
+        async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+            self.0.insert(record).await
+        }
+        async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+            self.0.list().await
+        }
+        async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+            self.0.revoke(id).await
+        }
+    }
+    let failure = Conformance::new(Plain::default()).run().await.unwrap_err();
+    assert_eq!(failure.check, "rotate", "{failure}");
+    assert!(failure.message.contains("does not support"), "{failure}");
 }
 
 #[tokio::test]

@@ -116,6 +116,7 @@ where
     keys_for_django(&store, &dir.join(format!("rust-{db}.json"))).await;
     Conformance::new(store)
         .without_extras()
+        .without_lifecycle_columns()
         .run()
         .await
         .unwrap();
@@ -425,6 +426,7 @@ mod sqlite {
         assert_eq!(store.schema(), &Schema::drf());
         Conformance::new(store.clone())
             .without_extras()
+            .without_lifecycle_columns()
             .run()
             .await
             .unwrap();
@@ -533,6 +535,7 @@ mod sqlite {
             .unwrap();
         Conformance::new(store)
             .without_extras()
+            .without_lifecycle_columns()
             .run()
             .await
             .unwrap();
@@ -769,6 +772,7 @@ mod mysql {
         assert_eq!(store.schema(), &Schema::drf());
         Conformance::new(store.clone())
             .without_extras()
+            .without_lifecycle_columns()
             .run()
             .await
             .unwrap();

@@ -185,7 +185,9 @@ fn pbkdf2(text: &str, sha1: bool) -> Result<Kind, HashFormatError> {
         parts.next(),
         parts.next(),
     ) else {
-        return Err(bad("it has the form <algorithm>$<iterations>$<salt>$<base64>"));
+        return Err(bad(
+            "it has the form <algorithm>$<iterations>$<salt>$<base64>",
+        ));
     };
     let iterations = (!iterations.is_empty() && iterations.bytes().all(|b| b.is_ascii_digit()))
         .then(|| iterations.parse::<u32>().ok())
@@ -221,9 +223,12 @@ fn argon2(text: &str) -> Result<Kind, HashFormatError> {
         .filter(|rest| rest.starts_with("$argon2i$") || rest.starts_with("$argon2id$"))
         .ok_or(bad("it is argon2$argon2id$… or argon2$argon2i$…"))?;
     let parsed = argon2::PasswordHash::new(phc).map_err(|_| bad("not a PHC string"))?;
-    let params = argon2::Params::try_from(&parsed).map_err(|_| bad("its parameters do not read"))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|_| bad("its parameters do not read"))?;
     if params.m_cost() > MAX_ARGON2_KIB || params.t_cost() > 100 {
-        return Err(bad("it asks for more memory or passes than Django ever does"));
+        return Err(bad(
+            "it asks for more memory or passes than Django ever does",
+        ));
     }
     if parsed.hash.is_none() {
         return Err(bad("it holds no hash"));
@@ -249,10 +254,9 @@ fn bcrypt(text: &str, sha256_first: bool) -> Result<Kind, HashFormatError> {
         .ok_or(bad("it is <algorithm>$$2b$<cost>$<salt and hash>"))?;
     let parts: Vec<&str> = hash.split('$').collect();
     let cost = match parts.as_slice() {
-        ["", version, cost, rest]
-            if matches!(*version, "2a" | "2b" | "2y") && rest.len() == 53 =>
-        {
-            cost.parse::<u32>().map_err(|_| bad("the cost is not a number"))?
+        ["", version, cost, rest] if matches!(*version, "2a" | "2b" | "2y") && rest.len() == 53 => {
+            cost.parse::<u32>()
+                .map_err(|_| bad("the cost is not a number"))?
         }
         _ => return Err(bad("it is <algorithm>$$2b$<cost>$<53 characters>")),
     };

@@ -191,7 +191,9 @@ impl KeyManager for MemoryStore {
         self.write(|keys| {
             let taken = keys.contains_key(&new.prefix) || keys.values().any(|r| r.id == new.id);
             let Some(old) = by_id(keys, old_id) else {
-                return Err(StoreError::not_found(format!("no key has the id {old_id:?}")));
+                return Err(StoreError::not_found(format!(
+                    "no key has the id {old_id:?}"
+                )));
             };
             if !old.is_active_at(std::time::SystemTime::now()) {
                 return Err(StoreError::inactive(format!(

@@ -39,7 +39,10 @@ use crate::store::{
 /// The shipped migration files, by version (see `native_migrations`).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/mysql/0001_api_keys.sql")),
-    (3, include_str!("../../migrations/mysql/0003_key_lifecycle.sql")),
+    (
+        3,
+        include_str!("../../migrations/mysql/0003_key_lifecycle.sql"),
+    ),
 ];
 
 /// Serialises migrators: a named lock, one per database (the names are the
@@ -49,7 +52,6 @@ const MIGRATION_LOCK: MigrationLock = MigrationLock {
     take: "SELECT CAST(GET_LOCK(CONCAT('api_key_auth_migrate_', SHA1(COALESCE(DATABASE(), ''))), 0) AS SIGNED)",
     release: "SELECT CAST(COALESCE(RELEASE_LOCK(CONCAT('api_key_auth_migrate_', SHA1(COALESCE(DATABASE(), '')))), 0) AS SIGNED)",
 };
-
 
 /// Keys in a MySQL or MariaDB database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]

@@ -40,8 +40,14 @@ pub const REVOCATION_CHANNEL: &str = crate::store::sql::REVOCATION_CHANNEL;
 
 /// The shipped migration files, by version (see `native_migrations`).
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_api_keys.sql")),
-    (3, include_str!("../../migrations/postgres/0003_key_lifecycle.sql")),
+    (
+        1,
+        include_str!("../../migrations/postgres/0001_api_keys.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_key_lifecycle.sql"),
+    ),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").

@@ -43,8 +43,7 @@ use crate::{
     key::Prefix,
     store::{
         row::{to_millis, InsertValues, RawRecord},
-        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement,
-        StoreError,
+        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement, StoreError,
     },
 };
 

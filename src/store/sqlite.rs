@@ -49,17 +49,18 @@ use crate::{
             found, found_by_id, native_migrations, new_row, page, records, ChangeLogSql, Dialect,
             PageValues, Schema, Statements, LAST_USE_BATCH,
         },
-        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement,
-        StoreError,
+        KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement, StoreError,
     },
 };
 
 /// The shipped migration files, by version (see `native_migrations`).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_api_keys.sql")),
-    (3, include_str!("../../migrations/sqlite/0003_key_lifecycle.sql")),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_key_lifecycle.sql"),
+    ),
 ];
-
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
 #[derive(Clone)]

@@ -155,7 +155,10 @@ impl ChangeLogSql {
                          INSERT INTO {body_log} (prefix) VALUES (CAST(OLD.prefix AS TEXT)); \
                          INSERT INTO {body_log} (prefix) SELECT CAST(NEW.prefix AS TEXT) \
                          WHERE NEW.prefix IS NOT OLD.prefix; END",
-                        watched.map_or(String::new(), |columns| format!(" OF {}", columns.join(", ")))
+                        watched.map_or(String::new(), |columns| format!(
+                            " OF {}",
+                            columns.join(", ")
+                        ))
                     ),
                     format!(
                         "CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {table} \

@@ -24,8 +24,7 @@ pub(crate) use statements::postgres_change_triggers;
 #[cfg(feature = "postgres")]
 pub(crate) use statements::REVOCATION_CHANNEL;
 pub(crate) use statements::{
-    migration_statements, BindValue, Dialect, PageStatement, PageValues, Statements,
-    LAST_USE_BATCH,
+    migration_statements, BindValue, Dialect, PageStatement, PageValues, Statements, LAST_USE_BATCH,
 };
 
 /// The migrations of this crate's own table on `dialect`, in order, from
@@ -33,7 +32,10 @@ pub(crate) use statements::{
 /// table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
 /// lifecycle columns (`replaces`, `replaced_by`, `last_used_ms`) and change
 /// triggers that ignore last-use writes.
-pub(crate) fn native_migrations(dialect: Dialect, files: &[(i64, &str)]) -> Vec<(i64, Vec<String>)> {
+pub(crate) fn native_migrations(
+    dialect: Dialect,
+    files: &[(i64, &str)],
+) -> Vec<(i64, Vec<String>)> {
     let file = |version: i64| {
         files
             .iter()
@@ -49,7 +51,11 @@ pub(crate) fn native_migrations(dialect: Dialect, files: &[(i64, &str)]) -> Vec<
     match dialect {
         Dialect::Postgres => {
             // The announcing function, which triggers may already call.
-            third.extend(statements::postgres_change_triggers(&Schema::Native, true).into_iter().take(1));
+            third.extend(
+                statements::postgres_change_triggers(&Schema::Native, true)
+                    .into_iter()
+                    .take(1),
+            );
         }
         Dialect::Sqlite | Dialect::MySql => third.extend(ChangeLogSql::last_use_upgrade(dialect)),
     }

@@ -249,9 +249,9 @@ where
         sql: &str,
         uses: &[(String, i64)],
     ) -> Result<(), sqlx::Error> {
-        let query = uses
-            .iter()
-            .fold(sqlx::query(sql), |query, (id, ms)| query.bind(id.as_str()).bind(*ms));
+        let query = uses.iter().fold(sqlx::query(sql), |query, (id, ms)| {
+            query.bind(id.as_str()).bind(*ms)
+        });
         query.execute(pool).await.map(drop)
     }
 

@@ -214,10 +214,7 @@ impl LastUseSql {
         let p = |n: usize| d.param(n);
         let later = "(api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms)";
         let pairs = |first: &dyn Fn(usize) -> String| -> String {
-            (0..rows)
-                .map(|i| first(i))
-                .collect::<Vec<_>>()
-                .join(", ")
+            (0..rows).map(|i| first(i)).collect::<Vec<_>>().join(", ")
         };
         match d {
             // SQLite names a VALUES table's columns column1, column2.
@@ -677,7 +674,10 @@ mod tests {
                 ];
                 for (name, filter) in filters {
                     let page = sql.pages.statement(filter, false, false).unwrap();
-                    put(&format!("page, {name}, binding {:?}", page.binds), &page.sql);
+                    put(
+                        &format!("page, {name}, binding {:?}", page.binds),
+                        &page.sql,
+                    );
                 }
                 let conditions = [("unused", true, false), ("expiring", false, true)];
                 for (name, unused, expiring) in conditions {

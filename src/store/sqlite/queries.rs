@@ -111,7 +111,9 @@ pub(crate) fn insert_row(
     extras: bool,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?
-        .execute(rusqlite::params_from_iter(insert_params(id, values, extras)))
+        .execute(rusqlite::params_from_iter(insert_params(
+            id, values, extras,
+        )))
         .map(drop)
 }
 
@@ -196,7 +198,11 @@ pub(crate) fn write_last_use(
 }
 
 /// Runs `sql` with text parameters, in order.
-pub(crate) fn execute_texts(conn: &Connection, sql: &str, texts: &[String]) -> rusqlite::Result<()> {
+pub(crate) fn execute_texts(
+    conn: &Connection,
+    sql: &str,
+    texts: &[String],
+) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(texts))
         .map(drop)
