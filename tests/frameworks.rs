@@ -486,3 +486,57 @@ async fn every_framework_gives_every_answer_the_same() {
         differences.join("\n")
     );
 }
+
+/// A key in a rotation's grace period gets `Sunset` with the moment it
+/// stops on every framework's answers, whether the store answers at once
+/// or must be waited for; its successor gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_tells_a_retiring_key_when_it_stops() {
+    let store = MemoryStore::new();
+    let (old, old_key) = store.create(NewKey::named("old")).await.unwrap().reveal();
+    let rotated = store
+        .rotate(&old.id, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let sunset = httpdate::fmt_http_date(rotated.retired.expires.unwrap());
+    let (_, new_key) = rotated.new.reveal();
+    let http1 = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let http2 = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    for waited in [false, true] {
+        let auth = if waited {
+            authenticator(common::AsyncOnly(store.clone()))
+        } else {
+            authenticator(store.clone())
+        };
+        let servers = [
+            ("axum", axum_server(auth.clone()).await, false),
+            ("actix-web", actix_server(auth.clone()), false),
+            ("hyper", hyper_server(auth.clone()).await, false),
+            ("tonic (HTTP/2)", tonic_server(auth).await, true),
+        ];
+        for (framework, addr, h2) in servers {
+            for (key, expected) in [
+                (old_key.expose_secret(), Some(sunset.as_str())),
+                (new_key.expose_secret(), None),
+            ] {
+                let request = Request::get(format!("http://{addr}/whoami"))
+                    .header("authorization", format!("Api-Key {key}"))
+                    .body(Full::default())
+                    .unwrap();
+                let client = if h2 { &http2 } else { &http1 };
+                let response = client.request(request).await.unwrap();
+                assert_eq!(response.status(), 200, "{framework}, waited: {waited}");
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("sunset")
+                        .map(|v| v.to_str().unwrap()),
+                    expected,
+                    "{framework}, waited: {waited}"
+                );
+            }
+        }
+    }
+}
