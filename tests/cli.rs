@@ -341,7 +341,25 @@ async fn a_revocation_by_the_command_reaches_a_server_whose_feed_was_cut() {
 fn failures_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let cases: [(&str, &[&str], &str, &str); 9] = [
+    let cases: [(&str, &[&str], &str, &str); 12] = [
+        (
+            &store,
+            &["rotate", "nosuchid"],
+            "",
+            "no key has the id or prefix",
+        ),
+        (
+            &store,
+            &["list", "--unused-for", "soon"],
+            "",
+            "--unused-for \"soon\"",
+        ),
+        (
+            &store,
+            &["list", "--expiring-within", "7x"],
+            "",
+            "--expiring-within \"7x\"",
+        ),
         ("ftp://nowhere", &["list"], "", "not \"ftp://nowhere\""),
         (
             "postgres://nobody@127.0.0.1:1/none",
@@ -414,10 +432,142 @@ fn failures_are_one_clear_line() {
     assert!(line.contains("pass --yes"), "{line}");
 }
 
+/// `rotate` prints the new key once and says until when the old one works;
+/// both pass during the grace, only the new one after it; `show` names the
+/// link both ways; `list` tells expiry and last use, and its audit filters
+/// find the keys they should. On this crate's table and on a DRF table
+/// (by expiry alone there).
+async fn rotation_and_audits(store: &str, schema: &[&str]) {
+    let drf = schema == ["--schema", "drf"];
+    let with = |args: &[&str]| -> Vec<String> {
+        schema.iter().chain(args).map(|a| a.to_string()).collect()
+    };
+    ok(api_key(store, &with(&["migrate"]), ""));
+    let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+        store,
+        &with(&[
+            "create",
+            "--name",
+            "rotated",
+            "--expires-in",
+            "3d",
+            "--json",
+        ]),
+        "",
+    )))
+    .unwrap();
+    let (old_id, old_key) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["key"].as_str().unwrap().to_owned(),
+    );
+    let rotated: serde_json::Value = serde_json::from_str(&ok(api_key(
+        store,
+        &with(&["rotate", &old_id, "--grace", "2s", "--json"]),
+        "",
+    )))
+    .unwrap();
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    let new_id = rotated["id"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["name"], "rotated");
+    assert_eq!(rotated["retired"]["id"], old_id.as_str());
+    let left = rotated["expires_in_secs"].as_i64().unwrap();
+    assert!(
+        (3 * 86_400 - 60..=3 * 86_400).contains(&left),
+        "a 3-day key's successor: {left}"
+    );
+    for key in [&old_key, &new_key] {
+        let checked = ok(api_key(store, &with(&["check"]), key));
+        assert!(checked.starts_with("accepted"), "{checked}");
+    }
+    let old_check = ok(api_key(store, &with(&["check"]), &old_key));
+    let told = if drf {
+        "it expires at" // a DRF table keeps no link: an expiry is all it knows
+    } else {
+        "has been replaced and stops working at"
+    };
+    assert!(old_check.contains(told), "{old_check}");
+    if !drf {
+        let shown = ok(api_key(store, &with(&["show", &new_id]), ""));
+        assert!(shown.contains(&format!("replaces  {old_id}")), "{shown}");
+        let shown = ok(api_key(store, &with(&["show", &old_id]), ""));
+        assert!(shown.contains(&format!("replaced  by {new_id}")), "{shown}");
+    }
+    let expiring = ok(api_key(
+        store,
+        &with(&["list", "--expiring-within", "7d"]),
+        "",
+    ));
+    assert!(
+        expiring.lines().any(|l| l.starts_with(&new_id)),
+        "{expiring}"
+    );
+    assert!(
+        expiring.lines().next().unwrap().contains("LEFT"),
+        "{expiring}"
+    );
+    let later = ok(api_key(
+        store,
+        &with(&["create", "--name", "later", "--expires-in", "30d", "--json"]),
+        "",
+    ));
+    let later_id = serde_json::from_str::<serde_json::Value>(&later).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expiring = ok(api_key(
+        store,
+        &with(&["list", "--expiring-within", "7d"]),
+        "",
+    ));
+    assert!(
+        !expiring.lines().any(|l| l.starts_with(&later_id)),
+        "{expiring}"
+    );
+    let unused = api_key(store, &with(&["list", "--unused-for", "1d"]), "");
+    if drf {
+        let line = one_line_failure(unused);
+        assert!(line.contains("records no last use"), "{line}");
+    } else {
+        let unused = ok(unused);
+        assert!(!unused.lines().any(|l| l.starts_with(&new_id)), "{unused}");
+    }
+
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let refused = api_key(store, &with(&["check"]), &old_key);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stdout).contains("has expired"), "{refused:?}");
+    assert!(ok(api_key(store, &with(&["check"]), &new_key)).starts_with("accepted"));
+    authenticate(store, drf, &new_key).await.unwrap();
+    let once = ok(api_key(
+        store,
+        &with(&["rotate", &new_id, "--grace", "0"]),
+        "",
+    ));
+    assert!(once.contains("is revoked"), "{once}");
+    let line = one_line_failure(api_key(store, &with(&["rotate", &new_id]), ""));
+    assert!(line.contains("revoked"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_through_the_command_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    rotation_and_audits(&store, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_through_the_command_on_a_drf_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drf.sqlite3");
+    std::fs::copy(Path::new("tests/fixtures/drf/keys.sqlite3"), &path).unwrap();
+    let store = format!("sqlite:{}", path.display());
+    rotation_and_audits(&store, &["--schema", "drf"]).await;
+}
+
 #[test]
 fn every_subcommand_explains_itself_with_an_example() {
     for command in [
-        "migrate", "create", "list", "show", "revoke", "check", "serve",
+        "migrate", "create", "list", "show", "revoke", "rotate", "check", "serve",
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
             .args([command, "--help"])

@@ -14,6 +14,7 @@ use std::{
 };
 
 use api_key_auth::{
+    audit::{self, Actor},
     store::{
         open::{open, redacted, Opened},
         rfc3339, KeyFilter, PageRequest, MAX_PAGE,
@@ -29,6 +30,8 @@ Examples:
   api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d
   APIKEY_STORE=postgres://app@db/app api-key list --status active
   echo \"$KEY\" | api-key --store sqlite:keys.db check
+  api-key --store sqlite:keys.db rotate n58lzybi --grace 24h
+  api-key --store sqlite:keys.db list --unused-for 90d
   api-key --store sqlite:keys.db revoke n58lzybi --yes
 
 The first admin key: api-key --store URL create --name admin --scope keys:admin
@@ -82,9 +85,9 @@ enum Command {
         after_help = "Example:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12"
     )]
     Create(CreateArgs),
-    /// List keys, page by page.
+    /// List keys, page by page, with when each expires and was last used.
     #[command(
-        after_help = "Example:\n  api-key --store sqlite:keys.db list --status active --json"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db list --status active --json\n  api-key --store sqlite:keys.db list --unused-for 90d          # active keys nobody used for 90 days\n  api-key --store sqlite:keys.db list --expiring-within 7d      # active keys that stop within a week"
     )]
     List(ListArgs),
     /// Show one key's record (never its secret).
@@ -105,8 +108,24 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Serve the admin API over the store: create, list, show and revoke
-    /// keys over HTTP, for admin keys only.
+    /// Replace a key by a new one with the same name, scopes, owner and
+    /// metadata, printed once; the old key keeps working for the grace
+    /// period (its responses carry `Sunset`), then stops.
+    #[command(
+        after_help = "Examples:\n  api-key --store sqlite:keys.db rotate n58lzybi --grace 24h\n  api-key --store sqlite:keys.db rotate n58lzybi --grace 0 --json   # the old key stops at once"
+    )]
+    Rotate {
+        /// The key's id or prefix.
+        id: String,
+        /// How long the old key keeps working: 24h, 7d, 30m, or 0 to revoke it at once.
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        grace: String,
+        /// Print the new key, its record and the old key's as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the admin API over the store: create, list, show, rotate and
+    /// revoke keys over HTTP, for admin keys only.
     #[command(
         after_help = "Example:\n  api-key --store sqlite:keys.db serve --listen 127.0.0.1:8080\n  curl -H \"Authorization: Api-Key $ADMIN_KEY\" http://127.0.0.1:8080/keys"
     )]
@@ -151,9 +170,16 @@ struct CreateArgs {
 
 #[derive(Debug, Args)]
 struct ListArgs {
-    /// Which keys to list.
-    #[arg(long, value_enum, default_value_t = StatusArg::All)]
-    status: StatusArg,
+    /// Which keys to list: all of them, unless --unused-for or
+    /// --expiring-within is given, when only active ones.
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
+    /// Only keys not used for this long (never used: created that long ago): 90d, 12h.
+    #[arg(long, value_name = "DURATION")]
+    unused_for: Option<String>,
+    /// Only keys that stop working within this long: 7d, 24h.
+    #[arg(long, value_name = "DURATION")]
+    expiring_within: Option<String>,
     /// Print one JSON object per key per line.
     #[arg(long)]
     json: bool,
@@ -216,6 +242,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
+        Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json).await?,
         Command::Check => return check(store).await,
         Command::Serve {
             listen,
@@ -292,6 +319,7 @@ async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure>
         new = new.metadata(key, value);
     }
     let (record, key) = store.create(new).await?.reveal();
+    audit::created(&record, actor());
     if args.json {
         let mut out = record_json(&record);
         out["key"] = serde_json::Value::from(key.expose_secret());
@@ -310,22 +338,49 @@ async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure>
 }
 
 async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
-    let filter = match args.status {
+    let narrowed = args.unused_for.is_some() || args.expiring_within.is_some();
+    let asked = args.status.unwrap_or(if narrowed {
+        StatusArg::Active
+    } else {
+        StatusArg::All
+    });
+    let filter = match asked {
         StatusArg::Active => KeyFilter::Active,
         StatusArg::Revoked => KeyFilter::Revoked,
         StatusArg::Expired => KeyFilter::Expired,
         StatusArg::All => KeyFilter::All,
     };
+    let now = SystemTime::now();
     let mut request = PageRequest::first(MAX_PAGE).filter(filter);
+    if let Some(text) = &args.unused_for {
+        let idle = duration("--unused-for", text)?;
+        request = request.unused_since(now.checked_sub(idle).unwrap_or(SystemTime::UNIX_EPOCH));
+    }
+    if let Some(text) = &args.expiring_within {
+        let within = duration("--expiring-within", text)?;
+        request = request.expiring_before(
+            now.checked_add(within)
+                .unwrap_or_else(api_key_auth::store::latest_expiry),
+        );
+    }
     let mut out = std::io::stdout().lock();
     if !args.json {
         writeln!(
             out,
             "{}",
-            row(["ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "STATUS", "SCOPES"])
+            row([
+                "ID",
+                "NAME",
+                "PREFIX",
+                "CREATED",
+                "EXPIRES",
+                "LEFT",
+                "LAST USED",
+                "STATUS",
+                "SCOPES"
+            ])
         )?;
     }
-    let now = SystemTime::now();
     loop {
         // One page in memory at a time, however many keys there are.
         let page = store.list_page(&request).await?;
@@ -342,6 +397,10 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
                         record.prefix.as_str(),
                         &time(Some(record.created)),
                         &time(record.expires),
+                        &left(record.expires, now),
+                        &record
+                            .last_used
+                            .map_or_else(|| "never".to_owned(), |at| ago(at, now)),
                         status(record, now),
                         &shown(&record.scopes.join(" ")),
                     ])
@@ -356,13 +415,13 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
 }
 
 /// A table row: fixed-width columns but the last.
-fn row(cells: [&str; 7]) -> String {
-    let widths = [10, 24, 9, 20, 20, 8];
+fn row(cells: [&str; 9]) -> String {
+    let widths = [10, 24, 9, 20, 20, 12, 12, 8];
     let mut line = String::new();
     for (cell, width) in cells.iter().zip(widths) {
         line.push_str(&format!("{cell:<width$} "));
     }
-    line.push_str(cells[6]);
+    line.push_str(cells[8]);
     line.trim_end().to_owned()
 }
 
@@ -373,7 +432,27 @@ fn show(record: &KeyRecord) {
     println!("prefix    {}", record.prefix);
     println!("status    {}", status(record, now));
     println!("created   {}", time(Some(record.created)));
-    println!("expires   {}", time(record.expires));
+    match record.expires {
+        Some(at) => println!("expires   {} ({})", rfc3339(at), left(Some(at), now)),
+        None => println!("expires   never"),
+    }
+    match record.last_used {
+        Some(at) => println!("last used {} ({})", rfc3339(at), ago(at, now)),
+        None => println!("last used never"),
+    }
+    if let Some(old) = &record.replaces {
+        println!("replaces  {}", shown(old));
+    }
+    if let Some(new) = &record.replaced_by {
+        match record.sunset() {
+            Some(at) if at > now => println!(
+                "replaced  by {}; in its grace period until {}",
+                shown(new),
+                rfc3339(at)
+            ),
+            _ => println!("replaced  by {}", shown(new)),
+        }
+    }
     println!("scopes    {}", shown(&record.scopes.join(" ")));
     println!(
         "owner     {}",
@@ -416,8 +495,109 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     if !store.revoke(&record.id).await? {
         return Err(format!("no key has the id {:?} any more", record.id).into());
     }
+    audit::revoked(&record, actor());
     println!("revoked key {:?} (id {})", record.name, record.id);
     Ok(())
+}
+
+async fn rotate(store: &dyn KeyManager, id: &str, grace: &str, json: bool) -> Result<(), Failure> {
+    let grace = if grace.trim() == "0" {
+        std::time::Duration::ZERO
+    } else {
+        duration("--grace", grace)?
+    };
+    let record = find(store, id).await?;
+    let rotated = store.rotate(&record.id, grace).await?;
+    audit::rotated(&rotated, actor());
+    let retired = rotated.retired.clone();
+    let (new, key) = rotated.new.reveal();
+    let now = SystemTime::now();
+    if json {
+        let mut out = record_json(&new);
+        out["key"] = serde_json::Value::from(key.expose_secret());
+        out["retired"] = record_json(&retired);
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "rotated key {:?}: the new key (id {}, prefix {}) is",
+        new.name, new.id, new.prefix
+    );
+    println!();
+    println!("    {}", key.expose_secret());
+    println!();
+    println!("This key is shown once and never again: copy it now.");
+    if retired.revoked {
+        println!("The old key (prefix {}) is revoked.", retired.prefix);
+    } else if let Some(at) = retired.expires {
+        println!(
+            "The old key (prefix {}) keeps working until {} ({}); its answers carry Sunset.",
+            retired.prefix,
+            rfc3339(at),
+            left(Some(at), now)
+        );
+    }
+    Ok(())
+}
+
+/// Who acts, for the audit events: the user running the command.
+fn actor() -> Actor<'static> {
+    static WHO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let who = WHO.get_or_init(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        format!("cli:{user}")
+    });
+    Actor::named(who)
+}
+
+/// A duration given on the command line, or a line saying what is wrong with it.
+fn duration(flag: &str, text: &str) -> Result<std::time::Duration, Failure> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{flag} {text:?}: {e} (try 90d, 12h or 30m)").into())
+}
+
+/// How long until `at`: `in 59d 3h`, `expired 2d ago`, or `-` for never.
+fn left(at: Option<SystemTime>, now: SystemTime) -> String {
+    match at {
+        None => "-".to_owned(),
+        Some(at) => match at.duration_since(now) {
+            Ok(left) => format!("in {}", span(left)),
+            Err(past) => format!("expired {} ago", span(past.duration())),
+        },
+    }
+}
+
+/// How long ago `at` was: `3d 4h ago`.
+fn ago(at: SystemTime, now: SystemTime) -> String {
+    match now.duration_since(at) {
+        Ok(since) => format!("{} ago", span(since)),
+        Err(_) => "just now".to_owned(),
+    }
+}
+
+/// A duration in its two largest units: `59d 3h`, `4h 12m`, `30s`.
+fn span(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let parts: Vec<String> = units
+        .iter()
+        .scan(secs, |rest, &(size, name)| {
+            let n = *rest / size;
+            *rest %= size;
+            Some((n, name))
+        })
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, name)| format!("{n}{name}"))
+        .collect();
+    if parts.is_empty() {
+        "0s".to_owned()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// The key whose id or prefix is `id`.
@@ -453,6 +633,16 @@ async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {
                 identity.id(),
                 identity.prefix()
             );
+            let now = SystemTime::now();
+            if let Some(at) = identity.sunset() {
+                println!(
+                    "it has been replaced and stops working at {} ({})",
+                    rfc3339(at),
+                    left(Some(at), now)
+                );
+            } else if let Some(at) = identity.expires() {
+                println!("it expires at {} ({})", rfc3339(at), left(Some(at), now));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Ok(None) => Err("no key was read".into()),
@@ -530,10 +720,49 @@ fn record_json(record: &KeyRecord) -> serde_json::Value {
         "status": status(record, SystemTime::now()),
         "created": time(Some(record.created)),
         "expires": record.expires.map(|at| time(Some(at))),
+        "expires_in_secs": record.expires.map(|at| seconds_from_now(at)),
+        "last_used": record.last_used.map(|at| time(Some(at))),
+        "replaces": record.replaces,
+        "replaced_by": record.replaced_by,
         "revoked": record.revoked,
         "scopes": record.scopes,
         "owner": record.owner,
         "metadata": metadata,
         "hash_algorithm": record.hash.algorithm().name(),
     })
+}
+
+/// Seconds from now to `at`, negative when it is past.
+fn seconds_from_now(at: SystemTime) -> i64 {
+    let now = SystemTime::now();
+    match at.duration_since(now) {
+        Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+        Err(past) => -i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn spans_show_their_two_largest_units() {
+        assert_eq!(
+            span(Duration::from_secs(59 * 86_400 + 3 * 3_600 + 7)),
+            "59d 3h"
+        );
+        assert_eq!(span(Duration::from_secs(4 * 3_600 + 12 * 60)), "4h 12m");
+        assert_eq!(span(Duration::from_secs(86_400 + 5)), "1d");
+        assert_eq!(span(Duration::from_secs(30)), "30s");
+        assert_eq!(span(Duration::ZERO), "0s");
+        let now = SystemTime::now();
+        assert_eq!(left(None, now), "-");
+        assert_eq!(left(Some(now + Duration::from_secs(7_200)), now), "in 2h");
+        assert_eq!(
+            left(Some(now - Duration::from_secs(172_800)), now),
+            "expired 2d ago"
+        );
+        assert_eq!(ago(now - Duration::from_secs(90), now), "1m 30s ago");
+    }
 }
