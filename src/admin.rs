@@ -22,18 +22,26 @@
 //! | `GET /keys?status=&limit=&cursor=` | one page of keys (at most 1000) and the next page's cursor |
 //! | `GET /keys/{id}` | one key's record |
 //! | `POST /keys/{id}/revoke` | revokes a key (again is no error) |
+//! | `POST /keys/{id}/rotate` | replaces a key: `201` with the new key, shown this once, its record and the old key's, which works for `grace_secs` more (24 h by default; 0 revokes it at once) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document of these routes |
 //! | `GET /` | the key page: sign in with an admin key, generate, list, revoke |
 //!
 //! Bad input is an RFC 9457 `application/problem+json` answer naming the
-//! field and the reason; a failing store is 503. Every create and revoke is
-//! a `tracing` event naming the acting admin key and the target key, never a secret.
+//! field and the reason; a failing store is 503. Every create, rotation and
+//! revocation is an [audit event](crate::audit) naming the acting admin key
+//! (`actor=key:<id>`), the client's address when the server gives it
+//! (axum's `ConnectInfo`), and the target key; never a secret.
 
-use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use axum::{
     body::{to_bytes, Body},
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::{header, HeaderValue, Request, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -43,6 +51,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
+    audit::{self, Actor},
     error::{ConfigError, ErrorChain},
     identity::Identity,
     layer::ApiKeyLayer,
@@ -105,6 +114,7 @@ impl AdminApi {
             .route("/keys", post(create_key).get(list_keys))
             .route("/keys/{id}", get(show_key))
             .route("/keys/{id}/revoke", post(revoke_key))
+            .route("/keys/{id}/rotate", post(rotate_key))
             .route_layer(admins_only)
             .route_layer(layer)
             .with_state(self.store);
@@ -118,11 +128,12 @@ impl AdminApi {
 }
 
 /// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 6] = [
     ("post", "/keys"),
     ("get", "/keys"),
     ("get", "/keys/{id}"),
     ("post", "/keys/{id}/revoke"),
+    ("post", "/keys/{id}/rotate"),
     ("get", "/openapi.json"),
 ];
 
@@ -133,9 +144,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "api-key-auth admin API", description = "Create, list, show and revoke API keys."),
-    paths(create_key, list_keys, show_key, revoke_key, openapi_json),
-    components(schemas(CreateKeyRequest, CreatedKeyResponse, KeyView, KeyPage, Problem, Status)),
+    info(title = "api-key-auth admin API", description = "Create, list, show, rotate and revoke API keys."),
+    paths(create_key, list_keys, show_key, revoke_key, rotate_key, openapi_json),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
 )]
@@ -180,6 +191,35 @@ impl std::fmt::Debug for CreatedKeyResponse {
     }
 }
 
+/// How to rotate a key.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // the document's schema of the body, which is read field by field
+struct RotateKeyRequest {
+    /// How long the old key keeps working, in seconds: 86400 (a day) by
+    /// default; 0 revokes it at once.
+    grace_secs: Option<u64>,
+}
+
+/// A rotation: the new key, shown this once, its record, and the old key's.
+#[derive(Serialize, ToSchema)]
+struct RotatedKeyResponse {
+    /// The whole new key, `PREFIX.SECRET`: it is never shown again.
+    key: String,
+    record: KeyView,
+    /// The old key, working until its `expires` (or revoked, for a zero grace).
+    retired: KeyView,
+}
+
+impl std::fmt::Debug for RotatedKeyResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedKeyResponse")
+            .field("key", &"<redacted>")
+            .field("record", &self.record)
+            .field("retired", &self.retired)
+            .finish()
+    }
+}
+
 /// What a key's record shows (never its hash).
 #[derive(Debug, Serialize, ToSchema)]
 struct KeyView {
@@ -191,6 +231,17 @@ struct KeyView {
     created: String,
     /// RFC 3339; absent when the key never expires.
     expires: Option<String>,
+    /// Seconds until the key expires (negative once it has); absent when it never does.
+    expires_in_secs: Option<i64>,
+    /// When the key was last used, RFC 3339, as far as the store was told
+    /// (written in batches); absent when never, or not recorded by the store.
+    last_used: Option<String>,
+    /// The id of the key this one replaced in a rotation.
+    replaces: Option<String>,
+    /// The id of the key that replaced this one.
+    replaced_by: Option<String>,
+    /// RFC 3339: when this key, replaced by a rotation, stops working.
+    sunset: Option<String>,
     scopes: Vec<String>,
     owner: Option<String>,
     metadata: BTreeMap<String, String>,
@@ -223,6 +274,10 @@ struct ListParams {
     limit: Option<u32>,
     /// The `next` of the page before.
     cursor: Option<String>,
+    /// Only keys not used for this many seconds (never used: created that long ago).
+    unused_for_secs: Option<u64>,
+    /// Only keys that expire within this many seconds.
+    expiring_within_secs: Option<u64>,
 }
 
 /// An RFC 9457 problem: what was wrong, and with which field.
@@ -260,6 +315,15 @@ impl Problem {
     fn store(err: &StoreError) -> Self {
         if err.is_config() {
             return Self::bad("scopes", ErrorChain(err).to_string());
+        }
+        if err.is_not_found() {
+            return Self::new(StatusCode::NOT_FOUND, "no key has that id");
+        }
+        if err.is_inactive() {
+            return Self::new(StatusCode::CONFLICT, ErrorChain(err).to_string());
+        }
+        if err.is_unsupported() {
+            return Self::new(StatusCode::NOT_IMPLEMENTED, ErrorChain(err).to_string());
         }
         tracing::warn!(error = %ErrorChain(err), "admin API: the key store failed");
         Self::new(
@@ -303,9 +367,38 @@ fn view(record: &KeyRecord) -> KeyView {
         status,
         created: time(record.created),
         expires: record.expires.map(time),
+        expires_in_secs: record.expires.map(|at| seconds_between(now, at)),
+        last_used: record.last_used.map(time),
+        replaces: record.replaces.clone(),
+        replaced_by: record.replaced_by.clone(),
+        sunset: record.sunset().filter(|at| *at > now).map(time),
         scopes: record.scopes.clone(),
         owner: record.owner.clone(),
         metadata: record.metadata.clone(),
+    }
+}
+
+/// Seconds from `now` to `at`, negative when `at` is past.
+fn seconds_between(now: SystemTime, at: SystemTime) -> i64 {
+    match at.duration_since(now) {
+        Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+        Err(past) => -i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The client's address, when the server gives it (axum's `ConnectInfo`,
+/// from `into_make_service_with_connect_info`), for the audit events.
+struct ClientAddr(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(Self(addr.map(|ConnectInfo(addr)| addr.ip())))
     }
 }
 
@@ -325,8 +418,39 @@ fn view(record: &KeyRecord) -> KeyView {
 async fn create_key(
     State(store): State<Store>,
     admin: Identity,
+    ClientAddr(client): ClientAddr,
     request: Request<Body>,
 ) -> Result<Response, Problem> {
+    let asked: CreateKeyRequest = json_body(request, false, "a key to create")
+        .await?
+        .ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, "the body is empty"))?;
+    let new = validate(asked)?;
+    let (record, key) = store
+        .create(new)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .reveal();
+    let who = format!("key:{}", admin.id());
+    audit::created(&record, Actor::named(&who).from_client(client));
+    let body = CreatedKeyResponse {
+        key: key.expose_secret().to_owned(),
+        record: view(&record),
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The JSON body of `request`, read as `what`: 415 unless it is
+/// `application/json`, 413 over [`MAX_BODY`], 400 when it does not read.
+/// With `optional`, an empty body (of any type) is `None`.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: Request<Body>,
+    optional: bool,
+    what: &str,
+) -> Result<Option<T>, Problem> {
     let json = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -338,40 +462,27 @@ async fn create_key(
                 .trim()
                 .eq_ignore_ascii_case("application/json")
         });
-    if !json {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the key as application/json",
-        ));
-    }
     let body = to_bytes(request.into_body(), MAX_BODY).await.map_err(|_| {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is over {MAX_BODY} bytes"),
         )
     })?;
-    let asked: CreateKeyRequest = serde_json::from_slice(&body).map_err(|e| {
+    if optional && body.is_empty() {
+        return Ok(None);
+    }
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as application/json",
+        ));
+    }
+    serde_json::from_slice(&body).map(Some).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
-            format!("the body is not a key to create: {e}"),
+            format!("the body is not {what}: {e}"),
         )
-    })?;
-    let new = validate(asked)?;
-    let (record, key) = store
-        .create(new)
-        .await
-        .map_err(|e| Problem::store(&e))?
-        .reveal();
-    tracing::info!(admin = %admin.id(), key = %record.id, prefix = %record.prefix, "API key created");
-    let body = CreatedKeyResponse {
-        key: key.expose_secret().to_owned(),
-        record: view(&record),
-    };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    })
 }
 
 fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
@@ -468,6 +579,15 @@ async fn list_keys(
         Status::All => KeyFilter::All,
     };
     let mut request = PageRequest::first(limit).filter(filter);
+    let now = SystemTime::now();
+    if let Some(secs) = params.unused_for_secs {
+        let since = now.checked_sub(Duration::from_secs(secs));
+        request = request.unused_since(since.unwrap_or(SystemTime::UNIX_EPOCH));
+    }
+    if let Some(secs) = params.expiring_within_secs {
+        let by = now.checked_add(Duration::from_secs(secs));
+        request = request.expiring_before(by.unwrap_or_else(crate::store::latest_expiry));
+    }
     if let Some(cursor) = params.cursor {
         if !looks_like_id(&cursor) {
             return Err(Problem::bad("cursor", "not a cursor this API gave"));
@@ -536,6 +656,7 @@ async fn show_key(
 async fn revoke_key(
     State(store): State<Store>,
     admin: Identity,
+    ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, Problem> {
     let record = find(&store, &id).await?;
@@ -549,9 +670,76 @@ async fn revoke_key(
             format!("no key has the id {id:?}"),
         ));
     }
-    tracing::info!(admin = %admin.id(), key = %record.id, prefix = %record.prefix, "API key revoked");
+    let who = format!("key:{}", admin.id());
+    audit::revoked(&record, Actor::named(&who).from_client(client));
     let revoked = find(&store, &record.id).await?;
     Ok(Json(view(&revoked)))
+}
+
+/// Replaces a key by a new one with the same name, scopes, owner and
+/// metadata; the old one keeps working for the grace period (its responses
+/// carry `Sunset`), then stops.
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/rotate",
+    params(("id" = String, Path, description = "The key's id (or prefix)")),
+    request_body(content = RotateKeyRequest, description = "Optional: the grace period; a day without a body"),
+    responses(
+        (status = 201, description = "The new key, shown this once, its record and the old key's", body = RotatedKeyResponse),
+        (status = 400, description = "The body is not a rotation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is revoked or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "The store cannot rotate keys", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn rotate_key(
+    State(store): State<Store>,
+    admin: Identity,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+    request: Request<Body>,
+) -> Result<Response, Problem> {
+    let asked: Option<serde_json::Map<String, serde_json::Value>> =
+        json_body(request, true, "a rotation (a JSON object)").await?;
+    let asked = asked.unwrap_or_default();
+    if let Some(other) = asked.keys().find(|k| *k != "grace_secs") {
+        return Err(Problem::bad(
+            "grace_secs",
+            format!("unknown field {other:?}: a rotation takes grace_secs only"),
+        ));
+    }
+    let grace = match asked.get("grace_secs") {
+        None | Some(serde_json::Value::Null) => 86_400,
+        Some(value) => value.as_u64().ok_or_else(|| {
+            Problem::bad(
+                "grace_secs",
+                "grace_secs is a whole number of seconds, 0 or more",
+            )
+        })?,
+    };
+    if grace > 10 * 365 * 86_400 {
+        return Err(Problem::bad("grace_secs", "a grace is at most ten years"));
+    }
+    let record = find(&store, &id).await?;
+    let rotated = store
+        .rotate(&record.id, Duration::from_secs(grace))
+        .await
+        .map_err(|e| Problem::store(&e))?;
+    let who = format!("key:{}", admin.id());
+    audit::rotated(&rotated, Actor::named(&who).from_client(client));
+    let retired = view(&rotated.retired);
+    let (new, key) = rotated.new.reveal();
+    let body = RotatedKeyResponse {
+        key: key.expose_secret().to_owned(),
+        record: view(&new),
+        retired,
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// This API's OpenAPI 3.1 document.

@@ -454,16 +454,38 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
     )
     .await;
 
+    let (_, _, rotated) = call(
+        &admin.router,
+        Some(&admin.admin_key),
+        "POST",
+        &format!("/keys/{}/rotate", &admin.admin_key[..8]),
+        json_body(json!({"grace_secs": 60})),
+    )
+    .await;
+    let new_secret = rotated["key"].as_str().unwrap().to_owned();
+
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    for event in ["API key created", "API key revoked"] {
+    for (event, target) in [
+        ("API key created", id.as_str()),
+        ("API key revoked", id.as_str()),
+        ("API key rotated", admin_id.as_str()),
+    ] {
         let line = log
             .lines()
             .find(|line| line.contains(event))
             .unwrap_or_else(|| panic!("no {event:?} event in {log}"));
-        assert!(line.contains(&format!("admin={admin_id}")), "{line}");
-        assert!(line.contains(&format!("key={id}")), "{line}");
-        assert!(line.contains(&format!("prefix={}", &secret[..8])), "{line}");
+        assert!(line.contains(api_key_auth::audit::TARGET), "{line}");
+        assert!(
+            line.contains(&format!("actor=\"key:{admin_id}\"")),
+            "{line}"
+        );
+        assert!(line.contains(&format!("key_id={target}")), "{line}");
+        assert!(line.contains(&format!("prefix={}", &target[..8])), "{line}");
     }
+    assert!(
+        !log.contains(&new_secret[9..]),
+        "the rotated key's secret reached the log"
+    );
     assert!(!log.contains(&secret[9..]), "the secret reached the log");
     assert!(
         !log.contains(&admin.admin_key[9..]),
@@ -508,4 +530,166 @@ async fn admin_keys_of_a_peppered_store_get_in() {
     let router = AdminApi::new(store).router().unwrap();
     let (status, _, _) = call(&router, Some(key.expose_secret()), "GET", "/keys", None).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// `POST /keys/{id}/rotate`: 201 with the new key (shown once, working at
+/// once) and both records; the old key works through its grace and says
+/// when it stops; no body means a day; a revoked key is 409, an unknown
+/// one 404, a bad body 400 naming what is wrong.
+#[tokio::test]
+async fn a_key_is_rotated_with_a_grace_period() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (old, old_key) = admin
+        .store
+        .create(NewKey::named("billing").scopes(["invoices:read"]))
+        .await
+        .unwrap()
+        .reveal();
+    let (status, headers, rotated) = call(
+        &admin.router,
+        key,
+        "POST",
+        &format!("/keys/{}/rotate", old.id),
+        json_body(json!({"grace_secs": 3600})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let new_key = rotated["key"].as_str().unwrap();
+    assert_eq!(rotated["record"]["name"], "billing");
+    assert_eq!(rotated["record"]["scopes"], json!(["invoices:read"]));
+    assert_eq!(rotated["record"]["replaces"], old.id.as_str());
+    assert_eq!(rotated["retired"]["replaced_by"], rotated["record"]["id"]);
+    assert_eq!(rotated["retired"]["status"], "active");
+    let left = rotated["retired"]["expires_in_secs"].as_i64().unwrap();
+    assert!((3590..=3600).contains(&left), "{left}");
+    assert_eq!(rotated["retired"]["sunset"], rotated["retired"]["expires"]);
+    accepted(&admin.store, new_key).await.unwrap();
+    accepted(&admin.store, old_key.expose_secret())
+        .await
+        .unwrap();
+
+    let (_, _, shown) = call(
+        &admin.router,
+        key,
+        "GET",
+        &format!("/keys/{}", old.id),
+        None,
+    )
+    .await;
+    assert_eq!(shown["replaced_by"], rotated["record"]["id"]);
+
+    // No body: a day's grace.
+    let new_id = rotated["record"]["id"].as_str().unwrap().to_owned();
+    let (status, _, again) = call(
+        &admin.router,
+        key,
+        "POST",
+        &format!("/keys/{new_id}/rotate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    let left = again["retired"]["expires_in_secs"].as_i64().unwrap();
+    assert!((86_390..=86_400).contains(&left), "{left}");
+
+    // Zero: at once.
+    let newest = again["record"]["id"].as_str().unwrap().to_owned();
+    let (status, _, at_once) = call(
+        &admin.router,
+        key,
+        "POST",
+        &format!("/keys/{newest}/rotate"),
+        json_body(json!({"grace_secs": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(at_once["retired"]["status"], "revoked");
+    let (status, _, problem) = call(
+        &admin.router,
+        key,
+        "POST",
+        &format!("/keys/{newest}/rotate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, _, _) = call(&admin.router, key, "POST", "/keys/nosuchid/rotate", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (body, says) in [
+        (json!({"grace": "24h"}), "unknown field"),
+        (json!({"grace_secs": -1}), "grace_secs"),
+        (json!({"grace_secs": 1_000_000_000u64}), "ten years"),
+    ] {
+        let (status, _, problem) = call(
+            &admin.router,
+            key,
+            "POST",
+            &format!("/keys/{}/rotate", at_once["record"]["id"].as_str().unwrap()),
+            json_body(body.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{body}: {problem}"
+        );
+    }
+}
+
+/// The listing's audit filters: keys unused for a while, keys expiring soon;
+/// every key shows its expiry's time left and its last use.
+#[tokio::test]
+async fn the_listing_finds_unused_and_expiring_keys() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (idle, _) = admin
+        .store
+        .create(NewKey::named("idle"))
+        .await
+        .unwrap()
+        .reveal();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(100 * 86_400);
+    admin
+        .store
+        .record_last_use(&[api_key_auth::store::KeyUse::new(&idle, long_ago)])
+        .await
+        .unwrap();
+    let (soon, _) = admin
+        .store
+        .create(NewKey::named("soon").expires_in(std::time::Duration::from_secs(3 * 86_400)))
+        .await
+        .unwrap()
+        .reveal();
+    let ids = |page: &Value| -> Vec<String> {
+        page["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, _, unused) = call(
+        &admin.router,
+        key,
+        "GET",
+        &format!("/keys?status=active&unused_for_secs={}", 90 * 86_400),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{unused}");
+    assert_eq!(ids(&unused), [idle.id.clone()]);
+    assert!(unused["keys"][0]["last_used"].is_string());
+    let (_, _, expiring) = call(
+        &admin.router,
+        key,
+        "GET",
+        &format!("/keys?expiring_within_secs={}", 7 * 86_400),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&expiring), [soon.id.clone()]);
+    let left = expiring["keys"][0]["expires_in_secs"].as_i64().unwrap();
+    assert!((3 * 86_400 - 10..=3 * 86_400).contains(&left), "{left}");
 }

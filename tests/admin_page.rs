@@ -1,7 +1,9 @@
 //! The key page in a real headless Chromium, driven as a person would: by
 //! labels, the keyboard and the text on buttons. Sign in with the admin key, generate
 //! "billing", read the key shown once in bold, call a guarded route with it
-//! (200), revoke it on the page, and the route answers 401.
+//! (200), rotate it with an hour's grace (both keys 200, the old one's
+//! answers with `Sunset`), revoke the new one on the page, and the route
+//! answers it 401.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`: the test looks for
 //! `chromedriver` (or `APIKEY_TEST_CHROMEDRIVER`), prints a line and skips
@@ -16,7 +18,10 @@ mod common;
 
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
-use api_key_auth::{admin::AdminApi, ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+use api_key_auth::{
+    admin::AdminApi, last_use::LastUseTracker, ApiKeyLayer, Authenticator, KeyManager, MemoryStore,
+    NewKey,
+};
 use fantoccini::{wd::Capabilities, Client, ClientBuilder, Locator};
 
 /// The chromedriver to use: `APIKEY_TEST_CHROMEDRIVER`, else one on the PATH.
@@ -45,7 +50,15 @@ async fn serve() -> (SocketAddr, String) {
         .await
         .unwrap()
         .reveal();
-    let app = quickstart::app(ApiKeyLayer::new(store.clone()))
+    // Uses are recorded, so the page has a last use to show.
+    let tracker = LastUseTracker::builder(store.clone())
+        .interval(Duration::from_millis(100))
+        .spawn();
+    let auth = Authenticator::builder(store.clone())
+        .last_use(tracker)
+        .build()
+        .unwrap();
+    let app = quickstart::app(ApiKeyLayer::from(auth))
         .nest("/admin", AdminApi::new(store).router().unwrap());
     (common::serve(app).await, admin.expose_secret().to_owned())
 }
@@ -129,10 +142,17 @@ async fn an_administrator_generates_uses_and_revokes_a_key_in_a_browser() {
 
 /// The status `GET /whoami` answers with `key`.
 async fn whoami(addr: SocketAddr, key: &str) -> u16 {
+    whoami_answer(addr, key).await.status
+}
+
+async fn whoami_answer(addr: SocketAddr, key: &str) -> common::RawResponse {
     let header = format!("Api-Key {key}");
-    common::http_get(addr, "/whoami", &[("Authorization", &header)])
-        .await
-        .status
+    common::http_get(addr, "/whoami", &[("Authorization", &header)]).await
+}
+
+/// The row of the key with `prefix`.
+fn row_of(prefix: &str) -> String {
+    format!("//tr[td[2][normalize-space()='{prefix}']]")
 }
 
 async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<(), String> {
@@ -163,14 +183,6 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
         return Err(format!("the key from the page got {status} from /whoami"));
     }
 
-    // The page as the README shows it: the new key once, in bold, and the list.
-    let png = browser.screenshot().await.unwrap();
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-page.png");
-    std::fs::write(&out, png).unwrap();
-    if std::env::var_os("APIKEY_UPDATE_SCREENSHOT").is_some() {
-        std::fs::copy(&out, "docs/admin-page.png").unwrap();
-    }
-
     // Dismissed, the key is gone from the page.
     wait_for(browser, &button("Dismiss"))
         .await
@@ -182,12 +194,81 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
         return Err("the key is still on the page after Dismiss".to_owned());
     }
 
+    // The tracker has written the use by the time the list is read again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Rotate it, by keyboard: Enter on the row's button, the grace chosen in
+    // the labelled list, Enter on "Rotate key".
+    let old_prefix = key[..8].to_owned();
+    wait_for(
+        browser,
+        &format!("{}{}", row_of(&old_prefix), button("Rotate")),
+    )
+    .await
+    .send_keys(&enter)
+    .await
+    .unwrap();
+    let grace = wait_for(
+        browser,
+        "//select[@id=//label[normalize-space()='The old key keeps working for']/@for]",
+    )
+    .await;
+    grace.select_by_label("1 hour").await.unwrap();
+    wait_for(browser, &button("Rotate key"))
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    let shown = wait_for(
+        browser,
+        &format!(
+            "//strong[@id='new-key-value' and string-length(normalize-space()) = 41 \
+             and not(starts-with(normalize-space(), '{old_prefix}'))]"
+        ),
+    )
+    .await;
+    let new_key = shown.text().await.unwrap();
+    wait_for(
+        browser,
+        "//p[@id='new-key-note' and contains(., 'keeps working until')]",
+    )
+    .await;
     wait_for(
         browser,
         &format!(
-            "//tr[td[1][normalize-space()='billing']]{}",
-            button("Revoke")
+            "{}[td[6][normalize-space()='active, replaced']]",
+            row_of(&old_prefix)
         ),
+    )
+    .await;
+    let old_answer = whoami_answer(addr, &key).await;
+    if old_answer.status != 200 || old_answer.header("sunset").is_none() {
+        return Err(format!("the old key during its grace got {old_answer:?}"));
+    }
+    let status = whoami(addr, &new_key).await;
+    if status != 200 {
+        return Err(format!("the rotated key got {status} from /whoami"));
+    }
+
+    // The page as the README shows it: a rotation's new key once, in bold,
+    // and the list with expiry, last use and the replaced key.
+    wait_for(
+        browser,
+        &format!("{}[td[5][normalize-space()!='never']]", row_of(&old_prefix)),
+    )
+    .await;
+    let png = browser.screenshot().await.unwrap();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-page.png");
+    std::fs::write(&out, png).unwrap();
+    if std::env::var_os("APIKEY_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(&out, "docs/admin-page.png").unwrap();
+    }
+
+    // Revoke the new key; the old one works on through its grace.
+    let new_prefix = new_key[..8].to_owned();
+    wait_for(
+        browser,
+        &format!("{}{}", row_of(&new_prefix), button("Revoke")),
     )
     .await
     .click()
@@ -196,13 +277,19 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     browser.accept_alert().await.unwrap();
     wait_for(
         browser,
-        "//tr[td[1][normalize-space()='billing'] and td[5][normalize-space()='revoked']]",
+        &format!(
+            "{}[td[6][normalize-space()='revoked']]",
+            row_of(&new_prefix)
+        ),
     )
     .await;
-
-    let status = whoami(addr, &key).await;
+    let status = whoami(addr, &new_key).await;
     if status != 401 {
         return Err(format!("the revoked key got {status} from /whoami"));
+    }
+    let status = whoami(addr, &key).await;
+    if status != 200 {
+        return Err(format!("the old key, still in its grace, got {status}"));
     }
     Ok(())
 }

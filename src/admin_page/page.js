@@ -76,6 +76,28 @@ function date(text) {
   return text ? text.replace("T", " ").replace("Z", " UTC") : "never";
 }
 
+// A span of seconds in its largest unit: "59 days", "3 hours", "20 minutes".
+function span(seconds) {
+  const units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+  for (const [size, name] of units) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return n + " " + name + (n === 1 ? "" : "s");
+  }
+  return "0 seconds";
+}
+
+// The expiry with the time left: "2027-01-31 00:00:00 UTC (in 59 days)".
+function expiry(key) {
+  if (!key.expires) return "never";
+  const left = key.expires_in_secs;
+  const when = left > 0 ? "in " + span(left) : span(-left) + " ago";
+  return date(key.expires) + " (" + when + ")";
+}
+
+function statusText(key) {
+  return key.sunset ? key.status + ", replaced" : key.status;
+}
+
 async function loadPage(cursor) {
   $("list-error").textContent = "";
   const status = $("status").value;
@@ -96,31 +118,76 @@ async function loadPage(cursor) {
     cell(row, key.name);
     cell(row, key.prefix, "prefix");
     cell(row, date(key.created));
-    cell(row, date(key.expires));
-    cell(row, key.status, "status-" + key.status);
+    cell(row, expiry(key));
+    cell(row, key.last_used ? date(key.last_used) : "never");
+    cell(row, statusText(key), "status-" + key.status);
     cell(row, key.scopes.join(" "));
     const actions = cell(row, "");
+    // A key already replaced is on its way out: rotate its successor instead.
+    if (key.status === "active" && !key.sunset) {
+      actions.appendChild(action("Rotate", key, () => openRotate(key)));
+    }
     if (key.status !== "revoked") {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Revoke";
-      const named = document.createElement("span");
-      named.className = "visually-hidden";
-      named.textContent = " " + key.name;
-      button.appendChild(named);
-      button.addEventListener("click", () => revoke(key));
-      actions.appendChild(button);
+      actions.appendChild(action("Revoke", key, () => revoke(key)));
     }
     body.appendChild(row);
   }
   if (page.keys.length === 0) {
     const row = document.createElement("tr");
-    cell(row, "No keys here.").colSpan = 7;
+    cell(row, "No keys here.").colSpan = 8;
     body.appendChild(row);
   }
   $("next-page").hidden = !page.next;
   $("next-page").dataset.cursor = page.next || "";
   $("first-page").hidden = !cursor;
+}
+
+// A row's button: its text, and the key's name for screen readers.
+function action(text, key, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = text;
+  const named = document.createElement("span");
+  named.className = "visually-hidden";
+  named.textContent = " " + key.name;
+  button.appendChild(named);
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+let rotating = null;   // the key the rotate form is open for
+
+function openRotate(key) {
+  rotating = key;
+  $("rotate-name").textContent = key.name + " (" + key.prefix + ")";
+  $("rotate-error").textContent = "";
+  $("rotate-section").hidden = false;
+  $("rotate-grace").focus();
+}
+
+function closeRotate() {
+  rotating = null;
+  $("rotate-section").hidden = true;
+}
+
+async function rotate(event) {
+  event.preventDefault();
+  if (!rotating) return;
+  const key = rotating;
+  const grace = Number($("rotate-grace").value);
+  let rotated;
+  try {
+    rotated = await api("POST", "keys/" + encodeURIComponent(key.id) + "/rotate", { grace_secs: grace });
+  } catch (error) {
+    $("rotate-error").textContent = error.message;
+    return;
+  }
+  closeRotate();
+  showNewKey(rotated.record.name, rotated.key,
+    rotated.retired.status === "revoked"
+      ? "The old key (" + key.prefix + ") has stopped working."
+      : "The old key (" + key.prefix + ") keeps working until " + date(rotated.retired.expires) + ".");
+  await loadPage(cursors[cursors.length - 1] || "");
 }
 
 async function revoke(key) {
@@ -140,6 +207,16 @@ function hideNewKey() {
   $("new-key").hidden = true;
   $("new-key-value").textContent = "";
   $("new-key-name").textContent = "";
+  $("new-key-note").textContent = "";
+}
+
+function showNewKey(name, key, note) {
+  $("new-key-name").textContent = name;
+  $("new-key-value").textContent = key;
+  $("new-key-note").textContent = note || "";
+  $("copy-key").textContent = "Copy";
+  $("new-key").hidden = false;
+  $("copy-key").focus();
 }
 
 async function generate(event) {
@@ -157,10 +234,7 @@ async function generate(event) {
     return;
   }
   $("generate").reset();
-  $("new-key-name").textContent = created.record.name;
-  $("new-key-value").textContent = created.key;
-  $("new-key").hidden = false;
-  $("copy-key").focus();
+  showNewKey(created.record.name, created.key, "");
   await loadPage("");
 }
 
@@ -177,6 +251,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sign-in").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut(""));
   $("generate").addEventListener("submit", generate);
+  $("rotate").addEventListener("submit", rotate);
+  $("rotate-cancel").addEventListener("click", () => { closeRotate(); $("status").focus(); });
   $("copy-key").addEventListener("click", copyKey);
   $("dismiss-key").addEventListener("click", () => { hideNewKey(); $("copy-key").textContent = "Copy"; $("new-name").focus(); });
   $("status").addEventListener("change", () => loadPage(""));
