@@ -4,6 +4,7 @@
 //! cargo run --example quickstart            # listens on 127.0.0.1:3000 (PORT to change)
 //! APIKEY_STORE=sqlite:keys.db cargo run --example quickstart        # keys kept across restarts
 //! APIKEY_STORE=postgres://... APIKEY_STORE_SCHEMA=drf cargo run --example quickstart  # a Django service's keys
+//! APIKEY_LAST_USE=off cargo run --example quickstart   # without recording when keys were last used
 //! curl -i localhost:3000/health             # 200, no key needed
 //! curl -i localhost:3000/whoami             # 401
 //! curl -i -H 'Authorization: Api-Key <the key it printed>' localhost:3000/whoami   # 200, JSON
@@ -17,6 +18,7 @@ use std::{
 
 use api_key_auth::{
     cache::CachedStore,
+    last_use::LastUseTracker,
     store::open::{open, redacted, Opened},
     ApiKeyLayer, AuthFailure, Authenticator, ErrorChain, Identity, KeyManager, NewKey,
 };
@@ -147,11 +149,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     };
 
-    let auth = Authenticator::builder(store)
+    // When each key was last used, written once a minute at most per key,
+    // off the request path (`api-key list --unused-for 90d` reads it). A
+    // Django table has no column for it.
+    let tracking = match std::env::var("APIKEY_LAST_USE").as_deref() {
+        Ok("off") => false,
+        Ok("on") | Err(_) => !drf,
+        Ok(other) => return Err(format!("APIKEY_LAST_USE is `on` or `off`, not {other:?}").into()),
+    };
+    let tracker = tracking.then(|| LastUseTracker::spawn(store.clone()));
+    let mut auth = Authenticator::builder(store)
         .realm("quickstart")
         .lookup_timeout(Duration::from_secs(2))
-        .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"))
-        .build()?;
+        .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"));
+    if let Some(tracker) = &tracker {
+        auth = auth.last_use(tracker.clone());
+    }
+    let auth = auth.build()?;
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -174,6 +188,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("    curl -i -H 'Authorization: Api-Key {example_key}' http://{addr}/whoami");
     drop(created);
 
-    axum::serve(listener, app(ApiKeyLayer::from(auth))).await?;
+    println!(
+        "last use of keys: {}",
+        if tracking { "recorded" } else { "not recorded" }
+    );
+    axum::serve(listener, app(ApiKeyLayer::from(auth)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    // Stopped serving: write the uses not yet written.
+    if let Some(tracker) = tracker {
+        tracker.shutdown().await?;
+    }
     Ok(())
 }

@@ -679,7 +679,7 @@ async fn the_listing_finds_unused_and_expiring_keys() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{unused}");
-    assert_eq!(ids(&unused), [idle.id.clone()]);
+    assert_eq!(ids(&unused), vec![idle.id.clone()]);
     assert!(unused["keys"][0]["last_used"].is_string());
     let (_, _, expiring) = call(
         &admin.router,
@@ -689,7 +689,7 @@ async fn the_listing_finds_unused_and_expiring_keys() {
         None,
     )
     .await;
-    assert_eq!(ids(&expiring), [soon.id.clone()]);
+    assert_eq!(ids(&expiring), vec![soon.id.clone()]);
     let left = expiring["keys"][0]["expires_in_secs"].as_i64().unwrap();
     assert!((3 * 86_400 - 10..=3 * 86_400).contains(&left), "{left}");
 }

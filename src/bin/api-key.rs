@@ -720,7 +720,7 @@ fn record_json(record: &KeyRecord) -> serde_json::Value {
         "status": status(record, SystemTime::now()),
         "created": time(Some(record.created)),
         "expires": record.expires.map(|at| time(Some(at))),
-        "expires_in_secs": record.expires.map(|at| seconds_from_now(at)),
+        "expires_in_secs": record.expires.map(seconds_from_now),
         "last_used": record.last_used.map(|at| time(Some(at))),
         "replaces": record.replaces,
         "replaced_by": record.replaced_by,

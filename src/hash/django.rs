@@ -160,7 +160,7 @@ impl DjangoHash {
                     if hex::encode_to_slice(*digest, &mut *hex).is_err() {
                         return false;
                     }
-                    bcrypt::verify(&*hex, hash).unwrap_or(false)
+                    bcrypt::verify(hex.as_slice(), hash).unwrap_or(false)
                 } else {
                     bcrypt::verify(bytes, hash).unwrap_or(false)
                 }

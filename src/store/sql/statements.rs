@@ -214,7 +214,7 @@ impl LastUseSql {
         let p = |n: usize| d.param(n);
         let later = "(api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms)";
         let pairs = |first: &dyn Fn(usize) -> String| -> String {
-            (0..rows).map(|i| first(i)).collect::<Vec<_>>().join(", ")
+            (0..rows).map(first).collect::<Vec<_>>().join(", ")
         };
         match d {
             // SQLite names a VALUES table's columns column1, column2.
