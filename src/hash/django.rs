@@ -268,3 +268,87 @@ fn bcrypt(text: &str, sha256_first: bool) -> Result<Kind, HashFormatError> {
         hash: Box::from(hash),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{Hasher, StoredHash};
+
+    /// Keys and hashes made by Django itself (3.2 and 2.2, through
+    /// djangorestframework-api-key 2.3.0): every hasher it offers.
+    const MADE_BY_DJANGO: &str = include_str!("../../tests/fixtures/django-hashes.json");
+
+    fn fixtures() -> Vec<(String, String)> {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(MADE_BY_DJANGO).unwrap();
+        rows.iter()
+            .map(|r| {
+                (
+                    r["key"].as_str().unwrap().to_owned(),
+                    r["hashed_key"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Each of Django's hashes verifies its key, and no other: one changed
+    /// character of the secret fails. It reads back as it was written.
+    #[test]
+    fn django_made_hashes_verify_their_key_only() {
+        let hasher = Hasher::default();
+        let mut seen = Vec::new();
+        for (key, hashed) in fixtures() {
+            let stored = StoredHash::parse(&hashed).unwrap_or_else(|e| panic!("{hashed}: {e}"));
+            assert!(stored.is_slow(), "{hashed}");
+            assert_eq!(stored.to_string(), hashed);
+            let right = ApiKey::parse(key.as_bytes()).unwrap();
+            assert!(hasher.verify(&right, &stored), "{hashed}");
+            let mut wrong = key.into_bytes();
+            let last = wrong.len() - 1;
+            wrong[last] = if wrong[last] == b'A' { b'B' } else { b'A' };
+            assert!(
+                !hasher.verify(&ApiKey::parse(&wrong).unwrap(), &stored),
+                "{hashed}"
+            );
+            seen.push(stored.algorithm());
+        }
+        for algorithm in [
+            Algorithm::Pbkdf2Sha256,
+            Algorithm::Pbkdf2Sha1,
+            Algorithm::Argon2,
+            Algorithm::BcryptSha256,
+            Algorithm::Bcrypt,
+        ] {
+            assert!(seen.contains(&algorithm), "no fixture for {algorithm}");
+        }
+    }
+
+    /// Hashes that do not read, or that ask for more work than Django ever
+    /// does, are refused (the store's record is then invalid: 503).
+    #[test]
+    fn odd_django_hashes_are_refused() {
+        let digest = "gUJtGUOdigU+bZyuWoyXf8a7/BkbDyJ1X4CuLqz3+c0=";
+        for text in [
+            format!("pbkdf2_sha256$0$salt${digest}"),
+            format!("pbkdf2_sha256$99999999999$salt${digest}"),
+            format!("pbkdf2_sha256$+5$salt${digest}"),
+            format!("pbkdf2_sha256$260000$${digest}"),
+            "pbkdf2_sha256$260000$salt$not base64!".to_owned(),
+            "pbkdf2_sha256$260000$salt$AAAA".to_owned(),
+            format!("pbkdf2_sha256$260000$salt${digest}$extra"),
+            format!("pbkdf2_sha1$260000$salt${digest}"),
+            "argon2$argon2id$v=19$m=4194304,t=2,p=8$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
+            "argon2$argon2d$v=19$m=512,t=2,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
+            "bcrypt_sha256$$2b$31$BHf3ynPSJfeWGukl.SpjYuLCLwcoWXyNu9sTeL5wuQrbdEqrCATDe".to_owned(),
+            "bcrypt$2b$12$Kplr.yppMyBj5SCAq/vfJeqi1zBhk3zbps/.i/E86LyVibyhiFZuO".to_owned(),
+            "bcrypt$$2b$12$short".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    StoredHash::parse(&text),
+                    Err(HashFormatError::BadLegacy { .. })
+                ),
+                "{text} was read"
+            );
+        }
+    }
+}

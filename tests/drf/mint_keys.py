@@ -6,6 +6,13 @@
     python mint_keys.py --postgres ... --verify rust-keys.json
 
     python mint_keys.py --sqlite PATH --act revoke:PREFIX delete:PREFIX expire:PREFIX
+    python mint_keys.py --sqlite PATH --out keys.json --legacy   # with a DRF before 3.0
+
+With --legacy (run by a virtualenv holding djangorestframework-api-key 2.x,
+tests/drf/requirements-legacy.txt), the keys are hashed as DRF hashed them
+before 3.0: with Django's password hashers, one key per hasher (PBKDF2, the
+default; PBKDF2-SHA1; Argon2; BCrypt-SHA256; BCrypt), plus revoked and
+expired ones. Each row names its hasher.
 
 With --act, mints nothing: Django changes the keys with those prefixes the way
 its admin would (`revoked = True` and `save()`, `delete()`, an expiry moved
@@ -61,14 +68,29 @@ def configure(args):
             "HOST": url.hostname or "127.0.0.1",
             "PORT": str(url.port or 5432),
         }
+    extra = {}
+    if getattr(args, "legacy", False):
+        # Every hasher the keys are minted with must be listed to verify them.
+        extra["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers." + h for h in LEGACY_HASHERS]
     settings.configure(
         INSTALLED_APPS=["django.contrib.contenttypes", "rest_framework", "rest_framework_api_key"],
         DATABASES={"default": database},
         USE_TZ=True,
         TIME_ZONE="UTC",
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        **extra,
     )
     django.setup()
+
+
+# Django's password hashers a DRF before 3.0 may have hashed keys with.
+LEGACY_HASHERS = [
+    "PBKDF2PasswordHasher",
+    "PBKDF2SHA1PasswordHasher",
+    "Argon2PasswordHasher",
+    "BCryptSHA256PasswordHasher",
+    "BCryptPasswordHasher",
+]
 
 
 def main():
@@ -81,6 +103,7 @@ def main():
     action.add_argument("--out")
     action.add_argument("--verify")
     action.add_argument("--act", nargs="+", metavar="WHAT:PREFIX")
+    parser.add_argument("--legacy", action="store_true")
     args = parser.parse_args()
     configure(args)
     if args.verify:
@@ -94,6 +117,8 @@ def main():
 
     call_command("migrate", verbosity=0)
     APIKey.objects.all().delete()
+    if args.legacy:
+        return mint_legacy(args.out)
 
     now = timezone.now()
     cases = [
@@ -123,6 +148,48 @@ def main():
         json.dump(keys, out, ensure_ascii=False, indent=1)
     accepted = sum(k["accepted"] for k in keys)
     print(f"minted {len(cases)} keys with DRF; DRF accepts {accepted} of {len(keys)} presented", file=sys.stderr)
+
+
+def mint_legacy(out_path):
+    """Keys hashed by each of Django's hashers, as DRF before 3.0 did."""
+    import rest_framework_api_key
+    from django.test.utils import override_settings
+    from django.utils import timezone
+    from rest_framework_api_key.models import APIKey
+
+    version = getattr(rest_framework_api_key, "__version__", "?")
+    if not version.startswith(("1.", "2.")):
+        print(f"--legacy needs djangorestframework-api-key before 3.0, not {version}", file=sys.stderr)
+        return 2
+    now = timezone.now()
+    keys = []
+    for hasher in LEGACY_HASHERS:
+        first = "django.contrib.auth.hashers." + hasher
+        rest = [h for h in settings.PASSWORD_HASHERS if h != first]
+        with override_settings(PASSWORD_HASHERS=[first] + rest):
+            cases = [(f"{hasher} valid", {})]
+            if hasher == "PBKDF2PasswordHasher":
+                cases += [
+                    (f"{hasher} revoked", {"revoked": True}),
+                    (f"{hasher} expired", {"expiry_date": now - datetime.timedelta(days=1)}),
+                    (f"{hasher} expiring", {"expiry_date": now + datetime.timedelta(days=30)}),
+                ]
+            for name, fields in cases:
+                record, key = APIKey.objects.create_key(name=name, **fields)
+                keys.append({
+                    "name": name,
+                    "key": key,
+                    "hasher": record.hashed_key.split("$")[0],
+                    "accepted": APIKey.objects.is_valid(key),
+                })
+            valid = keys[-len(cases)]["key"]
+            prefix, _, secret = valid.partition(".")
+            wrong = prefix + "." + secret[:-1] + ("A" if secret[-1] != "A" else "B")
+            keys.append({"name": f"{hasher} wrong secret", "key": wrong, "hasher": "", "accepted": APIKey.objects.is_valid(wrong)})
+    with open(out_path, "w", encoding="utf-8") as out:
+        json.dump(keys, out, ensure_ascii=False, indent=1)
+    print(f"minted {len(keys)} keys with djangorestframework-api-key {version}'s Django hashers", file=sys.stderr)
+    return 0
 
 
 def act(changes):

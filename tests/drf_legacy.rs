@@ -1,0 +1,289 @@
+//! Keys made by djangorestframework-api-key before 3.0, hashed with Django's
+//! password hashers: checked here, upgraded to `sha512$$` on their first
+//! success as DRF 3.x does (the row's primary key left as DRF leaves it), so
+//! that DRF 3.1 still accepts them afterwards; and a flood of wrong secrets
+//! for such a key, whose checks are slow by design, does not stall the server.
+//!
+//! The DRF tables are minted by the real djangorestframework-api-key 2.3.0
+//! (`tests/drf/mint_keys.py --legacy`, in a virtualenv of its own) into
+//! `APIKEY_TEST_DRF_LEGACY_DIR` (SQLite) and `APIKEY_TEST_DRF_LEGACY_POSTGRES_URL`;
+//! `.ci/run` makes both and then has DRF 3.1 check the keys as this test left them.
+#![cfg(feature = "drf-legacy")]
+
+mod common;
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use api_key_auth::{
+    cache::CachedStore,
+    hash::{Algorithm, StoredHash},
+    key::{ApiKey, Prefix},
+    store::{postgres::PostgresStore, sqlite::SqliteStore},
+    ApiKeyLayer, AuthFailure, Authenticator, KeyManager, KeyRecord, KeyStore, MemoryStore,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct Minted {
+    name: String,
+    key: String,
+    #[serde(default)]
+    hasher: String,
+    accepted: bool,
+}
+
+fn legacy_dir(test: &str) -> Option<PathBuf> {
+    match std::env::var("APIKEY_TEST_DRF_LEGACY_DIR") {
+        Ok(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            common::skip_line(&format!(
+                "skipping {test}: set APIKEY_TEST_DRF_LEGACY_DIR to keys minted by tests/drf/mint_keys.py --legacy (.ci/run does)"
+            ));
+            None
+        }
+    }
+}
+
+fn minted(path: &std::path::Path) -> Vec<Minted> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("APIKEY_TEST_DRF_LEGACY_DIR has no {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn headers(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Api-Key {key}").parse().unwrap());
+    headers
+}
+
+/// Every key gets DRF 2's verdict from us; each accepted one has its hash
+/// upgraded to `sha512$$` of the whole key (checked by reading the row), is
+/// quick to check from then on, and the keys DRF refused keep their hash.
+/// Writes what DRF 3.1 must now say of each key to `out`.
+async fn check_and_upgrade(
+    store: impl KeyManager + Clone,
+    keys: &[Minted],
+    out: PathBuf,
+    row_hash: impl Fn(
+        Prefix,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = (String, String)> + Send>>,
+) {
+    let cached = CachedStore::new(store.clone());
+    let auth = Authenticator::builder(cached)
+        .slow_hash_checks(2)
+        .build()
+        .unwrap();
+    for minted in keys {
+        let key = ApiKey::parse(minted.key.as_bytes()).unwrap();
+        let (id_before, hash_before) = row_hash(key.prefix()).await;
+        let verdict = auth.authenticate(&headers(&minted.key)).await;
+        assert_eq!(
+            verdict.is_ok(),
+            minted.accepted,
+            "{}: DRF said {}, we said {verdict:?}",
+            minted.name,
+            minted.accepted
+        );
+        let (id_after, hash_after) = row_hash(key.prefix()).await;
+        assert_eq!(
+            id_after, id_before,
+            "{}: DRF leaves the primary key",
+            minted.name
+        );
+        if minted.accepted {
+            let upgraded = StoredHash::parse(&hash_after).unwrap();
+            assert_eq!(upgraded.algorithm(), Algorithm::Sha512, "{}", minted.name);
+            assert!(api_key_auth::Hasher::sha512_drf().verify(&key, &upgraded));
+            let started = Instant::now();
+            auth.authenticate(&headers(&minted.key)).await.unwrap();
+            assert!(
+                started.elapsed() < Duration::from_millis(50),
+                "{}: a second check took {:?}: the upgraded hash was not served",
+                minted.name,
+                started.elapsed()
+            );
+        } else if !minted.hasher.is_empty() {
+            assert_eq!(
+                hash_after, hash_before,
+                "{}: a refused key keeps its hash",
+                minted.name
+            );
+        }
+    }
+    std::fs::write(out, serde_json::to_vec_pretty(keys).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_drf_before_3_are_checked_and_upgraded_on_sqlite() {
+    let Some(dir) = legacy_dir("drf_legacy::sqlite") else {
+        return;
+    };
+    let keys = minted(&dir.join("legacy-sqlite.json"));
+    assert!(keys.iter().filter(|k| k.accepted).count() >= 5);
+    let path = dir.join("legacy.sqlite3");
+    let store = SqliteStore::connect_drf(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    let row_hash = move |prefix: Prefix| {
+        let path = path.clone();
+        Box::pin(async move {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.query_row(
+                "SELECT id, hashed_key FROM rest_framework_api_key_apikey WHERE prefix = ?1",
+                [prefix.as_str()],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .unwrap()
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = (String, String)> + Send>>
+    };
+    check_and_upgrade(store, &keys, dir.join("rust-legacy-sqlite.json"), row_hash).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_drf_before_3_are_checked_and_upgraded_on_postgres() {
+    let Some(dir) = legacy_dir("drf_legacy::postgres") else {
+        return;
+    };
+    let Ok(url) = std::env::var("APIKEY_TEST_DRF_LEGACY_POSTGRES_URL") else {
+        common::skip_line(
+            "skipping drf_legacy::postgres: set APIKEY_TEST_DRF_LEGACY_POSTGRES_URL (.ci/run does)",
+        );
+        return;
+    };
+    let keys = minted(&dir.join("legacy-postgres.json"));
+    let store = PostgresStore::connect_drf(&url).await.unwrap();
+    let pool = store.pool().clone();
+    let row_hash = move |prefix: Prefix| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT id, hashed_key FROM rest_framework_api_key_apikey WHERE prefix = $1",
+            )
+            .bind(prefix.as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = (String, String)> + Send>>
+    };
+    check_and_upgrade(
+        store,
+        &keys,
+        dir.join("rust-legacy-postgres.json"),
+        row_hash,
+    )
+    .await;
+}
+
+/// A key minted by DRF 2.3.0 on Django 3.2 (PBKDF2, 260,000 iterations).
+fn legacy_record() -> (KeyRecord, String) {
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("fixtures/django-hashes.json")).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| {
+            r["hashed_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("pbkdf2_sha256$260000$")
+        })
+        .unwrap();
+    let key = row["key"].as_str().unwrap().to_owned();
+    let prefix = Prefix::parse(&key[..8]).unwrap();
+    let hash = StoredHash::parse(row["hashed_key"].as_str().unwrap()).unwrap();
+    (KeyRecord::new(prefix.as_str(), "legacy", prefix, hash), key)
+}
+
+/// While many clients guess at a legacy key's secret (each guess a PBKDF2
+/// of 260,000 iterations), other keys are answered as quickly as ever:
+/// slow checks run on the blocking pool, one at a time here, and a guess
+/// that waits too long for its turn is a 503, never a stall. No guess
+/// passes; the real key still does afterwards, and is then upgraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
+    let (legacy, legacy_key) = legacy_record();
+    let store = MemoryStore::from_records([legacy.clone()]);
+    let (_, normal) = store
+        .create(api_key_auth::NewKey::named("normal"))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::builder(store.clone())
+        .slow_hash_checks(1)
+        .build()
+        .unwrap();
+    async fn whoami(identity: api_key_auth::Identity) -> String {
+        identity.id().to_owned()
+    }
+    let app = axum::Router::new()
+        .route("/whoami", axum::routing::get(whoami))
+        .route_layer(ApiKeyLayer::from(auth.clone()).with_inner_body());
+    let addr = common::serve(app).await;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..48 {
+        let stop = stop.clone();
+        let guess = format!("Api-Key {}.{:0>32}", legacy.prefix, i);
+        flood.spawn(async move {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = common::http_get(addr, "/whoami", &[("Authorization", &guess)]).await;
+                answers.push(answer.status);
+            }
+            answers
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let normal = format!("Api-Key {}", normal.expose_secret());
+    let mut took = Vec::new();
+    for _ in 0..40 {
+        let started = Instant::now();
+        let answer = common::http_get(addr, "/whoami", &[("Authorization", &normal)]).await;
+        took.push(started.elapsed());
+        assert_eq!(answer.status, 200, "a normal key during the flood");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    while let Some(answers) = flood.join_next().await {
+        statuses.extend(answers.unwrap());
+    }
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(
+        median < Duration::from_millis(100),
+        "normal keys took {median:?} (median) during the flood; all: {took:?}"
+    );
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 503),
+        "a guess got something other than 401 or 503: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&503),
+        "guesses beyond the bound wait their turn, then 503"
+    );
+
+    // The real key passes (once the guesses are gone), and is upgraded.
+    let mut passed = false;
+    for _ in 0..20 {
+        match auth.authenticate(&headers(&legacy_key)).await {
+            Ok(_) => {
+                passed = true;
+                break;
+            }
+            Err(AuthFailure::StoreUnavailable { .. }) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(other) => panic!("the real legacy key was refused: {other}"),
+        }
+    }
+    assert!(passed);
+    let upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
+    assert_eq!(upgraded.hash.algorithm(), Algorithm::Sha512);
+}
