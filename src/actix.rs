@@ -40,7 +40,7 @@ use actix_web::{
 use bytes::Bytes;
 
 use crate::{
-    auth::{Admitted, Authenticator, Verdict},
+    auth::{Admitted, Authenticator, Sunset, Verdict},
     credential::{Credential, CredentialHeaders},
     error::AuthFailure,
     identity::{missing_identity, Identity, Unauthenticated},
@@ -182,7 +182,7 @@ fn admit(request: &ServiceRequest, admitted: Admitted) {
 fn passed<S, B>(
     service: &Rc<S>,
     request: ServiceRequest,
-    sunset: Option<std::time::SystemTime>,
+    sunset: Sunset,
 ) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -197,11 +197,8 @@ where
 }
 
 /// The response with `Sunset` when the key is in a rotation's grace period.
-fn with_sunset<B>(
-    mut response: ServiceResponse<B>,
-    sunset: Option<std::time::SystemTime>,
-) -> ServiceResponse<B> {
-    if let Some(value) = crate::auth::Passed::sunset_header(sunset) {
+fn with_sunset<B>(mut response: ServiceResponse<B>, sunset: Sunset) -> ServiceResponse<B> {
+    if let Some(value) = sunset.header() {
         if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
             response
                 .headers_mut()
@@ -344,7 +341,7 @@ where
             )
         };
         match refusal {
-            None => passed(&self.service, request, None),
+            None => passed(&self.service, request, Sunset::NONE),
             Some(refusal) => refused(request, refusal),
         }
     }

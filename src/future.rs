@@ -5,7 +5,6 @@ use std::{
     marker::PhantomData,
     pin::Pin,
     task::{ready, Context, Poll},
-    time::SystemTime,
 };
 
 use bytes::Bytes;
@@ -14,7 +13,7 @@ use pin_project_lite::pin_project;
 use tower::Service;
 
 use crate::{
-    auth::{CheckFuture, Passed},
+    auth::{CheckFuture, Sunset},
     body::{BodyMode, WrappedBody},
 };
 
@@ -46,7 +45,7 @@ pin_project! {
         Checking { check: CheckFuture, pending: Option<Box<(Request<ReqBody>, S)>> },
         // `sunset`: when the key stops working, for keys in a rotation's
         // grace period, to tell the client in the response.
-        Called { #[pin] future: S::Future, sunset: Option<SystemTime> },
+        Called { #[pin] future: S::Future, sunset: Sunset },
         // Boxed: a refusal is the rare path, and an inline response would
         // make every future (and every move of one) larger.
         Refused { response: Option<Box<Response<Bytes>>> },
@@ -57,7 +56,7 @@ impl<S, ReqBody, M> ResponseFuture<S, ReqBody, M>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn called(future: S::Future, sunset: Option<SystemTime>) -> Self {
+    pub(crate) fn called(future: S::Future, sunset: Sunset) -> Self {
         Self {
             state: State::Called { future, sunset },
             mode: PhantomData,
@@ -113,7 +112,7 @@ where
                 }
                 StateProj::Called { future, sunset } => {
                     let mut response = ready!(future.poll(cx))?;
-                    if let Some(value) = Passed::sunset_header(*sunset) {
+                    if let Some(value) = sunset.header() {
                         response.headers_mut().insert(SUNSET, value);
                     }
                     return Poll::Ready(Ok(response.map(M::inner)));

@@ -49,6 +49,11 @@
 //! | `sqlite`, `postgres`, `mysql`, `redis` features | stores in [`store`], sharing djangorestframework-api-key tables too |
 //! | `cache` feature | `cache::CachedStore`, a bounded cache in front of any store |
 //! | `testkit` feature | `testkit::Conformance`, the store contract as a test |
+//! | [`KeyManager::rotate`] | a new key for an old one, which works on for a grace period (`Sunset` on its answers) |
+//! | `last-use` feature | `last_use::LastUseTracker`: when each key was last used, written in batches off the request path |
+//! | [`audit`] | `tracing` events of what happened to keys, under one target |
+//! | `metrics` feature | counters and a histogram through the `metrics` facade |
+//! | `drf-legacy` features | keys of djangorestframework-api-key before 3.0 (Django password hashes), upgraded on use |
 //!
 //! # HTTP policy
 //!

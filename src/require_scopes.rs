@@ -106,7 +106,7 @@ where
             extensions.get::<Unauthenticated>(),
         );
         match refusal {
-            None => ResponseFuture::called(self.inner.call(request), None),
+            None => ResponseFuture::called(self.inner.call(request), crate::auth::Sunset::NONE),
             Some(refusal) => ResponseFuture::refused(Box::new(refusal)),
         }
     }

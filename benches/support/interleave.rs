@@ -92,6 +92,20 @@ impl Timings {
             .collect()
     }
 
+    /// The median over rounds of what `group::a` adds over `group::b`,
+    /// printed with `label`: the cost of one step, measured side by side.
+    pub fn print_step(&self, label: &str, group: &str, a: &str, b: &str) {
+        let (a, b) = (
+            &self.times[self.index(group, a)],
+            &self.times[self.index(group, b)],
+        );
+        let added: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+        println!(
+            "{label:<52} {:+8.1} ns (median of per-round differences)",
+            median(added)
+        );
+    }
+
     /// A line per variant: median and fastest time per request, and the
     /// median of what it adds over its group's bare variant.
     pub fn print_table(&self) {

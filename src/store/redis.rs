@@ -15,13 +15,13 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON) |
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `last_used_ms` |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
 //! | `ns:ids:complete` | string | set once `ns:ids` holds the ids of keys stored before it existed |
 //!
-//! Inserts and revocations are Lua scripts, so each is atomic. Every
+//! Inserts, revocations, rotations and last-use writes are Lua scripts, so each is atomic. Every
 //! revocation is published on `ns:revoked` with the key's prefix, for caches
 //! in other instances to drop it. The store expects a single Redis server
 //! (or a primary with replicas), not a cluster.
