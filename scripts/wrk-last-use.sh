@@ -20,11 +20,14 @@ trap 'kill "${servers[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 start() { # name port tracking
   PORT=$2 APIKEY_LAST_USE=$3 target/release/examples/quickstart >"$dir/$1" 2>/dev/null &
   servers+=($!)
+}
+key_of() { # name
   for _ in $(seq 100); do grep -q 'last use of keys' "$dir/$1" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/^    \([A-Za-z0-9]\{8\}\.[A-Za-z0-9]\{32\}\)$/\1/p' "$dir/$1"
 }
-on_key=$(start on "$PORT" on)
-off_key=$(start off "$((PORT + 1))" off)
+start on "$PORT" on
+start off "$((PORT + 1))" off
+on_key=$(key_of on) off_key=$(key_of off)
 if [ -z "$on_key" ] || [ -z "$off_key" ]; then
   echo "a quickstart printed no key (a store that holds keys already: use a fresh one)"; exit 1
 fi
