@@ -103,11 +103,13 @@ pub(crate) fn forbidden() -> Counter {
 
 /// A cache's hit and miss counters.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
 pub(crate) struct CacheMetrics {
     pub(crate) hits: Counter,
     pub(crate) misses: Counter,
 }
 
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
 impl CacheMetrics {
     pub(crate) fn new() -> Self {
         metrics::describe_counter!(CACHE_HITS, "API-key cache lookups answered from the cache");
