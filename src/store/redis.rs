@@ -586,6 +586,12 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
     if let Some(replaces) = &values.replaces {
         fields.push(("replaces", replaces.clone()));
     }
+    if let Some(replaced_by) = &values.replaced_by {
+        fields.push(("replaced_by", replaced_by.clone()));
+    }
+    if let Some(last_used) = values.last_used_ms {
+        fields.push(("last_used_ms", last_used.to_string()));
+    }
     fields
 }
 
