@@ -120,7 +120,11 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        match self.auth.begin(request.headers_mut()) {
+        let client = self.auth.client_of(
+            || request.peer_addr().map(|addr| addr.ip()),
+            request.headers(),
+        );
+        match self.auth.begin(request.headers_mut(), client) {
             Verdict::Pass(admitted) => {
                 let sunset = admitted.sunset();
                 admit(&request, admitted);
@@ -151,6 +155,10 @@ where
 
 /// actix-web's header map, read and protected by the core's rules.
 impl CredentialHeaders for actix_web::http::header::HeaderMap {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.get_all(name).map(HeaderValue::as_bytes).collect()
+    }
+
     fn take_key(&mut self, credential: &Credential) -> Result<Option<ApiKey>, AuthFailure> {
         // actix-web's header names are its own type: convert once, not at
         // every lookup as a `&str` name would be.

@@ -29,6 +29,7 @@
 use std::{
     fmt,
     future::Future,
+    net::IpAddr,
     pin::Pin,
     sync::{
         atomic::{AtomicU8, Ordering},
@@ -46,6 +47,7 @@ use crate::{
     hash::{Algorithm, Hasher},
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
+    limit::RateLimit,
     reject::Responses,
     requirement::{ScopeMode, ScopeRequirement},
     store::{KeyRecord, KeyStore, Lookup},
@@ -84,6 +86,12 @@ struct Inner {
     metrics: crate::metrics::RequestMetrics,
     #[cfg(feature = "drf-legacy")]
     slow: SlowChecks,
+    #[cfg(feature = "throttle")]
+    throttle: Option<crate::throttle::Throttler>,
+    #[cfg(feature = "throttle")]
+    proxies: crate::client::TrustedProxies,
+    #[cfg(feature = "rate-limit")]
+    limiter: Arc<dyn crate::rate_limit::RateLimiter>,
 }
 
 /// The bound on checks against slow (Django password) hashes: so many at
@@ -175,23 +183,33 @@ impl Admitted {
 pub(crate) type CheckFuture =
     Pin<Box<dyn Future<Output = Result<Passed, Box<Response<Bytes>>>> + Send + 'static>>;
 
-/// How far the steps that need no waiting got: to a decision, or to a
-/// lookup the store must be waited for.
+/// How far the steps that need no waiting got: to a decision, or to what
+/// must be waited for.
 enum Progress {
     Decided(Result<Option<Passed>, AuthFailure>),
+    /// The store must be asked.
     Wait(ApiKey),
-    /// The record is at hand, but its hash is a slow one: checked off the
-    /// async threads. Boxed: the rare path keeps the common ones small.
-    #[cfg(feature = "drf-legacy")]
-    Slow(Box<(ApiKey, Arc<KeyRecord>)>),
+    /// The record is at hand but its verdict needs waiting for: a slow hash
+    /// to check off the async threads, or a rate limiter elsewhere. Boxed:
+    /// the rare paths keep the common ones small.
+    #[cfg_attr(
+        not(any(feature = "drf-legacy", feature = "rate-limit")),
+        allow(dead_code)
+    )]
+    Later(Box<(ApiKey, Decision)>),
 }
 
-/// The verdict on a key and the store's answer: made, or, for a record
-/// with a slow hash, to be made off the async threads.
+/// The verdict on a key and the store's answer: made, or to be made by
+/// waiting for something.
 enum Decision {
     Done(Result<Passed, AuthFailure>),
+    /// The record's hash is slow (a Django password hash): checked on the
+    /// blocking pool.
     #[cfg(feature = "drf-legacy")]
     Slow(Arc<KeyRecord>),
+    /// The key is rate-limited and the limiter must be waited for.
+    #[cfg(feature = "rate-limit")]
+    Limit(Arc<KeyRecord>),
 }
 
 impl Authenticator {
@@ -223,15 +241,61 @@ impl Authenticator {
             last_use: None,
             #[cfg(feature = "drf-legacy")]
             slow_checks: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            #[cfg(feature = "throttle")]
+            throttle: None,
+            #[cfg(feature = "throttle")]
+            proxies: crate::client::TrustedProxies::none(),
+            #[cfg(feature = "rate-limit")]
+            limiter: None,
+            brands: Vec::new(),
+            drf_keys: true,
         }
+    }
+
+    /// The client address of a request whose connection came from `peer`:
+    /// the peer, or behind [trusted proxies](AuthenticatorBuilder::trusted_proxies)
+    /// the client they name. `None` without a throttle: nothing needs it.
+    #[inline]
+    pub(crate) fn client_of(
+        &self,
+        peer: impl FnOnce() -> Option<IpAddr>,
+        headers: &impl CredentialHeaders,
+    ) -> Option<IpAddr> {
+        #[cfg(feature = "throttle")]
+        if self.inner.throttle.is_some() {
+            return self.inner.proxies.client(peer()?, || {
+                (
+                    headers.values("forwarded"),
+                    headers.values("x-forwarded-for"),
+                )
+            });
+        }
+        let _ = (peer, headers);
+        None
     }
 
     /// Authenticates a request by its headers.
     ///
     /// `Ok(None)` means no key was presented and the authenticator is
     /// [optional](AuthenticatorBuilder::optional). Every failure is reported to
-    /// `tracing` and the failure hook before it is returned.
+    /// `tracing` and the failure hook before it is returned. No client
+    /// address is known here, so the [throttle](AuthenticatorBuilder::throttle)
+    /// neither refuses nor counts; see [`authenticate_from`](Self::authenticate_from).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Identity>, AuthFailure> {
+        self.authenticate_from(headers, None).await
+    }
+
+    /// Authenticates a request by its headers, from the client address
+    /// `client` (the connection's peer, or the client a trusted proxy
+    /// names): throttled, and its failures counted, as the layer does.
+    pub async fn authenticate_from(
+        &self,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+    ) -> Result<Option<Identity>, AuthFailure> {
+        if let Some(failure) = self.throttled(client) {
+            return Err(self.report(failure, None));
+        }
         let values = headers.get_all(self.inner.credential.name()).iter();
         let key = self
             .inner
@@ -240,55 +304,79 @@ impl Authenticator {
         let decided = match self.progress(key) {
             Progress::Decided(decided) => decided,
             Progress::Wait(key) => self.decide_later(&key).await.map(Some),
-            #[cfg(feature = "drf-legacy")]
-            Progress::Slow(slow) => {
-                let (key, record) = *slow;
-                self.decide_slowly(&key, record).await.map(Some)
+            Progress::Later(later) => {
+                let (key, decision) = *later;
+                self.settle(&key, decision).await.map(Some)
             }
         };
         decided
             .map(|passed| passed.map(|p| p.identity))
-            .map_err(|failure| self.report(failure))
+            .map_err(|failure| self.report(failure, client))
     }
 
-    /// The request path, in one place for every adapter: reads the key from
-    /// `headers` and protects its header (removed or marked sensitive),
-    /// finds the record (at once when the store can answer so), decides, and
-    /// on a refusal reports it and renders the response.
-    pub(crate) fn begin(&self, headers: &mut impl CredentialHeaders) -> Verdict {
+    /// The request path, in one place for every adapter: refuses a client
+    /// out of its budget of failures, reads the key from `headers` and
+    /// protects its header (removed or marked sensitive), finds the record
+    /// (at once when the store can answer so), decides, and on a refusal
+    /// reports it (and counts it against `client`) and renders the response.
+    pub(crate) fn begin(
+        &self,
+        headers: &mut impl CredentialHeaders,
+        client: Option<IpAddr>,
+    ) -> Verdict {
+        if let Some(failure) = self.throttled(client) {
+            return Verdict::Refuse(Box::new(self.refuse(failure, None)));
+        }
         let key = headers.take_key(&self.inner.credential);
         match self.progress(key) {
             Progress::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             Progress::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
             ))),
-            Progress::Decided(Err(failure)) => Verdict::Refuse(Box::new(self.refuse(failure))),
+            Progress::Decided(Err(failure)) => {
+                Verdict::Refuse(Box::new(self.refuse(failure, client)))
+            }
             Progress::Wait(key) => {
                 let this = self.clone();
                 Verdict::Pending(Box::pin(async move {
                     this.decide_later(&key)
                         .await
-                        .map_err(|failure| Box::new(this.refuse(failure)))
+                        .map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            #[cfg(feature = "drf-legacy")]
-            Progress::Slow(slow) => self.slowly(slow),
+            Progress::Later(later) => self.later(later, client),
         }
     }
 
-    /// The pending verdict of a slow hash's check: the rare path, kept out
-    /// of the common one's code.
-    #[cfg(feature = "drf-legacy")]
+    /// The pending verdict of a record whose decision must wait (a slow
+    /// hash, a remote rate limiter): the rare paths, kept out of the common
+    /// one's code.
     #[cold]
     #[inline(never)]
-    fn slowly(&self, slow: Box<(ApiKey, Arc<KeyRecord>)>) -> Verdict {
+    fn later(&self, later: Box<(ApiKey, Decision)>, client: Option<IpAddr>) -> Verdict {
         let this = self.clone();
         Verdict::Pending(Box::pin(async move {
-            let (key, record) = *slow;
-            this.decide_slowly(&key, record)
+            let (key, decision) = *later;
+            this.settle(&key, decision)
                 .await
-                .map_err(|failure| Box::new(this.refuse(failure)))
+                .map_err(|failure| Box::new(this.refuse(failure, client)))
         }))
+    }
+
+    /// The first step: a client address out of its budget of failed
+    /// attempts is refused before anything else is done.
+    #[inline]
+    fn throttled(&self, client: Option<IpAddr>) -> Option<AuthFailure> {
+        #[cfg(feature = "throttle")]
+        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
+            let retry_after = throttle.refusal(crate::client::bucket(client))?;
+            return Some(AuthFailure::Throttled {
+                client,
+                retry_after,
+            });
+        }
+        let _ = client;
+        None
     }
 
     /// The steps that need no waiting: the credential read, then the
@@ -302,8 +390,8 @@ impl Authenticator {
         match self.inner.store.find_now(key.prefix()) {
             Some(lookup) => match self.decide(&key, lookup) {
                 Decision::Done(decided) => Progress::Decided(decided.map(Some)),
-                #[cfg(feature = "drf-legacy")]
-                Decision::Slow(record) => Progress::Slow(Box::new((key, record))),
+                #[allow(unreachable_patterns)]
+                later => Progress::Later(Box::new((key, later))),
             },
             None => Progress::Wait(key),
         }
@@ -312,10 +400,20 @@ impl Authenticator {
     /// The lookup the store must be waited for, then the decision.
     async fn decide_later(&self, key: &ApiKey) -> Result<Passed, AuthFailure> {
         let lookup = self.find(key).await;
-        match self.decide(key, lookup) {
-            Decision::Done(decided) => decided,
-            #[cfg(feature = "drf-legacy")]
-            Decision::Slow(record) => self.decide_slowly(key, record).await,
+        let decision = self.decide(key, lookup);
+        self.settle(key, decision).await
+    }
+
+    /// Waits for what a decision waits for, until it is made.
+    async fn settle(&self, key: &ApiKey, mut decision: Decision) -> Result<Passed, AuthFailure> {
+        loop {
+            decision = match decision {
+                Decision::Done(decided) => return decided,
+                #[cfg(feature = "drf-legacy")]
+                Decision::Slow(record) => self.decide_slowly(key, record).await,
+                #[cfg(feature = "rate-limit")]
+                Decision::Limit(record) => return self.limit_later(record).await,
+            };
         }
     }
 
@@ -365,27 +463,79 @@ impl Authenticator {
         }
         self.inner.dummy.follow(record.hash.algorithm());
         let matched = self.inner.hasher.verify(key, &record.hash);
-        Decision::Done(self.conclude(prefix, record, matched))
+        self.conclude(prefix, record, matched)
     }
 
     /// The verdict once the hash is checked: revocation and expiry are only
-    /// ever reported for the true key.
-    fn conclude(
-        &self,
-        prefix: Prefix,
-        record: Arc<KeyRecord>,
-        matched: bool,
-    ) -> Result<Passed, AuthFailure> {
+    /// ever reported for the true key; then the key's rate limit.
+    fn conclude(&self, prefix: Prefix, record: Arc<KeyRecord>, matched: bool) -> Decision {
         if !matched {
-            return Err(AuthFailure::WrongSecret(prefix));
+            return Decision::Done(Err(AuthFailure::WrongSecret(prefix)));
         }
         if record.revoked {
-            return Err(AuthFailure::Revoked(prefix));
+            return Decision::Done(Err(AuthFailure::Revoked(prefix)));
         }
         if record.expires.is_some() && record.is_expired_at(SystemTime::now()) {
-            return Err(AuthFailure::Expired(prefix));
+            return Decision::Done(Err(AuthFailure::Expired(prefix)));
         }
-        Ok(self.pass(record))
+        if let Some(limit) = record.rate_limit {
+            return self.limit(record, limit);
+        }
+        Decision::Done(Ok(self.pass(record)))
+    }
+
+    /// A rate-limited key: through if the limiter says so now, refused if
+    /// it says not, or to wait for a limiter elsewhere. A server built
+    /// without a limiter cannot enforce the limit, and refuses (503) rather
+    /// than let the key through unlimited.
+    fn limit(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
+        #[cfg(feature = "rate-limit")]
+        return match self.inner.limiter.check_now(&record, &limit) {
+            Some(decision) => Decision::Done(self.limited(record, limit, decision)),
+            None => Decision::Limit(record),
+        };
+        #[cfg(not(feature = "rate-limit"))]
+        {
+            let _ = limit;
+            Decision::Done(Err(AuthFailure::StoreUnavailable {
+                prefix: record.prefix,
+                source: crate::store::StoreError::unsupported(
+                    "the key has a rate limit and this server was built without the rate-limit feature",
+                ),
+            }))
+        }
+    }
+
+    /// Asks a limiter elsewhere (Redis); one that cannot answer refuses (503).
+    #[cfg(feature = "rate-limit")]
+    async fn limit_later(&self, record: Arc<KeyRecord>) -> Result<Passed, AuthFailure> {
+        let Some(limit) = record.rate_limit else {
+            return Ok(self.pass(record));
+        };
+        match self.inner.limiter.check(&record, &limit).await {
+            Ok(decision) => self.limited(record, limit, decision),
+            Err(source) => Err(AuthFailure::StoreUnavailable {
+                prefix: record.prefix,
+                source,
+            }),
+        }
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn limited(
+        &self,
+        record: Arc<KeyRecord>,
+        limit: RateLimit,
+        decision: crate::rate_limit::RateDecision,
+    ) -> Result<Passed, AuthFailure> {
+        if decision.allowed {
+            return Ok(self.pass(record));
+        }
+        Err(AuthFailure::RateLimited {
+            prefix: record.prefix,
+            limit,
+            retry_after: decision.retry_after,
+        })
     }
 
     /// A key let through: its use noted for the last-use tracker (a push
@@ -416,35 +566,36 @@ impl Authenticator {
     /// hash is upgraded to `sha512$$`, as DRF 3.x does, so the key is quick
     /// from then on and Django still accepts it.
     #[cfg(feature = "drf-legacy")]
-    async fn decide_slowly(
-        &self,
-        key: &ApiKey,
-        record: Arc<KeyRecord>,
-    ) -> Result<Passed, AuthFailure> {
+    async fn decide_slowly(&self, key: &ApiKey, record: Arc<KeyRecord>) -> Decision {
         use crate::store::StoreError;
         let prefix = key.prefix();
-        let busy = |source: StoreError| AuthFailure::StoreUnavailable { prefix, source };
+        let busy = |source: StoreError| {
+            Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
+        };
         let slow = &self.inner.slow;
         let permit =
             match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
-                Ok(Err(closed)) => return Err(busy(StoreError::unavailable(closed))),
+                Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
                 Err(_) => {
-                    return Err(busy(StoreError::unavailable(
+                    return busy(StoreError::unavailable(
                         "too many checks of legacy (Django password) hashes are under way",
-                    )))
+                    ))
                 }
             };
         let (presented, hash, hasher) =
             (key.clone(), record.hash.clone(), self.inner.hasher.clone());
         // The permit goes with the work: a request that gives up does not
         // free the thread for another check before this one ends.
-        let matched = tokio::task::spawn_blocking(move || {
+        let matched = match tokio::task::spawn_blocking(move || {
             let _permit = permit;
             hasher.verify(&presented, &hash)
         })
         .await
-        .map_err(|e| busy(StoreError::unavailable(e)))?;
+        {
+            Ok(matched) => matched,
+            Err(e) => return busy(StoreError::unavailable(e)),
+        };
         if matched && record.is_active_at(SystemTime::now()) {
             let upgraded = Hasher::sha512_drf().hash(key);
             match self.inner.store.upgrade_hash(&record, upgraded).await {
@@ -459,10 +610,19 @@ impl Authenticator {
         self.conclude(prefix, record, matched)
     }
 
-    /// Reports a failure to `tracing` and the hook, and hands it back.
-    fn report(&self, failure: AuthFailure) -> AuthFailure {
+    /// Reports a failure to `tracing`, the metrics and the hook, counts it
+    /// against `client` for the throttle when it is a failed attempt, and
+    /// hands it back.
+    fn report(&self, failure: AuthFailure, client: Option<IpAddr>) -> AuthFailure {
         #[cfg(feature = "metrics")]
         self.inner.metrics.refused(&failure);
+        #[cfg(feature = "throttle")]
+        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
+            if failure.is_failed_attempt() {
+                throttle.failed(crate::client::bucket(client));
+            }
+        }
+        let _ = client;
         match &failure {
             AuthFailure::StoreUnavailable { .. } => {
                 tracing::warn!(reason = %Chain(&failure), "API key authentication unavailable");
@@ -476,8 +636,8 @@ impl Authenticator {
     }
 
     /// Reports a failure and renders its response.
-    fn refuse(&self, failure: AuthFailure) -> Response<Bytes> {
-        let failure = self.report(failure);
+    fn refuse(&self, failure: AuthFailure, client: Option<IpAddr>) -> Response<Bytes> {
+        let failure = self.report(failure, client);
         self.rejection(&failure)
     }
 
@@ -506,6 +666,16 @@ impl Authenticator {
         S: Into<String>,
     {
         ScopeRequirement::new(ScopeMode::Any, scopes, self.inner.responses.clone())
+    }
+
+    /// What the failed-attempt throttle holds, when there is one.
+    #[cfg(feature = "throttle")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
+    pub fn throttle_stats(&self) -> Option<crate::throttle::ThrottleStats> {
+        self.inner
+            .throttle
+            .as_ref()
+            .map(crate::throttle::Throttler::stats)
     }
 
     /// The header the key travels in.
@@ -543,6 +713,14 @@ pub struct AuthenticatorBuilder {
     last_use: Option<crate::last_use::LastUseTracker>,
     #[cfg(feature = "drf-legacy")]
     slow_checks: usize,
+    #[cfg(feature = "throttle")]
+    throttle: Option<crate::throttle::Throttle>,
+    #[cfg(feature = "throttle")]
+    proxies: crate::client::TrustedProxies,
+    #[cfg(feature = "rate-limit")]
+    limiter: Option<Arc<dyn crate::rate_limit::RateLimiter>>,
+    brands: Vec<crate::key_format::Brand>,
+    drf_keys: bool,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -661,6 +839,61 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Throttles failed attempts per client address (feature `throttle`):
+    /// an address over `throttle`'s budget gets 429 before its request is
+    /// read. The client is the connection's peer ([`client`](crate::client)
+    /// says where the layer finds it), or behind
+    /// [`trusted_proxies`](Self::trusted_proxies) the client they name.
+    #[cfg(feature = "throttle")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
+    pub fn throttle(mut self, throttle: crate::throttle::Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// Believes `Forwarded` / `X-Forwarded-For` from these proxies (and
+    /// only these) when telling the client address; none by default.
+    #[cfg(feature = "throttle")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
+    pub fn trusted_proxies(mut self, proxies: crate::client::TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Enforces keys' rate limits with `limiter` (feature `rate-limit`)
+    /// instead of a [`LocalRateLimiter`](crate::rate_limit::LocalRateLimiter)
+    /// of this authenticator's own: a [`RedisRateLimiter`](crate::store::redis::RedisRateLimiter)
+    /// shares one limit among instances.
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    pub fn rate_limiter(mut self, limiter: impl crate::rate_limit::RateLimiter) -> Self {
+        self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// Reads keys in `format` too: a [branded](crate::key_format) format
+    /// while clients move to it (DRF's own form stays accepted until
+    /// [`drf_keys(false)`](Self::drf_keys)).
+    pub fn accept(mut self, format: crate::key_format::KeyFormat) -> Self {
+        match format {
+            crate::key_format::KeyFormat::Drf => self.drf_keys = true,
+            crate::key_format::KeyFormat::Branded(brand) => {
+                if !self.brands.contains(&brand) {
+                    self.brands.push(brand);
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether keys in DRF's own form (`PREFIX.SECRET`, no brand) are
+    /// read; yes by default. Once every client has a branded key, `false`
+    /// refuses the old form.
+    pub fn drf_keys(mut self, accepted: bool) -> Self {
+        self.drf_keys = accepted;
+        self
+    }
+
     /// Checks the options and builds the authenticator.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
         let scheme = self.scheme;
@@ -671,6 +904,10 @@ impl AuthenticatorBuilder {
             }
             None => return Err(ConfigError::Scheme(scheme)),
         };
+        if !self.drf_keys && self.brands.is_empty() {
+            return Err(ConfigError::NoKeyFormat);
+        }
+        let credential = credential.with_formats(self.brands, self.drf_keys);
         let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
         let dummy = match self.store.hash_algorithm() {
             Some(algorithm) => DummyAlgorithm::fixed(algorithm),
@@ -696,6 +933,14 @@ impl AuthenticatorBuilder {
                     permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
                     wait: std::time::Duration::from_secs(2),
                 },
+                #[cfg(feature = "throttle")]
+                throttle: self.throttle.map(crate::throttle::Throttler::new),
+                #[cfg(feature = "throttle")]
+                proxies: self.proxies,
+                #[cfg(feature = "rate-limit")]
+                limiter: self
+                    .limiter
+                    .unwrap_or_else(|| Arc::new(crate::rate_limit::LocalRateLimiter::new())),
             }),
         })
     }
@@ -855,7 +1100,7 @@ mod tests {
         if let Some(value) = value {
             headers.insert(header::AUTHORIZATION, value.parse().unwrap());
         }
-        let verdict = auth.begin(&mut headers);
+        let verdict = auth.begin(&mut headers, None);
         (verdict, headers)
     }
 

@@ -9,9 +9,12 @@ use http::{
     HeaderMap, HeaderName, HeaderValue,
 };
 
+use std::sync::Arc;
+
 use crate::{
     error::{AuthFailure, Malformed, MAX_CREDENTIAL_LEN},
     key::ApiKey,
+    key_format::{unbrand, Brand, Unbranded},
     scheme::Scheme,
 };
 
@@ -23,6 +26,10 @@ pub(crate) struct Credential {
     optional: bool,
     /// The header is removed before the inner service sees the request.
     strip: bool,
+    /// Brands whose keys are read (checksum first); none by default.
+    brands: Arc<[Brand]>,
+    /// Whether keys in DRF's own form are read; yes by default.
+    drf: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +49,8 @@ impl Credential {
             },
             optional,
             strip,
+            brands: Arc::from([]),
+            drf: true,
         }
     }
 
@@ -51,7 +60,16 @@ impl Credential {
             source: Source::Header(name),
             optional,
             strip,
+            brands: Arc::from([]),
+            drf: true,
         }
+    }
+
+    /// Reads keys of these brands too, and DRF's own form only if `drf`.
+    pub(crate) fn with_formats(mut self, brands: Vec<Brand>, drf: bool) -> Self {
+        self.brands = Arc::from(brands);
+        self.drf = drf;
+        self
     }
 
     /// The header the key travels in.
@@ -93,6 +111,21 @@ impl Credential {
             Source::Authorization { scheme } => scheme.strip(bytes).ok_or(Malformed::Scheme)?,
             Source::Header(_) => bytes,
         };
+        let (key, branded) = if self.brands.is_empty() {
+            (key, false)
+        } else {
+            // A branded key's checksum is checked before anything else: a
+            // mistyped or made-up one costs no hash and no store call.
+            match unbrand(&self.brands, key) {
+                Ok(inner) => (inner, true),
+                Err(Unbranded::BadChecksum) => return Err(Malformed::Checksum.into()),
+                Err(Unbranded::NotBranded) => (key, false),
+            }
+        };
+        if !branded && !self.drf {
+            // Only branded keys are read, and this one was not behind a brand.
+            return Err(Malformed::Format.into());
+        }
         ApiKey::parse(key)
             .map(Some)
             .map_err(|e| Malformed::Key(e).into())
@@ -106,9 +139,20 @@ pub(crate) trait CredentialHeaders {
     /// header: removes it, or marks every value sensitive, so that HTTP/2
     /// never indexes it and `Debug` of the headers never shows it.
     fn take_key(&mut self, credential: &Credential) -> Result<Option<ApiKey>, AuthFailure>;
+
+    /// The values of the header `name`, in order (for the forwarding
+    /// headers of trusted proxies; rarely asked).
+    fn values(&self, name: &str) -> Vec<&[u8]>;
 }
 
 impl CredentialHeaders for HeaderMap {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect()
+    }
+
     fn take_key(&mut self, credential: &Credential) -> Result<Option<ApiKey>, AuthFailure> {
         let name = credential.name();
         // An entry serves reading and protecting with one lookup, but asking

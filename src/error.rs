@@ -1,10 +1,11 @@
 //! Why a request was refused, and why a configuration was: the errors every
 //! other part of the crate shares. Nothing here depends on a framework.
 
-use std::{error::Error as StdError, fmt};
+use std::{error::Error as StdError, fmt, net::IpAddr, time::Duration};
 
 use crate::{
     key::{KeyParseError, Prefix},
+    limit::RateLimit,
     store::StoreError,
 };
 
@@ -45,13 +46,39 @@ pub enum AuthFailure {
         #[source]
         source: StoreError,
     },
+    /// The client address spent its budget of failed attempts: refused
+    /// before its request was read (feature `throttle`).
+    #[error(
+        "client {client} is throttled after too many failed attempts; retry in {retry_after:?}"
+    )]
+    Throttled {
+        /// The address, as the throttle counts it.
+        client: IpAddr,
+        /// When it may try again.
+        retry_after: Duration,
+    },
+    /// A valid key over its rate limit.
+    #[error("API key {prefix} is over its rate limit of {limit}; retry in {retry_after:?}")]
+    RateLimited {
+        /// The key's prefix.
+        prefix: Prefix,
+        /// Its limit.
+        limit: RateLimit,
+        /// When it may be used again.
+        retry_after: Duration,
+    },
 }
 
 impl AuthFailure {
-    /// The HTTP status the failure is answered with: 503 for a store failure, else 401.
+    /// The HTTP status the failure is answered with: 503 for a store
+    /// failure, 429 for a throttled client or a key over its rate limit,
+    /// else 401.
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::StoreUnavailable { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled { .. } | Self::RateLimited { .. } => {
+                http::StatusCode::TOO_MANY_REQUESTS
+            }
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -59,11 +86,38 @@ impl AuthFailure {
     /// The prefix of the presented key, when it got as far as being parsed.
     pub fn prefix(&self) -> Option<Prefix> {
         match self {
-            Self::Missing | Self::Malformed(_) => None,
+            Self::Missing | Self::Malformed(_) | Self::Throttled { .. } => None,
             Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => {
                 Some(*p)
             }
-            Self::StoreUnavailable { prefix, .. } => Some(*prefix),
+            Self::StoreUnavailable { prefix, .. } | Self::RateLimited { prefix, .. } => {
+                Some(*prefix)
+            }
+        }
+    }
+
+    /// Whether the failure is a failed attempt that the throttle counts
+    /// against its client: a key presented and refused (malformed, unknown,
+    /// wrong, revoked, expired). No key at all, a store failure, a throttle
+    /// or a rate limit is not one.
+    pub fn is_failed_attempt(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed(_)
+                | Self::UnknownPrefix(_)
+                | Self::WrongSecret(_)
+                | Self::Revoked(_)
+                | Self::Expired(_)
+        )
+    }
+
+    /// How long the client is told to wait, for a 429.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Throttled { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
     }
 }
@@ -84,6 +138,13 @@ pub enum Malformed {
     /// The key after the scheme is not `PREFIX.SECRET`.
     #[error(transparent)]
     Key(#[from] KeyParseError),
+    /// A branded key whose checksum does not hold: mistyped, or made up.
+    #[error("the branded key's checksum does not hold: it is mistyped or not a key")]
+    Checksum,
+    /// A key in a form the server does not accept (DRF's own form, where
+    /// only branded keys are read).
+    #[error("the key is not in a form this server accepts")]
+    Format,
 }
 
 /// Options of an [`Authenticator`](crate::Authenticator) that do not describe a valid configuration.
@@ -104,6 +165,19 @@ pub enum ConfigError {
     /// A scope requirement names no scope.
     #[error("a scope requirement names at least one scope")]
     NoScopes,
+    /// A trusted proxy that is not an address or a network.
+    #[error(
+        "the trusted proxy {0:?} is not an address or a network (10.0.0.0/8, 127.0.0.1, fd00::/8)"
+    )]
+    Proxy(String),
+    /// Neither DRF's own key form nor any branded one is accepted.
+    #[error("an authenticator accepts DRF keys, branded keys or both; this one accepts none")]
+    NoKeyFormat,
+    /// A key brand that is not 2 to 16 lowercase letters and digits.
+    #[error(
+        "the key brand {0:?} must be 2 to 16 lowercase letters and digits, starting with a letter"
+    )]
+    Brand(String),
 }
 
 /// An error and its sources, `: `-joined, for one log line or one line on a

@@ -179,7 +179,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.auth.begin(request.headers_mut()) {
+        let client = self.auth.client_of(
+            || crate::client::peer(request.extensions()),
+            request.headers(),
+        );
+        match self.auth.begin(request.headers_mut(), client) {
             Verdict::Pass(admitted) => {
                 let sunset = admitted.sunset();
                 admitted.insert_into(request.extensions_mut());

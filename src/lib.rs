@@ -71,6 +71,7 @@
 // authenticator, then the tower layers, then the framework adapters
 // (`scripts/module-graph.py` checks that no module reaches back up).
 mod auth;
+pub mod client;
 mod credential;
 mod error;
 mod identity;
@@ -84,6 +85,8 @@ pub mod body;
 pub mod future;
 pub mod hash;
 pub mod key;
+pub mod key_format;
+pub mod limit;
 pub mod reject;
 pub mod store;
 
@@ -165,6 +168,14 @@ pub mod last_use;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+
+#[cfg(feature = "throttle")]
+#[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
+pub mod throttle;
+
+#[cfg(feature = "rate-limit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+pub mod rate_limit;
 
 // What a user of the layer and a store's author need, at the root; the rest
 // lives in its module, once.

@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable` |
+//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `throttled`, `rate_limited` |
 //! | `api_key_auth_store_lookup_seconds` | histogram | | lookups the store was waited for (cache misses, stores without a synchronous answer) |
 //! | `api_key_auth_cache_hits_total` | counter | | `CachedStore` lookups answered from the cache |
 //! | `api_key_auth_cache_misses_total` | counter | | `CachedStore` lookups passed to the store |
@@ -52,6 +52,8 @@ pub(crate) struct RequestMetrics {
     revoked: Counter,
     expired: Counter,
     store_unavailable: Counter,
+    throttled: Counter,
+    rate_limited: Counter,
     pub(crate) lookup: Histogram,
 }
 
@@ -73,6 +75,8 @@ impl RequestMetrics {
             revoked: outcome("revoked"),
             expired: outcome("expired"),
             store_unavailable: outcome("store_unavailable"),
+            throttled: outcome("throttled"),
+            rate_limited: outcome("rate_limited"),
             lookup: metrics::histogram!(STORE_LOOKUP),
         }
     }
@@ -91,6 +95,8 @@ impl RequestMetrics {
             AuthFailure::Revoked(_) => &self.revoked,
             AuthFailure::Expired(_) => &self.expired,
             AuthFailure::StoreUnavailable { .. } => &self.store_unavailable,
+            AuthFailure::Throttled { .. } => &self.throttled,
+            AuthFailure::RateLimited { .. } => &self.rate_limited,
         };
         counter.increment(1);
     }

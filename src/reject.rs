@@ -5,6 +5,8 @@
 //! | missing, malformed, unknown, wrong, revoked or expired key    | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
 //! | valid key without a required scope                            | 403    | `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"` |
 //! | the key store failed                                          | 503    | `Retry-After: 1`                                |
+//! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |
+//! | a key over its rate limit                                     | 429    | `Retry-After`, `RateLimit-Policy: "key";q=<requests>;w=<seconds>`, `RateLimit: "key";r=0;t=<seconds>` |
 //!
 //! Every 401 carries the same body, whatever the reason, so a client cannot
 //! tell an unknown prefix from a wrong secret. Bodies are small JSON objects;
@@ -12,18 +14,26 @@
 //!
 //! In gRPC mode ([`AuthenticatorBuilder::grpc`](crate::AuthenticatorBuilder::grpc))
 //! the same refusals are trailers-only gRPC responses: HTTP 200 with
-//! `grpc-status` 16 (UNAUTHENTICATED), 7 (PERMISSION_DENIED) or 14 (UNAVAILABLE).
+//! `grpc-status` 16 (UNAUTHENTICATED), 7 (PERMISSION_DENIED), 14 (UNAVAILABLE)
+//! or 8 (RESOURCE_EXHAUSTED, for 429).
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderName, HeaderValue, Response, StatusCode};
 
-use crate::error::{AuthFailure, ConfigError};
+use crate::{
+    error::{AuthFailure, ConfigError},
+    limit::RateLimit,
+};
 
 /// The body of every 401.
 pub const UNAUTHORIZED_BODY: &str =
     r#"{"error":"unauthorized","message":"a valid API key is required"}"#;
 /// The body of every 403.
 pub const FORBIDDEN_BODY: &str = r#"{"error":"insufficient_scope","message":"the API key lacks a scope this resource requires"}"#;
+/// The body of every 429.
+pub const TOO_MANY_BODY: &str = r#"{"error":"too_many_requests","message":"too many requests; retry after the seconds Retry-After says"}"#;
 /// The body of every 503.
 pub const UNAVAILABLE_BODY: &str =
     r#"{"error":"unavailable","message":"API keys cannot be checked right now; retry later"}"#;
@@ -41,6 +51,7 @@ pub(crate) struct Responses {
 const GRPC_UNAUTHENTICATED: &str = "16";
 const GRPC_PERMISSION_DENIED: &str = "7";
 const GRPC_UNAVAILABLE: &str = "14";
+const GRPC_RESOURCE_EXHAUSTED: &str = "8";
 
 impl Responses {
     pub(crate) fn new(
@@ -63,12 +74,48 @@ impl Responses {
         })
     }
 
-    /// The response for an authentication failure: 503 for a store failure, else the uniform 401.
+    /// The response for an authentication failure: 503 for a store
+    /// failure, 429 for a throttled client or a key over its limit, else
+    /// the uniform 401.
     pub(crate) fn for_failure(&self, failure: &AuthFailure) -> Response<Bytes> {
         match failure {
             AuthFailure::StoreUnavailable { .. } => self.unavailable(),
+            AuthFailure::Throttled { retry_after, .. } => self.too_many(*retry_after, None),
+            AuthFailure::RateLimited {
+                retry_after, limit, ..
+            } => self.too_many(*retry_after, Some(limit)),
             _ => self.unauthorized(),
         }
+    }
+
+    /// A 429: `Retry-After` in whole seconds (at least 1), and for a rate
+    /// limit its policy and state as the IETF `RateLimit-Policy` and
+    /// `RateLimit` fields describe them.
+    pub(crate) fn too_many(
+        &self,
+        retry_after: Duration,
+        limit: Option<&RateLimit>,
+    ) -> Response<Bytes> {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        if self.grpc {
+            return grpc(GRPC_RESOURCE_EXHAUSTED, "too many requests; retry later");
+        }
+        let mut response = json(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_BODY);
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        if let Some(limit) = limit {
+            let window = limit.period().as_secs().max(1);
+            let policy = format!("\"key\";q={};w={window}", limit.requests());
+            let state = format!("\"key\";r=0;t={secs}");
+            if let (Ok(policy), Ok(state)) =
+                (HeaderValue::try_from(policy), HeaderValue::try_from(state))
+            {
+                headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
+                headers.insert(HeaderName::from_static("ratelimit"), state);
+            }
+        }
+        response
     }
 
     pub(crate) fn unauthorized(&self) -> Response<Bytes> {

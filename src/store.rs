@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 use crate::{
     hash::{Algorithm, Hasher, StoredHash},
     key::{ApiKey, KeyGenError, Prefix},
+    limit::RateLimit,
 };
 
 #[cfg(feature = "cache")]
@@ -106,10 +107,13 @@ pub struct KeyRecord {
     /// [`LastUseTracker`](crate::last_use::LastUseTracker)): writes are
     /// batched, so this may lag real use by the tracker's interval.
     pub last_used: Option<SystemTime>,
+    /// How fast the key may be used; `None`: as fast as the service allows.
+    /// A djangorestframework-api-key table has no column for it.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl KeyRecord {
-    /// A record created now, never expiring, not revoked, with no scopes, owner or metadata.
+    /// A record created now, never expiring, not revoked, with no scopes, owner, metadata or rate limit.
     pub fn new(
         id: impl Into<String>,
         name: impl Into<String>,
@@ -130,6 +134,7 @@ impl KeyRecord {
             replaces: None,
             replaced_by: None,
             last_used: None,
+            rate_limit: None,
         }
     }
 
@@ -774,6 +779,7 @@ pub struct NewKey {
     owner: Option<String>,
     metadata: BTreeMap<String, String>,
     replaces: Option<String>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl NewKey {
@@ -786,6 +792,7 @@ impl NewKey {
             owner: None,
             metadata: BTreeMap::new(),
             replaces: None,
+            rate_limit: None,
         }
     }
 
@@ -807,6 +814,7 @@ impl NewKey {
             owner: old.owner.clone(),
             metadata: old.metadata.clone(),
             replaces: Some(old.id.clone()),
+            rate_limit: old.rate_limit,
         }
     }
 
@@ -837,6 +845,13 @@ impl NewKey {
     /// Records who the key belongs to.
     pub fn owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = Some(owner.into());
+        self
+    }
+
+    /// Limits how fast the key may be used: requests per period and a burst,
+    /// enforced by every authenticator (see [`rate_limit`](crate::rate_limit)).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
         self
     }
 
@@ -876,6 +891,7 @@ impl NewKey {
             replaces: self.replaces.clone(),
             replaced_by: None,
             last_used: None,
+            rate_limit: self.rate_limit,
         };
         Ok((record, key))
     }

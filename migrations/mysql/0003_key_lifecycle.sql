@@ -1,8 +1,11 @@
 -- api-key-auth: a key's life. `replaces` names the key a rotation replaced,
 -- `replaced_by` the key that replaced this one (its grace period runs until
 -- `expires_ms`); `last_used_ms` is when it was last used (Unix ms, written in
--- batches by the last-use tracker). One statement: MySQL applies it whole.
+-- batches by the last-use tracker); `rate_limit` how fast it may be used
+-- (JSON: {"requests": 100, "period_ms": 1000, "burst": 20}). One statement:
+-- MySQL applies it whole.
 ALTER TABLE api_keys
     ADD COLUMN replaces VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
     ADD COLUMN replaced_by VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
-    ADD COLUMN last_used_ms BIGINT NULL;
+    ADD COLUMN last_used_ms BIGINT NULL,
+    ADD COLUMN rate_limit TEXT NULL;

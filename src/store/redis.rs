@@ -15,7 +15,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `last_used_ms` |
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `last_used_ms`, `rate_limit` (JSON) |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
@@ -307,6 +307,7 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
         last_used_ms: take("last_used_ms")
             .map(|t| number(t, "last_used_ms is not a number"))
             .transpose()?,
+        rate_limit: take("rate_limit"),
     }
     .into_record()
 }
@@ -591,6 +592,9 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
     }
     if let Some(last_used) = values.last_used_ms {
         fields.push(("last_used_ms", last_used.to_string()));
+    }
+    if let Some(limit) = &values.rate_limit {
+        fields.push(("rate_limit", limit.clone()));
     }
     fields
 }

@@ -9,6 +9,7 @@ use std::{
 use crate::{
     hash::StoredHash,
     key::Prefix,
+    limit::RateLimit,
     store::{KeyRecord, StoreError},
 };
 
@@ -33,6 +34,8 @@ pub(crate) struct RawRecord {
     pub(crate) replaces: Option<String>,
     pub(crate) replaced_by: Option<String>,
     pub(crate) last_used_ms: Option<i64>,
+    /// JSON, as [`RateLimit::to_json`] writes it; read exactly or refused.
+    pub(crate) rate_limit: Option<String>,
 }
 
 impl RawRecord {
@@ -54,6 +57,12 @@ impl RawRecord {
             serde_json::from_str(&self.scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
         let metadata =
             serde_json::from_str(&self.metadata).map_err(|e| invalid(format!("metadata: {e}")))?;
+        let rate_limit = self
+            .rate_limit
+            .as_deref()
+            .map(RateLimit::from_json)
+            .transpose()
+            .map_err(invalid)?;
         Ok(KeyRecord {
             id,
             name: self.name,
@@ -68,6 +77,7 @@ impl RawRecord {
             replaces: self.replaces,
             replaced_by: self.replaced_by,
             last_used: self.last_used_ms.map(from_millis),
+            rate_limit,
         })
     }
 }
@@ -88,15 +98,18 @@ pub(crate) struct InsertValues {
     pub(crate) replaces: Option<String>,
     pub(crate) replaced_by: Option<String>,
     pub(crate) last_used_ms: Option<i64>,
+    pub(crate) rate_limit: Option<String>,
 }
 
 impl InsertValues {
     pub(crate) fn new(record: KeyRecord, drf_schema: bool) -> Result<Self, StoreError> {
-        let has_extras =
-            !record.scopes.is_empty() || record.owner.is_some() || !record.metadata.is_empty();
+        let has_extras = !record.scopes.is_empty()
+            || record.owner.is_some()
+            || !record.metadata.is_empty()
+            || record.rate_limit.is_some();
         if drf_schema && has_extras {
             return Err(StoreError::config(
-                "a djangorestframework-api-key table has no columns for scopes, owner or metadata",
+                "a djangorestframework-api-key table has no columns for scopes, owner, metadata or a rate limit",
             ));
         }
         let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
@@ -110,6 +123,7 @@ impl InsertValues {
                 &record.metadata,
             ))?,
             last_used_ms: record.last_used.map(to_millis),
+            rate_limit: record.rate_limit.map(RateLimit::to_json),
             id: record.id,
             name: record.name,
             revoked: record.revoked,

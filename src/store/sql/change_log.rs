@@ -60,7 +60,7 @@ pub(crate) struct ChangeLogSql {
 /// The columns of this crate's own table whose change a cache must hear
 /// of: all but `last_used_ms`, which the last-use tracker writes every
 /// minute and which changes nothing a cache serves.
-const NATIVE_WATCHED: [&str; 12] = [
+const NATIVE_WATCHED: [&str; 13] = [
     "id",
     "prefix",
     "hashed_key",
@@ -73,6 +73,7 @@ const NATIVE_WATCHED: [&str; 12] = [
     "metadata",
     "replaces",
     "replaced_by",
+    "rate_limit",
 ];
 
 impl ChangeLogSql {

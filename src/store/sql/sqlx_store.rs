@@ -458,6 +458,7 @@ where
             .bind(values.replaces)
             .bind(values.replaced_by)
             .bind(values.last_used_ms)
+            .bind(values.rate_limit)
     } else {
         query
     }
@@ -506,6 +507,7 @@ where
         replaces: row.try_get("replaces")?,
         replaced_by: row.try_get("replaced_by")?,
         last_used_ms: row.try_get("last_used_ms")?,
+        rate_limit: row.try_get("rate_limit")?,
     })
 }
 

@@ -421,11 +421,11 @@ impl Statements {
         let (find, by_id, list, insert, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
-                     scopes, owner, metadata, replaces, replaced_by, last_used_ms";
+                     scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}, {}, {}, last_used_ms",
+                     {}, {}, {}, {}, {}, {}, last_used_ms, {}",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -436,6 +436,7 @@ impl Statements {
                     text("metadata"),
                     text("replaces"),
                     text("replaced_by"),
+                    text("rate_limit"),
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
@@ -443,7 +444,7 @@ impl Statements {
                     format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
                     format!(
                         "INSERT INTO api_keys ({columns}) VALUES ({})",
-                        (1..=13).map(p).collect::<Vec<_>>().join(", ")
+                        (1..=14).map(p).collect::<Vec<_>>().join(", ")
                     ),
                     dialect.revoke("api_keys", "id"),
                     PageParts {
@@ -463,7 +464,7 @@ impl Statements {
                     "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
                      expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata, \
-                     {} AS replaces, {} AS replaced_by, {} AS last_used_ms",
+                     {} AS replaces, {} AS replaced_by, {} AS last_used_ms, {} AS rate_limit",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
                     dialect.read_text("hashed_key", "hashed_key"),
@@ -477,6 +478,7 @@ impl Statements {
                     dialect.null_text(),
                     dialect.null_text(),
                     dialect.null_int(),
+                    dialect.null_text(),
                 );
                 (
                     format!("SELECT {read} FROM {table} WHERE prefix = {}", p(1)),

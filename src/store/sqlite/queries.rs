@@ -71,6 +71,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         replaces: row.get("replaces")?,
         replaced_by: row.get("replaced_by")?,
         last_used_ms: row.get("last_used_ms")?,
+        rate_limit: row.get("rate_limit")?,
     })
 }
 
@@ -138,6 +139,7 @@ fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
         params.push(text(values.replaces));
         params.push(text(values.replaced_by));
         params.push(int(values.last_used_ms));
+        params.push(text(values.rate_limit));
     }
     params
 }
