@@ -95,11 +95,47 @@ struct Inner {
 }
 
 /// The bound on checks against slow (Django password) hashes: so many at
-/// once on the blocking pool, each waiting so long at most for its turn.
+/// once on the blocking pool, each waiting so long at most for its turn,
+/// and one per key at a time.
 #[cfg(feature = "drf-legacy")]
 struct SlowChecks {
     permits: Arc<tokio::sync::Semaphore>,
     wait: std::time::Duration,
+    checking: Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
+}
+
+/// A key's turn at a slow check: while it is held, no other check of that
+/// key starts. Given back on drop, wherever the check ends.
+#[cfg(feature = "drf-legacy")]
+struct KeyTurn {
+    checking: Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
+    prefix: Prefix,
+}
+
+#[cfg(feature = "drf-legacy")]
+impl KeyTurn {
+    fn take(
+        checking: &Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
+        prefix: Prefix,
+    ) -> Option<Self> {
+        let mut under_way = checking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        under_way.insert(prefix).then(|| Self {
+            checking: checking.clone(),
+            prefix,
+        })
+    }
+}
+
+#[cfg(feature = "drf-legacy")]
+impl Drop for KeyTurn {
+    fn drop(&mut self) {
+        self.checking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.prefix);
+    }
 }
 
 /// A key let through: its identity, and when it stops working if it is in
@@ -120,9 +156,13 @@ impl Sunset {
     pub(crate) const NONE: Self = Self(0);
 
     fn of(at: Option<SystemTime>) -> Self {
+        // An HTTP-date ends with the year 9999: a later expiry (a row
+        // another tool wrote) is told as the last moment one can say.
         let secs = at
             .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map_or(0, |since| since.as_secs().max(1));
+            .map_or(0, |since| {
+                since.as_secs().clamp(1, crate::store::LATEST_EXPIRY_SECS)
+            });
         Self(secs)
     }
 
@@ -561,10 +601,12 @@ impl Authenticator {
 
     /// Checks `key` against a record whose hash is slow (a Django password
     /// hash from djangorestframework-api-key before 3.0): on the blocking
-    /// pool, a bounded number at once, each waiting a bounded time for its
-    /// turn (then 503, as a store too busy to answer). On success the stored
-    /// hash is upgraded to `sha512$$`, as DRF 3.x does, so the key is quick
-    /// from then on and Django still accepts it.
+    /// pool, one check per key at once and a bounded number in all, each
+    /// waiting a bounded time for its turn (then 503, as a store too busy to
+    /// answer). A flood of guesses at one key thus holds at most one turn at
+    /// a time, and other keys wait for no more than a check each. On success
+    /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
+    /// request, so the key is quick from then on and Django still accepts it.
     #[cfg(feature = "drf-legacy")]
     async fn decide_slowly(&self, key: &ApiKey, record: Arc<KeyRecord>) -> Decision {
         use crate::store::StoreError;
@@ -572,7 +614,17 @@ impl Authenticator {
         let busy = |source: StoreError| {
             Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
         };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return busy(StoreError::unsupported(
+                "checking a legacy (Django password) hash needs a tokio runtime",
+            ));
+        }
         let slow = &self.inner.slow;
+        let Some(turn) = KeyTurn::take(&slow.checking, prefix) else {
+            return busy(StoreError::unavailable(
+                "a check of this key's legacy hash is under way; retry",
+            ));
+        };
         let permit =
             match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
@@ -585,10 +637,10 @@ impl Authenticator {
             };
         let (presented, hash, hasher) =
             (key.clone(), record.hash.clone(), self.inner.hasher.clone());
-        // The permit goes with the work: a request that gives up does not
-        // free the thread for another check before this one ends.
+        // The permit and the key's turn go with the work: a request that
+        // gives up frees neither before this check ends.
         let matched = match tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _held = (permit, turn);
             hasher.verify(&presented, &hash)
         })
         .await
@@ -597,17 +649,43 @@ impl Authenticator {
             Err(e) => return busy(StoreError::unavailable(e)),
         };
         if matched && record.is_active_at(SystemTime::now()) {
-            let upgraded = Hasher::sha512_drf().hash(key);
-            match self.inner.store.upgrade_hash(&record, upgraded).await {
-                Ok(()) => crate::audit::hash_upgraded(&record),
-                Err(err) => tracing::warn!(
+            self.upgrade_in_background(key, &record);
+        }
+        self.conclude(prefix, record, matched)
+    }
+
+    /// Replaces a legacy hash by `sha512$$` on a task of its own, within
+    /// five seconds: a row locked elsewhere delays no request.
+    #[cfg(feature = "drf-legacy")]
+    fn upgrade_in_background(&self, key: &ApiKey, record: &Arc<KeyRecord>) {
+        let (store, record) = (self.inner.store.clone(), record.clone());
+        let upgraded = Hasher::sha512_drf().hash(key);
+        tokio::spawn(async move {
+            let prefix = record.prefix;
+            let written = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                store.upgrade_hash(&record, upgraded),
+            )
+            .await;
+            match written {
+                Ok(Ok(true)) => crate::audit::hash_upgraded(&record),
+                Ok(Ok(false)) => tracing::warn!(
+                    prefix = %prefix,
+                    "a legacy key hash was not upgraded: the row changed meanwhile, or its \
+                     hashed_key column is too narrow for sha512$$ (DRF before 2.2 made it 100 \
+                     characters: run Django's migrations); the key stays slow to check"
+                ),
+                Ok(Err(err)) => tracing::warn!(
                     prefix = %prefix,
                     error = %Chain(&err),
                     "could not upgrade a legacy key hash; it stays slow to check"
                 ),
+                Err(_) => tracing::warn!(
+                    prefix = %prefix,
+                    "upgrading a legacy key hash took over 5 s and was given up"
+                ),
             }
-        }
-        self.conclude(prefix, record, matched)
+        });
     }
 
     /// Reports a failure to `tracing`, the metrics and the hook, counts it
@@ -829,9 +907,11 @@ impl AuthenticatorBuilder {
 
     /// How many checks against slow hashes (Django password hashes, from
     /// djangorestframework-api-key before 3.0) run at once, on the blocking
-    /// pool; half the cores by default, at least 1. A check waits at most
-    /// two seconds for its turn, then is answered 503: a flood of guesses
-    /// at such a key delays only that key's requests.
+    /// pool; half the cores by default, at least 1. One key is checked once
+    /// at a time (a second check of it meanwhile is answered 503), and a
+    /// check waits at most two seconds for its turn, then is answered 503:
+    /// a flood of guesses at such a key makes its holder retry, and costs
+    /// other keys no more than a check's wait.
     #[cfg(feature = "drf-legacy")]
     #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
     pub fn slow_hash_checks(mut self, at_once: usize) -> Self {
@@ -932,6 +1012,7 @@ impl AuthenticatorBuilder {
                 slow: SlowChecks {
                     permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
                     wait: std::time::Duration::from_secs(2),
+                    checking: Arc::default(),
                 },
                 #[cfg(feature = "throttle")]
                 throttle: self.throttle.map(crate::throttle::Throttler::new),

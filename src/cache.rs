@@ -552,7 +552,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         self.inner.hash_algorithm()
     }
 
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         let upgraded = self.inner.upgrade_hash(record, new).await;
         // The entry holds the old hash, slow to check.
         self.shared.invalidate(record.prefix);

@@ -274,12 +274,18 @@ pub trait KeyStore: Send + Sync + 'static {
     /// djangorestframework-api-key table made before 3.0 holds Django
     /// password hashes), as DRF itself does on a key's first check. Only a
     /// row still holding `record`'s hash is changed, so concurrent upgrades
-    /// agree. A djangorestframework-api-key row gets the primary key DRF
-    /// gives the new hash too, so Django keeps accepting the key.
+    /// agree, and only `hashed_key`: a djangorestframework-api-key row keeps
+    /// its primary key, as DRF 3 leaves it. Nothing else of the record is
+    /// written (it may be a cached copy): a revocation made since stays.
+    ///
+    /// `Ok(false)` when nothing was changed: the row holds another hash by
+    /// now, or its column is too narrow for the new one (DRF before 2.2
+    /// made `hashed_key` 100 characters; `sha512$$` needs 136), which is
+    /// checked in the statement, never left to truncate the hash.
     ///
     /// The default changes nothing and says so (the key keeps its old hash,
     /// and its slow check, until upgraded elsewhere).
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         let _ = (record, new);
         Err(StoreError::unsupported(
             "this store does not upgrade stored hashes",
@@ -301,7 +307,7 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
         (**self).hash_algorithm()
     }
 
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         (**self).upgrade_hash(record, new).await
     }
 }
@@ -389,9 +395,10 @@ pub trait KeyManager: KeyStore {
     /// Gives the old key's record as it is left.
     ///
     /// Refuses with [`StoreError::not_found`] when no key has `old_id`,
-    /// [`StoreError::inactive`] when that key is revoked or expired by the
-    /// time the step runs, and [`StoreError::conflict`] when `new`'s prefix
-    /// or id is taken. [`rotate`](Self::rotate) is built on it.
+    /// [`StoreError::inactive`] when that key is revoked, expired or already
+    /// replaced by the time the step runs (two rotations of one key: one
+    /// wins), and [`StoreError::conflict`] when `new`'s prefix or id is
+    /// taken. [`rotate`](Self::rotate) is built on it.
     ///
     /// The default says the store cannot: a store of your own implements it
     /// to be rotatable (the conformance kit checks it).
@@ -439,6 +446,12 @@ pub trait KeyManager: KeyStore {
                 "key {:?} is {}: only a working key can be rotated",
                 old.id,
                 if old.revoked { "revoked" } else { "expired" }
+            )));
+        }
+        if let Some(successor) = &old.replaced_by {
+            return Err(StoreError::inactive(format!(
+                "key {:?} was already replaced by {successor:?}: rotate that one",
+                old.id
             )));
         }
         let retirement = Retirement::after(grace, now);
@@ -828,9 +841,9 @@ impl NewKey {
         self
     }
 
-    /// Makes the key stop working at `at`.
+    /// Makes the key stop working at `at` (at [`latest_expiry`] at the latest).
     pub fn expires_at(mut self, at: SystemTime) -> Self {
-        self.expires = Some(at);
+        self.expires = Some(at.min(latest_expiry()));
         self
     }
 

@@ -27,8 +27,9 @@
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters come back intact |
 //! | `find_now_agrees` | a store answering [`KeyStore::find_now`](crate::KeyStore::find_now) answers as `find` does |
-//! | `rotate` | a rotation with a grace makes a key with the same name, scopes, owner and metadata (and the old one's lifetime), naming the one it replaces; both authenticate during the grace, the old one is refused as expired after it; a zero grace revokes at once; a revoked key is not rotated (`is_inactive`), an unknown id is `is_not_found` |
-//! | `last_use` | `record_last_use` sets a key's last use, never moves it back, skips unknown ids; listings show it, and `unused_since` and `expiring_before` list exactly the keys they should |
+//! | `rotate` | a rotation with a grace makes a key with the same name, scopes, owner, metadata and rate limit (and the old one's lifetime), naming the one it replaces; both authenticate during the grace, the old one is refused as expired after it; a zero grace revokes at once; `replace` refuses a revoked or already replaced key (`is_inactive`) itself, an unknown id is `is_not_found` |
+//! | `last_use` | `record_last_use` sets a key's last use, never moves it back, skips unknown ids, leaves a revocation as it is; listings show it, and `unused_since` and `expiring_before` list exactly the keys they should |
+//! | `upgrade_hash` | where the store upgrades hashes: only a row still holding the old hash changes, only its hash (a revocation made since stays) |
 
 use std::{
     fmt,
@@ -142,17 +143,23 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.find_now_agrees().await?;
         self.rotate().await?;
         self.last_use().await?;
+        self.upgrade_hash().await?;
         Ok(())
     }
 
     fn new_key(&self, name: &str) -> NewKey {
         let new = NewKey::named(name);
-        if self.schema_has_extras {
-            new.scopes(["read", "write:all"])
-                .owner("conformance")
-                .metadata("purpose", "conformance kit")
-        } else {
-            new
+        if !self.schema_has_extras {
+            return new;
+        }
+        let new = new
+            .scopes(["read", "write:all"])
+            .owner("conformance")
+            .metadata("purpose", "conformance kit");
+        // A limit no check of the kit comes near.
+        match crate::limit::RateLimit::new(10_000, Duration::from_secs(1)) {
+            Ok(limit) => new.rate_limit(limit),
+            Err(_) => new,
         }
     }
 
@@ -826,6 +833,48 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 ))
             }
         }
+        // The store itself refuses, not only `rotate` before calling it:
+        // a revoked key, and a key already replaced (two rotations: one wins).
+        let retire = crate::store::Retirement::after(Duration::from_secs(60), SystemTime::now());
+        match self
+            .store
+            .replace(&at_once.id, self.fresh_record(CHECK)?, retire)
+            .await
+        {
+            Err(e) if e.is_inactive() => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!(
+                        "replace of a revoked key gave {:?}, not an inactive error",
+                        other.map(|_| ())
+                    ),
+                ))
+            }
+        }
+        if self.keeps_links {
+            let (twice, _) = self.create(CHECK, self.new_key("rotated twice")).await?;
+            self.store
+                .replace(&twice.id, self.fresh_record(CHECK)?, retire)
+                .await
+                .map_err(|e| fail(CHECK, format!("replace failed: {e}")))?;
+            match self
+                .store
+                .replace(&twice.id, self.fresh_record(CHECK)?, retire)
+                .await
+            {
+                Err(e) if e.is_inactive() => {}
+                other => {
+                    return Err(fail(
+                        CHECK,
+                        format!(
+                            "a second replace of a replaced key gave {:?}, not an inactive error",
+                            other.map(|_| ())
+                        ),
+                    ))
+                }
+            }
+        }
         match self
             .store
             .rotate("no-such-key-id", Duration::from_secs(60))
@@ -896,6 +945,21 @@ impl<S: KeyManager + Clone> Conformance<S> {
             "an earlier use moved the last use back to {seen:?}"
         );
 
+        let (gone, _) = self
+            .create(CHECK, self.new_key("revoked, then used"))
+            .await?;
+        self.store
+            .revoke(&gone.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
+        self.record_use(&gone, now).await?;
+        let still = self.find(CHECK, gone.prefix).await?;
+        ensure!(
+            CHECK,
+            still.is_some_and(|r| r.revoked),
+            "a last-use write after a revocation left the key unrevoked"
+        );
+
         let (idle, _) = self.create(CHECK, self.new_key("idle")).await?;
         let long_ago = now - 3 * DAY;
         self.record_use(&idle, long_ago).await?;
@@ -915,6 +979,70 @@ impl<S: KeyManager + Clone> Conformance<S> {
             CHECK,
             shown.is_some_and(|at| within(at, long_ago, Duration::from_millis(2))),
             "a listing shows last use {shown:?}, not {long_ago:?}"
+        );
+        Ok(())
+    }
+
+    /// A record for a new key, as `create` would make it, for `replace`.
+    fn fresh_record(&self, check: &'static str) -> Result<KeyRecord, ConformanceFailure> {
+        NewKey::named("direct")
+            .mint(&self.hasher, |prefix, hash| self.store.new_id(prefix, hash))
+            .map(|(record, _)| record)
+            .map_err(|e| fail(check, e.to_string()))
+    }
+
+    async fn upgrade_hash(&self) -> CheckResult {
+        const CHECK: &str = "upgrade_hash";
+        let (record, _) = self.create(CHECK, self.new_key("upgraded")).await?;
+        let other_key = || ApiKey::generate().map_err(|e| fail(CHECK, e.to_string()));
+        let better = Hasher::sha512_drf().hash(&other_key()?);
+        match self.store.upgrade_hash(&record, better.clone()).await {
+            Err(e) if e.is_unsupported() => return Ok(()),
+            Err(e) => return Err(fail(CHECK, format!("upgrade_hash failed: {e}"))),
+            Ok(changed) => ensure!(
+                CHECK,
+                changed,
+                "upgrading the hash a row holds changed nothing"
+            ),
+        }
+        let found = self
+            .find(CHECK, record.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "an upgraded key vanished"))?;
+        ensure!(
+            CHECK,
+            found.hash == better,
+            "the row does not hold the upgraded hash"
+        );
+        ensure!(
+            CHECK,
+            found.name == record.name,
+            "an upgrade changed the key's name"
+        );
+        // The record handed in is stale now (it holds the old hash): an
+        // upgrade from it changes nothing, and a revocation made since stays.
+        self.store
+            .revoke(&record.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke failed: {e}")))?;
+        let changed = self
+            .store
+            .upgrade_hash(&record, self.hasher.hash(&other_key()?))
+            .await
+            .map_err(|e| fail(CHECK, format!("upgrade_hash failed: {e}")))?;
+        ensure!(
+            CHECK,
+            !changed,
+            "an upgrade from a stale hash changed the row"
+        );
+        let found = self
+            .find(CHECK, record.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "the key vanished"))?;
+        ensure!(
+            CHECK,
+            found.revoked && found.hash == better,
+            "an upgrade from a stale record undid a revocation or the hash"
         );
         Ok(())
     }
@@ -986,6 +1114,13 @@ fn extras_intact(check: &'static str, created: &KeyRecord, found: &KeyRecord) ->
         "metadata {:?} came back as {:?}",
         created.metadata,
         found.metadata
+    );
+    ensure!(
+        check,
+        found.rate_limit == created.rate_limit,
+        "rate limit {:?} came back as {:?}",
+        created.rate_limit,
+        found.rate_limit
     );
     Ok(())
 }

@@ -104,8 +104,8 @@ impl KeyManager for Faulty {
         let Some(old) = rows.iter_mut().find(|r| r.id == old_id) else {
             return Err(StoreError::not_found("no such key"));
         };
-        if !old.is_active_at(SystemTime::now()) {
-            return Err(StoreError::inactive("revoked or expired"));
+        if !old.is_active_at(SystemTime::now()) || old.replaced_by.is_some() {
+            return Err(StoreError::inactive("revoked, expired or replaced"));
         }
         if !self.retire_ignored {
             *old = old.retired(retirement, &new.id);

@@ -89,7 +89,16 @@ async fn check_and_upgrade(
             minted.name,
             minted.accepted
         );
-        let (id_after, hash_after) = row_hash(key.prefix()).await;
+        // The upgrade runs on a task of its own, off the request.
+        let mut row = row_hash(key.prefix()).await;
+        for _ in 0..100 {
+            if !minted.accepted || row.1.starts_with("sha512$$") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            row = row_hash(key.prefix()).await;
+        }
+        let (id_after, hash_after) = row;
         assert_eq!(
             id_after, id_before,
             "{}: DRF leaves the primary key",
@@ -200,13 +209,17 @@ fn legacy_record() -> (KeyRecord, String) {
 
 /// While many clients guess at a legacy key's secret (each guess a PBKDF2
 /// of 260,000 iterations), other keys are answered as quickly as ever:
-/// slow checks run on the blocking pool, one at a time here, and a guess
-/// that waits too long for its turn is a 503, never a stall. No guess
-/// passes; the real key still does afterwards, and is then upgraded.
+/// slow checks run on the blocking pool, one at a time here and one per
+/// key, so the guesses hold one turn at a time and another legacy key's
+/// holder is checked too; a guess that cannot have its turn is a 503,
+/// never a stall. No guess passes; the real key still does afterwards, and
+/// is then upgraded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
     let (legacy, legacy_key) = legacy_record();
-    let store = MemoryStore::from_records([legacy.clone()]);
+    // Another legacy key, whose holder comes during the flood.
+    let other = record_of(B_KEY, B_HASH);
+    let store = MemoryStore::from_records([legacy.clone(), other]);
     let (_, normal) = store
         .create(api_key_auth::NewKey::named("normal"))
         .await
@@ -248,7 +261,17 @@ async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
         assert_eq!(answer.status, 200, "a normal key during the flood");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // One check's turn at a time goes to the guesses, whatever their
+    // number: another legacy key's holder waits a check or two, no more.
+    let other = format!("Api-Key {B_KEY}");
+    let started = Instant::now();
+    let other_answer = common::http_get(addr, "/whoami", &[("Authorization", &other)]).await;
+    let other_took = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        other_answer.status, 200,
+        "another legacy key during the flood (after {other_took:?})"
+    );
     let mut statuses = Vec::new();
     while let Some(answers) = flood.join_next().await {
         statuses.extend(answers.unwrap());
@@ -284,6 +307,132 @@ async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
         }
     }
     assert!(passed);
-    let upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
+    let mut upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
+    for _ in 0..100 {
+        if upgraded.hash.algorithm() == Algorithm::Sha512 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
+    }
     assert_eq!(upgraded.hash.algorithm(), Algorithm::Sha512);
+}
+
+/// Made by Django 3.2 and 2.2 (tests/fixtures/django-hashes.json).
+const A_KEY: &str = "CI0SxFrf.06qUGKaWMGcGBFiUAUpWiB9SmWqi4qiu";
+const A_HASH: &str =
+    "pbkdf2_sha256$260000$VLBUhIcaWzt9e5C9ddLfCI$M3/Tpwu7Ua/Xz2U4ASBVybgtpVQGRP+Q0TDxptpPJsc=";
+const B_KEY: &str = "zIQLmSOy.D8yvJ3mgFrkHvhgj7vTrHInRPUKFX24B";
+const B_HASH: &str =
+    "pbkdf2_sha256$150000$4ATQo3LKxnXZ$xmM/tnpE0O0+X+5S4cprJLXdZnaUIHGZjFKfCtw3Ibk=";
+
+fn record_of(key: &str, hash: &str) -> KeyRecord {
+    let prefix = ApiKey::parse(key.as_bytes()).unwrap().prefix();
+    KeyRecord::new(
+        prefix.as_str(),
+        "legacy",
+        prefix,
+        StoredHash::parse(hash).unwrap(),
+    )
+}
+
+/// Outside a tokio runtime (the core runs on any executor), a legacy
+/// record is a 503, not a panic: its check needs tokio's blocking pool.
+#[test]
+fn a_legacy_hash_outside_tokio_is_refused_not_a_panic() {
+    let auth = Authenticator::new(MemoryStore::from_records([record_of(B_KEY, B_HASH)]));
+    let headers = headers(B_KEY);
+    let mut check = std::pin::pin!(auth.authenticate(&headers));
+    let polled = std::future::Future::poll(
+        check.as_mut(),
+        &mut std::task::Context::from_waker(std::task::Waker::noop()),
+    );
+    match polled {
+        std::task::Poll::Ready(Err(AuthFailure::StoreUnavailable { .. })) => {}
+        other => panic!("outside tokio a legacy record gave {other:?}"),
+    }
+}
+
+/// A DRF table made before DRF 2.2 has a `hashed_key` of 100 characters,
+/// too narrow for `sha512$$` (136): the key passes, its hash is left whole
+/// (never cut to fit). A row locked elsewhere (Django's `select_for_update`)
+/// delays no request: the upgrade runs off the request, within a bound,
+/// and goes through once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrow_or_locked_drf_row_neither_breaks_nor_delays_a_legacy_key() {
+    let Some(url) = common::postgres_url("drf_legacy::narrow and locked rows") else {
+        return;
+    };
+    for width in [100, 150] {
+        let schema = common::isolated_pg_schema(&url).await;
+        let pool = common::pg_pool_in(&url, &schema).await;
+        sqlx::query(&format!(
+            "CREATE TABLE rest_framework_api_key_apikey (\
+             id varchar({width}) PRIMARY KEY, created timestamptz NOT NULL, \
+             name varchar(50) NOT NULL, revoked boolean NOT NULL, \
+             expiry_date timestamptz NULL, hashed_key varchar({width}) NOT NULL, \
+             prefix varchar(8) NOT NULL UNIQUE)"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO rest_framework_api_key_apikey \
+             (id, created, name, revoked, expiry_date, hashed_key, prefix) \
+             VALUES ($1, now(), 'legacy', false, NULL, $2, $3)",
+        )
+        .bind(format!("{}.{A_HASH}", &A_KEY[..8]))
+        .bind(A_HASH)
+        .bind(&A_KEY[..8])
+        .execute(&pool)
+        .await
+        .unwrap();
+        let hash_now = || async {
+            sqlx::query_scalar::<_, String>(
+                "SELECT hashed_key FROM rest_framework_api_key_apikey WHERE prefix = $1",
+            )
+            .bind(&A_KEY[..8])
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        let store = PostgresStore::new(pool.clone(), api_key_auth::store::Schema::drf());
+        let auth = Authenticator::builder(store)
+            .lookup_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        // Someone else holds the row while the key is used.
+        let mut holder = pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM rest_framework_api_key_apikey WHERE prefix = $1 FOR UPDATE")
+            .bind(&A_KEY[..8])
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let answered =
+            tokio::time::timeout(Duration::from_secs(4), auth.authenticate(&headers(A_KEY))).await;
+        assert!(
+            matches!(answered, Ok(Ok(_))),
+            "width {width}: with the row locked elsewhere the key got {answered:?}"
+        );
+        drop(holder);
+        let mut hash = hash_now().await;
+        for _ in 0..150 {
+            if hash.starts_with("sha512$$") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            hash = hash_now().await;
+        }
+        if width == 100 {
+            assert_eq!(hash, A_HASH, "a narrow column keeps its hash whole");
+            auth.authenticate(&headers(A_KEY)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(hash_now().await, A_HASH);
+        } else {
+            assert!(
+                hash.starts_with("sha512$$"),
+                "once the lock was gone: {hash}"
+            );
+        }
+    }
 }

@@ -839,3 +839,168 @@ async fn a_stalled_store_does_not_hold_up_requests() {
     store.stall.store(false, Ordering::SeqCst);
     tracker.flush().await.unwrap();
 }
+
+// ---- found by a hostile review -----------------------------------------------
+
+/// A key already replaced is on its way out: it is not rotated again,
+/// whether one after the other or by two rotations at once (one wins), so
+/// no successor is left that nothing links to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_key_is_not_rotated_again() {
+    let store = MemoryStore::new();
+    let (old, _) = store.create(NewKey::named("svc")).await.unwrap().reveal();
+    store
+        .rotate(&old.id, Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    let again = store.rotate(&old.id, Duration::from_secs(86_400)).await;
+    assert!(
+        matches!(&again, Err(e) if e.is_inactive()),
+        "{:?}",
+        again.map(|_| ())
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(&format!("sqlite:{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    let (old, _) = store.create(NewKey::named("svc")).await.unwrap().reveal();
+    let (a, b) = tokio::join!(
+        store.rotate(&old.id, Duration::from_secs(3600)),
+        store.rotate(&old.id, Duration::from_secs(3600)),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "of two rotations of one key, exactly one succeeds: {:?} {:?}",
+        a.map(|_| ()),
+        b.map(|_| ())
+    );
+}
+
+/// On SQLite, whose writes run on the blocking pool and so go on after
+/// their caller gave up, a rotation or a creation nobody waits for any more
+/// is rolled back: no key is left whose secret nobody saw, and the old key
+/// is not retired by a rotation whose new key was never shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_nobody_waits_for_is_rolled_back_on_sqlite() {
+    use std::future::Future;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(&format!("sqlite:{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    let (old, _) = store.create(NewKey::named("svc")).await.unwrap().reveal();
+    let hasher = store.hasher();
+    let (successor, _secret) = NewKey::replacing(&old, SystemTime::now())
+        .mint(&hasher, |prefix, hash| store.new_id(prefix, hash))
+        .unwrap();
+    let successor_prefix = successor.prefix;
+    // Polled once (the write starts on the blocking pool), then given up.
+    async fn give_up(future: impl Future<Output = ()>) {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| {
+            let _ = future.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+    }
+    give_up(async {
+        let _ = store.replace(&old.id, successor, Retirement::Revoke).await;
+    })
+    .await;
+    let (fresh, _) = NewKey::named("never shown")
+        .mint(&hasher, |prefix, hash| store.new_id(prefix, hash))
+        .unwrap();
+    let fresh_prefix = fresh.prefix;
+    give_up(async {
+        let _ = store.insert(fresh).await;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = store.find(old.prefix).await.unwrap().unwrap();
+    assert!(
+        !stored.revoked && stored.replaced_by.is_none(),
+        "a rotation nobody waited for went through: revoked={}, replaced by {:?}",
+        stored.revoked,
+        stored.replaced_by
+    );
+    assert!(store.find(successor_prefix).await.unwrap().is_none());
+    assert!(
+        store.find(fresh_prefix).await.unwrap().is_none(),
+        "a key nobody was shown was stored"
+    );
+    // And a write that is waited for still goes through.
+    store.rotate(&old.id, Duration::ZERO).await.unwrap();
+}
+
+/// An HTTP-date ends in 9999: a key expiring later (a row another tool
+/// wrote, or a key given such an expiry) is answered, with the last
+/// moment the header can say, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sunset_after_9999_is_said_as_9999_not_a_panic() {
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+    let source = MemoryStore::new();
+    let (record, key) = source.create(NewKey::named("far")).await.unwrap().reveal();
+    let mut record = (*record).clone();
+    record.expires = Some(far);
+    record.replaced_by = Some("successor".to_owned());
+    let store = MemoryStore::from_records([record]);
+    for auth in [
+        Authenticator::new(store.clone()),
+        Authenticator::builder(store.clone())
+            .sunset_on_expiry(true)
+            .build()
+            .unwrap(),
+    ] {
+        let addr = serve(
+            axum::Router::new()
+                .route("/", axum::routing::get(|| async { "ok" }))
+                .route_layer(ApiKeyLayer::from(auth).with_inner_body()),
+        )
+        .await;
+        let header = format!("Api-Key {}", key.expose_secret());
+        let answer = http_get(addr, "/", &[("Authorization", &header)]).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("sunset"),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT")
+        );
+    }
+    let clamped = NewKey::named("far").expires_at(far);
+    let (record, _) = MemoryStore::new().create(clamped).await.unwrap().reveal();
+    assert_eq!(record.expires, Some(api_key_auth::store::latest_expiry()));
+}
+
+/// MySQL compares text in the column's collation, blind to case: the change
+/// trigger compares bytes, so a scope changed by case alone (scopes match
+/// byte for byte) still reaches the caches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_case_alone_is_logged_on_mysql() {
+    let Some(url) = common::mysql_url("the MySQL trigger's byte comparison") else {
+        return;
+    };
+    let store = MySqlStore::connect(&common::isolated_mysql_url(&url).await)
+        .await
+        .unwrap();
+    let (record, _) = store
+        .create(NewKey::named("ops").scopes(["keys:admin"]))
+        .await
+        .unwrap()
+        .reveal();
+    let logged = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_key_auth_changes WHERE prefix = ?")
+            .bind(record.prefix.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let before = logged().await;
+    sqlx::query("UPDATE api_keys SET scopes = '[\"KEYS:ADMIN\"]' WHERE prefix = ?")
+        .bind(record.prefix.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        logged().await > before,
+        "a change of the scopes' case went unlogged"
+    );
+}

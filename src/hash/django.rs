@@ -16,7 +16,8 @@
 //! once, and replaces the hash with `sha512$$` on the first success, as DRF
 //! 3.x does. Parameters outside what Django makes (iterations, memory, cost)
 //! are refused as an invalid record, so no row can make a check arbitrarily
-//! costly.
+//! costly: at most 5,000,000 PBKDF2 iterations, argon2 with 256 MiB, 10
+//! passes and 64 lanes, bcrypt cost 14.
 
 use std::fmt;
 
@@ -26,15 +27,19 @@ use subtle::ConstantTimeEq;
 use super::{Algorithm, HashFormatError};
 use crate::key::ApiKey;
 
-/// The most PBKDF2 iterations accepted: ten times Django 5.2's million.
-const MAX_ITERATIONS: u32 = 10_000_000;
+/// The most PBKDF2 iterations accepted: five times Django 5.2's million
+/// (which grows by a fifth or so a year).
+const MAX_ITERATIONS: u32 = 5_000_000;
 /// The most memory, in KiB, an argon2 hash may ask for: 256 MiB (Django
 /// asks for 100 MiB).
 #[cfg(feature = "drf-legacy-argon2")]
 const MAX_ARGON2_KIB: u32 = 256 * 1024;
+/// The most argon2 passes accepted (Django makes 2).
+#[cfg(feature = "drf-legacy-argon2")]
+const MAX_ARGON2_PASSES: u32 = 10;
 /// The highest bcrypt cost accepted (Django uses 12).
 #[cfg(feature = "drf-legacy-bcrypt")]
-const MAX_BCRYPT_COST: u32 = 16;
+const MAX_BCRYPT_COST: u32 = 14;
 
 /// A parsed Django password hash.
 #[derive(Clone, PartialEq, Eq)]
@@ -119,7 +124,7 @@ impl DjangoHash {
                 salt,
                 digest,
             } => {
-                let mut out = [0u8; 32];
+                let mut out = zeroize::Zeroizing::new([0u8; 32]);
                 let out = &mut out[..digest.len()];
                 key.with_bytes(|bytes| {
                     if *sha1 {
@@ -133,9 +138,7 @@ impl DjangoHash {
                         );
                     }
                 });
-                let matched: bool = out.ct_eq(digest).into();
-                out.iter_mut().for_each(|b| *b = 0);
-                matched
+                out.ct_eq(digest).into()
             }
             #[cfg(feature = "drf-legacy-argon2")]
             Kind::Argon2 { phc } => {
@@ -193,7 +196,7 @@ fn pbkdf2(text: &str, sha1: bool) -> Result<Kind, HashFormatError> {
         .then(|| iterations.parse::<u32>().ok())
         .flatten()
         .filter(|n| (1..=MAX_ITERATIONS).contains(n))
-        .ok_or(bad("the iterations are a number from 1 to 10,000,000"))?;
+        .ok_or(bad("the iterations are a number from 1 to 5,000,000"))?;
     if salt.is_empty() {
         return Err(bad("the salt is empty"));
     }
@@ -225,7 +228,10 @@ fn argon2(text: &str) -> Result<Kind, HashFormatError> {
     let parsed = argon2::PasswordHash::new(phc).map_err(|_| bad("not a PHC string"))?;
     let params =
         argon2::Params::try_from(&parsed).map_err(|_| bad("its parameters do not read"))?;
-    if params.m_cost() > MAX_ARGON2_KIB || params.t_cost() > 100 {
+    if params.m_cost() > MAX_ARGON2_KIB
+        || params.t_cost() > MAX_ARGON2_PASSES
+        || params.p_cost() > 64
+    {
         return Err(bad(
             "it asks for more memory or passes than Django ever does",
         ));
@@ -261,7 +267,7 @@ fn bcrypt(text: &str, sha256_first: bool) -> Result<Kind, HashFormatError> {
         _ => return Err(bad("it is <algorithm>$$2b$<cost>$<53 characters>")),
     };
     if !(4..=MAX_BCRYPT_COST).contains(&cost) {
-        return Err(bad("the cost is outside 4 to 16"));
+        return Err(bad("the cost is outside 4 to 14"));
     }
     Ok(Kind::Bcrypt {
         sha256_first,

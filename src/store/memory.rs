@@ -130,17 +130,19 @@ impl KeyStore for MemoryStore {
         Some(self.hasher.algorithm())
     }
 
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
-        self.write(|keys| {
-            if let Some(entry) = keys.get_mut(&record.prefix) {
-                if entry.id == record.id && entry.hash == record.hash {
-                    let mut upgraded = KeyRecord::clone(entry);
-                    upgraded.hash = new;
-                    *entry = Arc::new(upgraded);
-                }
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
+        Ok(self.write(|keys| {
+            let Some(entry) = keys.get_mut(&record.prefix) else {
+                return false;
+            };
+            if entry.id != record.id || entry.hash != record.hash {
+                return false;
             }
-        });
-        Ok(())
+            let mut upgraded = KeyRecord::clone(entry);
+            upgraded.hash = new;
+            *entry = Arc::new(upgraded);
+            true
+        }))
     }
 }
 
@@ -195,9 +197,9 @@ impl KeyManager for MemoryStore {
                     "no key has the id {old_id:?}"
                 )));
             };
-            if !old.is_active_at(std::time::SystemTime::now()) {
+            if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
                 return Err(StoreError::inactive(format!(
-                    "key {old_id:?} is revoked or expired"
+                    "key {old_id:?} is revoked, expired or already replaced"
                 )));
             }
             if taken {

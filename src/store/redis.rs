@@ -99,8 +99,9 @@ return prefix
 /// KEYS: old id index, old record, new record, new id index, creation
 /// index, ids in order. ARGV: old prefix, channel, now (ms), revoke ("1"
 /// or "0"), expire at (ms), new prefix, new created_ms, new id, then the new
-/// record's field/value pairs. Answers `ok`, `missing`, `inactive`,
-/// `invalid` (a record that does not read) or `conflict`.
+/// record's field/value pairs. Answers `ok`, `missing`, `inactive`
+/// (revoked, expired or already replaced), `invalid` (a record that does
+/// not read) or `conflict`.
 const REPLACE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 'missing'
@@ -114,6 +115,9 @@ if revoked == '1' then
 end
 if revoked ~= '0' then
   return 'invalid'
+end
+if redis.call('HEXISTS', KEYS[2], 'replaced_by') == 1 then
+  return 'inactive'
 end
 local expires = redis.call('HGET', KEYS[2], 'expires_ms')
 if expires then
@@ -322,8 +326,8 @@ impl KeyStore for RedisStore {
         Some(self.hasher.algorithm())
     }
 
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
-        let _: i64 = self
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
+        let changed: i64 = self
             .upgrade_hash
             .key(self.record_key(record.prefix.as_str()))
             .arg(&record.id)
@@ -334,7 +338,7 @@ impl KeyStore for RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
-        Ok(())
+        Ok(changed == 1)
     }
 }
 
@@ -501,6 +505,11 @@ impl KeyManager for RedisStore {
             .map_err(StoreError::unavailable)?;
         let not_found = || StoreError::not_found(format!("no key has the id {old_id:?}"));
         let old_prefix = old_prefix.ok_or_else(not_found)?;
+        // Read before the script, which checks it again: once the script has
+        // run, the new key exists, and nothing may fail before its secret
+        // reaches the caller.
+        let old = self.load(&old_prefix).await?.ok_or_else(not_found)?;
+        let new_id = new.id.clone();
         let values = InsertValues::new(new, false)?;
         let (revoke, expire_at) = match retirement {
             Retirement::Revoke => ("1", String::new()),
@@ -530,11 +539,7 @@ impl KeyManager for RedisStore {
             .await
             .map_err(StoreError::unavailable)?;
         match answer.as_str() {
-            "ok" => self
-                .load(&old_prefix)
-                .await?
-                .map(Arc::new)
-                .ok_or_else(not_found),
+            "ok" => Ok(Arc::new(old.retired(retirement, &new_id))),
             "missing" => Err(not_found()),
             "inactive" => Err(StoreError::inactive(format!(
                 "key {old_id:?} is revoked or expired"

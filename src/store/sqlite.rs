@@ -38,7 +38,7 @@ use async_trait::async_trait;
 
 use self::{
     connect::{Pool, Target},
-    queries::run,
+    queries::{run, run_wanted},
 };
 use crate::{
     hash::{Algorithm, Hasher, StoredHash},
@@ -190,17 +190,20 @@ impl KeyStore for SqliteStore {
         Some(self.hasher.algorithm())
     }
 
-    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<(), StoreError> {
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         let sql = self.sql.clone();
+        let new = new.to_string();
         let texts = [
-            new.to_string(),
+            new.clone(),
             record.prefix.to_string(),
             record.hash.to_string(),
+            new,
         ];
-        run(&self.pool, move |conn| {
+        let changed = run(&self.pool, move |conn| {
             queries::execute_texts(conn, &sql.upgrade_hash, &texts)
         })
-        .await
+        .await?;
+        Ok(changed == 1)
     }
 }
 
@@ -209,8 +212,8 @@ impl KeyManager for SqliteStore {
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let (id, values) = new_row(record, &self.schema)?;
         let (sql, extras) = (self.sql.clone(), !self.schema.is_drf());
-        run(&self.pool, move |conn| {
-            queries::insert_row(conn, &sql.insert, id, values, extras)
+        run_wanted(&self.pool, move |conn, wanted| {
+            queries::insert_row(conn, &sql.insert, id, values, extras, wanted)
         })
         .await
     }
@@ -238,13 +241,18 @@ impl KeyManager for SqliteStore {
     ) -> Result<Arc<KeyRecord>, StoreError> {
         let (id, values) = new_row(new, &self.schema)?;
         let (sql, schema, old_id) = (self.sql.clone(), self.schema.clone(), old_id.to_owned());
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(StoreError::unavailable)?;
-            queries::rotate_row(&mut conn, &sql, &schema, &old_id, id, values, retirement)
+        run_wanted(&self.pool, move |conn, wanted| {
+            queries::rotate_row(
+                conn,
+                &sql,
+                &schema,
+                &old_id,
+                (id, values),
+                retirement,
+                wanted,
+            )
         })
         .await
-        .map_err(StoreError::unavailable)?
     }
 
     async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {

@@ -65,9 +65,9 @@ pub(crate) fn rotation(
         .transpose()?
         .filter(|record| record.id == old_id)
         .ok_or_else(|| StoreError::not_found(format!("no key has the id {old_id:?}")))?;
-    if !old.is_active_at(std::time::SystemTime::now()) {
+    if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
         return Err(StoreError::inactive(format!(
-            "key {old_id:?} is revoked or expired"
+            "key {old_id:?} is revoked, expired or already replaced"
         )));
     }
     let mut retired = old.retired(retirement, new_id);

@@ -206,7 +206,10 @@ impl ChangeLogSql {
                              INSERT INTO {log} (prefix) VALUES (NEW.prefix); END IF; END IF; END",
                             columns
                                 .iter()
-                                .map(|c| format!("NEW.{c} <=> OLD.{c}"))
+                                // Byte for byte: in a case- or accent-blind collation
+                                // `'a' <=> 'A'` holds, and a change of case (in a
+                                // scope, say) would go unlogged.
+                                .map(|c| format!("CAST(NEW.{c} AS BINARY) <=> CAST(OLD.{c} AS BINARY)"))
                                 .collect::<Vec<_>>()
                                 .join(" AND ")
                         ),

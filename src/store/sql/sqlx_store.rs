@@ -37,6 +37,26 @@ pub(crate) trait SqlDatabase: Database {
     const DIALECT: Dialect;
 }
 
+/// How many rows a statement changed: each database's result says so in
+/// its own type.
+pub(crate) trait RowsChanged {
+    fn rows_changed(&self) -> u64;
+}
+
+#[cfg(feature = "postgres")]
+impl RowsChanged for sqlx::postgres::PgQueryResult {
+    fn rows_changed(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl RowsChanged for sqlx::mysql::MySqlQueryResult {
+    fn rows_changed(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
 #[cfg(feature = "postgres")]
 impl SqlDatabase for sqlx::Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
@@ -86,9 +106,12 @@ pub(crate) trait Queries: SqlDatabase {
         sql: &str,
         uses: &[(String, i64)],
     ) -> Result<(), sqlx::Error>;
-    /// Runs `sql` with text parameters, in order.
-    async fn execute_texts(pool: &Pool<Self>, sql: &str, texts: &[&str])
-        -> Result<(), sqlx::Error>;
+    /// Runs `sql` with text parameters, in order; how many rows it changed.
+    async fn execute_texts(
+        pool: &Pool<Self>,
+        sql: &str,
+        texts: &[&str],
+    ) -> Result<u64, sqlx::Error>;
     /// Revokes the row whose key column is `id`, in one transaction, and
     /// gives its prefix. With `id_is_prefix` (a DRF table, whose ids are
     /// prefixes) a row whose prefix is not exactly `id` is left alone.
@@ -135,6 +158,7 @@ pub(crate) trait Queries: SqlDatabase {
 impl<DB> Queries for DB
 where
     DB: SqlDatabase,
+    DB::QueryResult: RowsChanged,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
@@ -259,11 +283,11 @@ where
         pool: &Pool<Self>,
         sql: &str,
         texts: &[&str],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         let query = texts
             .iter()
             .fold(sqlx::query(sql), |query, text| query.bind(*text));
-        query.execute(pool).await.map(drop)
+        Ok(query.execute(pool).await?.rows_changed())
     }
 
     async fn revoke_row(
@@ -694,15 +718,16 @@ impl<DB: Queries> SqlStore<DB> {
         &self,
         record: &KeyRecord,
         new: StoredHash,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (new, old) = (new.to_string(), record.hash.to_string());
-        DB::execute_texts(
+        let changed = DB::execute_texts(
             &self.pool,
             &self.sql.upgrade_hash,
-            &[&new, record.prefix.as_str(), &old],
+            &[&new, record.prefix.as_str(), &old, &new],
         )
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+        Ok(changed == 1)
     }
 
     pub(crate) async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
@@ -759,7 +784,7 @@ macro_rules! forward_sql_store {
                 &self,
                 record: &$crate::KeyRecord,
                 new: $crate::hash::StoredHash,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<bool, $crate::StoreError> {
                 self.inner.upgrade_hash(record, new).await
             }
         }

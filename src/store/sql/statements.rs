@@ -390,6 +390,28 @@ impl Dialect {
         }
     }
 
+    /// Whether text parameter `param` fits `table`'s `hashed_key` column
+    /// (qualified by `qualifier`, whose parts are checked names): checked in
+    /// the statement, so a hash is never cut to fit (MySQL without strict
+    /// mode would) nor the update failed (PostgreSQL). SQLite keeps any length.
+    fn fits_hashed_key(self, param: &str, qualifier: Option<&str>, table: &str) -> String {
+        match self {
+            Self::Sqlite => format!("length({param}) > 0"),
+            Self::Postgres => format!(
+                "char_length(CAST({param} AS TEXT)) <= COALESCE((SELECT character_maximum_length \
+                 FROM information_schema.columns WHERE table_schema = {} AND table_name = '{table}' \
+                 AND column_name = 'hashed_key'), 2147483647)",
+                qualifier.map_or("current_schema()".to_owned(), |q| format!("'{q}'"))
+            ),
+            Self::MySql => format!(
+                "CHAR_LENGTH({param}) <= COALESCE((SELECT CHARACTER_MAXIMUM_LENGTH \
+                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = '{table}' \
+                 AND COLUMN_NAME = 'hashed_key'), 4294967295)",
+                qualifier.map_or("DATABASE()".to_owned(), |q| format!("'{q}'"))
+            ),
+        }
+    }
+
     /// `NULL` as a BIGINT.
     fn null_int(self) -> &'static str {
         match self {
@@ -526,11 +548,16 @@ impl Statements {
                 p(3)
             ),
         };
+        let (qualifier, name) = match schema {
+            Schema::Native => (None, "api_keys"),
+            Schema::Drf(drf) => drf.parts(),
+        };
         let upgrade_hash = format!(
-            "UPDATE {table} SET hashed_key = {} WHERE prefix = {} AND hashed_key = {}",
+            "UPDATE {table} SET hashed_key = {} WHERE prefix = {} AND hashed_key = {} AND {}",
             p(1),
             p(2),
-            p(3)
+            p(3),
+            dialect.fits_hashed_key(&p(4), qualifier, name)
         );
         let last_use = (!schema.is_drf()).then_some(LastUseSql { dialect });
         Self {

@@ -18,7 +18,7 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 -- rotation, the old row retired
 UPDATE api_keys SET revoked = ?1, expires_ms = ?2, replaced_by = ?3 WHERE id = ?4;
 -- legacy hash upgraded
-UPDATE api_keys SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3;
+UPDATE api_keys SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3 AND length(?4) > 0;
 -- last use, two keys
 UPDATE api_keys SET last_used_ms = v.ms FROM (SELECT column1 AS id, column2 AS ms FROM (VALUES (?1, ?2), (?3, ?4))) AS v WHERE api_keys.id = v.id AND (api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms);
 -- page, all, binding [Cursor, Limit]
@@ -84,7 +84,7 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 -- rotation, the old row retired
 UPDATE "rest_framework_api_key_apikey" SET revoked = ?1, expiry_date = strftime('%Y-%m-%d %H:%M:%f', ?2 / 1000.0, 'unixepoch') WHERE prefix = ?3;
 -- legacy hash upgraded
-UPDATE "rest_framework_api_key_apikey" SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3;
+UPDATE "rest_framework_api_key_apikey" SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3 AND length(?4) > 0;
 -- page, all, binding [Cursor, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata, CAST(NULL AS TEXT) AS replaces, CAST(NULL AS TEXT) AS replaced_by, CAST(NULL AS BIGINT) AS last_used_ms, CAST(NULL AS TEXT) AS rate_limit FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > ?1 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT ?2;
 -- page, active, binding [Cursor, Now, Limit]
@@ -144,7 +144,7 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 
 -- rotation, the old row retired
 UPDATE "keys"."app_apikey" SET revoked = ?1, expiry_date = strftime('%Y-%m-%d %H:%M:%f', ?2 / 1000.0, 'unixepoch') WHERE prefix = ?3;
 -- legacy hash upgraded
-UPDATE "keys"."app_apikey" SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3;
+UPDATE "keys"."app_apikey" SET hashed_key = ?1 WHERE prefix = ?2 AND hashed_key = ?3 AND length(?4) > 0;
 -- page, all, binding [Cursor, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND((julianday(created) - 2440587.5) * 86400000.0) AS INTEGER) AS created_ms, CAST(ROUND((julianday(expiry_date) - 2440587.5) * 86400000.0) AS INTEGER) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, '[]' AS scopes, CAST(NULL AS TEXT) AS owner, '{}' AS metadata, CAST(NULL AS TEXT) AS replaces, CAST(NULL AS TEXT) AS replaced_by, CAST(NULL AS BIGINT) AS last_used_ms, CAST(NULL AS TEXT) AS rate_limit FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > ?1 ORDER BY "keys"."app_apikey".prefix LIMIT ?2;
 -- page, active, binding [Cursor, Now, Limit]
@@ -206,7 +206,7 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 -- rotation, the old row retired
 UPDATE api_keys SET revoked = $1, expires_ms = $2, replaced_by = $3 WHERE id = $4;
 -- legacy hash upgraded
-UPDATE api_keys SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3;
+UPDATE api_keys SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3 AND char_length(CAST($4 AS TEXT)) <= COALESCE((SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'api_keys' AND column_name = 'hashed_key'), 2147483647);
 -- last use, two keys
 UPDATE api_keys SET last_used_ms = v.ms FROM (VALUES (CAST($1 AS TEXT), CAST($2 AS BIGINT)), (CAST($3 AS TEXT), CAST($4 AS BIGINT))) AS v(id, ms) WHERE api_keys.id = v.id AND (api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms);
 -- page, all, binding [Cursor, Limit]
@@ -254,7 +254,7 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM cre
 -- rotation, the old row retired
 UPDATE "rest_framework_api_key_apikey" SET revoked = $1, expiry_date = to_timestamp(CAST($2 AS DOUBLE PRECISION) / 1000.0) WHERE prefix = $3;
 -- legacy hash upgraded
-UPDATE "rest_framework_api_key_apikey" SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3;
+UPDATE "rest_framework_api_key_apikey" SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3 AND char_length(CAST($4 AS TEXT)) <= COALESCE((SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'rest_framework_api_key_apikey' AND column_name = 'hashed_key'), 2147483647);
 -- page, all, binding [Cursor, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata, CAST(NULL AS TEXT) AS replaces, CAST(NULL AS TEXT) AS replaced_by, CAST(NULL AS BIGINT) AS last_used_ms, CAST(NULL AS TEXT) AS rate_limit FROM "rest_framework_api_key_apikey" WHERE "rest_framework_api_key_apikey".prefix > $1 ORDER BY "rest_framework_api_key_apikey".prefix LIMIT $2;
 -- page, active, binding [Cursor, Now, Limit]
@@ -298,7 +298,7 @@ SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM cre
 -- rotation, the old row retired
 UPDATE "keys"."app_apikey" SET revoked = $1, expiry_date = to_timestamp(CAST($2 AS DOUBLE PRECISION) / 1000.0) WHERE prefix = $3;
 -- legacy hash upgraded
-UPDATE "keys"."app_apikey" SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3;
+UPDATE "keys"."app_apikey" SET hashed_key = $1 WHERE prefix = $2 AND hashed_key = $3 AND char_length(CAST($4 AS TEXT)) <= COALESCE((SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = 'keys' AND table_name = 'app_apikey' AND column_name = 'hashed_key'), 2147483647);
 -- page, all, binding [Cursor, Limit]
 SELECT prefix AS id, prefix, hashed_key, name, CAST(ROUND(EXTRACT(EPOCH FROM created) * 1000) AS BIGINT) AS created_ms, CAST(ROUND(EXTRACT(EPOCH FROM expiry_date) * 1000) AS BIGINT) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS TEXT) AS scopes, CAST(NULL AS TEXT) AS owner, CAST('{}' AS TEXT) AS metadata, CAST(NULL AS TEXT) AS replaces, CAST(NULL AS TEXT) AS replaced_by, CAST(NULL AS BIGINT) AS last_used_ms, CAST(NULL AS TEXT) AS rate_limit FROM "keys"."app_apikey" WHERE "keys"."app_apikey".prefix > $1 ORDER BY "keys"."app_apikey".prefix LIMIT $2;
 -- page, active, binding [Cursor, Now, Limit]
@@ -342,7 +342,7 @@ SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key A
 -- rotation, the old row retired
 UPDATE api_keys SET revoked = ?, expires_ms = ?, replaced_by = ? WHERE id = ?;
 -- legacy hash upgraded
-UPDATE api_keys SET hashed_key = ? WHERE prefix = ? AND hashed_key = ?;
+UPDATE api_keys SET hashed_key = ? WHERE prefix = ? AND hashed_key = ? AND CHAR_LENGTH(?) <= COALESCE((SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'api_keys' AND COLUMN_NAME = 'hashed_key'), 4294967295);
 -- last use, two keys
 UPDATE api_keys JOIN (SELECT ? AS id, CAST(? AS SIGNED) AS ms UNION ALL SELECT ?, ?) AS v ON api_keys.id = v.id SET api_keys.last_used_ms = v.ms WHERE (api_keys.last_used_ms IS NULL OR api_keys.last_used_ms < v.ms);
 -- page, all, binding [Cursor, Limit]
@@ -360,7 +360,7 @@ SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key A
 -- change log, installed
 CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- change log, installed
-CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd2_api_keys_0def8d01` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN IF NOT (NEW.id <=> OLD.id AND NEW.prefix <=> OLD.prefix AND NEW.hashed_key <=> OLD.hashed_key AND NEW.name <=> OLD.name AND NEW.created_ms <=> OLD.created_ms AND NEW.expires_ms <=> OLD.expires_ms AND NEW.revoked <=> OLD.revoked AND NEW.scopes <=> OLD.scopes AND NEW.owner <=> OLD.owner AND NEW.metadata <=> OLD.metadata AND NEW.replaces <=> OLD.replaces AND NEW.replaced_by <=> OLD.replaced_by AND NEW.rate_limit <=> OLD.rate_limit) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END IF; END;
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd2_api_keys_0def8d01` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN IF NOT (CAST(NEW.id AS BINARY) <=> CAST(OLD.id AS BINARY) AND CAST(NEW.prefix AS BINARY) <=> CAST(OLD.prefix AS BINARY) AND CAST(NEW.hashed_key AS BINARY) <=> CAST(OLD.hashed_key AS BINARY) AND CAST(NEW.name AS BINARY) <=> CAST(OLD.name AS BINARY) AND CAST(NEW.created_ms AS BINARY) <=> CAST(OLD.created_ms AS BINARY) AND CAST(NEW.expires_ms AS BINARY) <=> CAST(OLD.expires_ms AS BINARY) AND CAST(NEW.revoked AS BINARY) <=> CAST(OLD.revoked AS BINARY) AND CAST(NEW.scopes AS BINARY) <=> CAST(OLD.scopes AS BINARY) AND CAST(NEW.owner AS BINARY) <=> CAST(OLD.owner AS BINARY) AND CAST(NEW.metadata AS BINARY) <=> CAST(OLD.metadata AS BINARY) AND CAST(NEW.replaces AS BINARY) <=> CAST(OLD.replaces AS BINARY) AND CAST(NEW.replaced_by AS BINARY) <=> CAST(OLD.replaced_by AS BINARY) AND CAST(NEW.rate_limit AS BINARY) <=> CAST(OLD.rate_limit AS BINARY)) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END IF; END;
 -- change log, installed
 CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_del_api_keys_0def8d01` AFTER DELETE ON `api_keys` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
 -- change log, triggers removed
@@ -408,7 +408,7 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 -- rotation, the old row retired
 UPDATE `rest_framework_api_key_apikey` SET revoked = ?, expiry_date = TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00') WHERE prefix = ?;
 -- legacy hash upgraded
-UPDATE `rest_framework_api_key_apikey` SET hashed_key = ? WHERE prefix = ? AND hashed_key = ?;
+UPDATE `rest_framework_api_key_apikey` SET hashed_key = ? WHERE prefix = ? AND hashed_key = ? AND CHAR_LENGTH(?) <= COALESCE((SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'rest_framework_api_key_apikey' AND COLUMN_NAME = 'hashed_key'), 4294967295);
 -- page, all, binding [Cursor, Limit]
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata, CAST(NULL AS CHAR) AS replaces, CAST(NULL AS CHAR) AS replaced_by, CAST(NULL AS SIGNED) AS last_used_ms, CAST(NULL AS CHAR) AS rate_limit FROM `rest_framework_api_key_apikey` WHERE `rest_framework_api_key_apikey`.prefix > ? ORDER BY `rest_framework_api_key_apikey`.prefix LIMIT ?;
 -- page, active, binding [Cursor, Now, Limit]
@@ -468,7 +468,7 @@ SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_k
 -- rotation, the old row retired
 UPDATE `keys`.`app_apikey` SET revoked = ?, expiry_date = TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00') WHERE prefix = ?;
 -- legacy hash upgraded
-UPDATE `keys`.`app_apikey` SET hashed_key = ? WHERE prefix = ? AND hashed_key = ?;
+UPDATE `keys`.`app_apikey` SET hashed_key = ? WHERE prefix = ? AND hashed_key = ? AND CHAR_LENGTH(?) <= COALESCE((SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'keys' AND TABLE_NAME = 'app_apikey' AND COLUMN_NAME = 'hashed_key'), 4294967295);
 -- page, all, binding [Cursor, Limit]
 SELECT CAST(prefix AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key AS CHAR) AS hashed_key, CAST(name AS CHAR) AS name, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created) / 1000) AS SIGNED) AS created_ms, CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry_date) / 1000) AS SIGNED) AS expires_ms, expiry_date IS NOT NULL AS has_expiry, revoked, CAST('[]' AS CHAR) AS scopes, CAST(NULL AS CHAR) AS owner, CAST('{}' AS CHAR) AS metadata, CAST(NULL AS CHAR) AS replaces, CAST(NULL AS CHAR) AS replaced_by, CAST(NULL AS SIGNED) AS last_used_ms, CAST(NULL AS CHAR) AS rate_limit FROM `keys`.`app_apikey` WHERE `keys`.`app_apikey`.prefix > ? ORDER BY `keys`.`app_apikey`.prefix LIMIT ?;
 -- page, active, binding [Cursor, Now, Limit]

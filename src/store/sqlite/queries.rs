@@ -31,6 +31,56 @@ where
     .map_err(StoreError::unavailable)?
 }
 
+/// Runs `work`, a write that must not outlive its caller, on a connection
+/// of `pool` off the async threads: if the caller stops waiting (a client
+/// gone, a timeout), `work` sees it through [`Wanted`] before committing,
+/// and rolls back. A new key whose secret nobody will see is never stored.
+pub(crate) async fn run_wanted<T, F>(pool: &Pool, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection, &Wanted) -> Result<T, StoreError> + Send + 'static,
+{
+    let pool = pool.clone();
+    let wanted = Wanted(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+    let mut guard = CallerWaits(Some(wanted.0.clone()));
+    let done = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(StoreError::unavailable)?;
+        work(&mut conn, &wanted)
+    })
+    .await
+    .map_err(StoreError::unavailable)?;
+    guard.0 = None;
+    done
+}
+
+/// Whether the caller of a write still waits for it.
+pub(crate) struct Wanted(Arc<std::sync::atomic::AtomicBool>);
+
+impl Wanted {
+    /// Refuses (rolling the caller's transaction back) once the caller is gone.
+    pub(crate) fn still(&self) -> Result<(), StoreError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::unavailable(
+                "the caller stopped waiting; the write was rolled back",
+            ))
+        }
+    }
+}
+
+/// Held by the waiting caller: dropped while it still holds the flag (the
+/// caller's future dropped), it tells the write it is no longer wanted.
+struct CallerWaits(Option<Arc<std::sync::atomic::AtomicBool>>);
+
+impl Drop for CallerWaits {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 /// A unique violation is a conflict, a value that does not read as its
 /// column's type an invalid record (refused, 503), anything else unavailability.
 pub(crate) fn store_error(err: rusqlite::Error) -> StoreError {
@@ -104,18 +154,28 @@ pub(crate) fn page_rows(
         .collect()
 }
 
+/// Inserts a row in a transaction of its own, committed only while its
+/// caller still waits.
 pub(crate) fn insert_row(
-    conn: &Connection,
+    conn: &mut Connection,
     sql: &str,
     id: String,
     values: InsertValues,
     extras: bool,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?
-        .execute(rusqlite::params_from_iter(insert_params(
-            id, values, extras,
-        )))
-        .map(drop)
+    wanted: &Wanted,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    tx.prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement.execute(rusqlite::params_from_iter(insert_params(
+                id, values, extras,
+            )))
+        })
+        .map_err(store_error)?;
+    wanted.still()?;
+    tx.commit().map_err(store_error)
 }
 
 /// The values of a new row: the seven every table has, then (`extras`,
@@ -151,9 +211,9 @@ pub(crate) fn rotate_row(
     sql: &Statements,
     schema: &Schema,
     old_id: &str,
-    id: String,
-    values: InsertValues,
+    (id, values): (String, InsertValues),
     retirement: Retirement,
+    wanted: &Wanted,
 ) -> Result<Arc<KeyRecord>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -181,6 +241,7 @@ pub(crate) fn rotate_row(
     tx.prepare_cached(&sql.retire)
         .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(params)))
         .map_err(store_error)?;
+    wanted.still()?;
     tx.commit().map_err(store_error)?;
     Ok(retired)
 }
@@ -199,15 +260,14 @@ pub(crate) fn write_last_use(
         .map(drop)
 }
 
-/// Runs `sql` with text parameters, in order.
+/// Runs `sql` with text parameters, in order; how many rows it changed.
 pub(crate) fn execute_texts(
     conn: &Connection,
     sql: &str,
     texts: &[String],
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(texts))
-        .map(drop)
 }
 
 /// Revokes the row whose key column is `id` and gives its prefix. With
