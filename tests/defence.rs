@@ -225,7 +225,7 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies() {
         .trusted_proxies(TrustedProxies::new(["10.0.0.0/8"]).unwrap())
         .build()
         .unwrap();
-    let service = ApiKeyLayer::from(behind).layer(inner.clone());
+    let service = ApiKeyLayer::from(behind).layer(inner);
     let status = |request| {
         let service = service.clone();
         async move { service.oneshot(request).await.unwrap().status().as_u16() }
