@@ -8,6 +8,7 @@
 use actix_web::{web, App, HttpResponse, HttpServer};
 use api_key_auth::{
     actix::{ApiKeyAuth, RequireScopes},
+    throttle::Throttle,
     Authenticator, Identity, KeyManager, MemoryStore, NewKey,
 };
 
@@ -64,7 +65,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create(NewKey::named("actix").scopes(["read"]))
         .await?
         .reveal();
-    let auth = ApiKeyAuth::from(Authenticator::builder(store).realm("actix").build()?);
+    // actix-web gives the middleware each request's peer address, which
+    // the throttle counts failed attempts by.
+    let auth = ApiKeyAuth::from(
+        Authenticator::builder(store)
+            .realm("actix")
+            .throttle(Throttle::default())
+            .build()?,
+    );
 
     let server = HttpServer::new(move || App::new().configure(configure(&auth)))
         .bind(("127.0.0.1", port))?;

@@ -26,6 +26,7 @@ use api_key_auth::{
     admin::{AdminApi, DEFAULT_ADMIN_SCOPE},
     last_use::LastUseTracker,
     store::open::{open, redacted},
+    throttle::Throttle,
     ApiKeyLayer, Authenticator, ErrorChain, KeyManager, NewKey,
 };
 use axum::{routing::get, Router};
@@ -46,6 +47,7 @@ pub fn app(
 ) -> Router {
     let auth = Authenticator::builder(store.clone())
         .last_use(tracker)
+        .throttle(Throttle::default())
         .build()
         .expect("the defaults are valid");
     let admin = AdminApi::new(store)

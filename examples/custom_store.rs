@@ -17,7 +17,8 @@ use std::{collections::HashMap, path::Path, sync::Arc};
 use api_key_auth::{
     hash::{Hasher, StoredHash},
     key::Prefix,
-    ApiKeyLayer, CreatedKey, Identity, KeyRecord, KeyStore, Lookup, NewKey,
+    throttle::Throttle,
+    ApiKeyLayer, Authenticator, CreatedKey, Identity, KeyRecord, KeyStore, Lookup, NewKey,
 };
 use axum::{routing::get, Router};
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,12 @@ pub fn app(store: JsonFileStore) -> Router {
     }
     let guarded = Router::new()
         .route("/whoami", get(whoami))
-        .route_layer(ApiKeyLayer::new(store));
+        .route_layer(ApiKeyLayer::from(
+            Authenticator::builder(store)
+                .throttle(Throttle::default())
+                .build()
+                .expect("the defaults are valid"),
+        ));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(guarded)
@@ -131,6 +137,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://127.0.0.1:{port}; try: curl -i -H 'Authorization: Api-Key <key>' http://127.0.0.1:{port}/whoami");
-    axum::serve(listener, app(store)).await?;
+    axum::serve(
+        listener,
+        app(store).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

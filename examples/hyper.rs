@@ -7,7 +7,10 @@
 
 use std::{convert::Infallible, net::SocketAddr};
 
-use api_key_auth::{ApiKeyLayer, Authenticator, Identity, KeyManager, MemoryStore, NewKey};
+use api_key_auth::{
+    client::ClientAddr, throttle::Throttle, ApiKeyLayer, Authenticator, Identity, KeyManager,
+    MemoryStore, NewKey,
+};
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
@@ -66,10 +69,17 @@ pub async fn serve(listener: tokio::net::TcpListener, layer: ApiKeyLayer) {
         }
     });
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The connection's peer, for the throttle of failed attempts: hyper
+        // says nothing of it, so each request carries it as a `ClientAddr`.
+        let app = app.clone();
+        let with_peer = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            app.clone().oneshot(request)
+        });
+        let service = TowerToHyperService::new(with_peer);
         tokio::spawn(async move {
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -92,7 +102,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create(NewKey::named("hyper").scopes(["read"]))
         .await?
         .reveal();
-    let layer = ApiKeyLayer::from(Authenticator::builder(store).realm("hyper").build()?);
+    let layer = ApiKeyLayer::from(
+        Authenticator::builder(store)
+            .realm("hyper")
+            .throttle(Throttle::default())
+            .build()?,
+    );
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;

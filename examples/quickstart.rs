@@ -20,6 +20,7 @@ use api_key_auth::{
     cache::CachedStore,
     last_use::LastUseTracker,
     store::open::{open, redacted, Opened},
+    throttle::Throttle,
     ApiKeyLayer, AuthFailure, Authenticator, ErrorChain, Identity, KeyManager, NewKey,
 };
 use axum::{
@@ -113,6 +114,25 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
     ))
 }
 
+/// The quickstart's authenticator over `store`: realm `quickstart`, a 2 s
+/// bound on lookups, refusals on stderr, failed attempts throttled per
+/// client address (10 a minute, the default), keys' rate limits enforced in
+/// this process (the default), and last use recorded by `tracker`.
+pub fn authenticator(
+    store: Arc<dyn KeyManager>,
+    tracker: Option<LastUseTracker>,
+) -> Result<Authenticator, api_key_auth::ConfigError> {
+    let mut auth = Authenticator::builder(store)
+        .realm("quickstart")
+        .lookup_timeout(Duration::from_secs(2))
+        .throttle(Throttle::default())
+        .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"));
+    if let Some(tracker) = tracker {
+        auth = auth.last_use(tracker);
+    }
+    auth.build()
+}
+
 /// The port from `PORT`, 3000 when it is not set.
 pub fn port() -> Result<u16, String> {
     match std::env::var("PORT") {
@@ -158,14 +178,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(other) => return Err(format!("APIKEY_LAST_USE is `on` or `off`, not {other:?}").into()),
     };
     let tracker = tracking.then(|| LastUseTracker::spawn(store.clone()));
-    let mut auth = Authenticator::builder(store)
-        .realm("quickstart")
-        .lookup_timeout(Duration::from_secs(2))
-        .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"));
-    if let Some(tracker) = &tracker {
-        auth = auth.last_use(tracker.clone());
-    }
-    let auth = auth.build()?;
+    let auth = authenticator(store, tracker.clone())?;
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -192,7 +205,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "last use of keys: {}",
         if tracking { "recorded" } else { "not recorded" }
     );
-    axum::serve(listener, app(ApiKeyLayer::from(auth)))
+    println!(
+        "failed attempts: 10 a minute per client address, then 429; keys' rate limits enforced"
+    );
+    // With the client's address, which the throttle counts failures by.
+    let app = app(ApiKeyLayer::from(auth)).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

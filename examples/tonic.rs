@@ -8,7 +8,9 @@
 //!     127.0.0.1:50051 grpc.health.v1.Health/Check
 //! ```
 
-use api_key_auth::{ApiKeyLayer, Authenticator, KeyManager, MemoryStore, NewKey};
+use api_key_auth::{
+    throttle::Throttle, ApiKeyLayer, Authenticator, KeyManager, MemoryStore, NewKey,
+};
 use tonic::transport::{server::TcpIncoming, Server};
 
 /// Serves the guarded health service on `listener` until the task is dropped.
@@ -42,7 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create(NewKey::named("grpc").scopes(["health:read"]))
         .await?
         .reveal();
-    let auth = Authenticator::builder(store).grpc(true).build()?;
+    // tonic gives each request its peer (TcpConnectInfo), which the throttle counts by.
+    let auth = Authenticator::builder(store)
+        .grpc(true)
+        .throttle(Throttle::default())
+        .build()?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("gRPC on 127.0.0.1:{port}: grpc.health.v1.Health, guarded");

@@ -54,10 +54,13 @@ use crate::{
     audit::{self, Actor},
     error::{ConfigError, ErrorChain},
     identity::Identity,
+    key_format::KeyFormat,
     layer::ApiKeyLayer,
+    limit::RateLimit,
     openapi::ApiKeySecurity,
     requirement::is_scope_token,
     store::{rfc3339, KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
+    throttle::Throttle,
     Authenticator,
 };
 
@@ -74,6 +77,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct AdminApi {
     store: Arc<dyn KeyManager>,
     scope: String,
+    format: KeyFormat,
+    throttle: Throttle,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -90,7 +95,24 @@ impl AdminApi {
         Self {
             store: Arc::new(store),
             scope: DEFAULT_ADMIN_SCOPE.to_owned(),
+            format: KeyFormat::Drf,
+            throttle: Throttle::default(),
         }
+    }
+
+    /// Hands out new keys in `format` (a [branded](crate::key_format) one,
+    /// say), and accepts admin keys in it as well as DRF's own form.
+    pub fn key_format(mut self, format: KeyFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Throttles failed attempts at the API per client address: 10 a
+    /// minute by default. Counting needs the client's address: serve the
+    /// router with axum's `into_make_service_with_connect_info`.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Requires `scope` of admin keys instead of `keys:admin`.
@@ -107,6 +129,8 @@ impl AdminApi {
         let hasher = self.store.hasher();
         let auth = Authenticator::builder(self.store.clone())
             .hasher(hasher)
+            .accept(self.format.clone())
+            .throttle(self.throttle)
             .build()?;
         let layer = ApiKeyLayer::from(auth).with_inner_body();
         let admins_only = layer.require_all([self.scope])?;
@@ -117,7 +141,10 @@ impl AdminApi {
             .route("/keys/{id}/rotate", post(rotate_key))
             .route_layer(admins_only)
             .route_layer(layer)
-            .with_state(self.store);
+            .with_state(Admin {
+                store: self.store,
+                format: self.format,
+            });
         Ok(Router::new()
             .route("/", get(page::index))
             .route("/page.js", get(page::script))
@@ -146,13 +173,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(title = "api-key-auth admin API", description = "Create, list, show, rotate and revoke API keys."),
     paths(create_key, list_keys, show_key, revoke_key, rotate_key, openapi_json),
-    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status)),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status, RateLimitBody)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
 )]
 struct ApiDoc;
 
 type Store = Arc<dyn KeyManager>;
+
+/// What the handlers share: the store, and the form new keys are handed out in.
+#[derive(Clone)]
+struct Admin {
+    store: Store,
+    format: KeyFormat,
+}
 
 /// A key to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -172,6 +206,33 @@ struct CreateKeyRequest {
     /// Free-form data kept with the key.
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// How fast the key may be used, if limited.
+    #[serde(default)]
+    rate_limit: Option<RateLimitBody>,
+}
+
+/// A rate limit: `requests` per `period_secs`, `burst` at once (a period's
+/// worth when absent).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RateLimitBody {
+    /// Requests per period, 1 or more.
+    requests: u32,
+    /// The period in seconds, 1 to 2,678,400 (31 days).
+    period_secs: u64,
+    /// Requests allowed at once.
+    #[serde(default)]
+    burst: Option<u32>,
+}
+
+impl From<RateLimit> for RateLimitBody {
+    fn from(limit: RateLimit) -> Self {
+        Self {
+            requests: limit.requests(),
+            period_secs: limit.period().as_secs(),
+            burst: Some(limit.burst()),
+        }
+    }
 }
 
 /// A key just created: the key itself, shown this once, and its record.
@@ -245,6 +306,8 @@ struct KeyView {
     scopes: Vec<String>,
     owner: Option<String>,
     metadata: BTreeMap<String, String>,
+    /// How fast the key may be used; absent when not limited.
+    rate_limit: Option<RateLimitBody>,
 }
 
 /// Whether a key works.
@@ -375,6 +438,7 @@ fn view(record: &KeyRecord) -> KeyView {
         scopes: record.scopes.clone(),
         owner: record.owner.clone(),
         metadata: record.metadata.clone(),
+        rate_limit: record.rate_limit.map(RateLimitBody::from),
     }
 }
 
@@ -416,7 +480,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     )
 )]
 async fn create_key(
-    State(store): State<Store>,
+    State(Admin { store, format }): State<Admin>,
     admin: Identity,
     ClientAddr(client): ClientAddr,
     request: Request<Body>,
@@ -433,7 +497,7 @@ async fn create_key(
     let who = format!("key:{}", admin.id());
     audit::created(&record, Actor::named(&who).from_client(client));
     let body = CreatedKeyResponse {
-        key: key.expose_secret().to_owned(),
+        key: format.render(&key).to_string(),
         record: view(&record),
     };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -546,6 +610,15 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
     for (key, value) in asked.metadata {
         new = new.metadata(key, value);
     }
+    if let Some(body) = asked.rate_limit {
+        let limit = RateLimit::new(body.requests, Duration::from_secs(body.period_secs))
+            .and_then(|limit| match body.burst {
+                Some(burst) => limit.with_burst(burst),
+                None => Ok(limit),
+            })
+            .map_err(|e| Problem::bad("rate_limit", e.to_string()))?;
+        new = new.rate_limit(limit);
+    }
     Ok(new)
 }
 
@@ -561,7 +634,7 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
     )
 )]
 async fn list_keys(
-    State(store): State<Store>,
+    State(Admin { store, .. }): State<Admin>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<KeyPage>, Problem> {
     let Query(params) = params.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))?;
@@ -636,7 +709,7 @@ async fn find(store: &Store, id: &str) -> Result<Arc<KeyRecord>, Problem> {
     )
 )]
 async fn show_key(
-    State(store): State<Store>,
+    State(Admin { store, .. }): State<Admin>,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, Problem> {
     Ok(Json(view(&*find(&store, &id).await?)))
@@ -654,7 +727,7 @@ async fn show_key(
     )
 )]
 async fn revoke_key(
-    State(store): State<Store>,
+    State(Admin { store, .. }): State<Admin>,
     admin: Identity,
     ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
@@ -694,7 +767,7 @@ async fn revoke_key(
     )
 )]
 async fn rotate_key(
-    State(store): State<Store>,
+    State(Admin { store, format }): State<Admin>,
     admin: Identity,
     ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
@@ -731,7 +804,7 @@ async fn rotate_key(
     let retired = view(&rotated.retired);
     let (new, key) = rotated.new.reveal();
     let body = RotatedKeyResponse {
-        key: key.expose_secret().to_owned(),
+        key: format.render(&key).to_string(),
         record: view(&new),
         retired,
     };

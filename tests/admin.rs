@@ -693,3 +693,70 @@ async fn the_listing_finds_unused_and_expiring_keys() {
     let left = expiring["keys"][0]["expires_in_secs"].as_i64().unwrap();
     assert!((3 * 86_400 - 10..=3 * 86_400).contains(&left), "{left}");
 }
+
+/// A key created with a rate limit keeps it (and the record shows it); a
+/// limit that does not read is a problem naming `rate_limit`; an API set
+/// to a branded format hands keys out branded, and takes admin keys either way.
+#[tokio::test]
+async fn keys_are_created_with_rate_limits_and_in_the_configured_format() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (status, _, created) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "metered", "rate_limit": {"requests": 5, "period_secs": 60, "burst": 2}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["record"]["rate_limit"],
+        json!({"requests": 5, "period_secs": 60, "burst": 2})
+    );
+    let stored = admin
+        .store
+        .find(Prefix::parse(&created["key"].as_str().unwrap()[..8]).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.rate_limit.unwrap().to_string(), "5/1m burst 2");
+    for bad in [
+        json!({"requests": 0, "period_secs": 1}),
+        json!({"requests": 5, "period_secs": 0}),
+        json!({"requests": 5}),
+        json!({"requests": 5, "period_secs": 1, "burst": 0}),
+    ] {
+        let (status, _, problem) = call(
+            &admin.router,
+            key,
+            "POST",
+            "/keys",
+            json_body(json!({"name": "bad", "rate_limit": bad.clone()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+    }
+
+    let branded = AdminApi::new(admin.store.clone())
+        .key_format(api_key_auth::key_format::KeyFormat::branded("myco").unwrap())
+        .router()
+        .unwrap();
+    let (status, _, created) = call(
+        &branded,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "branded"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let handed_out = created["key"].as_str().unwrap().to_owned();
+    assert!(handed_out.starts_with("myco_"), "{handed_out}");
+    let (status, _, _) = call(&branded, Some(&handed_out), "GET", "/keys", None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a branded key is read (and lacks the admin scope)"
+    );
+}

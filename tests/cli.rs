@@ -651,3 +651,69 @@ async fn serve_gives_the_admin_api_over_the_store() {
     let listed = ok(api_key(&store, &["list"], ""));
     assert!(listed.contains("made over http"), "{listed}");
 }
+
+/// `create --rate` gives the key a limit the store keeps and `show` tells;
+/// with `--brand` keys are handed out branded, `check --brand` reads them,
+/// and a mistyped branded key is refused on its checksum.
+#[test]
+fn keys_get_rate_limits_and_brands() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &[
+            "create", "--name", "partner", "--rate", "100/s", "--burst", "20", "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(
+        created["rate_limit"],
+        serde_json::json!({"requests": 100, "period_secs": 1.0, "burst": 20})
+    );
+    let id = created["id"].as_str().unwrap();
+    let shown = ok(api_key(&store, &["show", id], ""));
+    assert!(shown.contains("rate      100/1s burst 20"), "{shown}");
+
+    let branded: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &["--brand", "myco", "create", "--name", "ci", "--json"],
+        "",
+    )))
+    .unwrap();
+    let key = branded["key"].as_str().unwrap().to_owned();
+    let pattern = regex::Regex::new(r"^myco_[A-Za-z0-9]{8}\.[A-Za-z0-9]{38}$").unwrap();
+    assert!(pattern.is_match(&key), "{key}");
+    let checked = ok(api_key(&store, &["--brand", "myco", "check"], &key));
+    assert!(checked.starts_with("accepted"), "{checked}");
+    // The DRF key inside it is the same key.
+    let inner = &key[5..5 + 41];
+    assert!(ok(api_key(&store, &["check"], inner)).starts_with("accepted"));
+    let mut mistyped = key.clone().into_bytes();
+    mistyped[10] = if mistyped[10] == b'a' { b'b' } else { b'a' };
+    let refused = api_key(
+        &store,
+        &["--brand", "myco", "check"],
+        std::str::from_utf8(&mistyped).unwrap(),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stdout).contains("checksum"), "{refused:?}");
+
+    for (args, says) in [
+        (
+            &["create", "--name", "x", "--rate", "0/s"][..],
+            "--rate \"0/s\"",
+        ),
+        (
+            &["create", "--name", "x", "--rate", "fast"][..],
+            "--rate \"fast\"",
+        ),
+        (
+            &["--brand", "My-Co", "create", "--name", "x"][..],
+            "--brand",
+        ),
+    ] {
+        let line = one_line_failure(api_key(&store, args, ""));
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+}

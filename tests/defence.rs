@@ -657,3 +657,54 @@ async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else(
         401
     );
 }
+
+#[allow(dead_code)]
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+
+/// The quickstart honours a key's limit over every store: memory, SQLite,
+/// and PostgreSQL, MySQL and Redis when their variables are set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_honours_rate_limits_over_any_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![
+        "memory".to_owned(),
+        format!("sqlite:{}", dir.path().join("keys.db").display()),
+    ];
+    if let Some(url) = common::postgres_url("the quickstart's limits on PostgreSQL") {
+        let schema = common::isolated_pg_schema(&url).await;
+        urls.push(format!("{url}?options=-c%20search_path%3D{schema}"));
+    }
+    if let Some(url) = common::mysql_url("the quickstart's limits on MySQL") {
+        urls.push(common::isolated_mysql_url(&url).await);
+    }
+    if common::redis_url("the quickstart's limits on Redis").is_some() {
+        urls.push(std::env::var("APIKEY_TEST_REDIS_URL").unwrap());
+    }
+    for url in urls {
+        let store = api_key_auth::store::open::open(&url, false)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .into_manager();
+        let limit = RateLimit::new(2, Duration::from_secs(60)).unwrap();
+        let (_, key) = store
+            .create(NewKey::named("limited").rate_limit(limit))
+            .await
+            .unwrap()
+            .reveal();
+        let auth = quickstart::authenticator(store, None).unwrap();
+        let addr = server(auth).await;
+        let codes: Vec<u16> = {
+            let mut codes = Vec::new();
+            for _ in 0..3 {
+                codes.push(
+                    get_from("127.0.0.6", addr, key.expose_secret())
+                        .await
+                        .status,
+                );
+            }
+            codes
+        };
+        assert_eq!(codes, [200, 200, 429], "{url}");
+    }
+}

@@ -276,8 +276,8 @@ mod sqlite {
             .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3],
-            "the table, its change log, then the lifecycle columns"
+            [1, 2, 3, 4],
+            "the table, its change log, the lifecycle columns, the rate limit"
         );
         assert_eq!(
             store.list().await.unwrap().len(),
@@ -305,7 +305,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 3);
+        assert_eq!(count, 4);
     }
 
     /// URLs the store cannot use say what is wrong with them.
@@ -685,8 +685,8 @@ mod mysql {
                 .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3],
-            "the table, its change log, then the lifecycle columns"
+            [1, 2, 3, 4],
+            "the table, its change log, the lifecycle columns, the rate limit"
         );
 
         let (_, key) = store

@@ -1,9 +1,7 @@
 -- api-key-auth: a key's life. `replaces` names the key a rotation replaced,
 -- `replaced_by` the key that replaced this one (its grace period runs until
 -- `expires_ms`); `last_used_ms` is when it was last used (Unix ms, written in
--- batches by the last-use tracker); `rate_limit` how fast it may be used
--- (JSON: {"requests": 100, "period_ms": 1000, "burst": 20}).
+-- batches by the last-use tracker).
 ALTER TABLE api_keys ADD COLUMN replaces TEXT;
 ALTER TABLE api_keys ADD COLUMN replaced_by TEXT;
 ALTER TABLE api_keys ADD COLUMN last_used_ms INTEGER;
-ALTER TABLE api_keys ADD COLUMN rate_limit TEXT;

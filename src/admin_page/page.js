@@ -94,6 +94,14 @@ function expiry(key) {
   return date(key.expires) + " (" + when + ")";
 }
 
+// A rate limit as a person reads it: "100 a second, 20 at once".
+function rate(limit) {
+  if (!limit) return "none";
+  const units = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
+  const per = units[limit.period_secs] || limit.period_secs + " seconds";
+  return limit.requests + " a " + per + ", " + limit.burst + " at once";
+}
+
 function statusText(key) {
   return key.sunset ? key.status + ", replaced" : key.status;
 }
@@ -122,6 +130,7 @@ async function loadPage(cursor) {
     cell(row, key.last_used ? date(key.last_used) : "never");
     cell(row, statusText(key), "status-" + key.status);
     cell(row, key.scopes.join(" "));
+    cell(row, rate(key.rate_limit));
     const actions = cell(row, "");
     // A key already replaced is on its way out: rotate its successor instead.
     if (key.status === "active" && !key.sunset) {
@@ -134,7 +143,7 @@ async function loadPage(cursor) {
   }
   if (page.keys.length === 0) {
     const row = document.createElement("tr");
-    cell(row, "No keys here.").colSpan = 8;
+    cell(row, "No keys here.").colSpan = 9;
     body.appendChild(row);
   }
   $("next-page").hidden = !page.next;
@@ -226,6 +235,13 @@ async function generate(event) {
   const scopes = $("new-scopes").value.split(/\s+/).filter((s) => s);
   if (scopes.length) request.scopes = scopes;
   if ($("new-expires").value) request.expires_at = $("new-expires").value + "T23:59:59Z";
+  if ($("new-rate").value) {
+    request.rate_limit = {
+      requests: Number($("new-rate").value),
+      period_secs: Number($("new-rate-per").value),
+    };
+    if ($("new-burst").value) request.rate_limit.burst = Number($("new-burst").value);
+  }
   let created;
   try {
     created = await api("POST", "keys", request);

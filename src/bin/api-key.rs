@@ -15,6 +15,8 @@ use std::{
 
 use api_key_auth::{
     audit::{self, Actor},
+    key_format::KeyFormat,
+    limit::RateLimit,
     store::{
         open::{open, redacted, Opened},
         rfc3339, KeyFilter, PageRequest, MAX_PAGE,
@@ -56,6 +58,11 @@ struct Cli {
     )]
     schema: SchemaArg,
 
+    /// Hand out keys behind this brand, with a checksum, so secret scanners
+    /// find leaked ones (`myco_…`); `check` reads both forms.
+    #[arg(long, env = "APIKEY_BRAND", global = true, value_name = "BRAND")]
+    brand: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -82,7 +89,7 @@ enum Command {
     },
     /// Create a key and print it, the one time it is shown.
     #[command(
-        after_help = "Example:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
     )]
     Create(CreateArgs),
     /// List keys, page by page, with when each expires and was last used.
@@ -163,6 +170,12 @@ struct CreateArgs {
     /// A metadata entry, KEY=VALUE; repeat for more.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     metadata: Vec<String>,
+    /// Limit how fast the key may be used: 100/s, 5000/h, 10/30s.
+    #[arg(long, value_name = "REQUESTS/PERIOD")]
+    rate: Option<String>,
+    /// Requests the key may make at once under --rate (a period's worth by default).
+    #[arg(long, value_name = "N", requires = "rate")]
+    burst: Option<u32>,
     /// Print the key and its record as JSON.
     #[arg(long)]
     json: bool,
@@ -221,6 +234,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .store
         .ok_or("no key store: give --store URL or set APIKEY_STORE")?;
     let drf = cli.schema == SchemaArg::Drf;
+    let format = match &cli.brand {
+        Some(brand) => KeyFormat::branded(brand).map_err(|e| format!("--brand: {e}"))?,
+        None => KeyFormat::Drf,
+    };
     let opened = open(&url, drf)
         .await
         .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?;
@@ -231,7 +248,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let store = opened.into_manager();
     match cli.command {
         Command::Migrate { .. } => {}
-        Command::Create(args) => create(&*store, args).await?,
+        Command::Create(args) => create(&*store, args, &format).await?,
         Command::List(args) => list(&*store, args).await?,
         Command::Show { id, json } => {
             let record = find(&*store, &id).await?;
@@ -242,12 +259,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
-        Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json).await?,
-        Command::Check => return check(store).await,
+        Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json, &format).await?,
+        Command::Check => return check(store, format).await,
         Command::Serve {
             listen,
             admin_scope,
-        } => serve(store, listen, admin_scope).await?,
+        } => serve(store, listen, admin_scope, format).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -284,7 +301,11 @@ async fn migrate(opened: Opened, url: &str, remove: bool) -> Result<(), Failure>
     Ok(())
 }
 
-async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure> {
+async fn create(
+    store: &dyn KeyManager,
+    args: CreateArgs,
+    format: &KeyFormat,
+) -> Result<(), Failure> {
     let mut new = NewKey::named(args.name.trim()).scopes(args.scopes);
     if args.name.trim().is_empty() {
         return Err("--name must not be empty".into());
@@ -318,11 +339,21 @@ async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure>
             .ok_or_else(|| format!("--meta {entry:?} is not KEY=VALUE"))?;
         new = new.metadata(key, value);
     }
+    if let Some(text) = &args.rate {
+        let mut limit: RateLimit = text.parse().map_err(|e| format!("--rate {text:?}: {e}"))?;
+        if let Some(burst) = args.burst {
+            limit = limit
+                .with_burst(burst)
+                .map_err(|e| format!("--burst {burst}: {e}"))?;
+        }
+        new = new.rate_limit(limit);
+    }
     let (record, key) = store.create(new).await?.reveal();
     audit::created(&record, actor());
+    let key = format.render(&key);
     if args.json {
         let mut out = record_json(&record);
-        out["key"] = serde_json::Value::from(key.expose_secret());
+        out["key"] = serde_json::Value::from(key.as_str());
         println!("{out}");
     } else {
         println!(
@@ -330,7 +361,7 @@ async fn create(store: &dyn KeyManager, args: CreateArgs) -> Result<(), Failure>
             record.name, record.id, record.prefix
         );
         println!();
-        println!("    {}", key.expose_secret());
+        println!("    {}", key.as_str());
         println!();
         println!("This key is shown once and never again: copy it now.");
     }
@@ -454,6 +485,10 @@ fn show(record: &KeyRecord) {
         }
     }
     println!("scopes    {}", shown(&record.scopes.join(" ")));
+    match record.rate_limit {
+        Some(limit) => println!("rate      {limit}"),
+        None => println!("rate      unlimited"),
+    }
     println!(
         "owner     {}",
         shown(record.owner.as_deref().unwrap_or("-"))
@@ -500,7 +535,13 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     Ok(())
 }
 
-async fn rotate(store: &dyn KeyManager, id: &str, grace: &str, json: bool) -> Result<(), Failure> {
+async fn rotate(
+    store: &dyn KeyManager,
+    id: &str,
+    grace: &str,
+    json: bool,
+    format: &KeyFormat,
+) -> Result<(), Failure> {
     let grace = if grace.trim() == "0" {
         std::time::Duration::ZERO
     } else {
@@ -511,10 +552,11 @@ async fn rotate(store: &dyn KeyManager, id: &str, grace: &str, json: bool) -> Re
     audit::rotated(&rotated, actor());
     let retired = rotated.retired.clone();
     let (new, key) = rotated.new.reveal();
+    let key = format.render(&key);
     let now = SystemTime::now();
     if json {
         let mut out = record_json(&new);
-        out["key"] = serde_json::Value::from(key.expose_secret());
+        out["key"] = serde_json::Value::from(key.as_str());
         out["retired"] = record_json(&retired);
         println!("{out}");
         return Ok(());
@@ -524,7 +566,7 @@ async fn rotate(store: &dyn KeyManager, id: &str, grace: &str, json: bool) -> Re
         new.name, new.id, new.prefix
     );
     println!();
-    println!("    {}", key.expose_secret());
+    println!("    {}", key.as_str());
     println!();
     println!("This key is shown once and never again: copy it now.");
     if retired.revoked {
@@ -608,7 +650,7 @@ async fn find(store: &dyn KeyManager, id: &str) -> Result<Arc<KeyRecord>, Failur
         .ok_or_else(|| format!("no key has the id or prefix {id:?}").into())
 }
 
-async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {
+async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode, Failure> {
     let mut input = String::new();
     tokio::io::stdin()
         .take(4096)
@@ -620,7 +662,10 @@ async fn check(store: Arc<dyn KeyManager>) -> Result<ExitCode, Failure> {
         return Err("no key on standard input (the key is never taken from the command line, where shells keep history)".into());
     }
     let hasher = store.hasher();
-    let auth = Authenticator::builder(store).hasher(hasher).build()?;
+    let auth = Authenticator::builder(store)
+        .hasher(hasher)
+        .accept(format)
+        .build()?;
     let mut headers = http::HeaderMap::new();
     let value = http::HeaderValue::try_from(format!("Api-Key {key}"))
         .map_err(|_| "the input is not a key: it holds characters a key never has")?;
@@ -660,9 +705,11 @@ async fn serve(
     store: Arc<dyn KeyManager>,
     listen: std::net::SocketAddr,
     admin_scope: String,
+    format: KeyFormat,
 ) -> Result<(), Failure> {
     let router = api_key_auth::admin::AdminApi::new(store)
         .admin_scope(admin_scope)
+        .key_format(format)
         .router()?;
     // The admin API's audit events (who created or revoked what) and store
     // warnings, on stderr.
@@ -675,7 +722,12 @@ async fn serve(
     let addr = listener.local_addr()?;
     println!("admin API listening on http://{addr} (its OpenAPI document at /openapi.json)");
     std::io::stdout().flush()?;
-    axum::serve(listener, router).await?;
+    // With each client's address, which failed attempts are throttled by.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -722,6 +774,11 @@ fn record_json(record: &KeyRecord) -> serde_json::Value {
         "expires": record.expires.map(|at| time(Some(at))),
         "expires_in_secs": record.expires.map(seconds_from_now),
         "last_used": record.last_used.map(|at| time(Some(at))),
+        "rate_limit": record.rate_limit.map(|limit| serde_json::json!({
+            "requests": limit.requests(),
+            "period_secs": limit.period().as_secs_f64(),
+            "burst": limit.burst(),
+        })),
         "replaces": record.replaces,
         "replaced_by": record.replaced_by,
         "revoked": record.revoked,

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/mysql/0003_key_lifecycle.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/mysql/0004_rate_limit.sql"),
+    ),
 ];
 
 /// Serialises migrators: a named lock, one per database (the names are the

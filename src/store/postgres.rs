@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_key_lifecycle.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_rate_limit.sql"),
+    ),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").

@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/sqlite/0003_key_lifecycle.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_rate_limit.sql"),
+    ),
 ];
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.

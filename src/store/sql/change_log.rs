@@ -59,7 +59,8 @@ pub(crate) struct ChangeLogSql {
 
 /// The columns of this crate's own table whose change a cache must hear
 /// of: all but `last_used_ms`, which the last-use tracker writes every
-/// minute and which changes nothing a cache serves.
+/// minute and which changes nothing a cache serves. Migration 3 added
+/// `replaces`, `replaced_by` and `last_used_ms`; migration 4 `rate_limit`.
 const NATIVE_WATCHED: [&str; 13] = [
     "id",
     "prefix",
@@ -76,34 +77,46 @@ const NATIVE_WATCHED: [&str; 13] = [
     "rate_limit",
 ];
 
+/// The migration that made the native table as it is now.
+const LATEST: u8 = 4;
+
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
     pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Option<Self> {
-        Self::build(dialect, schema, true)
+        Self::build(dialect, schema, LATEST)
     }
 
     /// The log and triggers as migration 2 made them on this crate's own
     /// table, before it had a last-use column: their update trigger fires
     /// on every update.
     pub(crate) fn before_last_use(dialect: Dialect) -> Option<Self> {
-        Self::build(dialect, &Schema::Native, false)
+        Self::build(dialect, &Schema::Native, 2)
     }
 
-    /// Migration 3's change to the triggers of this crate's own table: an
-    /// update trigger that ignores last-use writes goes in, then the one
-    /// that did not comes out (both log while both exist: a change is
-    /// logged twice, never missed).
-    pub(crate) fn last_use_upgrade(dialect: Dialect) -> Vec<String> {
+    /// Migration `version`'s change to the triggers of this crate's own
+    /// table (3: ignore last-use writes; 4: watch `rate_limit` too): the
+    /// new update trigger goes in, then the one before comes out (both log
+    /// while both exist: a change is logged twice, never missed).
+    pub(crate) fn upgrade(dialect: Dialect, version: u8) -> Vec<String> {
         match (
-            Self::build(dialect, &Schema::Native, true),
-            Self::build(dialect, &Schema::Native, false),
+            Self::build(dialect, &Schema::Native, version),
+            Self::build(dialect, &Schema::Native, version - 1),
         ) {
             (Some(now), Some(before)) => vec![now.install[1].clone(), before.remove[0].clone()],
             _ => Vec::new(),
         }
     }
 
-    fn build(dialect: Dialect, schema: &Schema, last_use_column: bool) -> Option<Self> {
+    /// The columns migration `version`'s update trigger watches, and its name's tag.
+    fn watched(version: u8) -> Option<(&'static [&'static str], &'static str)> {
+        match version {
+            0..=2 => None,
+            3 => Some((&NATIVE_WATCHED[..12], "upd2")),
+            _ => Some((&NATIVE_WATCHED[..], "upd3")),
+        }
+    }
+
+    fn build(dialect: Dialect, schema: &Schema, version: u8) -> Option<Self> {
         let (qualifier, table, full) = match schema {
             Schema::Native => (None, "api_keys", "api_keys"),
             Schema::Drf(drf) => {
@@ -118,16 +131,22 @@ impl ChangeLogSql {
         let tag = format!("{short}_{}", hex::encode(&sha2::Sha256::digest(full)[..4]));
         // On this crate's own table, once it has a last-use column, the
         // update trigger watches the other columns only, under a name of
-        // its own (`upd2`), so migration 3 can put it in beside the old one.
-        let watched = (last_use_column && !schema.is_drf()).then_some(NATIVE_WATCHED);
+        // its migration's own (`upd2`, `upd3`), so each migration can put
+        // it in beside the one before.
+        let version = if schema.is_drf() { 2 } else { version };
+        let (watched, update_tag) = match Self::watched(version) {
+            Some((columns, tag)) => (Some(columns), tag),
+            None => (None, "upd"),
+        };
         let names = [
-            format!(
-                "api_key_auth_log_{}_{tag}",
-                if watched.is_some() { "upd2" } else { "upd" }
-            ),
+            format!("api_key_auth_log_{update_tag}_{tag}"),
             format!("api_key_auth_log_del_{tag}"),
         ];
-        let older_update = format!("api_key_auth_log_upd_{tag}");
+        let older_updates: Vec<String> = ["upd", "upd2", "upd3"]
+            .iter()
+            .filter(|older| **older != update_tag)
+            .map(|older| format!("api_key_auth_log_{older}_{tag}"))
+            .collect();
         // Letters, digits and underscores only: safe inside quotes as literals.
         let listed = format!("'{}', '{}'", names[0], names[1]);
         let table_name = table;
@@ -237,8 +256,10 @@ impl ChangeLogSql {
                     format!("DROP TRIGGER IF EXISTS {deleted}"),
                 ];
                 if watched.is_some() {
-                    // A table never migrated past 2 may still have the older one.
-                    remove.push(format!("DROP TRIGGER IF EXISTS {}", q(&older_update)));
+                    // A table whose migrations were cut short may still have an older one.
+                    for older in &older_updates {
+                        remove.push(format!("DROP TRIGGER IF EXISTS {}", q(older)));
+                    }
                 }
                 remove
             },

@@ -31,7 +31,8 @@ pub(crate) use statements::{
 /// its shipped files (`migrations/<database>/`, version, text): 1 the
 /// table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
 /// lifecycle columns (`replaces`, `replaced_by`, `last_used_ms`) and change
-/// triggers that ignore last-use writes.
+/// triggers that ignore last-use writes; 4 the `rate_limit` column, watched
+/// by the triggers too.
 pub(crate) fn native_migrations(
     dialect: Dialect,
     files: &[(i64, &str)],
@@ -57,8 +58,11 @@ pub(crate) fn native_migrations(
                     .take(1),
             );
         }
-        Dialect::Sqlite | Dialect::MySql => third.extend(ChangeLogSql::last_use_upgrade(dialect)),
+        Dialect::Sqlite | Dialect::MySql => third.extend(ChangeLogSql::upgrade(dialect, 3)),
     }
     migrations.push((3, third));
+    let mut fourth = file(4);
+    fourth.extend(ChangeLogSql::upgrade(dialect, 4));
+    migrations.push((4, fourth));
     migrations
 }

@@ -36,15 +36,17 @@ SELECT id, prefix, hashed_key, name, created_ms, expires_ms, expires_ms IS NOT N
 -- change log, installed
 CREATE TABLE IF NOT EXISTS "api_key_auth_changes" (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT);
 -- change log, installed
-CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_upd2_api_keys_0def8d01" AFTER UPDATE OF id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata, replaces, replaced_by, rate_limit ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
+CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_upd3_api_keys_0def8d01" AFTER UPDATE OF id, prefix, hashed_key, name, created_ms, expires_ms, revoked, scopes, owner, metadata, replaces, replaced_by, rate_limit ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); INSERT INTO "api_key_auth_changes" (prefix) SELECT CAST(NEW.prefix AS TEXT) WHERE NEW.prefix IS NOT OLD.prefix; END;
 -- change log, installed
 CREATE TRIGGER IF NOT EXISTS "api_key_auth_log_del_api_keys_0def8d01" AFTER DELETE ON "api_keys" FOR EACH ROW BEGIN INSERT INTO "api_key_auth_changes" (prefix) VALUES (CAST(OLD.prefix AS TEXT)); END;
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS "api_key_auth_log_upd2_api_keys_0def8d01";
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd3_api_keys_0def8d01";
 -- change log, triggers removed
 DROP TRIGGER IF EXISTS "api_key_auth_log_del_api_keys_0def8d01";
 -- change log, triggers removed
 DROP TRIGGER IF EXISTS "api_key_auth_log_upd_api_keys_0def8d01";
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS "api_key_auth_log_upd2_api_keys_0def8d01";
 -- change log, read
 SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq > ?1 ORDER BY seq LIMIT ?2;
 -- change log, oldest
@@ -54,7 +56,7 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM "api_key_auth_changes";
 -- change log, trim
 DELETE FROM "api_key_auth_changes" WHERE seq <= ?1;
 -- change log, triggers present
-SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd2_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND tbl_name = 'api_keys';
+SELECT COUNT(*) FROM "sqlite_master" WHERE type = 'trigger' AND name IN ('api_key_auth_log_upd3_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND tbl_name = 'api_keys';
 -- change log, skipped entries read again
 SELECT seq, prefix FROM "api_key_auth_changes" WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3;
 -- change log, one entry
@@ -360,15 +362,17 @@ SELECT CAST(id AS CHAR) AS id, CAST(prefix AS CHAR) AS prefix, CAST(hashed_key A
 -- change log, installed
 CREATE TABLE IF NOT EXISTS `api_key_auth_changes` (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, prefix VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- change log, installed
-CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd2_api_keys_0def8d01` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN IF NOT (CAST(NEW.id AS BINARY) <=> CAST(OLD.id AS BINARY) AND CAST(NEW.prefix AS BINARY) <=> CAST(OLD.prefix AS BINARY) AND CAST(NEW.hashed_key AS BINARY) <=> CAST(OLD.hashed_key AS BINARY) AND CAST(NEW.name AS BINARY) <=> CAST(OLD.name AS BINARY) AND CAST(NEW.created_ms AS BINARY) <=> CAST(OLD.created_ms AS BINARY) AND CAST(NEW.expires_ms AS BINARY) <=> CAST(OLD.expires_ms AS BINARY) AND CAST(NEW.revoked AS BINARY) <=> CAST(OLD.revoked AS BINARY) AND CAST(NEW.scopes AS BINARY) <=> CAST(OLD.scopes AS BINARY) AND CAST(NEW.owner AS BINARY) <=> CAST(OLD.owner AS BINARY) AND CAST(NEW.metadata AS BINARY) <=> CAST(OLD.metadata AS BINARY) AND CAST(NEW.replaces AS BINARY) <=> CAST(OLD.replaces AS BINARY) AND CAST(NEW.replaced_by AS BINARY) <=> CAST(OLD.replaced_by AS BINARY) AND CAST(NEW.rate_limit AS BINARY) <=> CAST(OLD.rate_limit AS BINARY)) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END IF; END;
+CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_upd3_api_keys_0def8d01` AFTER UPDATE ON `api_keys` FOR EACH ROW BEGIN IF NOT (CAST(NEW.id AS BINARY) <=> CAST(OLD.id AS BINARY) AND CAST(NEW.prefix AS BINARY) <=> CAST(OLD.prefix AS BINARY) AND CAST(NEW.hashed_key AS BINARY) <=> CAST(OLD.hashed_key AS BINARY) AND CAST(NEW.name AS BINARY) <=> CAST(OLD.name AS BINARY) AND CAST(NEW.created_ms AS BINARY) <=> CAST(OLD.created_ms AS BINARY) AND CAST(NEW.expires_ms AS BINARY) <=> CAST(OLD.expires_ms AS BINARY) AND CAST(NEW.revoked AS BINARY) <=> CAST(OLD.revoked AS BINARY) AND CAST(NEW.scopes AS BINARY) <=> CAST(OLD.scopes AS BINARY) AND CAST(NEW.owner AS BINARY) <=> CAST(OLD.owner AS BINARY) AND CAST(NEW.metadata AS BINARY) <=> CAST(OLD.metadata AS BINARY) AND CAST(NEW.replaces AS BINARY) <=> CAST(OLD.replaces AS BINARY) AND CAST(NEW.replaced_by AS BINARY) <=> CAST(OLD.replaced_by AS BINARY) AND CAST(NEW.rate_limit AS BINARY) <=> CAST(OLD.rate_limit AS BINARY)) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix); IF NOT (NEW.prefix <=> OLD.prefix) THEN INSERT INTO `api_key_auth_changes` (prefix) VALUES (NEW.prefix); END IF; END IF; END;
 -- change log, installed
 CREATE TRIGGER IF NOT EXISTS `api_key_auth_log_del_api_keys_0def8d01` AFTER DELETE ON `api_keys` FOR EACH ROW INSERT INTO `api_key_auth_changes` (prefix) VALUES (OLD.prefix);
 -- change log, triggers removed
-DROP TRIGGER IF EXISTS `api_key_auth_log_upd2_api_keys_0def8d01`;
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd3_api_keys_0def8d01`;
 -- change log, triggers removed
 DROP TRIGGER IF EXISTS `api_key_auth_log_del_api_keys_0def8d01`;
 -- change log, triggers removed
 DROP TRIGGER IF EXISTS `api_key_auth_log_upd_api_keys_0def8d01`;
+-- change log, triggers removed
+DROP TRIGGER IF EXISTS `api_key_auth_log_upd2_api_keys_0def8d01`;
 -- change log, read
 SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq > ? ORDER BY seq LIMIT ?;
 -- change log, oldest
@@ -378,7 +382,7 @@ SELECT COALESCE(MAX(seq), 0) AS seq FROM `api_key_auth_changes`;
 -- change log, trim
 DELETE FROM `api_key_auth_changes` WHERE seq <= ?;
 -- change log, triggers present
-SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd2_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'api_keys';
+SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ('api_key_auth_log_upd3_api_keys_0def8d01', 'api_key_auth_log_del_api_keys_0def8d01') AND EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'api_keys';
 -- change log, skipped entries read again
 SELECT seq, CAST(prefix AS CHAR) AS prefix FROM `api_key_auth_changes` WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?;
 -- change log, one entry
