@@ -445,15 +445,17 @@ impl Authenticator {
     }
 
     /// Waits for what a decision waits for, until it is made.
+    // Only a slow hash is decided in steps, and needs the key.
+    #[cfg_attr(not(feature = "drf-legacy"), allow(unused_mut, unused_variables))]
     async fn settle(&self, key: &ApiKey, mut decision: Decision) -> Result<Passed, AuthFailure> {
         loop {
-            decision = match decision {
+            match decision {
                 Decision::Done(decided) => return decided,
                 #[cfg(feature = "drf-legacy")]
-                Decision::Slow(record) => self.decide_slowly(key, record).await,
+                Decision::Slow(record) => decision = self.decide_slowly(key, record).await,
                 #[cfg(feature = "rate-limit")]
                 Decision::Limit(record) => return self.limit_later(record).await,
-            };
+            }
         }
     }
 

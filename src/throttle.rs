@@ -110,10 +110,7 @@ pub(crate) struct Throttler {
     /// The limiter's store, shared with it, to count what it holds.
     states: moka::sync::Cache<u128, Arc<InMemoryState>>,
     /// Addresses out of budget, and when they may try again.
-    blocked: moka::sync::Cache<u128, Instant>,
-    /// How many addresses `blocked` holds, kept by its listener: while it
-    /// is zero, a request costs one atomic load and no lookup.
-    blocked_count: Arc<AtomicUsize>,
+    refused: Refused,
     /// How long one failure's share of the budget takes to come back.
     refill: Duration,
 }
@@ -121,7 +118,7 @@ pub(crate) struct Throttler {
 impl std::fmt::Debug for Throttler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Throttler")
-            .field("blocked", &self.blocked_count.load(Ordering::Relaxed))
+            .field("refused", &self.refused.count.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -137,15 +134,6 @@ impl Throttler {
             .max_capacity(config.max_addresses)
             .time_to_idle(whole_again)
             .build();
-        let blocked_count = Arc::new(AtomicUsize::new(0));
-        let count = blocked_count.clone();
-        let blocked = moka::sync::Cache::builder()
-            .max_capacity(config.max_addresses)
-            .time_to_live(refill.max(Duration::from_millis(1)))
-            .eviction_listener(move |_, _, _| {
-                count.fetch_sub(1, Ordering::Relaxed);
-            })
-            .build();
         let budgets = Budgets {
             states: states.clone(),
         };
@@ -157,8 +145,10 @@ impl Throttler {
             )
             .with_middleware::<StateInformationMiddleware>(),
             states,
-            blocked,
-            blocked_count,
+            refused: Refused::new(
+                usize::try_from(config.max_addresses).unwrap_or(usize::MAX),
+                refill,
+            ),
             refill,
         }
     }
@@ -167,11 +157,7 @@ impl Throttler {
     /// budget: the step before anything else of a request.
     #[inline]
     pub(crate) fn refusal(&self, client: u128) -> Option<Duration> {
-        if self.blocked_count.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let until = self.blocked.get(&client)?;
-        until.checked_duration_since(Instant::now())
+        self.refused.of(client)
     }
 
     /// Counts a failed attempt from `client`; when it spent the last of
@@ -184,18 +170,109 @@ impl Throttler {
                 not_until.wait_time_from(governor::clock::Clock::now(self.limiter.clock()))
             }
         };
-        self.blocked_count.fetch_add(1, Ordering::Relaxed);
-        self.blocked.insert(client, Instant::now() + blocked_for);
+        self.refused.insert(client, Instant::now() + blocked_for);
     }
 
     /// What the throttle holds now.
     pub(crate) fn stats(&self) -> ThrottleStats {
         self.states.run_pending_tasks();
-        self.blocked.run_pending_tasks();
         ThrottleStats {
             addresses: self.states.entry_count(),
-            refused: self.blocked.entry_count(),
+            refused: self.refused.live() as u64,
         }
+    }
+}
+
+/// The addresses refused until when: read by every request, so a map whose
+/// reads take no lock (a request from an address not in it costs one
+/// atomic load while it is empty, one lookup otherwise), written only on
+/// an address's last failure. Bounded: past `max` entries, those whose time
+/// is up go, then the soonest to be let in again.
+struct Refused {
+    map: papaya::HashMap<u128, Instant>,
+    /// Entries in `map`; zero lets a request skip the lookup.
+    count: AtomicUsize,
+    max: usize,
+    /// When entries whose time is up were last swept out, and how often.
+    swept: std::sync::Mutex<Instant>,
+    sweep_every: Duration,
+}
+
+impl Refused {
+    fn new(max: usize, sweep_every: Duration) -> Self {
+        Self {
+            map: papaya::HashMap::new(),
+            count: AtomicUsize::new(0),
+            max: max.max(1),
+            swept: std::sync::Mutex::new(Instant::now()),
+            sweep_every: sweep_every.max(Duration::from_secs(1)),
+        }
+    }
+
+    #[inline]
+    fn of(&self, client: u128) -> Option<Duration> {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let map = self.map.pin();
+        let until = *map.get(&client)?;
+        let left = until.checked_duration_since(Instant::now());
+        if left.is_none()
+            && map
+                .remove_if(&client, |_, at| *at == until)
+                .is_ok_and(|r| r.is_some())
+        {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        left
+    }
+
+    fn insert(&self, client: u128, until: Instant) {
+        let map = self.map.pin();
+        if map.insert(client, until).is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = Instant::now();
+        let due = self
+            .swept
+            .try_lock()
+            .ok()
+            .filter(|swept| now.duration_since(**swept) >= self.sweep_every);
+        if map.len() > self.max || due.is_some() {
+            drop(due);
+            self.sweep(now);
+        }
+    }
+
+    /// Drops the entries whose time is up; if more than `max` remain, the
+    /// soonest to be let in again go too, down to nine tenths of `max`.
+    #[cold]
+    fn sweep(&self, now: Instant) {
+        let Ok(mut swept) = self.swept.try_lock() else {
+            return; // another thread sweeps
+        };
+        *swept = now;
+        let map = self.map.pin();
+        map.retain(|_, until| *until > now);
+        if map.len() > self.max {
+            let mut times: Vec<Instant> = map.values().copied().collect();
+            let keep = self.max - self.max / 10;
+            let cut = times.len() - keep;
+            let (_, nth, _) = times.select_nth_unstable(cut);
+            let cut = *nth;
+            map.retain(|_, until| *until > cut);
+        }
+        self.count.store(map.len(), Ordering::Relaxed);
+    }
+
+    /// Entries whose time is not up.
+    fn live(&self) -> usize {
+        let now = Instant::now();
+        self.map
+            .pin()
+            .values()
+            .filter(|until| **until > now)
+            .count()
     }
 }
 
@@ -207,4 +284,43 @@ pub struct ThrottleStats {
     pub addresses: u64,
     /// Addresses refused until their budget allows again.
     pub refused: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_whose_time_is_up_goes_and_the_fast_path_comes_back() {
+        let refused = Refused::new(10, Duration::from_secs(60));
+        assert_eq!(refused.of(1), None);
+        refused.insert(1, Instant::now() + Duration::from_millis(30));
+        assert!(refused.of(1).is_some());
+        assert_eq!(refused.of(2), None);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(refused.of(1), None);
+        assert_eq!(refused.count.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn past_its_bound_the_soonest_let_in_go_first() {
+        let refused = Refused::new(100, Duration::from_secs(60));
+        let now = Instant::now();
+        // Ten whose time is up (swept first), then 200 refused for longer
+        // and longer.
+        for client in 0..10 {
+            refused
+                .map
+                .pin()
+                .insert(client, now - Duration::from_secs(1));
+        }
+        for client in 10..210u128 {
+            refused.insert(client, now + Duration::from_secs(client as u64));
+        }
+        let held = refused.map.pin().len();
+        assert!((90..=100).contains(&held), "{held}");
+        assert_eq!(refused.count.load(Ordering::Relaxed), held);
+        assert!(refused.of(209).is_some(), "the longest refused is kept");
+        assert!(refused.of(5).is_none() && refused.of(10).is_none());
+    }
 }

@@ -21,7 +21,8 @@ use api_key_auth::{
     limit::RateLimit,
     store::redis::RedisStore,
     throttle::Throttle,
-    ApiKeyLayer, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
+    ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore,
+    NewKey,
 };
 use common::RawResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -338,6 +339,29 @@ async fn the_throttle_keeps_at_most_its_bound_of_addresses() {
     }
     let stats = auth.throttle_stats().unwrap();
     assert!(stats.addresses <= 2_200, "{stats:?}");
+
+    // Addresses refused are bounded as well: each of 50,000 spends its
+    // whole budget (one failure an hour), and at most 2,000 are held.
+    let auth = Authenticator::builder(MemoryStore::new())
+        .throttle(Throttle::new(1, Duration::from_secs(3600)).max_addresses(2_000))
+        .build()
+        .unwrap();
+    for i in 0..50_000u32 {
+        let from = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i));
+        let _ = auth.authenticate_from(&unknown, Some(from)).await;
+    }
+    let stats = auth.throttle_stats().unwrap();
+    assert!((1_000..=2_000).contains(&stats.refused), "{stats:?}");
+    // The latest ones are among those kept, and still refused.
+    let last = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + 49_999));
+    let refusal = auth
+        .authenticate_from(&unknown, Some(last))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refusal, AuthFailure::Throttled { .. }),
+        "{refusal:?}"
+    );
 }
 
 /// A key over its rate limit gets 429 with `Retry-After` and the IETF
