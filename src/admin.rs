@@ -150,7 +150,9 @@ impl AdminApi {
             .route("/page.js", get(page::script))
             .route("/page.css", get(page::stylesheet))
             .route("/openapi.json", get(openapi_json))
-            .merge(guarded))
+            .merge(guarded)
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(no_route))
     }
 }
 
@@ -343,6 +345,22 @@ struct ListParams {
     expiring_within_secs: Option<u64>,
 }
 
+/// A path the API does not serve: a problem like every other refusal.
+async fn no_route() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no such route; GET /openapi.json lists them",
+    )
+}
+
+/// A method a route does not take (axum adds the `Allow` field).
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the route does not take this method; see its Allow field",
+    )
+}
+
 /// An RFC 9457 problem: what was wrong, and with which field.
 #[derive(Debug, Serialize, ToSchema)]
 struct Problem {
@@ -463,6 +481,24 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     ) -> Result<Self, Self::Rejection> {
         let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>();
         Ok(Self(addr.map(|ConnectInfo(addr)| addr.ip())))
+    }
+}
+
+/// A key's id, from the path. One that does not read (percent-encoded
+/// bytes that are not UTF-8) is the id of no key.
+struct KeyId(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for KeyId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Self(id)),
+            Err(_) => Err(Problem::new(StatusCode::NOT_FOUND, "no key has that id")),
+        }
     }
 }
 
@@ -710,7 +746,7 @@ async fn find(store: &Store, id: &str) -> Result<Arc<KeyRecord>, Problem> {
 )]
 async fn show_key(
     State(Admin { store, .. }): State<Admin>,
-    Path(id): Path<String>,
+    KeyId(id): KeyId,
 ) -> Result<Json<KeyView>, Problem> {
     Ok(Json(view(&*find(&store, &id).await?)))
 }
@@ -730,7 +766,7 @@ async fn revoke_key(
     State(Admin { store, .. }): State<Admin>,
     admin: Identity,
     ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
+    KeyId(id): KeyId,
 ) -> Result<Json<KeyView>, Problem> {
     let record = find(&store, &id).await?;
     if !store
@@ -770,7 +806,7 @@ async fn rotate_key(
     State(Admin { store, format }): State<Admin>,
     admin: Identity,
     ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
+    KeyId(id): KeyId,
     request: Request<Body>,
 ) -> Result<Response, Problem> {
     let asked: Option<serde_json::Map<String, serde_json::Value>> =

@@ -30,8 +30,8 @@ pub struct RateLimit {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RateLimitError {
-    /// Not `<requests>/<period>`, such as `100/s`, `5000/h`, `10/30s`.
-    #[error("a rate limit is <requests>/<period>, such as 100/s, 5000/h or 10/30s; not {0:?}")]
+    /// Not `<requests>/<period>` (perhaps then `burst <n>`), such as `100/s`, `5000/h`, `10/30s`.
+    #[error("a rate limit is <requests>/<period> [burst <n>], such as 100/s, 5000/h or 10/30s burst 5; not {0:?}")]
     Syntax(String),
     /// Zero requests, a zero burst, or a period outside 1 ms to 31 days.
     #[error("a rate limit allows 1 request or more, a burst of 1 or more, over 1 ms to 31 days")]
@@ -135,10 +135,18 @@ impl FromStr for RateLimit {
     type Err = RateLimitError;
 
     /// `100/s`, `5000/h`, `10/30s`, `1/1m30s`: requests, a slash, a period
-    /// (`s`, `m`, `h`, `d` alone mean one of them).
+    /// (`s`, `m`, `h`, `d` alone mean one of them); then perhaps
+    /// `burst <n>`, as a limit is shown (`100/1s burst 20`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let syntax = || RateLimitError::Syntax(text.to_owned());
-        let (requests, period) = text.trim().split_once('/').ok_or_else(syntax)?;
+        let (rate, burst) = match text.split_once("burst") {
+            Some((rate, burst)) => {
+                let burst: u32 = burst.trim().parse().map_err(|_| syntax())?;
+                (rate, Some(burst))
+            }
+            None => (text, None),
+        };
+        let (requests, period) = rate.trim().split_once('/').ok_or_else(syntax)?;
         let requests: u32 = requests.trim().parse().map_err(|_| syntax())?;
         let period = period.trim();
         let period = match period {
@@ -146,7 +154,11 @@ impl FromStr for RateLimit {
             other => duration(other),
         }
         .ok_or_else(syntax)?;
-        Self::new(requests, period)
+        let limit = Self::new(requests, period)?;
+        match burst {
+            Some(burst) => limit.with_burst(burst),
+            None => Ok(limit),
+        }
     }
 }
 
@@ -228,6 +240,22 @@ mod tests {
             "3/1500ms".parse::<RateLimit>().unwrap().to_string(),
             "3/1500ms burst 3"
         );
+        // A limit reads back from what it shows (found by fuzzing: the
+        // burst it shows did not read).
+        for text in ["290/991m", "100/s", "3/1500ms"] {
+            let limit = text.parse::<RateLimit>().unwrap().with_burst(7).unwrap();
+            assert_eq!(limit.to_string().parse::<RateLimit>(), Ok(limit), "{limit}");
+        }
+        assert_eq!("10/s burst 2".parse::<RateLimit>().unwrap().burst(), 2);
+        for bad in [
+            "10/s burst",
+            "10/s burst 0",
+            "10/s burst x",
+            "burst 3",
+            "10/s burst 2 burst 3",
+        ] {
+            assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
+        }
         #[cfg(any(feature = "_sql", feature = "redis"))]
         for bad in [
             "",

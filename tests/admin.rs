@@ -286,7 +286,13 @@ async fn bad_input_is_a_problem_naming_the_field() {
         ("/keys?cursor=%00", StatusCode::BAD_REQUEST),
         ("/keys?cursor=%F0%9F%94%91", StatusCode::BAD_REQUEST),
         ("/keys/a%20b", StatusCode::NOT_FOUND),
+        // An id that is not UTF-8 (found by fuzzing: axum's plain-text 400).
+        ("/keys/%FB", StatusCode::NOT_FOUND),
         ("/keys/..", StatusCode::NOT_FOUND),
+        // Paths the API does not serve (found by fuzzing: axum's own empty 404).
+        ("/keys/", StatusCode::NOT_FOUND),
+        ("/nowhere", StatusCode::NOT_FOUND),
+        ("/keys/x/revoke", StatusCode::METHOD_NOT_ALLOWED),
     ] {
         let (status, headers, _) = call(&admin.router, key, "GET", path, None).await;
         assert_eq!(status, expected, "{path}");
@@ -294,6 +300,12 @@ async fn bad_input_is_a_problem_naming_the_field() {
     }
     let (status, _, _) = call(&admin.router, key, "POST", "/keys/nosuchkey/revoke", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, headers, problem) = call(&admin.router, key, "DELETE", "/keys", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(problem["status"], 405);
+    let allow = headers[header::ALLOW].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
 }
 
 /// A store whose lookups work (so the admin key is accepted) but whose
