@@ -487,14 +487,22 @@ impl Authenticator {
     /// ever reported for the true key.
     fn decide(&self, key: &ApiKey, lookup: Lookup) -> Decision {
         let prefix = key.prefix();
-        let record = match lookup {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                self.inner
-                    .hasher
-                    .verify_against_nothing_as(key, self.inner.dummy.get());
-                return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
-            }
+        // A prefix no store knows is checked against a decoy record (the
+        // hash of a key nobody holds, as the store's records are hashed),
+        // on the very path a known prefix's wrong secret takes: the same
+        // record handling, hash, compare and verdict, so that timing does
+        // not tell which prefixes exist.
+        let (record, known) = match lookup {
+            Ok(Some(record)) => (record, true),
+            Ok(None) => match self.inner.dummy.decoy() {
+                Some(decoy) => (decoy, false),
+                None => {
+                    self.inner
+                        .hasher
+                        .verify_against_nothing_as(key, self.inner.dummy.get());
+                    return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
+                }
+            },
             Err(source) => {
                 return Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
             }
@@ -504,8 +512,13 @@ impl Authenticator {
             return Decision::Slow(record);
         }
         self.inner.dummy.follow(record.hash.algorithm());
-        let matched = self.inner.hasher.verify(key, &record.hash);
-        self.conclude(prefix, record, matched)
+        // `&`, not `&&`: no branch on whether the prefix is known.
+        let matched = self.inner.hasher.verify(key, &record.hash) & known;
+        let decision = self.conclude(prefix, record, matched);
+        if !known {
+            return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
+        }
+        decision
     }
 
     /// The verdict once the hash is checked: revocation and expiry are only
@@ -992,8 +1005,8 @@ impl AuthenticatorBuilder {
         let credential = credential.with_formats(self.brands, self.drf_keys);
         let responses = Responses::new(&scheme, &self.realm, self.retry_after_secs, self.grpc)?;
         let dummy = match self.store.hash_algorithm() {
-            Some(algorithm) => DummyAlgorithm::fixed(algorithm),
-            None => DummyAlgorithm::following(self.hasher.algorithm()),
+            Some(algorithm) => DummyAlgorithm::fixed(algorithm, &self.hasher),
+            None => DummyAlgorithm::following(self.hasher.algorithm(), &self.hasher),
         };
         Ok(Authenticator {
             inner: Arc::new(Inner {
@@ -1031,10 +1044,13 @@ impl AuthenticatorBuilder {
 
 /// The algorithm of the records a store holds: as the store says, or, when
 /// it does not, as last seen, shared by every request (one relaxed load per
-/// unknown prefix, and a store only when a record of another algorithm comes by).
+/// unknown prefix, and a store only when a record of another algorithm comes
+/// by); and a decoy record of each algorithm for unknown prefixes.
 struct DummyAlgorithm {
     code: AtomicU8,
     follows: bool,
+    /// Records hashed from keys nobody holds, by algorithm code.
+    decoys: [Option<Arc<KeyRecord>>; 3],
 }
 
 impl DummyAlgorithm {
@@ -1042,19 +1058,36 @@ impl DummyAlgorithm {
         [Algorithm::Sha256, Algorithm::Sha512, Algorithm::HmacSha256];
 
     /// The algorithm a store says its records use.
-    fn fixed(algorithm: Algorithm) -> Self {
+    fn fixed(algorithm: Algorithm, hasher: &Hasher) -> Self {
         Self {
             code: AtomicU8::new(Self::code(algorithm)),
             follows: false,
+            decoys: Self::decoys(hasher),
         }
     }
 
     /// A first guess, then whatever the records served show.
-    fn following(algorithm: Algorithm) -> Self {
+    fn following(algorithm: Algorithm, hasher: &Hasher) -> Self {
         Self {
             code: AtomicU8::new(Self::code(algorithm)),
             follows: true,
+            decoys: Self::decoys(hasher),
         }
+    }
+
+    fn decoys(hasher: &Hasher) -> [Option<Arc<KeyRecord>>; 3] {
+        Self::ALGORITHMS.map(|algorithm| {
+            let hash = hasher.decoy(algorithm)?;
+            let prefix = ApiKey::generate().ok()?.prefix();
+            Some(Arc::new(KeyRecord::new("", "", prefix, hash)))
+        })
+    }
+
+    /// The decoy record of the algorithm now followed.
+    #[inline]
+    fn decoy(&self) -> Option<Arc<KeyRecord>> {
+        let code = usize::from(self.code.load(Ordering::Relaxed)) % Self::ALGORITHMS.len();
+        self.decoys[code].clone()
     }
 
     fn code(algorithm: Algorithm) -> u8 {

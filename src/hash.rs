@@ -478,6 +478,30 @@ impl Hasher {
         let _ = std::hint::black_box(matched);
     }
 
+    /// The hash, made as a store's records with `algorithm` are, of a key
+    /// nobody holds: what a prefix no store knows is checked against, so
+    /// that its check is a real record's check, step for step. `None` for a
+    /// slow algorithm, for HMAC without a pepper, or without randomness.
+    pub(crate) fn decoy(&self, algorithm: Algorithm) -> Option<StoredHash> {
+        let key = ApiKey::generate().ok()?;
+        Some(StoredHash(match algorithm {
+            Algorithm::Sha256 => Repr::Sha256(sha256(&key)),
+            Algorithm::Sha512 => Repr::Sha512(sha512(&key)),
+            Algorithm::HmacSha256 => {
+                let pepper = match &self.new_keys {
+                    NewKeys::Hmac(pepper) => pepper,
+                    _ => self.peppers.first()?,
+                };
+                Repr::HmacSha256 {
+                    pepper: pepper.id.clone(),
+                    digest: pepper.mac(&key),
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        }))
+    }
+
     fn pepper(&self, id: &str) -> Option<&Pepper> {
         self.peppers.iter().find(|p| &*p.id == id)
     }

@@ -2,7 +2,9 @@
 //! trivial inner service, and timing variants interleaved.
 #![allow(dead_code)]
 
+pub mod dudect;
 pub mod interleave;
+pub mod timing_cases;
 
 use std::{
     convert::Infallible,
