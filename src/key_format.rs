@@ -2,7 +2,7 @@
 //! with a checksum after it, in the manner of GitHub's tokens.
 //!
 //! ```text
-//! myco_n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0 2bG5Xq
+//! myco_n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0 1YlV0M
 //! ^^^^^ ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ ^^^^^^
 //! brand the key (PREFIX.SECRET)                   CRC32 of all before it, base62
 //! ```
@@ -182,6 +182,12 @@ mod tests {
         let brand = Brand::new("myco").unwrap();
         let branded = brand_key(&brand, KEY);
         assert_eq!(branded.len(), 5 + KEY_LEN + CHECKSUM_LEN);
+        // The example of the module docs and the README: CRC32 (IEEE) of
+        // everything before the checksum, in six base62 digits.
+        assert_eq!(
+            &*brand_key(&brand, "n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL0"),
+            "myco_n58lzybi.1M2baTIHuRgPGbzdZC3Zch0b8VC2etL01YlV0M"
+        );
         assert_eq!(
             unbrand(std::slice::from_ref(&brand), branded.as_bytes()),
             Ok(KEY.as_bytes())

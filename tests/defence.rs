@@ -585,6 +585,15 @@ async fn a_limiter_that_cannot_answer_refuses() {
 #[tokio::test]
 async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else() {
     let format = KeyFormat::branded("myco").unwrap();
+    // The README gives this very expression, on its own and in its
+    // gitleaks rule.
+    let readme = include_str!("../README.md");
+    assert_eq!(
+        format.pattern(),
+        r"\bmyco_[A-Za-z0-9]{8}\.[A-Za-z0-9]{38}\b"
+    );
+    assert!(readme.contains(&format!("\n{}\n", format.pattern())));
+    assert!(readme.contains(&format!("regex = '''{}'''", format.pattern())));
     let pattern = regex::Regex::new(&format.pattern()).unwrap();
     let store = Counting::default();
     let mut branded = Vec::new();
