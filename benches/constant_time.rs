@@ -41,6 +41,11 @@ fn main() {
         "{}",
         dudect::measure(per_class.min(100_000), &mut control).line(name)
     );
+    let (name, mut skipped) = timing_cases::skipped_check_case();
+    println!(
+        "{}",
+        dudect::measure(per_class.min(100_000), &mut skipped).line(name)
+    );
     println!("largest |t| of the real cases: {worst:.2} (target: below 5)");
     let per_request = std::env::var("MEASUREMENTS_HTTP")
         .ok()

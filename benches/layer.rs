@@ -62,7 +62,9 @@ fn main() {
     let (_, key) = now(store.create(NewKey::named("bench"))).unwrap().reveal();
     let header = format!("Api-Key {}", key.expose_secret());
     // A limit the loop never reaches: every request is checked and let through.
-    let limit = RateLimit::new(u32::MAX, std::time::Duration::from_millis(1)).unwrap();
+    let limit = RateLimit::new(1_000_000, std::time::Duration::from_secs(1))
+        .and_then(|limit| limit.with_burst(u32::MAX))
+        .unwrap();
     let (_, limited) = now(store.create(NewKey::named("limited").rate_limit(limit)))
         .unwrap()
         .reveal();

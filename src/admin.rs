@@ -52,6 +52,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
     audit::{self, Actor},
+    client::TrustedProxies,
     error::{ConfigError, ErrorChain},
     identity::Identity,
     key_format::KeyFormat,
@@ -79,6 +80,7 @@ pub struct AdminApi {
     scope: String,
     format: KeyFormat,
     throttle: Throttle,
+    proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -97,6 +99,7 @@ impl AdminApi {
             scope: DEFAULT_ADMIN_SCOPE.to_owned(),
             format: KeyFormat::Drf,
             throttle: Throttle::default(),
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -112,6 +115,15 @@ impl AdminApi {
     /// router with axum's `into_make_service_with_connect_info`.
     pub fn throttle(mut self, throttle: Throttle) -> Self {
         self.throttle = throttle;
+        self
+    }
+
+    /// Believes the forwarding header of these proxies for the client's
+    /// address (none by default). Behind a TLS terminator or load balancer,
+    /// name it: otherwise every administrator shares its address, and one
+    /// client's failed attempts throttle them all.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
         self
     }
 
@@ -131,6 +143,7 @@ impl AdminApi {
             .hasher(hasher)
             .accept(self.format.clone())
             .throttle(self.throttle)
+            .trusted_proxies(self.proxies)
             .build()?;
         let layer = ApiKeyLayer::from(auth).with_inner_body();
         let admins_only = layer.require_all([self.scope])?;
@@ -213,15 +226,20 @@ struct CreateKeyRequest {
     rate_limit: Option<RateLimitBody>,
 }
 
-/// A rate limit: `requests` per `period_secs`, `burst` at once (a period's
-/// worth when absent).
+/// A rate limit: `requests` per period (`period_secs` or `period_ms`; a
+/// key's record shows `period_ms`, and `period_secs` when it is whole
+/// seconds), `burst` at once (a period's worth when absent).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RateLimitBody {
-    /// Requests per period, 1 or more.
+    /// Requests per period, 1 or more (at most a million a second).
     requests: u32,
     /// The period in seconds, 1 to 2,678,400 (31 days).
-    period_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    period_secs: Option<u64>,
+    /// The period in milliseconds, 1 to 2,678,400,000; instead of `period_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    period_ms: Option<u64>,
     /// Requests allowed at once.
     #[serde(default)]
     burst: Option<u32>,
@@ -231,7 +249,8 @@ impl From<RateLimit> for RateLimitBody {
     fn from(limit: RateLimit) -> Self {
         Self {
             requests: limit.requests(),
-            period_secs: limit.period().as_secs(),
+            period_secs: (limit.period().subsec_nanos() == 0).then(|| limit.period().as_secs()),
+            period_ms: u64::try_from(limit.period().as_millis()).ok(),
             burst: Some(limit.burst()),
         }
     }
@@ -647,7 +666,17 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
         new = new.metadata(key, value);
     }
     if let Some(body) = asked.rate_limit {
-        let limit = RateLimit::new(body.requests, Duration::from_secs(body.period_secs))
+        let period = match (body.period_secs, body.period_ms) {
+            (Some(secs), None) => Duration::from_secs(secs),
+            (None, Some(ms)) => Duration::from_millis(ms),
+            _ => {
+                return Err(Problem::bad(
+                    "rate_limit",
+                    "a rate limit has period_secs or period_ms, one of them",
+                ))
+            }
+        };
+        let limit = RateLimit::new(body.requests, period)
             .and_then(|limit| match body.burst {
                 Some(burst) => limit.with_burst(burst),
                 None => Ok(limit),

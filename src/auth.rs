@@ -302,13 +302,12 @@ impl Authenticator {
         headers: &impl CredentialHeaders,
     ) -> Option<IpAddr> {
         #[cfg(feature = "throttle")]
-        if self.inner.throttle.is_some() {
-            return self.inner.proxies.client(peer()?, || {
-                (
-                    headers.values("forwarded"),
-                    headers.values("x-forwarded-for"),
-                )
-            });
+        if let Some(throttle) = &self.inner.throttle {
+            let Some(peer) = peer() else {
+                throttle.unaddressed();
+                return None;
+            };
+            return Some(self.inner.proxies.client(peer, |name| headers.values(name)));
         }
         let _ = (peer, headers);
         None
@@ -343,7 +342,7 @@ impl Authenticator {
             .read(values.map(HeaderValue::as_bytes));
         let decided = match self.progress(key) {
             Progress::Decided(decided) => decided,
-            Progress::Wait(key) => self.decide_later(&key).await.map(Some),
+            Progress::Wait(key) => self.decide_later(&key, client).await.map(Some),
             Progress::Later(later) => {
                 let (key, decision) = *later;
                 self.settle(&key, decision).await.map(Some)
@@ -379,7 +378,7 @@ impl Authenticator {
             Progress::Wait(key) => {
                 let this = self.clone();
                 Verdict::Pending(Box::pin(async move {
-                    this.decide_later(&key)
+                    this.decide_later(&key, client)
                         .await
                         .map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
@@ -438,8 +437,21 @@ impl Authenticator {
     }
 
     /// The lookup the store must be waited for, then the decision.
-    async fn decide_later(&self, key: &ApiKey) -> Result<Passed, AuthFailure> {
+    ///
+    /// The client's budget is looked at again once the store has answered:
+    /// a burst of guesses sent at once all pass the first look before any
+    /// of them has failed, and those answered after the budget ran out get
+    /// 429 too, a right guess among them included, so no more of them are
+    /// decided than the budget allows.
+    async fn decide_later(
+        &self,
+        key: &ApiKey,
+        client: Option<IpAddr>,
+    ) -> Result<Passed, AuthFailure> {
         let lookup = self.find(key).await;
+        if let Some(throttled) = self.throttled(client) {
+            return Err(throttled);
+        }
         let decision = self.decide(key, lookup);
         self.settle(key, decision).await
     }

@@ -35,12 +35,29 @@ use crate::error::ConfigError;
 pub struct ClientAddr(pub SocketAddr);
 
 #[cfg(feature = "throttle")]
-/// Proxies whose forwarding headers are believed: when the connection's
-/// peer is one of them, the client is the right-most address of `Forwarded`
-/// (RFC 7239) or, without it, `X-Forwarded-For` that is not a trusted proxy.
+/// Proxies whose forwarding header is believed: when the connection's peer
+/// is one of them, the client is the right-most address of that header
+/// (`X-Forwarded-For` unless [`reading`](Self::reading) says `Forwarded`)
+/// that is not a trusted proxy. Only the one header is read: a client can
+/// send either, and a proxy passes on the one it does not write.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies {
     nets: Arc<[IpNet]>,
+    header: ForwardingHeader,
+}
+
+#[cfg(feature = "throttle")]
+/// The header the trusted proxies write the client's address into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: <client>, <proxy1>, …`, as nginx
+    /// (`$proxy_add_x_forwarded_for`), HAProxy, AWS's load balancers and
+    /// most CDNs write it. The default.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=<client>, for=<proxy1>` (RFC 7239).
+    Forwarded,
 }
 
 #[cfg(feature = "throttle")]
@@ -66,7 +83,17 @@ impl TrustedProxies {
                     .map_err(|_| ConfigError::Proxy(text.to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { nets: nets.into() })
+        Ok(Self {
+            nets: nets.into(),
+            header: ForwardingHeader::default(),
+        })
+    }
+
+    /// Reads the client's address from `header`, which the proxies write
+    /// (and do not pass on from clients); `X-Forwarded-For` by default.
+    pub fn reading(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Whether `ip` is a trusted proxy.
@@ -79,37 +106,38 @@ impl TrustedProxies {
         self.nets.is_empty()
     }
 
-    /// The client of a request whose connection came from `peer`, given the
-    /// values of its `Forwarded` and `X-Forwarded-For` headers (asked for
-    /// only when the peer is trusted). `None` when the chain names a hop it
-    /// cannot read (`unknown`, an obfuscated name): such a request is not
-    /// counted rather than counted against its proxy.
+    /// The client of a request whose connection came from `peer`, given
+    /// the values of a header by its name (asked for only when the peer is
+    /// trusted, and only for the one header the proxies write). Walking the
+    /// chain from the right, the first hop that is not a trusted proxy is
+    /// the client; a hop that does not read (`unknown`, an obfuscated name)
+    /// ends the walk at the trusted hop nearest it, which is then counted.
     pub(crate) fn client<'a>(
         &self,
         peer: IpAddr,
-        forwarded: impl FnOnce() -> (Vec<&'a [u8]>, Vec<&'a [u8]>),
-    ) -> Option<IpAddr> {
+        values: impl FnOnce(&'static str) -> Vec<&'a [u8]>,
+    ) -> IpAddr {
         let peer = canonical(peer);
         if self.is_empty() || !self.contains(peer) {
-            return Some(peer);
+            return peer;
         }
-        let (forwarded, x_forwarded_for) = forwarded();
-        let hops = if forwarded.is_empty() {
-            hops_of(&x_forwarded_for, x_forwarded_for_hop)
-        } else {
-            hops_of(&forwarded, forwarded_hop)
+        let hops = match self.header {
+            ForwardingHeader::XForwardedFor => {
+                hops_of(&values("x-forwarded-for"), x_forwarded_for_hop)
+            }
+            ForwardingHeader::Forwarded => hops_of(&values("forwarded"), forwarded_hop),
         };
-        // Right to left: the nearest hop first; the first one not trusted
-        // is the client. All trusted: the farthest is.
         let mut client = peer;
         for hop in hops.into_iter().rev() {
-            let ip = canonical(hop?);
-            client = ip;
-            if !self.contains(ip) {
+            let Some(ip) = hop else {
+                return client;
+            };
+            client = canonical(ip);
+            if !self.contains(client) {
                 break;
             }
         }
-        Some(client)
+        client
     }
 }
 
@@ -210,15 +238,26 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// Headers by name, as a request would give them.
+    fn headers<'a>(
+        xff: &'a [&'a str],
+        forwarded: &'a [&'a str],
+    ) -> impl Fn(&'static str) -> Vec<&'a [u8]> {
+        move |name| {
+            let values = if name == "forwarded" { forwarded } else { xff };
+            values.iter().map(|v| v.as_bytes()).collect()
+        }
+    }
+
     #[test]
     fn without_trusted_proxies_the_peer_is_the_client() {
         let none = TrustedProxies::none();
-        let spoofed = || (vec![&b"for=203.0.113.9"[..]], vec![&b"203.0.113.9"[..]]);
-        assert_eq!(none.client(ip("192.0.2.1"), spoofed), Some(ip("192.0.2.1")));
+        let spoofed = headers(&["203.0.113.9"], &["for=203.0.113.9"]);
+        assert_eq!(none.client(ip("192.0.2.1"), &spoofed), ip("192.0.2.1"));
         let lb = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
         assert_eq!(
-            lb.client(ip("192.0.2.1"), spoofed),
-            Some(ip("192.0.2.1")),
+            lb.client(ip("192.0.2.1"), &spoofed),
+            ip("192.0.2.1"),
             "headers from a peer that is not a proxy are not believed"
         );
     }
@@ -227,38 +266,62 @@ mod tests {
     fn behind_trusted_proxies_the_rightmost_untrusted_hop_is_the_client() {
         let proxies = TrustedProxies::new(["10.0.0.0/8", "127.0.0.1"]).unwrap();
         // The client may put anything on the left; only the right counts.
-        let xff = || (vec![], vec![&b"6.6.6.6, 198.51.100.7, 10.1.2.3"[..]]);
+        let xff = headers(&["6.6.6.6, 198.51.100.7", "10.1.2.3"], &[]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &xff), ip("198.51.100.7"));
+        let all_trusted = headers(&["10.9.9.9"], &[]);
+        assert_eq!(proxies.client(ip("10.0.0.5"), &all_trusted), ip("10.9.9.9"));
+        let mapped = headers(&["::ffff:198.51.100.7"], &[]);
         assert_eq!(
-            proxies.client(ip("127.0.0.1"), xff),
-            Some(ip("198.51.100.7"))
+            proxies.client(ip("::ffff:10.0.0.5"), &mapped),
+            ip("198.51.100.7")
         );
-        let forwarded = || {
-            (
-                vec![&b"for=6.6.6.6, for=\"[2001:db8:cafe::17]:4711\";proto=https"[..]],
-                vec![&b"9.9.9.9"[..]],
-            )
-        };
-        assert_eq!(
-            proxies.client(ip("10.0.0.5"), forwarded),
-            Some(ip("2001:db8:cafe::17")),
-            "Forwarded wins over X-Forwarded-For"
+        let forwarding = proxies.clone().reading(ForwardingHeader::Forwarded);
+        let forwarded = headers(
+            &["9.9.9.9"],
+            &["for=6.6.6.6, for=\"[2001:db8:cafe::17]:4711\";proto=https"],
         );
-        let unknown = || (vec![&b"for=unknown"[..]], vec![]);
-        assert_eq!(proxies.client(ip("10.0.0.5"), unknown), None);
-        let all_trusted = || (vec![], vec![&b"10.9.9.9"[..]]);
         assert_eq!(
-            proxies.client(ip("10.0.0.5"), all_trusted),
-            Some(ip("10.9.9.9"))
-        );
-        let mapped = || (vec![], vec![&b"::ffff:198.51.100.7"[..]]);
-        assert_eq!(
-            proxies.client(ip("::ffff:10.0.0.5"), mapped),
-            Some(ip("198.51.100.7"))
+            forwarding.client(ip("10.0.0.5"), &forwarded),
+            ip("2001:db8:cafe::17")
         );
         assert!(matches!(
             TrustedProxies::new(["10.0.0.0/33"]),
             Err(ConfigError::Proxy(_))
         ));
+    }
+
+    /// Found by a review: `Forwarded` was read whenever present, so behind
+    /// a proxy that writes `X-Forwarded-For` and passes a client's own
+    /// `Forwarded` on, a client chose its address, or was not counted.
+    #[test]
+    fn only_the_header_the_proxies_write_is_read() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        for forwarded in [["for=unknown"], ["for=192.0.2.99"], ["for=_hidden"]] {
+            let sent = headers(&["198.51.100.7"], &forwarded);
+            assert_eq!(proxies.client(ip("10.0.0.1"), &sent), ip("198.51.100.7"));
+        }
+        let forwarding = proxies.reading(ForwardingHeader::Forwarded);
+        let sent = headers(&["192.0.2.99"], &["for=198.51.100.7"]);
+        assert_eq!(forwarding.client(ip("10.0.0.1"), &sent), ip("198.51.100.7"));
+    }
+
+    /// A hop that does not read is counted as the trusted hop nearest it,
+    /// never as nobody (which a client could use not to be counted).
+    #[test]
+    fn a_hop_that_does_not_read_is_counted_as_its_nearest_proxy() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        let garbled = headers(&["not-an-address, 10.2.2.2"], &[]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &garbled), ip("10.2.2.2"));
+        let direct = headers(&["unknown"], &[]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &direct), ip("10.0.0.1"));
+        // Garbage to the left of the client is never reached.
+        let prefixed = headers(&["unknown, 198.51.100.7"], &[]);
+        assert_eq!(
+            proxies.client(ip("10.0.0.1"), &prefixed),
+            ip("198.51.100.7")
+        );
+        let none = headers(&[], &[]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &none), ip("10.0.0.1"));
     }
 
     #[test]

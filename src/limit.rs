@@ -33,31 +33,54 @@ pub enum RateLimitError {
     /// Not `<requests>/<period>` (perhaps then `burst <n>`), such as `100/s`, `5000/h`, `10/30s`.
     #[error("a rate limit is <requests>/<period> [burst <n>], such as 100/s, 5000/h or 10/30s burst 5; not {0:?}")]
     Syntax(String),
-    /// Zero requests, a zero burst, or a period outside 1 ms to 31 days.
-    #[error("a rate limit allows 1 request or more, a burst of 1 or more, over 1 ms to 31 days")]
+    /// Zero requests, a zero burst, a period outside 1 ms to 31 days or not
+    /// whole milliseconds, more than a million requests a second, or a
+    /// burst that takes over a year to come back.
+    #[error(
+        "a rate limit allows 1 request or more (at most a million a second), over whole \
+         milliseconds from 1 ms to 31 days, with a burst of 1 or more that comes back within a year"
+    )]
     OutOfRange,
 }
 
 /// The longest period a limit may have.
 const MAX_PERIOD: Duration = Duration::from_secs(31 * 86_400);
+/// The shortest time one request's share may take to come back: a million
+/// requests a second (the Redis limiter counts in microseconds).
+const MIN_INTERVAL: Duration = Duration::from_micros(1);
+/// The longest a whole burst may take to come back (GCRA arithmetic in
+/// nanoseconds stays far inside 64 bits).
+const MAX_BURST_SPAN: Duration = Duration::from_secs(366 * 86_400);
 
 impl RateLimit {
     /// `requests` per `period`, with a burst of a period's worth.
     pub fn new(requests: u32, period: Duration) -> Result<Self, RateLimitError> {
         let requests = NonZeroU32::new(requests).ok_or(RateLimitError::OutOfRange)?;
-        if period < Duration::from_millis(1) || period > MAX_PERIOD {
+        let whole_ms = period.subsec_nanos().is_multiple_of(1_000_000);
+        if period < Duration::from_millis(1) || period > MAX_PERIOD || !whole_ms {
             return Err(RateLimitError::OutOfRange);
         }
-        Ok(Self {
+        Self {
             requests,
             period,
             burst: requests,
-        })
+        }
+        .checked()
     }
 
     /// The same limit with `burst` requests allowed at once.
     pub fn with_burst(mut self, burst: u32) -> Result<Self, RateLimitError> {
         self.burst = NonZeroU32::new(burst).ok_or(RateLimitError::OutOfRange)?;
+        self.checked()
+    }
+
+    /// The limit, if its pace and burst are within what limiters count.
+    fn checked(self) -> Result<Self, RateLimitError> {
+        let interval = self.period / self.requests.get();
+        let span = interval.checked_mul(self.burst.get());
+        if interval < MIN_INTERVAL || span.is_none_or(|span| span > MAX_BURST_SPAN) {
+            return Err(RateLimitError::OutOfRange);
+        }
         Ok(self)
     }
 

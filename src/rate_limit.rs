@@ -41,7 +41,6 @@ use governor::{
 };
 
 use crate::{
-    key::Prefix,
     limit::RateLimit,
     store::{KeyRecord, StoreError},
 };
@@ -129,7 +128,7 @@ impl KeyCell {
 /// [`RedisRateLimiter`](crate::store::redis::RedisRateLimiter) shares one.
 #[derive(Clone)]
 pub struct LocalRateLimiter {
-    cells: Arc<papaya::HashMap<Prefix, Arc<KeyCell>, foldhash::fast::RandomState>>,
+    cells: Arc<papaya::HashMap<Arc<str>, Arc<KeyCell>, foldhash::fast::RandomState>>,
     clock: QuantaClock,
 }
 
@@ -171,17 +170,39 @@ impl LocalRateLimiter {
     #[inline]
     fn decide(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
         let cells = self.cells.pin();
-        if let Some(cell) = cells.get(&key.prefix) {
+        let budget = budget_of(key);
+        if let Some(cell) = cells.get(budget) {
             if cell.limit == *limit {
                 return cell.check(&self.clock);
             }
         }
-        // A key seen for the first time, or whose limit changed: a fresh cell.
+        self.fresh(key, limit)
+    }
+
+    /// A key seen for the first time (one cell, whoever of many requests at
+    /// once makes it), or whose limit changed (a new cell).
+    #[cold]
+    fn fresh(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
+        let cells = self.cells.pin();
+        let budget: Arc<str> = Arc::from(budget_of(key));
+        let cell = cells.get_or_insert_with(budget.clone(), || {
+            Arc::new(KeyCell::new(*limit, &self.clock))
+        });
+        if cell.limit == *limit {
+            return cell.check(&self.clock);
+        }
         let cell = Arc::new(KeyCell::new(*limit, &self.clock));
         let decision = cell.check(&self.clock);
-        cells.insert(key.prefix, cell);
+        cells.insert(budget, cell);
         decision
     }
+}
+
+/// Whose budget a key's requests spend: its own, or, for the key a
+/// rotation made, the key it replaced (so a rotation hands out no fresh
+/// budget, and the two keys share one through the grace period).
+pub(crate) fn budget_of(key: &KeyRecord) -> &str {
+    key.replaces.as_deref().unwrap_or(&key.id)
 }
 
 #[async_trait]
@@ -203,5 +224,60 @@ impl<T: RateLimiter + ?Sized> RateLimiter for Arc<T> {
 
     async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
         (**self).check(key, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{hash::Hasher, key::ApiKey};
+
+    fn record(id: &str, replaces: Option<&str>) -> KeyRecord {
+        let key = ApiKey::generate().unwrap();
+        let mut record = KeyRecord::new(id, "k", key.prefix(), Hasher::sha256().hash(&key));
+        record.replaces = replaces.map(str::to_owned);
+        record
+    }
+
+    /// Found by a review: rotating a key that had spent its budget gave
+    /// the new key a whole one.
+    #[test]
+    fn a_rotation_s_new_key_spends_the_old_key_s_budget() {
+        let limiter = LocalRateLimiter::new();
+        let limit: RateLimit = "2/m".parse().unwrap();
+        let old = record("old", None);
+        let new = record("new", Some("old"));
+        assert!(limiter.decide(&old, &limit).allowed);
+        assert!(limiter.decide(&old, &limit).allowed);
+        assert!(!limiter.decide(&new, &limit).allowed);
+        assert!(!limiter.decide(&old, &limit).allowed);
+        assert!(limiter.decide(&record("other", None), &limit).allowed);
+    }
+
+    /// Many first requests at once make one cell between them, not one
+    /// each (a review saw a get-then-insert hand each its own burst).
+    #[test]
+    fn first_requests_at_once_share_one_budget() {
+        for _ in 0..20 {
+            let limiter = LocalRateLimiter::new();
+            let limit: RateLimit = "5/h".parse().unwrap();
+            let key = Arc::new(record("k", None));
+            let start = Arc::new(std::sync::Barrier::new(8));
+            let allowed: usize = (0..8)
+                .map(|_| {
+                    let (limiter, key, start) = (limiter.clone(), key.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        (0..4)
+                            .filter(|_| limiter.decide(&key, &limit).allowed)
+                            .count()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .sum();
+            assert_eq!(allowed, 5);
+        }
     }
 }

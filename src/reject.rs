@@ -105,7 +105,9 @@ impl Responses {
         let headers = response.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         if let Some(limit) = limit {
-            let window = limit.period().as_secs().max(1);
+            // Whole seconds, as the field takes; a part of one counts as one.
+            let period = limit.period();
+            let window = (period.as_secs() + u64::from(period.subsec_nanos() > 0)).max(1);
             let policy = format!("\"key\";q={};w={window}", limit.requests());
             let state = format!("\"key\";r=0;t={secs}");
             if let (Ok(policy), Ok(state)) =
@@ -228,6 +230,21 @@ mod tests {
             r#"Api-Key realm="my \"api\" \\ v1""#
         );
         assert_eq!(r.unavailable().headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn a_window_under_a_whole_second_is_rounded_up() {
+        let r = Responses::new("Api-Key", "api", 1, false).unwrap();
+        for (limit, policy) in [
+            ("3/1500ms", "\"key\";q=3;w=2"),
+            ("10/500ms", "\"key\";q=10;w=1"),
+        ] {
+            let limit: RateLimit = limit.parse().unwrap();
+            let response = r.too_many(Duration::from_millis(200), Some(&limit));
+            assert_eq!(response.headers()["ratelimit-policy"], policy);
+            assert_eq!(response.headers()["ratelimit"], "\"key\";r=0;t=1");
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
     }
 
     #[test]

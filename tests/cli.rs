@@ -669,7 +669,7 @@ fn keys_get_rate_limits_and_brands() {
     .unwrap();
     assert_eq!(
         created["rate_limit"],
-        serde_json::json!({"requests": 100, "period_secs": 1.0, "burst": 20})
+        serde_json::json!({"requests": 100, "period_secs": 1, "period_ms": 1000, "burst": 20})
     );
     let id = created["id"].as_str().unwrap();
     let shown = ok(api_key(&store, &["show", id], ""));

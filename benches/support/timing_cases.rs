@@ -164,6 +164,40 @@ pub fn cases() -> Vec<Case> {
     cases
 }
 
+/// Through an authenticator over a memory store: a known prefix with a
+/// wrong secret vs a value refused before any lookup or hash (a bad
+/// character at its end): what a path that skipped the check for unknown
+/// prefixes would look like, the proof that the store cases' bound sees one.
+pub fn skipped_check_case() -> Case {
+    let store = MemoryStore::new();
+    let (_, key) = now(store.create(NewKey::named("timing"))).unwrap().reveal();
+    let key = key.expose_secret().to_owned();
+    let auth = Authenticator::new(store);
+    let header = |text: &[u8]| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Api-Key {}", std::str::from_utf8(text).unwrap())
+                .parse()
+                .unwrap(),
+        );
+        headers
+    };
+    let mut wrong = key.clone().into_bytes();
+    wrong[20] = if wrong[20] == b'x' { b'y' } else { b'x' };
+    let mut refused = wrong.clone();
+    refused[40] = b'-';
+    let inputs = [header(&wrong), header(&refused)];
+    (
+        "control: wrong secret vs a key no check is made for",
+        Box::new(move |class, _| {
+            timed(inputs[class].clone(), |headers| {
+                now(auth.authenticate(headers)).is_ok()
+            })
+        }),
+    )
+}
+
 /// A comparison that is not constant time (byte by byte, stopping at the
 /// first difference, over 4 KiB): the proof that the test sees a leak.
 pub fn leaky_case() -> Case {

@@ -97,8 +97,9 @@ function expiry(key) {
 // A rate limit as a person reads it: "100 a second, 20 at once".
 function rate(limit) {
   if (!limit) return "none";
-  const units = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
-  const per = units[limit.period_secs] || limit.period_secs + " seconds";
+  const units = { 1000: "second", 60000: "minute", 3600000: "hour", 86400000: "day" };
+  const per = units[limit.period_ms] ||
+    (limit.period_ms % 1000 === 0 ? limit.period_ms / 1000 + " seconds" : limit.period_ms + " ms");
   return limit.requests + " a " + per + ", " + limit.burst + " at once";
 }
 

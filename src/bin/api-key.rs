@@ -134,7 +134,7 @@ enum Command {
     /// Serve the admin API over the store: create, list, show, rotate and
     /// revoke keys over HTTP, for admin keys only.
     #[command(
-        after_help = "Example:\n  api-key --store sqlite:keys.db serve --listen 127.0.0.1:8080\n  curl -H \"Authorization: Api-Key $ADMIN_KEY\" http://127.0.0.1:8080/keys"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db serve --listen 127.0.0.1:8080\n  curl -H \"Authorization: Api-Key $ADMIN_KEY\" http://127.0.0.1:8080/keys\n  # behind a TLS terminator on 10.0.0.2 that writes X-Forwarded-For:\n  api-key --store sqlite:keys.db serve --trusted-proxy 10.0.0.2"
     )]
     Serve {
         /// The address to listen on.
@@ -143,6 +143,19 @@ enum Command {
         /// The scope an admin key needs.
         #[arg(long, default_value = api_key_auth::admin::DEFAULT_ADMIN_SCOPE)]
         admin_scope: String,
+        /// A proxy (address or network) whose X-Forwarded-For names the
+        /// client, for throttling failed attempts per client rather than per
+        /// proxy; repeat for more.
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxies: Vec<String>,
+        /// The header the trusted proxies write the client into.
+        #[arg(
+            long,
+            value_enum,
+            default_value = "x-forwarded-for",
+            value_name = "HEADER"
+        )]
+        forwarded_header: ForwardedHeaderArg,
     },
     /// Read a key from standard input and say whether the store accepts it,
     /// and if not why; exit status 0 when accepted, 1 when not.
@@ -264,7 +277,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve {
             listen,
             admin_scope,
-        } => serve(store, listen, admin_scope, format).await?,
+            trusted_proxies,
+            forwarded_header,
+        } => {
+            let proxies = api_key_auth::client::TrustedProxies::new(&trusted_proxies)?
+                .reading(forwarded_header.into());
+            serve(store, listen, admin_scope, format, proxies).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -701,15 +720,33 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
     }
 }
 
+/// `--forwarded-header`: which header trusted proxies write.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ForwardedHeaderArg {
+    XForwardedFor,
+    Forwarded,
+}
+
+impl From<ForwardedHeaderArg> for api_key_auth::client::ForwardingHeader {
+    fn from(arg: ForwardedHeaderArg) -> Self {
+        match arg {
+            ForwardedHeaderArg::XForwardedFor => Self::XForwardedFor,
+            ForwardedHeaderArg::Forwarded => Self::Forwarded,
+        }
+    }
+}
+
 async fn serve(
     store: Arc<dyn KeyManager>,
     listen: std::net::SocketAddr,
     admin_scope: String,
     format: KeyFormat,
+    proxies: api_key_auth::client::TrustedProxies,
 ) -> Result<(), Failure> {
     let router = api_key_auth::admin::AdminApi::new(store)
         .admin_scope(admin_scope)
         .key_format(format)
+        .trusted_proxies(proxies)
         .router()?;
     // The admin API's audit events (who created or revoked what) and store
     // warnings, on stderr.
@@ -774,11 +811,19 @@ fn record_json(record: &KeyRecord) -> serde_json::Value {
         "expires": record.expires.map(|at| time(Some(at))),
         "expires_in_secs": record.expires.map(seconds_from_now),
         "last_used": record.last_used.map(|at| time(Some(at))),
-        "rate_limit": record.rate_limit.map(|limit| serde_json::json!({
-            "requests": limit.requests(),
-            "period_secs": limit.period().as_secs_f64(),
-            "burst": limit.burst(),
-        })),
+        "rate_limit": record.rate_limit.map(|limit| {
+            // As the admin API shows it: milliseconds, and whole seconds when they are.
+            let period = limit.period();
+            let mut shown = serde_json::json!({
+                "requests": limit.requests(),
+                "period_ms": u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+                "burst": limit.burst(),
+            });
+            if period.subsec_nanos() == 0 {
+                shown["period_secs"] = period.as_secs().into();
+            }
+            shown
+        }),
         "replaces": record.replaces,
         "replaced_by": record.replaced_by,
         "revoked": record.revoked,

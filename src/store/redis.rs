@@ -648,7 +648,8 @@ return {1, math.floor((now + tolerance - next_tat) / interval) + 1, 0}
     /// the same Redis under the same namespace: three servers enforce one
     /// limit between them. One script per request (a GCRA on Redis's own
     /// clock, so the instances' clocks need not agree); state under
-    /// `ns:rate:<prefix>`, gone once the key's budget is whole again.
+    /// `ns:rate:<key id>` (for a rotation's new key, the replaced key's id:
+    /// the two share one budget), gone once the budget is whole again.
     ///
     /// ```no_run
     /// use api_key_auth::{store::redis::RedisStore, Authenticator};
@@ -703,7 +704,11 @@ return {1, math.floor((now + tolerance - next_tat) / interval) + 1, 0}
                 .max(1);
             let (allowed, remaining, wait): (i64, i64, i64) = self
                 .gcra
-                .key(format!("{}:rate:{}", self.namespace, key.prefix))
+                .key(format!(
+                    "{}:rate:{}",
+                    self.namespace,
+                    crate::rate_limit::budget_of(key)
+                ))
                 .arg(interval)
                 .arg(limit.burst())
                 .invoke_async(&mut self.connection.clone())

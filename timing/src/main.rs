@@ -3,10 +3,14 @@
 //! 20,000 measurements a class, with a loose threshold, so that a leak as
 //! large as an early-exit compare's, or a path that tells known prefixes
 //! from unknown ones by skipping the hash or the record, fails CI. A case
-//! passes with |t| below 15, or with its classes' means under 5 ns apart:
-//! the memory store's known and unknown prefixes differ by 1-3 ns (its
-//! hash map's hit against its miss), which |t| finds at this count but
-//! which is not a check skipped (that was 10 ns). Built on its own and optimised, as the
+//! passes with |t| below 15, or with its classes' means under 30 ns apart:
+//! the memory store's known and unknown prefixes differ by a few ns (its
+//! hash map's hit against its miss), and by up to 20 ns in some processes
+//! (where the record and the decoy lie in memory), which |t| finds at this
+//! count but which is no check skipped: skipping the hash for unknown
+//! prefixes would save SHA-256 of a block and the lookup, about 60 ns, and the
+//! second control, a key refused before any check, shows the bound sees
+//! that. Built on its own and optimised, as the
 //! crate ships: timing an unoptimised build would measure the compiler's
 //! debug code, not this crate's.
 //!
@@ -33,7 +37,7 @@ use std::{
 /// A leak this check must see gives |t| in the hundreds at this count.
 const LOOSE: f64 = 15.0;
 /// Or a difference of means this small, in nanoseconds.
-const CLOSE_NS: f64 = 5.0;
+const CLOSE_NS: f64 = 30.0;
 
 /// Polls a future that is ready at once (a memory store answers so).
 fn now<F: Future>(future: F) -> F::Output {
@@ -57,6 +61,13 @@ fn main() -> ExitCode {
     println!("{}", verdict.line(name));
     if verdict.max_t() < 10.0 * LOOSE || verdict.mean_difference.abs() < 10.0 * CLOSE_NS {
         println!("the check missed the control's leak: it is broken");
+        return ExitCode::FAILURE;
+    }
+    let (name, mut skipped) = timing_cases::skipped_check_case();
+    let verdict = dudect::measure(per_class, &mut skipped);
+    println!("{}", verdict.line(name));
+    if verdict.max_t() < LOOSE || verdict.mean_difference.abs() < CLOSE_NS {
+        println!("the check missed a path without the hash: it is broken");
         return ExitCode::FAILURE;
     }
     let mut failed = false;
