@@ -118,7 +118,7 @@ async fn an_administrator_generates_uses_and_revokes_a_key_in_a_browser() {
     let mut capabilities = Capabilities::new();
     let mut options = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1100,1040"]
+                 "--window-size=1180,1360"]
     });
     if let Ok(binary) = std::env::var("APIKEY_TEST_CHROMIUM") {
         options["binary"] = serde_json::Value::from(binary);
@@ -193,6 +193,50 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     if source.contains(&key) {
         return Err("the key is still on the page after Dismiss".to_owned());
     }
+
+    // A key with a rate limit, by keyboard: 5 a minute, 2 at once. The
+    // period is a labelled select: focus it from the field before, then
+    // arrow down from "second" to "minute".
+    let tab = fantoccini::key::Key::Tab.to_string();
+    let down = fantoccini::key::Key::Down.to_string();
+    let name = wait_for(browser, &labelled("Name")).await;
+    name.send_keys("partner").await.unwrap();
+    let rate = wait_for(browser, &labelled("Requests allowed (optional)")).await;
+    rate.send_keys(&format!("5{tab}{down}")).await.unwrap();
+    let per = wait_for(
+        browser,
+        "//select[@id=//label[normalize-space()='per']/@for]",
+    )
+    .await;
+    if per.prop("value").await.unwrap().as_deref() != Some("60") {
+        return Err("the period select did not take the keyboard".to_owned());
+    }
+    let burst = wait_for(browser, &labelled("At once, at most (optional)")).await;
+    burst.send_keys(&format!("2{enter}")).await.unwrap();
+    let shown = wait_for(
+        browser,
+        "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
+    )
+    .await;
+    let limited = shown.text().await.unwrap();
+    wait_for(
+        browser,
+        "//tr[td[1][normalize-space()='partner']][td[normalize-space()='5 a minute, 2 at once']]",
+    )
+    .await;
+    let statuses = [
+        whoami(addr, &limited).await,
+        whoami(addr, &limited).await,
+        whoami(addr, &limited).await,
+    ];
+    if statuses != [200, 200, 429] {
+        return Err(format!("the rate-limited key got {statuses:?}"));
+    }
+    wait_for(browser, &button("Dismiss"))
+        .await
+        .click()
+        .await
+        .unwrap();
 
     // The tracker has written the use by the time the list is read again.
     tokio::time::sleep(Duration::from_millis(300)).await;
