@@ -969,7 +969,7 @@ impl AuthenticatorBuilder {
 
     /// Enforces keys' rate limits with `limiter` (feature `rate-limit`)
     /// instead of a [`LocalRateLimiter`](crate::rate_limit::LocalRateLimiter)
-    /// of this authenticator's own: a [`RedisRateLimiter`](crate::store::redis::RedisRateLimiter)
+    /// of this authenticator's own: a [`RedisRateLimiter`](crate::rate_limit::RedisRateLimiter)
     /// shares one limit among instances.
     #[cfg(feature = "rate-limit")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]

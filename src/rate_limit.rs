@@ -1,6 +1,6 @@
 //! Enforcing keys' rate limits (feature `rate-limit`): a [`RateLimiter`]
 //! decides whether a request of a key that carries a
-//! [`RateLimit`](crate::limit::RateLimit) may go through.
+//! [`RateLimit`] may go through.
 //!
 //! ```
 //! use api_key_auth::{limit::RateLimit, Authenticator, KeyManager, MemoryStore, NewKey};
@@ -24,7 +24,7 @@
 //!
 //! The limit is a GCRA (the [`governor`](https://docs.rs/governor) crate in
 //! this process; one Lua script on Redis for
-//! [`RedisRateLimiter`](crate::store::redis::RedisRateLimiter), which holds
+//! [`RedisRateLimiter`], which holds
 //! many instances to one limit between them). A request over it gets `429`
 //! with `Retry-After` and the IETF `RateLimit-Policy: "key";q=<requests>;w=<seconds>`
 //! and `RateLimit: "key";r=0;t=<seconds>` fields
@@ -44,6 +44,12 @@ use crate::{
     limit::RateLimit,
     store::{KeyRecord, StoreError},
 };
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "rate-limit"))))]
+pub use self::redis::RedisRateLimiter;
 
 /// What a rate limiter says of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +131,7 @@ impl KeyCell {
 /// Keys' limits kept in this process: one GCRA cell per key, in a map whose
 /// reads take no lock. The default of every authenticator. Instances of a
 /// service each keep their own: a key limited to 100/s gets 100/s from each;
-/// [`RedisRateLimiter`](crate::store::redis::RedisRateLimiter) shares one.
+/// [`RedisRateLimiter`] shares one.
 #[derive(Clone)]
 pub struct LocalRateLimiter {
     cells: Arc<papaya::HashMap<Arc<str>, Arc<KeyCell>, foldhash::fast::RandomState>>,

@@ -19,6 +19,7 @@ use api_key_auth::{
     key::Prefix,
     key_format::KeyFormat,
     limit::RateLimit,
+    rate_limit::RedisRateLimiter,
     store::redis::RedisStore,
     throttle::Throttle,
     ApiKeyLayer, AuthFailure, Authenticator, Identity, KeyManager, KeyStore, Lookup, MemoryStore,
@@ -600,7 +601,7 @@ async fn three_instances_on_one_redis_keep_one_limit() {
             .unwrap()
             .with_namespace(&namespace);
         let auth = Authenticator::builder(instance.clone())
-            .rate_limiter(instance.rate_limiter())
+            .rate_limiter(RedisRateLimiter::new(&instance))
             .build()
             .unwrap();
         let (headers, admitted) = (headers.clone(), admitted.clone());
@@ -656,7 +657,7 @@ async fn a_limiter_that_cannot_answer_refuses() {
         .unwrap()
         .reveal();
     let auth = Authenticator::builder(memory)
-        .rate_limiter(store.rate_limiter())
+        .rate_limiter(RedisRateLimiter::new(&store))
         .build()
         .unwrap();
     let headers = {
