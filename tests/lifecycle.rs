@@ -894,6 +894,18 @@ async fn a_write_nobody_waits_for_is_rolled_back_on_sqlite() {
         .mint(&hasher, |prefix, hash| store.new_id(prefix, hash))
         .unwrap();
     let successor_prefix = successor.prefix;
+    // Another connection holds the write lock, so neither write can commit
+    // before its caller gives up (on a loaded machine a write could
+    // otherwise finish between the first poll and the drop, and a write
+    // that committed is one its caller may yet be told of).
+    let path = dir.path().join("k.db");
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        conn.execute_batch("ROLLBACK").unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
     // Polled once (the write starts on the blocking pool), then given up.
     async fn give_up(future: impl Future<Output = ()>) {
         let mut future = std::pin::pin!(future);
@@ -915,6 +927,7 @@ async fn a_write_nobody_waits_for_is_rolled_back_on_sqlite() {
         let _ = store.insert(fresh).await;
     })
     .await;
+    holder.join().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stored = store.find(old.prefix).await.unwrap().unwrap();
     assert!(
