@@ -20,10 +20,7 @@
 //! # }
 //! ```
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, PoisonError, RwLock},
-};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
@@ -36,18 +33,32 @@ use crate::{
 /// Keys in a map in this process: for tests, demos and single-instance services
 /// whose keys come from configuration.
 ///
-/// Cheap to clone: clones share one map. Safe under concurrent use; no lock is
-/// ever held across an `.await`. A key's id is its prefix, which is unique here.
+/// Cheap to clone: clones share one map. Reads take no lock: records sit in a
+/// concurrent map made for reads (papaya), so threads verifying keys at once
+/// share no cache line but the records' own. Writes are made one at a time,
+/// each whole before the next; a read sees a record before or after a write,
+/// never half of one. No lock is ever held across an `.await`. A key's id is
+/// its prefix, which is unique here.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    keys: Arc<RwLock<Keys>>,
+    keys: Arc<Keys>,
     hasher: Hasher,
 }
 
-/// Records by prefix. Prefixes are drawn at random by the store, never
-/// chosen by a client, so a fast seeded hash is safe here: a client's unknown
-/// prefix can only probe the slots the store's own keys fill.
-type Keys = HashMap<Prefix, Arc<KeyRecord>, foldhash::fast::RandomState>;
+/// Records by prefix, and the ids of records whose id is not their prefix.
+#[derive(Default)]
+struct Keys {
+    by_prefix: papaya::HashMap<Prefix, Arc<KeyRecord>, foldhash::fast::RandomState>,
+    /// Prefixes by id, for records loaded from elsewhere whose id is not
+    /// their prefix (the store's own keys are found by their prefix).
+    others: papaya::HashMap<String, Prefix, foldhash::fast::RandomState>,
+    /// Taken by every write, so a check and the change it allows are one step.
+    writing: Mutex<()>,
+}
+
+// Prefixes are drawn at random by the store, never chosen by a client, so
+// a fast seeded hash is safe here: a client's unknown prefix can only probe
+// the slots the store's own keys fill.
 
 impl MemoryStore {
     /// An empty store hashing new keys with SHA-256.
@@ -64,19 +75,29 @@ impl MemoryStore {
     /// A store holding `records` (loaded from configuration, say); a later
     /// record replaces an earlier one with the same prefix.
     pub fn from_records(records: impl IntoIterator<Item = KeyRecord>) -> Self {
-        let keys = records
-            .into_iter()
-            .map(|r| (r.prefix, Arc::new(r)))
-            .collect();
+        let keys = Keys::default();
+        {
+            let by_prefix = keys.by_prefix.pin();
+            let others = keys.others.pin();
+            for record in records {
+                if let Some(earlier) = by_prefix.get(&record.prefix) {
+                    others.remove(&earlier.id);
+                }
+                if record.id != record.prefix.as_str() {
+                    others.insert(record.id.clone(), record.prefix);
+                }
+                by_prefix.insert(record.prefix, Arc::new(record));
+            }
+        }
         Self {
-            keys: Arc::new(RwLock::new(keys)),
+            keys: Arc::new(keys),
             hasher: Hasher::default(),
         }
     }
 
     /// How many keys the store holds, revoked ones included.
     pub fn len(&self) -> usize {
-        self.read(|keys| keys.len())
+        self.keys.by_prefix.len()
     }
 
     /// Whether the store holds no key.
@@ -84,26 +105,64 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Keys) -> T) -> T {
-        // A panic elsewhere while writing cannot leave a half-written entry
-        // (inserts are single map operations), so a poisoned map is still sound.
-        f(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
+    fn get(&self, prefix: &Prefix) -> Option<Arc<KeyRecord>> {
+        self.keys.by_prefix.pin().get(prefix).cloned()
     }
 
-    fn write<T>(&self, f: impl FnOnce(&mut Keys) -> T) -> T {
-        f(&mut self.keys.write().unwrap_or_else(PoisonError::into_inner))
+    /// Runs `f` as the only writer. A panic elsewhere while writing cannot
+    /// leave a half-written entry (each change is one map operation), so a
+    /// poisoned lock is still sound.
+    fn write<T>(&self, f: impl FnOnce(&Keys) -> T) -> T {
+        let _writing = self
+            .keys
+            .writing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&self.keys)
     }
 }
 
-/// The entry of the key with id `id`: found by prefix when the id is one
-/// (the store's own keys), else by a scan (records loaded from elsewhere).
-fn by_id<'a>(keys: &'a mut Keys, id: &str) -> Option<&'a mut Arc<KeyRecord>> {
-    let prefix = Prefix::parse(id)
-        .ok()
-        .filter(|prefix| keys.get(prefix).is_some_and(|r| r.id == id));
-    match prefix {
-        Some(prefix) => keys.get_mut(&prefix),
-        None => keys.values_mut().find(|r| r.id == id),
+impl Keys {
+    /// The prefix of the key with id `id`: its own when the id is one (the
+    /// store's own keys), else from the index of other ids.
+    fn prefix_of(&self, id: &str) -> Option<Prefix> {
+        let own = Prefix::parse(id)
+            .ok()
+            .filter(|prefix| self.by_prefix.pin().get(prefix).is_some_and(|r| r.id == id));
+        own.or_else(|| self.others.pin().get(id).copied())
+    }
+
+    fn is_taken(&self, record: &KeyRecord) -> bool {
+        self.by_prefix.pin().contains_key(&record.prefix) || self.prefix_of(&record.id).is_some()
+    }
+
+    /// Stores `record`, its prefix and id known to be free.
+    fn put(&self, record: KeyRecord) {
+        if record.id != record.prefix.as_str() {
+            self.others.pin().insert(record.id.clone(), record.prefix);
+        }
+        self.by_prefix.pin().insert(record.prefix, Arc::new(record));
+    }
+
+    /// Replaces the record at `prefix` with what `change` makes of it, if
+    /// there is one and `change` makes something.
+    fn change<T>(
+        &self,
+        prefix: Prefix,
+        change: impl FnOnce(&KeyRecord) -> Result<Option<KeyRecord>, T>,
+    ) -> Result<Option<Arc<KeyRecord>>, T> {
+        let by_prefix = self.by_prefix.pin();
+        let Some(current) = by_prefix.get(&prefix) else {
+            return Ok(None);
+        };
+        match change(current)? {
+            Some(changed) => {
+                let changed = Arc::new(changed);
+                by_prefix.insert(prefix, changed.clone());
+                Ok(Some(changed))
+            }
+            None => Ok(Some(current.clone())),
+        }
     }
 }
 
@@ -119,11 +178,11 @@ impl std::fmt::Debug for MemoryStore {
 #[async_trait]
 impl KeyStore for MemoryStore {
     async fn find(&self, prefix: Prefix) -> Lookup {
-        Ok(self.read(|keys| keys.get(&prefix).cloned()))
+        Ok(self.get(&prefix))
     }
 
     fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
-        Some(Ok(self.read(|keys| keys.get(&prefix).cloned())))
+        Some(Ok(self.get(&prefix)))
     }
 
     fn hash_algorithm(&self) -> Option<crate::hash::Algorithm> {
@@ -131,33 +190,37 @@ impl KeyStore for MemoryStore {
     }
 
     async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
-        Ok(self.write(|keys| {
-            let Some(entry) = keys.get_mut(&record.prefix) else {
-                return false;
-            };
-            if entry.id != record.id || entry.hash != record.hash {
-                return false;
-            }
-            let mut upgraded = KeyRecord::clone(entry);
-            upgraded.hash = new;
-            *entry = Arc::new(upgraded);
-            true
-        }))
+        let mut upgraded = false;
+        self.write(|keys| {
+            keys.change(record.prefix, |entry| {
+                if entry.id != record.id || entry.hash != record.hash {
+                    return Ok::<_, ()>(None);
+                }
+                upgraded = true;
+                Ok(Some(KeyRecord {
+                    hash: new,
+                    ..entry.clone()
+                }))
+            })
+        })
+        .ok();
+        Ok(upgraded)
     }
 }
 
 #[async_trait]
 impl KeyManager for MemoryStore {
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        if keys.contains_key(&record.prefix) || keys.values().any(|r| r.id == record.id) {
-            return Err(StoreError::conflict(format!(
-                "prefix {} or id {:?} is already stored",
-                record.prefix, record.id
-            )));
-        }
-        keys.insert(record.prefix, Arc::new(record));
-        Ok(())
+        self.write(|keys| {
+            if keys.is_taken(&record) {
+                return Err(StoreError::conflict(format!(
+                    "prefix {} or id {:?} is already stored",
+                    record.prefix, record.id
+                )));
+            }
+            keys.put(record);
+            Ok(())
+        })
     }
 
     fn hasher(&self) -> Hasher {
@@ -165,22 +228,31 @@ impl KeyManager for MemoryStore {
     }
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        let mut all: Vec<_> = self.read(|keys| keys.values().cloned().collect());
+        let mut all: Vec<_> = self.keys.by_prefix.pin().values().cloned().collect();
         all.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
         Ok(all)
     }
 
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        Ok(self
+            .keys
+            .prefix_of(id)
+            .and_then(|prefix| self.get(&prefix))
+            .filter(|record| record.id == id))
+    }
+
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         self.write(|keys| {
-            let Some(entry) = by_id(keys, id) else {
+            let Some(prefix) = keys.prefix_of(id) else {
                 return Ok(false);
             };
-            if !entry.revoked {
-                let mut revoked = KeyRecord::clone(entry);
-                revoked.revoked = true;
-                *entry = Arc::new(revoked);
-            }
-            Ok(true)
+            let found = keys.change(prefix, |entry| {
+                Ok::<_, StoreError>((!entry.revoked).then(|| KeyRecord {
+                    revoked: true,
+                    ..entry.clone()
+                }))
+            })?;
+            Ok(found.is_some())
         })
     }
 
@@ -191,26 +263,24 @@ impl KeyManager for MemoryStore {
         retirement: Retirement,
     ) -> Result<Arc<KeyRecord>, StoreError> {
         self.write(|keys| {
-            let taken = keys.contains_key(&new.prefix) || keys.values().any(|r| r.id == new.id);
-            let Some(old) = by_id(keys, old_id) else {
-                return Err(StoreError::not_found(format!(
-                    "no key has the id {old_id:?}"
-                )));
-            };
-            if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
-                return Err(StoreError::inactive(format!(
-                    "key {old_id:?} is revoked, expired or already replaced"
-                )));
-            }
-            if taken {
-                return Err(StoreError::conflict(format!(
-                    "prefix {} or id {:?} is already stored",
-                    new.prefix, new.id
-                )));
-            }
-            let retired = Arc::new(old.retired(retirement, &new.id));
-            *old = retired.clone();
-            keys.insert(new.prefix, Arc::new(new));
+            let not_found = || StoreError::not_found(format!("no key has the id {old_id:?}"));
+            let prefix = keys.prefix_of(old_id).ok_or_else(not_found)?;
+            let retired = keys.change(prefix, |old| {
+                if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
+                    return Err(StoreError::inactive(format!(
+                        "key {old_id:?} is revoked, expired or already replaced"
+                    )));
+                }
+                if keys.is_taken(&new) {
+                    return Err(StoreError::conflict(format!(
+                        "prefix {} or id {:?} is already stored",
+                        new.prefix, new.id
+                    )));
+                }
+                Ok(Some(old.retired(retirement, &new.id)))
+            })?;
+            let retired = retired.ok_or_else(not_found)?;
+            keys.put(new);
             Ok(retired)
         })
     }
@@ -218,16 +288,94 @@ impl KeyManager for MemoryStore {
     async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
         self.write(|keys| {
             for used in uses {
-                let Some(entry) = keys.get_mut(&used.prefix) else {
-                    continue;
-                };
-                if entry.id == used.id && entry.last_used.is_none_or(|last| last < used.at) {
-                    let mut updated = KeyRecord::clone(entry);
-                    updated.last_used = Some(used.at);
-                    *entry = Arc::new(updated);
-                }
+                keys.change(used.prefix, |entry| {
+                    let later = entry.id == used.id && entry.last_used.is_none_or(|l| l < used.at);
+                    Ok::<_, ()>(later.then(|| KeyRecord {
+                        last_used: Some(used.at),
+                        ..entry.clone()
+                    }))
+                })
+                .ok();
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::ApiKey;
+
+    fn loaded(id: &str) -> (KeyRecord, ApiKey) {
+        let key = ApiKey::generate().unwrap();
+        let record = KeyRecord::new(id, "loaded", key.prefix(), Hasher::default().hash(&key));
+        (record, key)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Records loaded from elsewhere keep ids that are not their prefix:
+    /// they are found, revoked and rotated by those ids, and an id one of
+    /// them holds is taken, as is a prefix.
+    #[test]
+    fn keys_loaded_with_ids_of_their_own_are_found_by_them() {
+        block_on(async {
+            let (a, _) = loaded("7f3c0e2a-0001");
+            let (b, _) = loaded("7f3c0e2a-0002");
+            let (a_prefix, b_prefix) = (a.prefix, b.prefix);
+            let store = MemoryStore::from_records([a.clone(), b]);
+            assert_eq!(store.len(), 2);
+            let found = store.find_by_id("7f3c0e2a-0001").await.unwrap().unwrap();
+            assert_eq!(found.prefix, a_prefix);
+            assert!(store.find_by_id("7f3c0e2a-0003").await.unwrap().is_none());
+            assert!(store.find_by_id(a_prefix.as_str()).await.unwrap().is_none());
+
+            let (mut same_id, _) = loaded("7f3c0e2a-0002");
+            let err = store.insert(same_id.clone()).await.unwrap_err();
+            assert!(err.is_conflict(), "{err}");
+            same_id.prefix = a_prefix;
+            same_id.id = "another".to_owned();
+            assert!(store.insert(same_id).await.unwrap_err().is_conflict());
+
+            assert!(store.revoke("7f3c0e2a-0002").await.unwrap());
+            assert!(store.find(b_prefix).await.unwrap().unwrap().revoked);
+            assert!(!store.find(a_prefix).await.unwrap().unwrap().revoked);
+            assert!(!store.revoke("7f3c0e2a-0003").await.unwrap());
+
+            let rotated = store
+                .rotate("7f3c0e2a-0001", std::time::Duration::ZERO)
+                .await
+                .unwrap();
+            assert!(rotated.retired.revoked);
+            let (new, _) = rotated.new.reveal();
+            assert_eq!(new.replaces.as_deref(), Some("7f3c0e2a-0001"));
+            assert!(store.find(a_prefix).await.unwrap().unwrap().revoked);
+            assert_eq!(
+                store.find_by_id(&new.id).await.unwrap().unwrap().prefix,
+                new.prefix
+            );
+            assert_eq!(store.len(), 3);
+        });
+    }
+
+    /// A later record with an earlier one's prefix replaces it, and the
+    /// earlier one's id no longer names anything.
+    #[test]
+    fn a_later_record_replaces_an_earlier_one_with_its_prefix() {
+        block_on(async {
+            let (first, _) = loaded("first");
+            let mut second = first.clone();
+            second.id = "second".to_owned();
+            let store = MemoryStore::from_records([first, second]);
+            assert_eq!(store.len(), 1);
+            assert!(store.find_by_id("first").await.unwrap().is_none());
+            assert!(store.find_by_id("second").await.unwrap().is_some());
+        });
     }
 }
