@@ -4,6 +4,7 @@
 //! cargo run --example quickstart            # listens on 127.0.0.1:3000 (PORT to change)
 //! APIKEY_STORE=sqlite:keys.db cargo run --example quickstart        # keys kept across restarts
 //! APIKEY_STORE=postgres://... APIKEY_STORE_SCHEMA=drf cargo run --example quickstart  # a Django service's keys
+//! APIKEY_STORE=redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 cargo run --example quickstart  # a Redis Cluster (scripts/redis-cluster.sh starts one)
 //! APIKEY_LAST_USE=off cargo run --example quickstart   # without recording when keys were last used
 //! curl -i localhost:3000/health             # 200, no key needed
 //! curl -i localhost:3000/whoami             # 401
@@ -65,7 +66,8 @@ async fn whoami(identity: Identity) -> Response {
 }
 
 /// The store named by `APIKEY_STORE`: `memory` (the default), a `sqlite:`
-/// path, or a `postgres://`, `mysql://` or `redis://` URL; `APIKEY_STORE_SCHEMA=drf`
+/// path, or a `postgres://`, `mysql://` or `redis://` URL, or a Redis Cluster's
+/// `redis+cluster://host:port,host:port,…`; `APIKEY_STORE_SCHEMA=drf`
 /// serves a djangorestframework-api-key table instead of our own.
 async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::error::Error>> {
     let url = std::env::var("APIKEY_STORE").unwrap_or_else(|_| "memory".to_owned());

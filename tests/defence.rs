@@ -793,7 +793,7 @@ async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else(
 mod quickstart;
 
 /// The quickstart honours a key's limit over every store: memory, SQLite,
-/// and PostgreSQL, MySQL and Redis when their variables are set.
+/// and PostgreSQL, MySQL, Redis and a Redis Cluster when their variables are set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_honours_rate_limits_over_any_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -810,6 +810,9 @@ async fn the_quickstart_honours_rate_limits_over_any_store() {
     }
     if common::redis_url("the quickstart's limits on Redis").is_some() {
         urls.push(std::env::var("APIKEY_TEST_REDIS_URL").unwrap());
+    }
+    if let Some(url) = common::redis_cluster_url("the quickstart's limits on a Redis Cluster") {
+        urls.push(url);
     }
     for url in urls {
         let store = api_key_auth::store::open::open(&url, false)

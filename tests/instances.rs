@@ -280,6 +280,59 @@ mod postgres {
     }
 }
 
+/// The same on a Redis Cluster: the revocation is published by the node
+/// holding the namespace's slot and heard by a listener subscribed to each
+/// node in turn (a listener subscribes to its first seed node).
+#[cfg(feature = "redis-cluster")]
+mod redis_cluster {
+    use super::*;
+    use api_key_auth::store::redis::RedisStore;
+    use common::redis_cluster_url;
+
+    async fn instance(nodes: &[String], namespace: &str) -> CachedStore<RedisStore> {
+        let store = RedisStore::connect_cluster(nodes)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("APIKEY_TEST_REDIS_CLUSTER_URL is set but the cluster is unreachable: {e}")
+            })
+            .with_namespace(namespace);
+        assert!(store.is_cluster());
+        let revocations = store.revocations();
+        CachedStore::builder(store)
+            .ttl(LONG)
+            .build()
+            .with_invalidations(revocations)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_another_instance_within_a_second() {
+        let Some(url) = redis_cluster_url(
+            "redis_cluster::a_revocation_reaches_another_instance_within_a_second",
+        ) else {
+            return;
+        };
+        let nodes: Vec<String> = url
+            .trim_start_matches("redis+cluster://")
+            .split(',')
+            .map(|node| format!("redis://{node}"))
+            .collect();
+        let namespace = format!(
+            "apikey-test-{}",
+            api_key_auth::key::ApiKey::generate().unwrap().prefix()
+        );
+        for first in 0..nodes.len() {
+            let mut seeds = nodes.clone();
+            seeds.rotate_left(first);
+            println!("instance B listens on {}", seeds[0]);
+            revocation_reaches_the_other_instance(
+                instance(&nodes, &namespace).await,
+                instance(&seeds, &namespace).await,
+            )
+            .await;
+        }
+    }
+}
+
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;

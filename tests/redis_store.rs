@@ -180,3 +180,57 @@ async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
         );
     }
 }
+
+/// Keys stored before the store kept its ordered set of ids (no `ns:ids`,
+/// no `ns:ids:complete`) are all listed: the set is filled once, first.
+#[tokio::test]
+async fn keys_stored_before_the_ordered_ids_are_listed() {
+    let Some(store) = store("redis::keys_stored_before_the_ordered_ids_are_listed").await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        ids.push(
+            store
+                .create(NewKey::named(name))
+                .await
+                .unwrap()
+                .record()
+                .id
+                .clone(),
+        );
+    }
+    let mut conn = store
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let removed: i64 = redis::cmd("DEL")
+        .arg(format!("{}:ids", store.key_base()))
+        .arg(format!("{}:ids:complete", store.key_base()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed, 1,
+        "a store that lists nothing has not marked its ids complete"
+    );
+    let page = store
+        .list_page(&api_key_auth::store::PageRequest::first(2))
+        .await
+        .unwrap();
+    let next = page.next.clone().expect("a second page");
+    let rest = store
+        .list_page(&api_key_auth::store::PageRequest::first(2).after(next))
+        .await
+        .unwrap();
+    let mut listed: Vec<String> = page
+        .keys
+        .iter()
+        .chain(&rest.keys)
+        .map(|r| r.id.clone())
+        .collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
+}

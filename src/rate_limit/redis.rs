@@ -3,12 +3,15 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use redis::{aio::ConnectionManager, Script};
+use redis::Script;
 
 use super::{budget_of, RateDecision, RateLimiter};
 use crate::{
     limit::RateLimit,
-    store::{redis::RedisStore, KeyRecord, StoreError},
+    store::{
+        redis::{RedisConnection, RedisStore},
+        KeyRecord, StoreError,
+    },
 };
 
 /// One request against a key's limit, as a GCRA on Redis's clock, in
@@ -38,7 +41,9 @@ return {1, math.floor((now + tolerance - next_tat) / interval) + 1, 0}
 /// limit between them. One script per request (a GCRA on Redis's own
 /// clock, so the instances' clocks need not agree); state under
 /// `ns:rate:<key id>` (for a rotation's new key, the replaced key's id:
-/// the two share one budget), gone once the budget is whole again.
+/// the two share one budget), gone once the budget is whole again. On a
+/// Redis Cluster each key's state is in the slot of its own name (no hash
+/// tag), so the writes every request makes spread over the primaries.
 ///
 /// ```no_run
 /// use api_key_auth::{rate_limit::RedisRateLimiter, store::redis::RedisStore, Authenticator};
@@ -55,7 +60,7 @@ return {1, math.floor((now + tolerance - next_tat) / interval) + 1, 0}
 /// a pass without a limit.
 #[derive(Clone)]
 pub struct RedisRateLimiter {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     namespace: Arc<str>,
     gcra: Arc<Script>,
 }

@@ -1,5 +1,6 @@
 //! A store named by a URL, as the quickstart and the `api-key` command take
-//! it: `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`,
+//! it: `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…`, `redis://…` or
+//! `redis+cluster://host:port,host:port,…`,
 //! with this crate's own table or (`drf`) a djangorestframework-api-key one.
 //!
 //! ```
@@ -33,7 +34,8 @@ pub enum Opened {
     /// `mysql://…` or `mariadb://…`.
     #[cfg(feature = "mysql")]
     MySql(crate::store::mysql::MySqlStore),
-    /// `redis://…` or `rediss://…`.
+    /// `redis://…` or `rediss://…`, or a Redis Cluster by its seed nodes,
+    /// `redis+cluster://host:port,host:port,…`.
     #[cfg(feature = "redis")]
     Redis(crate::store::redis::RedisStore),
 }
@@ -116,7 +118,7 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
             #[cfg(not(feature = "mysql"))]
             Err(needs(scheme, "mysql"))
         }
-        "redis" | "rediss" => {
+        "redis" | "rediss" | "redis+cluster" => {
             if drf {
                 return Err(no_drf("Redis"));
             }
@@ -127,7 +129,10 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
                 ))
             }
             #[cfg(not(feature = "redis"))]
-            Err(needs(scheme, "redis"))
+            Err(needs(
+                scheme,
+                if scheme == "redis+cluster" { "redis-cluster" } else { "redis" },
+            ))
         }
         _ => Err(StoreError::config(format!(
             "a store is `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`, not {:?}",
@@ -171,6 +176,10 @@ mod tests {
         );
         assert_eq!(redacted("sqlite:keys.db"), "sqlite:keys.db");
         assert_eq!(redacted("redis://127.0.0.1"), "redis://127.0.0.1");
+        assert_eq!(
+            redacted("redis+cluster://:s3cret@a:7000,b:7000"),
+            "redis+cluster://…@a:7000,b:7000"
+        );
         assert_eq!(
             redacted("mysql://db/keys?user=app&password=s3cret"),
             "mysql://db/keys?…"

@@ -11,7 +11,25 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Under the namespace `ns` (default `apikey`) the store keeps:
+//! On a Redis Cluster (feature `redis-cluster`), name the seed nodes:
+//!
+//! ```no_run
+//! use api_key_auth::store::redis::RedisStore;
+//!
+//! # async fn run() -> Result<(), api_key_auth::StoreError> {
+//! let store = RedisStore::connect("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000").await?;
+//! // or: RedisStore::connect_cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]).await?
+//! # Ok(()) }
+//! ```
+//!
+//! Under the namespace `ns` (default `apikey`) the store keeps the keys
+//! below, each named `ns:…` on one server and `{ns}:…` on a cluster: the
+//! braces are a hash tag, which puts all of a namespace's keys in one hash
+//! slot, so every script and pipeline touches one slot, as a cluster
+//! requires, and stays atomic. A namespace therefore lives on one primary
+//! (and its replicas) of the cluster; several namespaces spread over it.
+//! About 600 bytes a key (see `benches/million_keys.rs`): a million keys
+//! fit one node easily.
 //!
 //! | key | type | what |
 //! |---|---|---|
@@ -21,22 +39,26 @@
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
 //! | `ns:ids:complete` | string | set once `ns:ids` holds the ids of keys stored before it existed |
 //!
-//! Inserts, revocations, rotations and last-use writes are Lua scripts, so each is atomic. Every
-//! revocation is published on `ns:revoked` with the key's prefix, for caches
-//! in other instances to drop it. The store expects a single Redis server
-//! (or a primary with replicas), not a cluster.
+//! Inserts, revocations, rotations and last-use writes are Lua scripts, so
+//! each is atomic, and each names every key it touches. Every revocation is
+//! published on the channel `ns:revoked` with the key's prefix, for caches
+//! in other instances to drop it; on a cluster a message published on one
+//! node reaches the subscribers of every node.
+//!
+//! A store made for one server does not read a cluster's keys, nor the
+//! other way round (`ns:` against `{ns}:`): to move keys from one to the
+//! other, copy them with their new names (`api-key list --json` and a
+//! script, or `MIGRATE … KEYS`, renaming), or keep the cluster's store on
+//! `with_namespace` of a name that is itself a hash tag.
 
-use std::{
-    collections::HashMap,
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
 use async_trait::async_trait;
-use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig},
-    Client, Script,
-};
+use redis::{Client, Script};
+
+mod connection;
+
+pub(crate) use connection::RedisConnection;
 
 use crate::{
     hash::{Hasher, StoredHash},
@@ -61,38 +83,15 @@ redis.call('ZADD', KEYS[4], 0, ARGV[3])
 return 1
 ";
 
-/// The next ids in order after a cursor, for paged listing. Keys stored
-/// before ids were kept in order are added to the ordered set first, once.
-/// KEYS: ids in order, creation index, the mark that the ids are complete.
-/// ARGV: the record keys' prefix (`ns:key:`), the cursor (empty: from the
-/// start), how many.
-const NEXT_IDS: &str = r"
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  for _, prefix in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    local id = redis.call('HGET', ARGV[1] .. prefix, 'id')
-    if id then
-      redis.call('ZADD', KEYS[1], 0, id)
-    end
-  end
-  redis.call('SET', KEYS[3], '1')
-end
-local from = '-'
-if ARGV[2] ~= '' then
-  from = '(' .. ARGV[2]
-end
-return redis.call('ZRANGE', KEYS[1], from, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[3]))
-";
-
-/// Marks a record revoked and announces it.
-/// KEYS: id index. ARGV: the record keys' prefix (`ns:key:`), the channel.
+/// Marks a record revoked and announces it, if the id still names it.
+/// KEYS: id index, the record. ARGV: the record's prefix, the channel.
 const REVOKE: &str = r"
-local prefix = redis.call('GET', KEYS[1])
-if not prefix then
-  return false
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 0 then
+  return 0
 end
-redis.call('HSET', ARGV[1] .. prefix, 'revoked', '1')
-redis.call('PUBLISH', ARGV[2], prefix)
-return prefix
+redis.call('HSET', KEYS[2], 'revoked', '1')
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
 ";
 
 /// Saves a key replacing another and retires the old one, atomically.
@@ -174,16 +173,20 @@ end
 return 0
 ";
 
-/// Keys in Redis. Cheap to clone: clones share one multiplexed connection.
+/// Keys in Redis, on one server or a cluster. Cheap to clone: clones share
+/// one multiplexed connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    client: Client,
-    connection: ConnectionManager,
+    /// One client per seed node (one, off a cluster), for connections of
+    /// the store's own: the revocation listener's.
+    clients: Arc<[Client]>,
+    connection: RedisConnection,
     namespace: Arc<str>,
+    /// What every key's name starts with: `ns`, or `{ns}` on a cluster.
+    base: Arc<str>,
     hasher: Hasher,
     insert: Arc<Script>,
     revoke: Arc<Script>,
-    next_ids: Arc<Script>,
     replace: Arc<Script>,
     last_use: Arc<Script>,
     upgrade_hash: Arc<Script>,
@@ -193,6 +196,7 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("namespace", &self.namespace)
+            .field("cluster", &self.connection.is_cluster())
             .field("hasher", &self.hasher.algorithm())
             .finish_non_exhaustive()
     }
@@ -201,43 +205,103 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Its connection and namespace, for the rate limiter that shares them.
     #[cfg(feature = "rate-limit")]
-    pub(crate) fn connection(&self) -> (ConnectionManager, Arc<str>) {
+    pub(crate) fn connection(&self) -> (RedisConnection, Arc<str>) {
         (self.connection.clone(), self.namespace.clone())
     }
 
-    /// Connects to `url` (`redis://[:password@]host:port[/db]`). Commands
-    /// that get no answer within two seconds fail (the layer answers 503);
-    /// a dropped connection is re-established in the background.
+    /// Connects to `url`: one server, `redis://[:password@]host:port[/db]`
+    /// (or `rediss://`), or a cluster by its seed nodes,
+    /// `redis+cluster://[user:password@]host:port,host:port,…` (feature
+    /// `redis-cluster`). Commands that get no answer within two seconds
+    /// fail (the layer answers 503); a dropped connection is re-established
+    /// in the background.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with(connection::CLUSTER_SCHEME) {
+            let nodes = connection::cluster_nodes(url)?;
+            #[cfg(feature = "redis-cluster")]
+            return Self::connect_cluster(nodes).await;
+            #[cfg(not(feature = "redis-cluster"))]
+            return Err(StoreError::config(format!(
+                "a Redis Cluster ({} nodes named) needs the crate's `redis-cluster` feature",
+                nodes.len()
+            )));
+        }
         let client =
             Client::open(url).map_err(|e| StoreError::config(format!("not a Redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(1));
-        let connection = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(StoreError::unavailable)?;
-        Ok(Self {
-            client,
+        let connection = RedisConnection::server(&client).await?;
+        Ok(Self::on(connection, vec![client]))
+    }
+
+    /// Connects to the Redis Cluster that the seed `nodes` (`redis://host:port`
+    /// URLs, any of its primaries) belong to. The store's keys are named with
+    /// a hash tag, `{ns}:…`, so each script touches one slot; revocations
+    /// are published to the whole cluster.
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub async fn connect_cluster<N: AsRef<str>>(
+        nodes: impl IntoIterator<Item = N>,
+    ) -> Result<Self, StoreError> {
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(StoreError::config(
+                "a Redis Cluster needs at least one seed node",
+            ));
+        }
+        let clients = nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| {
+                Client::open(node.as_str()).map_err(|e| {
+                    StoreError::config(format!("seed node {} is not a Redis URL: {e}", n + 1))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let connection = RedisConnection::cluster(&nodes).await?;
+        Ok(Self::on(connection, clients))
+    }
+
+    fn on(connection: RedisConnection, clients: Vec<Client>) -> Self {
+        let mut store = Self {
+            clients: clients.into(),
             connection,
-            namespace: Arc::from("apikey"),
+            namespace: Arc::from(""),
+            base: Arc::from(""),
             hasher: Hasher::default(),
             insert: Arc::new(Script::new(INSERT)),
-            next_ids: Arc::new(Script::new(NEXT_IDS)),
             revoke: Arc::new(Script::new(REVOKE)),
             replace: Arc::new(Script::new(REPLACE)),
             last_use: Arc::new(Script::new(LAST_USE)),
             upgrade_hash: Arc::new(Script::new(UPGRADE_HASH)),
-        })
+        };
+        store.set_namespace("apikey");
+        store
+    }
+
+    fn set_namespace(&mut self, namespace: &str) {
+        self.namespace = Arc::from(namespace);
+        self.base = if self.connection.is_cluster() {
+            Arc::from(format!("{{{namespace}}}"))
+        } else {
+            self.namespace.clone()
+        };
     }
 
     /// Keeps keys under `namespace` instead of `apikey`, so several services
     /// (or tests) can share one Redis.
     pub fn with_namespace(mut self, namespace: &str) -> Self {
-        self.namespace = Arc::from(namespace);
+        self.set_namespace(namespace);
         self
+    }
+
+    /// Whether the store is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.connection.is_cluster()
+    }
+
+    /// What the name of each of the store's keys starts with: the
+    /// namespace, or on a cluster the namespace in braces (a hash tag).
+    pub fn key_base(&self) -> &str {
+        &self.base
     }
 
     /// Hashes new keys with `hasher`.
@@ -256,17 +320,75 @@ impl RedisStore {
         format!("{}:revoked", self.namespace)
     }
 
-    /// The client, for opening connections of one's own (a pub/sub listener, say).
+    /// A client of the server, or of the cluster's first seed node, for
+    /// opening connections of one's own (a pub/sub listener, say).
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.clients[0]
     }
 
     fn record_key(&self, prefix: &str) -> String {
-        format!("{}:key:{prefix}", self.namespace)
+        format!("{}:key:{prefix}", self.base)
     }
 
     fn id_key(&self, id: &str) -> String {
-        format!("{}:id:{id}", self.namespace)
+        format!("{}:id:{id}", self.base)
+    }
+
+    /// The name of one of the store's indexes: `created`, `ids`, ….
+    fn index_key(&self, name: &str) -> String {
+        format!("{}:{name}", self.base)
+    }
+
+    /// Fills the ordered set of ids with the ids of keys stored before the
+    /// store kept one, once: every later insert adds its own id.
+    async fn complete_ids(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let complete_key = self.index_key("ids:complete");
+        let complete: bool = redis::cmd("EXISTS")
+            .arg(&complete_key)
+            .query_async(&mut connection)
+            .await
+            .map_err(StoreError::unavailable)?;
+        if complete {
+            return Ok(());
+        }
+        let prefixes: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.index_key("created"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut connection)
+            .await
+            .map_err(StoreError::unavailable)?;
+        for chunk in prefixes.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for prefix in chunk {
+                pipe.cmd("HGET").arg(self.record_key(prefix)).arg("id");
+            }
+            let ids: Vec<Option<String>> = pipe
+                .query_async(&mut connection)
+                .await
+                .map_err(StoreError::unavailable)?;
+            let mut add = redis::cmd("ZADD");
+            add.arg(self.index_key("ids"));
+            let mut any = false;
+            for id in ids.into_iter().flatten() {
+                add.arg(0).arg(id);
+                any = true;
+            }
+            if any {
+                let _: i64 = add
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(StoreError::unavailable)?;
+            }
+        }
+        let _: () = redis::cmd("SET")
+            .arg(&complete_key)
+            .arg("1")
+            .query_async(&mut connection)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
     }
 
     async fn load(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -355,9 +477,9 @@ impl KeyManager for RedisStore {
         let mut invocation = self.insert.prepare_invoke();
         invocation
             .key(self.record_key(&values.prefix))
-            .key(format!("{}:id:{}", self.namespace, values.id))
-            .key(format!("{}:created", self.namespace))
-            .key(format!("{}:ids", self.namespace))
+            .key(self.id_key(&values.id))
+            .key(self.index_key("created"))
+            .key(self.index_key("ids"))
             .arg(&values.prefix)
             .arg(values.created_ms)
             .arg(&values.id);
@@ -380,7 +502,7 @@ impl KeyManager for RedisStore {
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         let prefixes: Vec<String> = redis::cmd("ZRANGE")
-            .arg(format!("{}:created", self.namespace))
+            .arg(self.index_key("created"))
             .arg(0)
             .arg(-1)
             .query_async(&mut self.connection.clone())
@@ -409,7 +531,7 @@ impl KeyManager for RedisStore {
     /// The id's index names the prefix: one lookup, then the record.
     async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         let prefix: Option<String> = redis::cmd("GET")
-            .arg(format!("{}:id:{id}", self.namespace))
+            .arg(self.id_key(id))
             .query_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
@@ -422,21 +544,27 @@ impl KeyManager for RedisStore {
     /// Pages over the ids in order (a sorted set read by range), reading
     /// the records of one batch at a time and keeping those the filter admits.
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        self.complete_ids().await?;
         let now = SystemTime::now();
         let wanted = request.limit() as usize + 1;
         let mut keys = Vec::with_capacity(wanted);
         let mut cursor = request.cursor().unwrap_or("").to_owned();
         loop {
             let batch = wanted.max(100);
-            let ids: Vec<String> = self
-                .next_ids
-                .key(format!("{}:ids", self.namespace))
-                .key(format!("{}:created", self.namespace))
-                .key(format!("{}:ids:complete", self.namespace))
-                .arg(format!("{}:key:", self.namespace))
-                .arg(&cursor)
+            let from = if cursor.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("({cursor}")
+            };
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(self.index_key("ids"))
+                .arg(from)
+                .arg("+")
+                .arg("BYLEX")
+                .arg("LIMIT")
+                .arg(0)
                 .arg(batch)
-                .invoke_async(&mut self.connection.clone())
+                .query_async(&mut self.connection.clone())
                 .await
                 .map_err(StoreError::unavailable)?;
             let Some(last) = ids.last() else {
@@ -445,7 +573,7 @@ impl KeyManager for RedisStore {
             cursor = last.clone();
             let mut pipe = redis::pipe();
             for id in &ids {
-                pipe.cmd("GET").arg(format!("{}:id:{id}", self.namespace));
+                pipe.cmd("GET").arg(self.id_key(id));
             }
             let prefixes: Vec<Option<String>> = pipe
                 .query_async(&mut self.connection.clone())
@@ -482,16 +610,27 @@ impl KeyManager for RedisStore {
         Ok(Page::of(keys, request.limit()))
     }
 
+    /// The id's index names the prefix; a script then marks the record,
+    /// if the index still names it (a script names every key it touches).
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        let revoked: Option<String> = self
+        let prefix: Option<String> = redis::cmd("GET")
+            .arg(self.id_key(id))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let Some(prefix) = prefix else {
+            return Ok(false);
+        };
+        let revoked: i64 = self
             .revoke
-            .key(format!("{}:id:{id}", self.namespace))
-            .arg(format!("{}:key:", self.namespace))
+            .key(self.id_key(id))
+            .key(self.record_key(&prefix))
+            .arg(&prefix)
             .arg(self.revocation_channel())
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
-        Ok(revoked.is_some())
+        Ok(revoked == 1)
     }
 
     fn hasher(&self) -> Hasher {
@@ -527,8 +666,8 @@ impl KeyManager for RedisStore {
             .key(self.record_key(&old_prefix))
             .key(self.record_key(&values.prefix))
             .key(self.id_key(&values.id))
-            .key(format!("{}:created", self.namespace))
-            .key(format!("{}:ids", self.namespace))
+            .key(self.index_key("created"))
+            .key(self.index_key("ids"))
             .arg(&old_prefix)
             .arg(self.revocation_channel())
             .arg(to_millis(SystemTime::now()))
@@ -616,7 +755,13 @@ pub use revocations::RedisRevocations;
 
 #[cfg(feature = "cache")]
 mod revocations {
-    use std::time::Duration;
+    use std::{
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            Arc,
+        },
+        time::Duration,
+    };
 
     use async_trait::async_trait;
     use futures_util::StreamExt;
@@ -642,9 +787,13 @@ mod revocations {
     #[derive(Debug)]
     pub struct RedisRevocations(Listener<RedisLine>);
 
-    /// A subscription to the revocation channel, on a connection of its own.
+    /// A subscription to the revocation channel, on a connection of its own:
+    /// to the server, or to one of a cluster's seed nodes, the next one at
+    /// each new attempt (a message published on any node of a cluster
+    /// reaches the subscribers of all of them).
     pub(crate) struct RedisLine {
-        client: Client,
+        clients: Arc<[Client]>,
+        next: AtomicUsize,
         channel: String,
     }
 
@@ -654,7 +803,8 @@ mod revocations {
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> RedisRevocations {
             RedisRevocations(Listener::new(RedisLine {
-                client: self.client.clone(),
+                clients: self.clients.clone(),
+                next: AtomicUsize::new(0),
                 channel: self.revocation_channel(),
             }))
         }
@@ -683,8 +833,9 @@ mod revocations {
         const WHAT: &'static str = "SUBSCRIBE";
 
         async fn open(&self) -> Result<(PubSubSink, PubSubStream), String> {
+            let node = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
             let subscribed = async {
-                let mut pubsub = self.client.get_async_pubsub().await?;
+                let mut pubsub = self.clients[node].get_async_pubsub().await?;
                 pubsub.subscribe(&self.channel).await?;
                 Ok::<_, redis::RedisError>(pubsub.split())
             };

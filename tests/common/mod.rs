@@ -235,6 +235,16 @@ pub fn redis_url(test: &str) -> Option<String> {
     env_url("APIKEY_TEST_REDIS_URL", test, "redis://127.0.0.1:6379")
 }
 
+/// The Redis Cluster the tests may use, from `APIKEY_TEST_REDIS_CLUSTER_URL`
+/// (`scripts/redis-cluster.sh` starts one).
+pub fn redis_cluster_url(test: &str) -> Option<String> {
+    env_url(
+        "APIKEY_TEST_REDIS_CLUSTER_URL",
+        test,
+        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+    )
+}
+
 /// Says why a test is skipped, on stderr directly: the test harness captures
 /// `println!` and `eprintln!` of passing tests, and this line must be seen.
 pub fn skip_line(line: &str) {
