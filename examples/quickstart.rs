@@ -135,7 +135,7 @@ pub fn authenticator(
     auth.build()
 }
 
-/// The port from `PORT`, 3000 when it is not set.
+/// The port from `PORT`, 3000 when it is not set (0: any free port).
 pub fn port() -> Result<u16, String> {
     match std::env::var("PORT") {
         Ok(text) => text
@@ -145,9 +145,9 @@ pub fn port() -> Result<u16, String> {
     }
 }
 
-#[allow(dead_code)] // the tests reuse `app` without running `main`
+#[allow(dead_code)] // most tests reuse `app` without running `main`; tests/processes.rs runs it
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = port()?;
     let drf = std::env::var("APIKEY_STORE_SCHEMA").is_ok_and(|s| s == "drf");
     let (store, described) = open_store().await?;
@@ -184,6 +184,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The port bound, which `PORT=0` leaves to the system.
+    let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     let example_key = match &created {
         Some((record, key)) => {
