@@ -570,6 +570,15 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
         inserted
     }
 
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let prefixes: Vec<_> = records.iter().map(|record| record.prefix).collect();
+        let inserted = self.inner.insert_many(records).await;
+        for prefix in prefixes {
+            self.shared.invalidate(prefix);
+        }
+        inserted
+    }
+
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         self.inner.list().await
     }

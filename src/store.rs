@@ -492,6 +492,68 @@ pub trait KeyManager: KeyStore {
         ))
     }
 
+    /// Saves `records` all together or not at all (one transaction, one
+    /// script), refusing with [`StoreError::conflict`] when any prefix or id
+    /// is taken, or two of them are the same. At most [`MAX_BATCH`] records.
+    ///
+    /// The default says the store cannot; [`create_many`](Self::create_many)
+    /// then creates the keys one at a time. The crate's stores implement it.
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let _ = records;
+        Err(StoreError::unsupported(
+            "this store saves one key at a time (it does not implement KeyManager::insert_many)",
+        ))
+    }
+
+    /// Creates a key for each of `news` (at most [`MAX_BATCH`]), in one step
+    /// where the store has [`insert_many`](Self::insert_many): all are
+    /// created or none. Where it has not, they are created one at a time,
+    /// and should one fail, those made before it are revoked (their secrets
+    /// would be lost with the error) and the error is given.
+    ///
+    /// ```
+    /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let created = store
+    ///     .create_many((0..500).map(|n| NewKey::named(format!("device {n}"))).collect())
+    ///     .await?;
+    /// assert_eq!(created.len(), 500);
+    /// assert_eq!(store.len(), 500);
+    /// # Ok::<(), api_key_auth::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
+        if news.len() > MAX_BATCH {
+            return Err(StoreError::config(format!(
+                "{} keys in one batch: at most {MAX_BATCH}",
+                news.len()
+            )));
+        }
+        let hasher = self.hasher();
+        // A taken prefix fails the whole batch: draw them all again, as
+        // `create` draws one again.
+        for _ in 0..5 {
+            let mut records = Vec::with_capacity(news.len());
+            let mut created = Vec::with_capacity(news.len());
+            for new in &news {
+                let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
+                created.push(CreatedKey::new(Arc::new(record.clone()), key));
+                records.push(record);
+            }
+            match self.insert_many(records).await {
+                Ok(()) => return Ok(created),
+                Err(err) if err.is_conflict() => continue,
+                Err(err) if err.is_unsupported() => return create_each(self, news).await,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict(
+            "five batches of fresh prefixes in a row met a taken one",
+        ))
+    }
+
     /// Creates a key. The plaintext key is in the result and nowhere else:
     /// the store keeps only its hash. A prefix already taken is drawn again.
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
@@ -513,10 +575,44 @@ pub trait KeyManager: KeyStore {
     }
 }
 
+/// The most keys [`KeyManager::create_many`] and
+/// [`KeyManager::insert_many`] take at once.
+pub const MAX_BATCH: usize = 1000;
+
+/// `create_many` on a store without `insert_many`: one at a time, and
+/// should one fail, those made before it revoked.
+async fn create_each<S: KeyManager + ?Sized>(
+    store: &S,
+    news: Vec<NewKey>,
+) -> Result<Vec<CreatedKey>, StoreError> {
+    let mut created = Vec::with_capacity(news.len());
+    for new in news {
+        match store.create(new).await {
+            Ok(key) => created.push(key),
+            Err(err) => {
+                for made in &created {
+                    // Best effort: the error that stopped the batch is the one to give.
+                    let _ = store.revoke(&made.record().id).await;
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(created)
+}
+
 #[async_trait]
 impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         (**self).insert(record).await
+    }
+
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        (**self).insert_many(records).await
+    }
+
+    async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
+        (**self).create_many(news).await
     }
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {

@@ -139,6 +139,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.list_page().await?;
         self.concurrent_creates().await?;
         self.prefix_collision().await?;
+        self.batches().await?;
         self.awkward_text().await?;
         self.find_now_agrees().await?;
         self.rotate().await?;
@@ -620,6 +621,89 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.authenticate(&key)
             .await
             .map_err(|e| fail(CHECK, format!("the original key stopped working: {e}")))
+    }
+
+    /// `create_many` makes keys that work; a store with `insert_many` saves
+    /// a batch whole or not at all: one taken prefix, or one prefix twice,
+    /// and none of the batch is stored.
+    async fn batches(&self) -> CheckResult {
+        const CHECK: &str = "batches";
+        let created = self
+            .store
+            .create_many(
+                (0..3)
+                    .map(|n| self.new_key(&format!("batch {n}")))
+                    .collect(),
+            )
+            .await
+            .map_err(|e| fail(CHECK, format!("create_many failed: {e}")))?;
+        ensure!(
+            CHECK,
+            created.len() == 3,
+            "create_many made {} keys of 3",
+            created.len()
+        );
+        for made in created {
+            let (record, key) = made.reveal();
+            self.authenticate(&key).await.map_err(|e| {
+                fail(
+                    CHECK,
+                    format!("key {} of a batch does not work: {e}", record.prefix),
+                )
+            })?;
+        }
+
+        let fresh = |name: &str| -> Result<KeyRecord, ConformanceFailure> {
+            let key = ApiKey::generate().map_err(|e| fail(CHECK, e.to_string()))?;
+            let hash = self.hasher.hash(&key);
+            let id = self.store.new_id(key.prefix(), &hash);
+            Ok(KeyRecord::new(id, name, key.prefix(), hash))
+        };
+        let (taken, _) = self.create(CHECK, self.new_key("taken")).await?;
+        let first = fresh("first of a clashing batch")?;
+        let mut clash = fresh("clash")?;
+        clash.prefix = taken.prefix;
+        clash.id = format!("clash-{}", taken.prefix);
+        let second = fresh("second of a clashing batch")?;
+        let mut twice = fresh("twice")?;
+        twice.id = format!("twice-{}", twice.prefix);
+        let mut again = twice.clone();
+        again.id = format!("again-{}", twice.prefix);
+        let batches = [
+            (vec![first.clone(), clash, second.clone()], "a taken prefix"),
+            (vec![twice.clone(), again], "one prefix twice"),
+        ];
+        for (batch, what) in batches {
+            match self.store.insert_many(batch).await {
+                Err(e) if e.is_unsupported() => return Ok(()),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => {
+                    return Err(fail(
+                        CHECK,
+                        format!("a batch with {what} gave an error other than a conflict: {e}"),
+                    ))
+                }
+                Ok(()) => return Err(fail(CHECK, format!("a batch with {what} was accepted"))),
+            }
+        }
+        for record in [&first, &second, &twice] {
+            ensure!(
+                CHECK,
+                self.find(CHECK, record.prefix).await?.is_none(),
+                "a refused batch left {} stored",
+                record.prefix
+            );
+        }
+        let found = self
+            .find(CHECK, taken.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "the taken key vanished"))?;
+        ensure!(
+            CHECK,
+            found.id == taken.id,
+            "a refused batch replaced the taken key"
+        );
+        Ok(())
     }
 
     async fn awkward_text(&self) -> CheckResult {

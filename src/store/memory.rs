@@ -223,6 +223,28 @@ impl KeyManager for MemoryStore {
         })
     }
 
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        self.write(|keys| {
+            let mut prefixes = std::collections::HashSet::with_capacity(records.len());
+            let mut ids = std::collections::HashSet::with_capacity(records.len());
+            for record in &records {
+                if keys.is_taken(record)
+                    || !prefixes.insert(record.prefix)
+                    || !ids.insert(record.id.as_str())
+                {
+                    return Err(StoreError::conflict(format!(
+                        "prefix {} or id {:?} is already stored or twice in the batch",
+                        record.prefix, record.id
+                    )));
+                }
+            }
+            for record in records {
+                keys.put(record);
+            }
+            Ok(())
+        })
+    }
+
     fn hasher(&self) -> Hasher {
         self.hasher.clone()
     }

@@ -83,6 +83,31 @@ redis.call('ZADD', KEYS[4], 0, ARGV[3])
 return 1
 ";
 
+/// Saves records unless any prefix or id is taken: all or none.
+/// KEYS: creation index, ids in order, then each record's hash and id
+/// index in turn. ARGV: for each record in turn, its prefix, created_ms,
+/// id, how many field/value arguments follow, and those.
+const INSERT_MANY: &str = r"
+local records = {}
+local at = 1
+for i = 3, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 or redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    return 0
+  end
+  records[#records + 1] = {i, at}
+  at = at + 4 + tonumber(ARGV[at + 3])
+end
+for _, record in ipairs(records) do
+  local i, a = record[1], record[2]
+  local n = tonumber(ARGV[a + 3])
+  redis.call('HSET', KEYS[i], unpack(ARGV, a + 4, a + 3 + n))
+  redis.call('SET', KEYS[i + 1], ARGV[a])
+  redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a])
+  redis.call('ZADD', KEYS[2], 0, ARGV[a + 2])
+end
+return 1
+";
+
 /// Marks a record revoked and announces it, if the id still names it.
 /// KEYS: id index, the record. ARGV: the record's prefix, the channel.
 const REVOKE: &str = r"
@@ -186,6 +211,7 @@ pub struct RedisStore {
     base: Arc<str>,
     hasher: Hasher,
     insert: Arc<Script>,
+    insert_many: Arc<Script>,
     revoke: Arc<Script>,
     replace: Arc<Script>,
     last_use: Arc<Script>,
@@ -268,6 +294,7 @@ impl RedisStore {
             base: Arc::from(""),
             hasher: Hasher::default(),
             insert: Arc::new(Script::new(INSERT)),
+            insert_many: Arc::new(Script::new(INSERT_MANY)),
             revoke: Arc::new(Script::new(REVOKE)),
             replace: Arc::new(Script::new(REPLACE)),
             last_use: Arc::new(Script::new(LAST_USE)),
@@ -497,6 +524,47 @@ impl KeyManager for RedisStore {
                 "prefix {} or id {:?} is already stored",
                 values.prefix, values.id
             )))
+        }
+    }
+
+    /// One script: all the records or none.
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let mut prefixes = std::collections::HashSet::with_capacity(records.len());
+        let mut ids = std::collections::HashSet::with_capacity(records.len());
+        let mut invocation = self.insert_many.prepare_invoke();
+        invocation
+            .key(self.index_key("created"))
+            .key(self.index_key("ids"));
+        for record in records {
+            let values = InsertValues::new(record, false)?;
+            if !prefixes.insert(values.prefix.clone()) || !ids.insert(values.id.clone()) {
+                return Err(StoreError::conflict(format!(
+                    "prefix {} or id {:?} is twice in the batch",
+                    values.prefix, values.id
+                )));
+            }
+            let fields = record_fields(&values);
+            invocation
+                .key(self.record_key(&values.prefix))
+                .key(self.id_key(&values.id))
+                .arg(&values.prefix)
+                .arg(values.created_ms)
+                .arg(&values.id)
+                .arg(fields.len() * 2);
+            for (name, value) in fields {
+                invocation.arg(name).arg(value);
+            }
+        }
+        let saved: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        if saved == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(
+                "a prefix or id of the batch is already stored",
+            ))
         }
     }
 

@@ -222,6 +222,19 @@ impl KeyManager for SqliteStore {
         .await
     }
 
+    /// One transaction: all the rows or none.
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let rows = records
+            .into_iter()
+            .map(|record| new_row(record, &self.schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (sql, extras) = (self.sql.clone(), !self.schema.is_drf());
+        run_wanted(&self.pool, move |conn, wanted| {
+            queries::insert_rows(conn, &sql.insert, rows, extras, wanted)
+        })
+        .await
+    }
+
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         let sql = self.sql.clone();
         records(run(&self.pool, move |conn| queries::all_rows(conn, &sql.list)).await?)

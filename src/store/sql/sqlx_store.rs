@@ -89,6 +89,13 @@ pub(crate) trait Queries: SqlDatabase {
         values: InsertValues,
         extras: bool,
     ) -> Result<(), sqlx::Error>;
+    /// Inserts `rows` in one transaction: all or none.
+    async fn insert_rows(
+        pool: &Pool<Self>,
+        sql: &str,
+        rows: Vec<(String, InsertValues)>,
+        extras: bool,
+    ) -> Result<(), sqlx::Error>;
     /// Inserts the successor (primary key `id`) and retires the row with
     /// id `old_id`, in one transaction holding the old row's lock.
     async fn rotate_row(
@@ -217,6 +224,22 @@ where
             .execute(pool)
             .await?;
         Ok(())
+    }
+
+    async fn insert_rows(
+        pool: &Pool<Self>,
+        sql: &str,
+        rows: Vec<(String, InsertValues)>,
+        extras: bool,
+    ) -> Result<(), sqlx::Error> {
+        // Dropped before its commit (a cancelled call), the transaction rolls back.
+        let mut tx = pool.begin().await?;
+        for (id, values) in rows {
+            insert_query::<DB>(sql, id, values, extras)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
     }
 
     async fn rotate_row(
@@ -647,6 +670,16 @@ impl<DB: Queries> SqlStore<DB> {
         .map_err(store_error)
     }
 
+    pub(crate) async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let rows = records
+            .into_iter()
+            .map(|record| new_row(record, &self.schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        DB::insert_rows(&self.pool, &self.sql.insert, rows, !self.schema.is_drf())
+            .await
+            .map_err(store_error)
+    }
+
     pub(crate) async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         let rows = DB::all_rows(&self.pool, &self.sql.list)
             .await
@@ -793,6 +826,13 @@ macro_rules! forward_sql_store {
         impl $crate::KeyManager for $store {
             async fn insert(&self, record: $crate::KeyRecord) -> Result<(), $crate::StoreError> {
                 self.inner.insert(record).await
+            }
+
+            async fn insert_many(
+                &self,
+                records: Vec<$crate::KeyRecord>,
+            ) -> Result<(), $crate::StoreError> {
+                self.inner.insert_many(records).await
             }
 
             async fn list(

@@ -178,6 +178,31 @@ pub(crate) fn insert_row(
     tx.commit().map_err(store_error)
 }
 
+/// Inserts `rows`, all in one transaction or none.
+pub(crate) fn insert_rows(
+    conn: &mut Connection,
+    sql: &str,
+    rows: Vec<(String, InsertValues)>,
+    extras: bool,
+    wanted: &Wanted,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    {
+        let mut statement = tx.prepare_cached(sql).map_err(store_error)?;
+        for (id, values) in rows {
+            statement
+                .execute(rusqlite::params_from_iter(insert_params(
+                    id, values, extras,
+                )))
+                .map_err(store_error)?;
+        }
+    }
+    wanted.still()?;
+    tx.commit().map_err(store_error)
+}
+
 /// The values of a new row: the seven every table has, then (`extras`,
 /// the native schema) scopes, owner, metadata and the lifecycle columns.
 fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
