@@ -717,3 +717,51 @@ fn keys_get_rate_limits_and_brands() {
         assert!(line.contains(says), "{args:?}: {line}");
     }
 }
+
+/// `create --count N` makes N working keys, a batch of 1000 at a time,
+/// a line each: JSON with --json, else id, a tab and the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_created_by_the_thousand() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let out = ok(api_key(
+        &store,
+        &["create", "--name", "device", "--count", "2500", "--json"],
+        "",
+    ));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2500);
+    let prefixes: std::collections::HashSet<&str> = lines
+        .iter()
+        .map(|l| l["prefix"].as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes.len(), 2500, "every key its own prefix");
+    for line in [&lines[0], &lines[1499], &lines[2499]] {
+        assert_eq!(line["name"], "device");
+        authenticate(&store, false, line["key"].as_str().unwrap())
+            .await
+            .unwrap();
+    }
+
+    let out = ok(api_key(
+        &store,
+        &["create", "--name", "few", "--count", "3"],
+        "",
+    ));
+    let rows: Vec<(&str, &str)> = out.lines().map(|l| l.split_once('\t').unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    authenticate(&store, false, rows[2].1).await.unwrap();
+    let listed = ok(api_key(&store, &["list", "--json"], ""));
+    assert_eq!(listed.lines().count(), 2503);
+
+    let refused = api_key(&store, &["create", "--name", "x", "--count", "0"], "");
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    let said = text(&refused.stderr);
+    assert!(
+        said.starts_with("error: invalid value '0' for '--count"),
+        "{said}"
+    );
+}

@@ -19,7 +19,7 @@ use api_key_auth::{
     limit::RateLimit,
     store::{
         open::{open, redacted, Opened},
-        rfc3339, KeyFilter, PageRequest, MAX_PAGE,
+        rfc3339, KeyFilter, PageRequest, MAX_BATCH, MAX_PAGE,
     },
     AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
 };
@@ -89,7 +89,7 @@ enum Command {
     },
     /// Create a key and print it, the one time it is shown.
     #[command(
-        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db create --name device --count 10000 --json > keys.jsonl   # one key a line, made 1000 at a time\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
     )]
     Create(CreateArgs),
     /// List keys, page by page, with when each expires and was last used.
@@ -189,6 +189,12 @@ struct CreateArgs {
     /// Requests the key may make at once under --rate (a period's worth by default).
     #[arg(long, value_name = "N", requires = "rate")]
     burst: Option<u32>,
+    /// Create this many keys alike, in batches of 1000 (one transaction or
+    /// script each), printing each batch as it is made: a key a line, tab
+    /// after its id, or with --json one JSON object a line.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    count: u64,
     /// Print the key and its record as JSON.
     #[arg(long)]
     json: bool,
@@ -367,6 +373,9 @@ async fn create(
         }
         new = new.rate_limit(limit);
     }
+    if args.count > 1 {
+        return create_batches(store, new, args.count, args.json, format).await;
+    }
     let (record, key) = store.create(new).await?.reveal();
     audit::created(&record, actor());
     let key = format.render(&key);
@@ -383,6 +392,49 @@ async fn create(
         println!("    {}", key.as_str());
         println!();
         println!("This key is shown once and never again: copy it now.");
+    }
+    Ok(())
+}
+
+/// `create --count N`: keys like `new`, a batch at a time, each batch
+/// printed once made, so a failure loses none already made.
+async fn create_batches(
+    store: &dyn KeyManager,
+    new: NewKey,
+    count: u64,
+    json: bool,
+    format: &KeyFormat,
+) -> Result<(), Failure> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut made = 0u64;
+    while made < count {
+        let size = (count - made).min(MAX_BATCH as u64) as usize;
+        let batch = store
+            .create_many(vec![new.clone(); size])
+            .await
+            .map_err(|e| {
+                format!(
+                    "{made} of {count} keys were made and printed before this batch failed: {}",
+                    ErrorChain(&e)
+                )
+            })?;
+        for created in batch {
+            let (record, key) = created.reveal();
+            audit::created(&record, actor());
+            let key = format.render(&key);
+            if json {
+                let mut line = record_json(&record);
+                line["key"] = serde_json::Value::from(key.as_str());
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "{}\t{}", record.id, key.as_str())?;
+            }
+        }
+        out.flush()?;
+        made += size as u64;
+    }
+    if !json {
+        eprintln!("created {count} keys; they are shown once and never again: keep the output");
     }
     Ok(())
 }
