@@ -46,7 +46,6 @@ pub struct MemoryStore {
 }
 
 /// Records by prefix, and the ids of records whose id is not their prefix.
-#[derive(Default)]
 struct Keys {
     by_prefix: papaya::HashMap<Prefix, Arc<KeyRecord>, foldhash::fast::RandomState>,
     /// Prefixes by id, for records loaded from elsewhere whose id is not
@@ -54,6 +53,25 @@ struct Keys {
     others: papaya::HashMap<String, Prefix, foldhash::fast::RandomState>,
     /// Taken by every write, so a check and the change it allows are one step.
     writing: Mutex<()>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            by_prefix: read_mostly(),
+            others: read_mostly(),
+            writing: Mutex::new(()),
+        }
+    }
+}
+
+/// A map for reads, not writes: a resize finishes before the write that
+/// began it does, so no read ever has to look in two tables.
+pub(crate) fn read_mostly<K, V>() -> papaya::HashMap<K, V, foldhash::fast::RandomState> {
+    papaya::HashMap::builder()
+        .hasher(foldhash::fast::RandomState::default())
+        .resize_mode(papaya::ResizeMode::Blocking)
+        .build()
 }
 
 // Prefixes are drawn at random by the store, never chosen by a client, so
