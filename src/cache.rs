@@ -38,7 +38,7 @@ use std::{
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, PoisonError, RwLock, Weak,
+        Arc, Mutex, PoisonError, Weak,
     },
     time::{Duration, Instant},
 };
@@ -67,26 +67,28 @@ struct Cached {
     read_at: Instant,
 }
 
-/// Found keys recently served, in a plain map in front of moka: a hit here
-/// costs a read lock and a clock read where moka's bookkeeping costs several
-/// times more. Bounded (emptied when full); entries keep the deadline their
-/// moka entry has, so the TTL still bounds staleness.
+/// Found keys served, in a concurrent map in front of moka: a hit here is a
+/// lock-free read and a clock read, where moka's bookkeeping costs several
+/// times more (and, over many keys, reaches memory no other lookup touched).
+/// It holds as many keys as the cache (emptied when full); entries keep the
+/// deadline their moka entry has, so the TTL still bounds staleness.
 ///
-/// Its lock is also the invalidation lock: invalidations, and the insertions
-/// that must not undo them, take it for writing.
+/// It is changed only under [`Shared::writing`].
 struct Hot {
     /// Only keys the store knows get here, never a client's made-up prefix,
     /// so a fast seeded hash is safe (moka's own map keeps a keyed one).
-    keys: HashMap<Prefix, (Arc<KeyRecord>, Instant), foldhash::fast::RandomState>,
+    keys: papaya::HashMap<Prefix, (Arc<KeyRecord>, Instant), foldhash::fast::RandomState>,
     capacity: usize,
 }
 
 impl Hot {
-    fn put(&mut self, prefix: Prefix, record: Arc<KeyRecord>, deadline: Instant) {
-        if self.keys.len() >= self.capacity && !self.keys.contains_key(&prefix) {
-            self.keys.clear();
+    /// Under [`Shared::writing`].
+    fn put(&self, prefix: Prefix, record: Arc<KeyRecord>, deadline: Instant) {
+        let keys = self.keys.pin();
+        if keys.len() >= self.capacity && !keys.contains_key(&prefix) {
+            keys.clear();
         }
-        self.keys.insert(prefix, (record, deadline));
+        keys.insert(prefix, (record, deadline));
     }
 }
 
@@ -125,11 +127,14 @@ impl<S: Clone> Clone for CachedStore<S> {
 
 struct Shared {
     cache: Cache<Prefix, Cached>,
-    hot: RwLock<Hot>,
+    hot: Hot,
+    /// The invalidation lock: invalidations, and the insertions that must
+    /// not undo them, hold it. Readers never take it.
+    writing: Mutex<()>,
     ttl: Duration,
     /// Lookups under way, by prefix, for single flight.
     in_flight: Mutex<HashMap<Prefix, Arc<OnceCell<Entry>>>>,
-    /// Bumped by every invalidation, under the `hot` write lock: a lookup
+    /// Bumped by every invalidation, under `writing`: a lookup
     /// that saw it change while it ran does not cache what it read, which
     /// may predate the change.
     epoch: AtomicU64,
@@ -156,23 +161,23 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn hot_write(&self) -> std::sync::RwLockWriteGuard<'_, Hot> {
-        self.hot.write().unwrap_or_else(PoisonError::into_inner)
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn invalidate(&self, prefix: Prefix) {
-        let mut hot = self.hot_write();
+        let _writing = self.writing();
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        hot.keys.remove(&prefix);
+        self.hot.keys.pin().remove(&prefix);
         self.cache.invalidate(&prefix);
         self.in_flight().remove(&prefix);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     fn invalidate_all(&self) {
-        let mut hot = self.hot_write();
+        let _writing = self.writing();
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        hot.keys.clear();
+        self.hot.keys.pin().clear();
         let dropped = self.cache.entry_count();
         self.cache.invalidate_all();
         self.in_flight().clear();
@@ -185,7 +190,8 @@ impl Shared {
     /// that read the row before the revocation either cached it already (and
     /// the scan finds it) or comes to cache it later (and sees the new epoch).
     fn invalidate_id(&self, id: &str) {
-        let mut hot = self.hot_write();
+        let _writing = self.writing();
+        let hot = self.hot.keys.pin();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut stale: Vec<Prefix> = self
             .cache
@@ -194,15 +200,14 @@ impl Shared {
             .map(|(prefix, _)| *prefix)
             .collect();
         stale.extend(
-            hot.keys
-                .iter()
+            hot.iter()
                 .filter(|(_, (r, _))| r.id == id)
                 .map(|(prefix, _)| *prefix),
         );
         stale.sort_unstable();
         stale.dedup();
         for prefix in &stale {
-            hot.keys.remove(prefix);
+            hot.remove(prefix);
             self.cache.invalidate(prefix);
         }
         // A lookup still waiting on the store may be for this key (its
@@ -217,12 +222,13 @@ impl Shared {
     /// Caches what a lookup that began at `epoch` read, unless an
     /// invalidation came in between.
     fn remember(&self, prefix: Prefix, cached: Cached, epoch: u64) {
-        let mut hot = self.hot_write();
+        let _writing = self.writing();
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
         if let Some(record) = &cached.entry {
-            hot.put(prefix, record.clone(), cached.read_at + self.ttl);
+            self.hot
+                .put(prefix, record.clone(), cached.read_at + self.ttl);
         }
         self.cache.insert(prefix, cached);
     }
@@ -230,13 +236,10 @@ impl Shared {
     /// A cached answer, from the hot map or moka, counting the hit.
     fn get(&self, prefix: Prefix) -> Option<Entry> {
         let now = Instant::now();
-        {
-            let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((record, deadline)) = hot.keys.get(&prefix) {
-                if *deadline > now {
-                    self.hit();
-                    return Some(Some(record.clone()));
-                }
+        if let Some((record, deadline)) = self.hot.keys.pin().get(&prefix) {
+            if *deadline > now {
+                self.hit();
+                return Some(Some(record.clone()));
             }
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
@@ -244,9 +247,10 @@ impl Shared {
         self.hit();
         if let Some(record) = &cached.entry {
             // Promote a found key to the hot map, unless it was invalidated meanwhile.
-            let mut hot = self.hot_write();
+            let _writing = self.writing();
             if self.epoch.load(Ordering::SeqCst) == epoch {
-                hot.put(prefix, record.clone(), cached.read_at + self.ttl);
+                self.hot
+                    .put(prefix, record.clone(), cached.read_at + self.ttl);
             }
         }
         Some(cached.entry)
@@ -304,9 +308,6 @@ impl Expiry<Prefix, Cached> for Lifetimes {
     }
 }
 
-/// How many found keys the hot map in front of moka holds at most.
-const HOT_CAPACITY: usize = 4096;
-
 /// Configures a [`CachedStore`]; see [`CachedStore::builder`].
 #[derive(Debug)]
 #[must_use]
@@ -352,11 +353,11 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
             inner: self.inner,
             shared: Arc::new(Shared {
                 cache,
-                hot: RwLock::new(Hot {
-                    keys: HashMap::default(),
-                    capacity: HOT_CAPACITY
-                        .min(usize::try_from(self.max_capacity).unwrap_or(usize::MAX)),
-                }),
+                hot: Hot {
+                    keys: crate::store::memory::read_mostly(),
+                    capacity: usize::try_from(self.max_capacity).unwrap_or(usize::MAX),
+                },
+                writing: Mutex::new(()),
                 ttl: self.ttl,
                 in_flight: Mutex::default(),
                 epoch: AtomicU64::new(0),
