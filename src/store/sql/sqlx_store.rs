@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use super::{
-    found, found_by_id, new_row, page, records, rotation, statements::REVOCATION_CHANNEL,
+    found, found_by_id, new_row, page, records, rotation,
+    statements::{InsertRows, REVOCATION_CHANNEL},
     BindValue, ChangeLogSql, Dialect, PageStatement, PageValues, Schema, Statements,
     LAST_USE_BATCH,
 };
@@ -92,7 +93,7 @@ pub(crate) trait Queries: SqlDatabase {
     /// Inserts `rows` in one transaction: all or none.
     async fn insert_rows(
         pool: &Pool<Self>,
-        sql: &str,
+        sql: &InsertRows,
         rows: Vec<(String, InsertValues)>,
         extras: bool,
     ) -> Result<(), sqlx::Error>;
@@ -228,16 +229,24 @@ where
 
     async fn insert_rows(
         pool: &Pool<Self>,
-        sql: &str,
+        sql: &InsertRows,
         rows: Vec<(String, InsertValues)>,
         extras: bool,
     ) -> Result<(), sqlx::Error> {
-        // Dropped before its commit (a cancelled call), the transaction rolls back.
+        // Statements of at most ROWS_AT_ONCE rows (well under the databases'
+        // limits on parameters), in one transaction, which rolls back if
+        // dropped before its commit (a cancelled call).
+        const ROWS_AT_ONCE: usize = 250;
         let mut tx = pool.begin().await?;
-        for (id, values) in rows {
-            insert_query::<DB>(sql, id, values, extras)
-                .execute(&mut *tx)
-                .await?;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(ROWS_AT_ONCE).collect();
+            let statement = sql.sql(chunk.len());
+            let mut query = sqlx::query(&statement);
+            for (id, values) in chunk {
+                query = bind_row(query, id, values, extras);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await
     }
@@ -489,7 +498,25 @@ where
     for<'a> Option<i64>: Encode<'a, DB> + Type<DB>,
     for<'a> bool: Encode<'a, DB> + Type<DB>,
 {
-    let query = sqlx::query(sql)
+    bind_row(sqlx::query(sql), id, values, extras)
+}
+
+/// `query` with one new row's values bound after what it holds.
+fn bind_row<'q, DB>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+    id: String,
+    values: InsertValues,
+    extras: bool,
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<i64>: Encode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Type<DB>,
+{
+    let query = query
         .bind(id)
         .bind(values.prefix)
         .bind(values.hashed_key)
@@ -675,9 +702,14 @@ impl<DB: Queries> SqlStore<DB> {
             .into_iter()
             .map(|record| new_row(record, &self.schema))
             .collect::<Result<Vec<_>, _>>()?;
-        DB::insert_rows(&self.pool, &self.sql.insert, rows, !self.schema.is_drf())
-            .await
-            .map_err(store_error)
+        DB::insert_rows(
+            &self.pool,
+            &self.sql.insert_rows,
+            rows,
+            !self.schema.is_drf(),
+        )
+        .await
+        .map_err(store_error)
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {

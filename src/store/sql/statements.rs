@@ -31,6 +31,8 @@ pub(crate) struct Statements {
     /// A new record: id, prefix, hashed_key, name, created_ms, expires_ms,
     /// revoked, then (native schema only) scopes, owner, metadata.
     pub(crate) insert: String,
+    /// Many new records in one statement, their values in turn as `insert` takes one's.
+    pub(crate) insert_rows: InsertRows,
     /// Marks the key with id parameter 1 revoked and gives its `prefix`; or,
     /// where the database cannot return rows from an UPDATE, locks the row
     /// and gives its prefix, and `revoke_update` marks it.
@@ -428,6 +430,52 @@ impl Dialect {
     }
 }
 
+/// An INSERT of many rows: the head, then a tuple of placeholders per row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InsertRows {
+    dialect: Dialect,
+    /// `INSERT INTO table (columns) VALUES `.
+    head: String,
+    /// A DRF table: seven values, its dates written from milliseconds.
+    drf: bool,
+}
+
+impl InsertRows {
+    /// How many values a row takes.
+    pub(crate) fn width(&self) -> usize {
+        if self.drf {
+            7
+        } else {
+            14
+        }
+    }
+
+    /// The placeholders of row `row` (0-based).
+    fn tuple(&self, row: usize) -> String {
+        let p = |n: usize| self.dialect.param(row * self.width() + n);
+        let values: Vec<String> = if self.drf {
+            vec![
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                self.dialect.datetime_of(&p(5)),
+                self.dialect.datetime_of(&p(6)),
+                p(7),
+            ]
+        } else {
+            (1..=14).map(p).collect()
+        };
+        format!("({})", values.join(", "))
+    }
+
+    /// The statement inserting `rows` rows.
+    pub(crate) fn sql(&self, rows: usize) -> String {
+        let tuples: Vec<String> = (0..rows).map(|row| self.tuple(row)).collect();
+        format!("{}{}", self.head, tuples.join(", "))
+    }
+}
+
 impl Statements {
     pub(crate) fn new(dialect: Dialect, schema: &Schema) -> Self {
         let p = |n| dialect.param(n);
@@ -440,7 +488,7 @@ impl Statements {
             "version, applied_ms",
             &format!("{}, {}", p(1), p(2)),
         );
-        let (find, by_id, list, insert, (revoke, revoke_update), pages) = match schema {
+        let (find, by_id, list, insert_rows, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
                      scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit";
@@ -464,10 +512,11 @@ impl Statements {
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
                     format!("SELECT {read} FROM api_keys WHERE api_keys.id = {}", p(1)),
                     format!("SELECT {read} FROM api_keys ORDER BY created_ms, id"),
-                    format!(
-                        "INSERT INTO api_keys ({columns}) VALUES ({})",
-                        (1..=14).map(p).collect::<Vec<_>>().join(", ")
-                    ),
+                    InsertRows {
+                        dialect,
+                        head: format!("INSERT INTO api_keys ({columns}) VALUES "),
+                        drf: false,
+                    },
                     dialect.revoke("api_keys", "id"),
                     PageParts {
                         dialect,
@@ -507,17 +556,14 @@ impl Statements {
                     // A DRF table's ids here are its prefixes.
                     format!("SELECT {read} FROM {table} WHERE {table}.prefix = {}", p(1)),
                     format!("SELECT {read} FROM {table} ORDER BY created, id"),
-                    format!(
-                        "INSERT INTO {table} (id, prefix, hashed_key, name, created, expiry_date, revoked) \
-                         VALUES ({}, {}, {}, {}, {}, {}, {})",
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        dialect.datetime_of(&p(5)),
-                        dialect.datetime_of(&p(6)),
-                        p(7),
-                    ),
+                    InsertRows {
+                        dialect,
+                        head: format!(
+                            "INSERT INTO {table} \
+                             (id, prefix, hashed_key, name, created, expiry_date, revoked) VALUES "
+                        ),
+                        drf: true,
+                    },
                     dialect.revoke(table, "prefix"),
                     PageParts {
                         dialect,
@@ -564,7 +610,8 @@ impl Statements {
             find,
             by_id,
             list,
-            insert,
+            insert: insert_rows.sql(1),
+            insert_rows,
             revoke,
             revoke_update,
             notify: dialect.notify(),
