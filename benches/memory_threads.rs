@@ -97,7 +97,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -124,8 +127,14 @@ fn main() {
     ];
     let cases: [(&str, Vec<HeaderMap>); 3] = [
         ("1 thread", vec![header(&keys[0])]),
-        ("2 threads, own keys", vec![header(&keys[0]), header(&keys[1])]),
-        ("2 threads, one key", vec![header(&keys[0]), header(&keys[0])]),
+        (
+            "2 threads, own keys",
+            vec![header(&keys[0]), header(&keys[1])],
+        ),
+        (
+            "2 threads, one key",
+            vec![header(&keys[0]), header(&keys[0])],
+        ),
     ];
     // rates[store][case]: verifications a second, one per round.
     let mut rates = vec![vec![Vec::new(); cases.len()]; stores.len()];

@@ -163,7 +163,7 @@ mod tests {
             "redis+cluster://a:70000",
             "redis+cluster://:s3cret@a:7000/3",
         ] {
-            let error = cluster_nodes(url).unwrap_err().to_string();
+            let error = crate::ErrorChain(&cluster_nodes(url).unwrap_err()).to_string();
             assert!(error.contains("not a Redis Cluster URL"), "{url}: {error}");
             assert!(!error.contains("s3cret"), "{error}");
         }
