@@ -46,7 +46,7 @@
 //! | [`Authenticator`] | headers in, [`Identity`] or [`AuthFailure`] out; framework-agnostic |
 //! | [`ApiKeyLayer`] | the tower layer; [`scope`] for 403 on missing scopes |
 //! | `axum` feature | [`Identity`] and `Option<Identity>` as axum extractors |
-//! | `sqlite`, `postgres`, `mysql`, `redis` features | stores in [`store`], sharing djangorestframework-api-key tables too |
+//! | `sqlite`, `postgres`, `mysql`, `redis`, `redis-cluster` features | stores in [`store`], sharing djangorestframework-api-key tables too |
 //! | `cache` feature | `cache::CachedStore`, a bounded cache in front of any store |
 //! | `testkit` feature | `testkit::Conformance`, the store contract as a test |
 //! | [`KeyManager::rotate`] | a new key for an old one, which works on for a grace period (`Sunset` on its answers) |

@@ -44,7 +44,7 @@ Then the admin API: api-key --store URL serve --listen 127.0.0.1:8080";
 #[derive(Debug, Parser)]
 #[command(name = "api-key", version, after_help = EXAMPLES)]
 struct Cli {
-    /// The key store: memory, sqlite:PATH, postgres://…, mysql://… or redis://…
+    /// The key store: memory, sqlite:PATH, postgres://…, mysql://…, redis://… or redis+cluster://host:port,…
     #[arg(long, env = "APIKEY_STORE", global = true, value_name = "URL")]
     store: Option<String>,
 

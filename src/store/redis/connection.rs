@@ -163,7 +163,13 @@ mod tests {
             "redis+cluster://a:70000",
             "redis+cluster://:s3cret@a:7000/3",
         ] {
-            let error = crate::ErrorChain(&cluster_nodes(url).unwrap_err()).to_string();
+            let refused = cluster_nodes(url).unwrap_err();
+            let mut error = refused.to_string();
+            let mut source = std::error::Error::source(&refused);
+            while let Some(cause) = source {
+                error.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
             assert!(error.contains("not a Redis Cluster URL"), "{url}: {error}");
             assert!(!error.contains("s3cret"), "{error}");
         }
