@@ -12,6 +12,10 @@
 //!
 //! Counts and bytes rather than times, so this bench prints its own report.
 
+mod support;
+
+use support::resident_bytes;
+
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -32,16 +36,6 @@ impl KeyStore for Empty {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(None)
     }
-}
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn main() {

@@ -46,19 +46,9 @@ use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
 
 mod support;
 
-use support::now;
+use support::{now, resident_bytes};
 
 const CASE: &str = "MILLION_KEYS_CASE";
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
 
 /// A small deterministic generator (xorshift), so every run draws alike.
 struct Draw(u64);
@@ -219,69 +209,78 @@ fn quantiles(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// A fresh database or file for `kind`, as a store URL; `None` when its
-/// variable is unset.
+/// The server URL of `kind` from its variable, or `None` (SQLite has none).
+fn server_url(kind: &str) -> Option<String> {
+    match kind {
+        "postgres" => std::env::var("APIKEY_TEST_POSTGRES_URL").ok(),
+        "mysql" => std::env::var("APIKEY_TEST_MYSQL_URL").ok(),
+        _ => None,
+    }
+}
+
+/// Runs `statements` on the server of `kind`, unprepared, in turn.
+fn administer(rt: &tokio::runtime::Runtime, kind: &str, url: &str, statements: &[String]) {
+    rt.block_on(async {
+        match kind {
+            "postgres" => {
+                let admin = sqlx::PgPool::connect(url).await.unwrap();
+                for statement in statements {
+                    sqlx::raw_sql(statement).execute(&admin).await.unwrap();
+                }
+            }
+            _ => {
+                let admin = sqlx::MySqlPool::connect(url).await.unwrap();
+                for statement in statements {
+                    sqlx::raw_sql(statement).execute(&admin).await.unwrap();
+                }
+            }
+        }
+    });
+}
+
+/// A fresh database (or file) named `name` for `kind`, as a store URL;
+/// `None` when its variable is unset.
 fn fresh_url(
     rt: &tokio::runtime::Runtime,
     kind: &str,
     name: &str,
     dir: &std::path::Path,
 ) -> Option<String> {
-    match kind {
-        "sqlite" => Some(format!(
+    if kind == "sqlite" {
+        return Some(format!(
             "sqlite:{}",
             dir.join(format!("{name}.db")).display()
-        )),
-        "postgres" => {
-            let url = std::env::var("APIKEY_TEST_POSTGRES_URL").ok()?;
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&url).await.unwrap();
-                for statement in [
-                    format!("DROP DATABASE IF EXISTS {name}"),
-                    format!("CREATE DATABASE {name}"),
-                ] {
-                    sqlx::raw_sql(&statement).execute(&admin).await.unwrap();
-                }
-            });
-            let (server, _) = url.rsplit_once('/').unwrap();
-            Some(format!("{server}/{name}"))
-        }
-        "mysql" => {
-            let url = std::env::var("APIKEY_TEST_MYSQL_URL").ok()?;
-            rt.block_on(async {
-                let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
-                for statement in [
-                    format!("DROP DATABASE IF EXISTS {name}"),
-                    format!("CREATE DATABASE {name}"),
-                ] {
-                    sqlx::raw_sql(&statement).execute(&admin).await.unwrap();
-                }
-            });
-            let (server, _) = url.rsplit_once('/').unwrap();
-            Some(format!("{server}/{name}"))
-        }
-        other => panic!("no store {other}"),
+        ));
     }
+    let url = server_url(kind)?;
+    administer(
+        rt,
+        kind,
+        &url,
+        &[
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ],
+    );
+    let (server, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{server}/{name}"))
 }
 
 fn drop_database(rt: &tokio::runtime::Runtime, kind: &str, name: &str) {
-    rt.block_on(async {
-        match kind {
-            "postgres" => {
-                let url = std::env::var("APIKEY_TEST_POSTGRES_URL").unwrap();
-                let admin = sqlx::PgPool::connect(&url).await.unwrap();
-                let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(&statement).execute(&admin).await.unwrap();
-            }
-            "mysql" => {
-                let url = std::env::var("APIKEY_TEST_MYSQL_URL").unwrap();
-                let admin = sqlx::MySqlPool::connect(&url).await.unwrap();
-                let statement = format!("DROP DATABASE IF EXISTS {name}");
-                sqlx::raw_sql(&statement).execute(&admin).await.unwrap();
-            }
-            _ => {}
-        }
-    });
+    if let Some(url) = server_url(kind) {
+        // PostgreSQL drops a database others are still connected to only when forced.
+        let force = if kind == "postgres" {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        administer(
+            rt,
+            kind,
+            &url,
+            &[format!("DROP DATABASE IF EXISTS {name}{force}")],
+        );
+    }
 }
 
 fn in_sql(kind: &str, n: usize) {
@@ -380,6 +379,10 @@ fn main() {
         .unwrap_or_else(|_| "memory,cached,sqlite,postgres,mysql".to_owned());
     let me = std::env::current_exe().unwrap();
     for kind in stores.split(',').map(str::trim) {
+        assert!(
+            ["memory", "cached", "sqlite", "postgres", "mysql"].contains(&kind),
+            "STORES lists memory, cached, sqlite, postgres or mysql, not {kind:?}"
+        );
         for n in &sizes {
             let status = Command::new(&me)
                 .env(CASE, format!("{kind}:{n}"))

@@ -14,22 +14,16 @@
 //!
 //! Counts and bytes rather than times, so this bench prints its own report.
 
+mod support;
+
+use support::resident_bytes;
+
 use std::{
     net::{IpAddr, Ipv4Addr},
     time::{Duration, Instant},
 };
 
 use api_key_auth::{throttle::Throttle, Authenticator, MemoryStore};
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
 
 const ADDRESSES: u32 = 1_000_000;
 

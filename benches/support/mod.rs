@@ -1,5 +1,6 @@
 //! What the benches share: polling a future that is ready at once, a
-//! trivial inner service, and timing variants interleaved.
+//! trivial inner service, timing variants interleaved, and reading the
+//! process's resident memory.
 #![allow(dead_code)]
 
 pub mod dudect;
@@ -14,6 +15,18 @@ use std::{
 };
 
 use http::{Request, Response};
+
+/// This process's resident memory, in bytes (Linux's `/proc/self/statm`;
+/// 0 elsewhere).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
 
 /// Polls a future once and takes its output: everything benched here is
 /// ready at once (in-memory lookups, cache hits), and a future that is not
