@@ -496,8 +496,8 @@ pub trait KeyManager: KeyStore {
     /// script), refusing with [`StoreError::conflict`] when any prefix or id
     /// is taken, or two of them are the same. At most [`MAX_BATCH`] records.
     ///
-    /// The default says the store cannot; [`create_many`](Self::create_many)
-    /// then creates the keys one at a time. The crate's stores implement it.
+    /// The default says the store cannot, and so does
+    /// [`create_many`](Self::create_many) then. The crate's stores implement it.
     async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
         let _ = records;
         Err(StoreError::unsupported(
@@ -505,11 +505,12 @@ pub trait KeyManager: KeyStore {
         ))
     }
 
-    /// Creates a key for each of `news` (at most [`MAX_BATCH`]), in one step
-    /// where the store has [`insert_many`](Self::insert_many): all are
-    /// created or none. Where it has not, they are created one at a time,
-    /// and should one fail, those made before it are revoked (their secrets
-    /// would be lost with the error) and the error is given.
+    /// Creates a key for each of `news` (at most [`MAX_BATCH`]) in one step,
+    /// through [`insert_many`](Self::insert_many): all are created or none.
+    /// A store without `insert_many` says it cannot
+    /// ([`StoreError::is_unsupported`]): keys made one at a time could not
+    /// be taken back should the caller give up halfway, their secrets lost
+    /// with it; call [`create`](Self::create) for each instead.
     ///
     /// ```
     /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
@@ -525,12 +526,7 @@ pub trait KeyManager: KeyStore {
     /// # }).unwrap();
     /// ```
     async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
-        if news.len() > MAX_BATCH {
-            return Err(StoreError::config(format!(
-                "{} keys in one batch: at most {MAX_BATCH}",
-                news.len()
-            )));
-        }
+        check_batch(news.len())?;
         let hasher = self.hasher();
         // A taken prefix fails the whole batch: draw them all again, as
         // `create` draws one again.
@@ -545,7 +541,6 @@ pub trait KeyManager: KeyStore {
             match self.insert_many(records).await {
                 Ok(()) => return Ok(created),
                 Err(err) if err.is_conflict() => continue,
-                Err(err) if err.is_unsupported() => return create_each(self, news).await,
                 Err(err) => return Err(err),
             }
         }
@@ -579,26 +574,15 @@ pub trait KeyManager: KeyStore {
 /// [`KeyManager::insert_many`] take at once.
 pub const MAX_BATCH: usize = 1000;
 
-/// `create_many` on a store without `insert_many`: one at a time, and
-/// should one fail, those made before it revoked.
-async fn create_each<S: KeyManager + ?Sized>(
-    store: &S,
-    news: Vec<NewKey>,
-) -> Result<Vec<CreatedKey>, StoreError> {
-    let mut created = Vec::with_capacity(news.len());
-    for new in news {
-        match store.create(new).await {
-            Ok(key) => created.push(key),
-            Err(err) => {
-                for made in &created {
-                    // Best effort: the error that stopped the batch is the one to give.
-                    let _ = store.revoke(&made.record().id).await;
-                }
-                return Err(err);
-            }
-        }
+/// Refuses a batch of more than [`MAX_BATCH`] keys, as every `insert_many`
+/// and `create_many` does.
+pub(crate) fn check_batch(len: usize) -> Result<(), StoreError> {
+    if len > MAX_BATCH {
+        return Err(StoreError::config(format!(
+            "{len} keys in one batch: at most {MAX_BATCH}"
+        )));
     }
-    Ok(created)
+    Ok(())
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use api_key_auth::{
     key::Prefix,
     store::{KeyUse, Retirement},
     testkit::Conformance,
-    KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, StoreError,
+    KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey, StoreError,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,6 +212,16 @@ async fn a_store_without_rotation_fails_rotate_saying_so() {
     let failure = Conformance::new(Plain::default()).run().await.unwrap_err();
     assert_eq!(failure.check, "rotate", "{failure}");
     assert!(failure.message.contains("does not support"), "{failure}");
+
+    // Nor batches: `create_many` says so and makes no key, rather than
+    // making them one at a time, which a caller giving up could not undo.
+    let plain = Plain::default();
+    let refused = plain
+        .create_many(vec![NewKey::named("batch"); 3])
+        .await
+        .unwrap_err();
+    assert!(refused.is_unsupported(), "{refused}");
+    assert!(plain.0.is_empty());
 }
 
 #[tokio::test]

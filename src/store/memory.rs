@@ -37,7 +37,7 @@ use crate::{
 /// concurrent map made for reads (papaya), so threads verifying keys at once
 /// share no cache line but the records' own. Writes are made one at a time,
 /// each whole before the next; a read sees a record before or after a write,
-/// never half of one. No lock is ever held across an `.await`. A key's id is
+/// never half of one (a rotation writes two records: the new one first). No lock is ever held across an `.await`. A key's id is
 /// its prefix, which is unique here.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -242,6 +242,7 @@ impl KeyManager for MemoryStore {
     }
 
     async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        crate::store::check_batch(records.len())?;
         self.write(|keys| {
             let mut prefixes = std::collections::HashSet::with_capacity(records.len());
             let mut ids = std::collections::HashSet::with_capacity(records.len());
@@ -304,23 +305,28 @@ impl KeyManager for MemoryStore {
     ) -> Result<Arc<KeyRecord>, StoreError> {
         self.write(|keys| {
             let not_found = || StoreError::not_found(format!("no key has the id {old_id:?}"));
-            let prefix = keys.prefix_of(old_id).ok_or_else(not_found)?;
-            let retired = keys.change(prefix, |old| {
-                if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
-                    return Err(StoreError::inactive(format!(
-                        "key {old_id:?} is revoked, expired or already replaced"
-                    )));
-                }
-                if keys.is_taken(&new) {
-                    return Err(StoreError::conflict(format!(
-                        "prefix {} or id {:?} is already stored",
-                        new.prefix, new.id
-                    )));
-                }
-                Ok(Some(old.retired(retirement, &new.id)))
-            })?;
-            let retired = retired.ok_or_else(not_found)?;
+            let old = keys
+                .prefix_of(old_id)
+                .and_then(|prefix| self.get(&prefix))
+                .ok_or_else(not_found)?;
+            if !old.is_active_at(std::time::SystemTime::now()) || old.replaced_by.is_some() {
+                return Err(StoreError::inactive(format!(
+                    "key {old_id:?} is revoked, expired or already replaced"
+                )));
+            }
+            if keys.is_taken(&new) {
+                return Err(StoreError::conflict(format!(
+                    "prefix {} or id {:?} is already stored",
+                    new.prefix, new.id
+                )));
+            }
+            // Every check passed: the new key first, then the old one
+            // retired, so no reader ever finds the rotation with neither
+            // key working. (The new key's secret reaches its holder only
+            // once this returns.)
+            let retired = Arc::new(old.retired(retirement, &new.id));
             keys.put(new);
+            keys.by_prefix.pin().insert(old.prefix, retired.clone());
             Ok(retired)
         })
     }

@@ -530,6 +530,7 @@ impl KeyManager for RedisStore {
 
     /// One script: all the records or none.
     async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        crate::store::check_batch(records.len())?;
         let mut prefixes = std::collections::HashSet::with_capacity(records.len());
         let mut ids = std::collections::HashSet::with_capacity(records.len());
         let mut invocation = self.insert_many.prepare_invoke();

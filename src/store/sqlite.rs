@@ -224,6 +224,7 @@ impl KeyManager for SqliteStore {
 
     /// One transaction: all the rows or none.
     async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        crate::store::check_batch(records.len())?;
         let rows = records
             .into_iter()
             .map(|record| new_row(record, &self.schema))

@@ -698,6 +698,7 @@ impl<DB: Queries> SqlStore<DB> {
     }
 
     pub(crate) async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        crate::store::check_batch(records.len())?;
         let rows = records
             .into_iter()
             .map(|record| new_row(record, &self.schema))
