@@ -167,30 +167,38 @@ impl Shared {
 
     fn invalidate(&self, prefix: Prefix) {
         let _writing = self.writing();
+        // The lookups under way go first, then the epoch moves: a lookup
+        // that reads the new epoch can join only a lookup begun after this.
+        self.in_flight().remove(&prefix);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.hot.keys.pin().remove(&prefix);
         self.cache.invalidate(&prefix);
-        self.in_flight().remove(&prefix);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     fn invalidate_all(&self) {
         let _writing = self.writing();
+        self.in_flight().clear();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.hot.keys.pin().clear();
         let dropped = self.cache.entry_count();
         self.cache.invalidate_all();
-        self.in_flight().clear();
         self.invalidations
             .fetch_add(dropped.max(1), Ordering::Relaxed);
     }
 
     /// Drops every entry whose record has id `id`, after the store revoked
-    /// it. The epoch moves first, under the same lock as the scan: a lookup
-    /// that read the row before the revocation either cached it already (and
-    /// the scan finds it) or comes to cache it later (and sees the new epoch).
+    /// it. The lookups under way are let go first (one still waiting on the
+    /// store may be for this key, whose prefix is not known until the record
+    /// arrives: a caller coming after the revocation must not join it and
+    /// share what it read before; each is left to its present callers), then
+    /// the epoch moves, under the same lock as the scan: a lookup that read
+    /// the row before the revocation either cached it already (and the scan
+    /// finds it) or comes to cache it later (and sees the new epoch), and a
+    /// lookup that reads the new epoch joins only lookups begun after.
     fn invalidate_id(&self, id: &str) {
         let _writing = self.writing();
+        self.in_flight().clear();
         let hot = self.hot.keys.pin();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut stale: Vec<Prefix> = self
@@ -210,11 +218,6 @@ impl Shared {
             hot.remove(prefix);
             self.cache.invalidate(prefix);
         }
-        // A lookup still waiting on the store may be for this key (its
-        // prefix is not known until the record arrives): a caller coming
-        // after the revocation must not join it and share what it read
-        // before. Every flight under way is left to its present callers.
-        self.in_flight().clear();
         self.invalidations
             .fetch_add(stale.len() as u64, Ordering::Relaxed);
     }
@@ -242,15 +245,19 @@ impl Shared {
                 return Some(Some(record.clone()));
             }
         }
-        let epoch = self.epoch.load(Ordering::SeqCst);
         let cached = self.cache.get(&prefix)?;
         self.hit();
-        if let Some(record) = &cached.entry {
-            // Promote a found key to the hot map, unless it was invalidated meanwhile.
+        if cached.entry.is_some() {
+            // Promote the found key to the hot map: what moka holds once no
+            // invalidation runs (each holds `writing` throughout), never the
+            // copy read before, which one running now may be removing.
             let _writing = self.writing();
-            if self.epoch.load(Ordering::SeqCst) == epoch {
-                self.hot
-                    .put(prefix, record.clone(), cached.read_at + self.ttl);
+            if let Some(Cached {
+                entry: Some(record),
+                read_at,
+            }) = self.cache.get(&prefix)
+            {
+                self.hot.put(prefix, record, read_at + self.ttl);
             }
         }
         Some(cached.entry)

@@ -418,19 +418,36 @@ async fn create_batches(
                     ErrorChain(&e)
                 )
             })?;
-        for created in batch {
-            let (record, key) = created.reveal();
-            audit::created(&record, actor());
-            let key = format.render(&key);
-            if json {
-                let mut line = record_json(&record);
-                line["key"] = serde_json::Value::from(key.as_str());
-                writeln!(out, "{line}")?;
-            } else {
-                writeln!(out, "{}\t{}", record.id, key.as_str())?;
+        let ids: Vec<String> = batch.iter().map(|c| c.record().id.clone()).collect();
+        let printed = (|| -> std::io::Result<()> {
+            for created in batch {
+                let (record, key) = created.reveal();
+                audit::created(&record, actor());
+                let key = format.render(&key);
+                if json {
+                    let mut line = record_json(&record);
+                    line["key"] = serde_json::Value::from(key.as_str());
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(out, "{}\t{}", record.id, key.as_str())?;
+                }
             }
+            out.flush()
+        })();
+        if let Err(error) = printed {
+            // Keys nobody can have read: revoke them, so none works unseen.
+            let mut revoked = 0;
+            for id in &ids {
+                if store.revoke(id).await.unwrap_or(false) {
+                    revoked += 1;
+                }
+            }
+            return Err(format!(
+                "{made} of {count} keys were made and printed; the output failed on the next batch ({error}), whose {revoked} of {} keys were revoked",
+                ids.len()
+            )
+            .into());
         }
-        out.flush()?;
         made += size as u64;
     }
     if !json {

@@ -48,9 +48,10 @@
 //!
 //! A store made for one server does not read a cluster's keys, nor the
 //! other way round (`ns:` against `{ns}:`): to move keys from one to the
-//! other, copy them with their new names (`api-key list --json` and a
-//! script, or `MIGRATE … KEYS`, renaming), or keep the cluster's store on
-//! `with_namespace` of a name that is itself a hash tag.
+//! other, copy each Redis key to its new name (`DUMP` and `RESTORE`). On a
+//! cluster, braces and `%` in a namespace are written `%7B`, `%7D`, `%25`
+//! inside the tag (and the empty namespace is `{%}`), so every namespace
+//! has a tag of its own.
 
 use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
@@ -308,7 +309,7 @@ impl RedisStore {
     fn set_namespace(&mut self, namespace: &str) {
         self.namespace = Arc::from(namespace);
         self.base = if self.connection.is_cluster() {
-            Arc::from(format!("{{{namespace}}}"))
+            Arc::from(format!("{{{}}}", hash_tag(namespace)))
         } else {
             self.namespace.clone()
         };
@@ -365,6 +366,40 @@ impl RedisStore {
     /// The name of one of the store's indexes: `created`, `ids`, ….
     fn index_key(&self, name: &str) -> String {
         format!("{}:{name}", self.base)
+    }
+
+    /// After an insert's script failed (most often: no answer in time),
+    /// whether it ran all the same: a script runs whole or not at all, so
+    /// its first record there with its id means every record is, and the
+    /// caller gets the keys it made (`Ok`). The question goes on the same
+    /// connection, so it is answered after the script ran, if it was to run;
+    /// asked up to five times while Redis does not answer. Still no answer:
+    /// the error, saying the keys may be stored (their secrets are lost with
+    /// it, so they work for nobody).
+    async fn stored_anyway(
+        &self,
+        first: Option<(Prefix, String)>,
+        error: redis::RedisError,
+    ) -> Result<(), StoreError> {
+        let Some((prefix, id)) = first else {
+            return Err(StoreError::unavailable(error));
+        };
+        for _ in 0..5 {
+            let stored: Result<Option<String>, _> = redis::cmd("HGET")
+                .arg(self.record_key(prefix.as_str()))
+                .arg("id")
+                .query_async(&mut self.connection.clone())
+                .await;
+            match stored {
+                Ok(Some(stored)) if stored == id => return Ok(()),
+                Ok(_) => return Err(StoreError::unavailable(error)),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::unavailable(format!(
+            "{error}; Redis still does not answer, so the keys may have been stored \
+             (nobody holds their secrets)"
+        )))
     }
 
     /// Fills the ordered set of ids with the ids of keys stored before the
@@ -430,6 +465,20 @@ impl RedisStore {
         }
         decode(prefix, fields).map(Some)
     }
+}
+
+/// What goes between a cluster's braces for `namespace`: the namespace with
+/// `%`, `{` and `}` written `%25`, `%7B`, `%7D`, and `%` for the empty one,
+/// so that every namespace has a tag of its own that Redis reads as one (a
+/// brace inside would end the tag early, an empty one would be no tag).
+fn hash_tag(namespace: &str) -> String {
+    if namespace.is_empty() {
+        return "%".to_owned();
+    }
+    namespace
+        .replace('%', "%25")
+        .replace('{', "%7B")
+        .replace('}', "%7D")
 }
 
 fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord, StoreError> {
@@ -501,6 +550,7 @@ impl KeyStore for RedisStore {
 #[async_trait]
 impl KeyManager for RedisStore {
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let record_prefix = record.prefix;
         let values = InsertValues::new(record, false)?;
         let mut invocation = self.insert.prepare_invoke();
         invocation
@@ -514,10 +564,11 @@ impl KeyManager for RedisStore {
         for (name, value) in record_fields(&values) {
             invocation.arg(name).arg(value);
         }
-        let saved: i64 = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let first = Some((record_prefix, values.id.clone()));
+        let saved: i64 = match invocation.invoke_async(&mut self.connection.clone()).await {
+            Ok(saved) => saved,
+            Err(error) => return self.stored_anyway(first, error).await,
+        };
         if saved == 1 {
             Ok(())
         } else {
@@ -537,6 +588,9 @@ impl KeyManager for RedisStore {
         invocation
             .key(self.index_key("created"))
             .key(self.index_key("ids"));
+        let first = records
+            .first()
+            .map(|record| (record.prefix, record.id.clone()));
         for record in records {
             let values = InsertValues::new(record, false)?;
             if !prefixes.insert(values.prefix.clone()) || !ids.insert(values.id.clone()) {
@@ -557,10 +611,10 @@ impl KeyManager for RedisStore {
                 invocation.arg(name).arg(value);
             }
         }
-        let saved: i64 = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let saved: i64 = match invocation.invoke_async(&mut self.connection.clone()).await {
+            Ok(saved) => saved,
+            Err(error) => return self.stored_anyway(first, error).await,
+        };
         if saved == 1 {
             Ok(())
         } else {
@@ -865,6 +919,9 @@ mod revocations {
         clients: Arc<[Client]>,
         next: AtomicUsize,
         channel: String,
+        /// The clients are a cluster's seed nodes: each is checked to be a
+        /// member of a working cluster before it is listened to.
+        cluster: bool,
     }
 
     impl RedisStore {
@@ -875,6 +932,7 @@ mod revocations {
             RedisRevocations(Listener::new(RedisLine {
                 clients: self.clients.clone(),
                 next: AtomicUsize::new(0),
+                cluster: self.is_cluster(),
                 channel: self.revocation_channel(),
             }))
         }
@@ -904,8 +962,32 @@ mod revocations {
 
         async fn open(&self) -> Result<(PubSubSink, PubSubStream), String> {
             let node = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+            let client = &self.clients[node];
+            if self.cluster {
+                // A seed that is no cluster's node (a Redis of its own, one
+                // taken out) would take the subscription and answer its
+                // heartbeat, and never carry a revocation: refused, the
+                // listener tries the next seed.
+                let state: Result<String, redis::RedisError> = async {
+                    let mut connection = client.get_multiplexed_async_connection().await?;
+                    redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async(&mut connection)
+                        .await
+                }
+                .await;
+                match state {
+                    Ok(info) if info.lines().any(|l| l.trim() == "cluster_state:ok") => {}
+                    Ok(_) => {
+                        return Err(format!("seed node {} is in no working cluster", node + 1))
+                    }
+                    Err(e) => {
+                        return Err(format!("seed node {} is no cluster node: {e}", node + 1))
+                    }
+                }
+            }
             let subscribed = async {
-                let mut pubsub = self.clients[node].get_async_pubsub().await?;
+                let mut pubsub = client.get_async_pubsub().await?;
                 pubsub.subscribe(&self.channel).await?;
                 Ok::<_, redis::RedisError>(pubsub.split())
             };
@@ -925,5 +1007,24 @@ mod revocations {
                 .map(drop)
                 .map_err(|e| e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_tag;
+
+    /// Every namespace gets a tag that holds no brace and is not empty, and
+    /// two namespaces never share one.
+    #[test]
+    fn every_namespace_has_a_hash_tag_of_its_own() {
+        let names = ["apikey", "", "%", "}x", "{x}", "%7B", "a{b}c", "%25"];
+        let tags: Vec<String> = names.iter().map(|n| hash_tag(n)).collect();
+        for tag in &tags {
+            assert!(!tag.is_empty() && !tag.contains(['{', '}']), "{tag:?}");
+        }
+        let distinct: std::collections::HashSet<_> = tags.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{tags:?}");
+        assert_eq!(hash_tag("apikey"), "apikey");
     }
 }

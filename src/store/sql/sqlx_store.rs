@@ -237,7 +237,8 @@ where
         // limits on parameters), in one transaction, which rolls back if
         // dropped before its commit (a cancelled call).
         const ROWS_AT_ONCE: usize = 250;
-        let mut tx = pool.begin().await?;
+        let mut writer = Writer::acquire(pool).await?;
+        let mut tx = writer.begin().await?;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(ROWS_AT_ONCE).collect();
@@ -248,7 +249,9 @@ where
             }
             query.execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        writer.finish();
+        Ok(())
     }
 
     async fn rotate_row(
@@ -260,7 +263,8 @@ where
         values: InsertValues,
         retirement: Retirement,
     ) -> Result<Arc<KeyRecord>, StoreError> {
-        let mut tx = pool.begin().await.map_err(store_error)?;
+        let mut writer = Writer::acquire(pool).await.map_err(store_error)?;
+        let mut tx = writer.begin().await.map_err(store_error)?;
         let row = sqlx::query(&sql.lock_row)
             .bind(old_id)
             .fetch_optional(&mut *tx)
@@ -297,6 +301,7 @@ where
                 .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)?;
+        writer.finish();
         Ok(retired)
     }
 
@@ -328,7 +333,8 @@ where
         id: &str,
         id_is_prefix: bool,
     ) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = pool.begin().await?;
+        let mut writer = Writer::acquire(pool).await?;
+        let mut tx = writer.begin().await?;
         let Some(row) = sqlx::query(&sql.revoke)
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -355,16 +361,20 @@ where
                 .await?;
         }
         tx.commit().await?;
+        writer.finish();
         Ok(Some(prefix))
     }
 
     async fn execute_all(pool: &Pool<Self>, statements: &[String]) -> Result<(), sqlx::Error> {
-        let mut tx = pool.begin().await?;
+        let mut writer = Writer::acquire(pool).await?;
+        let mut tx = writer.begin().await?;
         for statement in statements {
             // Unprepared: MySQL cannot prepare CREATE TRIGGER.
             (&mut *tx).execute(statement.as_str()).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        writer.finish();
+        Ok(())
     }
 
     async fn scalar(
@@ -484,6 +494,45 @@ pub(crate) struct MigrationLock {
 
 /// The insert of a new row: the seven values every table has, then
 /// (`extras`, the native schema) scopes, owner, metadata and the lifecycle columns.
+/// A pooled connection for one write transaction, closed rather than pooled
+/// again unless [`finish`](Self::finish)ed: a caller that gives up (a
+/// timeout, a client gone) while its BEGIN is on the wire leaves the
+/// server's transaction open on sqlx 0.8 (the transaction that would roll
+/// back on drop exists only once BEGIN has answered), and a connection back
+/// in the pool inside an old transaction would answer lookups from an old
+/// snapshot under MySQL's REPEATABLE READ: a key revoked since found not
+/// revoked. Closing it ends that transaction on the server.
+struct Writer<DB: Database> {
+    connection: sqlx::pool::PoolConnection<DB>,
+    finished: bool,
+}
+
+impl<DB: Database> Writer<DB> {
+    async fn acquire(pool: &Pool<DB>) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            connection: pool.acquire().await?,
+            finished: false,
+        })
+    }
+
+    async fn begin(&mut self) -> Result<sqlx::Transaction<'_, DB>, sqlx::Error> {
+        sqlx::Connection::begin(&mut *self.connection).await
+    }
+
+    /// The transaction is over (committed): the connection may be pooled again.
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl<DB: Database> Drop for Writer<DB> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.connection.close_on_drop();
+        }
+    }
+}
+
 fn insert_query<'q, DB>(
     sql: &'q str,
     id: String,
