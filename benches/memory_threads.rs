@@ -31,9 +31,9 @@ use api_key_auth::{
     NewKey, Prefix,
 };
 use async_trait::async_trait;
-use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
+use http::HeaderMap;
 
-use support::now;
+use support::{authorization as header, now};
 
 /// The memory store's reads as they were: a shared read lock per lookup.
 struct LockedStore {
@@ -54,15 +54,6 @@ impl KeyStore for LockedStore {
     fn hash_algorithm(&self) -> Option<Algorithm> {
         Some(Algorithm::Sha256)
     }
-}
-
-fn header(key: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::try_from(format!("Api-Key {key}")).unwrap(),
-    );
-    headers
 }
 
 /// Verifies `headers[i]` on thread `i` for `length`; how many in all.

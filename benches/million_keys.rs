@@ -42,11 +42,11 @@ use api_key_auth::{
     store::open::{open, Opened},
     Authenticator, KeyManager, KeyRecord, KeyStore, MemoryStore, NewKey, Prefix,
 };
-use http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
+use http::HeaderMap;
 
 mod support;
 
-use support::{now, resident_bytes};
+use support::{authorization as header, now, resident_bytes};
 
 const CASE: &str = "MILLION_KEYS_CASE";
 
@@ -99,15 +99,6 @@ fn fill(
         }
     });
     (prefixes, keys, started.elapsed())
-}
-
-fn header(key: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::try_from(format!("Api-Key {key}")).unwrap(),
-    );
-    headers
 }
 
 /// Nanoseconds per call of `f` over `order`, the median of five passes.

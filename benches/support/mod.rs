@@ -28,6 +28,16 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// Headers carrying `key` as `Authorization: Api-Key <key>`.
+pub fn authorization(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::try_from(format!("Api-Key {key}")).unwrap(),
+    );
+    headers
+}
+
 /// Polls a future once and takes its output: everything benched here is
 /// ready at once (in-memory lookups, cache hits), and a future that is not
 /// would be a bug in the bench.

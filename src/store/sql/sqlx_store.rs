@@ -221,7 +221,7 @@ where
         values: InsertValues,
         extras: bool,
     ) -> Result<(), sqlx::Error> {
-        insert_query::<DB>(sql, id, values, extras)
+        bind_row::<DB>(sqlx::query(sql), id, values, extras)
             .execute(pool)
             .await?;
         Ok(())
@@ -277,7 +277,7 @@ where
             .map_err(store_error)?;
         // Dropping the transaction on any refusal rolls it back.
         let (retired, write) = rotation(raw, old_id, &values.id, retirement, schema)?;
-        insert_query::<DB>(&sql.insert, id, values, !schema.is_drf())
+        bind_row::<DB>(sqlx::query(&sql.insert), id, values, !schema.is_drf())
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
@@ -531,23 +531,6 @@ impl<DB: Database> Drop for Writer<DB> {
             self.connection.close_on_drop();
         }
     }
-}
-
-fn insert_query<'q, DB>(
-    sql: &'q str,
-    id: String,
-    values: InsertValues,
-    extras: bool,
-) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
-where
-    DB: Database,
-    for<'a> String: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<i64>: Encode<'a, DB> + Type<DB>,
-    for<'a> bool: Encode<'a, DB> + Type<DB>,
-{
-    bind_row(sqlx::query(sql), id, values, extras)
 }
 
 /// `query` with one new row's values bound after what it holds.
