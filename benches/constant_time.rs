@@ -82,24 +82,7 @@ fn over_http(per_class: usize) -> dudect::Verdict {
     let addr = listener.local_addr().unwrap();
     server.spawn(async move { axum::serve(listener, app).await });
 
-    let flip = |c: u8| if c == b'x' { b'y' } else { b'x' };
-    let wrong: Vec<Vec<u8>> = (0..64)
-        .map(|i| {
-            let mut text = key.clone().into_bytes();
-            text[9 + i % 32] = flip(text[9 + i % 32]);
-            text
-        })
-        .collect();
-    let unknown: Vec<Vec<u8>> = wrong
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let mut text = text.clone();
-            text[i % 8] = flip(text[i % 8]);
-            text
-        })
-        .collect();
-    let requests = [wrong, unknown].map(|class| {
+    let requests = timing_cases::known_and_unknown(&key).map(|class| {
         class
             .iter()
             .map(|key| {

@@ -115,24 +115,7 @@ fn store_case(name: &'static str, store: MemoryStore) -> Case {
     // the same wrong secrets, and prefixes one character apart, so that
     // the parser sees the same characters (its time may depend on what
     // the client sent, which the client knows, but not on the store).
-    let flip = |c: u8| if c == b'x' { b'y' } else { b'x' };
-    let wrong: Vec<Vec<u8>> = (0..64)
-        .map(|i| {
-            let mut text = key.clone().into_bytes();
-            text[9 + i % 32] = flip(text[9 + i % 32]);
-            text
-        })
-        .collect();
-    let unknown: Vec<Vec<u8>> = wrong
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let mut text = text.clone();
-            text[i % 8] = flip(text[i % 8]);
-            text
-        })
-        .collect();
-    let inputs = [wrong, unknown].map(|class| {
+    let inputs = known_and_unknown(&key).map(|class| {
         class
             .iter()
             .map(|text| header(std::str::from_utf8(text).unwrap()))
@@ -215,4 +198,28 @@ pub fn leaky_case() -> Case {
             })
         }),
     )
+}
+
+/// Two classes of 64 keys each from `key`: its secret wrong at one byte
+/// (the prefix known), and the same with the prefix one character off (the
+/// prefix unknown), so the parser sees the same characters in both.
+pub fn known_and_unknown(key: &str) -> [Vec<Vec<u8>>; 2] {
+    let flip = |c: u8| if c == b'x' { b'y' } else { b'x' };
+    let wrong: Vec<Vec<u8>> = (0..64)
+        .map(|i| {
+            let mut text = key.as_bytes().to_vec();
+            text[9 + i % 32] = flip(text[9 + i % 32]);
+            text
+        })
+        .collect();
+    let unknown: Vec<Vec<u8>> = wrong
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut text = text.clone();
+            text[i % 8] = flip(text[i % 8]);
+            text
+        })
+        .collect();
+    [wrong, unknown]
 }

@@ -164,18 +164,7 @@ pub(crate) fn insert_row(
     extras: bool,
     wanted: &Wanted,
 ) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(store_error)?;
-    tx.prepare_cached(sql)
-        .and_then(|mut statement| {
-            statement.execute(rusqlite::params_from_iter(insert_params(
-                id, values, extras,
-            )))
-        })
-        .map_err(store_error)?;
-    wanted.still()?;
-    tx.commit().map_err(store_error)
+    insert_rows(conn, sql, vec![(id, values)], extras, wanted)
 }
 
 /// Inserts `rows`, all in one transaction or none.
