@@ -95,46 +95,132 @@ struct Inner {
 }
 
 /// The bound on checks against slow (Django password) hashes: so many at
-/// once on the blocking pool, each waiting so long at most for its turn,
-/// and one per key at a time.
+/// once on the blocking pool, each request waiting so long at most for its
+/// turn, and one check of a key at a time, its requests queued in order.
 #[cfg(feature = "drf-legacy")]
 struct SlowChecks {
     permits: Arc<tokio::sync::Semaphore>,
     wait: std::time::Duration,
-    checking: Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
+    turns: KeyTurns,
 }
 
-/// A key's turn at a slow check: while it is held, no other check of that
-/// key starts. Given back on drop, wherever the check ends.
+/// The queues of requests waiting to check a key's slow hash. One check of
+/// a key runs at a time, so a flood of guesses at one key holds one of the
+/// pool's permits, not all of them; the key's other requests wait their
+/// turn in the order they came (a guess under way delays the key's holder
+/// by its check, and never turns them away). A key's entry lives while a
+/// request waits for or holds its turn.
+#[cfg(feature = "drf-legacy")]
+#[derive(Clone, Default)]
+struct KeyTurns(Arc<std::sync::Mutex<std::collections::HashMap<Prefix, KeyQueue>>>);
+
+#[cfg(feature = "drf-legacy")]
+struct KeyQueue {
+    turn: Arc<tokio::sync::Semaphore>,
+    /// Requests waiting for or holding the turn: the entry goes at zero.
+    members: usize,
+}
+
+#[cfg(feature = "drf-legacy")]
+impl KeyTurns {
+    fn queues(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Prefix, KeyQueue>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a place in `prefix`'s queue.
+    fn join(&self, prefix: Prefix) -> KeyTurn {
+        let mut queues = self.queues();
+        let queue = queues.entry(prefix).or_insert_with(|| KeyQueue {
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
+            members: 0,
+        });
+        queue.members += 1;
+        KeyTurn {
+            turns: self.clone(),
+            prefix,
+            turn: queue.turn.clone(),
+            held: None,
+        }
+    }
+
+    /// Keys with a request waiting for or holding a turn.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.queues().len()
+    }
+}
+
+/// A request's place in its key's queue, holding the turn once
+/// [`wait`](Self::wait) returns. Dropped, wherever that happens (the check
+/// ended, the request gave up waiting, its client hung up), it gives the
+/// turn to the next in line and leaves the queue.
 #[cfg(feature = "drf-legacy")]
 struct KeyTurn {
-    checking: Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
+    turns: KeyTurns,
     prefix: Prefix,
+    turn: Arc<tokio::sync::Semaphore>,
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 #[cfg(feature = "drf-legacy")]
 impl KeyTurn {
-    fn take(
-        checking: &Arc<std::sync::Mutex<std::collections::HashSet<Prefix>>>,
-        prefix: Prefix,
-    ) -> Option<Self> {
-        let mut under_way = checking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        under_way.insert(prefix).then(|| Self {
-            checking: checking.clone(),
-            prefix,
-        })
+    async fn wait(&mut self) -> Result<(), tokio::sync::AcquireError> {
+        self.held = Some(self.turn.clone().acquire_owned().await?);
+        Ok(())
     }
 }
 
 #[cfg(feature = "drf-legacy")]
 impl Drop for KeyTurn {
     fn drop(&mut self) {
-        self.checking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.prefix);
+        drop(self.held.take());
+        let mut queues = self.turns.queues();
+        if let Some(queue) = queues.get_mut(&self.prefix) {
+            queue.members -= 1;
+            if queue.members == 0 {
+                queues.remove(&self.prefix);
+            }
+        }
+    }
+}
+
+/// A failed attempt a request owes its client's budget until its verdict
+/// is reported. A request dropped before that (its client hung up, a
+/// timeout around the service gave up) is charged one then: otherwise a
+/// client that hangs up before each answer would guess without ever being
+/// counted. Its verdict cannot be known any more, so it counts as failed;
+/// a request that gets its verdict pays as the verdict says, in `report`.
+#[must_use]
+struct Owed {
+    #[cfg(feature = "throttle")]
+    debtor: Option<(Authenticator, u128)>,
+}
+
+impl Owed {
+    /// The verdict is in: `report` charges what is due.
+    #[inline]
+    fn settle(self) {
+        #[cfg(feature = "throttle")]
+        {
+            let mut this = self;
+            this.debtor = None;
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        #[cfg(feature = "throttle")]
+        if let Some((auth, bucket)) = self.debtor.take() {
+            if let Some(throttle) = &auth.inner.throttle {
+                tracing::debug!(
+                    "a request left before its API key's verdict: counted as a failed attempt"
+                );
+                throttle.failed(bucket);
+            }
+        }
     }
 }
 
@@ -281,6 +367,8 @@ impl Authenticator {
             last_use: None,
             #[cfg(feature = "drf-legacy")]
             slow_checks: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            #[cfg(feature = "drf-legacy")]
+            slow_wait: std::time::Duration::from_secs(2),
             #[cfg(feature = "throttle")]
             throttle: None,
             #[cfg(feature = "throttle")]
@@ -342,10 +430,18 @@ impl Authenticator {
             .read(values.map(HeaderValue::as_bytes));
         let decided = match self.progress(key) {
             Progress::Decided(decided) => decided,
-            Progress::Wait(key) => self.decide_later(&key, client).await.map(Some),
+            Progress::Wait(key) => {
+                let owed = self.owe(client);
+                let decided = self.decide_later(&key, client).await;
+                owed.settle();
+                decided.map(Some)
+            }
             Progress::Later(later) => {
+                let owed = self.owe(client);
                 let (key, decision) = *later;
-                self.settle(&key, decision).await.map(Some)
+                let decided = self.settle(&key, decision, client).await;
+                owed.settle();
+                decided.map(Some)
             }
         };
         decided
@@ -377,10 +473,11 @@ impl Authenticator {
             }
             Progress::Wait(key) => {
                 let this = self.clone();
+                let owed = self.owe(client);
                 Verdict::Pending(Box::pin(async move {
-                    this.decide_later(&key, client)
-                        .await
-                        .map_err(|failure| Box::new(this.refuse(failure, client)))
+                    let decided = this.decide_later(&key, client).await;
+                    owed.settle();
+                    decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
             Progress::Later(later) => self.later(later, client),
@@ -394,12 +491,33 @@ impl Authenticator {
     #[inline(never)]
     fn later(&self, later: Box<(ApiKey, Decision)>, client: Option<IpAddr>) -> Verdict {
         let this = self.clone();
+        let owed = self.owe(client);
         Verdict::Pending(Box::pin(async move {
             let (key, decision) = *later;
-            this.settle(&key, decision)
-                .await
-                .map_err(|failure| Box::new(this.refuse(failure, client)))
+            let decided = this.settle(&key, decision, client).await;
+            owed.settle();
+            decided.map_err(|failure| Box::new(this.refuse(failure, client)))
         }))
+    }
+
+    /// What a request whose verdict must be waited for owes its client's
+    /// budget should it be dropped before the verdict.
+    #[inline]
+    fn owe(&self, client: Option<IpAddr>) -> Owed {
+        #[cfg(feature = "throttle")]
+        return Owed {
+            debtor: self
+                .inner
+                .throttle
+                .as_ref()
+                .zip(client)
+                .map(|(_, client)| (self.clone(), crate::client::bucket(client))),
+        };
+        #[cfg(not(feature = "throttle"))]
+        {
+            let _ = client;
+            Owed {}
+        }
     }
 
     /// The first step: a client address out of its budget of failed
@@ -453,18 +571,23 @@ impl Authenticator {
             return Err(throttled);
         }
         let decision = self.decide(key, lookup);
-        self.settle(key, decision).await
+        self.settle(key, decision, client).await
     }
 
     /// Waits for what a decision waits for, until it is made.
-    // Only a slow hash is decided in steps, and needs the key.
+    // Only a slow hash is decided in steps, and needs the key and client.
     #[cfg_attr(not(feature = "drf-legacy"), allow(unused_mut, unused_variables))]
-    async fn settle(&self, key: &ApiKey, mut decision: Decision) -> Result<Passed, AuthFailure> {
+    async fn settle(
+        &self,
+        key: &ApiKey,
+        mut decision: Decision,
+        client: Option<IpAddr>,
+    ) -> Result<Passed, AuthFailure> {
         loop {
             match decision {
                 Decision::Done(decided) => return decided,
                 #[cfg(feature = "drf-legacy")]
-                Decision::Slow(record) => decision = self.decide_slowly(key, record).await,
+                Decision::Slow(record) => decision = self.decide_slowly(key, record, client).await,
                 #[cfg(feature = "rate-limit")]
                 Decision::Limit(record) => return self.limit_later(record).await,
             }
@@ -628,14 +751,22 @@ impl Authenticator {
 
     /// Checks `key` against a record whose hash is slow (a Django password
     /// hash from djangorestframework-api-key before 3.0): on the blocking
-    /// pool, one check per key at once and a bounded number in all, each
-    /// waiting a bounded time for its turn (then 503, as a store too busy to
-    /// answer). A flood of guesses at one key thus holds at most one turn at
-    /// a time, and other keys wait for no more than a check each. On success
+    /// pool, one check of a key at a time and a bounded number in all. A
+    /// request waits its turn, first in its key's queue and then for the
+    /// pool, at most [`SlowChecks::wait`] in all, then is answered 503, as a
+    /// store too busy to answer. A flood of guesses at one key thus holds at
+    /// most one of the pool's permits at a time, other keys wait for no more
+    /// than a check each, and the key's holder waits behind the guesses
+    /// queued before it, which their client's throttle bounds. On success
     /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
     /// request, so the key is quick from then on and Django still accepts it.
     #[cfg(feature = "drf-legacy")]
-    async fn decide_slowly(&self, key: &ApiKey, record: Arc<KeyRecord>) -> Decision {
+    async fn decide_slowly(
+        &self,
+        key: &ApiKey,
+        record: Arc<KeyRecord>,
+        client: Option<IpAddr>,
+    ) -> Decision {
         use crate::store::StoreError;
         let prefix = key.prefix();
         let busy = |source: StoreError| {
@@ -647,21 +778,28 @@ impl Authenticator {
             ));
         }
         let slow = &self.inner.slow;
-        let Some(turn) = KeyTurn::take(&slow.checking, prefix) else {
-            return busy(StoreError::unavailable(
-                "a check of this key's legacy hash is under way; retry",
-            ));
+        let mut turn = slow.turns.join(prefix);
+        let waited = tokio::time::timeout(slow.wait, async {
+            turn.wait().await?;
+            slow.permits.clone().acquire_owned().await
+        })
+        .await;
+        let permit = match waited {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
+            Err(_) => {
+                return busy(StoreError::unavailable(
+                    "the checks of legacy (Django password) hashes queued before this one \
+                     took longer than the wait allowed",
+                ))
+            }
         };
-        let permit =
-            match tokio::time::timeout(slow.wait, slow.permits.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
-                Err(_) => {
-                    return busy(StoreError::unavailable(
-                        "too many checks of legacy (Django password) hashes are under way",
-                    ))
-                }
-            };
+        // Guesses sent together from one address all queued before any of
+        // them failed: those whose turn comes after the budget ran out are
+        // refused unchecked.
+        if let Some(throttled) = self.throttled(client) {
+            return Decision::Done(Err(throttled));
+        }
         let (presented, hash, hasher) =
             (key.clone(), record.hash.clone(), self.inner.hasher.clone());
         // The permit and the key's turn go with the work: a request that
@@ -818,6 +956,8 @@ pub struct AuthenticatorBuilder {
     last_use: Option<crate::last_use::LastUseTracker>,
     #[cfg(feature = "drf-legacy")]
     slow_checks: usize,
+    #[cfg(feature = "drf-legacy")]
+    slow_wait: std::time::Duration,
     #[cfg(feature = "throttle")]
     throttle: Option<crate::throttle::Throttle>,
     #[cfg(feature = "throttle")]
@@ -935,14 +1075,27 @@ impl AuthenticatorBuilder {
     /// How many checks against slow hashes (Django password hashes, from
     /// djangorestframework-api-key before 3.0) run at once, on the blocking
     /// pool; half the cores by default, at least 1. One key is checked once
-    /// at a time (a second check of it meanwhile is answered 503), and a
-    /// check waits at most two seconds for its turn, then is answered 503:
-    /// a flood of guesses at such a key makes its holder retry, and costs
-    /// other keys no more than a check's wait.
+    /// at a time, its other requests waiting their turn in order, and a
+    /// request waits at most [`slow_hash_wait`](Self::slow_hash_wait) in
+    /// all for its turn (two seconds by default), then is answered 503. Guesses at such a key delay its holder by the checks
+    /// queued first (bounded by the guessers' [throttle](Self::throttle):
+    /// a guess whose client hangs up is counted too), and cost other keys
+    /// no more than a check's wait.
     #[cfg(feature = "drf-legacy")]
     #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
     pub fn slow_hash_checks(mut self, at_once: usize) -> Self {
         self.slow_checks = at_once.max(1);
+        self
+    }
+
+    /// How long a request for a key with a slow hash waits at most for its
+    /// turn at a check (behind the checks of that key queued before it, and
+    /// for the pool), before it is answered 503; two seconds by default.
+    /// Longer makes a guessed-at key's holder wait rather than retry.
+    #[cfg(feature = "drf-legacy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
+    pub fn slow_hash_wait(mut self, wait: std::time::Duration) -> Self {
+        self.slow_wait = wait;
         self
     }
 
@@ -1038,8 +1191,8 @@ impl AuthenticatorBuilder {
                 #[cfg(feature = "drf-legacy")]
                 slow: SlowChecks {
                     permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
-                    wait: std::time::Duration::from_secs(2),
-                    checking: Arc::default(),
+                    wait: self.slow_wait,
+                    turns: KeyTurns::default(),
                 },
                 #[cfg(feature = "throttle")]
                 throttle: self.throttle.map(crate::throttle::Throttler::new),
@@ -1284,6 +1437,81 @@ mod tests {
             verdict_of(&optional, None).0,
             Verdict::Pass(Admitted::Anonymous(_))
         ));
+    }
+
+    /// Requests for one slow key wait their turn in order, and every one
+    /// leaves the queue however it ends: checked, given up while waiting,
+    /// or dropped (its client gone). A key nobody waits for has no entry.
+    #[cfg(feature = "drf-legacy")]
+    #[test]
+    fn a_slow_key_s_queue_keeps_nobody_who_left() {
+        // Made by Django 2.2: PBKDF2-SHA256 with 150,000 iterations.
+        const KEY: &str = "zIQLmSOy.D8yvJ3mgFrkHvhgj7vTrHInRPUKFX24B";
+        const HASH: &str =
+            "pbkdf2_sha256$150000$4ATQo3LKxnXZ$xmM/tnpE0O0+X+5S4cprJLXdZnaUIHGZjFKfCtw3Ibk=";
+        let prefix = Prefix::parse(&KEY[..8]).unwrap();
+        let record = KeyRecord::new(
+            "legacy",
+            "legacy",
+            prefix,
+            crate::hash::StoredHash::parse(HASH).unwrap(),
+        );
+        // Unoptimised, a check takes near a second: the wait is no bound here.
+        let auth = Authenticator::builder(MemoryStore::from_records([record]))
+            .slow_hash_checks(1)
+            .slow_hash_wait(std::time::Duration::from_secs(600))
+            .build()
+            .unwrap();
+        let turns = auth.inner.slow.turns.clone();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let right = headers(KEY);
+                let wrong = headers(&format!("{}.{}", &KEY[..8], "x".repeat(32)));
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                let until = |what: &str, done: &dyn Fn() -> bool| {
+                    let failed = !done() && std::time::Instant::now() > deadline;
+                    assert!(!failed, "waited a minute for {what}");
+                    !done()
+                };
+                // Requests dropped while queued or checking leave the queue.
+                let queued: Vec<_> = (0..4)
+                    .map(|_| {
+                        let auth = auth.clone();
+                        let wrong = wrong.clone();
+                        tokio::spawn(async move { auth.authenticate(&wrong).await })
+                    })
+                    .collect();
+                while until("the requests to queue", &|| turns.len() == 1) {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                for request in &queued {
+                    request.abort();
+                }
+                for request in queued {
+                    let _ = request.await;
+                }
+                // A check under way runs to its end on the blocking pool,
+                // holding its turn until then.
+                while until("the dropped requests to leave", &|| turns.len() == 0) {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                // Three at once: one checks, two queue; all are answered,
+                // the holder's too, and none is left in the queue. (The
+                // holder's success upgrades the hash: this comes last.)
+                let (a, b, c) = tokio::join!(
+                    auth.authenticate(&wrong),
+                    auth.authenticate(&right),
+                    auth.authenticate(&wrong),
+                );
+                assert!(matches!(a, Err(AuthFailure::WrongSecret(_))), "{a:?}");
+                assert!(b.is_ok(), "the holder, queued behind a guess: {b:?}");
+                assert!(matches!(c, Err(AuthFailure::WrongSecret(_))), "{c:?}");
+                assert_eq!(turns.len(), 0, "answered requests left the queue");
+            });
     }
 
     /// A store that must be waited for gives a pending verdict, whose

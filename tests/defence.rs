@@ -26,7 +26,7 @@ use api_key_auth::{
     NewKey,
 };
 use common::RawResponse;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tower::{Layer, ServiceExt};
 
 /// A memory store that counts its lookups.
@@ -68,50 +68,13 @@ async fn server(auth: Authenticator) -> SocketAddr {
     let app = axum::Router::new()
         .route("/whoami", axum::routing::get(whoami))
         .route_layer(ApiKeyLayer::from(auth).with_inner_body());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    addr
+    common::serve_with_peers(app).await
 }
 
 /// `GET /whoami` with `key`, sent from the loopback address `from`.
 async fn get_from(from: &str, addr: SocketAddr, key: &str) -> RawResponse {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut stream = socket.connect(addr).await.unwrap();
-    let request = format!(
-        "GET /whoami HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Api-Key {key}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes).await;
-    parse(&bytes)
-}
-
-fn parse(bytes: &[u8]) -> RawResponse {
-    let text = String::from_utf8_lossy(bytes);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    let value = format!("Api-Key {key}");
+    common::http_get_from(from, addr, "/whoami", &[("Authorization", &value)]).await
 }
 
 /// The test: a flood of wrong secrets for prefix P from 127.0.0.2
@@ -170,6 +133,136 @@ async fn a_flood_of_guesses_throttles_its_address_and_never_the_key() {
     }
     let stats = auth.throttle_stats().unwrap();
     assert_eq!(stats.refused, 1, "{stats:?}");
+}
+
+/// A memory store whose lookups never answer until `open` is set, counting
+/// the lookups it was asked: the store a client can hang up on.
+#[derive(Clone, Default)]
+struct Stalled {
+    memory: MemoryStore,
+    asked: Arc<AtomicUsize>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Stalled {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        while !self.open.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.memory.find(prefix).await
+    }
+}
+
+/// Waits (up to a minute, polling) until `done` says so.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited a minute for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A client that hangs up before its verdict is counted as a failed
+/// attempt (found by a review: one address made 500 lookups, each
+/// reset before the store answered, and was never throttled). Its ten
+/// hang-ups each reach the store, as ten answered guesses would, and then
+/// it is refused before any lookup, as after ten answered guesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_up_before_the_verdict_spends_the_budget_as_an_answer_would() {
+    let store = Stalled::default();
+    let (record, _) = store
+        .memory
+        .create(NewKey::named("customer"))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::builder(store.clone())
+        .throttle(Throttle::default())
+        .build()
+        .unwrap();
+    let addr = server(auth.clone()).await;
+    for i in 0..10 {
+        let mut stream = common::connect_from("127.0.0.8", addr).await;
+        let request = format!(
+            "GET /whoami HTTP/1.1\r\nHost: test\r\nAuthorization: Api-Key {}.{i:0>32}\r\n\r\n",
+            record.prefix
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        until("the guess to reach the store", || {
+            store.asked.load(Ordering::SeqCst) == i + 1
+        })
+        .await;
+        // A reset, as a client that gives up sends it.
+        stream.set_zero_linger().unwrap();
+        drop(stream);
+    }
+    until("the address to be refused", || {
+        auth.throttle_stats().unwrap().refused == 1
+    })
+    .await;
+    store.open.store(true, Ordering::SeqCst);
+    let guess = format!("{}.{:0>32}", record.prefix, 10);
+    let refused = get_from("127.0.0.8", addr, &guess).await;
+    assert_eq!(refused.status, 429, "the eleventh guess");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(
+        store.asked.load(Ordering::SeqCst),
+        10,
+        "it reached no store"
+    );
+    // Another address is not concerned.
+    assert_eq!(get_from("127.0.0.9", addr, &guess).await.status, 401);
+}
+
+/// The same through the authenticator's own future: dropped before its
+/// verdict, it is charged; one that gets its verdict is charged as the
+/// verdict says (a success, nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_check_is_charged_and_an_answered_success_is_not() {
+    let store = Stalled::default();
+    let (_, key) = store
+        .memory
+        .create(NewKey::named("k"))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::builder(store.clone())
+        .throttle(Throttle::new(2, Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    let client: IpAddr = "198.51.100.9".parse().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+    );
+    // Successes, answered: no charge, however many.
+    store.open.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        auth.authenticate_from(&headers, Some(client))
+            .await
+            .unwrap();
+    }
+    assert_eq!(auth.throttle_stats().unwrap().refused, 0);
+    // The same right key, dropped twice before the store answers: the
+    // budget of two is spent.
+    store.open.store(false, Ordering::SeqCst);
+    for _ in 0..2 {
+        let check = auth.authenticate_from(&headers, Some(client));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), check)
+                .await
+                .is_err(),
+            "the stalled store answered"
+        );
+    }
+    store.open.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        auth.authenticate_from(&headers, Some(client)).await,
+        Err(AuthFailure::Throttled { .. })
+    ));
 }
 
 /// A burst of guesses sent at once, over a store that takes its time: all

@@ -211,11 +211,16 @@ fn legacy_record() -> (KeyRecord, String) {
 /// of 260,000 iterations), other keys are answered as quickly as ever:
 /// slow checks run on the blocking pool, one at a time here and one per
 /// key, so the guesses hold one turn at a time and another legacy key's
-/// holder is checked too; a guess that cannot have its turn is a 503,
-/// never a stall. No guess passes; the real key still does afterwards, and
-/// is then upgraded.
+/// holder waits for no more than the check under way; a guess that cannot
+/// have its turn within the wait is a 503, never a stall. No guess passes;
+/// the real key still does afterwards, and is then upgraded.
+///
+/// Unoptimised (`cargo test`), a check takes about a second and a half, and
+/// the machine may be loaded: the bounds here are wide, and the normal
+/// key's latency is held to its own figure before the flood.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
+    let _alone = common::exclusive().await;
     let (legacy, legacy_key) = legacy_record();
     // Another legacy key, whose holder comes during the flood.
     let other = record_of(B_KEY, B_HASH);
@@ -227,6 +232,7 @@ async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
         .reveal();
     let auth = Authenticator::builder(store.clone())
         .slow_hash_checks(1)
+        .slow_hash_wait(Duration::from_secs(10))
         .build()
         .unwrap();
     async fn whoami(identity: api_key_auth::Identity) -> String {
@@ -236,86 +242,182 @@ async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
         .route("/whoami", axum::routing::get(whoami))
         .route_layer(ApiKeyLayer::from(auth.clone()).with_inner_body());
     let addr = common::serve(app).await;
+    let normal = format!("Api-Key {}", normal.expose_secret());
+    let median_of_normal_requests = || async {
+        let mut took = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let answer = common::http_get(addr, "/whoami", &[("Authorization", &normal)]).await;
+            took.push(started.elapsed());
+            assert_eq!(answer.status, 200, "a normal key");
+        }
+        took.sort();
+        took[took.len() / 2]
+    };
+    let before = median_of_normal_requests().await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answers = Arc::new(std::sync::Mutex::new(Vec::<u16>::new()));
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..48 {
-        let stop = stop.clone();
+        let (stop, answers) = (stop.clone(), answers.clone());
         let guess = format!("Api-Key {}.{:0>32}", legacy.prefix, i);
         flood.spawn(async move {
-            let mut answers = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let answer = common::http_get(addr, "/whoami", &[("Authorization", &guess)]).await;
-                answers.push(answer.status);
+                answers.lock().unwrap().push(answer.status);
             }
-            answers
         });
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let normal = format!("Api-Key {}", normal.expose_secret());
-    let mut took = Vec::new();
-    for _ in 0..40 {
-        let started = Instant::now();
-        let answer = common::http_get(addr, "/whoami", &[("Authorization", &normal)]).await;
-        took.push(started.elapsed());
-        assert_eq!(answer.status, 200, "a normal key during the flood");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    // The flood is under way once its first guess was checked.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while answers.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no guess was answered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let during = median_of_normal_requests().await;
+    // A stall (checks on the async threads) would queue each normal
+    // request behind seconds of checks.
+    assert!(
+        during < before + Duration::from_secs(1),
+        "normal keys took {during:?} (median) during the flood, {before:?} before"
+    );
     // One check's turn at a time goes to the guesses, whatever their
-    // number: another legacy key's holder waits a check or two, no more.
+    // number: another legacy key's holder waits for the check under way.
     let other = format!("Api-Key {B_KEY}");
-    let started = Instant::now();
     let other_answer = common::http_get(addr, "/whoami", &[("Authorization", &other)]).await;
-    let other_took = started.elapsed();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
         other_answer.status, 200,
-        "another legacy key during the flood (after {other_took:?})"
+        "another legacy key during the flood"
     );
-    let mut statuses = Vec::new();
-    while let Some(answers) = flood.join_next().await {
-        statuses.extend(answers.unwrap());
+    // Guesses beyond what the wait allows are turned away, as a busy store.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !answers.lock().unwrap().contains(&503) {
+        assert!(Instant::now() < deadline, "no guess waited out its turn");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    took.sort();
-    let median = took[took.len() / 2];
-    assert!(
-        median < Duration::from_millis(100),
-        "normal keys took {median:?} (median) during the flood; all: {took:?}"
-    );
-    assert!(!statuses.is_empty());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while flood.join_next().await.is_some() {}
+    let statuses = answers.lock().unwrap().clone();
     assert!(
         statuses.iter().all(|s| *s == 401 || *s == 503),
         "a guess got something other than 401 or 503: {statuses:?}"
     );
-    assert!(
-        statuses.contains(&503),
-        "guesses beyond the bound wait their turn, then 503"
-    );
 
     // The real key passes (once the guesses are gone), and is upgraded.
-    let mut passed = false;
-    for _ in 0..20 {
-        match auth.authenticate(&headers(&legacy_key)).await {
-            Ok(_) => {
-                passed = true;
-                break;
-            }
-            Err(AuthFailure::StoreUnavailable { .. }) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(other) => panic!("the real legacy key was refused: {other}"),
-        }
-    }
-    assert!(passed);
-    let mut upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
-    for _ in 0..100 {
+    auth.authenticate(&headers(&legacy_key))
+        .await
+        .expect("the real legacy key, after the flood");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
         if upgraded.hash.algorithm() == Algorithm::Sha512 {
             break;
         }
+        assert!(Instant::now() < deadline, "the hash was never upgraded");
         tokio::time::sleep(Duration::from_millis(20)).await;
-        upgraded = store.find(legacy.prefix).await.unwrap().unwrap();
     }
-    assert_eq!(upgraded.hash.algorithm(), Algorithm::Sha512);
+}
+
+/// Clients at `from` sending guesses at `prefix` and resetting each
+/// connection 50 ms later, until `stop`; `sent` counts the guesses.
+fn hang_up_flood(
+    from: &'static str,
+    addr: std::net::SocketAddr,
+    prefix: Prefix,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sent: Arc<std::sync::atomic::AtomicUsize>,
+) -> tokio::task::JoinSet<()> {
+    let mut flood = tokio::task::JoinSet::new();
+    for client in 0..4 {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        flood.spawn(async move {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                use tokio::io::AsyncWriteExt;
+                let guess = format!("Api-Key {prefix}.{client}{round:0>31}");
+                let mut stream = common::connect_from(from, addr).await;
+                let request = common::get_request("/whoami", &[("Authorization", &guess)]);
+                stream.write_all(request.as_bytes()).await.unwrap();
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                stream.set_zero_linger().unwrap();
+                drop(stream);
+                round += 1;
+            }
+        });
+    }
+    flood
+}
+
+/// A key's holder is not locked out by someone else's guesses (found by a
+/// review: a client that hung up on each guess at a legacy key before its
+/// verdict was never counted, and while its checks ran the holder got 503
+/// on 100 of 100 requests). Guesses that hang up are counted, so their
+/// address is throttled after its budget, though it never waits for an
+/// answer; and the holder's requests wait their turn behind the checks
+/// under way instead of being turned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_keeps_200_while_another_address_hangs_up_on_guesses() {
+    let _alone = common::exclusive().await;
+    let (legacy, legacy_key) = legacy_record();
+    let store = MemoryStore::from_records([legacy.clone()]);
+    // Unoptimised, a check takes about a second and a half: the holder may
+    // wait behind a few, under load.
+    let auth = Authenticator::builder(store)
+        .slow_hash_checks(1)
+        .slow_hash_wait(Duration::from_secs(60))
+        .throttle(api_key_auth::throttle::Throttle::default())
+        .build()
+        .unwrap();
+    async fn whoami(identity: api_key_auth::Identity) -> String {
+        identity.id().to_owned()
+    }
+    let app = axum::Router::new()
+        .route("/whoami", axum::routing::get(whoami))
+        .route_layer(ApiKeyLayer::from(auth.clone()).with_inner_body());
+    let addr = common::serve_with_peers(app).await;
+    let refused = |count: u64| {
+        let auth = auth.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while auth.throttle_stats().unwrap().refused < count {
+                assert!(
+                    Instant::now() < deadline,
+                    "the guessing address was never throttled: {:?}",
+                    auth.throttle_stats()
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // Hang-ups alone spend an address's budget.
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut first = hang_up_flood("127.0.0.2", addr, legacy.prefix, stop.clone(), sent);
+    refused(1).await;
+
+    // While another address's hang-ups have checks under way, the holder
+    // is answered, every time.
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut second = hang_up_flood("127.0.0.4", addr, legacy.prefix, stop.clone(), sent.clone());
+    while sent.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let holder = format!("Api-Key {legacy_key}");
+    for attempt in 0..3 {
+        let answer =
+            common::http_get_from("127.0.0.3", addr, "/whoami", &[("Authorization", &holder)])
+                .await;
+        assert_eq!(
+            answer.status, 200,
+            "the holder's request {attempt} during the flood: {answer:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    while first.join_next().await.is_some() {}
+    while second.join_next().await.is_some() {}
 }
 
 /// Made by Django 3.2 and 2.2 (tests/fixtures/django-hashes.json).
@@ -363,6 +465,7 @@ async fn a_narrow_or_locked_drf_row_neither_breaks_nor_delays_a_legacy_key() {
     let Some(url) = common::postgres_url("drf_legacy::narrow and locked rows") else {
         return;
     };
+    let _alone = common::exclusive().await;
     for width in [100, 150] {
         let schema = common::isolated_pg_schema(&url).await;
         let pool = common::pg_pool_in(&url, &schema).await;
@@ -398,21 +501,34 @@ async fn a_narrow_or_locked_drf_row_neither_breaks_nor_delays_a_legacy_key() {
         };
         let store = PostgresStore::new(pool.clone(), api_key_auth::store::Schema::drf());
         let auth = Authenticator::builder(store)
-            .lookup_timeout(Duration::from_secs(1))
+            .lookup_timeout(Duration::from_secs(10))
             .build()
             .unwrap();
-        // Someone else holds the row while the key is used.
+        // What a check of this row costs here, now: a wrong secret, which
+        // upgrades nothing.
+        let wrong = format!("{}.{}", &A_KEY[..8], "x".repeat(32));
+        let started = Instant::now();
+        assert!(auth.authenticate(&headers(&wrong)).await.is_err());
+        let check = started.elapsed();
+        // Someone else holds the row while the key is used: the upgrade,
+        // which would wait for the lock up to its 5 s bound, must not hold
+        // the request up.
         let mut holder = pool.begin().await.unwrap();
         sqlx::query("SELECT 1 FROM rest_framework_api_key_apikey WHERE prefix = $1 FOR UPDATE")
             .bind(&A_KEY[..8])
             .execute(&mut *holder)
             .await
             .unwrap();
-        let answered =
-            tokio::time::timeout(Duration::from_secs(4), auth.authenticate(&headers(A_KEY))).await;
+        let started = Instant::now();
+        let answered = auth.authenticate(&headers(A_KEY)).await;
+        let took = started.elapsed();
         assert!(
-            matches!(answered, Ok(Ok(_))),
+            answered.is_ok(),
             "width {width}: with the row locked elsewhere the key got {answered:?}"
+        );
+        assert!(
+            took < check * 2 + Duration::from_secs(2),
+            "width {width}: the key took {took:?} with the row locked, a check {check:?}"
         );
         drop(holder);
         let mut hash = hash_now().await;

@@ -172,12 +172,50 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
 
 /// A GET with the given extra header lines, closing the connection after.
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+    raw(addr, get_request(path, headers).as_bytes()).await
+}
+
+/// `GET path` with the given extra header lines and `Connection: close`.
+pub fn get_request(path: &str, headers: &[(&str, &str)]) -> String {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    raw(addr, request.as_bytes()).await
+    request
+}
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.0/8
+/// is all this machine's), so that a throttle tells clients apart.
+pub async fn connect_from(from: &str, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{from}:0").parse().expect("a loopback address"))
+        .expect("bind");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// [`http_get`] from the loopback address `from`.
+pub async fn http_get_from(
+    from: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> RawResponse {
+    let exchange = async {
+        let mut stream = connect_from(from, addr).await;
+        stream
+            .write_all(get_request(path, headers).as_bytes())
+            .await
+            .expect("write");
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes).await;
+        bytes
+    };
+    let bytes = tokio::time::timeout(Duration::from_secs(60), exchange)
+        .await
+        .expect("server answered within a minute");
+    parse_response(&bytes)
 }
 
 fn parse_response(bytes: &[u8]) -> RawResponse {
@@ -208,6 +246,24 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    addr
+}
+
+/// Serves `router` on an ephemeral loopback port, giving handlers and the
+/// layer each connection's peer address (which the throttle counts by).
+pub async fn serve_with_peers(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve")
+    });
     addr
 }
 
@@ -610,4 +666,12 @@ fn swap_case(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Held by the tests of one binary that load the machine or measure time,
+/// so that they do not run beside each other: a flood of slow checks next
+/// to a test with a deadline made that one miss it on a 2-core machine.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ALONE.lock().await
 }
