@@ -20,7 +20,10 @@ use std::{
 use api_key_auth::{
     cache::CachedStore,
     last_use::LastUseTracker,
-    store::open::{open, redacted, Opened},
+    store::{
+        open::{open, redacted, Opened},
+        PageRequest,
+    },
     throttle::Throttle,
     ApiKeyLayer, AuthFailure, Authenticator, ErrorChain, Identity, KeyManager, NewKey,
 };
@@ -153,14 +156,24 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (store, described) = open_store().await?;
     println!("keys are kept in {described}");
 
-    // A new key only where there is none yet, and never in a Django service's table.
-    let existing = store.list().await?.len();
+    // A new key only where there is none yet, and never in a Django service's
+    // table. One key is enough to tell; a record that does not read (a row
+    // written by hand, say) means there are keys, and costs its own key a
+    // 503 when it is used, never the server.
+    let existing = match store.list_page(&PageRequest::first(1)).await {
+        Ok(page) => page.keys.len(),
+        Err(err) if err.is_invalid_record() => {
+            eprintln!("warning: a key in the store cannot be read ({}); it will be refused (503) when used", ErrorChain(&err));
+            1
+        }
+        Err(err) => return Err(err.into()),
+    };
     let created = if drf {
         println!("this table belongs to a Django service: keys come from its admin or APIKey.objects.create_key()");
         println!("keys Django revokes or deletes are refused at once only with the change triggers in: `api-key --store <same URL> --schema drf migrate`; without them, within the cache's 30 s");
         None
     } else if existing > 0 {
-        println!("the store holds {existing} key(s) already, so none was created; use one you were given");
+        println!("the store holds keys already, so none was created; use one you were given");
         None
     } else {
         Some(

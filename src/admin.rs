@@ -59,7 +59,6 @@ use crate::{
     layer::ApiKeyLayer,
     limit::RateLimit,
     openapi::ApiKeySecurity,
-    requirement::is_scope_token,
     store::{rfc3339, KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
     throttle::Throttle,
     Authenticator,
@@ -67,8 +66,7 @@ use crate::{
 
 /// The scope an admin key needs unless [`AdminApi::admin_scope`] says otherwise.
 pub const DEFAULT_ADMIN_SCOPE: &str = "keys:admin";
-/// The longest key name: what a djangorestframework-api-key table holds.
-pub const MAX_NAME: usize = 50;
+pub use crate::store::MAX_NAME;
 /// The largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -165,8 +163,18 @@ impl AdminApi {
             .route("/openapi.json", get(openapi_json))
             .merge(guarded)
             .method_not_allowed_fallback(method_not_allowed)
-            .fallback(no_route))
+            .fallback(no_route)
+            .layer(axum::middleware::map_response(not_stored)))
     }
+}
+
+/// No answer of the API is kept by a browser or a proxy: records, keys
+/// shown once, refusals alike.
+async fn not_stored(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
@@ -555,11 +563,7 @@ async fn create_key(
         key: format.render(&key).to_string(),
         record: view(&record),
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The JSON body of `request`, read as `what`: 415 unless it is
@@ -604,46 +608,11 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The key asked for, checked by the rules every front end shares
+/// ([`NewKey::validate`]) and the API's own (an expiry in RFC 3339 and in
+/// the future, a rate limit's period given once).
 fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
-    let name = asked.name.trim();
-    if name.is_empty() {
-        return Err(Problem::bad("name", "a key needs a name"));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(Problem::bad(
-            "name",
-            format!("a name is at most {MAX_NAME} characters"),
-        ));
-    }
-    if let Some(bad) = asked.scopes.iter().find(|s| !is_scope_token(s)) {
-        return Err(Problem::bad(
-            "scopes",
-            format!(
-                "the scope {bad:?} must be printable ASCII without spaces, quotes or backslashes"
-            ),
-        ));
-    }
-    let controls = |text: &str| text.chars().any(char::is_control);
-    if controls(name) {
-        return Err(Problem::bad("name", "a name holds no control characters"));
-    }
-    if asked.owner.as_deref().is_some_and(controls) {
-        return Err(Problem::bad(
-            "owner",
-            "an owner holds no control characters",
-        ));
-    }
-    if asked
-        .metadata
-        .iter()
-        .any(|(k, v)| controls(k) || controls(v))
-    {
-        return Err(Problem::bad(
-            "metadata",
-            "metadata holds no control characters",
-        ));
-    }
-    let mut new = NewKey::named(name).scopes(asked.scopes);
+    let mut new = NewKey::named(asked.name).scopes(asked.scopes);
     if let Some(text) = &asked.expires_at {
         let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
             Problem::bad(
@@ -684,6 +653,8 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
             .map_err(|e| Problem::bad("rate_limit", e.to_string()))?;
         new = new.rate_limit(limit);
     }
+    new.validate()
+        .map_err(|invalid| Problem::bad(invalid.field, invalid.reason))?;
     Ok(new)
 }
 
@@ -873,11 +844,7 @@ async fn rotate_key(
         record: view(&new),
         retired,
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// This API's OpenAPI 3.1 document.
@@ -940,7 +907,6 @@ mod page {
         set(header::X_FRAME_OPTIONS, "DENY");
         set(header::REFERRER_POLICY, "no-referrer");
         set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        set(header::CACHE_CONTROL, "no-store");
         response
     }
 

@@ -17,6 +17,12 @@
 //! known. No event carries a secret, a hash or a whole key: only ids and
 //! prefixes, which identify keys and are no secret.
 //!
+//! Every field whose text comes from a store or a person (`key_id`, `name`,
+//! `actor`, `new_key_id`) is written quoted, with quotes, backslashes,
+//! control and format characters escaped (Rust's `Debug` form of a string):
+//! a key named `ci actor=key:ALICE` cannot forge an `actor` field, nor a
+//! name with a newline or a bidi override a line of its own.
+//!
 //! The functions here send the events, for tools of your own that change
 //! keys through [`KeyManager`](crate::KeyManager) to report as the crate's do.
 
@@ -65,10 +71,10 @@ pub fn created(record: &KeyRecord, actor: Actor<'_>) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "created",
-        key_id = %record.id,
+        key_id = ?record.id,
         prefix = %record.prefix,
-        name = %record.name,
-        actor = actor.who(),
+        name = ?record.name,
+        actor = ?actor.who(),
         client = %actor.client(),
         "API key created"
     );
@@ -79,9 +85,9 @@ pub fn revoked(record: &KeyRecord, actor: Actor<'_>) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "revoked",
-        key_id = %record.id,
+        key_id = ?record.id,
         prefix = %record.prefix,
-        actor = actor.who(),
+        actor = ?actor.who(),
         client = %actor.client(),
         "API key revoked"
     );
@@ -99,12 +105,12 @@ pub fn rotated(rotated: &Rotated, actor: Actor<'_>) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "rotated",
-        key_id = %old.id,
+        key_id = ?old.id,
         prefix = %old.prefix,
-        new_key_id = %new.id,
+        new_key_id = ?new.id,
         new_prefix = %new.prefix,
         sunset = %sunset,
-        actor = actor.who(),
+        actor = ?actor.who(),
         client = %actor.client(),
         "API key rotated"
     );
@@ -115,7 +121,7 @@ pub fn first_use(record: &KeyRecord) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "first_use",
-        key_id = %record.id,
+        key_id = ?record.id,
         prefix = %record.prefix,
         "API key used for the first time"
     );
@@ -127,7 +133,7 @@ pub fn grace_use(record: &KeyRecord, sunset: SystemTime, uses: u64) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "grace_use",
-        key_id = %record.id,
+        key_id = ?record.id,
         prefix = %record.prefix,
         sunset = %rfc3339(sunset),
         uses,
@@ -140,7 +146,7 @@ pub fn hash_upgraded(record: &KeyRecord) {
     tracing::info!(
         target: "api_key_auth::audit",
         event = "hash_upgraded",
-        key_id = %record.id,
+        key_id = ?record.id,
         prefix = %record.prefix,
         from = %record.hash.algorithm(),
         "API key's legacy hash upgraded"

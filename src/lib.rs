@@ -52,6 +52,7 @@
 //! | [`KeyManager::rotate`] | a new key for an old one, which works on for a grace period (`Sunset` on its answers) |
 //! | `last-use` feature | `last_use::LastUseTracker`: when each key was last used, written in batches off the request path |
 //! | [`audit`] | `tracing` events of what happened to keys, under one target |
+//! | [`text`] | text from a store or a client made safe to print (control and format characters escaped) |
 //! | `metrics` feature | counters and a histogram through the `metrics` facade |
 //! | `drf-legacy` features | keys of djangorestframework-api-key before 3.0 (Django password hashes), upgraded on use |
 //!
@@ -89,6 +90,7 @@ pub mod key_format;
 pub mod limit;
 pub mod reject;
 pub mod store;
+pub mod text;
 
 pub mod scope {
     //! Requiring scopes: a [`ScopeRequirement`] made by the authenticator, as a
@@ -186,8 +188,8 @@ pub use identity::Identity;
 pub use key::Prefix;
 pub use layer::{ApiKeyLayer, ApiKeyService};
 pub use store::{
-    memory::MemoryStore, CreatedKey, KeyManager, KeyRecord, KeyStore, Lookup, NewKey, PlaintextKey,
-    Rotated, StoreError,
+    memory::MemoryStore, CreatedKey, InvalidNewKey, KeyManager, KeyRecord, KeyStore, Lookup,
+    NewKey, PlaintextKey, Rotated, StoreError,
 };
 
 /// The README's examples, compiled and run as doctests.

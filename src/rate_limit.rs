@@ -204,11 +204,16 @@ impl LocalRateLimiter {
     }
 }
 
-/// Whose budget a key's requests spend: its own, or, for the key a
-/// rotation made, the key it replaced (so a rotation hands out no fresh
-/// budget, and the two keys share one through the grace period).
+/// Whose budget a key's requests spend: its own, or, for a key a rotation
+/// made, the first key of its chain of rotations (so no rotation hands out
+/// a fresh budget, and a key and its successor share one through the grace
+/// period). A key rotated before lineages were kept spends the budget of
+/// the key it replaced.
 pub(crate) fn budget_of(key: &KeyRecord) -> &str {
-    key.replaces.as_deref().unwrap_or(&key.id)
+    key.lineage
+        .as_deref()
+        .or(key.replaces.as_deref())
+        .unwrap_or(&key.id)
 }
 
 #[async_trait]

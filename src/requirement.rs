@@ -10,6 +10,7 @@ use crate::{
     error::ConfigError,
     identity::{Identity, Unauthenticated},
     reject::Responses,
+    text::is_scope_token,
 };
 
 /// Whether a key needs every scope of a requirement or any one of them.
@@ -102,14 +103,6 @@ impl ScopeRequirement {
             ),
         }
     }
-}
-
-/// A scope as RFC 6750 allows it: printable ASCII but for space, `"` and `\`.
-pub(crate) fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 #[cfg(test)]

@@ -103,6 +103,11 @@ pub struct KeyRecord {
     /// grace period this key is in until it expires. `None` on a
     /// djangorestframework-api-key table, as `replaces`.
     pub replaced_by: Option<String>,
+    /// The id of the key a chain of rotations began with, on every key a
+    /// rotation made (the first key's id, however many rotations followed):
+    /// the chain spends one rate-limit budget. `None` for a key no rotation
+    /// made, and on a djangorestframework-api-key table.
+    pub lineage: Option<String>,
     /// When the key was last used, as far as the store has been told (see
     /// [`LastUseTracker`](crate::last_use::LastUseTracker)): writes are
     /// batched, so this may lag real use by the tracker's interval.
@@ -133,6 +138,7 @@ impl KeyRecord {
             metadata: BTreeMap::new(),
             replaces: None,
             replaced_by: None,
+            lineage: None,
             last_used: None,
             rate_limit: None,
         }
@@ -232,6 +238,11 @@ impl KeyUse {
         }
     }
 }
+
+/// The message on a revocation channel that stands for every key (a table
+/// emptied at once): no prefix, which is 8 letters and digits.
+#[cfg_attr(not(any(feature = "postgres", feature = "cache")), allow(dead_code))]
+pub(crate) const EVERY_KEY: &str = "*";
 
 /// The outcome of a lookup: the record, `None` for an unknown prefix, or a store failure.
 pub type Lookup = Result<Option<Arc<KeyRecord>>, StoreError>;
@@ -851,7 +862,38 @@ impl Page {
     }
 }
 
+/// The longest key name, in characters: what a djangorestframework-api-key
+/// table holds.
+pub const MAX_NAME: usize = 50;
+
+/// What is wrong with a [`NewKey`]: the field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+#[non_exhaustive]
+pub struct InvalidNewKey {
+    /// The field at fault: `name`, `scopes`, `owner` or `metadata`.
+    pub field: &'static str,
+    /// Why, said so that a person can put it right.
+    pub reason: String,
+}
+
+impl InvalidNewKey {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// What to create: a name and, optionally, scopes, an expiry, an owner and metadata.
+///
+/// A new key checks itself ([`validate`](Self::validate)) wherever it is
+/// made, so the Rust API, the admin API, the key page and the `api-key`
+/// command accept the same keys: a name of 1 to [`MAX_NAME`] characters,
+/// scopes of printable ASCII without spaces, quotes or backslashes, and no
+/// control or format characters (see [`text`](crate::text)) in the name,
+/// the owner or the metadata.
 ///
 /// ```
 /// use std::time::Duration;
@@ -872,26 +914,41 @@ pub struct NewKey {
     owner: Option<String>,
     metadata: BTreeMap<String, String>,
     replaces: Option<String>,
+    lineage: Option<String>,
     rate_limit: Option<RateLimit>,
+    /// Made from a stored record by a rotation: what it copies was stored
+    /// already, and a rotation never fails on a record made before the rules.
+    inherited: bool,
 }
 
 impl NewKey {
-    /// A key named `name`, with no scopes, expiry, owner or metadata.
+    /// A key named `name` (spaces around it dropped), with no scopes,
+    /// expiry, owner or metadata.
     pub fn named(name: impl Into<String>) -> Self {
+        let name = name.into();
+        let trimmed = name.trim();
+        let name = if trimmed.len() == name.len() {
+            name
+        } else {
+            trimmed.to_owned()
+        };
         Self {
-            name: name.into(),
+            name,
             scopes: Vec::new(),
             expires: None,
             owner: None,
             metadata: BTreeMap::new(),
             replaces: None,
+            lineage: None,
             rate_limit: None,
+            inherited: false,
         }
     }
 
     /// The successor of `old` in a rotation at `now`: its name, scopes,
-    /// owner and metadata, naming it as the key it replaces, and, if `old`
-    /// had an expiry, as long a life from `now` as `old` was given.
+    /// owner and metadata, naming it as the key it replaces and its chain's
+    /// first key as its [lineage](KeyRecord::lineage), and, if `old` had an
+    /// expiry, as long a life from `now` as `old` was given.
     pub fn replacing(old: &KeyRecord, now: SystemTime) -> Self {
         let expires = old.expires.map(|expires| {
             expires
@@ -907,7 +964,17 @@ impl NewKey {
             owner: old.owner.clone(),
             metadata: old.metadata.clone(),
             replaces: Some(old.id.clone()),
+            // A key rotated before lineages were kept names only the key it
+            // replaced: that one's budget is the one the chain spends on.
+            lineage: Some(
+                old.lineage
+                    .as_ref()
+                    .or(old.replaces.as_ref())
+                    .unwrap_or(&old.id)
+                    .clone(),
+            ),
             rate_limit: old.rate_limit,
+            inherited: true,
         }
     }
 
@@ -959,14 +1026,73 @@ impl NewKey {
         &self.name
     }
 
+    /// Checks the key against the rules every front end shares (see the
+    /// [type's docs](Self)); the first field at fault, and why.
+    ///
+    /// ```
+    /// use api_key_auth::NewKey;
+    ///
+    /// assert!(NewKey::named("billing").scopes(["invoices:read"]).validate().is_ok());
+    /// let refused = NewKey::named("evil\u{202e}gnp").validate().unwrap_err();
+    /// assert_eq!(refused.field, "name");
+    /// assert_eq!(NewKey::named("x").scopes(["two words"]).validate().unwrap_err().field, "scopes");
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidNewKey> {
+        use crate::text::{first_unprintable, is_scope_token};
+        let unprintable =
+            |field: &'static str, what: &str, text: &str| match first_unprintable(text) {
+                Some(c) => Err(InvalidNewKey::new(
+                    field,
+                    format!(
+                        "{what} holds the character U+{:04X}, a control or format character that \
+                     does not show as itself",
+                        u32::from(c)
+                    ),
+                )),
+                None => Ok(()),
+            };
+        if self.name.is_empty() {
+            return Err(InvalidNewKey::new("name", "a key needs a name"));
+        }
+        if self.name.chars().count() > MAX_NAME {
+            return Err(InvalidNewKey::new(
+                "name",
+                format!("a name is at most {MAX_NAME} characters"),
+            ));
+        }
+        unprintable("name", "the name", &self.name)?;
+        if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(InvalidNewKey::new(
+                "scopes",
+                format!(
+                    "the scope {:?} must be printable ASCII without spaces, quotes or backslashes",
+                    crate::text::printable(bad)
+                ),
+            ));
+        }
+        if let Some(owner) = &self.owner {
+            unprintable("owner", "the owner", owner)?;
+        }
+        for (key, value) in &self.metadata {
+            unprintable("metadata", "a metadata key", key)?;
+            unprintable("metadata", "a metadata value", value)?;
+        }
+        Ok(())
+    }
+
     /// Draws a fresh key and builds its record with id `id`, for stores
     /// that implement [`KeyManager::create`] themselves. The store keeps the
-    /// record and hands the key back once in a [`CreatedKey`].
+    /// record and hands the key back once in a [`CreatedKey`]. A key that
+    /// does not [validate](Self::validate) is refused
+    /// ([`StoreError::is_config`]), with the field and the reason.
     pub fn mint(
         &self,
         hasher: &Hasher,
         id: impl FnOnce(Prefix, &StoredHash) -> String,
     ) -> Result<(KeyRecord, ApiKey), StoreError> {
+        if !self.inherited {
+            self.validate().map_err(StoreError::config)?;
+        }
         let key = ApiKey::generate()?;
         let prefix = key.prefix();
         let hash = hasher.hash(&key);
@@ -983,6 +1109,7 @@ impl NewKey {
             metadata: self.metadata.clone(),
             replaces: self.replaces.clone(),
             replaced_by: None,
+            lineage: self.lineage.clone(),
             last_used: None,
             rate_limit: self.rate_limit,
         };

@@ -27,7 +27,7 @@
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters come back intact |
 //! | `find_now_agrees` | a store answering [`KeyStore::find_now`](crate::KeyStore::find_now) answers as `find` does |
-//! | `rotate` | a rotation with a grace makes a key with the same name, scopes, owner, metadata and rate limit (and the old one's lifetime), naming the one it replaces; both authenticate during the grace, the old one is refused as expired after it; a zero grace revokes at once; `replace` refuses a revoked or already replaced key (`is_inactive`) itself, an unknown id is `is_not_found` |
+//! | `rotate` | a rotation with a grace makes a key with the same name, scopes, owner, metadata and rate limit (and the old one's lifetime), naming the one it replaces; both authenticate during the grace, the old one is refused as expired after it; a zero grace revokes at once; every key of a chain of rotations names the first as its `lineage`; `replace` refuses a revoked or already replaced key (`is_inactive`) itself, an unknown id is `is_not_found` |
 //! | `last_use` | `record_last_use` sets a key's last use, never moves it back, skips unknown ids, leaves a revocation as it is; listings show it, and `unused_since` and `expiring_before` list exactly the keys they should |
 //! | `upgrade_hash` | where the store upgrades hashes: only a row still holding the old hash changes, only its hash (a revocation made since stays) |
 
@@ -910,13 +910,38 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 ))
             }
         }
-        let (_, successor) = rotated.new.reveal();
+        let (first_successor, successor) = rotated.new.reveal();
         self.authenticate(&successor).await.map_err(|e| {
             fail(
                 CHECK,
                 format!("the successor of a revoked key was refused: {e}"),
             )
         })?;
+        if self.keeps_links {
+            // Every key of a chain of rotations names its first key, so the
+            // chain spends one rate-limit budget however often it rotates.
+            let again = self
+                .store
+                .rotate(&first_successor.id, Duration::ZERO)
+                .await
+                .map_err(|e| fail(CHECK, format!("rotating a rotated key failed: {e}")))?;
+            for (what, prefix) in [
+                ("the first rotation's key", first_successor.prefix),
+                ("the second rotation's key", again.new.record().prefix),
+            ] {
+                let stored = self
+                    .find(CHECK, prefix)
+                    .await?
+                    .ok_or_else(|| fail(CHECK, format!("{what} is not found")))?;
+                ensure!(
+                    CHECK,
+                    stored.lineage.as_deref() == Some(at_once.id.as_str()),
+                    "{what} names {:?} as its lineage, not the first key {:?}",
+                    stored.lineage,
+                    at_once.id
+                );
+            }
+        }
         match self
             .store
             .rotate(&at_once.id, Duration::from_secs(60))

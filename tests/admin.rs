@@ -213,6 +213,22 @@ async fn bad_input_is_a_problem_naming_the_field() {
             StatusCode::BAD_REQUEST,
             Some("scopes"),
         ),
+        // Format characters too (found by a review: U+202E was taken).
+        (
+            json_body(json!({"name": "evil\u{202e}gnp"})),
+            StatusCode::BAD_REQUEST,
+            Some("name"),
+        ),
+        (
+            json_body(json!({"name": "x", "owner": "a\u{200b}b"})),
+            StatusCode::BAD_REQUEST,
+            Some("owner"),
+        ),
+        (
+            json_body(json!({"name": "x", "metadata": {"k": "\u{9b}31m"}})),
+            StatusCode::BAD_REQUEST,
+            Some("metadata"),
+        ),
         (
             json_body(json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"})),
             StatusCode::BAD_REQUEST,
@@ -336,6 +352,45 @@ impl KeyManager for Broken {
     }
 }
 
+/// Nothing the API answers is kept by a browser or a proxy (found by a
+/// review: `GET /keys` and `GET /keys/{id}` sent no `Cache-Control`).
+#[tokio::test]
+async fn no_answer_is_stored_by_a_cache() {
+    let admin = admin().await;
+    let (_, _, created) = call(
+        &admin.router,
+        Some(&admin.admin_key),
+        "POST",
+        "/keys",
+        json_body(json!({"name": "cached nowhere"})),
+    )
+    .await;
+    let id = created["record"]["id"].as_str().unwrap().to_owned();
+    for (key, method, path) in [
+        (Some(admin.admin_key.as_str()), "GET", "/keys".to_owned()),
+        (Some(admin.admin_key.as_str()), "GET", format!("/keys/{id}")),
+        (
+            Some(admin.admin_key.as_str()),
+            "POST",
+            format!("/keys/{id}/revoke"),
+        ),
+        (
+            Some(admin.admin_key.as_str()),
+            "GET",
+            "/keys/nobody".to_owned(),
+        ),
+        (None, "GET", "/keys".to_owned()),
+        (None, "GET", "/".to_owned()),
+    ] {
+        let (status, headers, _) = call(&admin.router, key, method, &path, None).await;
+        assert_eq!(
+            headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
+            Some(&b"no-store"[..]),
+            "{method} {path} ({status})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_failing_store_is_503() {
     let admin = admin().await;
@@ -419,32 +474,11 @@ fn the_openapi_document_validates() {
     );
 }
 
-/// A writer the tests' tracing output goes to.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Creating and revoking are logged with the acting admin key's id and the
 /// target key's id and prefix; the secret never is.
 #[tokio::test]
 async fn creates_and_revokes_are_logged_without_the_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let log = common::Log::captured();
     let admin = admin().await;
     let admin_id = admin.admin_key[..8].to_owned();
     let (_, _, created) = call(
@@ -476,24 +510,21 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
     .await;
     let new_secret = rotated["key"].as_str().unwrap().to_owned();
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for (event, target) in [
         ("API key created", id.as_str()),
         ("API key revoked", id.as_str()),
         ("API key rotated", admin_id.as_str()),
     ] {
-        let line = log
-            .lines()
-            .find(|line| line.contains(event))
-            .unwrap_or_else(|| panic!("no {event:?} event in {log}"));
+        let key_id = format!("key_id=\"{target}\"");
+        let line = log.wait_for(&[event, &key_id]).await;
         assert!(line.contains(api_key_auth::audit::TARGET), "{line}");
         assert!(
             line.contains(&format!("actor=\"key:{admin_id}\"")),
             "{line}"
         );
-        assert!(line.contains(&format!("key_id={target}")), "{line}");
         assert!(line.contains(&format!("prefix={}", &target[..8])), "{line}");
     }
+    let log = log.text();
     assert!(
         !log.contains(&new_secret[9..]),
         "the rotated key's secret reached the log"
@@ -503,6 +534,39 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
         !log.contains(&admin.admin_key[9..]),
         "the admin secret reached the log"
     );
+}
+
+/// Audit fields that come from a store or a person are quoted and escaped
+/// (found by a review: a key named `ci actor=key:ALICE0001 client=…` was
+/// written unquoted and forged the fields after it).
+#[tokio::test]
+async fn audit_fields_from_a_store_or_a_person_cannot_forge_others() {
+    let log = common::Log::captured();
+    let forged = "ci actor=key:ALICE0001 client=198.51.100.23";
+    let key = api_key_auth::key::ApiKey::generate().unwrap();
+    let id = format!("{}-id", key.prefix());
+    let record = KeyRecord::new(
+        id.clone(),
+        forged,
+        key.prefix(),
+        api_key_auth::Hasher::default().hash(&key),
+    );
+    api_key_auth::audit::created(
+        &record,
+        api_key_auth::audit::Actor::named("cli:eve\nevent=\"revoked\" \u{202e}x"),
+    );
+    let line = log
+        .wait_for(&["API key created", &format!("key_id=\"{id}\"")])
+        .await;
+    // The name is one quoted field, and the real actor follows it, as it
+    // was given, escaped: its newline and quotes start no field or line.
+    assert!(
+        line.contains(&format!(
+            r#"name="{forged}" actor="cli:eve\nevent=\"revoked\" \u{{202e}}x" client="#
+        )),
+        "{line}"
+    );
+    assert!(!line.contains('\u{202e}'), "{line}");
 }
 
 /// Keys whose dates are outside what RFC 3339 writes (a row another tool

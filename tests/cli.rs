@@ -341,7 +341,7 @@ async fn a_revocation_by_the_command_reaches_a_server_whose_feed_was_cut() {
 fn failures_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let cases: [(&str, &[&str], &str, &str); 12] = [
+    let cases: [(&str, &[&str], &str, &str); 16] = [
         (
             &store,
             &["rotate", "nosuchid"],
@@ -402,7 +402,32 @@ fn failures_are_one_clear_line() {
             &store,
             &["create", "--name", "a\x1b[2Jb"],
             "",
-            "no control characters",
+            "--name: the name holds the character U+001B",
+        ),
+        // What the admin API refuses, the command refuses too.
+        (
+            &store,
+            &["create", "--name", "evil\u{202e}gnp.exe"],
+            "",
+            "--name: the name holds the character U+202E",
+        ),
+        (
+            &store,
+            &["create", "--name", LONG_NAME],
+            "",
+            "--name: a name is at most 50 characters",
+        ),
+        (
+            &store,
+            &["create", "--name", "x", "--scope", "two words"],
+            "",
+            "--scope: the scope \"two words\" must be printable ASCII",
+        ),
+        (
+            &store,
+            &["create", "--name", "x", "--owner", "\u{9b}31m"],
+            "",
+            "--owner: the owner holds the character U+009B",
         ),
         (
             "memory",
@@ -430,6 +455,72 @@ fn failures_are_one_clear_line() {
         .to_owned();
     let line = one_line_failure(api_key(&store, &["revoke", &id], ""));
     assert!(line.contains("pass --yes"), "{line}");
+}
+
+/// A name one character over what a DRF table holds.
+const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
+
+/// Whatever a store holds, the command prints it escaped: control
+/// characters (C0, C1) and format characters (bidi overrides) in ids,
+/// names, owners and metadata, in every output, `--json` included (found by
+/// a review: a row whose id held `ESC ] 52 ; c ; … BEL` wrote to the
+/// terminal's clipboard through `check`, and U+202E reached `list`).
+#[test]
+fn what_a_store_holds_is_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = format!("sqlite:{}", path.display());
+    let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &["create", "--name", "plain", "--json"],
+        "",
+    )))
+    .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let evil_id = "\u{1b}]52;c;aGk=\u{7}";
+    let evil_name = "gnp\u{202e}exe\u{9b}31m";
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE api_keys SET id = ?1, name = ?2, owner = ?3, metadata = ?4",
+            (
+                evil_id,
+                evil_name,
+                "own\u{200b}er",
+                r#"{"k\u001b":"v\u202e"}"#,
+            ),
+        )
+        .unwrap();
+    let prefix = &key[..8];
+    let outputs = [
+        ok(api_key(&store, &["check"], &key)),
+        ok(api_key(&store, &["list"], "")),
+        ok(api_key(&store, &["list", "--json"], "")),
+        ok(api_key(&store, &["show", prefix], "")),
+        ok(api_key(&store, &["show", prefix, "--json"], "")),
+        ok(api_key(&store, &["rotate", prefix, "--grace", "60s"], "")),
+        ok(api_key(&store, &["revoke", prefix, "--yes"], "")),
+    ];
+    for output in &outputs {
+        for c in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{200b}'] {
+            assert!(!output.contains(c), "{c:?} printed raw in {output:?}");
+        }
+    }
+    assert!(
+        outputs[0].contains(r"\u{1b}]52;c;aGk=\u{7}"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains(r"gnp\u{202e}exe\u{9b}31m"),
+        "{}",
+        outputs[1]
+    );
+    // The JSON still reads back as what the store holds.
+    let listed: serde_json::Value = serde_json::from_str(outputs[2].trim()).unwrap();
+    assert_eq!(listed["id"], evil_id);
+    assert_eq!(listed["name"], evil_name);
+    assert_eq!(listed["metadata"]["k\u{1b}"], "v\u{202e}");
 }
 
 /// `rotate` prints the new key once and says until when the old one works;
@@ -644,6 +735,11 @@ async fn serve_gives_the_admin_api_over_the_store() {
         "serve logs who created what: {log}"
     );
     assert!(!log.contains(&admin_key[9..]), "no secret in the log");
+    // Found by a review: colours went to a redirected log.
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal escape in a log that is no terminal: {log:?}"
+    );
 
     assert_eq!(response.status, 201, "{}", response.body);
     assert_eq!(refused.status, 401);

@@ -193,3 +193,30 @@ async fn three_servers_follow_the_command_on_a_redis_cluster() {
     };
     three_servers_follow_the_command(&url).await;
 }
+
+/// A record that does not read costs its own key a 503, never the server
+/// (found by a review: one Redis hash with `revoked = true` stopped the
+/// quickstart from starting). The server starts, serves the other keys,
+/// and refuses that one as a store failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_does_not_read_costs_its_key_not_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let store = format!("sqlite:{}", path.display());
+    let (_, good) = create(&store, "good");
+    let (bad_id, bad) = create(&store, "bad");
+    // A flag no store of this crate writes, as a hand or another tool might.
+    let rows = rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE api_keys SET revoked = 'true' WHERE id = ?1",
+            [&bad_id],
+        )
+        .unwrap();
+    assert_eq!(rows, 1);
+    let server = Server::start(&store);
+    assert_eq!(server.status(&good).await, 200, "the key that reads");
+    assert_eq!(server.status(&bad).await, 503, "the key that does not");
+    let health = common::http_get(server.addr, "/health", &[]).await;
+    assert_eq!(health.status, 200);
+}

@@ -276,8 +276,8 @@ mod sqlite {
             .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4],
-            "the table, its change log, the lifecycle columns, the rate limit"
+            [1, 2, 3, 4, 5],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage"
         );
         assert_eq!(
             store.list().await.unwrap().len(),
@@ -685,8 +685,8 @@ mod mysql {
                 .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4],
-            "the table, its change log, the lifecycle columns, the rate limit"
+            [1, 2, 3, 4, 5],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage"
         );
 
         let (_, key) = store

@@ -244,7 +244,8 @@ fn main() -> ExitCode {
 }
 
 fn report(err: &(dyn std::error::Error + 'static)) -> ExitCode {
-    eprintln!("api-key: {}", ErrorChain(err));
+    // An error may quote what a store or the user gave.
+    eprintln!("api-key: {}", shown(&ErrorChain(err).to_string()));
     ExitCode::FAILURE
 }
 
@@ -272,7 +273,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Show { id, json } => {
             let record = find(&*store, &id).await?;
             if json {
-                println!("{}", record_json(&record));
+                println!("{}", json_line(&record_json(&record)));
             } else {
                 show(&record);
             }
@@ -331,17 +332,7 @@ async fn create(
     args: CreateArgs,
     format: &KeyFormat,
 ) -> Result<(), Failure> {
-    let mut new = NewKey::named(args.name.trim()).scopes(args.scopes);
-    if args.name.trim().is_empty() {
-        return Err("--name must not be empty".into());
-    }
-    let controls = |text: &str| text.chars().any(char::is_control);
-    if controls(&args.name)
-        || args.owner.as_deref().is_some_and(controls)
-        || args.metadata.iter().any(|m| controls(m))
-    {
-        return Err("--name, --owner and --meta hold no control characters".into());
-    }
+    let mut new = NewKey::named(args.name).scopes(args.scopes);
     if let Some(text) = &args.expires_in {
         let ttl = humantime::parse_duration(text)
             .map_err(|e| format!("--expires-in {text:?}: {e} (try 90d, 12h or 30m)"))?;
@@ -373,6 +364,17 @@ async fn create(
         }
         new = new.rate_limit(limit);
     }
+    // The rules every front end shares, told by this command's flag names.
+    new.validate().map_err(|invalid| {
+        let flag = match invalid.field {
+            "name" => "--name",
+            "scopes" => "--scope",
+            "owner" => "--owner",
+            "metadata" => "--meta",
+            other => other,
+        };
+        format!("{flag}: {}", invalid.reason)
+    })?;
     if args.count > 1 {
         return create_batches(store, new, args.count, args.json, format).await;
     }
@@ -382,11 +384,13 @@ async fn create(
     if args.json {
         let mut out = record_json(&record);
         out["key"] = serde_json::Value::from(key.as_str());
-        println!("{out}");
+        println!("{}", json_line(&out));
     } else {
         println!(
-            "created key {:?} (id {}, prefix {}):",
-            record.name, record.id, record.prefix
+            "created key \"{}\" (id {}, prefix {}):",
+            shown(&record.name),
+            shown(&record.id),
+            record.prefix
         );
         println!();
         println!("    {}", key.as_str());
@@ -427,9 +431,9 @@ async fn create_batches(
                 if json {
                     let mut line = record_json(&record);
                     line["key"] = serde_json::Value::from(key.as_str());
-                    writeln!(out, "{line}")?;
+                    writeln!(out, "{}", json_line(&line))?;
                 } else {
-                    writeln!(out, "{}\t{}", record.id, key.as_str())?;
+                    writeln!(out, "{}\t{}", shown(&record.id), key.as_str())?;
                 }
             }
             out.flush()
@@ -505,7 +509,7 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
         let page = store.list_page(&request).await?;
         for record in &page.keys {
             if args.json {
-                writeln!(out, "{}", record_json(record))?;
+                writeln!(out, "{}", json_line(&record_json(record)))?;
             } else {
                 writeln!(
                     out,
@@ -605,7 +609,9 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
         }
         print!(
             "revoke key {:?} (id {}, prefix {})? It stops working at once. [y/N] ",
-            record.name, record.id, record.prefix
+            record.name,
+            shown(&record.id),
+            record.prefix
         );
         std::io::stdout().flush()?;
         let mut answer = String::new();
@@ -619,7 +625,7 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
         return Err(format!("no key has the id {:?} any more", record.id).into());
     }
     audit::revoked(&record, actor());
-    println!("revoked key {:?} (id {})", record.name, record.id);
+    println!("revoked key {:?} (id {})", record.name, shown(&record.id));
     Ok(())
 }
 
@@ -646,12 +652,14 @@ async fn rotate(
         let mut out = record_json(&new);
         out["key"] = serde_json::Value::from(key.as_str());
         out["retired"] = record_json(&retired);
-        println!("{out}");
+        println!("{}", json_line(&out));
         return Ok(());
     }
     println!(
         "rotated key {:?}: the new key (id {}, prefix {}) is",
-        new.name, new.id, new.prefix
+        new.name,
+        shown(&new.id),
+        new.prefix
     );
     println!();
     println!("    {}", key.as_str());
@@ -731,11 +739,17 @@ fn span(duration: std::time::Duration) -> String {
 }
 
 /// The key whose id or prefix is `id`.
+/// The key whose id is `id`, or else whose prefix it is.
 async fn find(store: &dyn KeyManager, id: &str) -> Result<Arc<KeyRecord>, Failure> {
-    store
-        .find_by_id(id)
-        .await?
-        .ok_or_else(|| format!("no key has the id or prefix {id:?}").into())
+    if let Some(record) = store.find_by_id(id).await? {
+        return Ok(record);
+    }
+    if let Ok(prefix) = api_key_auth::Prefix::parse(id) {
+        if let Some(record) = store.find(prefix).await? {
+            return Ok(record);
+        }
+    }
+    Err(format!("no key has the id or prefix {id:?}").into())
 }
 
 async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode, Failure> {
@@ -763,7 +777,7 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
             println!(
                 "accepted: key {:?} (id {}, prefix {})",
                 identity.name(),
-                identity.id(),
+                shown(identity.id()),
                 identity.prefix()
             );
             let now = SystemTime::now();
@@ -783,7 +797,7 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
             Err(StoreError::unavailable(ErrorChain(&failure).to_string()).into())
         }
         Err(failure) => {
-            println!("refused: {}", ErrorChain(&failure));
+            println!("refused: {}", shown(&ErrorChain(&failure).to_string()));
             Ok(ExitCode::FAILURE)
         }
     }
@@ -819,8 +833,11 @@ async fn serve(
         .router()?;
     // The admin API's audit events (who created or revoked what) and store
     // warnings, on stderr.
+    // Colours only for a person at a terminal: a redirected log keeps no
+    // escape sequences.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -852,17 +869,17 @@ fn time(at: Option<SystemTime>) -> String {
 }
 
 /// Text from a store, safe for a terminal: control characters (which could
-/// forge table rows or drive the terminal) shown escaped.
-fn shown(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+/// forge table rows or drive the terminal) and format characters (which
+/// reorder or hide text) shown escaped.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    api_key_auth::text::printable(text)
+}
+
+/// A JSON value as one line, with the control and format characters of its
+/// strings escaped (`serde_json` leaves C1 and format characters as they
+/// are): the same value, safe for a terminal.
+fn json_line(value: &serde_json::Value) -> String {
+    api_key_auth::text::json_printable(&value.to_string()).into_owned()
 }
 
 fn record_json(record: &KeyRecord) -> serde_json::Value {

@@ -284,6 +284,36 @@ mod tests {
     /// djangorestframework-api-key 2.3.0): every hasher it offers.
     const MADE_BY_DJANGO: &str = include_str!("../../tests/fixtures/django-hashes.json");
 
+    /// The README states the bounds on Django hashes' parameters; they are
+    /// these (a review found it saying 10 million and cost 16).
+    #[test]
+    fn the_readme_states_the_bounds_the_code_holds() {
+        let readme = include_str!("../../README.md").replace('\n', " ");
+        let iterations = MAX_ITERATIONS
+            .to_string()
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|digits| std::str::from_utf8(digits).unwrap())
+            .collect::<Vec<_>>()
+            .join(",");
+        for stated in [
+            format!("over {iterations} iterations"),
+            #[cfg(feature = "drf-legacy-argon2")]
+            format!(
+                "over {} MiB of argon2 memory or {MAX_ARGON2_PASSES} passes",
+                MAX_ARGON2_KIB / 1024
+            ),
+            #[cfg(feature = "drf-legacy-bcrypt")]
+            format!("a bcrypt cost over {MAX_BCRYPT_COST}"),
+        ] {
+            assert!(
+                readme.contains(&stated),
+                "the README does not say {stated:?}"
+            );
+        }
+    }
+
     fn fixtures() -> Vec<(String, String)> {
         let rows: Vec<serde_json::Value> = serde_json::from_str(MADE_BY_DJANGO).unwrap();
         rows.iter()

@@ -351,7 +351,7 @@ impl KeyManager for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::ApiKey;
+    use crate::{key::ApiKey, store::NewKey};
 
     fn loaded(id: &str) -> (KeyRecord, ApiKey) {
         let key = ApiKey::generate().unwrap();
@@ -364,6 +364,32 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    /// A Rust caller is held to the rules the admin API and the command
+    /// keep (found by a review: `NewKey` checked nothing, so a name with a
+    /// bidi override or of any length was stored), one key or a batch;
+    /// a rotation of a key stored before the rules still works.
+    #[test]
+    fn keys_that_do_not_validate_are_refused_by_every_way_in() {
+        let store = MemoryStore::new();
+        for bad in [
+            NewKey::named("evil\u{202e}gnp"),
+            NewKey::named("n".repeat(51)),
+            NewKey::named("x").scopes(["two words"]),
+            NewKey::named("x").owner("a\u{1b}[2J"),
+        ] {
+            let refused = block_on(store.create(bad.clone())).unwrap_err();
+            assert!(refused.is_config(), "{refused:?}");
+            let refused = block_on(store.create_many(vec![NewKey::named("ok"), bad])).unwrap_err();
+            assert!(refused.is_config(), "{refused:?}");
+        }
+        assert_eq!(store.len(), 0);
+        let (mut old, _) = loaded("from before");
+        old.name = "made \u{202e} before the rules".to_owned();
+        block_on(store.insert(old.clone())).unwrap();
+        let rotated = block_on(store.rotate(&old.id, std::time::Duration::from_secs(60))).unwrap();
+        assert_eq!(rotated.new.record().name, old.name);
     }
 
     /// Records loaded from elsewhere keep ids that are not their prefix:

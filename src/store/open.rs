@@ -149,19 +149,37 @@ fn needs(scheme: &str, feature: &str) -> StoreError {
     ))
 }
 
-/// `url` without its password or query (which may carry one), for showing.
+/// `url` without its credentials or query (which may carry a password),
+/// for showing. The credentials run to the last `@` of the URL, so a
+/// password holding `?`, `#`, `/` or `@` (which should be percent-encoded,
+/// but is often written as it is) is never mistaken for the end of the
+/// authority; anything after a `?` or `#` that is left is cut too.
 pub fn redacted(url: &str) -> String {
-    let url = match url.split_once('?') {
-        Some((before, _)) => return format!("{}?…", redacted(before)),
-        None => url,
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
     };
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://…@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let (credentials, rest) = match rest.rsplit_once('@') {
+        Some((_, host)) => (true, host),
+        None => (false, rest),
+    };
+    let (rest, cut) = match rest.find(['?', '#']) {
+        Some(at) => (&rest[..at], true),
+        None => (rest, false),
+    };
+    let mut shown = String::with_capacity(url.len());
+    if let Some(scheme) = scheme {
+        shown.push_str(scheme);
+        shown.push_str("://");
     }
+    if credentials {
+        shown.push_str("…@");
+    }
+    shown.push_str(rest);
+    if cut {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -183,6 +201,37 @@ mod tests {
         assert_eq!(
             redacted("mysql://db/keys?user=app&password=s3cret"),
             "mysql://db/keys?…"
+        );
+    }
+
+    /// Found by a review: the URL was cut at its first `?` before its
+    /// credentials were removed, so `postgres://postgres:S3CR?ETpw@…` was
+    /// shown as `postgres://postgres:S3CR?…`.
+    #[test]
+    fn passwords_holding_url_delimiters_are_not_shown() {
+        for password in [
+            "S3CR?ETpw",
+            "S3CR#ETpw",
+            "S3CR@ETpw",
+            "S3CR/ETpw",
+            "Xq?Zw#Vy/Uk@Tj",
+        ] {
+            for url in [
+                format!("postgres://app:{password}@db:5432/keys"),
+                format!("postgres://app:{password}@db:5432/keys?sslmode=require"),
+                format!("redis+cluster://:{password}@a:7000,b:7000"),
+                format!("mysql://{password}@db"),
+            ] {
+                let shown = redacted(&url);
+                for part in password.split(['?', '#', '@', '/']) {
+                    assert!(!shown.contains(part), "{url} was shown as {shown}");
+                }
+                assert!(shown.contains("…@"), "{url} was shown as {shown}");
+            }
+        }
+        assert_eq!(
+            redacted("postgres://postgres:S3CR?ETpw@db:5432/keys"),
+            "postgres://…@db:5432/keys"
         );
     }
 }

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_rate_limit.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_lineage.sql"),
+    ),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").
@@ -152,9 +156,11 @@ mod revocations {
     /// attempt to listen again (so while it cannot listen, nothing cached
     /// outlives one retry, at most a few seconds), and once listening again.
     /// A connection that stays open but carries nothing (a stalled proxy or
-    /// NAT) is found by a heartbeat: `SELECT 1` on the listening connection
-    /// after every [`heartbeat`](Self::heartbeat) without traffic, which must
-    /// be answered within the heartbeat (at most a second).
+    /// NAT, a pooler in transaction mode that sends `LISTEN` to a server
+    /// connection it then hands to someone else) is found by a heartbeat:
+    /// after every [`heartbeat`](Self::heartbeat) without traffic, a probe is
+    /// sent with `pg_notify` on a connection of its own, and must come back
+    /// on the listening one within the heartbeat (at most a second).
     #[derive(Debug)]
     pub struct PgRevocations(Listener<PgLine>);
 
@@ -178,8 +184,8 @@ mod revocations {
     }
 
     impl PgRevocations {
-        /// How long the listening connection may be quiet before it is
-        /// checked with `SELECT 1`; 5 s by default. A silent dead connection
+        /// How long the listening connection may be quiet before a probe is
+        /// sent through it; 5 s by default. A silent dead or deaf connection
         /// is noticed (and the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
             self.0.set_heartbeat(every);
@@ -224,9 +230,13 @@ mod revocations {
             }
         }
 
-        async fn probe(listener: &mut PgListener) -> Result<(), String> {
-            sqlx::query("SELECT 1")
-                .execute(&mut *listener)
+        /// Through the pool, on a connection other than the listener's, as
+        /// another instance's trigger would.
+        async fn publish(&self, payload: &str) -> Result<(), String> {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(REVOCATION_CHANNEL)
+                .bind(payload)
+                .execute(&self.0)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string())

@@ -34,7 +34,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `last_used_ms`, `rate_limit` (JSON) |
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `lineage`, `last_used_ms`, `rate_limit` (JSON) |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
@@ -517,6 +517,7 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
             .map(|t| number(t, "last_used_ms is not a number"))
             .transpose()?,
         rate_limit: take("rate_limit"),
+        lineage: take("lineage"),
     }
     .into_record()
 }
@@ -870,6 +871,9 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
     if let Some(limit) = &values.rate_limit {
         fields.push(("rate_limit", limit.clone()));
     }
+    if let Some(lineage) = &values.lineage {
+        fields.push(("lineage", lineage.clone()));
+    }
     fields
 }
 
@@ -881,7 +885,7 @@ pub use revocations::RedisRevocations;
 mod revocations {
     use std::{
         sync::{
-            atomic::{AtomicUsize, Ordering},
+            atomic::{AtomicBool, AtomicUsize, Ordering},
             Arc,
         },
         time::Duration,
@@ -894,7 +898,7 @@ mod revocations {
         Client,
     };
 
-    use super::RedisStore;
+    use super::{connection::RedisConnection, RedisStore};
     use crate::store::{Invalidation, InvalidationSource, Line, Listener};
 
     /// Revocations made by other instances, from Redis pub/sub, for a
@@ -905,9 +909,18 @@ mod revocations {
     /// subscribe again (so while it cannot listen, nothing cached outlives
     /// one retry, at most a few seconds), and once subscribed again. A
     /// connection that stays open but carries nothing (a stalled proxy or
-    /// NAT) is found by a heartbeat: a `PING` after every
-    /// [`heartbeat`](Self::heartbeat) without traffic, which must be
-    /// answered within the heartbeat (at most a second).
+    /// NAT, a cluster node cut off from its bus) is found by a heartbeat:
+    /// after every [`heartbeat`](Self::heartbeat) without traffic, a probe is
+    /// published the way revocations are, and must come back within the
+    /// heartbeat (at most a second).
+    ///
+    /// Keys changed past the crate (`HSET … revoked 1` by hand) are heard
+    /// when the server sends keyspace notifications for hashes and generic
+    /// commands (`notify-keyspace-events` holding `K`, `h` and `g`, or `KA`):
+    /// the listener then also subscribes to its namespace's keys' events. A
+    /// server that sends none is said once, as a warning; such a change then
+    /// reaches caches only after their TTL. On a cluster, whose events stay
+    /// on the node that holds the keys, changes by hand are not heard.
     #[derive(Debug)]
     pub struct RedisRevocations(Listener<RedisLine>);
 
@@ -919,9 +932,19 @@ mod revocations {
         clients: Arc<[Client]>,
         next: AtomicUsize,
         channel: String,
+        /// The store's own connection, which probes are published on, as
+        /// revocations are.
+        connection: RedisConnection,
+        /// What the keyspace notifications of the store's record keys are
+        /// published on, before the prefix (`__keyspace@0__:ns:key:`); `None`
+        /// on a cluster.
+        keyspace: Option<String>,
         /// The clients are a cluster's seed nodes: each is checked to be a
         /// member of a working cluster before it is listened to.
         cluster: bool,
+        /// Whether the server was found sending no keyspace notifications
+        /// (warned of once).
+        warned: AtomicBool,
     }
 
     impl RedisStore {
@@ -929,19 +952,26 @@ mod revocations {
         /// A source of the revocations other instances publish, to pass to
         /// [`CachedStore::with_invalidations`](crate::cache::CachedStore::with_invalidations).
         pub fn revocations(&self) -> RedisRevocations {
+            let keyspace = (!self.is_cluster()).then(|| {
+                let db = self.clients[0].get_connection_info().redis_settings().db();
+                format!("__keyspace@{db}__:{}", self.record_key(""))
+            });
             RedisRevocations(Listener::new(RedisLine {
                 clients: self.clients.clone(),
                 next: AtomicUsize::new(0),
                 cluster: self.is_cluster(),
                 channel: self.revocation_channel(),
+                connection: self.connection.clone(),
+                keyspace,
+                warned: AtomicBool::new(false),
             }))
         }
     }
 
     impl RedisRevocations {
-        /// How long the subscription may be quiet before it is checked with a
-        /// `PING`; 5 s by default. A silent dead connection is noticed (and
-        /// the cache flushed) within this plus at most a second.
+        /// How long the subscription may be quiet before a probe is sent
+        /// through it; 5 s by default. A silent dead or deaf connection is
+        /// noticed (and the cache flushed) within this plus at most a second.
         pub fn heartbeat(mut self, every: Duration) -> Self {
             self.0.set_heartbeat(every);
             self
@@ -955,12 +985,35 @@ mod revocations {
         }
     }
 
+    impl RedisLine {
+        /// Whether `client`'s server sends the keyspace notifications a
+        /// change by hand needs: `K` and both `h` and `g` (or `A`, which
+        /// holds them). A server that will not say (`CONFIG` renamed or
+        /// refused) is taken to send none.
+        async fn sends_keyspace_events(client: &Client) -> bool {
+            let flags: Result<Vec<String>, redis::RedisError> = async {
+                let mut connection = client.get_multiplexed_async_connection().await?;
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("notify-keyspace-events")
+                    .query_async(&mut connection)
+                    .await
+            }
+            .await;
+            let Some(flags) = flags.ok().and_then(|pair| pair.into_iter().nth(1)) else {
+                return false;
+            };
+            flags.contains('K')
+                && (flags.contains('A') || (flags.contains('h') && flags.contains('g')))
+        }
+    }
+
     #[async_trait]
     impl Line for RedisLine {
-        type Open = (PubSubSink, PubSubStream);
+        type Open = (PubSubSink, PubSubStream, Option<String>);
         const WHAT: &'static str = "SUBSCRIBE";
 
-        async fn open(&self) -> Result<(PubSubSink, PubSubStream), String> {
+        async fn open(&self) -> Result<Self::Open, String> {
             let node = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
             let client = &self.clients[node];
             if self.cluster {
@@ -986,27 +1039,74 @@ mod revocations {
                     }
                 }
             }
+            let keyspace = match &self.keyspace {
+                Some(keyspace) if Self::sends_keyspace_events(client).await => {
+                    Some(keyspace.clone())
+                }
+                Some(_) => {
+                    if !self.warned.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "Redis sends no keyspace notifications of hashes and generic \
+                             commands: a key changed without this crate (HSET by hand) reaches \
+                             caches only after their TTL; `CONFIG SET notify-keyspace-events Kgh` \
+                             makes such changes heard"
+                        );
+                    }
+                    None
+                }
+                None => None,
+            };
             let subscribed = async {
                 let mut pubsub = client.get_async_pubsub().await?;
                 pubsub.subscribe(&self.channel).await?;
-                Ok::<_, redis::RedisError>(pubsub.split())
+                if let Some(keyspace) = &keyspace {
+                    // The pattern's own special characters in the namespace
+                    // are escaped, so it matches this namespace's keys alone.
+                    pubsub
+                        .psubscribe(format!("{}*", glob_escaped(keyspace)))
+                        .await?;
+                }
+                let (sink, stream) = pubsub.split();
+                Ok::<_, redis::RedisError>((sink, stream, keyspace))
             };
             subscribed.await.map_err(|e| e.to_string())
         }
 
-        /// A message channel's receiver: cancel-safe.
-        async fn recv((_, stream): &mut (PubSubSink, PubSubStream)) -> Option<String> {
+        /// A message channel's receiver: cancel-safe. A keyspace event
+        /// (a record key changed, whatever the command) is its key's prefix.
+        async fn recv((_, stream, keyspace): &mut Self::Open) -> Option<String> {
             let message = stream.next().await?;
+            if let Some(keyspace) = keyspace.as_deref() {
+                if let Some(prefix) = message.get_channel_name().strip_prefix(keyspace) {
+                    return Some(prefix.to_owned());
+                }
+            }
             // A payload that is not text is not a prefix: it is ignored, not a loss.
             Some(message.get_payload::<String>().unwrap_or_default())
         }
 
-        async fn probe((sink, _): &mut (PubSubSink, PubSubStream)) -> Result<(), String> {
-            sink.ping::<redis::Value>()
+        async fn publish(&self, payload: &str) -> Result<(), String> {
+            let mut connection = self.connection.clone();
+            redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(payload)
+                .query_async::<i64>(&mut connection)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string())
         }
+    }
+
+    /// `text` with the glob characters of a Redis pattern escaped.
+    fn glob_escaped(text: &str) -> String {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        escaped
     }
 }
 

@@ -33,6 +33,7 @@ pub(crate) struct RawRecord {
     pub(crate) metadata: String,
     pub(crate) replaces: Option<String>,
     pub(crate) replaced_by: Option<String>,
+    pub(crate) lineage: Option<String>,
     pub(crate) last_used_ms: Option<i64>,
     /// JSON, as [`RateLimit::to_json`] writes it; read exactly or refused.
     pub(crate) rate_limit: Option<String>,
@@ -76,6 +77,7 @@ impl RawRecord {
             metadata,
             replaces: self.replaces,
             replaced_by: self.replaced_by,
+            lineage: self.lineage,
             last_used: self.last_used_ms.map(from_millis),
             rate_limit,
         })
@@ -97,6 +99,7 @@ pub(crate) struct InsertValues {
     pub(crate) metadata: String,
     pub(crate) replaces: Option<String>,
     pub(crate) replaced_by: Option<String>,
+    pub(crate) lineage: Option<String>,
     pub(crate) last_used_ms: Option<i64>,
     pub(crate) rate_limit: Option<String>,
 }
@@ -130,6 +133,7 @@ impl InsertValues {
             owner: record.owner,
             replaces: record.replaces,
             replaced_by: record.replaced_by,
+            lineage: record.lineage,
         })
     }
 }

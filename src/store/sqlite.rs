@@ -64,6 +64,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_rate_limit.sql"),
     ),
+    (5, include_str!("../../migrations/sqlite/0005_lineage.sql")),
 ];
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.

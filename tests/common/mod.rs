@@ -675,3 +675,185 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
     static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     ALONE.lock().await
 }
+
+/// Which server protocol a [`deaf_proxy`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushes {
+    /// PostgreSQL's (without TLS): notifications are messages of type `A`.
+    Postgres,
+    /// Redis's RESP: pub/sub messages are arrays starting `message` or `pmessage`.
+    Redis,
+}
+
+/// A proxy to `target` that forwards every request and its answer, but
+/// drops the messages the server pushes to subscribers: a line that
+/// answers its heartbeat and delivers nothing, as behind a pooler in
+/// transaction mode or on a cluster node cut off from its bus.
+pub async fn deaf_proxy(target: &str, pushes: Pushes) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = target.to_owned();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = inbound.into_split();
+                let (mut server_read, mut server_write) = outbound.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut pending: Vec<u8> = Vec::new();
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(read @ 1..) = server_read.read(&mut buffer).await {
+                    pending.extend_from_slice(&buffer[..read]);
+                    let mut passed = Vec::new();
+                    let mut at = 0;
+                    while let Some(len) = message_len(pushes, &pending[at..]) {
+                        let message = &pending[at..at + len];
+                        if !is_push(pushes, message) {
+                            passed.extend_from_slice(message);
+                        }
+                        at += len;
+                    }
+                    pending.drain(..at);
+                    if client_write.write_all(&passed).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    addr
+}
+
+/// The length of the whole message at the start of `bytes`, if it is all there.
+fn message_len(pushes: Pushes, bytes: &[u8]) -> Option<usize> {
+    match pushes {
+        Pushes::Postgres => {
+            let len = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize;
+            (bytes.len() > len).then_some(len + 1)
+        }
+        Pushes::Redis => resp_len(bytes),
+    }
+}
+
+fn is_push(pushes: Pushes, message: &[u8]) -> bool {
+    match pushes {
+        Pushes::Postgres => message[0] == b'A',
+        Pushes::Redis => {
+            // `*3\r\n$7\r\nmessage\r\n…` or `*4\r\n$8\r\npmessage\r\n…`
+            // (RESP2), `>…` (RESP3): the first element names the kind.
+            let Some(line_end) = message.windows(2).position(|w| w == b"\r\n") else {
+                return false;
+            };
+            let rest = &message[line_end + 2..];
+            (message[0] == b'*' || message[0] == b'>')
+                && (rest.starts_with(b"$7\r\nmessage\r\n")
+                    || rest.starts_with(b"$8\r\npmessage\r\n"))
+        }
+    }
+}
+
+/// The length of the RESP value at the start of `bytes`, if it is all there.
+fn resp_len(bytes: &[u8]) -> Option<usize> {
+    let line_end = bytes.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(&bytes[1..line_end]).ok()?;
+    let after_head = line_end + 2;
+    match bytes[0] {
+        b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(after_head),
+        b'$' | b'!' | b'=' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after_head);
+            }
+            let end = after_head + n as usize + 2;
+            (bytes.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            let elements = if matches!(bytes[0], b'%' | b'|') {
+                n * 2
+            } else {
+                n.max(0)
+            };
+            let mut at = after_head;
+            for _ in 0..elements {
+                at += resp_len(&bytes[at..])?;
+            }
+            Some(at)
+        }
+        _ => None,
+    }
+}
+
+/// Everything `tracing` says in a test binary, from one global subscriber.
+/// (A subscriber per test, set as its thread's default, missed an event now
+/// and then: events on other threads go elsewhere, and another test's
+/// subscriber coming and going can leave a callsite's cached interest at
+/// "never".) Tests find their own lines by the ids they made.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// The binary's log, capturing from the first call on.
+    pub fn captured() -> &'static Log {
+        static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let log = Log::default();
+            let writer = log.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::DEBUG)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in a test binary");
+            log
+        })
+    }
+
+    /// Every line so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The lines that hold every one of `parts`.
+    pub fn lines_with(&self, parts: &[&str]) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|line| parts.iter().all(|part| line.contains(part)))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The first line holding every one of `parts`, waiting for it (a
+    /// minute at most: events from other tasks come when they come).
+    pub async fn wait_for(&self, parts: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(line) = self.lines_with(parts).into_iter().next() {
+                return line;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line with {parts:?} in a minute; the log:\n{}",
+                self.text()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}

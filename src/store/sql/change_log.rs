@@ -60,8 +60,9 @@ pub(crate) struct ChangeLogSql {
 /// The columns of this crate's own table whose change a cache must hear
 /// of: all but `last_used_ms`, which the last-use tracker writes every
 /// minute and which changes nothing a cache serves. Migration 3 added
-/// `replaces`, `replaced_by` and `last_used_ms`; migration 4 `rate_limit`.
-const NATIVE_WATCHED: [&str; 13] = [
+/// `replaces`, `replaced_by` and `last_used_ms`; migration 4 `rate_limit`;
+/// migration 5 `lineage`.
+const NATIVE_WATCHED: [&str; 14] = [
     "id",
     "prefix",
     "hashed_key",
@@ -75,10 +76,11 @@ const NATIVE_WATCHED: [&str; 13] = [
     "replaces",
     "replaced_by",
     "rate_limit",
+    "lineage",
 ];
 
 /// The migration that made the native table as it is now.
-const LATEST: u8 = 4;
+const LATEST: u8 = 5;
 
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
@@ -94,7 +96,8 @@ impl ChangeLogSql {
     }
 
     /// Migration `version`'s change to the triggers of this crate's own
-    /// table (3: ignore last-use writes; 4: watch `rate_limit` too): the
+    /// table (3: ignore last-use writes; 4: watch `rate_limit` too; 5:
+    /// `lineage` too): the
     /// new update trigger goes in, then the one before comes out (both log
     /// while both exist: a change is logged twice, never missed).
     pub(crate) fn upgrade(dialect: Dialect, version: u8) -> Vec<String> {
@@ -112,7 +115,8 @@ impl ChangeLogSql {
         match version {
             0..=2 => None,
             3 => Some((&NATIVE_WATCHED[..12], "upd2")),
-            _ => Some((&NATIVE_WATCHED[..], "upd3")),
+            4 => Some((&NATIVE_WATCHED[..13], "upd3")),
+            _ => Some((&NATIVE_WATCHED[..], "upd4")),
         }
     }
 
@@ -131,7 +135,7 @@ impl ChangeLogSql {
         let tag = format!("{short}_{}", hex::encode(&sha2::Sha256::digest(full)[..4]));
         // On this crate's own table, once it has a last-use column, the
         // update trigger watches the other columns only, under a name of
-        // its migration's own (`upd2`, `upd3`), so each migration can put
+        // its migration's own (`upd2` to `upd4`), so each migration can put
         // it in beside the one before.
         let version = if schema.is_drf() { 2 } else { version };
         let (watched, update_tag) = match Self::watched(version) {
@@ -142,7 +146,7 @@ impl ChangeLogSql {
             format!("api_key_auth_log_{update_tag}_{tag}"),
             format!("api_key_auth_log_del_{tag}"),
         ];
-        let older_updates: Vec<String> = ["upd", "upd2", "upd3"]
+        let older_updates: Vec<String> = ["upd", "upd2", "upd3", "upd4"]
             .iter()
             .filter(|older| **older != update_tag)
             .map(|older| format!("api_key_auth_log_{older}_{tag}"))

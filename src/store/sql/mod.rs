@@ -32,7 +32,9 @@ pub(crate) use statements::{
 /// table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
 /// lifecycle columns (`replaces`, `replaced_by`, `last_used_ms`) and change
 /// triggers that ignore last-use writes; 4 the `rate_limit` column, watched
-/// by the triggers too.
+/// by the triggers too; 5 the `lineage` column, watched too, and on
+/// PostgreSQL the triggers that announce every change (and a `TRUNCATE`),
+/// which until then only `install_change_triggers` put in.
 pub(crate) fn native_migrations(
     dialect: Dialect,
     files: &[(i64, &str)],
@@ -64,5 +66,13 @@ pub(crate) fn native_migrations(
     let mut fourth = file(4);
     fourth.extend(ChangeLogSql::upgrade(dialect, 4));
     migrations.push((4, fourth));
+    let mut fifth = file(5);
+    match dialect {
+        Dialect::Postgres => {
+            fifth.extend(statements::postgres_change_triggers(&Schema::Native, true))
+        }
+        Dialect::Sqlite | Dialect::MySql => fifth.extend(ChangeLogSql::upgrade(dialect, 5)),
+    }
+    migrations.push((5, fifth));
     migrations
 }

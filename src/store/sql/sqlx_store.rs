@@ -565,6 +565,7 @@ where
             .bind(values.replaced_by)
             .bind(values.last_used_ms)
             .bind(values.rate_limit)
+            .bind(values.lineage)
     } else {
         query
     }
@@ -614,6 +615,7 @@ where
         replaced_by: row.try_get("replaced_by")?,
         last_used_ms: row.try_get("last_used_ms")?,
         rate_limit: row.try_get("rate_limit")?,
+        lineage: row.try_get("lineage")?,
     })
 }
 

@@ -446,7 +446,7 @@ impl InsertRows {
         if self.drf {
             7
         } else {
-            14
+            15
         }
     }
 
@@ -464,7 +464,7 @@ impl InsertRows {
                 p(7),
             ]
         } else {
-            (1..=14).map(p).collect()
+            (1..=15).map(p).collect()
         };
         format!("({})", values.join(", "))
     }
@@ -491,11 +491,11 @@ impl Statements {
         let (find, by_id, list, insert_rows, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
-                     scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit";
+                     scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit, lineage";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}, {}, {}, last_used_ms, {}",
+                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -507,6 +507,7 @@ impl Statements {
                     text("replaces"),
                     text("replaced_by"),
                     text("rate_limit"),
+                    text("lineage"),
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
@@ -535,7 +536,8 @@ impl Statements {
                     "{}, {}, {}, {}, {} AS created_ms, {} AS expires_ms, \
                      expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata, \
-                     {} AS replaces, {} AS replaced_by, {} AS last_used_ms, {} AS rate_limit",
+                     {} AS replaces, {} AS replaced_by, {} AS last_used_ms, {} AS rate_limit, \
+                     {} AS lineage",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
                     dialect.read_text("hashed_key", "hashed_key"),
@@ -549,6 +551,7 @@ impl Statements {
                     dialect.null_text(),
                     dialect.null_text(),
                     dialect.null_int(),
+                    dialect.null_text(),
                     dialect.null_text(),
                 );
                 (
@@ -655,14 +658,19 @@ impl Statements {
 /// and the new one too when an update changes it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // pinned by the tests whatever the features
 pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<String> {
+    use crate::store::EVERY_KEY;
     let table = match schema {
         Schema::Native => "api_keys".to_owned(),
         Schema::Drf(table) => table.quoted(Dialect::Postgres),
     };
-    let drop = format!("DROP TRIGGER IF EXISTS api_key_auth_announce_change ON {table}");
+    let drop = [
+        format!("DROP TRIGGER IF EXISTS api_key_auth_announce_change ON {table}"),
+        format!("DROP TRIGGER IF EXISTS api_key_auth_announce_truncate ON {table}"),
+    ];
     if !install {
-        return vec![drop];
+        return drop.to_vec();
     }
+    let [drop_change, drop_truncate] = drop;
     vec![
         // An update that changed nothing but `last_used_ms` (the last-use
         // tracker's writes) is not announced: it changes nothing a cache serves.
@@ -676,10 +684,23 @@ pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<St
              PERFORM pg_notify('{REVOCATION_CHANNEL}', NEW.prefix); END IF; \
              RETURN NULL; END $$"
         ),
-        drop,
+        // A TRUNCATE fires no row trigger: a statement-level one says
+        // "everything", which a listener hears as a flush.
+        format!(
+            "CREATE OR REPLACE FUNCTION api_key_auth_announce_truncate() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN \
+             PERFORM pg_notify('{REVOCATION_CHANNEL}', '{EVERY_KEY}'); \
+             RETURN NULL; END $$"
+        ),
+        drop_change,
         format!(
             "CREATE TRIGGER api_key_auth_announce_change AFTER UPDATE OR DELETE ON {table} \
              FOR EACH ROW EXECUTE FUNCTION api_key_auth_announce_change()"
+        ),
+        drop_truncate,
+        format!(
+            "CREATE TRIGGER api_key_auth_announce_truncate AFTER TRUNCATE ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION api_key_auth_announce_truncate()"
         ),
     ]
 }

@@ -122,6 +122,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         replaced_by: row.get("replaced_by")?,
         last_used_ms: row.get("last_used_ms")?,
         rate_limit: row.get("rate_limit")?,
+        lineage: row.get("lineage")?,
     })
 }
 
@@ -214,6 +215,7 @@ fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
         params.push(text(values.replaced_by));
         params.push(int(values.last_used_ms));
         params.push(text(values.rate_limit));
+        params.push(text(values.lineage));
     }
     params
 }
