@@ -21,8 +21,8 @@ use api_key_auth::{
     cache::CachedStore,
     last_use::LastUseTracker,
     store::{
-        open::{open, redacted, Opened},
-        PageRequest,
+        open::{open, open_with, redacted, Opened},
+        PageRequest, Schema,
     },
     throttle::Throttle,
     ApiKeyLayer, AuthFailure, Authenticator, ErrorChain, Identity, KeyManager, NewKey,
@@ -81,33 +81,47 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
             return Err(format!("APIKEY_STORE_SCHEMA is `native` or `drf`, not {other:?}").into())
         }
     };
-    let store: Arc<dyn KeyManager> = match open(&url, drf)
-        .await
-        .map_err(|e| format!("APIKEY_STORE: {}", ErrorChain(&e)))?
-    {
-        // Many instances share the table: cache, and hear of revocations made by the others.
-        Opened::Postgres(store) => {
-            let revocations = store.revocations();
-            Arc::new(CachedStore::new(store).with_invalidations(revocations))
+    // A Django table's naive dates are in Django's TIME_ZONE when its
+    // USE_TZ is False: APIKEY_DRF_TIME_ZONE=Europe/Berlin says so.
+    let opened = match std::env::var("APIKEY_DRF_TIME_ZONE") {
+        Ok(zone) if drf => {
+            let schema = Schema::drf()
+                .with_naive_time_zone(&zone)
+                .map_err(|e| format!("APIKEY_DRF_TIME_ZONE: {}", ErrorChain(&e)))?;
+            open_with(&url, schema).await
         }
-        Opened::Redis(store) => {
-            let revocations = store.revocations();
-            Arc::new(CachedStore::new(store).with_invalidations(revocations))
+        Ok(_) => {
+            return Err(
+                "APIKEY_DRF_TIME_ZONE is for a Django table (APIKEY_STORE_SCHEMA=drf)".into(),
+            )
         }
-        // SQLite and MySQL: cache, and follow the change log, which hears
-        // of revocations made by other processes (the `api-key` command,
-        // a second server, Django once `api-key migrate` put its triggers in).
-        Opened::Sqlite(store) => {
-            let revocations = store.revocations();
-            Arc::new(CachedStore::new(store).with_invalidations(revocations))
-        }
-        Opened::MySql(store) => {
-            let revocations = store.revocations();
-            Arc::new(CachedStore::new(store).with_invalidations(revocations))
-        }
-        // Memory: already in this process; a cache would only copy it.
-        other => other.into_manager(),
+        Err(_) => open(&url, drf).await,
     };
+    let store: Arc<dyn KeyManager> =
+        match opened.map_err(|e| format!("APIKEY_STORE: {}", ErrorChain(&e)))? {
+            // Many instances share the table: cache, and hear of revocations made by the others.
+            Opened::Postgres(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            Opened::Redis(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            // SQLite and MySQL: cache, and follow the change log, which hears
+            // of revocations made by other processes (the `api-key` command,
+            // a second server, Django once `api-key migrate` put its triggers in).
+            Opened::Sqlite(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            Opened::MySql(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            // Memory: already in this process; a cache would only copy it.
+            other => other.into_manager(),
+        };
     let shown = redacted(&url);
     Ok((
         store,

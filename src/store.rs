@@ -241,7 +241,10 @@ impl KeyUse {
 
 /// The message on a revocation channel that stands for every key (a table
 /// emptied at once): no prefix, which is 8 letters and digits.
-#[cfg_attr(not(any(feature = "postgres", feature = "cache")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "postgres", all(feature = "cache", feature = "redis"))),
+    allow(dead_code)
+)]
 pub(crate) const EVERY_KEY: &str = "*";
 
 /// The outcome of a lookup: the record, `None` for an unknown prefix, or a store failure.

@@ -18,8 +18,8 @@ use api_key_auth::{
     key_format::KeyFormat,
     limit::RateLimit,
     store::{
-        open::{open, redacted, Opened},
-        rfc3339, KeyFilter, PageRequest, MAX_BATCH, MAX_PAGE,
+        open::{open, open_with, redacted, Opened},
+        rfc3339, KeyFilter, PageRequest, Schema, MAX_BATCH, MAX_PAGE,
     },
     AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
 };
@@ -57,6 +57,13 @@ struct Cli {
         default_value_t = SchemaArg::Native
     )]
     schema: SchemaArg,
+
+    /// With `--schema drf`: the time zone the Django table's dates are in,
+    /// when Django runs with `USE_TZ = False` (its `TIME_ZONE`, an IANA name
+    /// such as Europe/Berlin). UTC by default, as Django writes them with
+    /// `USE_TZ = True`. PostgreSQL's columns carry their zone: no need there.
+    #[arg(long, env = "APIKEY_DRF_TIME_ZONE", global = true, value_name = "ZONE")]
+    drf_time_zone: Option<String>,
 
     /// Hand out keys behind this brand, with a checksum, so secret scanners
     /// find leaked ones (`myco_…`); `check` reads both forms.
@@ -258,9 +265,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Some(brand) => KeyFormat::branded(brand).map_err(|e| format!("--brand: {e}"))?,
         None => KeyFormat::Drf,
     };
-    let opened = open(&url, drf)
-        .await
-        .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?;
+    let opened = match &cli.drf_time_zone {
+        Some(zone) if drf => {
+            let schema = Schema::drf()
+                .with_naive_time_zone(zone)
+                .map_err(|e| format!("--drf-time-zone: {}", ErrorChain(&e)))?;
+            open_with(&url, schema).await
+        }
+        Some(_) => return Err("--drf-time-zone is for a Django table: add --schema drf".into()),
+        None => open(&url, drf).await,
+    }
+    .map_err(|e| format!("cannot open {}: {}", redacted(&url), ErrorChain(&e)))?;
     if let Command::Migrate { remove_triggers } = cli.command {
         migrate(opened, &url, remove_triggers).await?;
         return Ok(ExitCode::SUCCESS);

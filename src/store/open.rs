@@ -62,66 +62,29 @@ impl Opened {
 /// created or upgraded on opening. An error says what was wrong: a URL of no
 /// known kind, a kind this build leaves out, a store that cannot be reached.
 pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    let no_drf = |what: &str| {
-        StoreError::config(format!(
-            "a djangorestframework-api-key table lives in SQLite, PostgreSQL or MySQL, not {what}"
-        ))
-    };
+    if drf {
+        #[cfg(feature = "_sql")]
+        return open_with(url, crate::store::Schema::drf()).await;
+        #[cfg(not(feature = "_sql"))]
+        return Err(no_drf(scheme_of(url)));
+    }
+    let scheme = scheme_of(url);
     match scheme {
-        "memory" if url == "memory" => {
-            if drf {
-                return Err(no_drf("memory"));
-            }
-            Ok(Opened::Memory(MemoryStore::new()))
-        }
-        "sqlite" => {
-            #[cfg(feature = "sqlite")]
-            {
-                use crate::store::sqlite::SqliteStore;
-                let store = if drf {
-                    SqliteStore::connect_drf(url).await?
-                } else {
-                    SqliteStore::connect(url).await?
-                };
-                Ok(Opened::Sqlite(store))
-            }
-            #[cfg(not(feature = "sqlite"))]
-            Err(needs(scheme, "sqlite"))
-        }
-        "postgres" | "postgresql" => {
-            #[cfg(feature = "postgres")]
-            {
-                use crate::store::postgres::PostgresStore;
-                let store = if drf {
-                    PostgresStore::connect_drf(url).await?
-                } else {
-                    PostgresStore::connect(url).await?
-                };
-                Ok(Opened::Postgres(store))
-            }
-            #[cfg(not(feature = "postgres"))]
-            Err(needs(scheme, "postgres"))
-        }
-        "mysql" | "mariadb" => {
-            #[cfg(feature = "mysql")]
-            {
-                use crate::store::mysql::MySqlStore;
-                let url = url.replacen("mariadb://", "mysql://", 1);
-                let store = if drf {
-                    MySqlStore::connect_drf(&url).await?
-                } else {
-                    MySqlStore::connect(&url).await?
-                };
-                Ok(Opened::MySql(store))
-            }
-            #[cfg(not(feature = "mysql"))]
-            Err(needs(scheme, "mysql"))
+        "memory" if url == "memory" => Ok(Opened::Memory(MemoryStore::new())),
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            #[cfg(feature = "_sql")]
+            return open_with(url, crate::store::Schema::Native).await;
+            #[cfg(not(feature = "_sql"))]
+            Err(needs(
+                scheme,
+                match scheme {
+                    "sqlite" => "sqlite",
+                    "mysql" | "mariadb" => "mysql",
+                    _ => "postgres",
+                },
+            ))
         }
         "redis" | "rediss" | "redis+cluster" => {
-            if drf {
-                return Err(no_drf("Redis"));
-            }
             #[cfg(feature = "redis")]
             {
                 Ok(Opened::Redis(
@@ -131,14 +94,96 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
             #[cfg(not(feature = "redis"))]
             Err(needs(
                 scheme,
-                if scheme == "redis+cluster" { "redis-cluster" } else { "redis" },
+                if scheme == "redis+cluster" {
+                    "redis-cluster"
+                } else {
+                    "redis"
+                },
             ))
         }
-        _ => Err(StoreError::config(format!(
-            "a store is `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`, not {:?}",
-            redacted(url)
-        ))),
+        _ => Err(unknown(url)),
     }
+}
+
+/// Opens the SQL store `url` names (SQLite, PostgreSQL or MySQL) serving
+/// `schema`'s table: this crate's own, created or upgraded on opening, or a
+/// djangorestframework-api-key one, perhaps with its naive dates in a time
+/// zone ([`Schema::with_naive_time_zone`](crate::store::Schema::with_naive_time_zone)).
+#[cfg(feature = "_sql")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
+pub async fn open_with(url: &str, schema: crate::store::Schema) -> Result<Opened, StoreError> {
+    let scheme = scheme_of(url);
+    let native = !schema.is_drf();
+    match scheme {
+        "sqlite" => {
+            #[cfg(feature = "sqlite")]
+            {
+                let store = crate::store::sqlite::SqliteStore::open(url, schema).await?;
+                if native {
+                    store.migrate().await?;
+                }
+                Ok(Opened::Sqlite(store))
+            }
+            #[cfg(not(feature = "sqlite"))]
+            Err(needs(scheme, "sqlite"))
+        }
+        "postgres" | "postgresql" => {
+            #[cfg(feature = "postgres")]
+            {
+                let store = crate::store::postgres::PostgresStore::open(url, schema).await?;
+                if native {
+                    store.migrate().await?;
+                }
+                Ok(Opened::Postgres(store))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Err(needs(scheme, "postgres"))
+        }
+        "mysql" | "mariadb" => {
+            #[cfg(feature = "mysql")]
+            {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let store = crate::store::mysql::MySqlStore::open(&url, schema).await?;
+                if native {
+                    store.migrate().await?;
+                }
+                Ok(Opened::MySql(store))
+            }
+            #[cfg(not(feature = "mysql"))]
+            Err(needs(scheme, "mysql"))
+        }
+        "memory" | "redis" | "rediss" | "redis+cluster" if !native => {
+            Err(no_drf(if scheme == "memory" {
+                "memory"
+            } else {
+                "Redis"
+            }))
+        }
+        "memory" | "redis" | "rediss" | "redis+cluster" => Err(StoreError::config(format!(
+            "{scheme} is no SQL store: a table layout is for SQLite, PostgreSQL or MySQL"
+        ))),
+        _ => Err(unknown(url)),
+    }
+}
+
+fn scheme_of(url: &str) -> &str {
+    url.split(':').next().unwrap_or_default()
+}
+
+fn no_drf(what: &str) -> StoreError {
+    StoreError::config(format!(
+        "a djangorestframework-api-key table lives in SQLite, PostgreSQL or MySQL, not {what}"
+    ))
+}
+
+fn unknown(url: &str) -> StoreError {
+    StoreError::config(format!(
+        "a store is `memory`, `sqlite:PATH`, `postgres://…`, `mysql://…` or `redis://…`, not {:?}",
+        redacted(url)
+    ))
 }
 
 /// The store kind `scheme` is one this build leaves out.

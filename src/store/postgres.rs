@@ -85,7 +85,14 @@ impl PostgresStore {
     /// djangorestframework-api-key table, `rest_framework_api_key_apikey`.
     /// Nothing is created; new keys are hashed as DRF hashes them.
     pub async fn connect_drf(url: &str) -> Result<Self, StoreError> {
-        Ok(Self::new(pool(url).await?, Schema::drf()))
+        Self::open(url, Schema::drf()).await
+    }
+
+    /// Connects a pool to `url` and serves `schema`'s table, creating
+    /// nothing: with [`Schema::Native`], call [`migrate`](Self::migrate)
+    /// once before use.
+    pub async fn open(url: &str, schema: Schema) -> Result<Self, StoreError> {
+        Ok(Self::new(pool(url).await?, schema))
     }
 
     /// Applies the shipped migrations not yet applied. Safe to run at every

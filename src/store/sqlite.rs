@@ -188,7 +188,7 @@ impl KeyStore for SqliteStore {
             queries::find_row(conn, &sql.find, prefix.as_str())
         })
         .await?;
-        found(raw, prefix)
+        found(raw, prefix, &self.schema)
     }
 
     fn hash_algorithm(&self) -> Option<Algorithm> {
@@ -239,17 +239,20 @@ impl KeyManager for SqliteStore {
 
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         let sql = self.sql.clone();
-        records(run(&self.pool, move |conn| queries::all_rows(conn, &sql.list)).await?)
+        records(
+            run(&self.pool, move |conn| queries::all_rows(conn, &sql.list)).await?,
+            &self.schema,
+        )
     }
 
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
         let statement = self.sql.page(request)?;
-        let values = PageValues::of(request, SystemTime::now());
+        let values = PageValues::of(request, SystemTime::now(), &self.schema);
         let rows = run(&self.pool, move |conn| {
             queries::page_rows(conn, &statement, &values)
         })
         .await?;
-        page(rows, request.limit())
+        page(rows, request.limit(), &self.schema)
     }
 
     async fn replace(
@@ -301,7 +304,7 @@ impl KeyManager for SqliteStore {
             queries::find_row(conn, &sql.by_id, &key)
         })
         .await?;
-        found_by_id(raw, id)
+        found_by_id(raw, id, &self.schema)
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {

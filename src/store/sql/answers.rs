@@ -14,13 +14,23 @@ use crate::{
     },
 };
 
+/// A row checked into a record, its dates read in `schema`'s time zone.
+fn record_of(mut raw: RawRecord, schema: &Schema) -> Result<KeyRecord, StoreError> {
+    raw.created_ms = schema.stored_to_utc(raw.created_ms)?;
+    raw.expires_ms = raw
+        .expires_ms
+        .map(|ms| schema.stored_to_utc(ms))
+        .transpose()?;
+    raw.into_record()
+}
+
 /// A lookup by prefix. A table compared without regard to case (a DRF
 /// table in MySQL's default collation) may give a prefix's twin: not a match.
-pub(crate) fn found(raw: Option<RawRecord>, prefix: Prefix) -> Lookup {
+pub(crate) fn found(raw: Option<RawRecord>, prefix: Prefix, schema: &Schema) -> Lookup {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let record = raw.into_record()?;
+    let record = record_of(raw, schema)?;
     Ok((record.prefix == prefix).then(|| Arc::new(record)))
 }
 
@@ -28,25 +38,29 @@ pub(crate) fn found(raw: Option<RawRecord>, prefix: Prefix) -> Lookup {
 pub(crate) fn found_by_id(
     raw: Option<RawRecord>,
     id: &str,
+    schema: &Schema,
 ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let record = raw.into_record()?;
+    let record = record_of(raw, schema)?;
     Ok((record.id == id).then(|| Arc::new(record)))
 }
 
 /// Rows checked into records; one that does not check fails them all.
-pub(crate) fn records(rows: Vec<RawRecord>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+pub(crate) fn records(
+    rows: Vec<RawRecord>,
+    schema: &Schema,
+) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
     rows.into_iter()
-        .map(|raw| Ok(Arc::new(raw.into_record()?)))
+        .map(|raw| Ok(Arc::new(record_of(raw, schema)?)))
         .collect()
 }
 
 /// A page from rows read with one row past `limit`, which says whether a
 /// next page exists.
-pub(crate) fn page(rows: Vec<RawRecord>, limit: u32) -> Result<Page, StoreError> {
-    Ok(Page::of(records(rows)?, limit))
+pub(crate) fn page(rows: Vec<RawRecord>, limit: u32, schema: &Schema) -> Result<Page, StoreError> {
+    Ok(Page::of(records(rows, schema)?, limit))
 }
 
 /// The checks a rotation makes of the old key's row, read (and locked) in
@@ -61,7 +75,7 @@ pub(crate) fn rotation(
     schema: &Schema,
 ) -> Result<(Arc<KeyRecord>, Retired), StoreError> {
     let old = raw
-        .map(RawRecord::into_record)
+        .map(|raw| record_of(raw, schema))
         .transpose()?
         .filter(|record| record.id == old_id)
         .ok_or_else(|| StoreError::not_found(format!("no key has the id {old_id:?}")))?;
@@ -77,7 +91,9 @@ pub(crate) fn rotation(
     }
     let values = Retired {
         revoked: retired.revoked,
-        expires_ms: retired.expires.map(to_millis),
+        expires_ms: retired
+            .expires
+            .map(|at| schema.utc_to_stored(to_millis(at))),
         replaced_by: retired.replaced_by.clone(),
     };
     Ok((Arc::new(retired), values))
@@ -97,7 +113,9 @@ pub(crate) fn new_row(
     schema: &Schema,
 ) -> Result<(String, InsertValues), StoreError> {
     let drf = schema.is_drf();
-    let values = InsertValues::new(record, drf)?;
+    let mut values = InsertValues::new(record, drf)?;
+    values.created_ms = schema.utc_to_stored(values.created_ms);
+    values.expires_ms = values.expires_ms.map(|ms| schema.utc_to_stored(ms));
     let id = if drf {
         // djangorestframework-api-key's primary key: the prefix and the hash, joined by a dot.
         format!("{}.{}", values.prefix, values.hashed_key)

@@ -39,6 +39,72 @@ pub enum Schema {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrfTable {
     name: String,
+    /// The time zone of the table's naive dates; `None`: UTC.
+    naive: Option<NaiveZone>,
+}
+
+/// The time zone a Django table's naive dates are written in, by its IANA
+/// name: Django with `USE_TZ = False` writes local time (its `TIME_ZONE`)
+/// into SQLite's text dates and MySQL's `DATETIME`s, which say no zone.
+#[derive(Debug, Clone)]
+struct NaiveZone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl PartialEq for NaiveZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for NaiveZone {}
+
+impl NaiveZone {
+    /// A naive date (milliseconds read as if UTC) as the instant it names
+    /// in this zone. A local time that happens twice (a clock set back) is
+    /// the earlier instant, so an expiry never comes later than it could;
+    /// one that never happens (a clock set forward) is read with the offset
+    /// before the jump.
+    fn to_utc(&self, naive_ms: i64) -> Result<i64, StoreError> {
+        let civil = jiff::tz::TimeZone::UTC.to_datetime(timestamp(naive_ms));
+        let at = self
+            .zone
+            .to_ambiguous_timestamp(civil)
+            .earlier()
+            .map_err(|e| {
+                StoreError::invalid_record(format!(
+                    "a date in {} that does not name an instant: {e}",
+                    self.name
+                ))
+            })?;
+        Ok(at.as_millisecond())
+    }
+
+    /// The naive date (milliseconds as if UTC) this zone's clocks show at
+    /// the instant `utc_ms`.
+    fn from_utc(&self, utc_ms: i64) -> i64 {
+        let civil = self.zone.to_datetime(timestamp(utc_ms));
+        jiff::tz::TimeZone::UTC
+            .to_timestamp(civil)
+            .unwrap_or(if utc_ms > 0 {
+                jiff::Timestamp::MAX
+            } else {
+                jiff::Timestamp::MIN
+            })
+            .as_millisecond()
+    }
+}
+
+/// `ms` as a timestamp, at the end of jiff's range (a day short of the
+/// year 10000) when beyond it: only the latest expiry a key can be given
+/// is, and a day there changes nothing.
+fn timestamp(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 {
+        jiff::Timestamp::MAX
+    } else {
+        jiff::Timestamp::MIN
+    })
 }
 
 impl DrfTable {
@@ -59,6 +125,7 @@ impl DrfTable {
         }
         Ok(Self {
             name: name.to_owned(),
+            naive: None,
         })
     }
 
@@ -102,7 +169,79 @@ impl Schema {
     pub fn drf() -> Self {
         Self::Drf(DrfTable {
             name: "rest_framework_api_key_apikey".to_owned(),
+            naive: None,
         })
+    }
+
+    /// Reads and writes the table's dates as local times in `zone` (an IANA
+    /// name, `Europe/Berlin`), for a Django service with `USE_TZ = False`,
+    /// which writes its `TIME_ZONE`'s local time into SQLite's text dates
+    /// and MySQL's `DATETIME`s; they say no zone, and are read as UTC
+    /// otherwise (what Django writes with `USE_TZ = True`, its default since
+    /// 5.0). PostgreSQL's `timestamptz` columns carry their instant: there
+    /// this changes nothing. A local time a clock passes twice is read as
+    /// the earlier instant, so an expiry never comes late.
+    ///
+    /// ```
+    /// use api_key_auth::store::Schema;
+    ///
+    /// let schema = Schema::drf().with_naive_time_zone("Asia/Tokyo")?;
+    /// assert!(Schema::drf().with_naive_time_zone("Mars/Olympus_Mons").is_err());
+    /// assert!(Schema::Native.with_naive_time_zone("UTC").is_err());
+    /// # let _ = schema; Ok::<(), api_key_auth::StoreError>(())
+    /// ```
+    pub fn with_naive_time_zone(self, zone: &str) -> Result<Self, StoreError> {
+        let Self::Drf(mut table) = self else {
+            return Err(StoreError::config(
+                "this crate's own table keeps its times as milliseconds since the epoch, in no \
+                 time zone: only a djangorestframework-api-key table has naive dates",
+            ));
+        };
+        let found = jiff::tz::TimeZone::get(zone).map_err(|e| {
+            StoreError::config(format!(
+                "{zone:?} is not a time zone this system knows (an IANA name such as \
+                 Europe/Berlin): {e}"
+            ))
+        })?;
+        table.naive = Some(NaiveZone {
+            name: zone.to_owned(),
+            zone: found,
+        });
+        Ok(Self::Drf(table))
+    }
+
+    /// The same schema with its dates read as UTC: for a database whose
+    /// columns carry their instant.
+    #[cfg_attr(not(feature = "_sqlx"), allow(dead_code))]
+    pub(crate) fn without_naive_time_zone(mut self) -> Self {
+        if let Self::Drf(table) = &mut self {
+            table.naive = None;
+        }
+        self
+    }
+
+    fn naive_zone(&self) -> Option<&NaiveZone> {
+        match self {
+            Self::Drf(table) => table.naive.as_ref(),
+            Self::Native => None,
+        }
+    }
+
+    /// A stored date (milliseconds as the statements read it) as the
+    /// instant it names.
+    pub(crate) fn stored_to_utc(&self, ms: i64) -> Result<i64, StoreError> {
+        match self.naive_zone() {
+            Some(zone) => zone.to_utc(ms),
+            None => Ok(ms),
+        }
+    }
+
+    /// An instant as the statements write it to this table.
+    pub(crate) fn utc_to_stored(&self, ms: i64) -> i64 {
+        match self.naive_zone() {
+            Some(zone) => zone.from_utc(ms),
+            None => ms,
+        }
     }
 
     /// A DRF table of another name (a model subclassing `AbstractAPIKey`).

@@ -652,6 +652,12 @@ impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
 
 impl<DB: Queries> SqlStore<DB> {
     pub(crate) fn new(pool: Pool<DB>, schema: Schema) -> Self {
+        // PostgreSQL's `timestamptz` columns carry their instant: a naive
+        // time zone says nothing of them.
+        let schema = match DB::DIALECT {
+            Dialect::Postgres => schema.without_naive_time_zone(),
+            Dialect::Sqlite | Dialect::MySql => schema,
+        };
         Self {
             sql: Arc::new(Statements::new(DB::DIALECT, &schema)),
             hasher: schema.default_hasher(),
@@ -715,7 +721,7 @@ impl<DB: Queries> SqlStore<DB> {
         let raw = DB::find_row(&self.pool, &self.sql.find, prefix.as_str())
             .await
             .map_err(store_error)?;
-        found(raw, prefix)
+        found(raw, prefix, &self.schema)
     }
 
     pub(crate) async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
@@ -751,7 +757,7 @@ impl<DB: Queries> SqlStore<DB> {
         let rows = DB::all_rows(&self.pool, &self.sql.list)
             .await
             .map_err(store_error)?;
-        records(rows)
+        records(rows, &self.schema)
     }
 
     /// Runs `statements` in one transaction (MySQL commits each DDL at once).
@@ -765,16 +771,16 @@ impl<DB: Queries> SqlStore<DB> {
         let raw = DB::find_row(&self.pool, &self.sql.by_id, id)
             .await
             .map_err(store_error)?;
-        found_by_id(raw, id)
+        found_by_id(raw, id, &self.schema)
     }
 
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
         let statement = self.sql.page(request)?;
-        let values = PageValues::of(request, SystemTime::now());
+        let values = PageValues::of(request, SystemTime::now(), &self.schema);
         let rows = DB::page_rows(&self.pool, &statement, &values)
             .await
             .map_err(store_error)?;
-        page(rows, request.limit())
+        page(rows, request.limit(), &self.schema)
     }
 
     pub(crate) async fn replace(

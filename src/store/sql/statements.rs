@@ -103,15 +103,22 @@ pub(crate) enum BindValue<'a> {
 
 impl PageValues {
     /// The values of `request` at `now`, reading one row past the page
-    /// (which says whether a next page exists).
-    pub(crate) fn of(request: &crate::store::PageRequest, now: std::time::SystemTime) -> Self {
+    /// (which says whether a next page exists); the instants compared with
+    /// expiries as `schema`'s table writes them.
+    pub(crate) fn of(
+        request: &crate::store::PageRequest,
+        now: std::time::SystemTime,
+        schema: &Schema,
+    ) -> Self {
         use crate::store::row::to_millis;
         Self {
             cursor: request.cursor().unwrap_or("").to_owned(),
-            now_ms: to_millis(now),
+            now_ms: schema.utc_to_stored(to_millis(now)),
             limit: i64::from(request.limit()) + 1,
             unused_ms: request.unused_cutoff().map_or(0, to_millis),
-            expiring_ms: request.expiry_cutoff().map_or(0, to_millis),
+            expiring_ms: request
+                .expiry_cutoff()
+                .map_or(0, |at| schema.utc_to_stored(to_millis(at))),
         }
     }
 
