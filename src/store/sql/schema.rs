@@ -66,7 +66,7 @@ impl NaiveZone {
     /// the earlier instant, so an expiry never comes later than it could;
     /// one that never happens (a clock set forward) is read with the offset
     /// before the jump.
-    fn to_utc(&self, naive_ms: i64) -> Result<i64, StoreError> {
+    fn instant_of(&self, naive_ms: i64) -> Result<i64, StoreError> {
         let civil = jiff::tz::TimeZone::UTC.to_datetime(timestamp(naive_ms));
         let at = self
             .zone
@@ -83,7 +83,7 @@ impl NaiveZone {
 
     /// The naive date (milliseconds as if UTC) this zone's clocks show at
     /// the instant `utc_ms`.
-    fn from_utc(&self, utc_ms: i64) -> i64 {
+    fn naive_at(&self, utc_ms: i64) -> i64 {
         let civil = self.zone.to_datetime(timestamp(utc_ms));
         jiff::tz::TimeZone::UTC
             .to_timestamp(civil)
@@ -231,7 +231,7 @@ impl Schema {
     /// instant it names.
     pub(crate) fn stored_to_utc(&self, ms: i64) -> Result<i64, StoreError> {
         match self.naive_zone() {
-            Some(zone) => zone.to_utc(ms),
+            Some(zone) => zone.instant_of(ms),
             None => Ok(ms),
         }
     }
@@ -239,7 +239,7 @@ impl Schema {
     /// An instant as the statements write it to this table.
     pub(crate) fn utc_to_stored(&self, ms: i64) -> i64 {
         match self.naive_zone() {
-            Some(zone) => zone.from_utc(ms),
+            Some(zone) => zone.naive_at(ms),
             None => ms,
         }
     }
