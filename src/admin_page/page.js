@@ -265,6 +265,11 @@ async function copyKey() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // The buttons are disabled in the page so that nothing submits before
+  // this script handles it.
+  for (const button of document.querySelectorAll("button[type=submit]")) {
+    button.disabled = false;
+  }
   $("sign-in").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut(""));
   $("generate").addEventListener("submit", generate);
