@@ -26,7 +26,6 @@ use api_key_auth::{
     admin::{AdminApi, DEFAULT_ADMIN_SCOPE},
     last_use::LastUseTracker,
     store::open::{open, redacted},
-    throttle::Throttle,
     ApiKeyLayer, Authenticator, ErrorChain, KeyManager, NewKey,
 };
 use axum::{routing::get, Router};
@@ -45,12 +44,14 @@ pub fn app(
     tracker: LastUseTracker,
     metrics: PrometheusHandle,
 ) -> Router {
+    let throttle = quickstart::throttle().unwrap_or_else(|e| panic!("{e}"));
     let auth = Authenticator::builder(store.clone())
         .last_use(tracker)
-        .throttle(Throttle::default())
+        .throttle(throttle)
         .build()
         .expect("the defaults are valid");
     let admin = AdminApi::new(store)
+        .throttle(throttle)
         .router()
         .expect("the default admin scope is valid");
     quickstart::app(ApiKeyLayer::from(auth))
@@ -85,6 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = app(store, tracker.clone(), metrics);
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The port bound, which `PORT=0` leaves to the system.
+    let addr = listener.local_addr()?;
     println!("listening on http://{addr}; the admin API is under /admin, metrics at /metrics");
     println!("client key: {}", client.expose_secret());
     println!("admin key: {}", admin.expose_secret());

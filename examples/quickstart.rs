@@ -135,21 +135,36 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
 
 /// The quickstart's authenticator over `store`: realm `quickstart`, a 2 s
 /// bound on lookups, refusals on stderr, failed attempts throttled per
-/// client address (10 a minute, the default), keys' rate limits enforced in
-/// this process (the default), and last use recorded by `tracker`.
+/// client address (10 a minute by default, `APIKEY_THROTTLE`), keys' rate
+/// limits enforced in this process (the default), and last use recorded by
+/// `tracker`.
 pub fn authenticator(
     store: Arc<dyn KeyManager>,
     tracker: Option<LastUseTracker>,
-) -> Result<Authenticator, api_key_auth::ConfigError> {
+) -> Result<Authenticator, Box<dyn std::error::Error>> {
     let mut auth = Authenticator::builder(store)
         .realm("quickstart")
         .lookup_timeout(Duration::from_secs(2))
-        .throttle(Throttle::default())
+        .throttle(throttle()?)
         .on_failure(|failure: &AuthFailure| eprintln!("refused: {failure}"));
     if let Some(tracker) = tracker {
         auth = auth.last_use(tracker);
     }
-    auth.build()
+    Ok(auth.build()?)
+}
+
+/// The budget of failed attempts per client address: `APIKEY_THROTTLE` as
+/// `FAILURES/PERIOD` (`10/1m`, the default; `1000/1s` for a fuzzer that
+/// sends from one address).
+pub fn throttle() -> Result<Throttle, String> {
+    let Ok(text) = std::env::var("APIKEY_THROTTLE") else {
+        return Ok(Throttle::default());
+    };
+    let bad = || format!("APIKEY_THROTTLE is FAILURES/PERIOD, such as 10/1m, not {text:?}");
+    let (failures, period) = text.split_once('/').ok_or_else(bad)?;
+    let failures: u32 = failures.trim().parse().map_err(|_| bad())?;
+    let period = humantime::parse_duration(period.trim()).map_err(|_| bad())?;
+    Ok(Throttle::new(failures, period))
 }
 
 /// The port from `PORT`, 3000 when it is not set (0: any free port).

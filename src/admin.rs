@@ -26,8 +26,15 @@
 //! | `GET /openapi.json` | the OpenAPI 3.1 document of these routes |
 //! | `GET /` | the key page: sign in with an admin key, generate, list, revoke |
 //!
-//! Bad input is an RFC 9457 `application/problem+json` answer naming the
-//! field and the reason; a failing store is 503. Every create, rotation and
+//! Every error is an RFC 9457 `application/problem+json` answer: bad input
+//! names the field and the reason; a missing or bad admin key is 401 (with
+//! `WWW-Authenticate`), a key without the admin scope 403, too many failed
+//! attempts from one address 429 and a failing store 503 (both with
+//! `Retry-After`). An admin key cannot revoke or rotate itself (409): the
+//! last one would lock everyone out. No answer may be stored by a cache.
+//! The OpenAPI document names as its server where it is served from (or
+//! [`AdminApi::public_url`]), and schemathesis holds the API to it
+//! (`scripts/schemathesis.sh`). Every create, rotation and
 //! revocation is an [audit event](crate::audit) naming the acting admin key
 //! (`actor=key:<id>`), the client's address when the server gives it
 //! (axum's `ConnectInfo`), and the target key; never a secret.
@@ -67,6 +74,8 @@ use crate::{
 /// The scope an admin key needs unless [`AdminApi::admin_scope`] says otherwise.
 pub const DEFAULT_ADMIN_SCOPE: &str = "keys:admin";
 pub use crate::store::MAX_NAME;
+
+mod document;
 /// The largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -79,6 +88,7 @@ pub struct AdminApi {
     format: KeyFormat,
     throttle: Throttle,
     proxies: TrustedProxies,
+    public_url: Option<String>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -98,7 +108,18 @@ impl AdminApi {
             format: KeyFormat::Drf,
             throttle: Throttle::default(),
             proxies: TrustedProxies::none(),
+            public_url: None,
         }
+    }
+
+    /// Where clients reach the API (`https://keys.example.com/admin`): the
+    /// `servers` of its OpenAPI document. By default the document names the
+    /// path it was asked by, less `/openapi.json`, so a client made from it
+    /// calls the routes where the router is mounted; a proxy that rewrites
+    /// paths needs this.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
     }
 
     /// Hands out new keys in `format` (a [branded](crate::key_format) one,
@@ -156,25 +177,59 @@ impl AdminApi {
                 store: self.store,
                 format: self.format,
             });
+        let public_url = self.public_url;
         Ok(Router::new()
             .route("/", get(page::index))
             .route("/page.js", get(page::script))
             .route("/page.css", get(page::stylesheet))
-            .route("/openapi.json", get(openapi_json))
+            .route(
+                "/openapi.json",
+                get(move |uri: axum::extract::OriginalUri| {
+                    std::future::ready(openapi_json(uri, public_url.as_deref()))
+                }),
+            )
             .merge(guarded)
             .method_not_allowed_fallback(method_not_allowed)
             .fallback(no_route)
-            .layer(axum::middleware::map_response(not_stored)))
+            .layer(axum::middleware::map_response(answered)))
     }
 }
 
-/// No answer of the API is kept by a browser or a proxy: records, keys
-/// shown once, refusals alike.
-async fn not_stored(mut response: Response) -> Response {
+/// What every answer of the API gets: no browser or proxy keeps it
+/// (records, keys shown once, refusals alike), and the layer's refusals
+/// (401, 403, 429, 503, in the layer's own JSON) are told as problems, as
+/// the API tells every other error, with the layer's headers.
+async fn answered(response: Response) -> Response {
+    let mut response = as_problem(response).await;
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let from_layer = matches!(status.as_u16(), 401 | 403 | 429 | 503)
+        && response.headers().get(header::CONTENT_TYPE)
+            == Some(&HeaderValue::from_static("application/json"));
+    if !from_layer {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The layer's bodies are a line of JSON, fixed at configuration.
+    let detail = to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|refusal| refusal["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
+    let (_, body) = Problem::new(status, detail).into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, body)
 }
 
 /// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
@@ -187,16 +242,19 @@ pub const ROUTES: [(&str, &str); 6] = [
     ("get", "/openapi.json"),
 ];
 
-/// The OpenAPI 3.1 document of the admin API.
+/// The OpenAPI 3.1 document of the admin API, its paths relative to where
+/// the router is mounted (the document it serves names that server).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    document::complete(&mut doc);
+    doc
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "api-key-auth admin API", description = "Create, list, show, rotate and revoke API keys."),
     paths(create_key, list_keys, show_key, revoke_key, rotate_key, openapi_json),
-    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status, RateLimitBody)),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
 )]
@@ -215,24 +273,51 @@ struct Admin {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKeyRequest {
-    /// A name for the key, 1 to 50 characters.
+    /// A name for the key, 1 to 50 characters, not starting or ending with
+    /// white space, with no control or format character.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000](?:[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000])?$"
+    )]
     name: String,
     /// Scopes to grant.
     #[serde(default)]
+    #[schema(value_type = Vec<ScopeToken>)]
     scopes: Vec<String>,
-    /// When the key stops working (RFC 3339), if ever.
+    /// When the key stops working (RFC 3339, in the future), if ever.
     #[serde(default)]
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
-    /// Who the key belongs to.
+    /// Who the key belongs to, with no control or format character.
     #[serde(default)]
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
+    )]
     owner: Option<String>,
-    /// Free-form data kept with the key.
+    /// Free-form data kept with the key: keys and values with no control or
+    /// format character.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, PrintableText>)]
     metadata: BTreeMap<String, String>,
     /// How fast the key may be used, if limited.
     #[serde(default)]
     rate_limit: Option<RateLimitBody>,
 }
+
+/// A scope: printable ASCII but for space, `"` and `\\` (RFC 6750's scope-token).
+#[derive(ToSchema)]
+#[schema(pattern = "^[!#-\\[\\]-~]+$")]
+#[allow(dead_code)] // the document's schema of a scope; scopes are read as strings
+struct ScopeToken(String);
+
+/// Text with no control or format character.
+#[derive(ToSchema)]
+#[schema(
+    pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
+)]
+#[allow(dead_code)] // the document's schema of such text; it is read as a string
+struct PrintableText(String);
 
 /// A rate limit: `requests` per period (`period_secs` or `period_ms`; a
 /// key's record shows `period_ms`, and `period_secs` when it is whole
@@ -241,15 +326,19 @@ struct CreateKeyRequest {
 #[serde(deny_unknown_fields)]
 struct RateLimitBody {
     /// Requests per period, 1 or more (at most a million a second).
+    #[schema(minimum = 1)]
     requests: u32,
     /// The period in seconds, 1 to 2,678,400 (31 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 2_678_400)]
     period_secs: Option<u64>,
     /// The period in milliseconds, 1 to 2,678,400,000; instead of `period_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 2_678_400_000_u64)]
     period_ms: Option<u64>,
-    /// Requests allowed at once.
+    /// Requests allowed at once, 1 or more.
     #[serde(default)]
+    #[schema(minimum = 1)]
     burst: Option<u32>,
 }
 
@@ -282,11 +371,13 @@ impl std::fmt::Debug for CreatedKeyResponse {
 }
 
 /// How to rotate a key.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // the document's schema of the body, which is read field by field
 struct RotateKeyRequest {
-    /// How long the old key keeps working, in seconds: 86400 (a day) by
-    /// default; 0 revokes it at once.
+    /// How long the old key keeps working, in seconds, at most ten years:
+    /// 86400 (a day) by default; 0 revokes it at once.
+    #[schema(maximum = 315_360_000)]
     grace_secs: Option<u64>,
 }
 
@@ -363,12 +454,17 @@ struct ListParams {
     /// Which keys: active, revoked, expired or all (the default).
     status: Option<Status>,
     /// How many keys at most, 1 to 1000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// The `next` of the page before.
+    #[param(pattern = "^[A-Za-z0-9._-]{1,255}$")]
     cursor: Option<String>,
-    /// Only keys not used for this many seconds (never used: created that long ago).
+    /// Only keys not used for this many seconds (never used: created that
+    /// long ago), at most a hundred years.
+    #[param(maximum = 3_153_600_000_u64)]
     unused_for_secs: Option<u64>,
-    /// Only keys that expire within this many seconds.
+    /// Only keys that expire within this many seconds, at most a hundred years.
+    #[param(maximum = 3_153_600_000_u64)]
     expiring_within_secs: Option<u64>,
 }
 
@@ -687,6 +783,17 @@ async fn list_keys(
         Status::Expired => KeyFilter::Expired,
         Status::All => KeyFilter::All,
     };
+    for (field, secs) in [
+        ("unused_for_secs", params.unused_for_secs),
+        ("expiring_within_secs", params.expiring_within_secs),
+    ] {
+        if secs.is_some_and(|secs| secs > MAX_SPAN_SECS) {
+            return Err(Problem::bad(
+                field,
+                format!("{field} is at most {MAX_SPAN_SECS} (a hundred years)"),
+            ));
+        }
+    }
     let mut request = PageRequest::first(limit).filter(filter);
     let now = SystemTime::now();
     if let Some(secs) = params.unused_for_secs {
@@ -712,6 +819,12 @@ async fn list_keys(
         next: page.next,
     }))
 }
+
+/// The longest grace a rotation gives, in seconds: ten years.
+const MAX_GRACE_SECS: u64 = 315_360_000;
+
+/// The longest span a listing filter takes, in seconds: a hundred years.
+const MAX_SPAN_SECS: u64 = 3_153_600_000;
 
 /// Whether `text` can be a key's id: 1 to 255 of `[A-Za-z0-9._-]`, which
 /// every store here gives. Anything else is answered without asking the store.
@@ -751,6 +864,18 @@ async fn show_key(
     Ok(Json(view(&*find(&store, &id).await?)))
 }
 
+/// An admin key may not revoke or rotate itself: the last admin key would
+/// lock everyone out. Another admin key does it (create one first).
+fn not_itself(record: &KeyRecord, admin: &Identity, what: &str) -> Result<(), Problem> {
+    if record.id == admin.id() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("an admin key cannot {what} itself: {what} it with another admin key"),
+        ));
+    }
+    Ok(())
+}
+
 /// Revokes a key; revoking a revoked key is no error.
 #[utoipa::path(
     post,
@@ -759,6 +884,7 @@ async fn show_key(
     responses(
         (status = 200, description = "The revoked key's record", body = KeyView),
         (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is the admin key making the request", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -769,6 +895,7 @@ async fn revoke_key(
     KeyId(id): KeyId,
 ) -> Result<Json<KeyView>, Problem> {
     let record = find(&store, &id).await?;
+    not_itself(&record, &admin, "revoke")?;
     if !store
         .revoke(&record.id)
         .await
@@ -792,12 +919,12 @@ async fn revoke_key(
     post,
     path = "/keys/{id}/rotate",
     params(("id" = String, Path, description = "The key's id (or prefix)")),
-    request_body(content = RotateKeyRequest, description = "Optional: the grace period; a day without a body"),
+    request_body(content = Option<RotateKeyRequest>, description = "Optional: the grace period; a day without a body", content_type = "application/json"),
     responses(
         (status = 201, description = "The new key, shown this once, its record and the old key's", body = RotatedKeyResponse),
         (status = 400, description = "The body is not a rotation", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is revoked, expired, already replaced, or the admin key making the request", body = Problem, content_type = "application/problem+json"),
         (status = 501, description = "The store cannot rotate keys", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
     )
@@ -809,9 +936,10 @@ async fn rotate_key(
     KeyId(id): KeyId,
     request: Request<Body>,
 ) -> Result<Response, Problem> {
-    let asked: Option<serde_json::Map<String, serde_json::Value>> =
+    // No body, or `null`, is a rotation with the defaults.
+    let asked: Option<Option<serde_json::Map<String, serde_json::Value>>> =
         json_body(request, true, "a rotation (a JSON object)").await?;
-    let asked = asked.unwrap_or_default();
+    let asked = asked.flatten().unwrap_or_default();
     if let Some(other) = asked.keys().find(|k| *k != "grace_secs") {
         return Err(Problem::bad(
             "grace_secs",
@@ -820,17 +948,29 @@ async fn rotate_key(
     }
     let grace = match asked.get("grace_secs") {
         None | Some(serde_json::Value::Null) => 86_400,
-        Some(value) => value.as_u64().ok_or_else(|| {
-            Problem::bad(
-                "grace_secs",
-                "grace_secs is a whole number of seconds, 0 or more",
-            )
-        })?,
+        // A whole number, written as JSON allows it (`8722` or `8722.0`).
+        Some(value) => value
+            .as_u64()
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|secs| {
+                        secs.fract() == 0.0 && (0.0..=MAX_GRACE_SECS as f64).contains(secs)
+                    })
+                    .map(|secs| secs as u64)
+            })
+            .ok_or_else(|| {
+                Problem::bad(
+                    "grace_secs",
+                    "grace_secs is a whole number of seconds, 0 or more",
+                )
+            })?,
     };
-    if grace > 10 * 365 * 86_400 {
+    if grace > MAX_GRACE_SECS {
         return Err(Problem::bad("grace_secs", "a grace is at most ten years"));
     }
     let record = find(&store, &id).await?;
+    not_itself(&record, &admin, "rotate")?;
     let rotated = store
         .rotate(&record.id, Duration::from_secs(grace))
         .await
@@ -847,15 +987,26 @@ async fn rotate_key(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// This API's OpenAPI 3.1 document.
+/// This API's OpenAPI 3.1 document, naming as its server where it was
+/// asked for (the path less `/openapi.json`), or `public_url` when set.
 #[utoipa::path(
     get,
     path = "/openapi.json",
     security(()),
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
-async fn openapi_json() -> Response {
-    Json(openapi()).into_response()
+fn openapi_json(
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    public_url: Option<&str>,
+) -> Response {
+    let asked = uri.path();
+    let base = public_url.unwrap_or_else(|| {
+        asked
+            .strip_suffix("/openapi.json")
+            .unwrap_or(asked)
+            .trim_end_matches('/')
+    });
+    Json(document::served_at(openapi(), base)).into_response()
 }
 
 /// The key page: static files embedded in the crate, served with headers
@@ -933,6 +1084,37 @@ mod page {
         #[test]
         fn a_base_path_cannot_break_out_of_its_attribute() {
             assert_eq!(super::escape("/a\"><b>/"), "/a&quot;&gt;&lt;b&gt;/");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::{printable_space_class, unprintable_class};
+
+    /// The document's patterns say exactly what `NewKey::validate` keeps,
+    /// as far as a pattern of the Basic Multilingual Plane can: built here
+    /// from the rule itself, they must equal what the derives wrote.
+    #[test]
+    fn the_document_s_patterns_are_the_rules_new_keys_keep() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let (unprintable, space) = (unprintable_class(), printable_space_class());
+        let text = format!("^[^{unprintable}]*$");
+        let request = &schemas["CreateKeyRequest"]["properties"];
+        assert_eq!(
+            request["name"]["pattern"],
+            format!("^[^{unprintable}{space}](?:[^{unprintable}]*[^{unprintable}{space}])?$")
+        );
+        assert_eq!(request["name"]["maxLength"], crate::store::MAX_NAME);
+        assert_eq!(request["owner"]["pattern"], text);
+        assert_eq!(schemas["PrintableText"]["pattern"], text);
+        assert_eq!(request["metadata"]["propertyNames"]["pattern"], text);
+        assert_eq!(schemas["ScopeToken"]["pattern"], "^[!#-\\[\\]-~]+$");
+        for byte in 0u8..=127 {
+            let scope = char::from(byte).to_string();
+            let in_class = matches!(byte, b'!' | b'#'..=b'[' | b']'..=b'~');
+            assert_eq!(crate::text::is_scope_token(&scope), in_class, "{byte}");
         }
     }
 }

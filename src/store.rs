@@ -894,9 +894,10 @@ impl InvalidNewKey {
 /// A new key checks itself ([`validate`](Self::validate)) wherever it is
 /// made, so the Rust API, the admin API, the key page and the `api-key`
 /// command accept the same keys: a name of 1 to [`MAX_NAME`] characters,
-/// scopes of printable ASCII without spaces, quotes or backslashes, and no
-/// control or format characters (see [`text`](crate::text)) in the name,
-/// the owner or the metadata.
+/// not starting or ending with white space, scopes of printable ASCII
+/// without spaces, quotes or backslashes, and no control or format
+/// characters (see [`text`](crate::text)) in the name, the owner or the
+/// metadata.
 ///
 /// ```
 /// use std::time::Duration;
@@ -925,18 +926,10 @@ pub struct NewKey {
 }
 
 impl NewKey {
-    /// A key named `name` (spaces around it dropped), with no scopes,
-    /// expiry, owner or metadata.
+    /// A key named `name`, with no scopes, expiry, owner or metadata.
     pub fn named(name: impl Into<String>) -> Self {
-        let name = name.into();
-        let trimmed = name.trim();
-        let name = if trimmed.len() == name.len() {
-            name
-        } else {
-            trimmed.to_owned()
-        };
         Self {
-            name,
+            name: name.into(),
             scopes: Vec::new(),
             expires: None,
             owner: None,
@@ -1054,8 +1047,14 @@ impl NewKey {
                 )),
                 None => Ok(()),
             };
-        if self.name.is_empty() {
+        if self.name.trim().is_empty() {
             return Err(InvalidNewKey::new("name", "a key needs a name"));
+        }
+        if self.name.trim() != self.name {
+            return Err(InvalidNewKey::new(
+                "name",
+                "a name neither starts nor ends with white space",
+            ));
         }
         if self.name.chars().count() > MAX_NAME {
             return Err(InvalidNewKey::new(

@@ -474,6 +474,102 @@ fn the_openapi_document_validates() {
     );
 }
 
+/// The document names the server it is served from (found by a review:
+/// served under `/admin` it named none, so a client made from it called
+/// `/keys` at the root), or the public URL set; every guarded operation
+/// documents the layer's refusals, which the API answers as problems with
+/// their headers; and `limit` says its bounds.
+#[tokio::test]
+async fn the_document_says_where_and_what_the_api_answers() {
+    let admin = admin().await;
+    let app = Router::new().nest("/admin", admin.router.clone());
+    let (_, _, served) = call(&app, None, "GET", "/admin/openapi.json", None).await;
+    assert_eq!(served["servers"], json!([{"url": "/admin"}]));
+    let (_, _, at_root) = call(&admin.router, None, "GET", "/openapi.json", None).await;
+    assert_eq!(at_root["servers"], json!([{"url": "/"}]));
+    let public = AdminApi::new(MemoryStore::new())
+        .public_url("https://keys.example.com/admin")
+        .router()
+        .unwrap();
+    let (_, _, named) = call(&public, None, "GET", "/openapi.json", None).await;
+    assert_eq!(
+        named["servers"],
+        json!([{"url": "https://keys.example.com/admin"}])
+    );
+
+    for (method, path) in ROUTES {
+        let responses = &served["paths"][path][method]["responses"];
+        for status in ["401", "403", "429", "503"] {
+            let documented = !responses[status].is_null();
+            assert_eq!(
+                documented,
+                path != "/openapi.json",
+                "{method} {path} {status}"
+            );
+        }
+    }
+    let limit = served["paths"]["/keys"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()["schema"]
+        .clone();
+    assert_eq!(
+        (limit["minimum"].clone(), limit["maximum"].clone()),
+        (json!(1), json!(1000))
+    );
+
+    let (status, headers, refused) = call(&admin.router, None, "GET", "/keys", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(
+        (refused["status"].clone(), refused["type"].clone()),
+        (json!(401), json!("about:blank"))
+    );
+    let (_, client) = admin
+        .store
+        .create(NewKey::named("client"))
+        .await
+        .unwrap()
+        .reveal();
+    let (status, headers, _) = call(
+        &admin.router,
+        Some(client.expose_secret()),
+        "GET",
+        "/keys",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+}
+
+/// An admin key cannot revoke or rotate itself: the last one would lock
+/// everyone out (found by schemathesis, which revoked the key it was given).
+#[tokio::test]
+async fn an_admin_key_cannot_revoke_or_rotate_itself() {
+    let admin = admin().await;
+    let own = &admin.admin_key[..8];
+    for action in ["revoke", "rotate"] {
+        let (status, _, problem) = call(
+            &admin.router,
+            Some(&admin.admin_key),
+            "POST",
+            &format!("/keys/{own}/{action}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{action}: {problem}");
+        assert!(problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another admin key"));
+    }
+    assert!(accepted(&admin.store, &admin.admin_key).await.is_ok());
+}
+
 /// Creating and revoking are logged with the acting admin key's id and the
 /// target key's id and prefix; the secret never is.
 #[tokio::test]
@@ -500,11 +596,20 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
     )
     .await;
 
+    let (_, _, other) = call(
+        &admin.router,
+        Some(&admin.admin_key),
+        "POST",
+        "/keys",
+        json_body(json!({"name": "rotated"})),
+    )
+    .await;
+    let other_id = other["record"]["id"].as_str().unwrap().to_owned();
     let (_, _, rotated) = call(
         &admin.router,
         Some(&admin.admin_key),
         "POST",
-        &format!("/keys/{}/rotate", &admin.admin_key[..8]),
+        &format!("/keys/{other_id}/rotate"),
         json_body(json!({"grace_secs": 60})),
     )
     .await;
@@ -513,7 +618,7 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
     for (event, target) in [
         ("API key created", id.as_str()),
         ("API key revoked", id.as_str()),
-        ("API key rotated", admin_id.as_str()),
+        ("API key rotated", other_id.as_str()),
     ] {
         let key_id = format!("key_id=\"{target}\"");
         let line = log.wait_for(&[event, &key_id]).await;
