@@ -106,19 +106,41 @@ struct SlowChecks {
 
 /// The queues of requests waiting to check a key's slow hash. One check of
 /// a key runs at a time, so a flood of guesses at one key holds one of the
-/// pool's permits, not all of them; the key's other requests wait their
-/// turn in the order they came (a guess under way delays the key's holder
-/// by its check, and never turns them away). A key's entry lives while a
-/// request waits for or holds its turn.
+/// pool's permits, not all of them. The key's other requests wait their
+/// turn: first those from addresses with no failed attempt on record, in
+/// the order they came, then those from addresses that have failed (the
+/// guessers), so a key's holder waits behind other clean requests only,
+/// never behind the guesses of addresses the throttle has seen fail. A
+/// key's entry lives while a request waits for or holds its turn.
 #[cfg(feature = "drf-legacy")]
 #[derive(Clone, Default)]
 struct KeyTurns(Arc<std::sync::Mutex<std::collections::HashMap<Prefix, KeyQueue>>>);
 
 #[cfg(feature = "drf-legacy")]
+#[derive(Default)]
 struct KeyQueue {
-    turn: Arc<tokio::sync::Semaphore>,
+    /// Whether a request holds the turn.
+    busy: bool,
+    /// Waiters from addresses with no failure on record, and from the rest:
+    /// the turn goes to the first of `clean`, else of `suspect`. A waiter
+    /// that left has a closed sender, skipped when its turn comes.
+    clean: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
+    suspect: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
     /// Requests waiting for or holding the turn: the entry goes at zero.
     members: usize,
+}
+
+#[cfg(feature = "drf-legacy")]
+impl KeyQueue {
+    /// Hands the turn to the next waiter still there, or frees it.
+    fn pass_on(&mut self) {
+        while let Some(next) = self.clean.pop_front().or_else(|| self.suspect.pop_front()) {
+            if next.send(()).is_ok() {
+                return;
+            }
+        }
+        self.busy = false;
+    }
 }
 
 #[cfg(feature = "drf-legacy")]
@@ -129,19 +151,16 @@ impl KeyTurns {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Takes a place in `prefix`'s queue.
-    fn join(&self, prefix: Prefix) -> KeyTurn {
-        let mut queues = self.queues();
-        let queue = queues.entry(prefix).or_insert_with(|| KeyQueue {
-            turn: Arc::new(tokio::sync::Semaphore::new(1)),
-            members: 0,
-        });
-        queue.members += 1;
+    /// Takes a place in `prefix`'s queue, among the clean requests or the
+    /// suspect ones.
+    fn join(&self, prefix: Prefix, clean: bool) -> KeyTurn {
+        self.queues().entry(prefix).or_default().members += 1;
         KeyTurn {
             turns: self.clone(),
             prefix,
-            turn: queue.turn.clone(),
-            held: None,
+            clean,
+            called: None,
+            held: false,
         }
     }
 
@@ -154,72 +173,123 @@ impl KeyTurns {
 
 /// A request's place in its key's queue, holding the turn once
 /// [`wait`](Self::wait) returns. Dropped, wherever that happens (the check
-/// ended, the request gave up waiting, its client hung up), it gives the
-/// turn to the next in line and leaves the queue.
+/// ended, the request gave up waiting, its client hung up), it passes the
+/// turn on if it held it or had just been given it, and leaves the queue.
 #[cfg(feature = "drf-legacy")]
 struct KeyTurn {
     turns: KeyTurns,
     prefix: Prefix,
-    turn: Arc<tokio::sync::Semaphore>,
-    held: Option<tokio::sync::OwnedSemaphorePermit>,
+    clean: bool,
+    /// Where the turn arrives, while waiting for it.
+    called: Option<tokio::sync::oneshot::Receiver<()>>,
+    held: bool,
 }
 
 #[cfg(feature = "drf-legacy")]
 impl KeyTurn {
-    async fn wait(&mut self) -> Result<(), tokio::sync::AcquireError> {
-        self.held = Some(self.turn.clone().acquire_owned().await?);
-        Ok(())
+    async fn wait(&mut self) {
+        let called = {
+            let mut queues = self.turns.queues();
+            let queue = queues.entry(self.prefix).or_default();
+            if !queue.busy {
+                queue.busy = true;
+                self.held = true;
+                return;
+            }
+            let (call, called) = tokio::sync::oneshot::channel();
+            if self.clean {
+                queue.clean.push_back(call);
+            } else {
+                queue.suspect.push_back(call);
+            }
+            self.called.insert(called)
+        };
+        // The sender goes only with the queue entry, which lives while this
+        // request is a member: the turn comes, or the wait is cut short.
+        if called.await.is_ok() {
+            self.called = None;
+            self.held = true;
+        }
     }
 }
 
 #[cfg(feature = "drf-legacy")]
 impl Drop for KeyTurn {
     fn drop(&mut self) {
-        drop(self.held.take());
         let mut queues = self.turns.queues();
-        if let Some(queue) = queues.get_mut(&self.prefix) {
-            queue.members -= 1;
-            if queue.members == 0 {
-                queues.remove(&self.prefix);
-            }
+        let Some(queue) = queues.get_mut(&self.prefix) else {
+            return;
+        };
+        // Given the turn as it gave up: it must pass it on all the same.
+        let handed = self
+            .called
+            .as_mut()
+            .is_some_and(|called| called.try_recv().is_ok());
+        if self.held || handed {
+            queue.pass_on();
+        } else if queue.clean.len() + queue.suspect.len() > 2 * queue.members {
+            // Waiters that left stay until their turn comes round; past
+            // twice the members, they go now, so the queue stays bounded.
+            queue.clean.retain(|call| !call.is_closed());
+            queue.suspect.retain(|call| !call.is_closed());
+        }
+        queue.members -= 1;
+        if queue.members == 0 {
+            queues.remove(&self.prefix);
         }
     }
 }
 
-/// A failed attempt a request owes its client's budget until its verdict
-/// is reported. A request dropped before that (its client hung up, a
-/// timeout around the service gave up) is charged one then: otherwise a
-/// client that hangs up before each answer would guess without ever being
-/// counted. Its verdict cannot be known any more, so it counts as failed;
-/// a request that gets its verdict pays as the verdict says, in `report`.
+/// What a request whose verdict must be waited for owes should its caller
+/// drop it first (its client hung up, a timeout around the service gave
+/// up): while work whose verdict would count is under way (the store asked,
+/// a slow hash checked), a drop is reported as [`AuthFailure::Abandoned`],
+/// a failed attempt, so that hanging up before each answer escapes no
+/// count. While nothing is at stake (waiting in a key's queue, or the key
+/// already matched and a rate limiter is waited for) a drop costs nothing.
+/// A request that gets its verdict pays what the verdict says, in `report`.
 #[must_use]
 struct Owed {
-    #[cfg(feature = "throttle")]
-    debtor: Option<(Authenticator, u128)>,
+    auth: Authenticator,
+    prefix: Prefix,
+    client: Option<IpAddr>,
+    /// Whether a drop now would be reported.
+    at_stake: std::sync::atomic::AtomicBool,
 }
 
 impl Owed {
+    fn new(auth: &Authenticator, prefix: Prefix, client: Option<IpAddr>) -> Self {
+        Self {
+            auth: auth.clone(),
+            prefix,
+            client,
+            at_stake: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    /// Work whose verdict counts is under way (again).
+    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
+    fn at_stake(&self) {
+        self.at_stake.store(true, Ordering::Relaxed);
+    }
+
+    /// Nothing is at stake for now.
+    fn nothing_at_stake(&self) {
+        self.at_stake.store(false, Ordering::Relaxed);
+    }
+
     /// The verdict is in: `report` charges what is due.
     #[inline]
     fn settle(self) {
-        #[cfg(feature = "throttle")]
-        {
-            let mut this = self;
-            this.debtor = None;
-        }
+        self.nothing_at_stake();
     }
 }
 
 impl Drop for Owed {
     fn drop(&mut self) {
-        #[cfg(feature = "throttle")]
-        if let Some((auth, bucket)) = self.debtor.take() {
-            if let Some(throttle) = &auth.inner.throttle {
-                tracing::debug!(
-                    "a request left before its API key's verdict: counted as a failed attempt"
-                );
-                throttle.failed(bucket);
-            }
+        if self.at_stake.load(Ordering::Relaxed) {
+            self.auth
+                .report(AuthFailure::Abandoned(self.prefix), self.client);
         }
     }
 }
@@ -431,15 +501,15 @@ impl Authenticator {
         let decided = match self.progress(key) {
             Progress::Decided(decided) => decided,
             Progress::Wait(key) => {
-                let owed = self.owe(client);
-                let decided = self.decide_later(&key, client).await;
+                let owed = Owed::new(self, key.prefix(), client);
+                let decided = self.decide_later(&key, &owed).await;
                 owed.settle();
                 decided.map(Some)
             }
             Progress::Later(later) => {
-                let owed = self.owe(client);
                 let (key, decision) = *later;
-                let decided = self.settle(&key, decision, client).await;
+                let owed = Owed::new(self, key.prefix(), client);
+                let decided = self.settle(&key, decision, &owed).await;
                 owed.settle();
                 decided.map(Some)
             }
@@ -473,14 +543,14 @@ impl Authenticator {
             }
             Progress::Wait(key) => {
                 let this = self.clone();
-                let owed = self.owe(client);
+                let owed = Owed::new(self, key.prefix(), client);
                 Verdict::Pending(Box::pin(async move {
-                    let decided = this.decide_later(&key, client).await;
+                    let decided = this.decide_later(&key, &owed).await;
                     owed.settle();
                     decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            Progress::Later(later) => self.later(later, client),
+            Progress::Later(later) => self.later(*later, client),
         }
     }
 
@@ -489,35 +559,14 @@ impl Authenticator {
     /// one's code.
     #[cold]
     #[inline(never)]
-    fn later(&self, later: Box<(ApiKey, Decision)>, client: Option<IpAddr>) -> Verdict {
+    fn later(&self, (key, decision): (ApiKey, Decision), client: Option<IpAddr>) -> Verdict {
         let this = self.clone();
-        let owed = self.owe(client);
+        let owed = Owed::new(self, key.prefix(), client);
         Verdict::Pending(Box::pin(async move {
-            let (key, decision) = *later;
-            let decided = this.settle(&key, decision, client).await;
+            let decided = this.settle(&key, decision, &owed).await;
             owed.settle();
             decided.map_err(|failure| Box::new(this.refuse(failure, client)))
         }))
-    }
-
-    /// What a request whose verdict must be waited for owes its client's
-    /// budget should it be dropped before the verdict.
-    #[inline]
-    fn owe(&self, client: Option<IpAddr>) -> Owed {
-        #[cfg(feature = "throttle")]
-        return Owed {
-            debtor: self
-                .inner
-                .throttle
-                .as_ref()
-                .zip(client)
-                .map(|(_, client)| (self.clone(), crate::client::bucket(client))),
-        };
-        #[cfg(not(feature = "throttle"))]
-        {
-            let _ = client;
-            Owed {}
-        }
     }
 
     /// The first step: a client address out of its budget of failed
@@ -561,17 +610,13 @@ impl Authenticator {
     /// of them has failed, and those answered after the budget ran out get
     /// 429 too, a right guess among them included, so no more of them are
     /// decided than the budget allows.
-    async fn decide_later(
-        &self,
-        key: &ApiKey,
-        client: Option<IpAddr>,
-    ) -> Result<Passed, AuthFailure> {
+    async fn decide_later(&self, key: &ApiKey, owed: &Owed) -> Result<Passed, AuthFailure> {
         let lookup = self.find(key).await;
-        if let Some(throttled) = self.throttled(client) {
+        if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
         let decision = self.decide(key, lookup);
-        self.settle(key, decision, client).await
+        self.settle(key, decision, owed).await
     }
 
     /// Waits for what a decision waits for, until it is made.
@@ -581,15 +626,19 @@ impl Authenticator {
         &self,
         key: &ApiKey,
         mut decision: Decision,
-        client: Option<IpAddr>,
+        owed: &Owed,
     ) -> Result<Passed, AuthFailure> {
         loop {
             match decision {
                 Decision::Done(decided) => return decided,
                 #[cfg(feature = "drf-legacy")]
-                Decision::Slow(record) => decision = self.decide_slowly(key, record, client).await,
+                Decision::Slow(record) => decision = self.decide_slowly(key, record, owed).await,
                 #[cfg(feature = "rate-limit")]
-                Decision::Limit(record) => return self.limit_later(record).await,
+                Decision::Limit(record) => {
+                    // The key matched: a client that leaves now made no guess.
+                    owed.nothing_at_stake();
+                    return self.limit_later(record).await;
+                }
             }
         }
     }
@@ -761,12 +810,7 @@ impl Authenticator {
     /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
     /// request, so the key is quick from then on and Django still accepts it.
     #[cfg(feature = "drf-legacy")]
-    async fn decide_slowly(
-        &self,
-        key: &ApiKey,
-        record: Arc<KeyRecord>,
-        client: Option<IpAddr>,
-    ) -> Decision {
+    async fn decide_slowly(&self, key: &ApiKey, record: Arc<KeyRecord>, owed: &Owed) -> Decision {
         use crate::store::StoreError;
         let prefix = key.prefix();
         let busy = |source: StoreError| {
@@ -778,9 +822,12 @@ impl Authenticator {
             ));
         }
         let slow = &self.inner.slow;
-        let mut turn = slow.turns.join(prefix);
+        let suspect = self.has_failed(owed.client);
+        let mut turn = slow.turns.join(prefix, !suspect);
+        // Waiting is no guess: a client that leaves now costs nothing.
+        owed.nothing_at_stake();
         let waited = tokio::time::timeout(slow.wait, async {
-            turn.wait().await?;
+            turn.wait().await;
             slow.permits.clone().acquire_owned().await
         })
         .await;
@@ -788,20 +835,28 @@ impl Authenticator {
             Ok(Ok(permit)) => permit,
             Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
             Err(_) => {
+                // A guesser's waits are charged: flooding the queue from
+                // addresses that failed is paid for, a clean wait is not.
+                if suspect {
+                    self.charge(owed.client);
+                }
                 return busy(StoreError::unavailable(
                     "the checks of legacy (Django password) hashes queued before this one \
                      took longer than the wait allowed",
-                ))
+                ));
             }
         };
         // Guesses sent together from one address all queued before any of
         // them failed: those whose turn comes after the budget ran out are
         // refused unchecked.
-        if let Some(throttled) = self.throttled(client) {
+        if let Some(throttled) = self.throttled(owed.client) {
             return Decision::Done(Err(throttled));
         }
         let (presented, hash, hasher) =
             (key.clone(), record.hash.clone(), self.inner.hasher.clone());
+        // The check runs to its end whatever the caller does: from here a
+        // client that leaves is charged, its verdict never known.
+        owed.at_stake();
         // The permit and the key's turn go with the work: a request that
         // gives up frees neither before this check ends.
         let matched = match tokio::task::spawn_blocking(move || {
@@ -817,6 +872,28 @@ impl Authenticator {
             self.upgrade_in_background(key, &record);
         }
         self.conclude(prefix, record, matched)
+    }
+
+    /// Whether `client` has a failed attempt on the throttle's record;
+    /// `false` without a throttle or an address, which cannot tell.
+    #[cfg(feature = "drf-legacy")]
+    fn has_failed(&self, client: Option<IpAddr>) -> bool {
+        #[cfg(feature = "throttle")]
+        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
+            return throttle.has_failed(crate::client::bucket(client));
+        }
+        let _ = client;
+        false
+    }
+
+    /// Counts a failed attempt against `client`, when there is a throttle.
+    #[cfg(feature = "drf-legacy")]
+    fn charge(&self, client: Option<IpAddr>) {
+        #[cfg(feature = "throttle")]
+        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
+            throttle.failed(crate::client::bucket(client));
+        }
+        let _ = client;
     }
 
     /// Replaces a legacy hash by `sha512$$` on a task of its own, within

@@ -57,6 +57,11 @@ pub enum AuthFailure {
         /// When it may try again.
         retry_after: Duration,
     },
+    /// The client left (hung up, timed out) while the key's verdict was
+    /// being made: the store was asked, or its slow hash checked. It counts
+    /// as a failed attempt, its verdict being unknown; no response is sent.
+    #[error("the client left before API key {0} was decided")]
+    Abandoned(Prefix),
     /// A valid key over its rate limit.
     #[error("API key {prefix} is over its rate limit of {limit}; retry in {retry_after:?}")]
     RateLimited {
@@ -87,9 +92,11 @@ impl AuthFailure {
     pub fn prefix(&self) -> Option<Prefix> {
         match self {
             Self::Missing | Self::Malformed(_) | Self::Throttled { .. } => None,
-            Self::UnknownPrefix(p) | Self::WrongSecret(p) | Self::Revoked(p) | Self::Expired(p) => {
-                Some(*p)
-            }
+            Self::UnknownPrefix(p)
+            | Self::WrongSecret(p)
+            | Self::Revoked(p)
+            | Self::Expired(p)
+            | Self::Abandoned(p) => Some(*p),
             Self::StoreUnavailable { prefix, .. } | Self::RateLimited { prefix, .. } => {
                 Some(*prefix)
             }
@@ -98,8 +105,8 @@ impl AuthFailure {
 
     /// Whether the failure is a failed attempt that the throttle counts
     /// against its client: a key presented and refused (malformed, unknown,
-    /// wrong, revoked, expired). No key at all, a store failure, a throttle
-    /// or a rate limit is not one.
+    /// wrong, revoked, expired, or left before its verdict). No key at all,
+    /// a store failure, a throttle or a rate limit is not one.
     pub fn is_failed_attempt(&self) -> bool {
         matches!(
             self,
@@ -108,6 +115,7 @@ impl AuthFailure {
                 | Self::WrongSecret(_)
                 | Self::Revoked(_)
                 | Self::Expired(_)
+                | Self::Abandoned(_)
         )
     }
 

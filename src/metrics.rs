@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `throttled`, `rate_limited` |
+//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `throttled`, `rate_limited`, `abandoned` (the client left before the verdict) |
 //! | `api_key_auth_store_lookup_seconds` | histogram | | lookups the store was waited for (cache misses, stores without a synchronous answer) |
 //! | `api_key_auth_cache_hits_total` | counter | | `CachedStore` lookups answered from the cache |
 //! | `api_key_auth_cache_misses_total` | counter | | `CachedStore` lookups passed to the store |
@@ -54,6 +54,7 @@ pub(crate) struct RequestMetrics {
     store_unavailable: Counter,
     throttled: Counter,
     rate_limited: Counter,
+    abandoned: Counter,
     pub(crate) lookup: Histogram,
 }
 
@@ -77,6 +78,7 @@ impl RequestMetrics {
             store_unavailable: outcome("store_unavailable"),
             throttled: outcome("throttled"),
             rate_limited: outcome("rate_limited"),
+            abandoned: outcome("abandoned"),
             lookup: metrics::histogram!(STORE_LOOKUP),
         }
     }
@@ -97,6 +99,7 @@ impl RequestMetrics {
             AuthFailure::StoreUnavailable { .. } => &self.store_unavailable,
             AuthFailure::Throttled { .. } => &self.throttled,
             AuthFailure::RateLimited { .. } => &self.rate_limited,
+            AuthFailure::Abandoned(_) => &self.abandoned,
         };
         counter.increment(1);
     }

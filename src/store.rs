@@ -920,8 +920,9 @@ pub struct NewKey {
     replaces: Option<String>,
     lineage: Option<String>,
     rate_limit: Option<RateLimit>,
-    /// Made from a stored record by a rotation: what it copies was stored
-    /// already, and a rotation never fails on a record made before the rules.
+    /// Made from a stored record by a rotation and not changed since: what
+    /// it copies was stored already, and a rotation never fails on a record
+    /// made before the rules. Every setter clears it.
     inherited: bool,
 }
 
@@ -981,12 +982,14 @@ impl NewKey {
         S: Into<String>,
     {
         self.scopes.extend(scopes.into_iter().map(Into::into));
+        self.inherited = false;
         self
     }
 
     /// Makes the key stop working at `at` (at [`latest_expiry`] at the latest).
     pub fn expires_at(mut self, at: SystemTime) -> Self {
         self.expires = Some(at.min(latest_expiry()));
+        self.inherited = false;
         self
     }
 
@@ -1001,6 +1004,7 @@ impl NewKey {
     /// Records who the key belongs to.
     pub fn owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = Some(owner.into());
+        self.inherited = false;
         self
     }
 
@@ -1008,12 +1012,14 @@ impl NewKey {
     /// enforced by every authenticator (see [`rate_limit`](crate::rate_limit)).
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self.inherited = false;
         self
     }
 
     /// Adds one metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata.insert(key.into(), value.into());
+        self.inherited = false;
         self
     }
 

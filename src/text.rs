@@ -21,12 +21,26 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 /// Whether `c` does not show as itself: a control character (`Cc`: C0, DEL
 /// and C1), a format character (`Cf`: bidi controls, zero-width joiners and
-/// spaces, the soft hyphen, tags), or a line or paragraph separator.
+/// spaces, the soft hyphen, tags), a line or paragraph separator, or one of
+/// the letters and marks that are drawn as nothing (the Hangul fillers, the
+/// combining grapheme joiner, variation selectors), which hide text as well.
 pub fn is_unprintable(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_control();
     }
     matches!(
+        c,
+        '\u{34f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{e0100}'..='\u{e01ef}'
+    ) || matches!(
         c.general_category(),
         GeneralCategory::Control
             | GeneralCategory::Format
@@ -36,14 +50,17 @@ pub fn is_unprintable(c: char) -> bool {
 }
 
 /// `text` with every [unprintable](is_unprintable) character shown as a
-/// `\u{…}` escape; borrowed when there is none.
+/// `\u{…}` escape, and each backslash doubled, so that no text can pass
+/// for an escape; borrowed when there is neither.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unprintable) {
+    if !text.chars().any(|c| c == '\\' || is_unprintable(c)) {
         return Cow::Borrowed(text);
     }
     let mut shown = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unprintable(c) {
+        if c == '\\' {
+            shown.push_str("\\\\");
+        } else if is_unprintable(c) {
             let _ = write!(shown, "\\u{{{:x}}}", u32::from(c));
         } else {
             shown.push(c);
@@ -161,11 +178,15 @@ mod tests {
             ("tag\u{e0041}", "tag\\u{e0041}"),
             ("line\u{2028}sep", "line\\u{2028}sep"),
             ("del\u{7f}", "del\\u{7f}"),
+            ("hangul\u{3164}filler", "hangul\\u{3164}filler"),
+            ("selector\u{fe0f}", "selector\\u{fe0f}"),
         ] {
             assert_eq!(printable(text), shown, "{text:?}");
         }
         // A combining accent shows, with the letter before it.
         assert_eq!(printable("e\u{301}"), "e\u{301}");
+        // A name that spells an escape does not pass for one.
+        assert_eq!(printable(r"a\u{202e}b"), r"a\\u{202e}b");
     }
 
     #[test]

@@ -195,6 +195,13 @@ impl Throttler {
         self.refused.insert(client, Instant::now() + blocked_for);
     }
 
+    /// Whether `client` has a failed attempt on record: its budget is not
+    /// whole.
+    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
+    pub(crate) fn has_failed(&self, client: u128) -> bool {
+        self.states.contains_key(&client)
+    }
+
     /// What the throttle holds now.
     pub(crate) fn stats(&self) -> ThrottleStats {
         self.states.run_pending_tasks();

@@ -457,6 +457,25 @@ fn failures_are_one_clear_line() {
     assert!(line.contains("pass --yes"), "{line}");
 }
 
+/// A store the command cannot open never has its password printed, in
+/// whatever form it was written (found by a review: libpq's `key=value`
+/// form was echoed, and a URL missing its `//` reached the driver, whose
+/// error quoted the password).
+#[test]
+fn a_store_password_is_never_printed() {
+    for store in [
+        "host=db user=app password=S3cretPW dbname=keys",
+        "postgresql:app:S3cretPW@127.0.0.1/keys",
+        "mysql:app:S3cretPW@127.0.0.1/keys",
+        "redis:app:S3cretPW@127.0.0.1",
+        "postgres://app:S3cretPW@127.0.0.1:1/keys",
+    ] {
+        let output = api_key(store, &["list"], "");
+        let line = one_line_failure(output);
+        assert!(!line.contains("S3cretPW"), "{store}: {line}");
+    }
+}
+
 /// A name one character over what a DRF table holds.
 const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
 

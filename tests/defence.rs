@@ -265,6 +265,71 @@ async fn a_dropped_check_is_charged_and_an_answered_success_is_not() {
     ));
 }
 
+/// A limiter that stalls until `open`: the edge a rate-limited key waits on.
+#[derive(Clone, Default)]
+struct StalledLimiter {
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl api_key_auth::rate_limit::RateLimiter for StalledLimiter {
+    fn check_now(
+        &self,
+        _: &api_key_auth::KeyRecord,
+        _: &RateLimit,
+    ) -> Option<api_key_auth::rate_limit::RateDecision> {
+        None
+    }
+
+    async fn check(
+        &self,
+        key: &api_key_auth::KeyRecord,
+        limit: &RateLimit,
+    ) -> Result<api_key_auth::rate_limit::RateDecision, api_key_auth::StoreError> {
+        while !self.open.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        api_key_auth::rate_limit::LocalRateLimiter::new()
+            .check(key, limit)
+            .await
+    }
+}
+
+/// A request whose key matched, dropped while its rate limiter is waited
+/// for, made no guess: it is not charged (found by a review: a slow Redis
+/// limiter and clients that time out throttled good keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_after_the_key_matched_is_no_failed_attempt() {
+    let store = MemoryStore::new();
+    let (_, key) = store
+        .create(NewKey::named("limited").rate_limit("1000/s".parse().unwrap()))
+        .await
+        .unwrap()
+        .reveal();
+    let limiter = StalledLimiter::default();
+    let auth = Authenticator::builder(store)
+        .throttle(Throttle::new(2, Duration::from_secs(3600)))
+        .rate_limiter(limiter.clone())
+        .build()
+        .unwrap();
+    let client: IpAddr = "198.51.100.11".parse().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+    );
+    for _ in 0..5 {
+        let check = auth.authenticate_from(&headers, Some(client));
+        assert!(tokio::time::timeout(Duration::from_millis(20), check)
+            .await
+            .is_err());
+    }
+    limiter.open.store(true, Ordering::SeqCst);
+    auth.authenticate_from(&headers, Some(client))
+        .await
+        .expect("the key, after its client left five times while the limiter stalled");
+}
+
 /// A burst of guesses sent at once, over a store that takes its time: all
 /// pass the first look at the budget before any has failed, but the budget
 /// is looked at again when the store answers, so no more are decided than

@@ -232,7 +232,7 @@ async fn a_flood_of_guesses_at_a_legacy_key_does_not_stall_the_server() {
         .reveal();
     let auth = Authenticator::builder(store.clone())
         .slow_hash_checks(1)
-        .slow_hash_wait(Duration::from_secs(10))
+        .slow_hash_wait(Duration::from_secs(5))
         .build()
         .unwrap();
     async fn whoami(identity: api_key_auth::Identity) -> String {
@@ -367,7 +367,10 @@ async fn the_holder_keeps_200_while_another_address_hangs_up_on_guesses() {
     let auth = Authenticator::builder(store)
         .slow_hash_checks(1)
         .slow_hash_wait(Duration::from_secs(60))
-        .throttle(api_key_auth::throttle::Throttle::default())
+        .throttle(api_key_auth::throttle::Throttle::new(
+            3,
+            Duration::from_secs(60),
+        ))
         .build()
         .unwrap();
     async fn whoami(identity: api_key_auth::Identity) -> String {
@@ -418,6 +421,111 @@ async fn the_holder_keeps_200_while_another_address_hangs_up_on_guesses() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     while first.join_next().await.is_some() {}
     while second.join_next().await.is_some() {}
+}
+
+/// Guessers from many addresses queue behind the key's holder once each
+/// has failed (found by a review: with the queue in arrival order, a steady
+/// stream of guesses from 40 networks kept more than the wait ahead of the
+/// holder, who got 503 on every try, and waiting guesses cost nothing).
+/// Addresses with a failure on record wait behind clean ones, and their
+/// waits that run out are charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessers_that_failed_queue_behind_the_holder() {
+    let _alone = common::exclusive().await;
+    let store = MemoryStore::from_records([record_of(B_KEY, B_HASH)]);
+    let prefix = ApiKey::parse(B_KEY.as_bytes()).unwrap().prefix();
+    let auth = Authenticator::builder(store)
+        .slow_hash_checks(1)
+        // Long enough that, in arrival order, the holder would wait behind
+        // a minute of queued guesses; it must not need to.
+        .slow_hash_wait(Duration::from_secs(60))
+        .throttle(api_key_auth::throttle::Throttle::new(
+            1000,
+            Duration::from_secs(60),
+        ))
+        .build()
+        .unwrap();
+    let networks: Vec<std::net::IpAddr> = (1..=8)
+        .map(|n| format!("2001:db8:{n:x}::1").parse().unwrap())
+        .collect();
+    let wrong = headers(&format!("{prefix}.{}", "x".repeat(32)));
+    // Every network fails once, so the throttle has them on record.
+    let mut first = tokio::task::JoinSet::new();
+    for network in &networks {
+        let (auth, wrong, network) = (auth.clone(), wrong.clone(), *network);
+        first.spawn(async move { auth.authenticate_from(&wrong, Some(network)).await });
+    }
+    while let Some(answer) = first.join_next().await {
+        assert!(matches!(answer.unwrap(), Err(AuthFailure::WrongSecret(_))));
+    }
+    // Then they guess steadily, far faster than checks are made.
+    let mut flood = tokio::task::JoinSet::new();
+    let (auth_flood, networks_flood) = (auth.clone(), networks.clone());
+    flood.spawn(async move {
+        let mut guesses = tokio::task::JoinSet::new();
+        for round in 0.. {
+            let network = networks_flood[round % networks_flood.len()];
+            let (auth, wrong) = (auth_flood.clone(), wrong.clone());
+            guesses.spawn(async move { auth.authenticate_from(&wrong, Some(network)).await });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let holder: std::net::IpAddr = "198.51.100.77".parse().unwrap();
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let answer = auth.authenticate_from(&headers(B_KEY), Some(holder)).await;
+        assert!(
+            answer.is_ok(),
+            "the holder's request {attempt} after {:?}: {answer:?}",
+            started.elapsed()
+        );
+    }
+    flood.abort_all();
+}
+
+/// A request that gives up while it only waits in a key's queue made no
+/// guess, and is not charged (found by a review: a holder whose client
+/// timed out behind others' guesses was throttled, right key and all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn giving_up_in_the_queue_is_no_failed_attempt() {
+    let _alone = common::exclusive().await;
+    let store = MemoryStore::from_records([record_of(B_KEY, B_HASH)]);
+    let prefix = ApiKey::parse(B_KEY.as_bytes()).unwrap().prefix();
+    let auth = Authenticator::builder(store)
+        .slow_hash_checks(1)
+        .slow_hash_wait(Duration::from_secs(60))
+        .throttle(api_key_auth::throttle::Throttle::new(
+            2,
+            Duration::from_secs(3600),
+        ))
+        .build()
+        .unwrap();
+    let guesser: std::net::IpAddr = "203.0.113.1".parse().unwrap();
+    let holder: std::net::IpAddr = "203.0.113.2".parse().unwrap();
+    let wrong = headers(&format!("{prefix}.{}", "x".repeat(32)));
+    // A guess under way holds the key's turn while the holder's requests
+    // queue and give up, one after another.
+    let guess = {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.authenticate_from(&wrong, Some(guesser)).await })
+    };
+    tokio::task::yield_now().await;
+    for _ in 0..5 {
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(1),
+            auth.authenticate_from(&headers(B_KEY), Some(holder)),
+        )
+        .await;
+        assert!(gave_up.is_err() || gave_up.unwrap().is_ok());
+    }
+    assert!(matches!(
+        guess.await.unwrap(),
+        Err(AuthFailure::WrongSecret(_))
+    ));
+    auth.authenticate_from(&headers(B_KEY), Some(holder))
+        .await
+        .expect("the holder, after giving up five times in the queue");
 }
 
 /// Made by Django 3.2 and 2.2 (tests/fixtures/django-hashes.json).

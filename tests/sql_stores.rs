@@ -305,7 +305,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 4);
+        assert_eq!(count, 5);
     }
 
     /// URLs the store cannot use say what is wrong with them.

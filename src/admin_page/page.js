@@ -103,6 +103,15 @@ function rate(limit) {
   return limit.requests + " a " + per + ", " + limit.burst + " at once";
 }
 
+// Text from the store as it is shown: control and format characters (which
+// drive a terminal, or reorder and hide what is shown) and backslashes written
+// as escapes, as the api-key command shows them. Rows written before the rules
+// for new keys, or by another tool, may hold them.
+function shown(text) {
+  return String(text).replace(/[\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,
+    (c) => (c === "\\" ? "\\\\" : "\\u{" + c.codePointAt(0).toString(16) + "}"));
+}
+
 function statusText(key) {
   return key.sunset ? key.status + ", replaced" : key.status;
 }
@@ -124,13 +133,13 @@ async function loadPage(cursor) {
   body.replaceChildren();
   for (const key of page.keys) {
     const row = document.createElement("tr");
-    cell(row, key.name);
+    cell(row, shown(key.name));
     cell(row, key.prefix, "prefix");
     cell(row, date(key.created));
     cell(row, expiry(key));
     cell(row, key.last_used ? date(key.last_used) : "never");
     cell(row, statusText(key), "status-" + key.status);
-    cell(row, key.scopes.join(" "));
+    cell(row, key.scopes.map(shown).join(" "));
     cell(row, rate(key.rate_limit));
     const actions = cell(row, "");
     // A key already replaced is on its way out: rotate its successor instead.
@@ -159,7 +168,7 @@ function action(text, key, onClick) {
   button.textContent = text;
   const named = document.createElement("span");
   named.className = "visually-hidden";
-  named.textContent = " " + key.name;
+  named.textContent = " " + shown(key.name);
   button.appendChild(named);
   button.addEventListener("click", onClick);
   return button;
@@ -169,7 +178,7 @@ let rotating = null;   // the key the rotate form is open for
 
 function openRotate(key) {
   rotating = key;
-  $("rotate-name").textContent = key.name + " (" + key.prefix + ")";
+  $("rotate-name").textContent = shown(key.name) + " (" + key.prefix + ")";
   $("rotate-error").textContent = "";
   $("rotate-section").hidden = false;
   $("rotate-grace").focus();
@@ -193,7 +202,7 @@ async function rotate(event) {
     return;
   }
   closeRotate();
-  showNewKey(rotated.record.name, rotated.key,
+  showNewKey(shown(rotated.record.name), rotated.key,
     rotated.retired.status === "revoked"
       ? "The old key (" + key.prefix + ") has stopped working."
       : "The old key (" + key.prefix + ") keeps working until " + date(rotated.retired.expires) + ".");
@@ -201,7 +210,7 @@ async function rotate(event) {
 }
 
 async function revoke(key) {
-  if (!confirm('Revoke the key "' + key.name + '" (' + key.prefix + ')? It stops working at once.')) {
+  if (!confirm('Revoke the key "' + shown(key.name) + '" (' + key.prefix + ')? It stops working at once.')) {
     return;
   }
   try {
@@ -251,7 +260,7 @@ async function generate(event) {
     return;
   }
   $("generate").reset();
-  showNewKey(created.record.name, created.key, "");
+  showNewKey(shown(created.record.name), created.key, "");
   await loadPage("");
 }
 

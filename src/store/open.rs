@@ -62,9 +62,15 @@ impl Opened {
 /// created or upgraded on opening. An error says what was wrong: a URL of no
 /// known kind, a kind this build leaves out, a store that cannot be reached.
 pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
+    opened(url, drf)
+        .await
+        .map_err(|err| without_password(err, url))
+}
+
+async fn opened(url: &str, drf: bool) -> Result<Opened, StoreError> {
     if drf {
         #[cfg(feature = "_sql")]
-        return open_with(url, crate::store::Schema::drf()).await;
+        return opened_with(url, crate::store::Schema::drf()).await;
         #[cfg(not(feature = "_sql"))]
         return Err(no_drf(scheme_of(url)));
     }
@@ -73,7 +79,7 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
         "memory" if url == "memory" => Ok(Opened::Memory(MemoryStore::new())),
         "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
             #[cfg(feature = "_sql")]
-            return open_with(url, crate::store::Schema::Native).await;
+            return opened_with(url, crate::store::Schema::Native).await;
             #[cfg(not(feature = "_sql"))]
             Err(needs(
                 scheme,
@@ -85,6 +91,7 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
             ))
         }
         "redis" | "rediss" | "redis+cluster" => {
+            authority_required(url, scheme)?;
             #[cfg(feature = "redis")]
             {
                 Ok(Opened::Redis(
@@ -115,7 +122,17 @@ pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
     doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
 )]
 pub async fn open_with(url: &str, schema: crate::store::Schema) -> Result<Opened, StoreError> {
+    opened_with(url, schema)
+        .await
+        .map_err(|err| without_password(err, url))
+}
+
+#[cfg(feature = "_sql")]
+async fn opened_with(url: &str, schema: crate::store::Schema) -> Result<Opened, StoreError> {
     let scheme = scheme_of(url);
+    if matches!(scheme, "postgres" | "postgresql" | "mysql" | "mariadb") {
+        authority_required(url, scheme)?;
+    }
     let native = !schema.is_drf();
     match scheme {
         "sqlite" => {
@@ -186,6 +203,47 @@ fn unknown(url: &str) -> StoreError {
     ))
 }
 
+/// A server store's URL must be `scheme://…`: sqlx takes `postgresql:user:…`
+/// for a local database named after the rest, password and all, and the
+/// server's error then quotes it.
+fn authority_required(url: &str, scheme: &str) -> Result<(), StoreError> {
+    if url.contains("://") {
+        return Ok(());
+    }
+    Err(StoreError::config(format!(
+        "a {scheme} store is a URL, {scheme}://[user[:password]@]host[:port]/…, with its //"
+    )))
+}
+
+/// `err` with the password of `url` taken out of what it says, should a
+/// driver have quoted it.
+fn without_password(err: StoreError, url: &str) -> StoreError {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(credentials, _)| credentials.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    let Some(password) = password else {
+        return err;
+    };
+    let mut said = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(next) = cause {
+        said.push_str(&format!(": {next}"));
+        cause = next.source();
+    }
+    if !said.contains(password) {
+        return err;
+    }
+    let said = said.replace(password, "…");
+    if err.is_config() {
+        StoreError::config(said)
+    } else {
+        StoreError::unavailable(said)
+    }
+}
+
 /// The store kind `scheme` is one this build leaves out.
 #[allow(dead_code)] // used only by builds without some store feature
 fn needs(scheme: &str, feature: &str) -> StoreError {
@@ -198,11 +256,14 @@ fn needs(scheme: &str, feature: &str) -> StoreError {
 /// for showing. The credentials run to the last `@` of the URL, so a
 /// password holding `?`, `#`, `/` or `@` (which should be percent-encoded,
 /// but is often written as it is) is never mistaken for the end of the
-/// authority; anything after a `?` or `#` that is left is cut too.
+/// authority; anything after a `?` or `#` that is left is cut too. Text
+/// that is no `scheme://` URL, `memory` or `sqlite:PATH` (a libpq
+/// `host=… password=…` string, a URL missing its `//`) is not shown at all.
 pub fn redacted(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
+        None if url == "memory" || url.starts_with("sqlite:") => (None, url),
+        None => return "…".to_owned(),
     };
     let (credentials, rest) = match rest.rsplit_once('@') {
         Some((_, host)) => (true, host),
@@ -246,6 +307,32 @@ mod tests {
         assert_eq!(
             redacted("mysql://db/keys?user=app&password=s3cret"),
             "mysql://db/keys?…"
+        );
+    }
+
+    /// Found by a review: text that is no URL (libpq's `key=value` form)
+    /// was shown whole, and a URL missing its `//` reached the driver,
+    /// whose error quoted the password.
+    #[test]
+    fn what_is_no_url_is_never_shown() {
+        for text in [
+            "host=db user=app password=S3cretPW dbname=keys",
+            "postgresql:app:S3cretPW@db/keys",
+            "S3cretPW",
+        ] {
+            assert!(!redacted(text).contains("S3cretPW"), "{text}");
+            assert!(!unknown(text).to_string().contains("S3cretPW"), "{text}");
+        }
+        assert_eq!(redacted("sqlite:keys.db"), "sqlite:keys.db");
+        assert_eq!(redacted("memory"), "memory");
+        let refused = authority_required("postgresql:app:S3cretPW@db/keys", "postgresql");
+        assert!(!refused.unwrap_err().to_string().contains("S3cretPW"));
+        let quoted = StoreError::unavailable(
+            "database \"keys\" of postgres://app:S3cretPW@db refused: S3cretPW",
+        );
+        let scrubbed = without_password(quoted, "postgres://app:S3cretPW@db/keys");
+        assert!(
+            !format!("{scrubbed}{:?}", std::error::Error::source(&scrubbed)).contains("S3cretPW")
         );
     }
 

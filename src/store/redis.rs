@@ -915,12 +915,17 @@ mod revocations {
     /// heartbeat (at most a second).
     ///
     /// Keys changed past the crate (`HSET … revoked 1` by hand) are heard
-    /// when the server sends keyspace notifications for hashes and generic
-    /// commands (`notify-keyspace-events` holding `K`, `h` and `g`, or `KA`):
-    /// the listener then also subscribes to its namespace's keys' events. A
-    /// server that sends none is said once, as a warning; such a change then
-    /// reaches caches only after their TTL. On a cluster, whose events stay
-    /// on the node that holds the keys, changes by hand are not heard.
+    /// when the server sends keyspace notifications of hashes, generic
+    /// commands, expiries and evictions (`notify-keyspace-events` holding
+    /// `K` and `g`, `h`, `x`, `e`, or `KA`): the listener then also subscribes
+    /// to its namespace's keys' events. A server that sends fewer is said
+    /// once, as a warning; such a change then reaches caches only after their
+    /// TTL. With them, each batch of last-use writes is heard as a change of
+    /// the keys written (a lookup more per key an interval). On a cluster,
+    /// whose events stay on the node that holds the keys, changes by hand are
+    /// not heard. A database emptied (`FLUSHDB`, `SWAPDB`), which sends no
+    /// such event, is found at the next heartbeat: a marker key the listener
+    /// keeps is gone, and the cache is flushed.
     #[derive(Debug)]
     pub struct RedisRevocations(Listener<RedisLine>);
 
@@ -942,6 +947,9 @@ mod revocations {
         /// The clients are a cluster's seed nodes: each is checked to be a
         /// member of a working cluster before it is listened to.
         cluster: bool,
+        /// A key the listener sets when it opens and looks for at each
+        /// heartbeat: gone, the database was emptied or swapped.
+        marker: String,
         /// Whether the server was found sending no keyspace notifications
         /// (warned of once).
         warned: AtomicBool,
@@ -963,6 +971,7 @@ mod revocations {
                 channel: self.revocation_channel(),
                 connection: self.connection.clone(),
                 keyspace,
+                marker: format!("{}:listening", self.base),
                 warned: AtomicBool::new(false),
             }))
         }
@@ -987,9 +996,9 @@ mod revocations {
 
     impl RedisLine {
         /// Whether `client`'s server sends the keyspace notifications a
-        /// change by hand needs: `K` and both `h` and `g` (or `A`, which
-        /// holds them). A server that will not say (`CONFIG` renamed or
-        /// refused) is taken to send none.
+        /// change by hand needs: `K` with `g`, `h`, `x` and `e` (or `A`,
+        /// which holds them). A server that will not say (`CONFIG` renamed
+        /// or refused) is taken to send none.
         async fn sends_keyspace_events(client: &Client) -> bool {
             let flags: Result<Vec<String>, redis::RedisError> = async {
                 let mut connection = client.get_multiplexed_async_connection().await?;
@@ -1004,7 +1013,7 @@ mod revocations {
                 return false;
             };
             flags.contains('K')
-                && (flags.contains('A') || (flags.contains('h') && flags.contains('g')))
+                && (flags.contains('A') || ['g', 'h', 'x', 'e'].iter().all(|f| flags.contains(*f)))
         }
     }
 
@@ -1046,10 +1055,10 @@ mod revocations {
                 Some(_) => {
                     if !self.warned.swap(true, Ordering::Relaxed) {
                         tracing::warn!(
-                            "Redis sends no keyspace notifications of hashes and generic \
-                             commands: a key changed without this crate (HSET by hand) reaches \
-                             caches only after their TTL; `CONFIG SET notify-keyspace-events Kgh` \
-                             makes such changes heard"
+                            "Redis sends no keyspace notifications of hashes, generic commands, \
+                             expiries and evictions: a key changed without this crate (HSET by \
+                             hand) reaches caches only after their TTL; `CONFIG SET \
+                             notify-keyspace-events KA` makes such changes heard"
                         );
                     }
                     None
@@ -1057,6 +1066,12 @@ mod revocations {
                 None => None,
             };
             let subscribed = async {
+                let mut marker = self.connection.clone();
+                redis::cmd("SET")
+                    .arg(&self.marker)
+                    .arg(1)
+                    .query_async::<()>(&mut marker)
+                    .await?;
                 let mut pubsub = client.get_async_pubsub().await?;
                 pubsub.subscribe(&self.channel).await?;
                 if let Some(keyspace) = &keyspace {
@@ -1085,8 +1100,21 @@ mod revocations {
             Some(message.get_payload::<String>().unwrap_or_default())
         }
 
+        /// Also looks for the marker: a database emptied or swapped sends no
+        /// event, and whatever the cache holds may be gone.
         async fn publish(&self, payload: &str) -> Result<(), String> {
             let mut connection = self.connection.clone();
+            let marked: bool = redis::cmd("EXISTS")
+                .arg(&self.marker)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !marked {
+                return Err(
+                    "the listener's marker key is gone: the database was emptied or swapped"
+                        .to_owned(),
+                );
+            }
             redis::cmd("PUBLISH")
                 .arg(&self.channel)
                 .arg(payload)
