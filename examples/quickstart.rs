@@ -177,7 +177,7 @@ pub fn port() -> Result<u16, String> {
     }
 }
 
-#[allow(dead_code)] // most tests reuse `app` without running `main`; tests/processes.rs runs it
+#[allow(dead_code)] // most tests reuse `app` without running `main`; tests/it/processes.rs runs it
 #[tokio::main]
 pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = port()?;

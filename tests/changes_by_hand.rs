@@ -10,6 +10,7 @@
 //! `TRUNCATE` flushes them all, a server setting adds events), so they run
 //! one at a time.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

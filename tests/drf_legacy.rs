@@ -10,6 +10,7 @@
 //! `.ci/run` makes both and then has DRF 3.1 check the keys as this test left them.
 #![cfg(feature = "drf-legacy")]
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::{

@@ -1,7 +1,7 @@
 //! Bad input at the layer: every malformed, unknown or wrong credential gets
 //! the same 401, challenge and body, and never reaches the inner service.
 
-mod common;
+use crate::common;
 
 use api_key_auth::{reject::UNAUTHORIZED_BODY, ApiKeyLayer, NewKey};
 use common::{authenticator, bad_credentials, body_text, store_with_key, Echo, Reasons};

@@ -3,7 +3,7 @@
 //! lookup and a revocation.
 #![cfg(feature = "cache")]
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -818,7 +818,7 @@ impl Log {
             let subscriber = tracing_subscriber::fmt()
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
-                .with_max_level(tracing::Level::DEBUG)
+                .with_max_level(tracing::Level::INFO)
                 .finish();
             tracing::subscriber::set_global_default(subscriber)
                 .expect("no other global subscriber in a test binary");

@@ -1,10 +1,10 @@
 //! The custom store example: a user's own read-only `KeyStore` over a JSON
 //! file, behind the layer in a real axum server.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/custom_store.rs"]
+#[path = "../../examples/custom_store.rs"]
 mod example;
 
 use common::{http_get, serve};

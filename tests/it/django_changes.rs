@@ -15,7 +15,7 @@
     feature = "mysql"
 ))]
 
-mod common;
+use crate::common;
 
 use std::{path::Path, process::Command, time::Duration};
 

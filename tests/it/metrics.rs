@@ -4,11 +4,11 @@
 //! recorder is global.
 #![cfg(feature = "metrics")]
 
-#[path = "../examples/admin.rs"]
+#[path = "../../examples/admin.rs"]
 #[allow(dead_code)]
 mod admin_example;
 
-mod common;
+use crate::common;
 
 use std::{sync::Arc, time::Duration};
 

@@ -5,7 +5,7 @@
 //! instances are in `tests/instances.rs`.
 #![cfg(feature = "redis-cluster")]
 
-mod common;
+use crate::common;
 
 use std::{collections::BTreeSet, time::Duration};
 

@@ -3,7 +3,7 @@
 //! published for other instances.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

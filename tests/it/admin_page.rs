@@ -10,11 +10,11 @@
 //! without it, and fails when it is named but does not work.
 #![cfg(feature = "admin")]
 
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 #[allow(dead_code)]
 mod quickstart;
 
-mod common;
+use crate::common;
 
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 

@@ -9,7 +9,7 @@
 //! built with this test and need no other binary.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},
@@ -19,7 +19,7 @@ use std::{
 };
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
 
 /// Set in the environment of the processes this test starts as servers.
@@ -47,7 +47,7 @@ impl Server {
             .args([
                 "--ignored",
                 "--exact",
-                "as_a_quickstart_process",
+                "processes::as_a_quickstart_process",
                 "--nocapture",
             ])
             .env(AS_QUICKSTART, "1")

@@ -2,10 +2,10 @@
 //! the extractors, scopes on a route, and a battery of malformed requests
 //! sent raw over TCP after which the server still serves.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
 
 use std::net::SocketAddr;

@@ -1,8 +1,6 @@
 //! The conformance kit: built-in stores pass it, and broken stores fail the
 //! check that describes their fault.
 
-mod common;
-
 use std::{
     sync::{Arc, Mutex},
     time::SystemTime,

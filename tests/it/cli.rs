@@ -4,7 +4,7 @@
 //! their variables are set.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use std::{
     io::Write as _,

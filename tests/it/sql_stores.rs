@@ -3,7 +3,7 @@
 //! minted by DRF itself.
 #![cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 
-mod common;
+use crate::common;
 
 use std::{
     path::{Path, PathBuf},

@@ -3,7 +3,7 @@
 //! over HTTP/2, all on loopback, all guarding with the same authenticator
 //! configuration. Any difference between frameworks fails.
 
-mod common;
+use crate::common;
 
 use std::{convert::Infallible, net::SocketAddr};
 

@@ -3,7 +3,7 @@
 //! keys whose checksum is read before anything else.
 #![cfg(all(feature = "throttle", feature = "rate-limit"))]
 
-mod common;
+use crate::common;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -842,7 +842,7 @@ async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else(
     let format = KeyFormat::branded("myco").unwrap();
     // The README gives this very expression, on its own and in its
     // gitleaks rule.
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     assert_eq!(
         format.pattern(),
         r"\bmyco_[A-Za-z0-9]{8}\.[A-Za-z0-9]{38}\b"
@@ -947,7 +947,7 @@ async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else(
 }
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
 
 /// The quickstart honours a key's limit over every store: memory, SQLite,

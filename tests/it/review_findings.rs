@@ -5,7 +5,7 @@
 //! suspicion that turned out unfounded and keeps it so. Tests whose service
 //! is not configured (the `APIKEY_TEST_*` variables) skip.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -5,7 +5,7 @@
 //! key is refused, and what the crate writes there is in that zone too.
 #![cfg(all(feature = "sqlite", feature = "mysql"))]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,10 +1,10 @@
 //! The layer in gRPC mode in front of a real tonic service
 //! (`grpc.health.v1.Health`), called by a real tonic client over loopback.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/tonic.rs"]
+#[path = "../../examples/tonic.rs"]
 mod example;
 
 use std::net::SocketAddr;

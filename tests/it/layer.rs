@@ -2,7 +2,7 @@
 //! expiry, the optional mode, stripping, custom headers, scopes and the
 //! asynchronous store path.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

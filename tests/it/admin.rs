@@ -4,7 +4,7 @@
 //! OpenAPI document covers every route.
 #![cfg(feature = "admin")]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,0 +1,32 @@
+//! The crate's integration tests, in one binary so that they link once:
+//! a module for each subject. Two subjects run as binaries of their own,
+//! so that nothing else runs beside them: `tests/changes_by_hand.rs`
+//! changes what every listener of a shared database or server hears (a
+//! `TRUNCATE`, Redis's keyspace settings), and `tests/drf_legacy.rs` floods
+//! the machine with slow password-hash checks.
+
+mod common;
+
+mod admin;
+mod admin_page;
+mod axum_server;
+mod bad_input;
+mod cache;
+mod cli;
+mod conformance;
+mod custom_store;
+mod defence;
+mod django_changes;
+mod drf_time_zone;
+mod frameworks;
+mod instances;
+mod layer;
+mod lifecycle;
+mod metrics;
+mod processes;
+mod properties;
+mod redis_cluster;
+mod redis_store;
+mod review_findings;
+mod sql_stores;
+mod tonic_grpc;
