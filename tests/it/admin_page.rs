@@ -10,9 +10,7 @@
 //! without it, and fails when it is named but does not work.
 #![cfg(feature = "admin")]
 
-#[path = "../../examples/quickstart.rs"]
-#[allow(dead_code)]
-mod quickstart;
+use crate::quickstart;
 
 use crate::common;
 

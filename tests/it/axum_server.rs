@@ -4,9 +4,7 @@
 
 use crate::common;
 
-#[allow(dead_code)]
-#[path = "../../examples/quickstart.rs"]
-mod quickstart;
+use crate::quickstart;
 
 use std::net::SocketAddr;
 

@@ -946,9 +946,7 @@ async fn branded_keys_are_found_by_one_pattern_and_checked_before_anything_else(
     );
 }
 
-#[allow(dead_code)]
-#[path = "../../examples/quickstart.rs"]
-mod quickstart;
+use crate::quickstart;
 
 /// The quickstart honours a key's limit over every store: memory, SQLite,
 /// and PostgreSQL, MySQL, Redis and a Redis Cluster when their variables are set.

@@ -7,6 +7,11 @@
 
 mod common;
 
+/// The demo, shared by the subjects that serve it.
+#[allow(dead_code)]
+#[path = "../../examples/quickstart.rs"]
+mod quickstart;
+
 mod admin;
 mod admin_page;
 mod axum_server;

@@ -4,8 +4,10 @@
 //! recorder is global.
 #![cfg(feature = "metrics")]
 
+// The admin example embeds the quickstart as a module of its own, so this
+// binary holds the quickstart twice: once here, once at its root.
 #[path = "../../examples/admin.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod admin_example;
 
 use crate::common;

@@ -18,9 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-#[allow(dead_code)]
-#[path = "../../examples/quickstart.rs"]
-mod quickstart;
+use crate::quickstart;
 
 /// Set in the environment of the processes this test starts as servers.
 const AS_QUICKSTART: &str = "APIKEY_TEST_AS_QUICKSTART";
