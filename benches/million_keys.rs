@@ -318,21 +318,23 @@ fn in_sql(kind: &str, n: usize) {
     let cli_dir = tempfile::tempdir().unwrap();
     drop_database(&rt, kind, &name);
     let name = format!("apikey_million_{n}_cli");
-    let command_took = fresh_url(&rt, kind, &name, cli_dir.path()).map(|url| {
-        let started = Instant::now();
-        let status = Command::new(env!("CARGO_BIN_EXE_api-key"))
-            .args(["--store", &url, "create", "--name", "million", "--count"])
-            .arg(n.to_string())
-            .arg("--json")
-            .env_remove("APIKEY_STORE")
-            .env("RUST_LOG", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "api-key create --count {n} on {kind}");
-        started.elapsed()
-    });
+    let command_took = fresh_url(&rt, kind, &name, cli_dir.path())
+        .zip(api_key_command())
+        .map(|(url, command)| {
+            let started = Instant::now();
+            let status = Command::new(command)
+                .args(["--store", &url, "create", "--name", "million", "--count"])
+                .arg(n.to_string())
+                .arg("--json")
+                .env_remove("APIKEY_STORE")
+                .env("RUST_LOG", "off")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "api-key create --count {n} on {kind}");
+            started.elapsed()
+        });
     drop_database(&rt, kind, &name);
     println!(
         "{kind:<8} {n:>9} keys  find hot p50 {:>6.1} us p99 {:>6.1} us  cold p50 {:>6.1} us p99 {:>6.1} us  \
@@ -383,4 +385,23 @@ fn main() {
             assert!(status.success(), "{kind} at {n} keys");
         }
     }
+}
+
+/// The `api-key` command of the same profile, built beside this bench's
+/// own binary (`target/release/`); `None`, said once, when it was not built.
+fn api_key_command() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let command = exe.parent()?.parent()?.join("api-key");
+    if command.is_file() {
+        return Some(command);
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "million_keys: {} not built, so the command is not timed \
+             (cargo build --release -p api-key-cli first)",
+            command.display()
+        )
+    });
+    None
 }

@@ -19,7 +19,7 @@ use api_key_auth::{key::Prefix, store::sqlite::SqliteStore, KeyStore};
 
 const KEYS: u32 = 100_000;
 
-/// The statement the store runs for a lookup (pinned in src/store/sql/statements.sql).
+/// The statement the store runs for a lookup (pinned in crates/sql/src/statements.sql).
 const FIND: &str = "SELECT id, prefix, hashed_key, name, created_ms, expires_ms, \
     expires_ms IS NOT NULL AS has_expiry, \
     CASE WHEN typeof(revoked) = 'integer' AND revoked IN (0, 1) THEN revoked END AS revoked, \

@@ -14,7 +14,7 @@ import pathlib
 import re
 import sys
 
-SRC = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent / "src"
+SRC = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent / "crates" / "core" / "src"
 
 
 def code_of(path):

@@ -68,129 +68,56 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// The modules run one way: error, key and hash, then store, then the
-// authenticator, then the tower layers, then the framework adapters
-// (`scripts/module-graph.py` checks that no module reaches back up).
-mod auth;
-pub mod client;
-mod credential;
-mod error;
-mod identity;
-mod layer;
-mod require_scopes;
-mod requirement;
-mod scheme;
+// The crate a user adds: the core under its own paths, and each member a
+// feature turns on, where 0.2 had it.
+pub use api_key_auth_core::*;
 
-pub mod audit;
-pub mod body;
-pub mod future;
-pub mod hash;
-pub mod key;
-pub mod key_format;
-pub mod limit;
-pub mod reject;
-pub mod store;
-pub mod text;
+pub mod store {
+    //! The key store contract ([`KeyStore`] finds a key's record by its
+    //! prefix, [`KeyManager`] creates, lists and revokes keys), the
+    //! in-memory store, and each store a feature turns on.
 
-pub mod scope {
-    //! Requiring scopes: a [`ScopeRequirement`] made by the authenticator, as a
-    //! tower layer ([`RequireScopesLayer`]) to put inside [`ApiKeyLayer`](crate::ApiKeyLayer)
-    //! (in axum, on a route with `route_layer`), or as an actix-web guard.
-    //!
-    //! A request whose key lacks the scopes gets `403 Forbidden` with
-    //! `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"`;
-    //! one with no authenticated key at all gets the layer's 401.
-    //!
-    //! ```
-    //! use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
-    //! use http::{Request, Response, StatusCode};
-    //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-    //!
-    //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    //! let store = MemoryStore::new();
-    //! let (_, reader) = store.create(NewKey::named("r").scopes(["read"])).await?.reveal();
-    //! let auth = ApiKeyLayer::new(store);
-    //!
-    //! let admin_only = ServiceBuilder::new()
-    //!     .layer(auth.clone())
-    //!     .layer(auth.require_all(["admin"])?)
-    //!     .service(service_fn(|_req: Request<String>| async {
-    //!         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
-    //!     }));
-    //!
-    //! let request = Request::get("/")
-    //!     .header("authorization", format!("Api-Key {}", reader.expose_secret()))
-    //!     .body(String::new())?;
-    //! let response = admin_only.oneshot(request).await?;
-    //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    //! assert_eq!(
-    //!     response.headers()["www-authenticate"],
-    //!     r#"Api-Key realm="api", error="insufficient_scope", scope="admin""#
-    //! );
-    //! # Ok::<(), Box<dyn std::error::Error>>(())
-    //! # }).unwrap();
-    //! ```
+    pub use api_key_auth_core::store::*;
 
-    pub use crate::require_scopes::{RequireScopesLayer, RequireScopesService};
-    pub use crate::requirement::ScopeRequirement;
+    #[cfg(feature = "mysql")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+    pub use api_key_auth_sql::mysql;
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub use api_key_auth_sql::postgres;
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub use api_key_auth_sql::sqlite;
+    #[cfg(feature = "_sql")]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+    )]
+    pub use api_key_auth_sql::{DrfTable, Schema};
+
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub use api_key_auth_redis as redis;
+
+    pub mod open;
 }
-
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub mod axum;
-
-#[cfg(feature = "actix")]
-#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
-pub mod actix;
-
-#[cfg(feature = "tonic")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
-pub mod tonic;
-
-#[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
-pub mod testkit;
-
-#[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub mod cache;
-
-#[cfg(feature = "admin")]
-#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
-pub mod admin;
-
-#[cfg(feature = "utoipa")]
-#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
-pub mod openapi;
-
-#[cfg(feature = "last-use")]
-#[cfg_attr(docsrs, doc(cfg(feature = "last-use")))]
-pub mod last_use;
-
-#[cfg(feature = "metrics")]
-#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-pub mod metrics;
-
-#[cfg(feature = "throttle")]
-#[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
-pub mod throttle;
 
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
-pub mod rate_limit;
+pub mod rate_limit {
+    //! Keys' rate limits, enforced in this process or, with the `redis`
+    //! feature, shared by every instance through Redis.
 
-// What a user of the layer and a store's author need, at the root; the rest
-// lives in its module, once.
-pub use auth::{Authenticator, AuthenticatorBuilder};
-pub use error::{AuthFailure, ConfigError, ErrorChain, Malformed, MAX_CREDENTIAL_LEN};
-pub use hash::Hasher;
-pub use identity::Identity;
-pub use key::Prefix;
-pub use layer::{ApiKeyLayer, ApiKeyService};
-pub use store::{
-    memory::MemoryStore, CreatedKey, InvalidNewKey, KeyManager, KeyRecord, KeyStore, Lookup,
-    NewKey, PlaintextKey, Rotated, StoreError,
-};
+    pub use api_key_auth_core::rate_limit::*;
+
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "rate-limit"))))]
+    pub use api_key_auth_redis::RedisRateLimiter;
+}
+
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub use api_key_auth_admin as admin;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

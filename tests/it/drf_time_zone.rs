@@ -177,31 +177,3 @@ async fn mysql_naive_dates_are_read_in_the_table_s_zone() {
     )
     .await;
 }
-
-/// The command takes the zone too, and says what is wrong with one it
-/// does not know.
-#[test]
-fn the_command_takes_the_zone_and_refuses_an_unknown_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-key"))
-        .args(["--store", &store, "--schema", "drf"])
-        .args(["--drf-time-zone", "Mars/Olympus_Mons", "list"])
-        .env_remove("APIKEY_STORE")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("--drf-time-zone") && stderr.contains("Mars/Olympus_Mons"),
-        "{stderr}"
-    );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-key"))
-        .args(["--store", &store, "--drf-time-zone", ZONE, "list"])
-        .env_remove("APIKEY_STORE")
-        .env_remove("APIKEY_STORE_SCHEMA")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("add --schema drf"), "{stderr}");
-}

@@ -228,8 +228,10 @@ async fn a_sqlite_table_of_0_2_upgrades_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!("../../migrations/sqlite/0001_api_keys.sql"))
-        .unwrap();
+    conn.execute_batch(include_str!(
+        "../../crates/sql/migrations/sqlite/0001_api_keys.sql"
+    ))
+    .unwrap();
     conn.execute_batch(OLD_SQLITE_CHANGE_LOG).unwrap();
     conn.execute_batch(
         "CREATE TABLE api_key_auth_migrations (version BIGINT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL);
@@ -337,9 +339,11 @@ async fn a_mysql_table_of_0_2_upgrades_in_place() {
     use sqlx::Executor as _;
     let url = common::isolated_mysql_url(&url).await;
     let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-    pool.execute(include_str!("../../migrations/mysql/0001_api_keys.sql"))
-        .await
-        .unwrap();
+    pool.execute(include_str!(
+        "../../crates/sql/migrations/mysql/0001_api_keys.sql"
+    ))
+    .await
+    .unwrap();
     for statement in OLD_MYSQL_CHANGE_LOG {
         pool.execute(*statement).await.unwrap();
     }
@@ -413,7 +417,7 @@ async fn a_postgres_table_of_0_2_upgrades_in_place_and_last_use_is_not_announced
     use sqlx::Executor as _;
     let schema = common::isolated_pg_schema(&url).await;
     let pool = common::pg_pool_in(&url, &schema).await;
-    let code: String = include_str!("../../migrations/postgres/0001_api_keys.sql")
+    let code: String = include_str!("../../crates/sql/migrations/postgres/0001_api_keys.sql")
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
         .map(|line| format!("{line}\n"))

@@ -17,7 +17,7 @@ mod admin_page;
 mod axum_server;
 mod bad_input;
 mod cache;
-mod cli;
+
 mod conformance;
 mod custom_store;
 mod defence;
@@ -28,7 +28,7 @@ mod instances;
 mod layer;
 mod lifecycle;
 mod metrics;
-mod processes;
+
 mod properties;
 mod redis_cluster;
 mod redis_store;

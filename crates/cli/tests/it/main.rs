@@ -1,0 +1,14 @@
+//! The `api-key` command's tests, in one binary: the command as a user runs
+//! it (`command`), and beside servers that must hear what it changes
+//! (`processes`). Both run the binary cargo built for this package.
+
+#[path = "../../../../tests/it/common/mod.rs"]
+mod common;
+
+/// The demo, run by `processes` as the servers the command talks past.
+#[allow(dead_code)]
+#[path = "../../../../examples/quickstart.rs"]
+mod quickstart;
+
+mod command;
+mod processes;

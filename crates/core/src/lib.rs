@@ -1,0 +1,131 @@
+//! The core of [api-key-auth](https://docs.rs/api-key-auth): keys and their
+//! hashes, the store contract and the in-memory store, the authenticator and
+//! its tower layer, scopes, the framework adapters and the cache.
+//!
+//! Use it through `api-key-auth`, which re-exports all of it under the same
+//! paths beside the SQL and Redis stores and the admin API; this crate is
+//! what those depend on.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The modules run one way: error, key and hash, then store, then the
+// authenticator, then the tower layers, then the framework adapters
+// (`scripts/module-graph.py` checks that no module reaches back up).
+mod auth;
+pub mod client;
+mod credential;
+mod error;
+mod identity;
+mod layer;
+mod require_scopes;
+mod requirement;
+mod scheme;
+
+pub mod audit;
+pub mod body;
+pub mod future;
+pub mod hash;
+pub mod key;
+pub mod key_format;
+pub mod limit;
+pub mod reject;
+pub mod store;
+pub mod text;
+
+pub mod scope {
+    //! Requiring scopes: a [`ScopeRequirement`] made by the authenticator, as a
+    //! tower layer ([`RequireScopesLayer`]) to put inside [`ApiKeyLayer`](crate::ApiKeyLayer)
+    //! (in axum, on a route with `route_layer`), or as an actix-web guard.
+    //!
+    //! A request whose key lacks the scopes gets `403 Forbidden` with
+    //! `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"`;
+    //! one with no authenticated key at all gets the layer's 401.
+    //!
+    //! ```
+    //! use api_key_auth::{ApiKeyLayer, KeyManager, MemoryStore, NewKey};
+    //! use http::{Request, Response, StatusCode};
+    //! use tower::{service_fn, ServiceBuilder, ServiceExt};
+    //!
+    //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    //! let store = MemoryStore::new();
+    //! let (_, reader) = store.create(NewKey::named("r").scopes(["read"])).await?.reveal();
+    //! let auth = ApiKeyLayer::new(store);
+    //!
+    //! let admin_only = ServiceBuilder::new()
+    //!     .layer(auth.clone())
+    //!     .layer(auth.require_all(["admin"])?)
+    //!     .service(service_fn(|_req: Request<String>| async {
+    //!         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+    //!     }));
+    //!
+    //! let request = Request::get("/")
+    //!     .header("authorization", format!("Api-Key {}", reader.expose_secret()))
+    //!     .body(String::new())?;
+    //! let response = admin_only.oneshot(request).await?;
+    //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    //! assert_eq!(
+    //!     response.headers()["www-authenticate"],
+    //!     r#"Api-Key realm="api", error="insufficient_scope", scope="admin""#
+    //! );
+    //! # Ok::<(), Box<dyn std::error::Error>>(())
+    //! # }).unwrap();
+    //! ```
+
+    pub use crate::require_scopes::{RequireScopesLayer, RequireScopesService};
+    pub use crate::requirement::ScopeRequirement;
+}
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
+
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
+
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
+
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub mod openapi;
+
+#[cfg(feature = "last-use")]
+#[cfg_attr(docsrs, doc(cfg(feature = "last-use")))]
+pub mod last_use;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+
+#[cfg(feature = "throttle")]
+#[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
+pub mod throttle;
+
+#[cfg(feature = "rate-limit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+pub mod rate_limit;
+
+// What a user of the layer and a store's author need, at the root; the rest
+// lives in its module, once.
+pub use auth::{Authenticator, AuthenticatorBuilder};
+pub use error::{AuthFailure, ConfigError, ErrorChain, Malformed, MAX_CREDENTIAL_LEN};
+pub use hash::Hasher;
+pub use identity::Identity;
+pub use key::Prefix;
+pub use layer::{ApiKeyLayer, ApiKeyService};
+pub use store::{
+    memory::MemoryStore, CreatedKey, InvalidNewKey, KeyManager, KeyRecord, KeyStore, Lookup,
+    NewKey, PlaintextKey, Rotated, StoreError,
+};

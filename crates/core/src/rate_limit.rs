@@ -1,0 +1,289 @@
+//! Enforcing keys' rate limits (feature `rate-limit`): a [`RateLimiter`]
+//! decides whether a request of a key that carries a
+//! [`RateLimit`] may go through.
+//!
+//! ```
+//! use api_key_auth::{limit::RateLimit, Authenticator, KeyManager, MemoryStore, NewKey};
+//! use http::HeaderMap;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let limit = "2/s".parse::<RateLimit>()?;
+//! let (_, key) = store.create(NewKey::named("metered").rate_limit(limit)).await?.reveal();
+//! // Every authenticator enforces keys' limits, in this process by default.
+//! let auth = Authenticator::new(store);
+//! let mut headers = HeaderMap::new();
+//! headers.insert("authorization", format!("Api-Key {}", key.expose_secret()).parse()?);
+//! assert!(auth.authenticate(&headers).await.is_ok());
+//! assert!(auth.authenticate(&headers).await.is_ok());
+//! let over = auth.authenticate(&headers).await.unwrap_err();   // the third within a second
+//! assert_eq!(auth.rejection(&over).status(), 429);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The limit is a GCRA (the [`governor`](https://docs.rs/governor) crate in
+//! this process; one Lua script on Redis for
+//! `RedisRateLimiter` (in `api_key_auth::rate_limit`), which holds
+//! many instances to one limit between them). A request over it gets `429`
+//! with `Retry-After` and the IETF `RateLimit-Policy: "key";q=<requests>;w=<seconds>`
+//! and `RateLimit: "key";r=0;t=<seconds>` fields
+//! (draft-ietf-httpapi-ratelimit-headers).
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use governor::{
+    clock::{Clock, QuantaClock},
+    middleware::StateInformationMiddleware,
+    state::{InMemoryState, NotKeyed},
+    Quota, RateLimiter as Gcra,
+};
+
+use crate::{
+    limit::RateLimit,
+    store::{KeyRecord, StoreError},
+};
+
+/// What a rate limiter says of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateDecision {
+    /// Whether the request may go through.
+    pub allowed: bool,
+    /// How many more requests may come at once now.
+    pub remaining: u32,
+    /// When a refused request may be tried again.
+    pub retry_after: Duration,
+}
+
+impl RateDecision {
+    /// A request let through, with `remaining` more allowed at once.
+    pub fn allow(remaining: u32) -> Self {
+        Self {
+            allowed: true,
+            remaining,
+            retry_after: Duration::ZERO,
+        }
+    }
+
+    /// A request refused, to be tried again after `retry_after`.
+    pub fn refuse(retry_after: Duration) -> Self {
+        Self {
+            allowed: false,
+            remaining: 0,
+            retry_after,
+        }
+    }
+}
+
+/// Decides whether a request of a rate-limited key may go through.
+/// Implemented in this process ([`LocalRateLimiter`], the default) and on
+/// Redis, shared by many instances.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// The decision at once, when the limiter can make it without waiting
+    /// (in this process); `None` means "ask [`check`](Self::check)".
+    fn check_now(&self, key: &KeyRecord, limit: &RateLimit) -> Option<RateDecision> {
+        let _ = (key, limit);
+        None
+    }
+
+    /// The decision, waiting for it when the limiter is elsewhere. A
+    /// limiter that cannot answer gives an error: the request is refused
+    /// (503), never let through unlimited.
+    async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError>;
+}
+
+/// A GCRA cell of one key: its limit, and the limiter kept for it.
+struct KeyCell {
+    limit: RateLimit,
+    gcra: Gcra<NotKeyed, InMemoryState, QuantaClock, StateInformationMiddleware>,
+}
+
+impl KeyCell {
+    fn new(limit: RateLimit, clock: &QuantaClock) -> Self {
+        let burst = std::num::NonZeroU32::new(limit.burst()).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = Quota::with_period(limit.interval())
+            .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
+            .allow_burst(burst);
+        Self {
+            limit,
+            gcra: Gcra::direct_with_clock(quota, clock.clone())
+                .with_middleware::<StateInformationMiddleware>(),
+        }
+    }
+
+    fn check(&self, clock: &QuantaClock) -> RateDecision {
+        match self.gcra.check() {
+            Ok(snapshot) => RateDecision::allow(snapshot.remaining_burst_capacity()),
+            Err(not_until) => RateDecision::refuse(not_until.wait_time_from(clock.now())),
+        }
+    }
+}
+
+/// Keys' limits kept in this process: one GCRA cell per key, in a map whose
+/// reads take no lock. The default of every authenticator. Instances of a
+/// service each keep their own: a key limited to 100/s gets 100/s from each;
+/// `RedisRateLimiter` shares one.
+#[derive(Clone)]
+pub struct LocalRateLimiter {
+    cells: Arc<papaya::HashMap<Arc<str>, Arc<KeyCell>, foldhash::fast::RandomState>>,
+    clock: QuantaClock,
+}
+
+impl Default for LocalRateLimiter {
+    fn default() -> Self {
+        Self {
+            cells: Arc::new(papaya::HashMap::with_hasher(
+                foldhash::fast::RandomState::default(),
+            )),
+            clock: QuantaClock::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LocalRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRateLimiter")
+            .field("keys", &self.cells.len())
+            .finish()
+    }
+}
+
+impl LocalRateLimiter {
+    /// An empty limiter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many keys it keeps a cell for.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether it keeps no cell.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    #[inline]
+    fn decide(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
+        let cells = self.cells.pin();
+        let budget = budget_of(key);
+        if let Some(cell) = cells.get(budget) {
+            if cell.limit == *limit {
+                return cell.check(&self.clock);
+            }
+        }
+        self.fresh(key, limit)
+    }
+
+    /// A key seen for the first time (one cell, whoever of many requests at
+    /// once makes it), or whose limit changed (a new cell).
+    #[cold]
+    fn fresh(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
+        let cells = self.cells.pin();
+        let budget: Arc<str> = Arc::from(budget_of(key));
+        let cell = cells.get_or_insert_with(budget.clone(), || {
+            Arc::new(KeyCell::new(*limit, &self.clock))
+        });
+        if cell.limit == *limit {
+            return cell.check(&self.clock);
+        }
+        let cell = Arc::new(KeyCell::new(*limit, &self.clock));
+        let decision = cell.check(&self.clock);
+        cells.insert(budget, cell);
+        decision
+    }
+}
+
+/// Whose budget a key's requests spend: its own, or, for a key a rotation
+/// made, the first key of its chain of rotations (so no rotation hands out
+/// a fresh budget, and a key and its successor share one through the grace
+/// period). A key rotated before lineages were kept spends the budget of
+/// the key it replaced.
+#[doc(hidden)]
+pub fn budget_of(key: &KeyRecord) -> &str {
+    key.lineage
+        .as_deref()
+        .or(key.replaces.as_deref())
+        .unwrap_or(&key.id)
+}
+
+#[async_trait]
+impl RateLimiter for LocalRateLimiter {
+    fn check_now(&self, key: &KeyRecord, limit: &RateLimit) -> Option<RateDecision> {
+        Some(self.decide(key, limit))
+    }
+
+    async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
+        Ok(self.decide(key, limit))
+    }
+}
+
+#[async_trait]
+impl<T: RateLimiter + ?Sized> RateLimiter for Arc<T> {
+    fn check_now(&self, key: &KeyRecord, limit: &RateLimit) -> Option<RateDecision> {
+        (**self).check_now(key, limit)
+    }
+
+    async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
+        (**self).check(key, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{hash::Hasher, key::ApiKey};
+
+    fn record(id: &str, replaces: Option<&str>) -> KeyRecord {
+        let key = ApiKey::generate().unwrap();
+        let mut record = KeyRecord::new(id, "k", key.prefix(), Hasher::sha256().hash(&key));
+        record.replaces = replaces.map(str::to_owned);
+        record
+    }
+
+    /// Found by a review: rotating a key that had spent its budget gave
+    /// the new key a whole one.
+    #[test]
+    fn a_rotation_s_new_key_spends_the_old_key_s_budget() {
+        let limiter = LocalRateLimiter::new();
+        let limit: RateLimit = "2/m".parse().unwrap();
+        let old = record("old", None);
+        let new = record("new", Some("old"));
+        assert!(limiter.decide(&old, &limit).allowed);
+        assert!(limiter.decide(&old, &limit).allowed);
+        assert!(!limiter.decide(&new, &limit).allowed);
+        assert!(!limiter.decide(&old, &limit).allowed);
+        assert!(limiter.decide(&record("other", None), &limit).allowed);
+    }
+
+    /// Many first requests at once make one cell between them, not one
+    /// each (a review saw a get-then-insert hand each its own burst).
+    #[test]
+    fn first_requests_at_once_share_one_budget() {
+        for _ in 0..20 {
+            let limiter = LocalRateLimiter::new();
+            let limit: RateLimit = "5/h".parse().unwrap();
+            let key = Arc::new(record("k", None));
+            let start = Arc::new(std::sync::Barrier::new(8));
+            let allowed: usize = (0..8)
+                .map(|_| {
+                    let (limiter, key, start) = (limiter.clone(), key.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        (0..4)
+                            .filter(|_| limiter.decide(&key, &limit).allowed)
+                            .count()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .sum();
+            assert_eq!(allowed, 5);
+        }
+    }
+}
