@@ -11,4 +11,5 @@ mod common;
 mod quickstart;
 
 mod command;
+mod new_key_rules;
 mod processes;
