@@ -1,0 +1,421 @@
+//! The store contract: [`KeyStore`] finds a record, [`KeyManager`] creates, lists, rotates and revokes.
+
+use super::*;
+
+/// The message on a revocation channel that stands for every key (a table
+/// emptied at once): no prefix, which is 8 letters and digits.
+#[doc(hidden)]
+pub const EVERY_KEY: &str = "*";
+
+/// The outcome of a lookup: the record, `None` for an unknown prefix, or a store failure.
+pub type Lookup = Result<Option<Arc<KeyRecord>>, StoreError>;
+
+/// Finds key records by prefix. This is all the layer needs of a store.
+///
+/// Implementations must be cheap to share between requests (the layer holds
+/// one behind an `Arc`) and must not hold a lock across an `.await`.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// The record whose prefix is `prefix`, or `None` if there is none.
+    ///
+    /// Revoked and expired records are returned as they are: the
+    /// authenticator checks the hash first and then refuses them.
+    async fn find(&self, prefix: Prefix) -> Lookup;
+
+    /// Answers at once when the store can without waiting (an in-process map,
+    /// a cache hit), letting the layer skip the boxed future of [`find`](Self::find).
+    ///
+    /// `None` means "ask `find`". The default always says so.
+    fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
+        let _ = prefix;
+        None
+    }
+
+    /// The algorithm this store's records are hashed with, when the store
+    /// knows (a djangorestframework-api-key table: `sha512`). On a prefix the
+    /// store does not know, the authenticator spends the work of checking a
+    /// record of this kind, so that a known prefix with a wrong secret and an
+    /// unknown prefix take the same time.
+    ///
+    /// `None`, the default, leaves the authenticator to follow the records
+    /// it has seen, starting from its own hasher's algorithm.
+    fn hash_algorithm(&self) -> Option<Algorithm> {
+        None
+    }
+
+    /// Replaces the stored hash of `record` by `new`, after the
+    /// authenticator verified a key against a hash of an older kind (a
+    /// djangorestframework-api-key table made before 3.0 holds Django
+    /// password hashes), as DRF itself does on a key's first check. Only a
+    /// row still holding `record`'s hash is changed, so concurrent upgrades
+    /// agree, and only `hashed_key`: a djangorestframework-api-key row keeps
+    /// its primary key, as DRF 3 leaves it. Nothing else of the record is
+    /// written (it may be a cached copy): a revocation made since stays.
+    ///
+    /// `Ok(false)` when nothing was changed: the row holds another hash by
+    /// now, or its column is too narrow for the new one (DRF before 2.2
+    /// made `hashed_key` 100 characters; `sha512$$` needs 136), which is
+    /// checked in the statement, never left to truncate the hash.
+    ///
+    /// The default changes nothing and says so (the key keeps its old hash,
+    /// and its slow check, until upgraded elsewhere).
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
+        let _ = (record, new);
+        Err(StoreError::unsupported(
+            "this store does not upgrade stored hashes",
+        ))
+    }
+}
+
+#[async_trait]
+impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        (**self).find(prefix).await
+    }
+
+    fn find_now(&self, prefix: Prefix) -> Option<Lookup> {
+        (**self).find_now(prefix)
+    }
+
+    fn hash_algorithm(&self) -> Option<Algorithm> {
+        (**self).hash_algorithm()
+    }
+
+    async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
+        (**self).upgrade_hash(record, new).await
+    }
+}
+
+/// Creates, lists and revokes keys: the administrator's side of a store.
+///
+/// A store implements [`insert`](Self::insert), [`list`](Self::list) and
+/// [`revoke`](Self::revoke); [`create`](Self::create) is provided on top of
+/// `insert`: it draws a key, hashes it with [`hasher`](Self::hasher), and
+/// draws again if the prefix is taken.
+#[async_trait]
+pub trait KeyManager: KeyStore {
+    /// Saves a new record. A record whose prefix or id is already stored
+    /// must be refused with [`StoreError::conflict`], never overwrite.
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError>;
+
+    /// Every key record, revoked ones included, oldest first.
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
+
+    /// One page of the keys that `request` asks for, in the store's order of
+    /// ids (byte order, or a database's collation), and the cursor of the next page: a listing that never holds more than a page,
+    /// however many keys there are. Keys created while a listing runs are
+    /// either on a later page or not, never twice; none that exists
+    /// throughout is missed.
+    ///
+    /// The default reads [`list`](Self::list) and pages it in memory, for
+    /// custom stores; the crate's own stores page in the database.
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let now = SystemTime::now();
+        let mut keys: Vec<Arc<KeyRecord>> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|record| {
+                request
+                    .cursor()
+                    .is_none_or(|after| record.id.as_str() > after)
+            })
+            .filter(|record| request.admits(record, now))
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Page::of(keys, request.limit()))
+    }
+
+    /// The key whose id is `id`, or, when `id` is a prefix, whose prefix it
+    /// is. The default looks the prefix up first (one lookup; the crate's
+    /// stores give keys their prefix as id), then reads the listing page by page.
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        if let Ok(prefix) = Prefix::parse(id) {
+            if let Some(record) = self.find(prefix).await? {
+                return Ok(Some(record));
+            }
+        }
+        let mut request = PageRequest::first(MAX_PAGE);
+        loop {
+            let page = self.list_page(&request).await?;
+            if let Some(record) = page.keys.iter().find(|r| r.id == id) {
+                return Ok(Some(record.clone()));
+            }
+            match page.next {
+                Some(next) => request = request.after(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Revokes the key with id `id`. `Ok(false)` means no key has that id.
+    /// Revoking a revoked key succeeds and changes nothing.
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The hasher new keys are hashed with; SHA-256 unless the store says otherwise.
+    fn hasher(&self) -> Hasher {
+        Hasher::default()
+    }
+
+    /// The id a new key gets; its prefix unless the store says otherwise.
+    fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
+        let _ = hash;
+        prefix.to_string()
+    }
+
+    /// Saves `new`, a key replacing the one with id `old_id`, and retires
+    /// that one as `retirement` says, naming `new` as its successor, all in
+    /// one step (a transaction, a script): either both happen or neither.
+    /// Gives the old key's record as it is left.
+    ///
+    /// Refuses with [`StoreError::not_found`] when no key has `old_id`,
+    /// [`StoreError::inactive`] when that key is revoked, expired or already
+    /// replaced by the time the step runs (two rotations of one key: one
+    /// wins), and [`StoreError::conflict`] when `new`'s prefix or id is
+    /// taken. [`rotate`](Self::rotate) is built on it.
+    ///
+    /// The default says the store cannot: a store of your own implements it
+    /// to be rotatable (the conformance kit checks it).
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        let _ = (old_id, new, retirement);
+        Err(StoreError::unsupported(
+            "this store cannot rotate keys (it does not implement KeyManager::replace)",
+        ))
+    }
+
+    /// Replaces the key with id `id` by a new one with the same name,
+    /// scopes, owner and metadata, which names it in
+    /// [`replaces`](KeyRecord::replaces). The old key keeps working for
+    /// `grace` (a zero grace revokes it at once), and while it does,
+    /// responses to it carry `Sunset` with the moment it stops. A key that
+    /// expired in `N` days gets a new one expiring `N` days from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let (old, _) = store.create(NewKey::named("billing")).await?.reveal();
+    /// let rotated = store.rotate(&old.id, Duration::from_secs(24 * 3600)).await?;
+    /// assert!(rotated.retired.sunset().is_some()); // works for one more day
+    /// let (new, key) = rotated.new.reveal();        // shown once
+    /// assert_eq!(new.replaces.as_deref(), Some(old.id.as_str()));
+    /// # let _ = key; Ok::<(), api_key_auth::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn rotate(&self, id: &str, grace: Duration) -> Result<Rotated, StoreError> {
+        let old = self
+            .find_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("no key has the id {id:?}")))?;
+        let now = SystemTime::now();
+        if !old.is_active_at(now) {
+            return Err(StoreError::inactive(format!(
+                "key {:?} is {}: only a working key can be rotated",
+                old.id,
+                if old.revoked { "revoked" } else { "expired" }
+            )));
+        }
+        if let Some(successor) = &old.replaced_by {
+            return Err(StoreError::inactive(format!(
+                "key {:?} was already replaced by {successor:?}: rotate that one",
+                old.id
+            )));
+        }
+        let retirement = Retirement::after(grace, now);
+        let successor = NewKey::replacing(&old, now);
+        let hasher = self.hasher();
+        for _ in 0..5 {
+            let (record, key) =
+                successor.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
+            let stored = Arc::new(record.clone());
+            match self.replace(&old.id, record, retirement).await {
+                Ok(retired) => {
+                    return Ok(Rotated {
+                        new: CreatedKey::new(stored, key),
+                        retired,
+                    })
+                }
+                Err(err) if err.is_conflict() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict(
+            "five fresh prefixes in a row were already taken",
+        ))
+    }
+
+    /// Records when keys were last used: each key's `last_used` becomes the
+    /// use's instant unless it already holds a later one (instances write
+    /// in any order). Ids the store does not hold are skipped. One batched
+    /// write per call where the database allows.
+    ///
+    /// The default says the store cannot; the
+    /// [`LastUseTracker`](crate::last_use::LastUseTracker) then stops
+    /// asking, once, with a warning.
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        let _ = uses;
+        Err(StoreError::unsupported(
+            "this store does not record last use (it does not implement KeyManager::record_last_use)",
+        ))
+    }
+
+    /// Saves `records` all together or not at all (one transaction, one
+    /// script), refusing with [`StoreError::conflict`] when any prefix or id
+    /// is taken, or two of them are the same. At most [`MAX_BATCH`] records.
+    ///
+    /// The default says the store cannot, and so does
+    /// [`create_many`](Self::create_many) then. The crate's stores implement it.
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        let _ = records;
+        Err(StoreError::unsupported(
+            "this store saves one key at a time (it does not implement KeyManager::insert_many)",
+        ))
+    }
+
+    /// Creates a key for each of `news` (at most [`MAX_BATCH`]) in one step,
+    /// through [`insert_many`](Self::insert_many): all are created or none.
+    /// A store without `insert_many` says it cannot
+    /// ([`StoreError::is_unsupported`]): keys made one at a time could not
+    /// be taken back should the caller give up halfway, their secrets lost
+    /// with it; call [`create`](Self::create) for each instead.
+    ///
+    /// ```
+    /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let created = store
+    ///     .create_many((0..500).map(|n| NewKey::named(format!("device {n}"))).collect())
+    ///     .await?;
+    /// assert_eq!(created.len(), 500);
+    /// assert_eq!(store.len(), 500);
+    /// # Ok::<(), api_key_auth::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
+        check_batch(news.len())?;
+        let hasher = self.hasher();
+        // A taken prefix fails the whole batch: draw them all again, as
+        // `create` draws one again.
+        for _ in 0..5 {
+            let mut records = Vec::with_capacity(news.len());
+            let mut created = Vec::with_capacity(news.len());
+            for new in &news {
+                let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
+                created.push(CreatedKey::new(Arc::new(record.clone()), key));
+                records.push(record);
+            }
+            match self.insert_many(records).await {
+                Ok(()) => return Ok(created),
+                Err(err) if err.is_conflict() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict(
+            "five batches of fresh prefixes in a row met a taken one",
+        ))
+    }
+
+    /// Creates a key. The plaintext key is in the result and nowhere else:
+    /// the store keeps only its hash. A prefix already taken is drawn again.
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        let hasher = self.hasher();
+        // 62^8 prefixes make one collision rare and five in a row a sign of a
+        // store that refuses everything; say so rather than loop forever.
+        for _ in 0..5 {
+            let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
+            let stored = Arc::new(record.clone());
+            match self.insert(record).await {
+                Ok(()) => return Ok(CreatedKey::new(stored, key)),
+                Err(err) if err.is_conflict() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::conflict(
+            "five fresh prefixes in a row were already taken",
+        ))
+    }
+}
+
+/// The most keys [`KeyManager::create_many`] and
+/// [`KeyManager::insert_many`] take at once.
+pub const MAX_BATCH: usize = 1000;
+
+/// Refuses a batch of more than [`MAX_BATCH`] keys, as every `insert_many`
+/// and `create_many` does.
+#[doc(hidden)]
+pub fn check_batch(len: usize) -> Result<(), StoreError> {
+    if len > MAX_BATCH {
+        return Err(StoreError::config(format!(
+            "{len} keys in one batch: at most {MAX_BATCH}"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        (**self).insert(record).await
+    }
+
+    async fn insert_many(&self, records: Vec<KeyRecord>) -> Result<(), StoreError> {
+        (**self).insert_many(records).await
+    }
+
+    async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
+        (**self).create_many(news).await
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).list().await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).revoke(id).await
+    }
+
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        (**self).list_page(request).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).find_by_id(id).await
+    }
+
+    fn hasher(&self) -> Hasher {
+        (**self).hasher()
+    }
+
+    fn new_id(&self, prefix: Prefix, hash: &StoredHash) -> String {
+        (**self).new_id(prefix, hash)
+    }
+
+    async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        (**self).create(new).await
+    }
+
+    async fn replace(
+        &self,
+        old_id: &str,
+        new: KeyRecord,
+        retirement: Retirement,
+    ) -> Result<Arc<KeyRecord>, StoreError> {
+        (**self).replace(old_id, new, retirement).await
+    }
+
+    async fn rotate(&self, id: &str, grace: Duration) -> Result<Rotated, StoreError> {
+        (**self).rotate(id, grace).await
+    }
+
+    async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
+        (**self).record_last_use(uses).await
+    }
+}
