@@ -8,7 +8,7 @@
 //! deleted) before the feed read it: everything is flushed. MySQL numbers an
 //! entry when it is written, before its transaction commits, so a hole there
 //! may also be a transaction still running, or one rolled back: the feed
-//! keeps the numbers it skipped (as ranges, `feed/holes.rs`) and asks for
+//! keeps the numbers it skipped (as ranges, `feed/skipped.rs`) and asks for
 //! them again, in turn, at every read until they turn up (a late commit: its
 //! key is named then), fall below the oldest entry far enough behind for a
 //! trim to have taken them, or have waited [`MAX_WAIT`]; giving numbers up
@@ -20,14 +20,14 @@
 //! number read is gone or another) or a table without its two triggers
 //! (Django rebuilding a SQLite table, a table renamed).
 
-mod holes;
+mod skipped;
 
 use std::{collections::VecDeque, fmt, time::Duration};
 
 use async_trait::async_trait;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use self::holes::Holes;
+use self::skipped::Skipped;
 use super::{change_log::LOG_KEEP, ChangeLogSql};
 use crate::{key::Prefix, store::Invalidation};
 
@@ -95,7 +95,7 @@ pub(crate) struct ChangeFeed<C: LogConnection> {
     /// `None` until the first read.
     high: Option<Entry>,
     /// Numbers below `high` not read yet.
-    holes: Holes,
+    skipped: Skipped,
     /// The `data_version` the last complete read saw.
     version: Option<i64>,
     last_check: Option<Instant>,
@@ -127,7 +127,7 @@ impl<C: LogConnection> ChangeFeed<C> {
             interval: DEFAULT_INTERVAL,
             pending: VecDeque::new(),
             high: None,
-            holes: Holes::default(),
+            skipped: Skipped::default(),
             version: None,
             last_check: None,
             last_trim: None,
@@ -212,7 +212,7 @@ impl<C: LogConnection> ChangeFeed<C> {
             let mut last = from;
             for &(seq, _) in &entries {
                 if !self.sql.commits_in_order && seq > last + 1 {
-                    self.holes.add(last + 1, seq - 1, now);
+                    self.skipped.add(last + 1, seq - 1, now);
                 }
                 last = seq;
             }
@@ -242,11 +242,11 @@ impl<C: LogConnection> ChangeFeed<C> {
                 tracing::warn!("the API key change log was made again; flushing the cache");
                 // Start afresh, at once: the first read flushes.
                 self.high = None;
-                self.holes.clear();
+                self.skipped.clear();
                 return Ok(true);
             }
         }
-        if !changed && self.holes.is_empty() {
+        if !changed && self.skipped.is_empty() {
             return Ok(false);
         }
         // What is new, from the highest number read on.
@@ -259,7 +259,7 @@ impl<C: LogConnection> ChangeFeed<C> {
             }
             if seq > high + 1 {
                 skipped = true;
-                if !self.sql.commits_in_order && self.holes.add(high + 1, seq - 1, now) {
+                if !self.sql.commits_in_order && self.skipped.add(high + 1, seq - 1, now) {
                     self.pending.push_back(Invalidation::All);
                 }
             }
@@ -275,24 +275,24 @@ impl<C: LogConnection> ChangeFeed<C> {
             self.pending.push_back(Invalidation::All);
         }
         // What was skipped: asked for again, given up when it cannot come.
-        if !self.holes.is_empty() {
+        if !self.skipped.is_empty() {
             let oldest = conn.scalar(&self.sql.oldest, &[]).await?;
             // Below the oldest entry and far enough behind for a feed's trim
             // to have taken it: trimmed unread, or rolled back.
             let floor = oldest.min(high.saturating_sub(LOG_KEEP - 1));
-            if self.holes.give_up(floor, now, MAX_WAIT) {
+            if self.skipped.give_up(floor, now, MAX_WAIT) {
                 tracing::debug!(
                     "API key change log entries that never came (trimmed, rolled back or too \
                      late); flushing"
                 );
                 self.pending.push_back(Invalidation::All);
             }
-            for (lo, hi) in self.holes.round(RANGES_PER_READ) {
+            for (lo, hi) in self.skipped.round(RANGES_PER_READ) {
                 for (seq, prefix) in conn
                     .entries(&self.sql.between, &[lo, hi, RANGE_PAGE])
                     .await?
                 {
-                    if self.holes.fill(seq) {
+                    if self.skipped.fill(seq) {
                         name(&mut self.pending, prefix);
                     }
                 }
@@ -328,7 +328,7 @@ impl<C: LogConnection> ChangeFeed<C> {
             return;
         };
         self.last_trim = Some(Instant::now());
-        let awaited = self.holes.lowest().map_or(i64::MAX, |lo| lo - 1);
+        let awaited = self.skipped.lowest().map_or(i64::MAX, |lo| lo - 1);
         let upto = awaited.min(high.saturating_sub(LOG_KEEP));
         let Some(conn) = self.conn.as_mut() else {
             return;
@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(read(&mut feed).await, [key(3)]);
         commit(&log, 2);
         assert_eq!(read(&mut feed).await, [key(2)]);
-        assert!(feed.holes.is_empty());
+        assert!(feed.skipped.is_empty());
     }
 
     #[tokio::test]
@@ -483,7 +483,7 @@ mod tests {
     /// One transaction holding 1,500 numbers, or a counter moved billions
     /// ahead, is one range: nothing given up, no flush, no time spent.
     #[tokio::test]
-    async fn big_holes_are_kept_whole_and_cheaply() {
+    async fn big_skips_are_kept_whole_and_cheaply() {
         let (mut feed, log) = feed(Dialect::MySql, &[1]).await;
         commit(&log, 1502);
         assert_eq!(read(&mut feed).await, [key(1502)]);
@@ -526,7 +526,7 @@ mod tests {
         }
         let events = read(&mut feed).await;
         assert_eq!(events, [Invalidation::All]);
-        assert!(feed.holes.is_empty());
+        assert!(feed.skipped.is_empty());
     }
 
     /// SQLite writes one transaction at a time: a number skipped was
@@ -537,7 +537,7 @@ mod tests {
         commit(&log, 3);
         let events = read(&mut feed).await;
         assert_eq!(events, [key(3), Invalidation::All]);
-        assert!(feed.holes.is_empty());
+        assert!(feed.skipped.is_empty());
     }
 
     /// Nothing changed (SQLite's `data_version` says so): the log is not read.

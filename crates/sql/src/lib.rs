@@ -36,17 +36,17 @@ pub mod postgres;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
-mod answers;
 mod change_log;
 #[cfg(all(feature = "cache", any(feature = "sqlite", feature = "mysql")))]
 pub(crate) mod feed;
+mod rows;
 mod schema;
 #[cfg(feature = "_sqlx")]
 mod sqlx_store;
 mod statements;
 
-pub(crate) use answers::{found, found_by_id, new_row, page, records, rotation};
 pub(crate) use change_log::ChangeLogSql;
+pub(crate) use rows::{found, found_by_id, new_row, page, records, rotation};
 pub use schema::{DrfTable, Schema};
 #[cfg(feature = "_sqlx")]
 pub(crate) use sqlx_store::{forward_sql_store, store_error, MigrationLock, SqlStore};

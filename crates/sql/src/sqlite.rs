@@ -212,9 +212,9 @@ impl KeyStore for SqliteStore {
 impl KeyManager for SqliteStore {
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let (id, values) = new_row(record, &self.schema)?;
-        let (sql, extras) = (self.sql.clone(), !self.schema.is_drf());
+        let (sql, own_columns) = (self.sql.clone(), !self.schema.is_drf());
         run_wanted(&self.pool, move |conn, wanted| {
-            queries::insert_row(conn, &sql.insert, id, values, extras, wanted)
+            queries::insert_row(conn, &sql.insert, id, values, own_columns, wanted)
         })
         .await
     }
@@ -226,9 +226,9 @@ impl KeyManager for SqliteStore {
             .into_iter()
             .map(|record| new_row(record, &self.schema))
             .collect::<Result<Vec<_>, _>>()?;
-        let (sql, extras) = (self.sql.clone(), !self.schema.is_drf());
+        let (sql, own_columns) = (self.sql.clone(), !self.schema.is_drf());
         run_wanted(&self.pool, move |conn, wanted| {
-            queries::insert_rows(conn, &sql.insert, rows, extras, wanted)
+            queries::insert_rows(conn, &sql.insert, rows, own_columns, wanted)
         })
         .await
     }

@@ -88,14 +88,14 @@ pub(crate) trait Queries: SqlDatabase {
         sql: &str,
         id: String,
         values: InsertValues,
-        extras: bool,
+        own_columns: bool,
     ) -> Result<(), sqlx::Error>;
     /// Inserts `rows` in one transaction: all or none.
     async fn insert_rows(
         pool: &Pool<Self>,
         sql: &InsertRows,
         rows: Vec<(String, InsertValues)>,
-        extras: bool,
+        own_columns: bool,
     ) -> Result<(), sqlx::Error>;
     /// Inserts the successor (primary key `id`) and retires the row with
     /// id `old_id`, in one transaction holding the old row's lock.
@@ -219,9 +219,9 @@ where
         sql: &str,
         id: String,
         values: InsertValues,
-        extras: bool,
+        own_columns: bool,
     ) -> Result<(), sqlx::Error> {
-        bind_row::<DB>(sqlx::query(sql), id, values, extras)
+        bind_row::<DB>(sqlx::query(sql), id, values, own_columns)
             .execute(pool)
             .await?;
         Ok(())
@@ -231,7 +231,7 @@ where
         pool: &Pool<Self>,
         sql: &InsertRows,
         rows: Vec<(String, InsertValues)>,
-        extras: bool,
+        own_columns: bool,
     ) -> Result<(), sqlx::Error> {
         // Statements of at most ROWS_AT_ONCE rows (well under the databases'
         // limits on parameters), in one transaction, which rolls back if
@@ -245,7 +245,7 @@ where
             let statement = sql.sql(chunk.len());
             let mut query = sqlx::query(&statement);
             for (id, values) in chunk {
-                query = bind_row(query, id, values, extras);
+                query = bind_row(query, id, values, own_columns);
             }
             query.execute(&mut *tx).await?;
         }
@@ -493,7 +493,7 @@ pub(crate) struct MigrationLock {
 }
 
 /// The insert of a new row: the seven values every table has, then
-/// (`extras`, the native schema) scopes, owner, metadata and the lifecycle columns.
+/// (`own_columns`, the native schema) scopes, owner, metadata and the lifecycle columns.
 /// A pooled connection for one write transaction, closed rather than pooled
 /// again unless [`finish`](Self::finish)ed: a caller that gives up (a
 /// timeout, a client gone) while its BEGIN is on the wire leaves the
@@ -538,7 +538,7 @@ fn bind_row<'q, DB>(
     query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     id: String,
     values: InsertValues,
-    extras: bool,
+    own_columns: bool,
 ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
 where
     DB: Database,
@@ -556,7 +556,7 @@ where
         .bind(values.created_ms)
         .bind(values.expires_ms)
         .bind(values.revoked);
-    if extras {
+    if own_columns {
         query
             .bind(values.scopes)
             .bind(values.owner)

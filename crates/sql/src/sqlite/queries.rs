@@ -165,10 +165,10 @@ pub(crate) fn insert_row(
     sql: &str,
     id: String,
     values: InsertValues,
-    extras: bool,
+    own_columns: bool,
     wanted: &Wanted,
 ) -> Result<(), StoreError> {
-    insert_rows(conn, sql, vec![(id, values)], extras, wanted)
+    insert_rows(conn, sql, vec![(id, values)], own_columns, wanted)
 }
 
 /// Inserts `rows`, all in one transaction or none.
@@ -176,7 +176,7 @@ pub(crate) fn insert_rows(
     conn: &mut Connection,
     sql: &str,
     rows: Vec<(String, InsertValues)>,
-    extras: bool,
+    own_columns: bool,
     wanted: &Wanted,
 ) -> Result<(), StoreError> {
     let tx = conn
@@ -187,7 +187,9 @@ pub(crate) fn insert_rows(
         for (id, values) in rows {
             statement
                 .execute(rusqlite::params_from_iter(insert_params(
-                    id, values, extras,
+                    id,
+                    values,
+                    own_columns,
                 )))
                 .map_err(store_error)?;
         }
@@ -196,9 +198,9 @@ pub(crate) fn insert_rows(
     tx.commit().map_err(store_error)
 }
 
-/// The values of a new row: the seven every table has, then (`extras`,
+/// The values of a new row: the seven every table has, then (`own_columns`,
 /// the native schema) scopes, owner, metadata and the lifecycle columns.
-fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
+fn insert_params(id: String, values: InsertValues, own_columns: bool) -> Vec<Value> {
     let text = |t: Option<String>| t.map_or(Value::Null, Value::Text);
     let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
     let mut params: Vec<Value> = vec![
@@ -210,7 +212,7 @@ fn insert_params(id: String, values: InsertValues, extras: bool) -> Vec<Value> {
         int(values.expires_ms),
         Value::Integer(i64::from(values.revoked)),
     ];
-    if extras {
+    if own_columns {
         params.push(Value::Text(values.scopes));
         params.push(text(values.owner));
         params.push(Value::Text(values.metadata));

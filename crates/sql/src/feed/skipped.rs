@@ -12,7 +12,7 @@ use tokio::time::{Duration, Instant};
 pub(super) const MAX_RANGES: usize = 1000;
 
 #[derive(Debug, Default)]
-pub(super) struct Holes {
+pub(super) struct Skipped {
     /// `lo` to (`hi`, since when).
     ranges: BTreeMap<i64, (i64, Instant)>,
     /// Where the next round of asking starts, so that every range is asked
@@ -20,7 +20,7 @@ pub(super) struct Holes {
     next: i64,
 }
 
-impl Holes {
+impl Skipped {
     pub(super) fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
@@ -107,49 +107,49 @@ mod tests {
     #[test]
     fn a_number_filled_splits_its_range() {
         let now = Instant::now();
-        let mut holes = Holes::default();
-        holes.add(10, 20, now);
-        assert!(holes.fill(15));
-        assert!(!holes.fill(15));
-        assert!(!holes.fill(21));
-        assert_eq!(holes.round(10), [(10, 14), (16, 20)]);
-        assert!(holes.fill(10));
-        assert!(holes.fill(20));
-        assert_eq!(holes.round(10), [(11, 14), (16, 19)]);
+        let mut skipped = Skipped::default();
+        skipped.add(10, 20, now);
+        assert!(skipped.fill(15));
+        assert!(!skipped.fill(15));
+        assert!(!skipped.fill(21));
+        assert_eq!(skipped.round(10), [(10, 14), (16, 20)]);
+        assert!(skipped.fill(10));
+        assert!(skipped.fill(20));
+        assert_eq!(skipped.round(10), [(11, 14), (16, 19)]);
     }
 
     #[test]
     fn a_range_of_billions_is_one_entry() {
-        let mut holes = Holes::default();
-        holes.add(1, 4_000_000_000, Instant::now());
-        assert!(holes.fill(3_999_999_999));
-        assert_eq!(holes.round(10).len(), 2);
+        let mut skipped = Skipped::default();
+        skipped.add(1, 4_000_000_000, Instant::now());
+        assert!(skipped.fill(3_999_999_999));
+        assert_eq!(skipped.round(10).len(), 2);
     }
 
     #[test]
     fn numbers_below_the_floor_or_waited_too_long_are_given_up() {
         let now = Instant::now();
-        let mut holes = Holes::default();
-        holes.add(1, 5, now);
-        holes.add(8, 12, now);
-        assert!(!holes.give_up(1, now, Duration::from_secs(60)));
-        assert!(holes.give_up(10, now, Duration::from_secs(60)));
-        assert_eq!(holes.round(10), [(10, 12)]);
+        let mut skipped = Skipped::default();
+        skipped.add(1, 5, now);
+        skipped.add(8, 12, now);
+        assert!(!skipped.give_up(1, now, Duration::from_secs(60)));
+        assert!(skipped.give_up(10, now, Duration::from_secs(60)));
+        assert_eq!(skipped.round(10), [(10, 12)]);
         let later = now + Duration::from_secs(61);
-        assert!(holes.give_up(0, later, Duration::from_secs(60)));
-        assert!(holes.is_empty());
+        assert!(skipped.give_up(0, later, Duration::from_secs(60)));
+        assert!(skipped.is_empty());
     }
 
     #[test]
     fn every_range_is_asked_about_in_turn() {
         let now = Instant::now();
-        let mut holes = Holes::default();
+        let mut skipped = Skipped::default();
         for i in 0..40 {
-            holes.add(i * 10, i * 10 + 1, now);
+            skipped.add(i * 10, i * 10 + 1, now);
         }
         let mut asked = std::collections::BTreeSet::new();
         for _ in 0..3 {
-            asked.extend(holes.round(16));
+            asked.extend(skipped.round(16));
         }
         assert_eq!(asked.len(), 40);
     }
@@ -157,11 +157,11 @@ mod tests {
     #[test]
     fn past_the_most_ranges_the_oldest_are_given_up() {
         let now = Instant::now();
-        let mut holes = Holes::default();
+        let mut skipped = Skipped::default();
         for i in 0..MAX_RANGES as i64 {
-            assert!(!holes.add(i * 3, i * 3 + 1, now));
+            assert!(!skipped.add(i * 3, i * 3 + 1, now));
         }
-        assert!(holes.add(1_000_000, 1_000_001, now));
-        assert_eq!(holes.lowest(), Some(3));
+        assert!(skipped.add(1_000_000, 1_000_001, now));
+        assert_eq!(skipped.lowest(), Some(3));
     }
 }

@@ -1,5 +1,5 @@
-//! What every SQL store makes of its database's answers, whichever driver
-//! runs the statements: a row is checked into a record, a lookup's row must
+//! Rows to records and records to rows, for every SQL store whichever
+//! driver runs the statements: a row is checked into a record, a lookup's row must
 //! carry exactly the prefix (or id) asked for, and a new record's values are
 //! laid out for the table.
 
