@@ -92,9 +92,9 @@ async fn listening<S: KeyManager>(store: &S, auth: &Authenticator) {
 /// On this crate's own table, as opening the store leaves it (its
 /// migrations, no `api-key migrate`), a row changed by hand is refused by a
 /// cached instance within a second; a `TRUNCATE`, which fires no row
-/// trigger, too (found by a review: the migrations installed the announcing
-/// function but not the trigger, so a hand-written revocation was accepted
-/// until the cache's TTL).
+/// trigger, too. The migrations install the trigger as well as the
+/// announcing function: without it, a hand-written revocation would be
+/// accepted until the cache's TTL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_changes_by_hand_reach_caches_without_migrate() {
     let Some(url) = common::postgres_url("changes_by_hand::postgres") else {
@@ -192,8 +192,8 @@ async fn redis_store(url: &str) -> RedisStore {
 }
 
 /// A record hash changed by hand on a server that sends keyspace
-/// notifications is refused by a cached instance within a second (found
-/// by a review: nothing was published, so it was accepted until the TTL).
+/// notifications is refused by a cached instance within a second: the
+/// change is published, where unheard it would be accepted until the TTL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_changes_by_hand_are_heard_through_keyspace_notifications() {
     let Some(url) = common::redis_url("changes_by_hand::redis") else {
@@ -327,8 +327,8 @@ async fn a_deaf_redis_line_is_found_out_by_its_probe() {
 
 /// A database emptied (`FLUSHDB`), which sends no keyspace event, is found
 /// at the listener's next probe: the marker it keeps is gone, so the cache
-/// is flushed and the key is refused (found by a review: cached keys were
-/// served on after a flush). On a database of its own, as it empties it.
+/// is flushed and the key is refused, not served on from the cache. On a
+/// database of its own, as it empties it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_redis_database_is_noticed() {
     let Some(url) = common::redis_url("changes_by_hand::redis emptied") else {

@@ -357,13 +357,13 @@ fn hang_up_flood(
     flood
 }
 
-/// A key's holder is not locked out by someone else's guesses (found by a
-/// review: a client that hung up on each guess at a legacy key before its
-/// verdict was never counted, and while its checks ran the holder got 503
-/// on 100 of 100 requests). Guesses that hang up are counted, so their
-/// address is throttled after its budget, though it never waits for an
-/// answer; and the holder's requests wait their turn behind the checks
-/// under way instead of being turned away.
+/// A key's holder is not locked out by someone else's guesses, even by a
+/// client that hangs up on each guess at a legacy key before its verdict:
+/// uncounted, such guesses could run checks without end, and the holder
+/// would get a 503 on every request while they ran. Guesses that hang up
+/// are counted, so their address is throttled after its budget, though it
+/// never waits for an answer; and the holder's requests wait their turn
+/// behind the checks under way instead of being turned away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_holder_keeps_200_while_another_address_hangs_up_on_guesses() {
     let _alone = common::exclusive().await;
@@ -431,9 +431,9 @@ async fn the_holder_keeps_200_while_another_address_hangs_up_on_guesses() {
 }
 
 /// Guessers from many addresses queue behind the key's holder once each
-/// has failed (found by a review: with the queue in arrival order, a steady
-/// stream of guesses from 40 networks kept more than the wait ahead of the
-/// holder, who got 503 on every try, and waiting guesses cost nothing).
+/// has failed. With the queue in arrival order, a steady stream of guesses
+/// from 40 networks would keep more than the wait ahead of the holder, who
+/// would get a 503 on every try, and waiting guesses would cost nothing.
 /// Addresses with a failure on record wait behind clean ones, and their
 /// waits that run out are charged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,8 +492,8 @@ async fn guessers_that_failed_queue_behind_the_holder() {
 }
 
 /// A request that gives up while it only waits in a key's queue made no
-/// guess, and is not charged (found by a review: a holder whose client
-/// timed out behind others' guesses was throttled, right key and all).
+/// guess, and is not charged: a holder whose client times out behind
+/// others' guesses is not throttled for it, right key and all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giving_up_in_the_queue_is_no_failed_attempt() {
     let _alone = common::exclusive().await;

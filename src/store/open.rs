@@ -310,9 +310,9 @@ mod tests {
         );
     }
 
-    /// Found by a review: text that is no URL (libpq's `key=value` form)
-    /// was shown whole, and a URL missing its `//` reached the driver,
-    /// whose error quoted the password.
+    /// Text that is no URL (libpq's `key=value` form) is never shown whole,
+    /// and a URL missing its `//` is refused before it reaches the driver,
+    /// whose error would quote the password.
     #[test]
     fn what_is_no_url_is_never_shown() {
         for text in [
@@ -336,9 +336,9 @@ mod tests {
         );
     }
 
-    /// Found by a review: the URL was cut at its first `?` before its
-    /// credentials were removed, so `postgres://postgres:S3CR?ETpw@…` was
-    /// shown as `postgres://postgres:S3CR?…`.
+    /// Credentials are removed before the URL is cut at its first `?`:
+    /// cut first, `postgres://postgres:S3CR?ETpw@…` would be shown as
+    /// `postgres://postgres:S3CR?…`.
     #[test]
     fn passwords_holding_url_delimiters_are_not_shown() {
         for password in [

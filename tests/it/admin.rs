@@ -213,7 +213,7 @@ async fn bad_input_is_a_problem_naming_the_field() {
             StatusCode::BAD_REQUEST,
             Some("scopes"),
         ),
-        // Format characters too (found by a review: U+202E was taken).
+        // Format characters too, such as U+202E.
         (
             json_body(json!({"name": "evil\u{202e}gnp"})),
             StatusCode::BAD_REQUEST,
@@ -302,10 +302,10 @@ async fn bad_input_is_a_problem_naming_the_field() {
         ("/keys?cursor=%00", StatusCode::BAD_REQUEST),
         ("/keys?cursor=%F0%9F%94%91", StatusCode::BAD_REQUEST),
         ("/keys/a%20b", StatusCode::NOT_FOUND),
-        // An id that is not UTF-8 (found by fuzzing: axum's plain-text 400).
+        // An id that is not UTF-8: a problem 404, not axum's plain-text 400.
         ("/keys/%FB", StatusCode::NOT_FOUND),
         ("/keys/..", StatusCode::NOT_FOUND),
-        // Paths the API does not serve (found by fuzzing: axum's own empty 404).
+        // Paths the API does not serve: a problem 404, not axum's own empty one.
         ("/keys/", StatusCode::NOT_FOUND),
         ("/nowhere", StatusCode::NOT_FOUND),
         ("/keys/x/revoke", StatusCode::METHOD_NOT_ALLOWED),
@@ -352,8 +352,8 @@ impl KeyManager for Broken {
     }
 }
 
-/// Nothing the API answers is kept by a browser or a proxy (found by a
-/// review: `GET /keys` and `GET /keys/{id}` sent no `Cache-Control`).
+/// Nothing the API answers is kept by a browser or a proxy: every answer,
+/// `GET /keys` and `GET /keys/{id}` included, sends a `Cache-Control`.
 #[tokio::test]
 async fn no_answer_is_stored_by_a_cache() {
     let admin = admin().await;
@@ -474,9 +474,9 @@ fn the_openapi_document_validates() {
     );
 }
 
-/// The document names the server it is served from (found by a review:
-/// served under `/admin` it named none, so a client made from it called
-/// `/keys` at the root), or the public URL set; every guarded operation
+/// The document names the server it is served from, or the public URL
+/// set, so that a client made from a document served under `/admin` calls
+/// `/admin/keys`, not `/keys` at the root; every guarded operation
 /// documents the layer's refusals, which the API answers as problems with
 /// their headers; and `limit` says its bounds.
 #[tokio::test]
@@ -547,7 +547,8 @@ async fn the_document_says_where_and_what_the_api_answers() {
 }
 
 /// An admin key cannot revoke or rotate itself: the last one would lock
-/// everyone out (found by schemathesis, which revoked the key it was given).
+/// everyone out, and a client handed one key may well revoke the very key
+/// it was given.
 #[tokio::test]
 async fn an_admin_key_cannot_revoke_or_rotate_itself() {
     let admin = admin().await;
@@ -641,9 +642,9 @@ async fn creates_and_revokes_are_logged_without_the_secret() {
     );
 }
 
-/// Audit fields that come from a store or a person are quoted and escaped
-/// (found by a review: a key named `ci actor=key:ALICE0001 client=…` was
-/// written unquoted and forged the fields after it).
+/// Audit fields that come from a store or a person are quoted and escaped:
+/// written unquoted, a key named `ci actor=key:ALICE0001 client=…` would
+/// forge the fields after it.
 #[tokio::test]
 async fn audit_fields_from_a_store_or_a_person_cannot_forge_others() {
     let log = common::Log::captured();
@@ -923,7 +924,7 @@ async fn keys_are_created_with_rate_limits_and_in_the_configured_format() {
         json!({"requests": 5}),
         json!({"requests": 5, "period_secs": 1, "burst": 0}),
         json!({"requests": 5, "period_secs": 1, "period_ms": 1000}),
-        // Over what the limiters count (a review found governor overflowing).
+        // Over what the limiters count: governor would overflow.
         json!({"requests": 1, "period_secs": 2678400, "burst": 10000}),
     ] {
         let (status, _, problem) = call(
@@ -961,9 +962,8 @@ async fn keys_are_created_with_rate_limits_and_in_the_configured_format() {
 }
 
 /// Behind a proxy the API is told of, one client's failed attempts do not
-/// throttle another administrator behind the same proxy (found by a
-/// review: the API had no way to be told, and everyone shared the proxy's
-/// budget). Untold, they do share it.
+/// throttle another administrator behind the same proxy, as they would if
+/// everyone shared the proxy's budget. Untold, they do share it.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     use api_key_auth::client::TrustedProxies;

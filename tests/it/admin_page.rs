@@ -167,9 +167,9 @@ async fn an_administrator_generates_uses_and_revokes_a_key_in_a_browser() {
 }
 
 /// Before the page's script runs (or with scripts off), pressing Enter in
-/// the sign-in form sends the admin key nowhere (found by a review: the
-/// form had no method and its input a name, so it went into the URL as
-/// `/?admin-key=…`, and into access logs and history). The input has no
+/// the sign-in form sends the admin key nowhere. A form with no method and
+/// an input with a name would put the key into the URL as
+/// `/?admin-key=…`, and so into access logs and history. The input has no
 /// name, the form posts, and its button is disabled until the script is
 /// there to enable it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use crate::common;
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -443,4 +443,238 @@ async fn invalidation_events_drop_entries() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(cache.stats().invalidations >= 2);
+}
+
+/// A key revoked through the cache is never served unrevoked again once
+/// `revoke` has returned, however lookups race the revocation. Readers
+/// hammer a cached key (hot-map hits, moka hits with promotion, misses that
+/// fetch and remember) on two threads while it is revoked through the
+/// cache, other keys churning the hot map (emptied when full) and moka. Two
+/// races would otherwise serve the revoked key for good: `Shared::get`
+/// promoting a moka entry it read after the epoch moved and before the scan
+/// removed the entry, and `fetch` joining a flight begun before the
+/// revocation with the new epoch. See
+/// `lookups_during_a_revocation_do_not_cache_what_a_flight_read_before_it`
+/// for the second race on its own.
+#[test]
+fn a_key_revoked_through_the_cache_stays_revoked_under_churn() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache = CachedStore::builder(MemoryStore::new())
+        .max_capacity(64)
+        .ttl(Duration::from_secs(3600))
+        .negative_ttl(Duration::from_secs(3600))
+        .build();
+    // Many other keys, so the hot map is cleared when full now and then.
+    let mut others = Vec::new();
+    for n in 0..200 {
+        let (record, _) = runtime
+            .block_on(cache.create(NewKey::named(format!("other {n}"))))
+            .unwrap()
+            .reveal();
+        others.push(record.prefix);
+    }
+    let others = Arc::new(others);
+    for trial in 0..300 {
+        let (record, _) = runtime
+            .block_on(cache.create(NewKey::named("raced")))
+            .unwrap()
+            .reveal();
+        runtime.block_on(cache.find(record.prefix)).unwrap();
+        runtime.block_on(cache.find(record.prefix)).unwrap();
+        let revoked = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|t| {
+                let (cache, revoked, stop, others) =
+                    (cache.clone(), revoked.clone(), stop.clone(), others.clone());
+                let prefix = record.prefix;
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    let mut stale_after = 0;
+                    let mut i = t;
+                    while !stop.load(Ordering::SeqCst) {
+                        let after = revoked.load(Ordering::SeqCst);
+                        let seen = if i % 3 == 0 {
+                            cache.find_now(prefix).and_then(|l| l.ok().flatten())
+                        } else {
+                            rt.block_on(cache.find(prefix)).unwrap()
+                        };
+                        if after && seen.is_some_and(|r| !r.revoked) {
+                            stale_after += 1;
+                        }
+                        // Churn: other keys promoted, the hot map filled.
+                        let _ = rt.block_on(cache.find(others[i % others.len()]));
+                        i += 1;
+                    }
+                    stale_after
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(200 + (trial % 7) * 100));
+        assert!(runtime.block_on(cache.revoke(&record.id)).unwrap());
+        revoked.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(2));
+        stop.store(true, Ordering::SeqCst);
+        for reader in readers {
+            assert_eq!(
+                reader.join().unwrap(),
+                0,
+                "trial {trial}: served unrevoked after revoke returned"
+            );
+        }
+    }
+}
+
+/// A memory store whose first lookup of `target` reads the record and then
+/// waits for `gate` before answering: a database answer still on its way
+/// while the key is revoked.
+#[derive(Clone)]
+struct Gated {
+    inner: MemoryStore,
+    target: Arc<Mutex<Option<Prefix>>>,
+    gate: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Gated {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        let read = self.inner.find(prefix).await;
+        let hold = {
+            let mut target = self.target.lock().unwrap();
+            if *target == Some(prefix) {
+                *target = None;
+                true
+            } else {
+                false
+            }
+        };
+        if hold {
+            let mut gate = self.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+        }
+        read
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for Gated {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        self.inner.insert(record).await
+    }
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.list().await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revoke(id).await
+    }
+}
+
+/// A lookup that starts while a revocation runs does not join a lookup
+/// begun before it, and so does not cache the record read before it: the
+/// revoked key is not served from the cache once `revoke` has returned. A
+/// lookup reads the epoch, then joins the single-flight entry, without a
+/// lock between them. Were the epoch moved before the flights are let go,
+/// a lookup starting during the revocation's scan of every cached entry
+/// could read the new epoch yet join a flight begun before the revocation,
+/// receive the record read before it, and `remember` would cache it (the
+/// epoch it holds being current) until the TTL. The lock-free hot map lets
+/// every lookup arriving during the scan through, so the window is as long
+/// as the scan; the test spreads lookups over it.
+#[test]
+fn lookups_during_a_revocation_do_not_cache_what_a_flight_read_before_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let gated = Gated {
+        inner: MemoryStore::new(),
+        target: Arc::new(Mutex::new(None)),
+        gate,
+    };
+    let cache = CachedStore::builder(gated.clone())
+        .max_capacity(200_000)
+        .ttl(Duration::from_secs(3600))
+        .negative_ttl(Duration::from_secs(3600))
+        .build();
+    // Many cached prefixes, so that the revocation's scan takes a while.
+    runtime.block_on(async {
+        for _ in 0..20_000 {
+            cache
+                .find(ApiKey::generate().unwrap().prefix())
+                .await
+                .unwrap();
+        }
+    });
+    // How long a revocation's scan takes here.
+    let (probe, _) = runtime
+        .block_on(cache.create(NewKey::named("probe")))
+        .unwrap()
+        .reveal();
+    let started = std::time::Instant::now();
+    runtime.block_on(cache.revoke(&probe.id)).unwrap();
+    let scan = started.elapsed();
+
+    let (record, _) = runtime
+        .block_on(cache.create(NewKey::named("revoked")))
+        .unwrap()
+        .reveal();
+    let prefix = record.prefix;
+    *gated.target.lock().unwrap() = Some(prefix);
+    // A lookup whose store read is done, its answer not yet back.
+    let first = runtime.spawn({
+        let cache = cache.clone();
+        async move { cache.find(prefix).await }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+
+    // Lookups arriving while the revocation runs, spread over it.
+    let go = Arc::new(std::sync::Barrier::new(41));
+    let late: Vec<_> = (0..40u32)
+        .map(|n| {
+            let (cache, go) = (cache.clone(), go.clone());
+            std::thread::spawn(move || {
+                go.wait();
+                std::thread::sleep(scan * n / 40);
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(cache.find(prefix))
+                    .unwrap()
+            })
+        })
+        .collect();
+    go.wait();
+    assert!(runtime.block_on(cache.revoke(&record.id)).unwrap());
+    // Revoked, and revoke has returned. The old answer arrives.
+    open.send(true).unwrap();
+    runtime.block_on(first).unwrap().unwrap();
+    for thread in late {
+        thread.join().unwrap();
+    }
+    let served = runtime
+        .block_on(cache.find(record.prefix))
+        .unwrap()
+        .unwrap();
+    assert!(
+        served.revoked,
+        "after revoke returned, the cache serves the key unrevoked (scan took {scan:?})"
+    );
+    assert!(
+        gated
+            .inner
+            .find_now(record.prefix)
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
 }

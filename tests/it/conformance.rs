@@ -1,14 +1,19 @@
 //! The conformance kit: built-in stores pass it, and broken stores fail the
-//! check that describes their fault.
+//! check that describes their fault. Also batches: every store takes one
+//! all or none, and at most `MAX_BATCH` records of it; a store without
+//! `insert_many` makes none.
 
 use std::{
-    sync::{Arc, Mutex},
-    time::SystemTime,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, SystemTime},
 };
 
 use api_key_auth::{
-    key::Prefix,
-    store::{KeyUse, Retirement},
+    key::{ApiKey, Prefix},
+    store::{KeyUse, Retirement, MAX_BATCH},
     testkit::Conformance,
     KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey, StoreError,
 };
@@ -273,4 +278,247 @@ async fn create_draws_again_when_a_prefix_is_taken() {
         "each attempt drew a fresh prefix"
     );
     assert!(store.find(record.prefix).await.unwrap().is_some());
+}
+
+/// A record for `store` with a fresh prefix, as `create` would make it.
+fn fresh(store: &dyn KeyManager, name: &str) -> KeyRecord {
+    let key = ApiKey::generate().unwrap();
+    let hash = store.hasher().hash(&key);
+    let id = store.new_id(key.prefix(), &hash);
+    KeyRecord::new(id, name, key.prefix(), hash)
+}
+
+/// A third-party store with `insert` but no `insert_many`, whose `nth`
+/// insert never answers (a database that hangs).
+#[derive(Clone)]
+struct OneAtATime {
+    inner: MemoryStore,
+    inserts: Arc<AtomicUsize>,
+    hang_at: usize,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for OneAtATime {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.inner.find(prefix).await
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for OneAtATime {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        if self.inserts.fetch_add(1, Ordering::SeqCst) == self.hang_at {
+            std::future::pending::<()>().await;
+        }
+        self.inner.insert(record).await
+    }
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.list().await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revoke(id).await
+    }
+}
+
+/// A cancelled `create_many` (a timeout, a client that hung up) leaves no
+/// active key behind whose secret went with the dropped future, on a store
+/// with `insert` but no `insert_many` too. Keys made there one at a time
+/// could not be taken back should the caller give up halfway, so such a
+/// store makes no batch: `create_many`'s "all are created or none" holds.
+#[tokio::test]
+async fn create_many_on_a_store_without_insert_many_leaves_no_key_behind() {
+    let store = OneAtATime {
+        inner: MemoryStore::new(),
+        inserts: Arc::new(AtomicUsize::new(0)),
+        hang_at: 2,
+    };
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(200),
+        store.create_many(vec![NewKey::named("batch"); 5]),
+    )
+    .await;
+    // create_many says `unsupported` at once on such a store (it makes no
+    // keys one at a time): nothing to cancel, nothing left.
+    if let Ok(answer) = &cancelled {
+        assert!(
+            answer.as_ref().is_err_and(|e| e.is_unsupported()),
+            "{answer:?}"
+        );
+    }
+    let active: Vec<_> = store
+        .inner
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| !r.revoked)
+        .collect();
+    assert!(
+        active.is_empty(),
+        "a cancelled create_many left {} active keys whose secrets nobody has",
+        active.len()
+    );
+}
+
+/// `KeyManager::insert_many` takes at most `MAX_BATCH` records, as the
+/// trait documents, called directly and not only through `create_many`:
+/// every store checks (here, the memory store). On Redis a batch is one
+/// script, and a script of any size would block the server for all other
+/// clients while it ran.
+#[tokio::test]
+async fn insert_many_refuses_more_than_max_batch() {
+    let store = MemoryStore::new();
+    let records: Vec<_> = (0..MAX_BATCH + 1)
+        .map(|n| fresh(&store, &format!("n{n}")))
+        .collect();
+    let result = store.insert_many(records).await;
+    assert!(
+        result.is_err(),
+        "insert_many took {} records, over MAX_BATCH ({MAX_BATCH})",
+        MAX_BATCH + 1
+    );
+}
+
+/// What every store's insert_many must do: refuse, and store nothing, a
+/// batch with a taken id under a fresh prefix, one id twice under two
+/// prefixes, one prefix twice at the end of 1000 (the last 250-row chunk of
+/// the SQL stores), a prefix already taken at the end of 1000; take an empty
+/// batch.
+#[cfg(all(
+    feature = "cache",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+async fn batch_contract(store: &dyn KeyManager, what: &str) {
+    let (taken, _) = store.create(NewKey::named("taken")).await.unwrap().reveal();
+    let absent = |records: Vec<KeyRecord>| async move {
+        for r in &records {
+            assert!(
+                store.find(r.prefix).await.unwrap().is_none(),
+                "{what}: a refused batch left {} stored",
+                r.prefix
+            );
+        }
+    };
+
+    // A taken id, with a prefix of its own.
+    let first = fresh(store, "first");
+    let mut same_id = fresh(store, "same id");
+    same_id.id = taken.id.clone();
+    let e = store
+        .insert_many(vec![first.clone(), same_id.clone()])
+        .await
+        .unwrap_err();
+    assert!(e.is_conflict(), "{what}: taken id: {e}");
+    absent(vec![first, same_id]).await;
+
+    // One id twice, two prefixes.
+    let a = fresh(store, "a");
+    let mut b = fresh(store, "b");
+    b.id = a.id.clone();
+    let e = store
+        .insert_many(vec![a.clone(), b.clone()])
+        .await
+        .unwrap_err();
+    assert!(e.is_conflict(), "{what}: one id twice: {e}");
+    absent(vec![a, b]).await;
+
+    // 1000 rows, the last repeating the first's prefix.
+    let mut many: Vec<_> = (0..MAX_BATCH)
+        .map(|n| fresh(store, &format!("many {n}")))
+        .collect();
+    let mut last = fresh(store, "last");
+    last.prefix = many[0].prefix;
+    last.id = format!("last-{}", many[0].prefix);
+    many[MAX_BATCH - 1] = last;
+    let e = store.insert_many(many.clone()).await.unwrap_err();
+    assert!(e.is_conflict(), "{what}: prefix twice in 1000: {e}");
+    absent(many[..MAX_BATCH - 1].to_vec()).await;
+
+    // 1000 rows, the last with a prefix already stored.
+    let mut many: Vec<_> = (0..MAX_BATCH)
+        .map(|n| fresh(store, &format!("many {n}")))
+        .collect();
+    let mut last = fresh(store, "last");
+    last.prefix = taken.prefix;
+    last.id = format!("last-{}", taken.prefix);
+    many[MAX_BATCH - 1] = last;
+    let e = store.insert_many(many.clone()).await.unwrap_err();
+    assert!(e.is_conflict(), "{what}: taken prefix at row 1000: {e}");
+    absent(many[..MAX_BATCH - 1].to_vec()).await;
+    assert_eq!(
+        store.find(taken.prefix).await.unwrap().unwrap().id,
+        taken.id,
+        "{what}: the taken key was replaced"
+    );
+
+    // Empty.
+    store.insert_many(Vec::new()).await.unwrap();
+    assert!(store.create_many(Vec::new()).await.unwrap().is_empty());
+}
+
+/// Every store the environment offers, plain and behind a cache, keeps
+/// the batch contract.
+#[cfg(all(
+    feature = "cache",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_all_or_none_in_every_store() {
+    use crate::common;
+    use api_key_auth::{
+        cache::CachedStore,
+        store::{redis::RedisStore, sqlite::SqliteStore},
+    };
+    let namespace = || format!("apikey-test-{}", ApiKey::generate().unwrap().prefix());
+    batch_contract(&MemoryStore::new(), "memory").await;
+    batch_contract(&CachedStore::new(MemoryStore::new()), "cached memory").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::connect(&format!("sqlite:{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    batch_contract(&sqlite, "sqlite").await;
+
+    if let Some(url) =
+        common::postgres_url("conformance::batches_are_all_or_none_in_every_store postgres")
+    {
+        use api_key_auth::store::{postgres::PostgresStore, Schema};
+        let store = PostgresStore::new(common::isolated_pg_pool(&url).await, Schema::Native);
+        store.migrate().await.unwrap();
+        batch_contract(&store, "postgres").await;
+    }
+    if let Some(url) =
+        common::mysql_url("conformance::batches_are_all_or_none_in_every_store mysql")
+    {
+        use api_key_auth::store::mysql::MySqlStore;
+        let store = MySqlStore::connect(&common::isolated_mysql_url(&url).await)
+            .await
+            .unwrap();
+        batch_contract(&store, "mysql").await;
+    }
+    if let Some(url) =
+        common::redis_url("conformance::batches_are_all_or_none_in_every_store redis")
+    {
+        let _one = crate::redis_store::redis_server_lock().await;
+        let store = RedisStore::connect(&url)
+            .await
+            .unwrap()
+            .with_namespace(&namespace());
+        batch_contract(&store, "redis").await;
+    }
+    if let Some(url) =
+        common::redis_cluster_url("conformance::batches_are_all_or_none_in_every_store cluster")
+    {
+        let store = RedisStore::connect(&url)
+            .await
+            .unwrap()
+            .with_namespace(&namespace());
+        batch_contract(&store, "redis cluster").await;
+    }
 }

@@ -165,10 +165,10 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// A client that hangs up before its verdict is counted as a failed
-/// attempt (found by a review: one address made 500 lookups, each
-/// reset before the store answered, and was never throttled). Its ten
-/// hang-ups each reach the store, as ten answered guesses would, and then
-/// it is refused before any lookup, as after ten answered guesses.
+/// attempt, so an address cannot make lookups without end by resetting
+/// each before the store answers. Its ten hang-ups each reach the store,
+/// as ten answered guesses would, and then it is refused before any
+/// lookup, as after ten answered guesses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_up_before_the_verdict_spends_the_budget_as_an_answer_would() {
     let store = Stalled::default();
@@ -296,8 +296,8 @@ impl api_key_auth::rate_limit::RateLimiter for StalledLimiter {
 }
 
 /// A request whose key matched, dropped while its rate limiter is waited
-/// for, made no guess: it is not charged (found by a review: a slow Redis
-/// limiter and clients that time out throttled good keys).
+/// for, made no guess: it is not charged, so a slow Redis limiter and
+/// clients that time out do not throttle good keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_after_the_key_matched_is_no_failed_attempt() {
     let store = MemoryStore::new();
@@ -333,8 +333,8 @@ async fn leaving_after_the_key_matched_is_no_failed_attempt() {
 /// A burst of guesses sent at once, over a store that takes its time: all
 /// pass the first look at the budget before any has failed, but the budget
 /// is looked at again when the store answers, so no more are decided than
-/// it allows, and a right guess answered after it ran out is refused too
-/// (found by a review: every guess in flight was decided).
+/// it allows (not every guess in flight), and a right guess answered after
+/// it ran out is refused too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_guesses_in_flight_gets_no_more_answers_than_the_budget() {
     let store = Slow::default();
@@ -385,9 +385,9 @@ async fn a_burst_of_guesses_in_flight_gets_no_more_answers_than_the_budget() {
     );
 }
 
-/// A server that gives the layer no client address cannot be throttled;
-/// that is not silent (found by a review): the stats count such requests
-/// and the first is a warning.
+/// A server that gives the layer no client address cannot be throttled,
+/// and that is not silent: the stats count such requests and the first is
+/// a warning.
 #[tokio::test]
 async fn requests_without_an_address_are_counted_as_such() {
     let auth = Authenticator::builder(MemoryStore::new())

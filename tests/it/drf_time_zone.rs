@@ -1,8 +1,8 @@
 //! Django with `USE_TZ = False` writes naive local times into SQLite's
 //! text dates and MySQL's `DATETIME`s. Read as UTC, an expiry east of UTC
-//! came hours late (found by a review: a key expired an hour ago in Tokyo
-//! passed for eight more hours). With the table's time zone named, such a
-//! key is refused, and what the crate writes there is in that zone too.
+//! comes hours late: a key expired an hour ago in Tokyo would pass for
+//! eight more hours. With the table's time zone named, such a key is
+//! refused, and what the crate writes there is in that zone too.
 #![cfg(all(feature = "sqlite", feature = "mysql"))]
 
 use crate::common;

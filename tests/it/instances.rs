@@ -331,6 +331,66 @@ mod redis_cluster {
             .await;
         }
     }
+
+    /// A cached instance whose seed list holds a node outside the cluster (a
+    /// decommissioned node, a typo pointing at another Redis) still hears
+    /// revocations. The cluster client accepts such a list as long as one node
+    /// answers; a revocation listener subscribed on that node would have its
+    /// heartbeat PINGs answered and never hear a revocation, and the instance
+    /// would serve a revoked key until the TTL, silently. The listener checks
+    /// that each seed it subscribes to is a member of the cluster.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_seed_outside_the_cluster_does_not_deafen_the_listener() {
+        let (Some(cluster), Some(single)) = (
+            redis_cluster_url(
+                "redis_cluster::a_seed_outside_the_cluster_does_not_deafen_the_listener",
+            ),
+            common::redis_url(
+                "redis_cluster::a_seed_outside_the_cluster_does_not_deafen_the_listener",
+            ),
+        ) else {
+            return;
+        };
+        let nodes: Vec<String> = cluster
+            .trim_start_matches("redis+cluster://")
+            .split(',')
+            .map(|node| format!("redis://{node}"))
+            .collect();
+        let mut seeds = vec![single.clone()];
+        seeds.extend(nodes.iter().cloned());
+        let ns = format!(
+            "apikey-test-{}",
+            api_key_auth::key::ApiKey::generate().unwrap().prefix()
+        );
+        let a = RedisStore::connect_cluster(&nodes)
+            .await
+            .unwrap()
+            .with_namespace(&ns);
+        let b = match RedisStore::connect_cluster(&seeds).await {
+            Ok(b) => b.with_namespace(&ns),
+            Err(e) => {
+                // The cluster client refused the seed list: no instance to check.
+                println!("connect_cluster refused a seed outside the cluster: {e}");
+                return;
+            }
+        };
+        let revocations = b.revocations();
+        let cached = CachedStore::builder(b)
+            .ttl(Duration::from_secs(3600))
+            .build()
+            .with_invalidations(revocations);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+
+        let (record, _) = a.create(NewKey::named("k")).await.unwrap().reveal();
+        assert!(!cached.find(record.prefix).await.unwrap().unwrap().revoked);
+        assert!(a.revoke(&record.id).await.unwrap());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            cached.find(record.prefix).await.unwrap().unwrap().revoked,
+            "two seconds after the revocation the other instance still serves the key: \
+             its listener subscribed to a seed that is not in the cluster"
+        );
+    }
 }
 
 #[cfg(feature = "redis")]

@@ -32,6 +32,5 @@ mod metrics;
 mod properties;
 mod redis_cluster;
 mod redis_store;
-mod review_findings;
 mod sql_stores;
 mod tonic_grpc;

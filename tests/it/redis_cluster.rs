@@ -1,7 +1,8 @@
 //! The Redis store on a Redis Cluster (`APIKEY_TEST_REDIS_CLUSTER_URL`,
 //! `redis+cluster://host:port,…`; `scripts/redis-cluster.sh` starts one): the
-//! conformance kit, the keys' layout in one slot, records that do not read,
-//! and per-key rate limits shared by instances. Revocations across
+//! conformance kit, the keys' layout in one slot whatever the namespace,
+//! records that do not read, per-key rate limits shared by instances, and
+//! cluster URLs that never repeat their password. Revocations across
 //! instances are in `tests/instances.rs`.
 #![cfg(feature = "redis-cluster")]
 
@@ -187,4 +188,62 @@ async fn three_instances_share_a_rate_limit_on_a_cluster() {
         admitted, 5,
         "12 requests through three instances, a burst of 5"
     );
+}
+
+/// On a cluster the namespace is the hash tag that keeps all of a store's
+/// keys in one slot. A namespace that makes no hash tag of its own ("", or
+/// one starting with `}`) would leave the braces holding nothing: Redis
+/// would hash each whole name, every script's keys would land in different
+/// slots, and every create (and revoke) would fail CROSSSLOT. Whatever
+/// `with_namespace` takes, keys can be stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_that_is_no_hash_tag_still_stores_keys_on_a_cluster() {
+    let Some(url) = redis_cluster_url(
+        "redis_cluster::a_namespace_that_is_no_hash_tag_still_stores_keys_on_a_cluster",
+    ) else {
+        return;
+    };
+    let base = RedisStore::connect(&url).await.unwrap();
+    let mut failures = Vec::new();
+    for namespace in ["", "}x"] {
+        let store = base.clone().with_namespace(namespace);
+        if let Err(e) = store.create(NewKey::named("n")).await {
+            failures.push(format!(
+                "namespace {namespace:?}: {}",
+                api_key_auth::ErrorChain(&e)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "namespaces accepted by with_namespace cannot store a key on a cluster: {failures:?}"
+    );
+}
+
+/// Odd cluster URLs are refused (or read) without the password
+/// reaching the error, whatever the oddity: IPv6 without a port, empty
+/// hosts, a password holding '/', '#', ',' or '@', a node list given its
+/// credentials twice, a query string.
+#[tokio::test]
+async fn odd_cluster_urls_never_repeat_the_password() {
+    let odd = [
+        "redis+cluster://:pw-s3cret@[::1]",
+        "redis+cluster://:pw-s3cret@:7000",
+        "redis+cluster://:pw-s3cret@,a:7000",
+        "redis+cluster://u:pw-s3cret/x@a:7000",
+        "redis+cluster://u:pw-s3cret#x@a:7000",
+        "redis+cluster://u:pw,s3cret@a:7000,b",
+        "redis+cluster://u:pw@s3cret@a:7000,b",
+        "redis+cluster://a:7000,u:pw-s3cret@b:+7000",
+        "redis+cluster://:pw-s3cret@a:7000?password=s3cret",
+        "redis+cluster://:pw-s3cret@::1:7000",
+        "redis+cluster://:pw-s3cret@a b:7000",
+    ];
+    for url in odd {
+        let Err(e) = api_key_auth::store::open::open(url, false).await else {
+            continue;
+        };
+        let chain = api_key_auth::ErrorChain(&e).to_string();
+        assert!(!chain.contains("s3cret"), "{url}: {chain}");
+    }
 }

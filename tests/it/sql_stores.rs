@@ -1,6 +1,6 @@
 //! The SQL stores: the conformance kit, persistence, migrations, no
-//! plaintext at rest, and djangorestframework-api-key tables whose keys were
-//! minted by DRF itself.
+//! plaintext at rest, djangorestframework-api-key tables whose keys were
+//! minted by DRF itself, and batches cancelled halfway.
 #![cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 
 use crate::common;
@@ -193,6 +193,154 @@ fn drf_table_sql(datetime: &str, boolean: &str) -> String {
            hashed_key varchar(150) NOT NULL, \
            prefix varchar(8) NOT NULL UNIQUE)"
     )
+}
+
+/// A record for `store` with a fresh prefix, as `create` would make it.
+#[cfg(feature = "mysql")]
+fn fresh(store: &dyn KeyManager, name: &str) -> api_key_auth::KeyRecord {
+    let key = api_key_auth::key::ApiKey::generate().unwrap();
+    let hash = store.hasher().hash(&key);
+    let id = store.new_id(key.prefix(), &hash);
+    api_key_auth::KeyRecord::new(id, name, key.prefix(), hash)
+}
+
+/// How a test counts the rows named `name`: through the store (SQLite), or
+/// through a connection of the test's own (the sqlx stores: their pool may
+/// hold a connection left in an old snapshot, see
+/// `mysql::a_cancelled_batch_leaves_no_pooled_connection_in_an_old_snapshot`).
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+enum Counter {
+    Store,
+    Sqlx(String),
+}
+
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+impl Counter {
+    async fn count(
+        &self,
+        store: &dyn KeyManager,
+        name: &str,
+        prefixes: &[api_key_auth::key::Prefix],
+    ) -> usize {
+        match self {
+            Counter::Store => {
+                let mut n = 0;
+                for p in prefixes {
+                    if store.find(*p).await.unwrap().is_some() {
+                        n += 1;
+                    }
+                }
+                n
+            }
+            Counter::Sqlx(url) if url.starts_with("postgres") => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                n as usize
+            }
+            Counter::Sqlx(url) => {
+                let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE name = ?")
+                    .bind(name)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                n as usize
+            }
+        }
+    }
+}
+
+/// A SQL batch cancelled at any moment (a timeout from 1 ms to
+/// 40 ms over 1000 rows in four 250-row statements) leaves all of its rows
+/// or none, never some, once settled; counted through a connection of the
+/// test's own, as the store's own pool could count a whole batch short
+/// through a connection left in an old snapshot. A batch cancelled once its
+/// COMMIT was sent is committed later, and is a batch made whose secrets
+/// are gone, as on Redis.
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_sql_batch_leaves_all_of_its_rows_or_none() {
+    use api_key_auth::{
+        key::ApiKey,
+        store::{sqlite::SqliteStore, MAX_BATCH},
+    };
+    let mut stores: Vec<(Box<dyn KeyManager>, &str, Counter)> = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    stores.push((
+        Box::new(
+            SqliteStore::connect(&format!("sqlite:{}", dir.path().join("k.db").display()))
+                .await
+                .unwrap(),
+        ),
+        "sqlite",
+        Counter::Store,
+    ));
+    if let Some(url) = common::postgres_url(
+        "sql_stores::a_cancelled_sql_batch_leaves_all_of_its_rows_or_none postgres",
+    ) {
+        use api_key_auth::store::postgres::PostgresStore;
+        let schema = common::isolated_pg_schema(&url).await;
+        let store = PostgresStore::new(
+            common::pg_pool_in(&url, &schema).await,
+            api_key_auth::store::Schema::Native,
+        );
+        store.migrate().await.unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let own = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        stores.push((Box::new(store), "postgres", Counter::Sqlx(own)));
+    }
+    if let Some(url) =
+        common::mysql_url("sql_stores::a_cancelled_sql_batch_leaves_all_of_its_rows_or_none mysql")
+    {
+        use api_key_auth::store::mysql::MySqlStore;
+        let db = common::isolated_mysql_url(&url).await;
+        let store = MySqlStore::connect(&db).await.unwrap();
+        stores.push((Box::new(store), "mysql", Counter::Sqlx(db)));
+    }
+    for (store, what, counter) in &stores {
+        for ms in [1u64, 3, 6, 10, 15, 25, 40] {
+            let name = format!("c{ms}-{}", ApiKey::generate().unwrap().prefix());
+            let records: Vec<_> = (0..MAX_BATCH)
+                .map(|_| fresh(store.as_ref(), &name))
+                .collect();
+            let prefixes: Vec<_> = records.iter().map(|r| r.prefix).collect();
+            let _ =
+                tokio::time::timeout(Duration::from_millis(ms), store.insert_many(records)).await;
+            // Let a rollback or a commit under way land: count until two
+            // counts half a second apart agree.
+            let mut present = usize::MAX;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = counter.count(store.as_ref(), &name, &prefixes).await;
+                if now == present {
+                    break;
+                }
+                present = now;
+            }
+            assert!(
+                present == 0 || present == MAX_BATCH,
+                "{what}: a batch cancelled after {ms} ms left {present} of {MAX_BATCH} rows"
+            );
+        }
+        // The counter sees a whole batch.
+        let name = format!("whole-{}", ApiKey::generate().unwrap().prefix());
+        let records: Vec<_> = (0..MAX_BATCH)
+            .map(|_| fresh(store.as_ref(), &name))
+            .collect();
+        let prefixes: Vec<_> = records.iter().map(|r| r.prefix).collect();
+        store.insert_many(records).await.unwrap();
+        assert_eq!(
+            counter.count(store.as_ref(), &name, &prefixes).await,
+            MAX_BATCH,
+            "{what}"
+        );
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -922,5 +1070,123 @@ mod mysql {
             .await
             .unwrap_err();
         assert!(err.is_unavailable(), "{err}");
+    }
+
+    /// A write cancelled while its BEGIN is on the wire leaves no pooled
+    /// connection inside an open transaction. On sqlx 0.8.6 a caller of
+    /// `pool.begin()` cancelled then would leave the server's transaction open
+    /// (the `Transaction` whose drop would roll it back is made only once BEGIN
+    /// has answered; upstream fixed this in sqlx 0.9, launchbadge/sqlx#3932),
+    /// and the connection would go back to the pool. Under MySQL's REPEATABLE
+    /// READ, every lookup later served by that connection would read the
+    /// snapshot its first read took: a key revoked since found NOT revoked, and
+    /// a key created since not found. Fail-open, for as long as the connection
+    /// lives (until some `begin()` happens to take it, or its lifetime ends).
+    ///
+    /// The same holds for every `pool.begin()` of the SQL stores (revoke,
+    /// rotate, migrations); `create --count` and `create_many` add one more
+    /// caller that can be cancelled there, and this test cancels batches. It
+    /// gives the cancellation many chances to land while BEGIN is on the wire,
+    /// on a loaded machine, and reports how many transactions were left open.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_batch_leaves_no_pooled_connection_in_an_old_snapshot() {
+        use api_key_auth::store::MAX_BATCH;
+        use std::sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        };
+        let Some(url) =
+            mysql_url("mysql::a_cancelled_batch_leaves_no_pooled_connection_in_an_old_snapshot")
+        else {
+            return;
+        };
+        let db = isolated_mysql_url(&url).await;
+        let store = MySqlStore::connect(&db).await.unwrap();
+        let (record, _) = store
+            .create(NewKey::named("to revoke"))
+            .await
+            .unwrap()
+            .reveal();
+        // Callers that give up after 1 to 6 ms, on a loaded machine (two
+        // threads spinning on the two cores, as a full test run makes it).
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let db_name = db
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let open_here = || {
+            let (db, db_name) = (db.clone(), db_name.clone());
+            async move {
+                use sqlx::{ConnectOptions, Connection};
+                use std::str::FromStr;
+                let mut own = sqlx::mysql::MySqlConnectOptions::from_str(&db)
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.innodb_trx t \
+                     JOIN information_schema.processlist p ON t.trx_mysql_thread_id = p.id \
+                     WHERE p.db = ?",
+                )
+                .bind(&db_name)
+                .fetch_one(&mut own)
+                .await
+                .unwrap();
+                own.close().await.unwrap();
+                open
+            }
+        };
+        let mut open = 0;
+        'abandon: for round in 0..20 {
+            for ms in [1u64, 2, 3, 4, 6, 8] {
+                let batch: Vec<_> = (0..MAX_BATCH)
+                    .map(|n| fresh(&store, &format!("abandoned {round} {ms} {n}")))
+                    .collect();
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(ms), store.insert_many(batch)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // Lookups spread over the pool's connections: each reads the
+                // key, and a connection left in a transaction takes its
+                // snapshot now.
+                for _ in 0..30 {
+                    assert!(!store.find(record.prefix).await.unwrap().unwrap().revoked);
+                }
+                open = open_here().await;
+                if open > 0 {
+                    break 'abandon;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for spinner in spinners {
+            spinner.join().unwrap();
+        }
+        println!("transactions left open on the store's connections: {open}");
+        assert!(store.revoke(&record.id).await.unwrap());
+        let mut unrevoked = 0;
+        for _ in 0..200 {
+            if !store.find(record.prefix).await.unwrap().unwrap().revoked {
+                unrevoked += 1;
+            }
+        }
+        assert_eq!(
+            unrevoked, 0,
+            "{unrevoked} of 200 lookups after the revocation found the key not revoked"
+        );
     }
 }

@@ -290,9 +290,10 @@ mod tests {
         ));
     }
 
-    /// Found by a review: `Forwarded` was read whenever present, so behind
-    /// a proxy that writes `X-Forwarded-For` and passes a client's own
-    /// `Forwarded` on, a client chose its address, or was not counted.
+    /// Only the header the proxies are said to write is read. Were
+    /// `Forwarded` read whenever present, then behind a proxy that writes
+    /// `X-Forwarded-For` and passes a client's own `Forwarded` on, a client
+    /// would choose its address, or not be counted.
     #[test]
     fn only_the_header_the_proxies_write_is_read() {
         let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();

@@ -263,8 +263,8 @@ mod tests {
             "3/1500ms".parse::<RateLimit>().unwrap().to_string(),
             "3/1500ms burst 3"
         );
-        // A limit reads back from what it shows (found by fuzzing: the
-        // burst it shows did not read).
+        // A limit reads back from what it shows, the burst it shows
+        // included.
         for text in ["290/991m", "100/s", "3/1500ms"] {
             let limit = text.parse::<RateLimit>().unwrap().with_burst(7).unwrap();
             assert_eq!(limit.to_string().parse::<RateLimit>(), Ok(limit), "{limit}");

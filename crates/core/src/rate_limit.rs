@@ -245,8 +245,9 @@ mod tests {
         record
     }
 
-    /// Found by a review: rotating a key that had spent its budget gave
-    /// the new key a whole one.
+    /// A rotation's new key spends what is left of the old key's budget:
+    /// rotating a key that has spent its budget does not give the new key
+    /// a whole one.
     #[test]
     fn a_rotation_s_new_key_spends_the_old_key_s_budget() {
         let limiter = LocalRateLimiter::new();
@@ -261,7 +262,7 @@ mod tests {
     }
 
     /// Many first requests at once make one cell between them, not one
-    /// each (a review saw a get-then-insert hand each its own burst).
+    /// each, as a get-then-insert would, handing each its own burst.
     #[test]
     fn first_requests_at_once_share_one_budget() {
         for _ in 0..20 {

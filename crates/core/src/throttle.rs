@@ -347,7 +347,8 @@ mod tests {
 
     #[test]
     fn periods_the_limiters_cannot_count_are_clamped_not_a_panic() {
-        // Found by a review: governor panics past 584 years, moka past 1000.
+        // governor panics past 584 years, moka past 1000: longer periods
+        // are clamped to what they can count.
         for per in [Duration::MAX, Duration::from_secs(600 * 365 * 86_400)] {
             let throttler = Throttler::new(Throttle::new(1, per));
             throttler.failed(7);
@@ -369,11 +370,11 @@ mod tests {
     }
 
     /// Insertions, removals and sweeps racing leave the count equal to the
-    /// entries: it moves with each entry's own insertion and removal. (A
-    /// review found a sweep that set it from the map's size while a
-    /// removal was under way, leaving it short and refused addresses
-    /// unlooked-for; that window is too narrow for this stress test to hit
-    /// reliably, so it guards the invariant rather than that interleaving.)
+    /// entries: it moves with each entry's own insertion and removal. A
+    /// sweep that set it from the map's size while a removal was under way
+    /// would leave it short, and refused addresses unlooked-for. That window
+    /// is too narrow for this stress test to hit reliably, so it guards the
+    /// invariant rather than that interleaving.
     #[test]
     fn the_count_of_refusals_survives_races() {
         let refused = std::sync::Arc::new(Refused::new(1_000_000, Duration::from_secs(1)));

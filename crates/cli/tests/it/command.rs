@@ -473,9 +473,9 @@ fn failures_are_one_clear_line() {
 }
 
 /// A store the command cannot open never has its password printed, in
-/// whatever form it was written (found by a review: libpq's `key=value`
-/// form was echoed, and a URL missing its `//` reached the driver, whose
-/// error quoted the password).
+/// whatever form it was written: libpq's `key=value` form is not echoed,
+/// and a URL missing its `//` is refused before it reaches the driver,
+/// whose error would quote the password.
 #[test]
 fn a_store_password_is_never_printed() {
     for store in [
@@ -496,9 +496,10 @@ const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
 
 /// Whatever a store holds, the command prints it escaped: control
 /// characters (C0, C1) and format characters (bidi overrides) in ids,
-/// names, owners and metadata, in every output, `--json` included (found by
-/// a review: a row whose id held `ESC ] 52 ; c ; … BEL` wrote to the
-/// terminal's clipboard through `check`, and U+202E reached `list`).
+/// names, owners and metadata, in every output, `--json` included. Printed
+/// raw, a row whose id held `ESC ] 52 ; c ; … BEL` would write to the
+/// terminal's clipboard through `check`, and a U+202E would reorder what
+/// `list` shows.
 #[test]
 fn what_a_store_holds_is_printed_escaped() {
     let dir = tempfile::tempdir().unwrap();
@@ -777,7 +778,7 @@ async fn serve_gives_the_admin_api_over_the_store() {
         "serve logs who created what: {log}"
     );
     assert!(!log.contains(&admin_key[9..]), "no secret in the log");
-    // Found by a review: colours went to a redirected log.
+    // Colours are for a terminal: a log redirected to a file gets none.
     assert!(
         !log.contains('\u{1b}'),
         "no terminal escape in a log that is no terminal: {log:?}"

@@ -191,10 +191,10 @@ async fn three_servers_follow_the_command_on_a_redis_cluster() {
     three_servers_follow_the_command(&url).await;
 }
 
-/// A record that does not read costs its own key a 503, never the server
-/// (found by a review: one Redis hash with `revoked = true` stopped the
-/// quickstart from starting). The server starts, serves the other keys,
-/// and refuses that one as a store failure.
+/// A record that does not read costs its own key a 503, never the server:
+/// one Redis hash with `revoked = true` must not stop the quickstart from
+/// starting. The server starts, serves the other keys, and refuses that
+/// one as a store failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_that_does_not_read_costs_its_key_not_the_server() {
     let dir = tempfile::tempdir().unwrap();

@@ -285,7 +285,7 @@ mod tests {
     const MADE_BY_DJANGO: &str = include_str!("../../../../tests/fixtures/django-hashes.json");
 
     /// The README states the bounds on Django hashes' parameters; they are
-    /// these (a review found it saying 10 million and cost 16).
+    /// these, so that a change to either is seen.
     #[test]
     fn the_readme_states_the_bounds_the_code_holds() {
         let readme = include_str!("../../../../README.md").replace('\n', " ");

@@ -367,9 +367,9 @@ mod tests {
     }
 
     /// A Rust caller is held to the rules the admin API and the command
-    /// keep (found by a review: `NewKey` checked nothing, so a name with a
-    /// bidi override or of any length was stored), one key or a batch;
-    /// a rotation of a key stored before the rules still works.
+    /// keep, one key or a batch: a `NewKey` whose name holds a bidi
+    /// override, or is longer than a name may be, is refused, not stored.
+    /// A rotation of a key stored before the rules still works.
     #[test]
     fn keys_that_do_not_validate_are_refused_by_every_way_in() {
         let store = MemoryStore::new();
