@@ -231,24 +231,12 @@ pub trait KeyManager: KeyStore {
         let retirement = Retirement::after(grace, now);
         let successor = NewKey::replacing(&old, now);
         let hasher = self.hasher();
-        for _ in 0..5 {
-            let (record, key) =
-                successor.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
-            let stored = Arc::new(record.clone());
-            match self.replace(&old.id, record, retirement).await {
-                Ok(retired) => {
-                    return Ok(Rotated {
-                        new: CreatedKey::new(stored, key),
-                        retired,
-                    })
-                }
-                Err(err) if err.is_conflict() => continue,
-                Err(err) => return Err(err),
-            }
-        }
-        Err(StoreError::conflict(
-            "five fresh prefixes in a row were already taken",
-        ))
+        let (new, retired) = with_fresh_prefixes(
+            || minted(&successor, &hasher, self),
+            |record| self.replace(&old.id, record, retirement),
+        )
+        .await?;
+        Ok(Rotated { new, retired })
     }
 
     /// Records when keys were last used: each key's `last_used` becomes the
@@ -302,46 +290,64 @@ pub trait KeyManager: KeyStore {
     async fn create_many(&self, news: Vec<NewKey>) -> Result<Vec<CreatedKey>, StoreError> {
         check_batch(news.len())?;
         let hasher = self.hasher();
-        // A taken prefix fails the whole batch: draw them all again, as
-        // `create` draws one again.
-        for _ in 0..5 {
-            let mut records = Vec::with_capacity(news.len());
-            let mut created = Vec::with_capacity(news.len());
-            for new in &news {
-                let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
-                created.push(CreatedKey::new(Arc::new(record.clone()), key));
-                records.push(record);
-            }
-            match self.insert_many(records).await {
-                Ok(()) => return Ok(created),
-                Err(err) if err.is_conflict() => continue,
-                Err(err) => return Err(err),
-            }
-        }
-        Err(StoreError::conflict(
-            "five batches of fresh prefixes in a row met a taken one",
-        ))
+        // A taken prefix fails the whole batch: all are drawn again.
+        let (created, ()) = with_fresh_prefixes(
+            || {
+                news.iter()
+                    .map(|new| minted(new, &hasher, self))
+                    .collect::<Result<(Vec<_>, Vec<_>), _>>()
+            },
+            |records| self.insert_many(records),
+        )
+        .await?;
+        Ok(created)
     }
 
     /// Creates a key. The plaintext key is in the result and nowhere else:
     /// the store keeps only its hash. A prefix already taken is drawn again.
     async fn create(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
         let hasher = self.hasher();
-        // 62^8 prefixes make one collision rare and five in a row a sign of a
-        // store that refuses everything; say so rather than loop forever.
-        for _ in 0..5 {
-            let (record, key) = new.mint(&hasher, |prefix, hash| self.new_id(prefix, hash))?;
-            let stored = Arc::new(record.clone());
-            match self.insert(record).await {
-                Ok(()) => return Ok(CreatedKey::new(stored, key)),
-                Err(err) if err.is_conflict() => continue,
-                Err(err) => return Err(err),
-            }
-        }
-        Err(StoreError::conflict(
-            "five fresh prefixes in a row were already taken",
-        ))
+        let (created, ()) =
+            with_fresh_prefixes(|| minted(&new, &hasher, self), |record| self.insert(record))
+                .await?;
+        Ok(created)
     }
+}
+
+/// `new` minted for `store`: the key shown to the caller and the record to save.
+fn minted<S: KeyManager + ?Sized>(
+    new: &NewKey,
+    hasher: &Hasher,
+    store: &S,
+) -> Result<(CreatedKey, KeyRecord), StoreError> {
+    let (record, key) = new.mint(hasher, |prefix, hash| store.new_id(prefix, hash))?;
+    Ok((CreatedKey::new(Arc::new(record.clone()), key), record))
+}
+
+/// Mints with `mint` and saves with `save` until the store takes the
+/// prefixes: a taken one ([`StoreError::is_conflict`]) is drawn again.
+/// 62^8 prefixes make one collision rare and five in a row a sign of a
+/// store that refuses everything; that is said rather than looped on.
+async fn with_fresh_prefixes<Shown, Saved, Answer, Mint, Save, Saving>(
+    mut mint: Mint,
+    mut save: Save,
+) -> Result<(Shown, Answer), StoreError>
+where
+    Mint: FnMut() -> Result<(Shown, Saved), StoreError>,
+    Save: FnMut(Saved) -> Saving,
+    Saving: std::future::Future<Output = Result<Answer, StoreError>>,
+{
+    for _ in 0..5 {
+        let (shown, saved) = mint()?;
+        match save(saved).await {
+            Ok(answer) => return Ok((shown, answer)),
+            Err(err) if err.is_conflict() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::conflict(
+        "five fresh prefixes in a row were already taken",
+    ))
 }
 
 /// The most keys [`KeyManager::create_many`] and
