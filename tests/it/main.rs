@@ -1,6 +1,7 @@
 //! The crate's integration tests, in one binary so that they link once:
-//! a module for each subject. Two subjects run as binaries of their own,
-//! so that nothing else runs beside them: `tests/changes_by_hand.rs`
+//! a module for each subject. Three subjects run as binaries of their own,
+//! so that nothing else runs beside them: `tests/metrics.rs` reads the
+//! process's one metrics recorder, `tests/changes_by_hand.rs`
 //! changes what every listener of a shared database or server hears (a
 //! `TRUNCATE`, Redis's keyspace settings), and `tests/drf_legacy.rs` floods
 //! the machine with slow password-hash checks.
@@ -27,7 +28,6 @@ mod frameworks;
 mod instances;
 mod layer;
 mod lifecycle;
-mod metrics;
 
 mod properties;
 mod redis_cluster;

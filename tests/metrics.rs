@@ -1,16 +1,16 @@
 //! The crate's metrics, as Prometheus scrapes them from the admin example's
 //! `/metrics` after a few requests: requests by outcome, store lookups,
-//! cache hits and misses, last-use writes. A process of its own: the
-//! recorder is global.
+//! cache hits and misses, last-use writes. A binary of its own: the
+//! recorder is global to a process, and requests of any other test there
+//! would be counted too.
 #![cfg(feature = "metrics")]
 
-// The admin example embeds the quickstart as a module of its own, so this
-// binary holds the quickstart twice: once here, once at its root.
-#[path = "../../examples/admin.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod admin_example;
+#[path = "it/common/mod.rs"]
+mod common;
 
-use crate::common;
+#[path = "../examples/admin.rs"]
+#[allow(dead_code)]
+mod admin_example;
 
 use std::{sync::Arc, time::Duration};
 
