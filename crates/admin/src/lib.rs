@@ -67,7 +67,10 @@ use api_key_auth_core::{
     key_format::KeyFormat,
     limit::RateLimit,
     openapi::ApiKeySecurity,
-    store::{rfc3339, KeyFilter, KeyManager, KeyRecord, NewKey, PageRequest, StoreError, MAX_PAGE},
+    store::{
+        rfc3339, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey, PageRequest, StoreError,
+        MAX_PAGE,
+    },
     throttle::Throttle,
     ApiKeyLayer, Authenticator, ConfigError, ErrorChain, Identity,
 };
@@ -402,9 +405,10 @@ impl std::fmt::Debug for RotatedKeyResponse {
     }
 }
 
-/// What a key's record shows (never its hash).
+/// What a key's record shows (never its hash): the admin API's answers
+/// and `api-key --json` both print it, so they say the same of a key.
 #[derive(Debug, Serialize, ToSchema)]
-struct KeyView {
+pub struct KeyView {
     id: String,
     name: String,
     prefix: String,
@@ -556,31 +560,35 @@ impl IntoResponse for Problem {
 }
 
 fn view(record: &KeyRecord) -> KeyView {
-    let now = SystemTime::now();
-    let status = if record.revoked {
-        Status::Revoked
-    } else if record.is_expired_at(now) {
-        Status::Expired
-    } else {
-        Status::Active
-    };
-    let time = rfc3339;
-    KeyView {
-        id: record.id.clone(),
-        name: record.name.clone(),
-        prefix: record.prefix.to_string(),
-        status,
-        created: time(record.created),
-        expires: record.expires.map(time),
-        expires_in_secs: record.expires.map(|at| seconds_between(now, at)),
-        last_used: record.last_used.map(time),
-        replaces: record.replaces.clone(),
-        replaced_by: record.replaced_by.clone(),
-        sunset: record.sunset().filter(|at| *at > now).map(time),
-        scopes: record.scopes.clone(),
-        owner: record.owner.clone(),
-        metadata: record.metadata.clone(),
-        rate_limit: record.rate_limit.map(RateLimitBody::from),
+    KeyView::of(record, SystemTime::now())
+}
+
+impl KeyView {
+    /// `record` as it stands at `now`.
+    pub fn of(record: &KeyRecord, now: SystemTime) -> Self {
+        let status = match record.status_at(now) {
+            KeyStatus::Active => Status::Active,
+            KeyStatus::Revoked => Status::Revoked,
+            KeyStatus::Expired => Status::Expired,
+        };
+        let time = rfc3339;
+        Self {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            prefix: record.prefix.to_string(),
+            status,
+            created: time(record.created),
+            expires: record.expires.map(time),
+            expires_in_secs: record.expires.map(|at| seconds_between(now, at)),
+            last_used: record.last_used.map(time),
+            replaces: record.replaces.clone(),
+            replaced_by: record.replaced_by.clone(),
+            sunset: record.sunset().filter(|at| *at > now).map(time),
+            scopes: record.scopes.clone(),
+            owner: record.owner.clone(),
+            metadata: record.metadata.clone(),
+            rate_limit: record.rate_limit.map(RateLimitBody::from),
+        }
     }
 }
 

@@ -6,7 +6,6 @@
 //! status 1, never a panic.
 
 use std::{
-    collections::BTreeMap,
     io::{IsTerminal as _, Write as _},
     process::ExitCode,
     sync::Arc,
@@ -543,7 +542,7 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
                         &record
                             .last_used
                             .map_or_else(|| "never".to_owned(), |at| ago(at, now)),
-                        status(record, now),
+                        record.status_at(now).as_str(),
                         &shown(&record.scopes.join(" ")),
                     ])
                 )?;
@@ -572,7 +571,7 @@ fn show(record: &KeyRecord) {
     println!("id        {}", shown(&record.id));
     println!("name      {}", shown(&record.name));
     println!("prefix    {}", record.prefix);
-    println!("status    {}", status(record, now));
+    println!("status    {}", record.status_at(now).as_str());
     println!("created   {}", time(Some(record.created)));
     match record.expires {
         Some(at) => println!("expires   {} ({})", rfc3339(at), left(Some(at), now)),
@@ -873,16 +872,6 @@ async fn serve(
     Ok(())
 }
 
-fn status(record: &KeyRecord, now: SystemTime) -> &'static str {
-    if record.revoked {
-        "revoked"
-    } else if record.is_expired_at(now) {
-        "expired"
-    } else {
-        "active"
-    }
-}
-
 fn time(at: Option<SystemTime>) -> String {
     at.map_or_else(|| "-".to_owned(), rfc3339)
 }
@@ -901,51 +890,14 @@ fn json_line(value: &serde_json::Value) -> String {
     api_key_auth::text::json_printable(&value.to_string()).into_owned()
 }
 
+/// The record as the admin API shows it, with what a shell script may also
+/// want: whether it is revoked and how its hash is made.
 fn record_json(record: &KeyRecord) -> serde_json::Value {
-    let metadata: BTreeMap<&str, &str> = record
-        .metadata
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    serde_json::json!({
-        "id": record.id,
-        "name": record.name,
-        "prefix": record.prefix.as_str(),
-        "status": status(record, SystemTime::now()),
-        "created": time(Some(record.created)),
-        "expires": record.expires.map(|at| time(Some(at))),
-        "expires_in_secs": record.expires.map(seconds_from_now),
-        "last_used": record.last_used.map(|at| time(Some(at))),
-        "rate_limit": record.rate_limit.map(|limit| {
-            // As the admin API shows it: milliseconds, and whole seconds when they are.
-            let period = limit.period();
-            let mut shown = serde_json::json!({
-                "requests": limit.requests(),
-                "period_ms": u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
-                "burst": limit.burst(),
-            });
-            if period.subsec_nanos() == 0 {
-                shown["period_secs"] = period.as_secs().into();
-            }
-            shown
-        }),
-        "replaces": record.replaces,
-        "replaced_by": record.replaced_by,
-        "revoked": record.revoked,
-        "scopes": record.scopes,
-        "owner": record.owner,
-        "metadata": metadata,
-        "hash_algorithm": record.hash.algorithm().name(),
-    })
-}
-
-/// Seconds from now to `at`, negative when it is past.
-fn seconds_from_now(at: SystemTime) -> i64 {
-    let now = SystemTime::now();
-    match at.duration_since(now) {
-        Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
-        Err(past) => -i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX),
-    }
+    let view = api_key_auth::admin::KeyView::of(record, SystemTime::now());
+    let mut out = serde_json::to_value(view).expect("a key view is JSON");
+    out["revoked"] = record.revoked.into();
+    out["hash_algorithm"] = record.hash.algorithm().name().into();
+    out
 }
 
 #[cfg(test)]

@@ -63,5 +63,5 @@ pub use contract::{check_batch, KeyManager, KeyStore, Lookup, EVERY_KEY, MAX_BAT
 pub use error::StoreError;
 pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME};
 pub use paging::{KeyFilter, Page, PageRequest, MAX_PAGE};
-pub use record::{KeyRecord, KeyUse, Retirement};
+pub use record::{KeyRecord, KeyStatus, KeyUse, Retirement};
 pub use time::{latest_expiry, rfc3339, LATEST_EXPIRY_SECS};

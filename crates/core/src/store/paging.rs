@@ -22,9 +22,9 @@ impl KeyFilter {
     pub fn admits(self, record: &KeyRecord, now: SystemTime) -> bool {
         match self {
             Self::All => true,
-            Self::Active => !record.revoked && !record.is_expired_at(now),
-            Self::Revoked => record.revoked,
-            Self::Expired => !record.revoked && record.is_expired_at(now),
+            Self::Active => record.status_at(now) == KeyStatus::Active,
+            Self::Revoked => record.status_at(now) == KeyStatus::Revoked,
+            Self::Expired => record.status_at(now) == KeyStatus::Expired,
         }
     }
 }

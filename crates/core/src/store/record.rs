@@ -85,6 +85,18 @@ impl KeyRecord {
         !self.revoked && !self.is_expired_at(now)
     }
 
+    /// Whether the key works at `now`, or why not: what every front end
+    /// shows as the key's status.
+    pub fn status_at(&self, now: SystemTime) -> KeyStatus {
+        if self.revoked {
+            KeyStatus::Revoked
+        } else if self.is_expired_at(now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
     /// When a key in a rotation's grace period stops working: its expiry,
     /// once another key has replaced it; `None` for any other key.
     pub fn sunset(&self) -> Option<SystemTime> {
@@ -106,6 +118,35 @@ impl KeyRecord {
         }
         retired.replaced_by = Some(replaced_by.to_owned());
         retired
+    }
+}
+
+/// Whether a key works, or why not ([`KeyRecord::status_at`]). A revoked
+/// key that has also expired is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Neither revoked nor expired.
+    Active,
+    /// Revoked.
+    Revoked,
+    /// Past its expiry, not revoked.
+    Expired,
+}
+
+impl KeyStatus {
+    /// `active`, `revoked` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
