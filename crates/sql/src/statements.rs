@@ -150,7 +150,8 @@ pub(crate) struct PageParts {
 impl PageParts {
     /// The statement of a page of `filter`, with the last-use and expiry
     /// conditions when asked: rows after the cursor in key order, at most
-    /// the limit. `None` when the table keeps no last use and it was asked.
+    /// the limit. `None` when the table keeps no last use and it was asked,
+    /// or for a filter this crate does not know.
     pub(crate) fn statement(
         &self,
         filter: KeyFilter,
@@ -642,7 +643,7 @@ impl Statements {
 
 impl Statements {
     /// The page statement for `request`; a store error when it asks for
-    /// last use of a table that keeps none.
+    /// last use of a table that keeps none, or for a filter unknown here.
     pub(crate) fn page(
         &self,
         request: &crate::store::PageRequest,
@@ -655,7 +656,11 @@ impl Statements {
             )
             .ok_or_else(|| {
                 crate::store::StoreError::unsupported(
-                    "a djangorestframework-api-key table records no last use",
+                    if request.unused_cutoff().is_some() && self.pages.last_used.is_none() {
+                        "a djangorestframework-api-key table records no last use"
+                    } else {
+                        "this store does not know the listing's filter"
+                    },
                 )
             })
     }
