@@ -505,7 +505,6 @@ async fn batches_are_all_or_none_in_every_store() {
     if let Some(url) =
         common::redis_url("conformance::batches_are_all_or_none_in_every_store redis")
     {
-        let _one = crate::redis_store::redis_server_lock().await;
         let store = RedisStore::connect(&url)
             .await
             .unwrap()

@@ -1,10 +1,11 @@
 //! The crate's integration tests, in one binary so that they link once:
-//! a module for each subject. Three subjects run as binaries of their own,
+//! a module for each subject. Four subjects run as binaries of their own,
 //! so that nothing else runs beside them: `tests/metrics.rs` reads the
-//! process's one metrics recorder, `tests/changes_by_hand.rs`
-//! changes what every listener of a shared database or server hears (a
-//! `TRUNCATE`, Redis's keyspace settings), and `tests/drf_legacy.rs` floods
-//! the machine with slow password-hash checks.
+//! process's one metrics recorder, `tests/redis_stalls.rs` stalls the
+//! shared Redis server for seconds, `tests/changes_by_hand.rs` changes what
+//! every listener of a shared database or server hears (a `TRUNCATE`,
+//! Redis's keyspace settings), and `tests/drf_legacy.rs` floods the machine
+//! with slow password-hash checks.
 
 mod common;
 
@@ -18,7 +19,6 @@ mod admin_page;
 mod axum_server;
 mod bad_input;
 mod cache;
-
 mod conformance;
 mod custom_store;
 mod defence;
@@ -28,7 +28,6 @@ mod frameworks;
 mod instances;
 mod layer;
 mod lifecycle;
-
 mod properties;
 mod redis_cluster;
 mod redis_store;

@@ -1,6 +1,7 @@
 //! The Redis store against a real server (`APIKEY_TEST_REDIS_URL`): the
 //! conformance kit, no plaintext at rest, reconnection, revocations
-//! published for other instances, and batches whose answer comes late.
+//! published for other instances. Batches whose answer comes late stall
+//! the server, so they are tested in `tests/redis_stalls.rs`, alone.
 #![cfg(feature = "redis")]
 
 use crate::common;
@@ -9,15 +10,6 @@ use std::time::Duration;
 
 use api_key_auth::{store::redis::RedisStore, testkit::Conformance, KeyManager, KeyStore, NewKey};
 use common::{host_port, redis_url, Proxy};
-
-/// Held by the tests on the one-server Redis that must run one at a time:
-/// `a_batch_answered_late_is_given_whole_or_not_stored` makes the server busy
-/// for seconds, and `conformance::batches_are_all_or_none_in_every_store`
-/// writes there.
-pub(crate) async fn redis_server_lock() -> tokio::sync::MutexGuard<'static, ()> {
-    static REDIS_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    REDIS_SERVER.lock().await
-}
 
 /// A store under a namespace of the test's own.
 async fn store(test: &str) -> Option<RedisStore> {
@@ -242,93 +234,4 @@ async fn keys_stored_before_the_ordered_ids_are_listed() {
     listed.sort();
     ids.sort();
     assert_eq!(listed, ids);
-}
-
-/// A batch whose answer comes late (here: Redis runs its script behind
-/// another client's 4-second one) is either given whole to its caller or
-/// not stored at all. Reported failed yet stored, its keys would be active
-/// with nobody holding their secrets, and `api-key create --count` would
-/// print "N of M keys were made and printed before this batch failed" while
-/// up to 1000 more keys it never printed existed and worked.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_answered_late_is_given_whole_or_not_stored() {
-    let Some(url) = redis_url("redis::a_batch_answered_late_is_given_whole_or_not_stored") else {
-        return;
-    };
-    let _one = redis_server_lock().await;
-    let namespace = format!(
-        "apikey-test-{}",
-        api_key_auth::key::ApiKey::generate().unwrap().prefix()
-    );
-    let store = RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .with_namespace(&namespace);
-    // The script is loaded (no NOSCRIPT round trip below).
-    store
-        .create_many(vec![NewKey::named("warm up")])
-        .await
-        .unwrap();
-
-    let mut probe = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let mut busy = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let blocker = tokio::spawn(async move {
-        let _: redis::RedisResult<redis::Value> = redis::cmd("EVAL")
-            .arg(
-                "local s = tonumber(redis.call('TIME')[1]) \
-                 while tonumber(redis.call('TIME')[1]) - s < 4 do end return 1",
-            )
-            .arg(0)
-            .query_async(&mut busy)
-            .await;
-    });
-    // Wait until Redis is busy with it: a PING gets no answer in 100 ms.
-    for _ in 0..50 {
-        let ping = redis::cmd("PING");
-        let answer = ping.query_async::<String>(&mut probe);
-        if tokio::time::timeout(Duration::from_millis(100), answer)
-            .await
-            .is_err()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let result = store
-        .create_many(
-            (0..50)
-                .map(|n| NewKey::named(format!("late {n}")))
-                .collect(),
-        )
-        .await;
-    blocker.await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stored = store
-        .list()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.name.starts_with("late ") && !r.revoked)
-        .count();
-    match result {
-        // The store asked again, on the same line, after the script ran.
-        Ok(made) => assert_eq!(
-            (made.len(), stored),
-            (50, 50),
-            "a batch answered late is given whole to its caller"
-        ),
-        Err(e) => assert_eq!(
-            stored, 0,
-            "create_many answered {e:?}, but {stored} active keys of that batch are stored \
-             and nobody has their secrets"
-        ),
-    }
 }

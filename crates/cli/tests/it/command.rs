@@ -170,12 +170,16 @@ async fn a_key_lives_and_dies_through_the_command_on_a_drf_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_lives_and_dies_through_the_command_on_servers() {
+    // Each store the command was built with (its default features: all).
+    #[cfg(feature = "postgres")]
     if let Some(url) = common::postgres_url("cli::on PostgreSQL") {
         lifecycle(&url, &[]).await;
     }
+    #[cfg(feature = "mysql")]
     if let Some(url) = common::mysql_url("cli::on MySQL") {
         lifecycle(&common::isolated_mysql_url(&url).await, &[]).await;
     }
+    #[cfg(feature = "redis")]
     if let Some(url) = common::redis_url("cli::on Redis") {
         lifecycle(&url, &[]).await;
     }
@@ -274,6 +278,7 @@ async fn a_revocation_by_the_command_reaches_a_running_server_on_sqlite() {
     assert_eq!(triggers, 0);
 }
 
+#[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_by_the_command_reaches_a_running_server_on_mysql() {
     if let Some(url) = common::mysql_url("cli::a revocation reaching a server on MySQL") {
@@ -286,6 +291,7 @@ async fn a_revocation_by_the_command_reaches_a_running_server_on_mysql() {
 /// key the command revokes meanwhile is refused once the feed's failing
 /// reads flush the cache (at most a backoff of 2 s), and once the line is
 /// back, a revocation by the command is heard within a second again.
+#[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_by_the_command_reaches_a_server_whose_feed_was_cut() {
     use api_key_auth::{cache::CachedStore, store::mysql::MySqlStore, KeyManager, NewKey};

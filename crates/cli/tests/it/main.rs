@@ -1,6 +1,7 @@
 //! The `api-key` command's tests, in one binary: the command as a user runs
-//! it (`command`), and beside servers that must hear what it changes
-//! (`processes`). Both run the binary cargo built for this package.
+//! it (`command`), beside servers that must hear what it changes
+//! (`processes`), and refusing what the Rust and admin APIs refuse
+//! (`new_key_rules`). All run the binary cargo built for this package.
 
 #[path = "../../../../tests/it/common/mod.rs"]
 mod common;

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use api_key_auth::{admin::AdminApi, KeyManager, MemoryStore, NewKey};
+use api_key_auth::{admin::AdminApi, InvalidNewKey, KeyManager, MemoryStore, NewKey};
 use axum::body::Body;
 use http::{header, Request, StatusCode};
 use serde_json::{json, Value};
@@ -91,16 +91,18 @@ struct Answers {
 }
 
 async fn ask_all(asked: &Asked, store_url: &str) -> Answers {
-    // From Rust: the refusal is a configuration error naming the field.
+    // From Rust: the refusal is a configuration error whose source is the
+    // rule broken, naming the field.
     let store = MemoryStore::new();
     let rust = match store.create(asked.new_key()).await {
         Ok(_) => Ok(()),
-        Err(_) => Err(asked
-            .new_key()
-            .validate()
-            .expect_err("create refused a key that validates")
-            .field
-            .to_owned()),
+        Err(err) => {
+            assert!(err.is_config(), "{err}");
+            let invalid = std::error::Error::source(&err)
+                .and_then(|source| source.downcast_ref::<InvalidNewKey>())
+                .unwrap_or_else(|| panic!("no InvalidNewKey behind {err:?}"));
+            Err(invalid.field.to_owned())
+        }
     };
     if rust.is_err() {
         assert_eq!(store.len(), 0, "a refused key was stored");

@@ -5,8 +5,8 @@
 //! Redis and a Redis Cluster when their variables are set.
 //!
 //! Each server is this test binary run again as the quickstart (its
-//! `main`, included below), so the processes run the quickstart's code as
-//! built with this test and need no other binary.
+//! `main`, a module of this binary), so the processes run the quickstart's
+//! code as built with this test and need no other binary.
 
 use crate::common;
 
@@ -166,6 +166,7 @@ async fn three_servers_follow_the_command_on_sqlite() {
         .await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_follow_the_command_on_postgres() {
     let Some(url) = common::postgres_url("processes::on PostgreSQL") else {
@@ -175,6 +176,7 @@ async fn three_servers_follow_the_command_on_postgres() {
     three_servers_follow_the_command(&format!("{url}?options=-c%20search_path%3D{schema}")).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_follow_the_command_on_redis() {
     let Some(url) = common::redis_url("processes::on Redis") else {
@@ -183,6 +185,7 @@ async fn three_servers_follow_the_command_on_redis() {
     three_servers_follow_the_command(&url).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_follow_the_command_on_a_redis_cluster() {
     let Some(url) = common::redis_cluster_url("processes::on a Redis Cluster") else {
@@ -192,8 +195,8 @@ async fn three_servers_follow_the_command_on_a_redis_cluster() {
 }
 
 /// A record that does not read costs its own key a 503, never the server:
-/// one Redis hash with `revoked = true` must not stop the quickstart from
-/// starting. The server starts, serves the other keys, and refuses that
+/// one row whose `revoked` holds the text `'true'` must not stop the
+/// quickstart from starting. The server starts, serves the other keys, and refuses that
 /// one as a store failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_that_does_not_read_costs_its_key_not_the_server() {
