@@ -133,7 +133,7 @@ async fn opened_with(url: &str, schema: crate::store::Schema) -> Result<Opened, 
     if matches!(scheme, "postgres" | "postgresql" | "mysql" | "mariadb") {
         authority_required(url, scheme)?;
     }
-    let native = !schema.is_drf();
+    let native = !matches!(schema, crate::store::Schema::Drf(_));
     match scheme {
         "sqlite" => {
             #[cfg(feature = "sqlite")]

@@ -1,5 +1,5 @@
 //! `api-key`: create, list, show, revoke and check API keys in any store the
-//! crate has, from a shell (feature `cli`). Run `api-key --help`.
+//! crate has, from a shell (the `api-key-cli` package). Run `api-key --help`.
 //!
 //! Everything here goes through the public `KeyManager` API, so any store
 //! the crate can open works alike; a failure is one line on stderr and exit

@@ -25,7 +25,7 @@ pub(crate) enum RedisConnection {
     Server(ConnectionManager),
     /// A cluster: each command goes to the primary of its keys' slot, and
     /// the slot map is refreshed when the cluster moves a slot.
-    #[cfg(feature = "cluster")]
+    #[cfg(feature = "redis-cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
@@ -44,7 +44,7 @@ impl RedisConnection {
     }
 
     /// Connects to the cluster the seed `nodes` belong to.
-    #[cfg(feature = "cluster")]
+    #[cfg(feature = "redis-cluster")]
     pub(crate) async fn cluster(nodes: &[String]) -> Result<Self, StoreError> {
         let client = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
             .connection_timeout(TIMEOUT)
@@ -63,7 +63,7 @@ impl RedisConnection {
     pub(crate) fn is_cluster(&self) -> bool {
         match self {
             Self::Server(_) => false,
-            #[cfg(feature = "cluster")]
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(_) => true,
         }
     }
@@ -73,7 +73,7 @@ impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Server(connection) => connection.req_packed_command(cmd),
-            #[cfg(feature = "cluster")]
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(connection) => connection.req_packed_command(cmd),
         }
     }
@@ -86,7 +86,7 @@ impl ConnectionLike for RedisConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Server(connection) => connection.req_packed_commands(pipeline, offset, count),
-            #[cfg(feature = "cluster")]
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
@@ -94,7 +94,7 @@ impl ConnectionLike for RedisConnection {
     fn get_db(&self) -> i64 {
         match self {
             Self::Server(connection) => connection.get_db(),
-            #[cfg(feature = "cluster")]
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(connection) => connection.get_db(),
         }
     }

@@ -261,11 +261,11 @@ impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with(connection::CLUSTER_SCHEME) {
             let nodes = connection::cluster_nodes(url)?;
-            #[cfg(feature = "cluster")]
+            #[cfg(feature = "redis-cluster")]
             return Self::connect_cluster(nodes).await;
-            #[cfg(not(feature = "cluster"))]
+            #[cfg(not(feature = "redis-cluster"))]
             return Err(StoreError::config(format!(
-                "a Redis Cluster ({} nodes named) needs the crate's `redis-cluster` feature",
+                "a Redis Cluster ({} nodes named) needs the `redis-cluster` feature",
                 nodes.len()
             )));
         }
@@ -279,8 +279,8 @@ impl RedisStore {
     /// URLs, any of its primaries) belong to. The store's keys are named with
     /// a hash tag, `{ns}:…`, so each script touches one slot; revocations
     /// are published to the whole cluster.
-    #[cfg(feature = "cluster")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
     pub async fn connect_cluster<N: AsRef<str>>(
         nodes: impl IntoIterator<Item = N>,
     ) -> Result<Self, StoreError> {

@@ -251,8 +251,7 @@ impl Schema {
         DrfTable::new(table).map(Self::Drf)
     }
 
-    /// Whether this is a djangorestframework-api-key table.
-    pub fn is_drf(&self) -> bool {
+    pub(crate) fn is_drf(&self) -> bool {
         matches!(self, Self::Drf(_))
     }
 }
