@@ -26,17 +26,7 @@
 //! # }).unwrap();
 //! ```
 
-use std::{
-    fmt,
-    future::Future,
-    net::IpAddr,
-    pin::Pin,
-    sync::{
-        atomic::{AtomicU8, Ordering},
-        Arc,
-    },
-    time::SystemTime,
-};
+use std::{fmt, net::IpAddr, sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
@@ -44,7 +34,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response};
 use crate::{
     credential::{Credential, CredentialHeaders},
     error::{AuthFailure, Chain, ConfigError},
-    hash::{Algorithm, Hasher},
+    hash::Hasher,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
     limit::RateLimit,

@@ -21,23 +21,6 @@
 //! }
 //! ```
 
-use std::{
-    collections::BTreeMap,
-    error::Error as StdError,
-    fmt,
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
-
-use async_trait::async_trait;
-use zeroize::Zeroizing;
-
-use crate::{
-    hash::{Algorithm, Hasher, StoredHash},
-    key::{ApiKey, KeyGenError, Prefix},
-    limit::RateLimit,
-};
-
 #[cfg(feature = "cache")]
 mod invalidation;
 pub mod memory;

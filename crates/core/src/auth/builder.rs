@@ -1,6 +1,19 @@
 //! Configuring an [`Authenticator`].
 
-use super::*;
+use std::{fmt, sync::Arc};
+
+use http::HeaderName;
+
+use super::{is_token, Authenticator, Decoys, FailureHook, Inner};
+#[cfg(feature = "drf-legacy")]
+use super::{KeyTurns, SlowChecks};
+use crate::{
+    credential::Credential,
+    error::{AuthFailure, ConfigError},
+    hash::Hasher,
+    reject::Responses,
+    store::KeyStore,
+};
 
 /// Configures an [`Authenticator`]; see [`Authenticator::builder`].
 #[must_use]

@@ -1,16 +1,25 @@
 //! Records of keys nobody holds, checked for unknown prefixes.
 
-use super::*;
+use std::sync::{
+    atomic::{AtomicU8, Ordering},
+    Arc,
+};
+
+use crate::{
+    hash::{Algorithm, Hasher},
+    key::ApiKey,
+    store::KeyRecord,
+};
 
 /// The algorithm of the records a store holds: as the store says, or, when
 /// it does not, as last seen, shared by every request (one relaxed load per
 /// unknown prefix, and a store only when a record of another algorithm comes
 /// by); and a decoy record of each algorithm for unknown prefixes.
 pub(super) struct Decoys {
-    pub(super) code: AtomicU8,
-    pub(super) follows: bool,
+    code: AtomicU8,
+    follows: bool,
     /// Records hashed from keys nobody holds, by algorithm code.
-    pub(super) decoys: [Option<Arc<KeyRecord>>; 3],
+    decoys: [Option<Arc<KeyRecord>>; 3],
 }
 
 impl Decoys {

@@ -1,6 +1,8 @@
 //! The queue of checks against slow (Django password) hashes.
 
-use super::*;
+use std::sync::Arc;
+
+use crate::key::Prefix;
 
 /// The bound on checks against slow (Django password) hashes: so many at
 /// once on the blocking pool, each request waiting so long at most for its
@@ -25,14 +27,14 @@ pub(super) struct KeyTurns(Arc<std::sync::Mutex<std::collections::HashMap<Prefix
 #[derive(Default)]
 pub(super) struct KeyQueue {
     /// Whether a request holds the turn.
-    pub(super) busy: bool,
+    busy: bool,
     /// Waiters from addresses with no failure on record, and from the rest:
     /// the turn goes to the first of `clean`, else of `suspect`. A waiter
     /// that left has a closed sender, skipped when its turn comes.
-    pub(super) clean: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
-    pub(super) suspect: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
+    clean: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
+    suspect: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
     /// Requests waiting for or holding the turn: the entry goes at zero.
-    pub(super) members: usize,
+    members: usize,
 }
 
 impl KeyQueue {
@@ -81,12 +83,12 @@ impl KeyTurns {
 /// ended, the request gave up waiting, its client hung up), it passes the
 /// turn on if it held it or had just been given it, and leaves the queue.
 pub(super) struct KeyTurn {
-    pub(super) turns: KeyTurns,
-    pub(super) prefix: Prefix,
-    pub(super) clean: bool,
+    turns: KeyTurns,
+    prefix: Prefix,
+    clean: bool,
     /// Where the turn arrives, while waiting for it.
-    pub(super) called: Option<tokio::sync::oneshot::Receiver<()>>,
-    pub(super) held: bool,
+    called: Option<tokio::sync::oneshot::Receiver<()>>,
+    held: bool,
 }
 
 impl KeyTurn {

@@ -1,5 +1,8 @@
+use std::{future::Future, sync::atomic::Ordering};
+
 use super::*;
 use crate::{
+    hash::Algorithm,
     key::Prefix,
     store::{KeyManager, KeyRecord},
     MemoryStore, NewKey,

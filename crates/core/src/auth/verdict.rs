@@ -1,6 +1,20 @@
 //! What a check says at each stage, and what a request owes if dropped.
 
-use super::*;
+#[cfg(any(feature = "drf-legacy", feature = "rate-limit"))]
+use std::sync::Arc;
+use std::{future::Future, net::IpAddr, pin::Pin, sync::atomic::Ordering, time::SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response};
+
+use super::Authenticator;
+#[cfg(any(feature = "drf-legacy", feature = "rate-limit"))]
+use crate::store::KeyRecord;
+use crate::{
+    error::AuthFailure,
+    identity::{Identity, Unauthenticated},
+    key::{ApiKey, Prefix},
+};
 
 /// What a request whose verdict must be waited for owes should its caller
 /// drop it first (its client hung up, a timeout around the service gave
@@ -12,11 +26,11 @@ use super::*;
 /// A request that gets its verdict pays what the verdict says, in `report`.
 #[must_use]
 pub(super) struct Owed {
-    pub(super) auth: Authenticator,
-    pub(super) prefix: Prefix,
+    auth: Authenticator,
+    prefix: Prefix,
     pub(super) client: Option<IpAddr>,
     /// Whether a drop now would be reported.
-    pub(super) at_stake: std::sync::atomic::AtomicBool,
+    at_stake: std::sync::atomic::AtomicBool,
 }
 
 impl Owed {

@@ -1,6 +1,20 @@
 //! The store contract: [`KeyStore`] finds a record, [`KeyManager`] creates, lists, rotates and revokes.
 
-use super::*;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use async_trait::async_trait;
+
+use super::{
+    CreatedKey, KeyRecord, KeyUse, NewKey, Page, PageRequest, Retirement, Rotated, StoreError,
+    MAX_PAGE,
+};
+use crate::{
+    hash::{Algorithm, Hasher, StoredHash},
+    key::Prefix,
+};
 
 /// The message on a revocation channel that stands for every key (a table
 /// emptied at once): no prefix, which is 8 letters and digits.

@@ -1,6 +1,8 @@
 //! What a store says when it fails.
 
-use super::*;
+use std::{error::Error as StdError, fmt};
+
+use crate::key::KeyGenError;
 
 /// A key store failed. Opaque, with predicates for what kind of failure it was.
 ///

@@ -1,6 +1,20 @@
 //! A key to create, the rules it must keep, and what creating or rotating one gives back.
 
-use super::*;
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use zeroize::Zeroizing;
+
+use super::{latest_expiry, KeyRecord, StoreError};
+use crate::{
+    hash::{Hasher, StoredHash},
+    key::{ApiKey, Prefix},
+    limit::RateLimit,
+};
 
 /// What a rotation made: the new key, shown once, and the old key's record
 /// as the rotation left it (revoked, or expiring at the end of its grace).

@@ -1,6 +1,8 @@
 //! Listing keys a page at a time, filtered.
 
-use super::*;
+use std::{sync::Arc, time::SystemTime};
+
+use super::{KeyRecord, KeyStatus};
 
 /// Which keys a listing returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,6 +1,13 @@
 //! What a store keeps about a key, how a rotation retires one, and a use of one.
 
-use super::*;
+use std::{
+    collections::BTreeMap,
+    fmt,
+    time::{Duration, SystemTime},
+};
+
+use super::latest_expiry;
+use crate::{hash::StoredHash, key::Prefix, limit::RateLimit};
 
 /// What a store keeps about one key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

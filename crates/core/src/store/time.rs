@@ -1,6 +1,6 @@
 //! The latest expiry a key can have, and times shown as RFC 3339.
 
-use super::*;
+use std::time::{Duration, SystemTime};
 
 /// The latest expiry a key can be given, in seconds from the epoch:
 /// 9999-12-31T23:59:59Z, the end of what RFC 3339 and SQL dates can write.
