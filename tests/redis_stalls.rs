@@ -23,10 +23,7 @@ async fn a_batch_answered_late_is_given_whole_or_not_stored() {
     let Some(url) = redis_url("redis::a_batch_answered_late_is_given_whole_or_not_stored") else {
         return;
     };
-    let namespace = format!(
-        "apikey-test-{}",
-        api_key_auth::key::ApiKey::generate().unwrap().prefix()
-    );
+    let namespace = common::namespace();
     let store = RedisStore::connect(&url)
         .await
         .unwrap()

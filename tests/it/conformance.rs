@@ -3,6 +3,8 @@
 //! all or none, and at most `MAX_BATCH` records of it; a store without
 //! `insert_many` makes none.
 
+use crate::common;
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -12,7 +14,7 @@ use std::{
 };
 
 use api_key_auth::{
-    key::{ApiKey, Prefix},
+    key::Prefix,
     store::{KeyUse, Retirement, MAX_BATCH},
     testkit::Conformance,
     KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore, NewKey, StoreError,
@@ -280,14 +282,6 @@ async fn create_draws_again_when_a_prefix_is_taken() {
     assert!(store.find(record.prefix).await.unwrap().is_some());
 }
 
-/// A record for `store` with a fresh prefix, as `create` would make it.
-fn fresh(store: &dyn KeyManager, name: &str) -> KeyRecord {
-    let key = ApiKey::generate().unwrap();
-    let hash = store.hasher().hash(&key);
-    let id = store.new_id(key.prefix(), &hash);
-    KeyRecord::new(id, name, key.prefix(), hash)
-}
-
 /// A third-party store with `insert` but no `insert_many`, whose `nth`
 /// insert never answers (a database that hangs).
 #[derive(Clone)]
@@ -369,7 +363,7 @@ async fn create_many_on_a_store_without_insert_many_leaves_no_key_behind() {
 async fn insert_many_refuses_more_than_max_batch() {
     let store = MemoryStore::new();
     let records: Vec<_> = (0..MAX_BATCH + 1)
-        .map(|n| fresh(&store, &format!("n{n}")))
+        .map(|n| common::fresh_record(&store, &format!("n{n}")))
         .collect();
     let result = store.insert_many(records).await;
     assert!(
@@ -404,8 +398,8 @@ async fn batch_contract(store: &dyn KeyManager, what: &str) {
     };
 
     // A taken id, with a prefix of its own.
-    let first = fresh(store, "first");
-    let mut same_id = fresh(store, "same id");
+    let first = common::fresh_record(store, "first");
+    let mut same_id = common::fresh_record(store, "same id");
     same_id.id = taken.id.clone();
     let e = store
         .insert_many(vec![first.clone(), same_id.clone()])
@@ -415,8 +409,8 @@ async fn batch_contract(store: &dyn KeyManager, what: &str) {
     absent(vec![first, same_id]).await;
 
     // One id twice, two prefixes.
-    let a = fresh(store, "a");
-    let mut b = fresh(store, "b");
+    let a = common::fresh_record(store, "a");
+    let mut b = common::fresh_record(store, "b");
     b.id = a.id.clone();
     let e = store
         .insert_many(vec![a.clone(), b.clone()])
@@ -427,9 +421,9 @@ async fn batch_contract(store: &dyn KeyManager, what: &str) {
 
     // 1000 rows, the last repeating the first's prefix.
     let mut many: Vec<_> = (0..MAX_BATCH)
-        .map(|n| fresh(store, &format!("many {n}")))
+        .map(|n| common::fresh_record(store, &format!("many {n}")))
         .collect();
-    let mut last = fresh(store, "last");
+    let mut last = common::fresh_record(store, "last");
     last.prefix = many[0].prefix;
     last.id = format!("last-{}", many[0].prefix);
     many[MAX_BATCH - 1] = last;
@@ -439,9 +433,9 @@ async fn batch_contract(store: &dyn KeyManager, what: &str) {
 
     // 1000 rows, the last with a prefix already stored.
     let mut many: Vec<_> = (0..MAX_BATCH)
-        .map(|n| fresh(store, &format!("many {n}")))
+        .map(|n| common::fresh_record(store, &format!("many {n}")))
         .collect();
-    let mut last = fresh(store, "last");
+    let mut last = common::fresh_record(store, "last");
     last.prefix = taken.prefix;
     last.id = format!("last-{}", taken.prefix);
     many[MAX_BATCH - 1] = last;
@@ -475,7 +469,7 @@ async fn batches_are_all_or_none_in_every_store() {
         cache::CachedStore,
         store::{redis::RedisStore, sqlite::SqliteStore},
     };
-    let namespace = || format!("apikey-test-{}", ApiKey::generate().unwrap().prefix());
+    let namespace = || common::namespace();
     batch_contract(&MemoryStore::new(), "memory").await;
     batch_contract(&CachedStore::new(MemoryStore::new()), "cached memory").await;
 

@@ -724,10 +724,7 @@ async fn three_instances_on_one_redis_keep_one_limit() {
     let Some(url) = common::redis_url("the shared rate limit on Redis") else {
         return;
     };
-    let namespace = format!(
-        "apikey-test-{}",
-        api_key_auth::key::ApiKey::generate().unwrap().prefix()
-    );
+    let namespace = common::namespace();
     let store = RedisStore::connect(&url)
         .await
         .unwrap()
@@ -800,10 +797,7 @@ async fn a_limiter_that_cannot_answer_refuses() {
     };
     let target = common::host_port(&url);
     let proxy = common::Proxy::start(&target).await;
-    let namespace = format!(
-        "apikey-test-{}",
-        api_key_auth::key::ApiKey::generate().unwrap().prefix()
-    );
+    let namespace = common::namespace();
     let store = RedisStore::connect(&proxy.url(&url, &target))
         .await
         .unwrap()

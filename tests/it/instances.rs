@@ -316,10 +316,7 @@ mod redis_cluster {
             .split(',')
             .map(|node| format!("redis://{node}"))
             .collect();
-        let namespace = format!(
-            "apikey-test-{}",
-            api_key_auth::key::ApiKey::generate().unwrap().prefix()
-        );
+        let namespace = common::namespace();
         for first in 0..nodes.len() {
             let mut seeds = nodes.clone();
             seeds.rotate_left(first);
@@ -358,10 +355,7 @@ mod redis_cluster {
             .collect();
         let mut seeds = vec![single.clone()];
         seeds.extend(nodes.iter().cloned());
-        let ns = format!(
-            "apikey-test-{}",
-            api_key_auth::key::ApiKey::generate().unwrap().prefix()
-        );
+        let ns = common::namespace();
         let a = RedisStore::connect_cluster(&nodes)
             .await
             .unwrap()
@@ -412,10 +406,7 @@ mod redis {
     }
 
     fn namespace() -> String {
-        format!(
-            "apikey-test-{}",
-            api_key_auth::key::ApiKey::generate().unwrap().prefix()
-        )
+        common::namespace()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,10 +60,7 @@ async fn stores() -> Vec<(String, Arc<dyn KeyManager>)> {
         stores.push(("cached mysql".into(), Arc::new(CachedStore::new(store))));
     }
     if let Some(url) = common::redis_url("rotation on Redis") {
-        let namespace = format!(
-            "apikey-test-{}",
-            api_key_auth::key::ApiKey::generate().unwrap().prefix()
-        );
+        let namespace = common::namespace();
         let store = RedisStore::connect(&url)
             .await
             .unwrap()

@@ -11,8 +11,8 @@ use crate::common;
 use std::{collections::BTreeSet, time::Duration};
 
 use api_key_auth::{
-    key::ApiKey, store::redis::RedisStore, testkit::Conformance, Authenticator, KeyManager,
-    KeyStore, NewKey, PlaintextKey,
+    store::redis::RedisStore, testkit::Conformance, Authenticator, KeyManager, KeyStore, NewKey,
+    PlaintextKey,
 };
 use common::redis_cluster_url;
 use http::{header::AUTHORIZATION, HeaderMap};
@@ -21,7 +21,7 @@ use http::{header::AUTHORIZATION, HeaderMap};
 /// cluster's seed nodes.
 async fn store(test: &str) -> Option<(RedisStore, Vec<String>)> {
     let url = redis_cluster_url(test)?;
-    let namespace = format!("apikey-test-{}", ApiKey::generate().unwrap().prefix());
+    let namespace = common::namespace();
     let store = RedisStore::connect(&url).await.unwrap_or_else(|e| {
         panic!("APIKEY_TEST_REDIS_CLUSTER_URL is set but the cluster is unreachable: {e}")
     });

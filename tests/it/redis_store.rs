@@ -14,10 +14,7 @@ use common::{host_port, redis_url, Proxy};
 /// A store under a namespace of the test's own.
 async fn store(test: &str) -> Option<RedisStore> {
     let url = redis_url(test)?;
-    let namespace = format!(
-        "apikey-test-{}",
-        api_key_auth::key::ApiKey::generate().unwrap().prefix()
-    );
+    let namespace = common::namespace();
     let store = RedisStore::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("APIKEY_TEST_REDIS_URL is set but Redis is unreachable: {e}"));

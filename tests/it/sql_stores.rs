@@ -195,15 +195,6 @@ fn drf_table_sql(datetime: &str, boolean: &str) -> String {
     )
 }
 
-/// A record for `store` with a fresh prefix, as `create` would make it.
-#[cfg(feature = "mysql")]
-fn fresh(store: &dyn KeyManager, name: &str) -> api_key_auth::KeyRecord {
-    let key = api_key_auth::key::ApiKey::generate().unwrap();
-    let hash = store.hasher().hash(&key);
-    let id = store.new_id(key.prefix(), &hash);
-    api_key_auth::KeyRecord::new(id, name, key.prefix(), hash)
-}
-
 /// How a test counts the rows named `name`: through the store (SQLite), or
 /// through a connection of the test's own (the sqlx stores: their pool may
 /// hold a connection left in an old snapshot, see
@@ -307,7 +298,7 @@ async fn a_cancelled_sql_batch_leaves_all_of_its_rows_or_none() {
         for ms in [1u64, 3, 6, 10, 15, 25, 40] {
             let name = format!("c{ms}-{}", ApiKey::generate().unwrap().prefix());
             let records: Vec<_> = (0..MAX_BATCH)
-                .map(|_| fresh(store.as_ref(), &name))
+                .map(|_| common::fresh_record(store.as_ref(), &name))
                 .collect();
             let prefixes: Vec<_> = records.iter().map(|r| r.prefix).collect();
             let _ =
@@ -331,7 +322,7 @@ async fn a_cancelled_sql_batch_leaves_all_of_its_rows_or_none() {
         // The counter sees a whole batch.
         let name = format!("whole-{}", ApiKey::generate().unwrap().prefix());
         let records: Vec<_> = (0..MAX_BATCH)
-            .map(|_| fresh(store.as_ref(), &name))
+            .map(|_| common::fresh_record(store.as_ref(), &name))
             .collect();
         let prefixes: Vec<_> = records.iter().map(|r| r.prefix).collect();
         store.insert_many(records).await.unwrap();
@@ -1155,7 +1146,7 @@ mod mysql {
         'abandon: for round in 0..20 {
             for ms in [1u64, 2, 3, 4, 6, 8] {
                 let batch: Vec<_> = (0..MAX_BATCH)
-                    .map(|n| fresh(&store, &format!("abandoned {round} {ms} {n}")))
+                    .map(|n| common::fresh_record(&store, &format!("abandoned {round} {ms} {n}")))
                     .collect();
                 let _ =
                     tokio::time::timeout(Duration::from_millis(ms), store.insert_many(batch)).await;

@@ -857,3 +857,20 @@ impl Log {
         }
     }
 }
+
+/// A namespace of a test's own on a shared Redis: `apikey-test-<8 random>`.
+pub fn namespace() -> String {
+    format!(
+        "apikey-test-{}",
+        api_key_auth::key::ApiKey::generate().unwrap().prefix()
+    )
+}
+
+/// A record for `store` as `create` would make it, its key thrown away: for
+/// tests that insert records themselves.
+pub fn fresh_record(store: &dyn KeyManager, name: &str) -> api_key_auth::KeyRecord {
+    let key = api_key_auth::key::ApiKey::generate().unwrap();
+    let hash = store.hasher().hash(&key);
+    let id = store.new_id(key.prefix(), &hash);
+    api_key_auth::KeyRecord::new(id, name, key.prefix(), hash)
+}

@@ -14,6 +14,14 @@ use std::{
 use api_key_auth::{AuthFailure, Authenticator};
 use http::{header::AUTHORIZATION, HeaderMap};
 
+/// Copies the djangorestframework-api-key table the crate's tests share
+/// (`tests/fixtures/drf/keys.sqlite3` at the workspace root) to `path`.
+fn copy_drf_table(path: &Path) {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/drf/keys.sqlite3");
+    std::fs::copy(fixture, path).unwrap();
+}
+
 /// Runs `api-key` with `args` against `store`, feeding `stdin`.
 fn api_key<A: AsRef<std::ffi::OsStr>>(store: &str, args: &[A], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_api-key"))
@@ -156,15 +164,7 @@ async fn a_key_lives_and_dies_through_the_command_on_sqlite() {
 async fn a_key_lives_and_dies_through_the_command_on_a_drf_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("drf.sqlite3");
-    std::fs::copy(
-        Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/"
-        ))
-        .join("drf/keys.sqlite3"),
-        &path,
-    )
-    .unwrap();
+    copy_drf_table(&path);
     lifecycle(&format!("sqlite:{}", path.display()), &["--schema", "drf"]).await;
 }
 
@@ -250,15 +250,7 @@ async fn a_revocation_by_the_command_reaches_a_running_server_on_sqlite() {
     a_revocation_by_the_command_reaches_a_running_server(&store, &[]).await;
 
     let path = dir.path().join("drf.sqlite3");
-    std::fs::copy(
-        Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/"
-        ))
-        .join("drf/keys.sqlite3"),
-        &path,
-    )
-    .unwrap();
+    copy_drf_table(&path);
     let store = format!("sqlite:{}", path.display());
     a_revocation_by_the_command_reaches_a_running_server(&store, &["--schema", "drf"]).await;
     // And out again: the triggers go, Django's table stays as it was.
@@ -691,15 +683,7 @@ async fn keys_rotate_through_the_command_on_sqlite() {
 async fn keys_rotate_through_the_command_on_a_drf_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("drf.sqlite3");
-    std::fs::copy(
-        Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/"
-        ))
-        .join("drf/keys.sqlite3"),
-        &path,
-    )
-    .unwrap();
+    copy_drf_table(&path);
     let store = format!("sqlite:{}", path.display());
     rotation_and_audits(&store, &["--schema", "drf"]).await;
 }
