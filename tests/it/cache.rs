@@ -633,7 +633,15 @@ fn lookups_during_a_revocation_do_not_cache_what_a_flight_read_before_it() {
         let cache = cache.clone();
         async move { cache.find(prefix).await }
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // The store has read the record once it has taken the target.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while gated.target.lock().unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first lookup never reached the store"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 
     // Lookups arriving while the revocation runs, spread over it.
     let go = Arc::new(std::sync::Barrier::new(41));
