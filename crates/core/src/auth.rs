@@ -81,8 +81,6 @@ struct Inner {
     /// Whether every key with an expiry gets `Sunset`, not only those a
     /// rotation replaced.
     sunset_on_expiry: bool,
-    #[cfg(feature = "timeout")]
-    lookup_timeout: Option<std::time::Duration>,
     #[cfg(feature = "last-use")]
     last_use: Option<crate::last_use::LastUseTracker>,
     #[cfg(feature = "metrics")]
@@ -332,20 +330,11 @@ impl Authenticator {
         }
     }
 
-    /// Asks the store, within the lookup timeout when one is set.
+    /// Asks the store.
     async fn find(&self, key: &ApiKey) -> Lookup {
         let prefix = key.prefix();
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        #[cfg(feature = "timeout")]
-        let lookup = match self.inner.lookup_timeout {
-            Some(limit) => match tokio::time::timeout(limit, self.inner.store.find(prefix)).await {
-                Ok(lookup) => lookup,
-                Err(_) => Err(crate::store::StoreError::timeout()),
-            },
-            None => self.inner.store.find(prefix).await,
-        };
-        #[cfg(not(feature = "timeout"))]
         let lookup = self.inner.store.find(prefix).await;
         #[cfg(feature = "metrics")]
         self.inner

@@ -41,6 +41,8 @@ mod new_key;
 mod paging;
 mod record;
 mod time;
+#[cfg(feature = "timeout")]
+mod timeout;
 
 pub use contract::{check_batch, KeyManager, KeyStore, Lookup, EVERY_KEY, MAX_BATCH};
 pub use error::StoreError;
@@ -48,3 +50,6 @@ pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_
 pub use paging::{KeyFilter, Page, PageRequest, MAX_PAGE};
 pub use record::{KeyRecord, KeyStatus, KeyUse, Retirement};
 pub use time::{latest_expiry, rfc3339, LATEST_EXPIRY_SECS};
+#[cfg(feature = "timeout")]
+#[cfg_attr(docsrs, doc(cfg(feature = "timeout")))]
+pub use timeout::TimeoutStore;

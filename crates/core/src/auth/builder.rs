@@ -125,7 +125,9 @@ impl AuthenticatorBuilder {
     }
 
     /// Gives every store lookup at most `limit`; one that takes longer is a
-    /// store failure (503). Needs a tokio runtime with its timer enabled.
+    /// store failure (503): the store is put in a
+    /// [`TimeoutStore`](crate::store::TimeoutStore). Needs a tokio runtime
+    /// with its timer enabled.
     #[cfg(feature = "timeout")]
     #[cfg_attr(docsrs, doc(cfg(feature = "timeout")))]
     pub fn lookup_timeout(mut self, limit: std::time::Duration) -> Self {
@@ -252,17 +254,23 @@ impl AuthenticatorBuilder {
             Some(algorithm) => Decoys::fixed(algorithm, &self.hasher),
             None => Decoys::following(self.hasher.algorithm(), &self.hasher),
         };
+        // The bound on lookups is a store around the store.
+        #[cfg(feature = "timeout")]
+        let store: Arc<dyn KeyStore> = match self.lookup_timeout {
+            Some(limit) => Arc::new(crate::store::TimeoutStore::new(self.store, limit)),
+            None => self.store,
+        };
+        #[cfg(not(feature = "timeout"))]
+        let store = self.store;
         Ok(Authenticator {
             inner: Arc::new(Inner {
-                store: self.store,
+                store,
                 hasher: self.hasher,
                 dummy,
                 credential,
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
                 sunset_on_expiry: self.sunset_on_expiry,
-                #[cfg(feature = "timeout")]
-                lookup_timeout: self.lookup_timeout,
                 #[cfg(feature = "last-use")]
                 last_use: self.last_use,
                 #[cfg(feature = "metrics")]
