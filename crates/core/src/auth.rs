@@ -37,7 +37,6 @@ use crate::{
     hash::Hasher,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
-    limit::RateLimit,
     reject::Responses,
     requirement::{ScopeMode, ScopeRequirement},
     store::{KeyRecord, KeyStore, Lookup},
@@ -45,12 +44,15 @@ use crate::{
 
 mod builder;
 mod decoys;
+mod limits;
+mod policies;
 #[cfg(feature = "drf-legacy")]
 mod slow_checks;
 mod verdict;
 
 pub use builder::AuthenticatorBuilder;
 use decoys::Decoys;
+use policies::Policies;
 #[cfg(feature = "drf-legacy")]
 use slow_checks::{KeyTurns, SlowChecks};
 pub(crate) use verdict::{Admitted, CheckFuture, Passed, Sunset, Verdict};
@@ -81,16 +83,10 @@ struct Inner {
     /// Whether every key with an expiry gets `Sunset`, not only those a
     /// rotation replaced.
     sunset_on_expiry: bool,
-    #[cfg(feature = "last-use")]
-    last_use: Option<crate::last_use::LastUseTracker>,
-    #[cfg(feature = "metrics")]
-    metrics: crate::metrics::RequestMetrics,
+    /// The throttle, last use and metrics, told what happens.
+    policies: Policies,
     #[cfg(feature = "drf-legacy")]
     slow: SlowChecks,
-    #[cfg(feature = "throttle")]
-    throttle: Option<crate::throttle::Throttler>,
-    #[cfg(feature = "throttle")]
-    proxies: crate::client::TrustedProxies,
     #[cfg(feature = "rate-limit")]
     limiter: Arc<dyn crate::rate_limit::RateLimiter>,
 }
@@ -106,35 +102,7 @@ impl Authenticator {
 
     /// Starts configuring an authenticator over `store`.
     pub fn builder(store: impl KeyStore) -> AuthenticatorBuilder {
-        AuthenticatorBuilder {
-            store: Arc::new(store),
-            hasher: Hasher::default(),
-            scheme: "Api-Key".to_owned(),
-            header: None,
-            realm: "api".to_owned(),
-            retry_after_secs: 1,
-            optional: false,
-            strip: false,
-            grpc: false,
-            on_failure: None,
-            sunset_on_expiry: false,
-            #[cfg(feature = "timeout")]
-            lookup_timeout: None,
-            #[cfg(feature = "last-use")]
-            last_use: None,
-            #[cfg(feature = "drf-legacy")]
-            slow_checks: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
-            #[cfg(feature = "drf-legacy")]
-            slow_wait: std::time::Duration::from_secs(2),
-            #[cfg(feature = "throttle")]
-            throttle: None,
-            #[cfg(feature = "throttle")]
-            proxies: crate::client::TrustedProxies::none(),
-            #[cfg(feature = "rate-limit")]
-            limiter: None,
-            brands: Vec::new(),
-            drf_keys: true,
-        }
+        AuthenticatorBuilder::new(store)
     }
 
     /// The client address of a request whose connection came from `peer`:
@@ -146,16 +114,7 @@ impl Authenticator {
         peer: impl FnOnce() -> Option<IpAddr>,
         headers: &impl CredentialHeaders,
     ) -> Option<IpAddr> {
-        #[cfg(feature = "throttle")]
-        if let Some(throttle) = &self.inner.throttle {
-            let Some(peer) = peer() else {
-                throttle.unaddressed();
-                return None;
-            };
-            return Some(self.inner.proxies.client(peer, |name| headers.values(name)));
-        }
-        let _ = (peer, headers);
-        None
+        self.inner.policies.client_of(peer, headers)
     }
 
     /// Authenticates a request by its headers.
@@ -260,16 +219,7 @@ impl Authenticator {
     /// attempts is refused before anything else is done.
     #[inline]
     fn throttled(&self, client: Option<IpAddr>) -> Option<AuthFailure> {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
-            let retry_after = throttle.refusal(crate::client::bucket(client))?;
-            return Some(AuthFailure::Throttled {
-                client,
-                retry_after,
-            });
-        }
-        let _ = client;
-        None
+        self.inner.policies.throttled(client)
     }
 
     /// The steps that need no waiting: the credential read, then the
@@ -333,14 +283,9 @@ impl Authenticator {
     /// Asks the store.
     async fn find(&self, key: &ApiKey) -> Lookup {
         let prefix = key.prefix();
-        #[cfg(feature = "metrics")]
-        let started = std::time::Instant::now();
+        let timer = self.inner.policies.lookup_started();
         let lookup = self.inner.store.find(prefix).await;
-        #[cfg(feature = "metrics")]
-        self.inner
-            .metrics
-            .lookup
-            .record(started.elapsed().as_secs_f64());
+        self.inner.policies.lookup_done(timer);
         lookup
     }
 
@@ -401,70 +346,11 @@ impl Authenticator {
         Decision::Done(Ok(self.pass(record)))
     }
 
-    /// A rate-limited key: through if the limiter says so now, refused if
-    /// it says not, or to wait for a limiter elsewhere. A server built
-    /// without a limiter cannot enforce the limit, and refuses (503) rather
-    /// than let the key through unlimited.
-    fn limit(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
-        #[cfg(feature = "rate-limit")]
-        return match self.inner.limiter.check_now(&record, &limit) {
-            Some(decision) => Decision::Done(self.limited(record, limit, decision)),
-            None => Decision::Limit(record),
-        };
-        #[cfg(not(feature = "rate-limit"))]
-        {
-            let _ = limit;
-            Decision::Done(Err(AuthFailure::StoreUnavailable {
-                prefix: record.prefix,
-                source: crate::store::StoreError::unsupported(
-                    "the key has a rate limit and this server was built without the rate-limit feature",
-                ),
-            }))
-        }
-    }
-
-    /// Asks a limiter elsewhere (Redis); one that cannot answer refuses (503).
-    #[cfg(feature = "rate-limit")]
-    async fn limit_later(&self, record: Arc<KeyRecord>) -> Result<Passed, AuthFailure> {
-        let Some(limit) = record.rate_limit else {
-            return Ok(self.pass(record));
-        };
-        match self.inner.limiter.check(&record, &limit).await {
-            Ok(decision) => self.limited(record, limit, decision),
-            Err(source) => Err(AuthFailure::StoreUnavailable {
-                prefix: record.prefix,
-                source,
-            }),
-        }
-    }
-
-    #[cfg(feature = "rate-limit")]
-    fn limited(
-        &self,
-        record: Arc<KeyRecord>,
-        limit: RateLimit,
-        decision: crate::rate_limit::RateDecision,
-    ) -> Result<Passed, AuthFailure> {
-        if decision.allowed {
-            return Ok(self.pass(record));
-        }
-        Err(AuthFailure::RateLimited {
-            prefix: record.prefix,
-            limit,
-            retry_after: decision.retry_after,
-        })
-    }
-
     /// A key let through: its use noted for the last-use tracker (a push
     /// onto its queue, nothing more), counted, and its sunset read.
     #[inline]
     fn pass(&self, record: Arc<KeyRecord>) -> Passed {
-        #[cfg(feature = "last-use")]
-        if let Some(tracker) = &self.inner.last_use {
-            tracker.note(&record);
-        }
-        #[cfg(feature = "metrics")]
-        self.inner.metrics.passed();
+        self.inner.policies.passed(&record);
         let sunset = if self.inner.sunset_on_expiry {
             record.expires.filter(|_| !record.revoked)
         } else {
@@ -476,151 +362,11 @@ impl Authenticator {
         }
     }
 
-    /// Checks `key` against a record whose hash is slow (a Django password
-    /// hash from djangorestframework-api-key before 3.0): on the blocking
-    /// pool, one check of a key at a time and a bounded number in all. A
-    /// request waits its turn, first in its key's queue and then for the
-    /// pool, at most [`SlowChecks::wait`] in all, then is answered 503, as a
-    /// store too busy to answer. A flood of guesses at one key thus holds at
-    /// most one of the pool's permits at a time, other keys wait for no more
-    /// than a check each, and the key's holder waits behind the guesses
-    /// queued before it, which their client's throttle bounds. On success
-    /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
-    /// request, so the key is quick from then on and Django still accepts it.
-    #[cfg(feature = "drf-legacy")]
-    async fn decide_slowly(&self, key: &ApiKey, record: Arc<KeyRecord>, owed: &Owed) -> Decision {
-        use crate::store::StoreError;
-        let prefix = key.prefix();
-        let busy = |source: StoreError| {
-            Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
-        };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return busy(StoreError::unsupported(
-                "checking a legacy (Django password) hash needs a tokio runtime",
-            ));
-        }
-        let slow = &self.inner.slow;
-        let suspect = self.has_failed(owed.client);
-        let mut turn = slow.turns.join(prefix, !suspect);
-        // Waiting is no guess: a client that leaves now costs nothing.
-        owed.nothing_at_stake();
-        let waited = tokio::time::timeout(slow.wait, async {
-            turn.wait().await;
-            slow.permits.clone().acquire_owned().await
-        })
-        .await;
-        let permit = match waited {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
-            Err(_) => {
-                // A guesser's waits are charged: flooding the queue from
-                // addresses that failed is paid for, a clean wait is not.
-                if suspect {
-                    self.charge(owed.client);
-                }
-                return busy(StoreError::unavailable(
-                    "the checks of legacy (Django password) hashes queued before this one \
-                     took longer than the wait allowed",
-                ));
-            }
-        };
-        // Guesses sent together from one address all queued before any of
-        // them failed: those whose turn comes after the budget ran out are
-        // refused unchecked.
-        if let Some(throttled) = self.throttled(owed.client) {
-            return Decision::Done(Err(throttled));
-        }
-        let (presented, hash, hasher) =
-            (key.clone(), record.hash.clone(), self.inner.hasher.clone());
-        // The check runs to its end whatever the caller does: from here a
-        // client that leaves is charged, its verdict never known.
-        owed.at_stake();
-        // The permit and the key's turn go with the work: a request that
-        // gives up frees neither before this check ends.
-        let matched = match tokio::task::spawn_blocking(move || {
-            let _held = (permit, turn);
-            hasher.verify(&presented, &hash)
-        })
-        .await
-        {
-            Ok(matched) => matched,
-            Err(e) => return busy(StoreError::unavailable(e)),
-        };
-        if matched && record.is_active_at(SystemTime::now()) {
-            self.upgrade_in_background(key, &record);
-        }
-        self.conclude(prefix, record, matched)
-    }
-
-    /// Whether `client` has a failed attempt on the throttle's record;
-    /// `false` without a throttle or an address, which cannot tell.
-    #[cfg(feature = "drf-legacy")]
-    fn has_failed(&self, client: Option<IpAddr>) -> bool {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
-            return throttle.has_failed(crate::client::bucket(client));
-        }
-        let _ = client;
-        false
-    }
-
-    /// Counts a failed attempt against `client`, when there is a throttle.
-    #[cfg(feature = "drf-legacy")]
-    fn charge(&self, client: Option<IpAddr>) {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
-            throttle.failed(crate::client::bucket(client));
-        }
-        let _ = client;
-    }
-
-    /// Replaces a legacy hash by `sha512$$` on a task of its own, within
-    /// five seconds: a row locked elsewhere delays no request.
-    #[cfg(feature = "drf-legacy")]
-    fn upgrade_in_background(&self, key: &ApiKey, record: &Arc<KeyRecord>) {
-        let (store, record) = (self.inner.store.clone(), record.clone());
-        let upgraded = Hasher::sha512_drf().hash(key);
-        tokio::spawn(async move {
-            let prefix = record.prefix;
-            let written = tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                store.upgrade_hash(&record, upgraded),
-            )
-            .await;
-            match written {
-                Ok(Ok(true)) => crate::audit::hash_upgraded(&record),
-                Ok(Ok(false)) => tracing::warn!(
-                    prefix = %prefix,
-                    "a legacy key hash was not upgraded: the row changed meanwhile, or its \
-                     hashed_key column is too narrow for sha512$$ (DRF before 2.2 made it 100 \
-                     characters: run Django's migrations); the key stays slow to check"
-                ),
-                Ok(Err(err)) => tracing::warn!(
-                    prefix = %prefix,
-                    error = %Chain(&err),
-                    "could not upgrade a legacy key hash; it stays slow to check"
-                ),
-                Err(_) => tracing::warn!(
-                    prefix = %prefix,
-                    "upgrading a legacy key hash took over 5 s and was given up"
-                ),
-            }
-        });
-    }
-
     /// Reports a failure to `tracing`, the metrics and the hook, counts it
     /// against `client` for the throttle when it is a failed attempt, and
     /// hands it back.
     fn report(&self, failure: AuthFailure, client: Option<IpAddr>) -> AuthFailure {
-        #[cfg(feature = "metrics")]
-        self.inner.metrics.refused(&failure);
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.inner.throttle, client) {
-            if failure.is_failed_attempt() {
-                throttle.failed(crate::client::bucket(client));
-            }
-        }
-        let _ = client;
+        self.inner.policies.refused(&failure, client);
         match &failure {
             AuthFailure::StoreUnavailable { .. } => {
                 tracing::warn!(reason = %Chain(&failure), "API key authentication unavailable");
@@ -670,10 +416,7 @@ impl Authenticator {
     #[cfg(feature = "throttle")]
     #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
     pub fn throttle_stats(&self) -> Option<crate::throttle::ThrottleStats> {
-        self.inner
-            .throttle
-            .as_ref()
-            .map(crate::throttle::Throttler::stats)
+        self.inner.policies.throttle_stats()
     }
 
     /// The header the key travels in.

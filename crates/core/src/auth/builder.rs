@@ -4,7 +4,7 @@ use std::{fmt, sync::Arc};
 
 use http::HeaderName;
 
-use super::{is_token, Authenticator, Decoys, FailureHook, Inner};
+use super::{is_token, Authenticator, Decoys, FailureHook, Inner, Policies};
 #[cfg(feature = "drf-legacy")]
 use super::{KeyTurns, SlowChecks};
 use crate::{
@@ -61,6 +61,39 @@ impl fmt::Debug for AuthenticatorBuilder {
 }
 
 impl AuthenticatorBuilder {
+    /// The defaults over `store`; see [`Authenticator::builder`].
+    pub(super) fn new(store: impl KeyStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            hasher: Hasher::default(),
+            scheme: "Api-Key".to_owned(),
+            header: None,
+            realm: "api".to_owned(),
+            retry_after_secs: 1,
+            optional: false,
+            strip: false,
+            grpc: false,
+            on_failure: None,
+            sunset_on_expiry: false,
+            #[cfg(feature = "timeout")]
+            lookup_timeout: None,
+            #[cfg(feature = "last-use")]
+            last_use: None,
+            #[cfg(feature = "drf-legacy")]
+            slow_checks: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            #[cfg(feature = "drf-legacy")]
+            slow_wait: std::time::Duration::from_secs(2),
+            #[cfg(feature = "throttle")]
+            throttle: None,
+            #[cfg(feature = "throttle")]
+            proxies: crate::client::TrustedProxies::none(),
+            #[cfg(feature = "rate-limit")]
+            limiter: None,
+            brands: Vec::new(),
+            drf_keys: true,
+        }
+    }
+
     /// The scheme of `Authorization: <scheme> <key>`; `Api-Key` by default.
     /// Matched case-insensitively.
     pub fn scheme(mut self, scheme: impl Into<String>) -> Self {
@@ -271,20 +304,22 @@ impl AuthenticatorBuilder {
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
                 sunset_on_expiry: self.sunset_on_expiry,
-                #[cfg(feature = "last-use")]
-                last_use: self.last_use,
-                #[cfg(feature = "metrics")]
-                metrics: crate::metrics::RequestMetrics::new(),
+                policies: Policies {
+                    #[cfg(feature = "last-use")]
+                    last_use: self.last_use,
+                    #[cfg(feature = "metrics")]
+                    metrics: crate::metrics::RequestMetrics::new(),
+                    #[cfg(feature = "throttle")]
+                    throttle: self.throttle.map(crate::throttle::Throttler::new),
+                    #[cfg(feature = "throttle")]
+                    proxies: self.proxies,
+                },
                 #[cfg(feature = "drf-legacy")]
                 slow: SlowChecks {
                     permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
                     wait: self.slow_wait,
                     turns: KeyTurns::default(),
                 },
-                #[cfg(feature = "throttle")]
-                throttle: self.throttle.map(crate::throttle::Throttler::new),
-                #[cfg(feature = "throttle")]
-                proxies: self.proxies,
                 #[cfg(feature = "rate-limit")]
                 limiter: self
                     .limiter

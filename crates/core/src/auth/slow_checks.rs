@@ -1,8 +1,15 @@
-//! The queue of checks against slow (Django password) hashes.
+//! Checks against slow (Django password) hashes: their queue, and the
+//! pipeline's step that waits for one.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::SystemTime};
 
-use crate::key::Prefix;
+use super::{verdict::Owed, Authenticator, Decision};
+use crate::{
+    error::{AuthFailure, Chain},
+    hash::Hasher,
+    key::{ApiKey, Prefix},
+    store::KeyRecord,
+};
 
 /// The bound on checks against slow (Django password) hashes: so many at
 /// once on the blocking pool, each request waiting so long at most for its
@@ -141,5 +148,120 @@ impl Drop for KeyTurn {
         if queue.members == 0 {
             queues.remove(&self.prefix);
         }
+    }
+}
+
+impl Authenticator {
+    /// Checks `key` against a record whose hash is slow (a Django password
+    /// hash from djangorestframework-api-key before 3.0): on the blocking
+    /// pool, one check of a key at a time and a bounded number in all. A
+    /// request waits its turn, first in its key's queue and then for the
+    /// pool, at most [`SlowChecks::wait`] in all, then is answered 503, as a
+    /// store too busy to answer. A flood of guesses at one key thus holds at
+    /// most one of the pool's permits at a time, other keys wait for no more
+    /// than a check each, and the key's holder waits behind the guesses
+    /// queued before it, which their client's throttle bounds. On success
+    /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
+    /// request, so the key is quick from then on and Django still accepts it.
+    pub(super) async fn decide_slowly(
+        &self,
+        key: &ApiKey,
+        record: Arc<KeyRecord>,
+        owed: &Owed,
+    ) -> Decision {
+        use crate::store::StoreError;
+        let prefix = key.prefix();
+        let busy = |source: StoreError| {
+            Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return busy(StoreError::unsupported(
+                "checking a legacy (Django password) hash needs a tokio runtime",
+            ));
+        }
+        let slow = &self.inner.slow;
+        let suspect = self.inner.policies.has_failed(owed.client);
+        let mut turn = slow.turns.join(prefix, !suspect);
+        // Waiting is no guess: a client that leaves now costs nothing.
+        owed.nothing_at_stake();
+        let waited = tokio::time::timeout(slow.wait, async {
+            turn.wait().await;
+            slow.permits.clone().acquire_owned().await
+        })
+        .await;
+        let permit = match waited {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return busy(StoreError::unavailable(closed)),
+            Err(_) => {
+                // A guesser's waits are charged: flooding the queue from
+                // addresses that failed is paid for, a clean wait is not.
+                if suspect {
+                    self.inner.policies.charge(owed.client);
+                }
+                return busy(StoreError::unavailable(
+                    "the checks of legacy (Django password) hashes queued before this one \
+                     took longer than the wait allowed",
+                ));
+            }
+        };
+        // Guesses sent together from one address all queued before any of
+        // them failed: those whose turn comes after the budget ran out are
+        // refused unchecked.
+        if let Some(throttled) = self.throttled(owed.client) {
+            return Decision::Done(Err(throttled));
+        }
+        let (presented, hash, hasher) =
+            (key.clone(), record.hash.clone(), self.inner.hasher.clone());
+        // The check runs to its end whatever the caller does: from here a
+        // client that leaves is charged, its verdict never known.
+        owed.at_stake();
+        // The permit and the key's turn go with the work: a request that
+        // gives up frees neither before this check ends.
+        let matched = match tokio::task::spawn_blocking(move || {
+            let _held = (permit, turn);
+            hasher.verify(&presented, &hash)
+        })
+        .await
+        {
+            Ok(matched) => matched,
+            Err(e) => return busy(StoreError::unavailable(e)),
+        };
+        if matched && record.is_active_at(SystemTime::now()) {
+            self.upgrade_in_background(key, &record);
+        }
+        self.conclude(prefix, record, matched)
+    }
+
+    /// Replaces a legacy hash by `sha512$$` on a task of its own, within
+    /// five seconds: a row locked elsewhere delays no request.
+    fn upgrade_in_background(&self, key: &ApiKey, record: &Arc<KeyRecord>) {
+        let (store, record) = (self.inner.store.clone(), record.clone());
+        let upgraded = Hasher::sha512_drf().hash(key);
+        tokio::spawn(async move {
+            let prefix = record.prefix;
+            let written = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                store.upgrade_hash(&record, upgraded),
+            )
+            .await;
+            match written {
+                Ok(Ok(true)) => crate::audit::hash_upgraded(&record),
+                Ok(Ok(false)) => tracing::warn!(
+                    prefix = %prefix,
+                    "a legacy key hash was not upgraded: the row changed meanwhile, or its \
+                     hashed_key column is too narrow for sha512$$ (DRF before 2.2 made it 100 \
+                     characters: run Django's migrations); the key stays slow to check"
+                ),
+                Ok(Err(err)) => tracing::warn!(
+                    prefix = %prefix,
+                    error = %Chain(&err),
+                    "could not upgrade a legacy key hash; it stays slow to check"
+                ),
+                Err(_) => tracing::warn!(
+                    prefix = %prefix,
+                    "upgrading a legacy key hash took over 5 s and was given up"
+                ),
+            }
+        });
     }
 }
