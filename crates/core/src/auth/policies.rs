@@ -78,6 +78,7 @@ impl Policies {
     }
 
     /// Counts a failed attempt against `client`, when there is a throttle.
+    #[cfg(feature = "drf-legacy")]
     pub(super) fn charge(&self, client: Option<IpAddr>) {
         #[cfg(feature = "throttle")]
         if let (Some(throttle), Some(client)) = (&self.throttle, client) {
@@ -101,12 +102,17 @@ impl Policies {
 
     /// A request refused: counted, and charged to `client` when it is a
     /// failed attempt.
+    #[inline]
     pub(super) fn refused(&self, failure: &AuthFailure, client: Option<IpAddr>) {
         #[cfg(feature = "metrics")]
         self.metrics.refused(failure);
-        if failure.is_failed_attempt() {
-            self.charge(client);
+        #[cfg(feature = "throttle")]
+        if let (Some(throttle), Some(client)) = (&self.throttle, client) {
+            if failure.is_failed_attempt() {
+                throttle.failed(crate::client::bucket(client));
+            }
         }
+        let _ = (failure, client);
     }
 
     /// Starts timing a store lookup.
