@@ -251,7 +251,7 @@ impl NewKey {
     }
 
     /// Draws a fresh key and builds its record with id `id`, for stores
-    /// that implement [`KeyManager::create`] themselves. The store keeps the
+    /// that implement [`KeyManager::create`](super::KeyManager::create) themselves. The store keeps the
     /// record and hands the key back once in a [`CreatedKey`]. A key that
     /// does not [validate](Self::validate) is refused
     /// ([`StoreError::is_config`]), with the field and the reason.

@@ -34,7 +34,7 @@ pub struct KeyRecord {
     /// Free-form data kept with the key.
     pub metadata: BTreeMap<String, String>,
     /// The id of the key this one replaced, when it was made by
-    /// [`KeyManager::rotate`]. A djangorestframework-api-key table has no
+    /// [`KeyManager::rotate`](super::KeyManager::rotate). A djangorestframework-api-key table has no
     /// column for it: there it is always `None`.
     pub replaces: Option<String>,
     /// The id of the key that replaced this one: set by a rotation, whose
@@ -157,7 +157,7 @@ impl fmt::Display for KeyStatus {
     }
 }
 
-/// How [`KeyManager::rotate`] retires the key it replaces.
+/// How [`KeyManager::rotate`](super::KeyManager::rotate) retires the key it replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Retirement {
@@ -184,7 +184,7 @@ impl Retirement {
 }
 
 /// One key's use, as the [`LastUseTracker`](crate::last_use::LastUseTracker)
-/// hands it to [`KeyManager::record_last_use`].
+/// hands it to [`KeyManager::record_last_use`](super::KeyManager::record_last_use).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KeyUse {
