@@ -102,15 +102,14 @@ pub mod store {
     pub mod open;
 }
 
-#[cfg(feature = "rate-limit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit {
-    //! Keys' rate limits, enforced in this process or, with the `redis`
-    //! feature, shared by every instance through Redis.
+    //! Keys' rate limits, enforced in this process (feature `rate-limit`)
+    //! or, with the `redis` feature too, shared by every instance through
+    //! Redis.
 
     pub use api_key_auth_core::rate_limit::*;
 
-    #[cfg(feature = "redis")]
+    #[cfg(all(feature = "redis", feature = "rate-limit"))]
     #[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "rate-limit"))))]
     pub use api_key_auth_redis::RedisRateLimiter;
 }

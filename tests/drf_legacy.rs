@@ -565,7 +565,9 @@ fn a_legacy_hash_outside_tokio_is_refused_not_a_panic() {
         &mut std::task::Context::from_waker(std::task::Waker::noop()),
     );
     match polled {
-        std::task::Poll::Ready(Err(AuthFailure::StoreUnavailable { .. })) => {}
+        std::task::Poll::Ready(Err(failure @ AuthFailure::Unsupported { .. })) => {
+            assert_eq!(auth.rejection(&failure).status(), 503);
+        }
         other => panic!("outside tokio a legacy record gave {other:?}"),
     }
 }

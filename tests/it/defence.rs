@@ -18,7 +18,7 @@ use api_key_auth::{
     client::{ClientAddr, TrustedProxies},
     key::Prefix,
     key_format::KeyFormat,
-    limit::RateLimit,
+    rate_limit::RateLimit,
     rate_limit::RedisRateLimiter,
     store::redis::RedisStore,
     throttle::Throttle,

@@ -136,7 +136,7 @@ async fn both_keys_work_during_the_grace_and_only_the_new_one_after_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotations_never_hand_out_more_than_one_budget() {
     for (name, store) in stores().await {
-        let limit: api_key_auth::limit::RateLimit = "3/h".parse().unwrap();
+        let limit: api_key_auth::rate_limit::RateLimit = "3/h".parse().unwrap();
         let (first, key) = store
             .create(NewKey::named("limited").rate_limit(limit))
             .await

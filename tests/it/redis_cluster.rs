@@ -152,7 +152,7 @@ async fn a_record_that_does_not_read_is_refused_on_a_cluster() {
 #[cfg(feature = "rate-limit")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_a_rate_limit_on_a_cluster() {
-    use api_key_auth::{limit::RateLimit, rate_limit::RedisRateLimiter};
+    use api_key_auth::{rate_limit::RateLimit, rate_limit::RedisRateLimiter};
     let Some((store, _)) =
         store("redis_cluster::three_instances_share_a_rate_limit_on_a_cluster").await
     else {

@@ -65,8 +65,8 @@ use api_key_auth_core::{
     audit::{self, Actor},
     client::TrustedProxies,
     key_format::KeyFormat,
-    limit::RateLimit,
     openapi::ApiKeySecurity,
+    rate_limit::RateLimit,
     store::{
         rfc3339, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey, PageRequest, StoreError,
         MAX_PAGE,

@@ -15,7 +15,7 @@ use std::{
 use api_key_auth::{
     audit::{self, Actor},
     key_format::KeyFormat,
-    limit::RateLimit,
+    rate_limit::RateLimit,
     store::{
         open::{open, open_with, redacted, Opened},
         rfc3339, KeyFilter, PageRequest, Schema, MAX_BATCH, MAX_PAGE,

@@ -37,6 +37,7 @@ use crate::{
     hash::Hasher,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
+    rate_limit::RateLimiter,
     reject::Responses,
     requirement::{ScopeMode, ScopeRequirement},
     store::{KeyRecord, KeyStore, Lookup},
@@ -53,6 +54,7 @@ mod verdict;
 pub use builder::AuthenticatorBuilder;
 use decoys::Decoys;
 use policies::Policies;
+pub(crate) use policies::Policy;
 #[cfg(feature = "drf-legacy")]
 use slow_checks::{KeyTurns, SlowChecks};
 pub(crate) use verdict::{Admitted, CheckFuture, Passed, Sunset, Verdict};
@@ -87,8 +89,9 @@ struct Inner {
     policies: Policies,
     #[cfg(feature = "drf-legacy")]
     slow: SlowChecks,
-    #[cfg(feature = "rate-limit")]
-    limiter: Arc<dyn crate::rate_limit::RateLimiter>,
+    /// The rate limiter of keys that have a limit; without one, such a key
+    /// is refused.
+    limiter: Option<Arc<dyn RateLimiter>>,
 }
 
 impl Authenticator {
@@ -233,7 +236,6 @@ impl Authenticator {
         match self.inner.store.find_now(key.prefix()) {
             Some(lookup) => match self.decide(&key, lookup) {
                 Decision::Done(decided) => Progress::Decided(decided.map(Some)),
-                #[allow(unreachable_patterns)]
                 later => Progress::Later(Box::new((key, later))),
             },
             None => Progress::Wait(key),
@@ -270,11 +272,10 @@ impl Authenticator {
                 Decision::Done(decided) => return decided,
                 #[cfg(feature = "drf-legacy")]
                 Decision::Slow(record) => decision = self.decide_slowly(key, record, owed).await,
-                #[cfg(feature = "rate-limit")]
-                Decision::Limit(record) => {
+                Decision::Limit(record, limit) => {
                     // The key matched: a client that leaves now made no guess.
                     owed.nothing_at_stake();
-                    return self.limit_later(record).await;
+                    return self.limit_later(record, limit).await;
                 }
             }
         }
@@ -368,7 +369,7 @@ impl Authenticator {
     fn report(&self, failure: AuthFailure, client: Option<IpAddr>) -> AuthFailure {
         self.inner.policies.refused(&failure, client);
         match &failure {
-            AuthFailure::StoreUnavailable { .. } => {
+            AuthFailure::StoreUnavailable { .. } | AuthFailure::Unsupported { .. } => {
                 tracing::warn!(reason = %Chain(&failure), "API key authentication unavailable");
             }
             _ => tracing::debug!(reason = %Chain(&failure), "API key refused"),
@@ -416,7 +417,8 @@ impl Authenticator {
     #[cfg(feature = "throttle")]
     #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
     pub fn throttle_stats(&self) -> Option<crate::throttle::ThrottleStats> {
-        self.inner.policies.throttle_stats()
+        let throttle = self.inner.policies.get::<crate::throttle::Throttler>()?;
+        Some(throttle.stats())
     }
 
     /// The header the key travels in.

@@ -1,5 +1,5 @@
-//! Where a request came from: the client address the throttle of failed
-//! attempts counts by (feature `throttle` for [`TrustedProxies`]).
+//! Where a request came from: the client address that the throttle of
+//! failed attempts counts by, found behind the proxies you trust.
 //!
 //! The address is the connection's peer, as the server gives it: axum's
 //! `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`),
@@ -20,13 +20,10 @@
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
-#[cfg(feature = "throttle")]
 use std::{net::Ipv6Addr, sync::Arc};
 
-#[cfg(feature = "throttle")]
 use ipnet::IpNet;
 
-#[cfg(feature = "throttle")]
 use crate::error::ConfigError;
 
 /// The address a request came from, for a server that does not give one the
@@ -34,7 +31,6 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
-#[cfg(feature = "throttle")]
 /// Proxies whose forwarding header is believed: when the connection's peer
 /// is one of them, the client is the right-most address of that header
 /// (`X-Forwarded-For` unless [`reading`](Self::reading) says `Forwarded`)
@@ -46,7 +42,6 @@ pub struct TrustedProxies {
     header: ForwardingHeader,
 }
 
-#[cfg(feature = "throttle")]
 /// The header the trusted proxies write the client's address into.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -60,7 +55,6 @@ pub enum ForwardingHeader {
     Forwarded,
 }
 
-#[cfg(feature = "throttle")]
 impl TrustedProxies {
     /// No proxy: forwarding headers are never believed (the default).
     pub fn none() -> Self {
@@ -141,7 +135,6 @@ impl TrustedProxies {
     }
 }
 
-#[cfg(feature = "throttle")]
 /// The hops of a forwarding header's values, in order, each an address or
 /// `None` where a hop does not read.
 fn hops_of(values: &[&[u8]], hop: fn(&str) -> Option<IpAddr>) -> Vec<Option<IpAddr>> {
@@ -160,7 +153,6 @@ fn hops_of(values: &[&[u8]], hop: fn(&str) -> Option<IpAddr>) -> Vec<Option<IpAd
         .collect()
 }
 
-#[cfg(feature = "throttle")]
 /// The `for=` of one `Forwarded` element: `for=192.0.2.60`,
 /// `for="[2001:db8::1]:4711"`, `for="192.0.2.60:80"`.
 fn forwarded_hop(element: &str) -> Option<IpAddr> {
@@ -174,13 +166,11 @@ fn forwarded_hop(element: &str) -> Option<IpAddr> {
     address(value)
 }
 
-#[cfg(feature = "throttle")]
 /// One `X-Forwarded-For` entry: an address, perhaps with a port.
 fn x_forwarded_for_hop(entry: &str) -> Option<IpAddr> {
     address(entry.trim_matches('"'))
 }
 
-#[cfg(feature = "throttle")]
 /// `192.0.2.60`, `192.0.2.60:80`, `2001:db8::1`, `[2001:db8::1]:4711`.
 fn address(text: &str) -> Option<IpAddr> {
     if let Ok(ip) = text.parse::<IpAddr>() {
@@ -193,9 +183,8 @@ fn address(text: &str) -> Option<IpAddr> {
     text.parse::<SocketAddr>().ok().map(|addr| addr.ip())
 }
 
-#[cfg(feature = "throttle")]
 /// An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) is that IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -219,18 +208,7 @@ pub(crate) fn peer(extensions: &http::Extensions) -> Option<IpAddr> {
     None
 }
 
-#[cfg(feature = "throttle")]
-/// What the throttle counts by: an IPv4 address, or an IPv6 address's /64
-/// (one subscriber's network: counting single IPv6 addresses would give
-/// each client 2^64 tries).
-pub(crate) fn bucket(ip: IpAddr) -> u128 {
-    match canonical(ip) {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)) | (0xffff << 32),
-        IpAddr::V6(v6) => u128::from(v6) & !((1u128 << 64) - 1),
-    }
-}
-
-#[cfg(all(test, feature = "throttle"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -323,17 +301,5 @@ mod tests {
         );
         let none = headers(&[], &[]);
         assert_eq!(proxies.client(ip("10.0.0.1"), &none), ip("10.0.0.1"));
-    }
-
-    #[test]
-    fn ipv6_counts_per_64_and_ipv4_per_address() {
-        assert_eq!(
-            bucket(ip("2001:db8:1:2::1")),
-            bucket(ip("2001:db8:1:2:ffff::9"))
-        );
-        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
-        assert_ne!(bucket(ip("192.0.2.1")), bucket(ip("192.0.2.2")));
-        assert_eq!(bucket(ip("::ffff:192.0.2.1")), bucket(ip("192.0.2.1")));
-        assert_ne!(bucket(ip("192.0.2.1")), bucket(ip("::c000:201")));
     }
 }

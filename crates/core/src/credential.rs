@@ -142,7 +142,6 @@ pub(crate) trait CredentialHeaders {
 
     /// The values of the header `name`, in order (for the forwarding
     /// headers of trusted proxies; rarely asked).
-    #[cfg_attr(not(feature = "throttle"), allow(dead_code))]
     fn values(&self, name: &str) -> Vec<&[u8]>;
 }
 

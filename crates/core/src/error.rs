@@ -5,7 +5,7 @@ use std::{error::Error as StdError, fmt, net::IpAddr, time::Duration};
 
 use crate::{
     key::{KeyParseError, Prefix},
-    limit::RateLimit,
+    rate_limit::RateLimit,
     store::StoreError,
 };
 
@@ -46,6 +46,16 @@ pub enum AuthFailure {
         #[source]
         source: StoreError,
     },
+    /// A correct key that needs what this server was built or run without
+    /// (a rate limit and no limiter, a legacy hash and no tokio runtime):
+    /// refused (503) rather than let through unchecked.
+    #[error("API key {prefix} cannot be checked here: {reason}")]
+    Unsupported {
+        /// The key's prefix.
+        prefix: Prefix,
+        /// What is missing.
+        reason: &'static str,
+    },
     /// The client address spent its budget of failed attempts: refused
     /// before its request was read (feature `throttle`).
     #[error(
@@ -76,11 +86,13 @@ pub enum AuthFailure {
 
 impl AuthFailure {
     /// The HTTP status the failure is answered with: 503 for a store
-    /// failure, 429 for a throttled client or a key over its rate limit,
-    /// else 401.
+    /// failure or a key this server cannot check, 429 for a throttled
+    /// client or a key over its rate limit, else 401.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            Self::StoreUnavailable { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable { .. } | Self::Unsupported { .. } => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Throttled { .. } | Self::RateLimited { .. } => {
                 http::StatusCode::TOO_MANY_REQUESTS
             }
@@ -97,9 +109,9 @@ impl AuthFailure {
             | Self::Revoked(p)
             | Self::Expired(p)
             | Self::Abandoned(p) => Some(*p),
-            Self::StoreUnavailable { prefix, .. } | Self::RateLimited { prefix, .. } => {
-                Some(*prefix)
-            }
+            Self::StoreUnavailable { prefix, .. }
+            | Self::Unsupported { prefix, .. }
+            | Self::RateLimited { prefix, .. } => Some(*prefix),
         }
     }
 

@@ -191,6 +191,15 @@ impl LastUseTracker {
     }
 }
 
+/// The tracker as a policy of the request path: it notes every key let
+/// through.
+impl crate::auth::Policy for LastUseTracker {
+    #[inline]
+    fn passed(&self, record: &Arc<KeyRecord>) {
+        self.note(record);
+    }
+}
+
 /// Configures a [`LastUseTracker`]; see [`LastUseTracker::builder`].
 #[must_use]
 pub struct LastUseTrackerBuilder {

@@ -29,7 +29,14 @@ pub mod future;
 pub mod hash;
 pub mod key;
 pub mod key_format;
-pub mod limit;
+/// A key's rate limit, now in [`rate_limit`] beside the limiter.
+#[deprecated(
+    since = "0.3.0",
+    note = "use api_key_auth::rate_limit::{RateLimit, RateLimitError}"
+)]
+pub mod limit {
+    pub use crate::rate_limit::{RateLimit, RateLimitError};
+}
 pub mod reject;
 pub mod store;
 pub mod text;
@@ -113,8 +120,6 @@ pub mod metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
 pub mod throttle;
 
-#[cfg(feature = "rate-limit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
 
 // What a user of the layer and a store's author need, at the root; the rest

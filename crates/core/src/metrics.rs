@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `throttled`, `rate_limited`, `abandoned` (the client left before the verdict) |
+//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `unsupported` (a key this server cannot check), `throttled`, `rate_limited`, `abandoned` (the client left before the verdict) |
 //! | `api_key_auth_store_lookup_seconds` | histogram | | lookups the store was waited for (cache misses, stores without a synchronous answer) |
 //! | `api_key_auth_cache_hits_total` | counter | | `CachedStore` lookups answered from the cache |
 //! | `api_key_auth_cache_misses_total` | counter | | `CachedStore` lookups passed to the store |
@@ -52,10 +52,11 @@ pub(crate) struct RequestMetrics {
     revoked: Counter,
     expired: Counter,
     store_unavailable: Counter,
+    unsupported: Counter,
     throttled: Counter,
     rate_limited: Counter,
     abandoned: Counter,
-    pub(crate) lookup: Histogram,
+    lookup: Histogram,
 }
 
 impl RequestMetrics {
@@ -76,6 +77,7 @@ impl RequestMetrics {
             revoked: outcome("revoked"),
             expired: outcome("expired"),
             store_unavailable: outcome("store_unavailable"),
+            unsupported: outcome("unsupported"),
             throttled: outcome("throttled"),
             rate_limited: outcome("rate_limited"),
             abandoned: outcome("abandoned"),
@@ -83,13 +85,9 @@ impl RequestMetrics {
         }
     }
 
-    #[inline]
-    pub(crate) fn passed(&self) {
-        self.ok.increment(1);
-    }
-
-    pub(crate) fn refused(&self, failure: &AuthFailure) {
-        let counter = match failure {
+    /// The counter of `failure`'s outcome.
+    fn outcome(&self, failure: &AuthFailure) -> &Counter {
+        match failure {
             AuthFailure::Missing => &self.missing,
             AuthFailure::Malformed(_) => &self.malformed,
             AuthFailure::UnknownPrefix(_) => &self.unknown,
@@ -97,11 +95,32 @@ impl RequestMetrics {
             AuthFailure::Revoked(_) => &self.revoked,
             AuthFailure::Expired(_) => &self.expired,
             AuthFailure::StoreUnavailable { .. } => &self.store_unavailable,
+            AuthFailure::Unsupported { .. } => &self.unsupported,
             AuthFailure::Throttled { .. } => &self.throttled,
             AuthFailure::RateLimited { .. } => &self.rate_limited,
             AuthFailure::Abandoned(_) => &self.abandoned,
-        };
-        counter.increment(1);
+        }
+    }
+}
+
+/// The request metrics as a policy: every outcome counted, every lookup
+/// waited for timed.
+impl crate::auth::Policy for RequestMetrics {
+    fn wants_lookup_times(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn passed(&self, _record: &std::sync::Arc<crate::store::KeyRecord>) {
+        self.ok.increment(1);
+    }
+
+    fn refused(&self, failure: &AuthFailure, _client: Option<std::net::IpAddr>) {
+        self.outcome(failure).increment(1);
+    }
+
+    fn looked_up(&self, elapsed: std::time::Duration) {
+        self.lookup.record(elapsed.as_secs_f64());
     }
 }
 

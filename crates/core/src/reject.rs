@@ -24,7 +24,7 @@ use http::{header, HeaderName, HeaderValue, Response, StatusCode};
 
 use crate::{
     error::{AuthFailure, ConfigError},
-    limit::RateLimit,
+    rate_limit::RateLimit,
 };
 
 /// The body of every 401.
@@ -75,11 +75,13 @@ impl Responses {
     }
 
     /// The response for an authentication failure: 503 for a store
-    /// failure, 429 for a throttled client or a key over its limit, else
+    /// failure or a key this server cannot check, 429 for a throttled client or a key over its limit, else
     /// the uniform 401.
     pub(crate) fn for_failure(&self, failure: &AuthFailure) -> Response<Bytes> {
         match failure {
-            AuthFailure::StoreUnavailable { .. } => self.unavailable(),
+            AuthFailure::StoreUnavailable { .. } | AuthFailure::Unsupported { .. } => {
+                self.unavailable()
+            }
             AuthFailure::Throttled { retry_after, .. } => self.too_many(*retry_after, None),
             AuthFailure::RateLimited {
                 retry_after, limit, ..

@@ -158,7 +158,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             .owner("conformance")
             .metadata("purpose", "conformance kit");
         // A limit no check of the kit comes near.
-        match crate::limit::RateLimit::new(10_000, Duration::from_secs(1)) {
+        match crate::rate_limit::RateLimit::new(10_000, Duration::from_secs(1)) {
             Ok(limit) => new.rate_limit(limit),
             Err(_) => new,
         }

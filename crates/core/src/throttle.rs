@@ -36,6 +36,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::error::AuthFailure;
 use governor::{
     middleware::StateInformationMiddleware,
     nanos::Nanos,
@@ -197,7 +198,6 @@ impl Throttler {
 
     /// Whether `client` has a failed attempt on record: its budget is not
     /// whole.
-    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
     pub(crate) fn has_failed(&self, client: u128) -> bool {
         self.states.contains_key(&client)
     }
@@ -209,6 +209,42 @@ impl Throttler {
             addresses: self.states.entry_count(),
             refused: self.refused.live() as u64,
             unaddressed: self.unaddressed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The throttle as a policy: it refuses a client out of its budget, and
+/// counts every failed attempt against the client that made it.
+impl crate::auth::Policy for Throttler {
+    fn wants_client(&self) -> bool {
+        true
+    }
+
+    fn unaddressed(&self) {
+        Throttler::unaddressed(self);
+    }
+
+    #[inline]
+    fn refuse_client(&self, client: std::net::IpAddr) -> Option<AuthFailure> {
+        let retry_after = self.refusal(bucket(client))?;
+        Some(AuthFailure::Throttled {
+            client,
+            retry_after,
+        })
+    }
+
+    fn suspects(&self, client: std::net::IpAddr) -> bool {
+        self.has_failed(bucket(client))
+    }
+
+    fn charge(&self, client: std::net::IpAddr) {
+        self.failed(bucket(client));
+    }
+
+    #[inline]
+    fn refused(&self, failure: &AuthFailure, client: Option<std::net::IpAddr>) {
+        if let Some(client) = client.filter(|_| failure.is_failed_attempt()) {
+            self.failed(bucket(client));
         }
     }
 }
@@ -341,9 +377,35 @@ pub struct ThrottleStats {
     pub unaddressed: u64,
 }
 
+/// What the throttle counts by: an IPv4 address, or an IPv6 address's /64
+/// (one subscriber's network: counting single IPv6 addresses would give
+/// each client 2^64 tries).
+pub(crate) fn bucket(ip: std::net::IpAddr) -> u128 {
+    match crate::client::canonical(ip) {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)) | (0xffff << 32),
+        std::net::IpAddr::V6(v6) => u128::from(v6) & !((1u128 << 64) - 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_ipv4_per_address() {
+        assert_eq!(
+            bucket(ip("2001:db8:1:2::1")),
+            bucket(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_ne!(bucket(ip("192.0.2.1")), bucket(ip("192.0.2.2")));
+        assert_eq!(bucket(ip("::ffff:192.0.2.1")), bucket(ip("192.0.2.1")));
+        assert_ne!(bucket(ip("192.0.2.1")), bucket(ip("::c000:201")));
+    }
 
     #[test]
     fn periods_the_limiters_cannot_count_are_clamped_not_a_panic() {

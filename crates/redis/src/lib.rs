@@ -59,7 +59,7 @@
 
 // The core's modules, under the names the store was written against.
 #[cfg(feature = "rate-limit")]
-use api_key_auth_core::limit;
+use api_key_auth_core::rate_limit;
 use api_key_auth_core::{hash, key, store};
 
 #[cfg(feature = "rate-limit")]

@@ -8,7 +8,7 @@ use redis::Script;
 use api_key_auth_core::rate_limit::{budget_of, RateDecision, RateLimiter};
 
 use crate::{
-    limit::RateLimit,
+    rate_limit::RateLimit,
     store::{KeyRecord, StoreError},
     RedisConnection, RedisStore,
 };

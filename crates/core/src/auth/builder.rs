@@ -4,13 +4,15 @@ use std::{fmt, sync::Arc};
 
 use http::HeaderName;
 
-use super::{is_token, Authenticator, Decoys, FailureHook, Inner, Policies};
+use super::{is_token, Authenticator, Decoys, FailureHook, Inner, Policies, Policy};
 #[cfg(feature = "drf-legacy")]
 use super::{KeyTurns, SlowChecks};
 use crate::{
+    client::TrustedProxies,
     credential::Credential,
     error::{AuthFailure, ConfigError},
     hash::Hasher,
+    rate_limit::RateLimiter,
     reject::Responses,
     store::KeyStore,
 };
@@ -39,10 +41,8 @@ pub struct AuthenticatorBuilder {
     pub(super) slow_wait: std::time::Duration,
     #[cfg(feature = "throttle")]
     pub(super) throttle: Option<crate::throttle::Throttle>,
-    #[cfg(feature = "throttle")]
-    pub(super) proxies: crate::client::TrustedProxies,
-    #[cfg(feature = "rate-limit")]
-    pub(super) limiter: Option<Arc<dyn crate::rate_limit::RateLimiter>>,
+    pub(super) proxies: TrustedProxies,
+    pub(super) limiter: Option<Arc<dyn RateLimiter>>,
     pub(super) brands: Vec<crate::key_format::Brand>,
     pub(super) drf_keys: bool,
 }
@@ -85,10 +85,8 @@ impl AuthenticatorBuilder {
             slow_wait: std::time::Duration::from_secs(2),
             #[cfg(feature = "throttle")]
             throttle: None,
-            #[cfg(feature = "throttle")]
-            proxies: crate::client::TrustedProxies::none(),
-            #[cfg(feature = "rate-limit")]
-            limiter: None,
+            proxies: TrustedProxies::none(),
+            limiter: default_limiter(),
             brands: Vec::new(),
             drf_keys: true,
         }
@@ -227,20 +225,17 @@ impl AuthenticatorBuilder {
 
     /// Believes `Forwarded` / `X-Forwarded-For` from these proxies (and
     /// only these) when telling the client address; none by default.
-    #[cfg(feature = "throttle")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "throttle")))]
-    pub fn trusted_proxies(mut self, proxies: crate::client::TrustedProxies) -> Self {
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
         self
     }
 
-    /// Enforces keys' rate limits with `limiter` (feature `rate-limit`)
-    /// instead of a [`LocalRateLimiter`](crate::rate_limit::LocalRateLimiter)
-    /// of this authenticator's own: a `RedisRateLimiter` (`api_key_auth::rate_limit`)
-    /// shares one limit among instances.
-    #[cfg(feature = "rate-limit")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
-    pub fn rate_limiter(mut self, limiter: impl crate::rate_limit::RateLimiter) -> Self {
+    /// Enforces keys' rate limits with `limiter` instead of a
+    /// `LocalRateLimiter` of this authenticator's own (feature
+    /// `rate-limit`): a `RedisRateLimiter` (`api_key_auth::rate_limit`)
+    /// shares one limit among instances. With neither, a key that has a
+    /// rate limit is refused (503).
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
         self.limiter = Some(Arc::new(limiter));
         self
     }
@@ -295,6 +290,20 @@ impl AuthenticatorBuilder {
         };
         #[cfg(not(feature = "timeout"))]
         let store = self.store;
+        // The policies, in the order they are told; the throttle first, as
+        // it refuses before anything else is done.
+        #[allow(unused_mut)] // built without any policy, it stays empty
+        let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
+        #[cfg(feature = "throttle")]
+        if let Some(throttle) = self.throttle {
+            policies.push(Arc::new(crate::throttle::Throttler::new(throttle)));
+        }
+        #[cfg(feature = "last-use")]
+        if let Some(tracker) = self.last_use {
+            policies.push(Arc::new(tracker));
+        }
+        #[cfg(feature = "metrics")]
+        policies.push(Arc::new(crate::metrics::RequestMetrics::new()));
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 store,
@@ -304,27 +313,24 @@ impl AuthenticatorBuilder {
                 on_failure: self.on_failure,
                 responses: Arc::new(responses),
                 sunset_on_expiry: self.sunset_on_expiry,
-                policies: Policies {
-                    #[cfg(feature = "last-use")]
-                    last_use: self.last_use,
-                    #[cfg(feature = "metrics")]
-                    metrics: crate::metrics::RequestMetrics::new(),
-                    #[cfg(feature = "throttle")]
-                    throttle: self.throttle.map(crate::throttle::Throttler::new),
-                    #[cfg(feature = "throttle")]
-                    proxies: self.proxies,
-                },
+                policies: Policies::new(policies, self.proxies),
                 #[cfg(feature = "drf-legacy")]
                 slow: SlowChecks {
                     permits: Arc::new(tokio::sync::Semaphore::new(self.slow_checks)),
                     wait: self.slow_wait,
                     turns: KeyTurns::default(),
                 },
-                #[cfg(feature = "rate-limit")]
-                limiter: self
-                    .limiter
-                    .unwrap_or_else(|| Arc::new(crate::rate_limit::LocalRateLimiter::new())),
+                limiter: self.limiter,
             }),
         })
     }
+}
+
+/// The limiter of an authenticator given none: this process's own, when
+/// it is built in.
+fn default_limiter() -> Option<Arc<dyn RateLimiter>> {
+    #[cfg(feature = "rate-limit")]
+    return Some(Arc::new(crate::rate_limit::LocalRateLimiter::new()));
+    #[cfg(not(feature = "rate-limit"))]
+    None
 }

@@ -4,41 +4,38 @@
 
 use std::sync::Arc;
 
-#[cfg(feature = "rate-limit")]
-use super::Passed;
-use super::{Authenticator, Decision};
-use crate::{error::AuthFailure, limit::RateLimit, store::KeyRecord};
+use super::{Authenticator, Decision, Passed};
+use crate::{
+    error::AuthFailure,
+    rate_limit::{RateDecision, RateLimit},
+    store::KeyRecord,
+};
 
 impl Authenticator {
     /// A rate-limited key: through if the limiter says so now, refused if
-    /// it says not, or to wait for a limiter elsewhere. A server built
-    /// without a limiter cannot enforce the limit, and refuses (503) rather
-    /// than let the key through unlimited.
+    /// it says not, or to wait for a limiter elsewhere. A server with no
+    /// limiter cannot enforce the limit, and refuses (503) rather than let
+    /// the key through unlimited.
     pub(super) fn limit(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
-        #[cfg(feature = "rate-limit")]
-        return match self.inner.limiter.check_now(&record, &limit) {
-            Some(decision) => Decision::Done(self.limited(record, limit, decision)),
-            None => Decision::Limit(record),
+        let Some(limiter) = &self.inner.limiter else {
+            return Decision::Done(Err(no_limiter(&record)));
         };
-        #[cfg(not(feature = "rate-limit"))]
-        {
-            let _ = limit;
-            Decision::Done(Err(AuthFailure::StoreUnavailable {
-                prefix: record.prefix,
-                source: crate::store::StoreError::unsupported(
-                    "the key has a rate limit and this server was built without the rate-limit feature",
-                ),
-            }))
+        match limiter.check_now(&record, &limit) {
+            Some(decision) => Decision::Done(self.limited(record, limit, decision)),
+            None => Decision::Limit(record, limit),
         }
     }
 
     /// Asks a limiter elsewhere (Redis); one that cannot answer refuses (503).
-    #[cfg(feature = "rate-limit")]
-    pub(super) async fn limit_later(&self, record: Arc<KeyRecord>) -> Result<Passed, AuthFailure> {
-        let Some(limit) = record.rate_limit else {
-            return Ok(self.pass(record));
+    pub(super) async fn limit_later(
+        &self,
+        record: Arc<KeyRecord>,
+        limit: RateLimit,
+    ) -> Result<Passed, AuthFailure> {
+        let Some(limiter) = &self.inner.limiter else {
+            return Err(no_limiter(&record));
         };
-        match self.inner.limiter.check(&record, &limit).await {
+        match limiter.check(&record, &limit).await {
             Ok(decision) => self.limited(record, limit, decision),
             Err(source) => Err(AuthFailure::StoreUnavailable {
                 prefix: record.prefix,
@@ -47,12 +44,11 @@ impl Authenticator {
         }
     }
 
-    #[cfg(feature = "rate-limit")]
     fn limited(
         &self,
         record: Arc<KeyRecord>,
         limit: RateLimit,
-        decision: crate::rate_limit::RateDecision,
+        decision: RateDecision,
     ) -> Result<Passed, AuthFailure> {
         if decision.allowed {
             return Ok(self.pass(record));
@@ -62,5 +58,14 @@ impl Authenticator {
             limit,
             retry_after: decision.retry_after,
         })
+    }
+}
+
+/// The refusal of a rate-limited key by a server that cannot enforce it.
+fn no_limiter(record: &KeyRecord) -> AuthFailure {
+    AuthFailure::Unsupported {
+        prefix: record.prefix,
+        reason: "the key has a rate limit and this server has no rate limiter \
+                 (feature `rate-limit`, or `AuthenticatorBuilder::rate_limiter`)",
     }
 }

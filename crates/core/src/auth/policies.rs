@@ -1,144 +1,173 @@
-//! The policies that watch the pipeline: the throttle of failed attempts
-//! per client address (and the trusted proxies that name the client), the
-//! last-use tracker and the metrics. The pipeline tells them what happens
-//! (a request's client, a pass, a refusal, a lookup's time) through these
-//! methods alone; each is compiled in with its feature, and a policy that
-//! is not configured costs a branch.
+//! The policies that watch the pipeline: the throttle of failed attempts,
+//! the last-use tracker and the metrics each implement [`Policy`], and the
+//! pipeline tells the [`Policies`] it was built with what happens (a
+//! request's client, a pass, a refusal, a lookup's time). A new policy is a
+//! type implementing `Policy` in its own module and a line in the builder;
+//! the pipeline does not change.
+//!
+//! A policy that is not configured is not in the set, and a request costs
+//! it nothing; a hook a policy does not implement costs a call that returns.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{
+    any::Any,
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use crate::{credential::CredentialHeaders, error::AuthFailure, store::KeyRecord};
+use crate::{
+    client::TrustedProxies, credential::CredentialHeaders, error::AuthFailure, store::KeyRecord,
+};
 
-/// The policies an authenticator was built with.
+/// One policy of the request path: told what happens, and able to refuse a
+/// client before its key is read. Every hook does nothing unless a policy
+/// says otherwise.
+pub(crate) trait Policy: Any + Send + Sync {
+    /// Whether this policy needs the client's address: without one that
+    /// does, no address is worked out.
+    fn wants_client(&self) -> bool {
+        false
+    }
+
+    /// Whether this policy wants the time of each store lookup.
+    fn wants_lookup_times(&self) -> bool {
+        false
+    }
+
+    /// A request that needed a client address came without one.
+    fn unaddressed(&self) {}
+
+    /// Refuses `client` before its key is read, and when the store has
+    /// answered: the throttle's budget of failed attempts.
+    fn refuse_client(&self, _client: IpAddr) -> Option<AuthFailure> {
+        None
+    }
+
+    /// Whether `client` has a failed attempt on record.
+    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
+    fn suspects(&self, _client: IpAddr) -> bool {
+        false
+    }
+
+    /// A failed attempt by `client` that is no refusal of its own (a
+    /// guesser's wait in the queue for slow hashes).
+    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
+    fn charge(&self, _client: IpAddr) {}
+
+    /// A key let through.
+    fn passed(&self, _record: &Arc<KeyRecord>) {}
+
+    /// A request refused, from `client` when it is known.
+    fn refused(&self, _failure: &AuthFailure, _client: Option<IpAddr>) {}
+
+    /// A store lookup answered after `elapsed`.
+    fn looked_up(&self, _elapsed: Duration) {}
+}
+
+/// The policies an authenticator was built with, and the proxies its client
+/// addresses are read behind.
 pub(super) struct Policies {
-    #[cfg(feature = "last-use")]
-    pub(super) last_use: Option<crate::last_use::LastUseTracker>,
-    #[cfg(feature = "metrics")]
-    pub(super) metrics: crate::metrics::RequestMetrics,
-    #[cfg(feature = "throttle")]
-    pub(super) throttle: Option<crate::throttle::Throttler>,
-    #[cfg(feature = "throttle")]
-    pub(super) proxies: crate::client::TrustedProxies,
+    all: Box<[Arc<dyn Policy>]>,
+    /// Set when a policy wants the client's address.
+    proxies: Option<TrustedProxies>,
+    timed: bool,
 }
 
-/// A store lookup being timed, for the metrics.
-pub(super) struct LookupTimer {
-    #[cfg(feature = "metrics")]
-    started: std::time::Instant,
-}
+/// A store lookup being timed, when a policy wants the time.
+pub(super) struct LookupTimer(Option<Instant>);
 
 impl Policies {
+    /// The set of `all`, reading client addresses behind `proxies`.
+    pub(super) fn new(all: Vec<Arc<dyn Policy>>, proxies: TrustedProxies) -> Self {
+        let wants_client = all.iter().any(|policy| policy.wants_client());
+        Self {
+            timed: all.iter().any(|policy| policy.wants_lookup_times()),
+            proxies: wants_client.then_some(proxies),
+            all: all.into_boxed_slice(),
+        }
+    }
+
     /// The client address of a request whose connection came from `peer`:
     /// the peer, or behind trusted proxies the client they name. `None`
-    /// without a throttle: nothing needs it.
+    /// when no policy needs it.
     #[inline]
     pub(super) fn client_of(
         &self,
         peer: impl FnOnce() -> Option<IpAddr>,
         headers: &impl CredentialHeaders,
     ) -> Option<IpAddr> {
-        #[cfg(feature = "throttle")]
-        if let Some(throttle) = &self.throttle {
-            let Some(peer) = peer() else {
-                throttle.unaddressed();
-                return None;
-            };
-            return Some(self.proxies.client(peer, |name| headers.values(name)));
-        }
-        let _ = (peer, headers);
-        None
+        let proxies = self.proxies.as_ref()?;
+        let Some(peer) = peer() else {
+            self.each(|policy| policy.unaddressed());
+            return None;
+        };
+        Some(proxies.client(peer, |name| headers.values(name)))
     }
 
-    /// A client address out of its budget of failed attempts, refused
-    /// before anything else is done.
+    /// The first policy's refusal of `client`, if any refuses it.
     #[inline]
     pub(super) fn throttled(&self, client: Option<IpAddr>) -> Option<AuthFailure> {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.throttle, client) {
-            let retry_after = throttle.refusal(crate::client::bucket(client))?;
-            return Some(AuthFailure::Throttled {
-                client,
-                retry_after,
-            });
-        }
-        let _ = client;
-        None
+        let client = client?;
+        self.all
+            .iter()
+            .find_map(|policy| policy.refuse_client(client))
     }
 
-    /// Whether `client` has a failed attempt on the throttle's record;
-    /// `false` without a throttle or an address, which cannot tell.
+    /// Whether a policy has a failed attempt by `client` on record; `false`
+    /// without an address, which cannot tell.
     #[cfg(feature = "drf-legacy")]
     pub(super) fn has_failed(&self, client: Option<IpAddr>) -> bool {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.throttle, client) {
-            return throttle.has_failed(crate::client::bucket(client));
-        }
-        let _ = client;
-        false
+        client.is_some_and(|client| self.all.iter().any(|policy| policy.suspects(client)))
     }
 
-    /// Counts a failed attempt against `client`, when there is a throttle.
+    /// Charges `client` a failed attempt that is no refusal of its own.
     #[cfg(feature = "drf-legacy")]
     pub(super) fn charge(&self, client: Option<IpAddr>) {
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.throttle, client) {
-            throttle.failed(crate::client::bucket(client));
+        if let Some(client) = client {
+            self.each(|policy| policy.charge(client));
         }
-        let _ = client;
     }
 
-    /// A key let through: its use noted for the last-use tracker (a push
-    /// onto its queue, nothing more) and counted.
+    /// A key let through.
     #[inline]
     pub(super) fn passed(&self, record: &Arc<KeyRecord>) {
-        #[cfg(feature = "last-use")]
-        if let Some(tracker) = &self.last_use {
-            tracker.note(record);
-        }
-        #[cfg(feature = "metrics")]
-        self.metrics.passed();
-        let _ = record;
+        self.each(|policy| policy.passed(record));
     }
 
-    /// A request refused: counted, and charged to `client` when it is a
-    /// failed attempt.
+    /// A request refused.
     #[inline]
     pub(super) fn refused(&self, failure: &AuthFailure, client: Option<IpAddr>) {
-        #[cfg(feature = "metrics")]
-        self.metrics.refused(failure);
-        #[cfg(feature = "throttle")]
-        if let (Some(throttle), Some(client)) = (&self.throttle, client) {
-            if failure.is_failed_attempt() {
-                throttle.failed(crate::client::bucket(client));
-            }
-        }
-        let _ = (failure, client);
+        self.each(|policy| policy.refused(failure, client));
     }
 
     /// Starts timing a store lookup.
     #[inline]
     pub(super) fn lookup_started(&self) -> LookupTimer {
-        LookupTimer {
-            #[cfg(feature = "metrics")]
-            started: std::time::Instant::now(),
-        }
+        LookupTimer(self.timed.then(Instant::now))
     }
 
     /// A store lookup timed by `timer` has answered.
     #[inline]
     pub(super) fn lookup_done(&self, timer: LookupTimer) {
-        #[cfg(feature = "metrics")]
-        self.metrics
-            .lookup
-            .record(timer.started.elapsed().as_secs_f64());
-        let _ = timer;
+        if let LookupTimer(Some(started)) = timer {
+            let elapsed = started.elapsed();
+            self.each(|policy| policy.looked_up(elapsed));
+        }
     }
 
-    /// The throttle's counts, when there is one.
-    #[cfg(feature = "throttle")]
-    pub(super) fn throttle_stats(&self) -> Option<crate::throttle::ThrottleStats> {
-        self.throttle
-            .as_ref()
-            .map(crate::throttle::Throttler::stats)
+    /// The policy of type `P`, when the set has one.
+    #[cfg_attr(not(feature = "throttle"), allow(dead_code))]
+    pub(super) fn get<P: Policy>(&self) -> Option<&P> {
+        self.all.iter().find_map(|policy| {
+            let policy: &dyn Any = &**policy;
+            policy.downcast_ref::<P>()
+        })
+    }
+
+    #[inline]
+    fn each(&self, tell: impl Fn(&dyn Policy)) {
+        for policy in self.all.iter() {
+            tell(&**policy);
+        }
     }
 }

@@ -175,9 +175,10 @@ impl Authenticator {
             Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
         };
         if tokio::runtime::Handle::try_current().is_err() {
-            return busy(StoreError::unsupported(
-                "checking a legacy (Django password) hash needs a tokio runtime",
-            ));
+            return Decision::Done(Err(AuthFailure::Unsupported {
+                prefix,
+                reason: "checking a legacy (Django password) hash needs a tokio runtime",
+            }));
         }
         let slow = &self.inner.slow;
         let suspect = self.inner.policies.has_failed(owed.client);

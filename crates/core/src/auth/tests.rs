@@ -256,3 +256,33 @@ fn begin_waits_for_a_store_that_cannot_answer_at_once() {
     assert_eq!(refusal.status(), 503);
     assert_eq!(refusal.headers()["retry-after"], "1");
 }
+
+/// A key with a rate limit on a server with no limiter is refused (503,
+/// a key this server cannot check), never let through unlimited; the same
+/// key passes once there is a limiter.
+#[test]
+fn a_rate_limited_key_without_a_limiter_is_refused() {
+    let memory = MemoryStore::new();
+    let limit = "5/s".parse().unwrap();
+    let (_, key) = block_on(memory.create(NewKey::named("metered").rate_limit(limit)))
+        .unwrap()
+        .reveal();
+    let headers = headers(key.expose_secret());
+    let mut unlimited = Authenticator::builder(memory.clone());
+    unlimited.limiter = None;
+    let unlimited = unlimited.build().unwrap();
+    let failure = block_on(unlimited.authenticate(&headers)).unwrap_err();
+    assert!(
+        matches!(failure, AuthFailure::Unsupported { .. }),
+        "{failure:?}"
+    );
+    let refusal = unlimited.rejection(&failure);
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(refusal.headers()["retry-after"], "1");
+
+    #[cfg(feature = "rate-limit")]
+    {
+        let limited = Authenticator::new(memory);
+        assert!(block_on(limited.authenticate(&headers)).unwrap().is_some());
+    }
+}

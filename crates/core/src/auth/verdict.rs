@@ -1,19 +1,18 @@
 //! What a check says at each stage, and what a request owes if dropped.
 
-#[cfg(any(feature = "drf-legacy", feature = "rate-limit"))]
-use std::sync::Arc;
-use std::{future::Future, net::IpAddr, pin::Pin, sync::atomic::Ordering, time::SystemTime};
+use std::{
+    future::Future, net::IpAddr, pin::Pin, sync::atomic::Ordering, sync::Arc, time::SystemTime,
+};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response};
 
 use super::Authenticator;
-#[cfg(any(feature = "drf-legacy", feature = "rate-limit"))]
-use crate::store::KeyRecord;
 use crate::{
     error::AuthFailure,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
+    store::KeyRecord,
 };
 
 /// What a request whose verdict must be waited for owes should its caller
@@ -164,10 +163,6 @@ pub(super) enum Progress {
     /// The record is at hand but its verdict needs waiting for: a slow hash
     /// to check off the async threads, or a rate limiter elsewhere. Boxed:
     /// the rare paths keep the common ones small.
-    #[cfg_attr(
-        not(any(feature = "drf-legacy", feature = "rate-limit")),
-        allow(dead_code)
-    )]
     Later(Box<(ApiKey, Decision)>),
 }
 
@@ -180,6 +175,5 @@ pub(super) enum Decision {
     #[cfg(feature = "drf-legacy")]
     Slow(Arc<KeyRecord>),
     /// The key is rate-limited and the limiter must be waited for.
-    #[cfg(feature = "rate-limit")]
-    Limit(Arc<KeyRecord>),
+    Limit(Arc<KeyRecord>, crate::rate_limit::RateLimit),
 }

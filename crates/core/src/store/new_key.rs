@@ -13,7 +13,7 @@ use super::{latest_expiry, KeyRecord, StoreError};
 use crate::{
     hash::{Hasher, StoredHash},
     key::{ApiKey, Prefix},
-    limit::RateLimit,
+    rate_limit::RateLimit,
 };
 
 /// What a rotation made: the new key, shown once, and the old key's record

@@ -9,7 +9,7 @@ use std::{
 use crate::{
     hash::StoredHash,
     key::Prefix,
-    limit::RateLimit,
+    rate_limit::RateLimit,
     store::{KeyRecord, StoreError},
 };
 

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use api_key_auth::limit::RateLimit;
+//! use api_key_auth::rate_limit::RateLimit;
 //!
 //! let limit: RateLimit = "100/s".parse()?;
 //! assert_eq!(limit.requests(), 100);
@@ -12,7 +12,7 @@
 //! assert_eq!(limit.burst(), 100); // a period's worth, unless set
 //! let limit = limit.with_burst(20)?;
 //! assert_eq!(limit.to_string(), "100/1s burst 20");
-//! # Ok::<(), api_key_auth::limit::RateLimitError>(())
+//! # Ok::<(), api_key_auth::rate_limit::RateLimitError>(())
 //! ```
 
 use std::{fmt, num::NonZeroU32, str::FromStr, time::Duration};
