@@ -22,7 +22,7 @@ mod support;
 use std::net::SocketAddr;
 
 use api_key_auth::{
-    client::ClientAddr, key::Prefix, last_use::LastUseTracker, rate_limit::RateLimit,
+    client_addr::ClientAddr, key::Prefix, last_use::LastUseTracker, rate_limit::RateLimit,
     throttle::Throttle, ApiKeyLayer, Authenticator, KeyManager, KeyStore, Lookup, MemoryStore,
     NewKey,
 };

@@ -59,8 +59,10 @@ impl Opened {
 
 /// Opens the store `url` names; `drf` serves a djangorestframework-api-key
 /// table (SQLite, PostgreSQL, MySQL) instead of this crate's own, which is
-/// created or upgraded on opening. An error says what was wrong: a URL of no
-/// known kind, a kind this build leaves out, a store that cannot be reached.
+/// created or upgraded on opening.
+///
+/// An error says what was wrong: a URL of no known kind, a kind this build
+/// leaves out, a store that cannot be reached.
 pub async fn open(url: &str, drf: bool) -> Result<Opened, StoreError> {
     opened(url, drf)
         .await
@@ -252,13 +254,15 @@ fn needs(scheme: &str, feature: &str) -> StoreError {
     ))
 }
 
-/// `url` without its credentials or query (which may carry a password),
-/// for showing. The credentials run to the last `@` of the URL, so a
-/// password holding `?`, `#`, `/` or `@` (which should be percent-encoded,
-/// but is often written as it is) is never mistaken for the end of the
-/// authority; anything after a `?` or `#` that is left is cut too. Text
-/// that is no `scheme://` URL, `memory` or `sqlite:PATH` (a libpq
-/// `host=… password=…` string, a URL missing its `//`) is not shown at all.
+/// `url` without its credentials or query (which may carry a password), for
+/// showing.
+///
+/// The credentials run to the last `@` of the URL, so a password holding `?`,
+/// `#`, `/` or `@` (which should be percent-encoded, but is often written as it
+/// is) is never mistaken for the end of the authority; anything after a `?` or
+/// `#` that is left is cut too. Text that is no `scheme://` URL, `memory` or
+/// `sqlite:PATH` (a libpq `host=… password=…` string, a URL missing its `//`)
+/// is not shown at all.
 pub fn redacted(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),

@@ -966,7 +966,7 @@ async fn keys_are_created_with_rate_limits_and_in_the_configured_format() {
 /// everyone shared the proxy's budget. Untold, they do share it.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
-    use api_key_auth::client::TrustedProxies;
+    use api_key_auth::client_addr::TrustedProxies;
     let store = MemoryStore::new();
     let (_, key) = store
         .create(NewKey::named("admin").scopes(["keys:admin"]))

@@ -15,7 +15,7 @@ use std::{
 };
 
 use api_key_auth::{
-    client::{ClientAddr, TrustedProxies},
+    client_addr::{ClientAddr, TrustedProxies},
     key::Prefix,
     key_format::KeyFormat,
     rate_limit::RateLimit,

@@ -115,7 +115,7 @@ where
     assert_same_verdicts(store.clone(), &drf_keys(&dir.join(format!("{db}.json")))).await;
     keys_for_django(&store, &dir.join(format!("rust-{db}.json"))).await;
     Conformance::new(store)
-        .without_extras()
+        .without_scopes_owner_metadata()
         .without_lifecycle_columns()
         .run()
         .await
@@ -564,7 +564,7 @@ mod sqlite {
         let store = SqliteStore::connect_drf(&url).await.unwrap();
         assert_eq!(store.schema(), &Schema::drf());
         Conformance::new(store.clone())
-            .without_extras()
+            .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .run()
             .await
@@ -673,7 +673,7 @@ mod sqlite {
             .await
             .unwrap();
         Conformance::new(store)
-            .without_extras()
+            .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .run()
             .await
@@ -910,7 +910,7 @@ mod mysql {
         let store = drf_store(&MySqlStore::connect(&url).await.unwrap()).await;
         assert_eq!(store.schema(), &Schema::drf());
         Conformance::new(store.clone())
-            .without_extras()
+            .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .run()
             .await

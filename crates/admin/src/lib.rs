@@ -63,7 +63,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use api_key_auth_core::{
     audit::{self, Actor},
-    client::TrustedProxies,
+    client_addr::TrustedProxies,
     key_format::KeyFormat,
     openapi::ApiKeySecurity,
     rate_limit::RateLimit,
@@ -117,10 +117,11 @@ impl AdminApi {
     }
 
     /// Where clients reach the API (`https://keys.example.com/admin`): the
-    /// `servers` of its OpenAPI document. By default the document names the
-    /// path it was asked by, less `/openapi.json`, so a client made from it
-    /// calls the routes where the router is mounted; a proxy that rewrites
-    /// paths needs this.
+    /// `servers` of its OpenAPI document.
+    ///
+    /// By default the document names the path it was asked by, less
+    /// `/openapi.json`, so a client made from it calls the routes where the
+    /// router is mounted; a proxy that rewrites paths needs this.
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
         self
@@ -199,10 +200,13 @@ impl AdminApi {
     }
 }
 
-/// What every answer of the API gets: no browser or proxy keeps it
-/// (records, keys shown once, refusals alike), and the layer's refusals
-/// (401, 403, 429, 503, in the layer's own JSON) are told as problems, as
-/// the API tells every other error, with the layer's headers.
+/// Gives every answer of the API `Cache-Control: no-store`, and the layer's
+/// refusals the problem form.
+///
+/// No browser or proxy keeps an answer (records, keys shown once, refusals
+/// alike), and the layer's refusals (401, 403, 429, 503, in the layer's own
+/// JSON) are told as problems, as the API tells every other error, with the
+/// layer's headers.
 async fn answered(response: Response) -> Response {
     let mut response = as_problem(response).await;
     response
@@ -600,11 +604,12 @@ fn seconds_between(now: SystemTime, at: SystemTime) -> i64 {
     }
 }
 
-/// The client's address, when the server gives it (axum's `ConnectInfo`,
-/// from `into_make_service_with_connect_info`), for the audit events.
-struct ClientAddr(Option<std::net::IpAddr>);
+/// The address of the admin API's caller, when the server gives it
+/// (axum's `ConnectInfo`, from `into_make_service_with_connect_info`), for
+/// the audit events.
+struct Caller(Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
@@ -650,7 +655,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for KeyId {
 async fn create_key(
     State(Admin { store, format }): State<Admin>,
     admin: Identity,
-    ClientAddr(client): ClientAddr,
+    Caller(client): Caller,
     request: Request<Body>,
 ) -> Result<Response, Problem> {
     let asked: CreateKeyRequest = json_body(request, false, "a key to create")
@@ -901,7 +906,7 @@ fn not_itself(record: &KeyRecord, admin: &Identity, what: &str) -> Result<(), Pr
 async fn revoke_key(
     State(Admin { store, .. }): State<Admin>,
     admin: Identity,
-    ClientAddr(client): ClientAddr,
+    Caller(client): Caller,
     KeyId(id): KeyId,
 ) -> Result<Json<KeyView>, Problem> {
     let record = find(&store, &id).await?;
@@ -942,7 +947,7 @@ async fn revoke_key(
 async fn rotate_key(
     State(Admin { store, format }): State<Admin>,
     admin: Identity,
-    ClientAddr(client): ClientAddr,
+    Caller(client): Caller,
     KeyId(id): KeyId,
     request: Request<Body>,
 ) -> Result<Response, Problem> {

@@ -57,10 +57,12 @@ struct Cli {
     )]
     schema: SchemaArg,
 
-    /// With `--schema drf`: the time zone the Django table's dates are in,
-    /// when Django runs with `USE_TZ = False` (its `TIME_ZONE`, an IANA name
-    /// such as Europe/Berlin). UTC by default, as Django writes them with
-    /// `USE_TZ = True`. PostgreSQL's columns carry their zone: no need there.
+    /// With `--schema drf`: the time zone the Django table's dates are in, when
+    /// Django runs with `USE_TZ = False` (its `TIME_ZONE`, an IANA name such as
+    /// Europe/Berlin).
+    ///
+    /// UTC by default, as Django writes them with `USE_TZ = True`. PostgreSQL's
+    /// columns carry their zone: no need there.
     #[arg(long, env = "APIKEY_DRF_TIME_ZONE", global = true, value_name = "ZONE")]
     drf_time_zone: Option<String>,
 
@@ -301,7 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             trusted_proxies,
             forwarded_header,
         } => {
-            let proxies = api_key_auth::client::TrustedProxies::new(&trusted_proxies)?
+            let proxies = api_key_auth::client_addr::TrustedProxies::new(&trusted_proxies)?
                 .reading(forwarded_header.into());
             serve(store, listen, admin_scope, format, proxies).await?
         }
@@ -828,7 +830,7 @@ enum ForwardedHeaderArg {
     Forwarded,
 }
 
-impl From<ForwardedHeaderArg> for api_key_auth::client::ForwardingHeader {
+impl From<ForwardedHeaderArg> for api_key_auth::client_addr::ForwardingHeader {
     fn from(arg: ForwardedHeaderArg) -> Self {
         match arg {
             ForwardedHeaderArg::XForwardedFor => Self::XForwardedFor,
@@ -842,7 +844,7 @@ async fn serve(
     listen: std::net::SocketAddr,
     admin_scope: String,
     format: KeyFormat,
-    proxies: api_key_auth::client::TrustedProxies,
+    proxies: api_key_auth::client_addr::TrustedProxies,
 ) -> Result<(), Failure> {
     let router = api_key_auth::admin::AdminApi::new(store)
         .admin_scope(admin_scope)

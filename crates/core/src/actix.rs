@@ -39,13 +39,14 @@ use actix_web::{
 };
 use bytes::Bytes;
 
+pub use crate::identity::MissingIdentity;
 use crate::{
     auth::{Admitted, Authenticator, Sunset, Verdict},
     credential::{Credential, CredentialHeaders},
     error::AuthFailure,
-    identity::{missing_identity, Identity, Unauthenticated},
+    identity::{Identity, Unauthenticated},
     key::ApiKey,
-    requirement::ScopeRequirement,
+    scope::ScopeRequirement,
     store::KeyStore,
 };
 
@@ -243,21 +244,6 @@ fn to_actix(response: http::Response<Bytes>) -> HttpResponse {
     builder.body(body)
 }
 
-/// The rejection of the [`Identity`] extractor: the middleware's 401.
-pub struct MissingIdentity(http::Response<Bytes>);
-
-impl fmt::Debug for MissingIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MissingIdentity")
-    }
-}
-
-impl fmt::Display for MissingIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no authenticated API key")
-    }
-}
-
 impl ResponseError for MissingIdentity {
     fn status_code(&self) -> StatusCode {
         StatusCode::UNAUTHORIZED
@@ -277,8 +263,8 @@ impl FromRequest for Identity {
         if let Some(identity) = extensions.get::<Identity>() {
             return ready(Ok(identity.clone()));
         }
-        let response = missing_identity(extensions.get::<Unauthenticated>(), request.path());
-        ready(Err(MissingIdentity(response).into()))
+        let refusal = MissingIdentity::of(extensions.get::<Unauthenticated>(), request.path());
+        ready(Err(refusal.into()))
     }
 }
 

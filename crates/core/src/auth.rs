@@ -33,13 +33,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use crate::{
     credential::{Credential, CredentialHeaders},
-    error::{AuthFailure, Chain, ConfigError},
+    error::{AuthFailure, Chain},
     hash::Hasher,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
     rate_limit::RateLimiter,
     reject::Responses,
-    requirement::{ScopeMode, ScopeRequirement},
     store::{KeyRecord, KeyStore, Lookup},
 };
 
@@ -54,11 +53,10 @@ mod verdict;
 pub use builder::AuthenticatorBuilder;
 use decoys::Decoys;
 use policies::Policies;
-pub(crate) use policies::Policy;
 #[cfg(feature = "drf-legacy")]
 use slow_checks::{KeyTurns, SlowChecks};
 pub(crate) use verdict::{Admitted, CheckFuture, Passed, Sunset, Verdict};
-use verdict::{Decision, Owed, Progress};
+use verdict::{Decision, FirstLook, Owed};
 
 type FailureHook = Arc<dyn Fn(&AuthFailure) + Send + Sync>;
 
@@ -147,19 +145,19 @@ impl Authenticator {
             .inner
             .credential
             .read(values.map(HeaderValue::as_bytes));
-        let decided = match self.progress(key) {
-            Progress::Decided(decided) => decided,
-            Progress::Wait(key) => {
+        let decided = match self.first_look(key) {
+            FirstLook::Decided(decided) => decided,
+            FirstLook::NeedsLookup(key) => {
                 let owed = Owed::new(self, key.prefix(), client);
-                let decided = self.decide_later(&key, &owed).await;
-                owed.settle();
+                let decided = self.look_up_and_decide(&key, &owed).await;
+                owed.paid();
                 decided.map(Some)
             }
-            Progress::Later(later) => {
-                let (key, decision) = *later;
+            FirstLook::NeedsWait(waiting) => {
+                let (key, decision) = *waiting;
                 let owed = Owed::new(self, key.prefix(), client);
-                let decided = self.settle(&key, decision, &owed).await;
-                owed.settle();
+                let decided = self.finish(&key, decision, &owed).await;
+                owed.paid();
                 decided.map(Some)
             }
         };
@@ -168,11 +166,13 @@ impl Authenticator {
             .map_err(|failure| self.report(failure, client))
     }
 
-    /// The request path, in one place for every adapter: refuses a client
-    /// out of its budget of failures, reads the key from `headers` and
-    /// protects its header (removed or marked sensitive), finds the record
-    /// (at once when the store can answer so), decides, and on a refusal
-    /// reports it (and counts it against `client`) and renders the response.
+    /// Runs the request path, in one place for every adapter.
+    ///
+    /// It refuses a client out of its budget of failures, reads the key
+    /// from `headers` and protects its header (removed or marked
+    /// sensitive), finds the record (at once when the store can answer so),
+    /// decides, and on a refusal reports it (and counts it against
+    /// `client`) and renders the response.
     pub(crate) fn begin(
         &self,
         headers: &mut impl CredentialHeaders,
@@ -182,24 +182,24 @@ impl Authenticator {
             return Verdict::Refuse(Box::new(self.refuse(failure, None)));
         }
         let key = headers.take_key(&self.inner.credential);
-        match self.progress(key) {
-            Progress::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
-            Progress::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
+        match self.first_look(key) {
+            FirstLook::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
+            FirstLook::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
             ))),
-            Progress::Decided(Err(failure)) => {
+            FirstLook::Decided(Err(failure)) => {
                 Verdict::Refuse(Box::new(self.refuse(failure, client)))
             }
-            Progress::Wait(key) => {
+            FirstLook::NeedsLookup(key) => {
                 let this = self.clone();
                 let owed = Owed::new(self, key.prefix(), client);
                 Verdict::Pending(Box::pin(async move {
-                    let decided = this.decide_later(&key, &owed).await;
-                    owed.settle();
+                    let decided = this.look_up_and_decide(&key, &owed).await;
+                    owed.paid();
                     decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            Progress::Later(later) => self.later(*later, client),
+            FirstLook::NeedsWait(waiting) => self.pending(*waiting, client),
         }
     }
 
@@ -208,12 +208,12 @@ impl Authenticator {
     /// one's code.
     #[cold]
     #[inline(never)]
-    fn later(&self, (key, decision): (ApiKey, Decision), client: Option<IpAddr>) -> Verdict {
+    fn pending(&self, (key, decision): (ApiKey, Decision), client: Option<IpAddr>) -> Verdict {
         let this = self.clone();
         let owed = Owed::new(self, key.prefix(), client);
         Verdict::Pending(Box::pin(async move {
-            let decided = this.settle(&key, decision, &owed).await;
-            owed.settle();
+            let decided = this.finish(&key, decision, &owed).await;
+            owed.paid();
             decided.map_err(|failure| Box::new(this.refuse(failure, client)))
         }))
     }
@@ -227,18 +227,18 @@ impl Authenticator {
 
     /// The steps that need no waiting: the credential read, then the
     /// decision when the store can answer at once.
-    fn progress(&self, key: Result<Option<ApiKey>, AuthFailure>) -> Progress {
+    fn first_look(&self, key: Result<Option<ApiKey>, AuthFailure>) -> FirstLook {
         let key = match key {
             Ok(Some(key)) => key,
-            Ok(None) => return Progress::Decided(Ok(None)),
-            Err(failure) => return Progress::Decided(Err(failure)),
+            Ok(None) => return FirstLook::Decided(Ok(None)),
+            Err(failure) => return FirstLook::Decided(Err(failure)),
         };
         match self.inner.store.find_now(key.prefix()) {
             Some(lookup) => match self.decide(&key, lookup) {
-                Decision::Done(decided) => Progress::Decided(decided.map(Some)),
-                later => Progress::Later(Box::new((key, later))),
+                Decision::Made(decided) => FirstLook::Decided(decided.map(Some)),
+                waits => FirstLook::NeedsWait(Box::new((key, waits))),
             },
-            None => Progress::Wait(key),
+            None => FirstLook::NeedsLookup(key),
         }
     }
 
@@ -249,19 +249,19 @@ impl Authenticator {
     /// of them has failed, and those answered after the budget ran out get
     /// 429 too, a right guess among them included, so no more of them are
     /// decided than the budget allows.
-    async fn decide_later(&self, key: &ApiKey, owed: &Owed) -> Result<Passed, AuthFailure> {
+    async fn look_up_and_decide(&self, key: &ApiKey, owed: &Owed) -> Result<Passed, AuthFailure> {
         let lookup = self.find(key).await;
         if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
         let decision = self.decide(key, lookup);
-        self.settle(key, decision, owed).await
+        self.finish(key, decision, owed).await
     }
 
     /// Waits for what a decision waits for, until it is made.
     // Only a slow hash is decided in steps, and needs the key and client.
     #[cfg_attr(not(feature = "drf-legacy"), allow(unused_mut, unused_variables))]
-    async fn settle(
+    async fn finish(
         &self,
         key: &ApiKey,
         mut decision: Decision,
@@ -269,13 +269,15 @@ impl Authenticator {
     ) -> Result<Passed, AuthFailure> {
         loop {
             match decision {
-                Decision::Done(decided) => return decided,
+                Decision::Made(decided) => return decided,
                 #[cfg(feature = "drf-legacy")]
-                Decision::Slow(record) => decision = self.decide_slowly(key, record, owed).await,
-                Decision::Limit(record, limit) => {
+                Decision::SlowHash(record) => {
+                    decision = self.decide_slowly(key, record, owed).await
+                }
+                Decision::RemoteLimit(record, limit) => {
                     // The key matched: a client that leaves now made no guess.
                     owed.nothing_at_stake();
-                    return self.limit_later(record, limit).await;
+                    return self.check_rate_remotely(record, limit).await;
                 }
             }
         }
@@ -308,43 +310,43 @@ impl Authenticator {
                     self.inner
                         .hasher
                         .verify_against_nothing_as(key, self.inner.dummy.get());
-                    return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
+                    return Decision::Made(Err(AuthFailure::UnknownPrefix(prefix)));
                 }
             },
             Err(source) => {
-                return Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
+                return Decision::Made(Err(AuthFailure::StoreUnavailable { prefix, source }))
             }
         };
         #[cfg(feature = "drf-legacy")]
         if record.hash.is_slow() {
-            return Decision::Slow(record);
+            return Decision::SlowHash(record);
         }
         self.inner.dummy.follow(record.hash.algorithm());
         // `&`, not `&&`: no branch on whether the prefix is known.
         let matched = self.inner.hasher.verify(key, &record.hash) & known;
-        let decision = self.conclude(prefix, record, matched);
+        let decision = self.after_hash(prefix, record, matched);
         if !known {
-            return Decision::Done(Err(AuthFailure::UnknownPrefix(prefix)));
+            return Decision::Made(Err(AuthFailure::UnknownPrefix(prefix)));
         }
         decision
     }
 
     /// The verdict once the hash is checked: revocation and expiry are only
     /// ever reported for the true key; then the key's rate limit.
-    fn conclude(&self, prefix: Prefix, record: Arc<KeyRecord>, matched: bool) -> Decision {
+    fn after_hash(&self, prefix: Prefix, record: Arc<KeyRecord>, matched: bool) -> Decision {
         if !matched {
-            return Decision::Done(Err(AuthFailure::WrongSecret(prefix)));
+            return Decision::Made(Err(AuthFailure::WrongSecret(prefix)));
         }
         if record.revoked {
-            return Decision::Done(Err(AuthFailure::Revoked(prefix)));
+            return Decision::Made(Err(AuthFailure::Revoked(prefix)));
         }
         if record.expires.is_some() && record.is_expired_at(SystemTime::now()) {
-            return Decision::Done(Err(AuthFailure::Expired(prefix)));
+            return Decision::Made(Err(AuthFailure::Expired(prefix)));
         }
         if let Some(limit) = record.rate_limit {
-            return self.limit(record, limit);
+            return self.check_rate(record, limit);
         }
-        Decision::Done(Ok(self.pass(record)))
+        Decision::Made(Ok(self.pass(record)))
     }
 
     /// A key let through: its use noted for the last-use tracker (a push
@@ -392,25 +394,10 @@ impl Authenticator {
         self.inner.responses.for_failure(failure)
     }
 
-    /// A requirement answering 403 unless the authenticated key has every
-    /// one of `scopes`: a tower layer with [`RequireScopesLayer::from`](crate::scope::RequireScopesLayer),
-    /// an actix-web guard with `actix::RequireScopes::from`.
-    pub fn require_all<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        ScopeRequirement::new(ScopeMode::All, scopes, self.inner.responses.clone())
-    }
-
-    /// A requirement answering 403 unless the authenticated key has at least
-    /// one of `scopes`; see [`require_all`](Self::require_all).
-    pub fn require_any<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        ScopeRequirement::new(ScopeMode::Any, scopes, self.inner.responses.clone())
+    /// The responses this authenticator answers with, shared with the
+    /// requirements it makes.
+    pub(crate) fn responses(&self) -> Arc<Responses> {
+        self.inner.responses.clone()
     }
 
     /// What the failed-attempt throttle holds, when there is one.

@@ -34,14 +34,10 @@ use axum_core::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
 use http::request::Parts;
 
-use crate::identity::{missing_identity, Identity, Unauthenticated};
-
-/// The rejection of the [`Identity`] extractor: the layer's uniform 401.
-#[derive(Debug)]
-pub struct MissingIdentity(http::Response<Bytes>);
+pub use crate::identity::MissingIdentity;
+use crate::identity::{Identity, Unauthenticated};
 
 impl IntoResponse for MissingIdentity {
     fn into_response(self) -> Response {
@@ -57,8 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             return Ok(identity.clone());
         }
         let marker = parts.extensions.get::<Unauthenticated>();
-        let response = missing_identity(marker, parts.uri.path());
-        Err(MissingIdentity(response))
+        Err(MissingIdentity::of(marker, parts.uri.path()))
     }
 }
 

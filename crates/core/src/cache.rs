@@ -70,6 +70,7 @@ struct Cached {
 /// Found keys served, in a concurrent map in front of moka: a hit here is a
 /// lock-free read and a clock read, where moka's bookkeeping costs several
 /// times more (and, over many keys, reaches memory no other lookup touched).
+///
 /// It holds as many keys as the cache (emptied when full); entries keep the
 /// deadline their moka entry has, so the TTL still bounds staleness.
 ///
@@ -187,15 +188,16 @@ impl Shared {
             .fetch_add(dropped.max(1), Ordering::Relaxed);
     }
 
-    /// Drops every entry whose record has id `id`, after the store revoked
-    /// it. The lookups under way are let go first (one still waiting on the
-    /// store may be for this key, whose prefix is not known until the record
-    /// arrives: a caller coming after the revocation must not join it and
-    /// share what it read before; each is left to its present callers), then
-    /// the epoch moves, under the same lock as the scan: a lookup that read
-    /// the row before the revocation either cached it already (and the scan
-    /// finds it) or comes to cache it later (and sees the new epoch), and a
-    /// lookup that reads the new epoch joins only lookups begun after.
+    /// Drops every entry whose record has id `id`, after the store revoked it.
+    ///
+    /// The lookups under way are let go first (one still waiting on the store
+    /// may be for this key, whose prefix is not known until the record arrives:
+    /// a caller coming after the revocation must not join it and share what it
+    /// read before; each is left to its present callers), then the epoch moves,
+    /// under the same lock as the scan: a lookup that read the row before the
+    /// revocation either cached it already (and the scan finds it) or comes to
+    /// cache it later (and sees the new epoch), and a lookup that reads the new
+    /// epoch joins only lookups begun after.
     fn invalidate_id(&self, id: &str) {
         let _writing = self.writing();
         self.in_flight().clear();
@@ -485,10 +487,11 @@ impl<S: KeyStore> CachedStore<S> {
     }
 }
 
-/// One caller's share in the lookup under way for a prefix. Dropping it,
-/// whether the lookup finished or its caller was cancelled (a client hung
-/// up, a timeout fired), takes the map entry out once nobody waits on it any
-/// more, so no entry outlives every caller of its lookup.
+/// One caller's share in the lookup under way for a prefix.
+///
+/// Dropping it, whether the lookup finished or its caller was cancelled (a
+/// client hung up, a timeout fired), takes the map entry out once nobody waits
+/// on it any more, so no entry outlives every caller of its lookup.
 struct Flight<'a> {
     shared: &'a Shared,
     prefix: Prefix,
@@ -698,13 +701,14 @@ mod tests {
         assert_eq!(shared.in_flight().len(), 0);
     }
 
-    /// A lookup that read a key's row before its revocation and comes to
-    /// cache it while the revocation runs must not leave it cached. The late
-    /// lookup here is a thread that caches the old row, with the epoch it
-    /// began at, once, at a moment spread over the revocation's run (made
+    /// A lookup that read a key's row before its revocation and comes to cache
+    /// it while the revocation runs must not leave it cached.
+    ///
+    /// The late lookup here is a thread that caches the old row, with the epoch
+    /// it began at, once, at a moment spread over the revocation's run (made
     /// long by many cached prefixes to scan); across the trials it lands
-    /// before, inside and after it. Whatever the interleaving, the revoked
-    /// key is never served from the cache afterwards.
+    /// before, inside and after it. Whatever the interleaving, the revoked key
+    /// is never served from the cache afterwards.
     #[test]
     fn a_lookup_caching_during_a_revocation_does_not_survive_it() {
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -5,7 +5,7 @@ use std::{error::Error as StdError, fmt, net::IpAddr, time::Duration};
 
 use crate::{
     key::{KeyParseError, Prefix},
-    rate_limit::RateLimit,
+    store::RateLimit,
     store::StoreError,
 };
 

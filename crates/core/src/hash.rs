@@ -479,9 +479,11 @@ impl Hasher {
     }
 
     /// The hash, made as a store's records with `algorithm` are, of a key
-    /// nobody holds: what a prefix no store knows is checked against, so
-    /// that its check is a real record's check, step for step. `None` for a
-    /// slow algorithm, for HMAC without a pepper, or without randomness.
+    /// nobody holds: what a prefix no store knows is checked against, so that
+    /// its check is a real record's check, step for step.
+    ///
+    /// `None` for a slow algorithm, for HMAC without a pepper, or without
+    /// randomness.
     pub(crate) fn decoy(&self, algorithm: Algorithm) -> Option<StoredHash> {
         let key = ApiKey::generate().ok()?;
         Some(StoredHash(match algorithm {
@@ -530,10 +532,12 @@ const H256: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
-/// SHA-256 of the 41-byte key. The padded message is always exactly one
-/// block (the key, `0x80`, zeros, the length in bits), so the block is laid
-/// out here and compressed once, skipping the general-purpose buffering that
-/// costs as much as the compression itself on a message this short.
+/// SHA-256 of the 41-byte key.
+///
+/// The padded message is always exactly one block (the key, `0x80`, zeros, the
+/// length in bits), so the block is laid out here and compressed once, skipping
+/// the general-purpose buffering that costs as much as the compression itself
+/// on a message this short.
 fn sha256(key: &ApiKey) -> [u8; 32] {
     one_block_sha256(&H256, 0, |block| key.write_to(block), KEY_LEN)
 }

@@ -93,21 +93,42 @@ impl fmt::Debug for Identity {
 pub(crate) struct Unauthenticated(pub(crate) Arc<Responses>);
 
 #[cfg(any(feature = "axum", feature = "actix"))]
-/// What an extractor answers for a request with no [`Identity`]: the
-/// guarding authenticator's 401, or, on a route no authenticator guards (a
-/// wiring mistake, logged), the default one. Never a 500.
-pub(crate) fn missing_identity(
-    marker: Option<&Unauthenticated>,
-    path: &str,
-) -> http::Response<bytes::Bytes> {
-    match marker {
-        Some(Unauthenticated(responses)) => responses.unauthorized(),
-        None => {
-            tracing::error!(
-                path,
-                "Identity extracted on a route no API key layer guards; answering 401"
-            );
-            Responses::default().unauthorized()
-        }
+/// The refusal of an [`Identity`] extractor (axum, actix-web) on a request
+/// with no authenticated key: the guarding authenticator's 401.
+pub struct MissingIdentity(pub(crate) http::Response<bytes::Bytes>);
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl MissingIdentity {
+    /// The refusal of a request with `marker` on `path`: the guarding
+    /// authenticator's 401, or, on a route no authenticator guards (a
+    /// wiring mistake, logged), the default one. Never a 500.
+    pub(crate) fn of(marker: Option<&Unauthenticated>, path: &str) -> Self {
+        Self(match marker {
+            Some(Unauthenticated(responses)) => responses.unauthorized(),
+            None => {
+                tracing::error!(
+                    path,
+                    "Identity extracted on a route no API key layer guards; answering 401"
+                );
+                Responses::default().unauthorized()
+            }
+        })
     }
 }
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl fmt::Debug for MissingIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MissingIdentity")
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl fmt::Display for MissingIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no authenticated API key")
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl std::error::Error for MissingIdentity {}

@@ -193,7 +193,7 @@ impl LastUseTracker {
 
 /// The tracker as a policy of the request path: it notes every key let
 /// through.
-impl crate::auth::Policy for LastUseTracker {
+impl crate::policy::Policy for LastUseTracker {
     #[inline]
     fn passed(&self, record: &Arc<KeyRecord>) {
         self.note(record);

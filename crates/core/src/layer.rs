@@ -43,7 +43,7 @@ use crate::{
     body::{BodyMode, InnerBody, WrappedBody},
     error::ConfigError,
     future::ResponseFuture,
-    require_scopes::RequireScopesLayer,
+    scope::RequireScopesLayer,
     store::KeyStore,
 };
 
@@ -180,7 +180,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let client = self.auth.client_of(
-            || crate::client::peer(request.extensions()),
+            || crate::client_addr::peer(request.extensions()),
             request.headers(),
         );
         match self.auth.begin(request.headers_mut(), client) {

@@ -105,7 +105,7 @@ impl RequestMetrics {
 
 /// The request metrics as a policy: every outcome counted, every lookup
 /// waited for timed.
-impl crate::auth::Policy for RequestMetrics {
+impl crate::policy::Policy for RequestMetrics {
     fn wants_lookup_times(&self) -> bool {
         true
     }

@@ -30,12 +30,11 @@
 //! and `RateLimit: "key";r=0;t=<seconds>` fields
 //! (draft-ietf-httpapi-ratelimit-headers).
 
-mod limit;
 mod limiter;
 #[cfg(feature = "rate-limit")]
 mod local;
 
-pub use limit::{RateLimit, RateLimitError};
+pub use crate::store::rate_limit::{RateLimit, RateLimitError};
 #[doc(hidden)]
 pub use limiter::budget_of;
 pub use limiter::{RateDecision, RateLimiter};

@@ -39,6 +39,7 @@ mod contract;
 mod error;
 mod new_key;
 mod paging;
+pub(crate) mod rate_limit;
 mod record;
 mod time;
 #[cfg(feature = "timeout")]
@@ -48,6 +49,9 @@ pub use contract::{check_batch, KeyManager, KeyStore, Lookup, EVERY_KEY, MAX_BAT
 pub use error::StoreError;
 pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME};
 pub use paging::{KeyFilter, Page, PageRequest, MAX_PAGE};
+// Public as `rate_limit::RateLimit`, beside the limiter; defined here,
+// as a record holds one.
+pub(crate) use rate_limit::RateLimit;
 pub use record::{KeyRecord, KeyStatus, KeyUse, Retirement};
 pub use time::{latest_expiry, rfc3339, LATEST_EXPIRY_SECS};
 #[cfg(feature = "timeout")]

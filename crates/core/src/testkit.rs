@@ -54,7 +54,7 @@ use crate::{
 pub struct Conformance<S> {
     store: S,
     hasher: Hasher,
-    schema_has_extras: bool,
+    keeps_scopes_owner_metadata: bool,
     keeps_links: bool,
     keeps_last_use: bool,
 }
@@ -105,7 +105,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         Self {
             store,
             hasher,
-            schema_has_extras: true,
+            keeps_scopes_owner_metadata: true,
             keeps_links: true,
             keeps_last_use: true,
         }
@@ -113,9 +113,15 @@ impl<S: KeyManager + Clone> Conformance<S> {
 
     /// For a store whose schema keeps no scopes, owner or metadata (a
     /// djangorestframework-api-key table): the kit creates keys without them.
-    pub fn without_extras(mut self) -> Self {
-        self.schema_has_extras = false;
+    pub fn without_scopes_owner_metadata(mut self) -> Self {
+        self.keeps_scopes_owner_metadata = false;
         self
+    }
+
+    /// The old name of [`without_scopes_owner_metadata`](Self::without_scopes_owner_metadata).
+    #[deprecated(since = "0.3.0", note = "use without_scopes_owner_metadata")]
+    pub fn without_extras(self) -> Self {
+        self.without_scopes_owner_metadata()
     }
 
     /// For a store whose schema keeps neither which key a rotation
@@ -150,7 +156,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
 
     fn new_key(&self, name: &str) -> NewKey {
         let new = NewKey::named(name);
-        if !self.schema_has_extras {
+        if !self.keeps_scopes_owner_metadata {
             return new;
         }
         let new = new
@@ -229,7 +235,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         );
         ensure!(CHECK, found.prefix == created.prefix, "prefix changed");
         ensure!(CHECK, !found.revoked, "a new key came back revoked");
-        extras_intact(CHECK, &created, &found)?;
+        scopes_owner_metadata_intact(CHECK, &created, &found)?;
         ensure!(
             CHECK,
             close(found.expires, Some(expires)),
@@ -737,7 +743,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         for name in names {
             let mut record = self.fresh_record(CHECK)?;
             name.clone_into(&mut record.name);
-            if self.schema_has_extras {
+            if self.keeps_scopes_owner_metadata {
                 record.scopes = vec![format!("scope:{name}"), "a%b_c".to_owned()];
                 record.owner = Some(format!("owner {name}"));
                 record.metadata = [(format!("k {name}"), format!("v {name}"))].into();
@@ -757,7 +763,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 "name {name:?} came back as {:?}",
                 found.name
             );
-            extras_intact(CHECK, &created, &found)?;
+            scopes_owner_metadata_intact(CHECK, &created, &found)?;
             let listed = self
                 .store
                 .list()
@@ -823,7 +829,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             new.name,
             old.name
         );
-        extras_intact(CHECK, &old, &new)?;
+        scopes_owner_metadata_intact(CHECK, &old, &new)?;
         let expected_expiry = SystemTime::now() + lifetime;
         ensure!(
             CHECK,
@@ -1224,7 +1230,11 @@ fn within(a: SystemTime, b: SystemTime, slack: Duration) -> bool {
 }
 
 /// Whether the scopes, owner and metadata a record was created with came back unchanged.
-fn extras_intact(check: &'static str, created: &KeyRecord, found: &KeyRecord) -> CheckResult {
+fn scopes_owner_metadata_intact(
+    check: &'static str,
+    created: &KeyRecord,
+    found: &KeyRecord,
+) -> CheckResult {
     ensure!(
         check,
         found.scopes == created.scopes,

@@ -19,11 +19,13 @@ use std::{borrow::Cow, fmt::Write as _};
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
-/// Whether `c` does not show as itself: a control character (`Cc`: C0, DEL
-/// and C1), a format character (`Cf`: bidi controls, zero-width joiners and
-/// spaces, the soft hyphen, tags), a line or paragraph separator, or one of
-/// the letters and marks that are drawn as nothing (the Hangul fillers, the
-/// combining grapheme joiner, variation selectors), which hide text as well.
+/// Whether `c` does not show as itself, and so can hide text.
+///
+/// That is a control character (`Cc`: C0, DEL and C1), a format character
+/// (`Cf`: bidi controls, zero-width joiners and spaces, the soft hyphen,
+/// tags), a line or paragraph separator, or one of the letters and marks
+/// that are drawn as nothing (the Hangul fillers, the combining grapheme
+/// joiner, variation selectors).
 pub fn is_unprintable(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_control();
@@ -69,11 +71,13 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// JSON text (as `serde_json` writes it) with every unprintable character
-/// in its strings written as a `\uXXXX` escape: the same JSON value, safe
-/// for a terminal. `serde_json` escapes C0 only; C1 and format characters
-/// it writes as they are. Outside strings JSON holds only ASCII, so every
-/// such character is inside one.
+/// JSON text (as `serde_json` writes it) with every unprintable character in
+/// its strings written as a `\uXXXX` escape: the same JSON value, safe for a
+/// terminal.
+///
+/// `serde_json` escapes C0 only; C1 and format characters it writes as they
+/// are. Outside strings JSON holds only ASCII, so every such character is
+/// inside one.
 pub fn json_printable(json: &str) -> Cow<'_, str> {
     if !json.chars().any(is_unprintable) {
         return Cow::Borrowed(json);

@@ -18,7 +18,7 @@
 //! [`governor`](https://docs.rs/governor) crate): `failures` at once, then
 //! one more every `per / failures`.
 //!
-//! Addresses count as the [`client`](crate::client) module says: IPv6 by
+//! Addresses count as the [`client_addr`](crate::client_addr) module says: IPv6 by
 //! /64. Nothing is counted per key prefix: a prefix is no secret, and a
 //! lockout by prefix would let anyone lock a customer out.
 //!
@@ -170,7 +170,7 @@ impl Throttler {
             tracing::warn!(
                 "a request came with no client address, so the throttle of failed attempts \
                  cannot count it: serve axum with into_make_service_with_connect_info, insert \
-                 api_key_auth::client::ClientAddr into requests (plain hyper; tonic over TLS), \
+                 api_key_auth::client_addr::ClientAddr into requests (plain hyper; tonic over TLS), \
                  or use the actix-web middleware"
             );
         }
@@ -215,7 +215,7 @@ impl Throttler {
 
 /// The throttle as a policy: it refuses a client out of its budget, and
 /// counts every failed attempt against the client that made it.
-impl crate::auth::Policy for Throttler {
+impl crate::policy::Policy for Throttler {
     fn wants_client(&self) -> bool {
         true
     }
@@ -250,10 +250,12 @@ impl crate::auth::Policy for Throttler {
 }
 
 /// The addresses refused until when: read by every request, so a map whose
-/// reads take no lock (a request from an address not in it costs one
-/// atomic load while it is empty, one lookup otherwise), written only on
-/// an address's last failure. Bounded: past `max` entries, those whose time
-/// is up go, then the soonest to be let in again.
+/// reads take no lock (a request from an address not in it costs one atomic
+/// load while it is empty, one lookup otherwise), written only on an address's
+/// last failure.
+///
+/// Bounded: past `max` entries, those whose time is up go, then the soonest to
+/// be let in again.
 struct Refused {
     map: papaya::HashMap<u128, Instant>,
     /// Entries in `map`, moved only with an entry's own insertion or
@@ -381,7 +383,7 @@ pub struct ThrottleStats {
 /// (one subscriber's network: counting single IPv6 addresses would give
 /// each client 2^64 tries).
 pub(crate) fn bucket(ip: std::net::IpAddr) -> u128 {
-    match crate::client::canonical(ip) {
+    match crate::client_addr::canonical(ip) {
         std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)) | (0xffff << 32),
         std::net::IpAddr::V6(v6) => u128::from(v6) & !((1u128 << 64) - 1),
     }
@@ -432,10 +434,11 @@ mod tests {
     }
 
     /// Insertions, removals and sweeps racing leave the count equal to the
-    /// entries: it moves with each entry's own insertion and removal. A
-    /// sweep that set it from the map's size while a removal was under way
-    /// would leave it short, and refused addresses unlooked-for. That window
-    /// is too narrow for this stress test to hit reliably, so it guards the
+    /// entries: it moves with each entry's own insertion and removal.
+    ///
+    /// A sweep that set it from the map's size while a removal was under way
+    /// would leave it short, and refused addresses unlooked-for. That window is
+    /// too narrow for this stress test to hit reliably, so it guards the
     /// invariant rather than that interleaving.
     #[test]
     fn the_count_of_refusals_survives_races() {

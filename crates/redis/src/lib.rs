@@ -137,12 +137,12 @@ return 1
 ";
 
 /// Saves a key replacing another and retires the old one, atomically.
-/// KEYS: old id index, old record, new record, new id index, creation
-/// index, ids in order. ARGV: old prefix, channel, now (ms), revoke ("1"
-/// or "0"), expire at (ms), new prefix, new created_ms, new id, then the new
-/// record's field/value pairs. Answers `ok`, `missing`, `inactive`
-/// (revoked, expired or already replaced), `invalid` (a record that does
-/// not read) or `conflict`.
+///
+/// KEYS: old id index, old record, new record, new id index, creation index,
+/// ids in order. ARGV: old prefix, channel, now (ms), revoke ("1" or "0"),
+/// expire at (ms), new prefix, new created_ms, new id, then the new record's
+/// field/value pairs. Answers `ok`, `missing`, `inactive` (revoked, expired or
+/// already replaced), `invalid` (a record that does not read) or `conflict`.
 const REPLACE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 'missing'
@@ -383,14 +383,16 @@ impl RedisStore {
         format!("{}:{name}", self.base)
     }
 
-    /// After an insert's script failed (most often: no answer in time),
-    /// whether it ran all the same: a script runs whole or not at all, so
-    /// its first record there with its id means every record is, and the
-    /// caller gets the keys it made (`Ok`). The question goes on the same
-    /// connection, so it is answered after the script ran, if it was to run;
-    /// asked up to five times while Redis does not answer. Still no answer:
-    /// the error, saying the keys may be stored (their secrets are lost with
-    /// it, so they work for nobody).
+    /// Finds out whether an insert's script that failed (most often: no
+    /// answer in time) ran all the same.
+    ///
+    /// A script runs whole or not at all, so its first record there with
+    /// its id means every record is, and the caller gets the keys it made
+    /// (`Ok`). The question goes on the same connection, so it is answered
+    /// after the script ran, if it was to run; asked up to five times while
+    /// Redis does not answer. Still no answer: the error, saying the keys
+    /// may be stored (their secrets are lost with it, so they work for
+    /// nobody).
     async fn stored_anyway(
         &self,
         first: Option<(Prefix, String)>,
@@ -482,10 +484,12 @@ impl RedisStore {
     }
 }
 
-/// What goes between a cluster's braces for `namespace`: the namespace with
-/// `%`, `{` and `}` written `%25`, `%7B`, `%7D`, and `%` for the empty one,
-/// so that every namespace has a tag of its own that Redis reads as one (a
-/// brace inside would end the tag early, an empty one would be no tag).
+/// What goes between a cluster's braces for `namespace`: a tag of its own
+/// that Redis reads whole.
+///
+/// `%`, `{` and `}` are written `%25`, `%7B`, `%7D`, and the empty
+/// namespace `%`: a brace inside would end the tag early, an empty one
+/// would be no tag.
 fn hash_tag(namespace: &str) -> String {
     if namespace.is_empty() {
         return "%".to_owned();
@@ -947,10 +951,12 @@ mod revocations {
     #[derive(Debug)]
     pub struct RedisRevocations(Listener<RedisLine>);
 
-    /// A subscription to the revocation channel, on a connection of its own:
-    /// to the server, or to one of a cluster's seed nodes, the next one at
-    /// each new attempt (a message published on any node of a cluster
-    /// reaches the subscribers of all of them).
+    /// A subscription to the revocation channel, on a connection of its
+    /// own.
+    ///
+    /// The connection is to the server, or to one of a cluster's seed
+    /// nodes, the next one at each new attempt (a message published on any
+    /// node of a cluster reaches the subscribers of all of them).
     pub(crate) struct RedisLine {
         clients: Arc<[Client]>,
         next: AtomicUsize,

@@ -14,9 +14,11 @@ use crate::{
 };
 
 /// One request against a key's limit, as a GCRA on Redis's clock, in
-/// microseconds. KEYS: the key's state (its theoretical arrival time).
-/// ARGV: the interval between requests, the burst. Answers allowed (1
-/// or 0), how many more may come at once, and the wait before the next.
+/// microseconds.
+///
+/// KEYS: the key's state (its theoretical arrival time). ARGV: the interval
+/// between requests, the burst. Answers allowed (1 or 0), how many more may
+/// come at once, and the wait before the next.
 const GCRA: &str = r"
 redis.replicate_commands()
 local clock = redis.call('TIME')
@@ -35,14 +37,16 @@ redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_
 return {1, math.floor((now + tolerance - next_tat) / interval) + 1, 0}
 ";
 
-/// Keys' rate limits held in Redis, shared by every instance that asks
-/// the same Redis under the same namespace: three servers enforce one
-/// limit between them. One script per request (a GCRA on Redis's own
-/// clock, so the instances' clocks need not agree); state under
-/// `ns:rate:<key id>` (for a rotation's new key, the replaced key's id:
-/// the two share one budget), gone once the budget is whole again. On a
-/// Redis Cluster each key's state is in the slot of its own name (no hash
-/// tag), so the writes every request makes spread over the primaries.
+/// Keys' rate limits held in Redis, shared by every instance that asks the same
+/// Redis under the same namespace: three servers enforce one limit between
+/// them.
+///
+/// One script per request (a GCRA on Redis's own clock, so the instances'
+/// clocks need not agree); state under `ns:rate:<key id>` (for a rotation's new
+/// key, the replaced key's id: the two share one budget), gone once the budget
+/// is whole again. On a Redis Cluster each key's state is in the slot of its
+/// own name (no hash tag), so the writes every request makes spread over the
+/// primaries.
 ///
 /// ```no_run
 /// use api_key_auth::{rate_limit::RedisRateLimiter, store::redis::RedisStore, Authenticator};

@@ -96,10 +96,12 @@ impl ChangeLogSql {
     }
 
     /// Migration `version`'s change to the triggers of this crate's own
-    /// table (3: ignore last-use writes; 4: watch `rate_limit` too; 5:
-    /// `lineage` too): the
-    /// new update trigger goes in, then the one before comes out (both log
-    /// while both exist: a change is logged twice, never missed).
+    /// table.
+    ///
+    /// 3 ignores last-use writes, 4 watches `rate_limit` too, 5 `lineage`
+    /// too. The new update trigger goes in, then the one before comes out:
+    /// both log while both exist, so a change is logged twice, never
+    /// missed.
     pub(crate) fn upgrade(dialect: Dialect, version: u8) -> Vec<String> {
         match (
             Self::build(dialect, &Schema::Native, version),

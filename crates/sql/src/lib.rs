@@ -59,8 +59,9 @@ pub(crate) use statements::{
 };
 
 /// The migrations of this crate's own table on `dialect`, in order, from
-/// its shipped files (`migrations/<database>/`, version, text): 1 the
-/// table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
+/// its shipped files (`migrations/<database>/`, version, text).
+///
+/// 1 the table; 2 (SQLite, MySQL) the change log and its triggers; 3 the
 /// lifecycle columns (`replaces`, `replaced_by`, `last_used_ms`) and change
 /// triggers that ignore last-use writes; 4 the `rate_limit` column, watched
 /// by the triggers too; 5 the `lineage` column, watched too, and on

@@ -98,14 +98,16 @@ impl MySqlStore {
             .await
     }
 
-    /// Installs triggers on the store's table that write every change to a
-    /// row (revoked, expiry moved, hash replaced, row deleted), whoever
-    /// makes it, to the change log `api_key_auth_changes`, which
-    /// [`revocations`](Self::revocations) follows: a key revoked in Django's
-    /// admin is then dropped from every cache within the feed's interval,
-    /// not after the cache TTL. [`migrate`](Self::migrate) does this for this
-    /// crate's own table; for a Django table it is an explicit step, safe to
-    /// repeat, that adds the log table and two triggers
+    /// Installs triggers that write every change to a row of the store's
+    /// table to the change log that [`revocations`](Self::revocations)
+    /// follows.
+    ///
+    /// Every change counts (revoked, expiry moved, hash replaced, row
+    /// deleted), whoever makes it: a key revoked in Django's admin is
+    /// dropped from every cache within the feed's interval, not after the
+    /// cache TTL. [`migrate`](Self::migrate) does this for this crate's own
+    /// table; for a Django table it is an explicit step, safe to repeat,
+    /// that adds the log table `api_key_auth_changes` and two triggers
     /// (`api_key_auth_log_upd_<table>`, `api_key_auth_log_del_<table>`) and
     /// touches no column or migration of Django's.
     /// [`remove_change_triggers`](Self::remove_change_triggers) undoes it.

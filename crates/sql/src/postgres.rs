@@ -97,14 +97,16 @@ impl PostgresStore {
             .await
     }
 
-    /// Installs triggers on the store's table that announce every change to
-    /// a row (revoked, expiry moved, hash replaced, row deleted), whoever
-    /// makes it, on the channel [`revocations`](Self::revocations) listens
-    /// to: a key revoked in Django's admin is then dropped from every cache
-    /// within the listener's reach, not after the cache TTL. An explicit
-    /// step, safe to repeat: it adds a function (`api_key_auth_announce_change`)
-    /// and a trigger of that name, and touches no column or migration of
-    /// Django's. [`remove_change_triggers`](Self::remove_change_triggers) undoes it.
+    /// Installs triggers that announce every change to a row of the store's
+    /// table on the channel [`revocations`](Self::revocations) listens to.
+    ///
+    /// Every change counts (revoked, expiry moved, hash replaced, row
+    /// deleted), whoever makes it: a key revoked in Django's admin is
+    /// dropped from every cache within the listener's reach, not after the
+    /// cache TTL. An explicit step, safe to repeat: it adds a function
+    /// (`api_key_auth_announce_change`) and a trigger of that name, and
+    /// touches no column or migration of Django's.
+    /// [`remove_change_triggers`](Self::remove_change_triggers) undoes it.
     pub async fn install_change_triggers(&self) -> Result<(), StoreError> {
         let statements = postgres_change_triggers(self.schema(), true);
         self.inner.execute_all(&statements).await

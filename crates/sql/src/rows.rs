@@ -63,10 +63,12 @@ pub(crate) fn page(rows: Vec<RawRecord>, limit: u32, schema: &Schema) -> Result<
     Ok(Page::of(records(rows, schema)?, limit))
 }
 
-/// The checks a rotation makes of the old key's row, read (and locked) in
-/// its transaction: it must be there, with the id asked for (not a case
-/// twin), and working. Gives the old record and what to write to it:
-/// revoked, expiry in ms, and (native schema) the successor's id.
+/// The checks a rotation makes of the old key's row, read (and locked) in its
+/// transaction: it must be there, with the id asked for (not a case twin), and
+/// working.
+///
+/// Gives the old record and what to write to it: revoked, expiry in ms, and
+/// (native schema) the successor's id.
 pub(crate) fn rotation(
     raw: Option<RawRecord>,
     old_id: &str,

@@ -61,11 +61,12 @@ impl PartialEq for NaiveZone {
 impl Eq for NaiveZone {}
 
 impl NaiveZone {
-    /// A naive date (milliseconds read as if UTC) as the instant it names
-    /// in this zone. A local time that happens twice (a clock set back) is
-    /// the earlier instant, so an expiry never comes later than it could;
-    /// one that never happens (a clock set forward) is read with the offset
-    /// before the jump.
+    /// A naive date (milliseconds read as if UTC) as the instant it names in
+    /// this zone.
+    ///
+    /// A local time that happens twice (a clock set back) is the earlier
+    /// instant, so an expiry never comes later than it could; one that never
+    /// happens (a clock set forward) is read with the offset before the jump.
     fn instant_of(&self, naive_ms: i64) -> Result<i64, StoreError> {
         let civil = jiff::tz::TimeZone::UTC.to_datetime(timestamp(naive_ms));
         let at = self
@@ -174,13 +175,14 @@ impl Schema {
     }
 
     /// Reads and writes the table's dates as local times in `zone` (an IANA
-    /// name, `Europe/Berlin`), for a Django service with `USE_TZ = False`,
-    /// which writes its `TIME_ZONE`'s local time into SQLite's text dates
-    /// and MySQL's `DATETIME`s; they say no zone, and are read as UTC
-    /// otherwise (what Django writes with `USE_TZ = True`, its default since
-    /// 5.0). PostgreSQL's `timestamptz` columns carry their instant: there
-    /// this changes nothing. A local time a clock passes twice is read as
-    /// the earlier instant, so an expiry never comes late.
+    /// name, `Europe/Berlin`), for a Django service with `USE_TZ = False`.
+    ///
+    /// Such a service writes its `TIME_ZONE`'s local time into SQLite's
+    /// text dates and MySQL's `DATETIME`s; they say no zone, and are read
+    /// as UTC otherwise (what Django writes with `USE_TZ = True`, its
+    /// default since 5.0). PostgreSQL's `timestamptz` columns carry their
+    /// instant: there this changes nothing. A local time a clock passes
+    /// twice is read as the earlier instant, so an expiry never comes late.
     ///
     /// ```
     /// use api_key_auth::store::Schema;

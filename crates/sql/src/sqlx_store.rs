@@ -493,15 +493,17 @@ pub(crate) struct MigrationLock {
 }
 
 /// The insert of a new row: the seven values every table has, then
-/// (`own_columns`, the native schema) scopes, owner, metadata and the lifecycle columns.
+/// (`own_columns`, the native schema) scopes, owner, metadata and the lifecycle
+/// columns.
+///
 /// A pooled connection for one write transaction, closed rather than pooled
-/// again unless [`finish`](Self::finish)ed: a caller that gives up (a
-/// timeout, a client gone) while its BEGIN is on the wire leaves the
-/// server's transaction open on sqlx 0.8 (the transaction that would roll
-/// back on drop exists only once BEGIN has answered), and a connection back
-/// in the pool inside an old transaction would answer lookups from an old
-/// snapshot under MySQL's REPEATABLE READ: a key revoked since found not
-/// revoked. Closing it ends that transaction on the server.
+/// again unless [`finish`](Self::finish)ed: a caller that gives up (a timeout,
+/// a client gone) while its BEGIN is on the wire leaves the server's
+/// transaction open on sqlx 0.8 (the transaction that would roll back on drop
+/// exists only once BEGIN has answered), and a connection back in the pool
+/// inside an old transaction would answer lookups from an old snapshot under
+/// MySQL's REPEATABLE READ: a key revoked since found not revoked. Closing it
+/// ends that transaction on the server.
 struct Writer<DB: Database> {
     connection: sqlx::pool::PoolConnection<DB>,
     finished: bool,

@@ -149,9 +149,11 @@ pub(crate) struct PageParts {
 
 impl PageParts {
     /// The statement of a page of `filter`, with the last-use and expiry
-    /// conditions when asked: rows after the cursor in key order, at most
-    /// the limit. `None` when the table keeps no last use and it was asked,
-    /// or for a filter this crate does not know.
+    /// conditions when asked: rows after the cursor in key order, at most the
+    /// limit.
+    ///
+    /// `None` when the table keeps no last use and it was asked, or for a
+    /// filter this crate does not know.
     pub(crate) fn statement(
         &self,
         filter: KeyFilter,
@@ -337,10 +339,11 @@ impl Dialect {
         }
     }
 
-    /// The `revoked` flag, read so that only a true boolean passes:
-    /// SQLite keeps whatever a hand-made UPDATE put in the column, and reads
-    /// text such as `'true'` as 0, so anything but the integers 0 and 1
-    /// becomes NULL there, which the store refuses (503, never a pass).
+    /// The `revoked` flag, read so that only a true boolean passes.
+    ///
+    /// SQLite keeps whatever a hand-made UPDATE put in the column, and
+    /// reads text such as `'true'` as 0, so anything but the integers 0 and
+    /// 1 becomes NULL there, which the store refuses (503, never a pass).
     fn read_flag(self, column: &str) -> String {
         match self {
             Self::Sqlite => format!(
@@ -667,10 +670,11 @@ impl Statements {
 }
 
 /// PostgreSQL only: the statements installing (or, with `install` false,
-/// removing) triggers on `schema`'s table that announce every change to a
-/// row, an update or a delete, on the revocation channel, whoever makes it
-/// (Django's admin, a hand-written UPDATE). Each names the row's prefix,
-/// and the new one too when an update changes it.
+/// removing) triggers on `schema`'s table that announce every change to a row,
+/// an update or a delete, on the revocation channel, whoever makes it (Django's
+/// admin, a hand-written UPDATE).
+///
+/// Each names the row's prefix, and the new one too when an update changes it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // pinned by the tests whatever the features
 pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<String> {
     use crate::store::EVERY_KEY;

@@ -4,14 +4,15 @@ use std::{fmt, sync::Arc};
 
 use http::HeaderName;
 
-use super::{is_token, Authenticator, Decoys, FailureHook, Inner, Policies, Policy};
+use super::{is_token, Authenticator, Decoys, FailureHook, Inner, Policies};
 #[cfg(feature = "drf-legacy")]
 use super::{KeyTurns, SlowChecks};
 use crate::{
-    client::TrustedProxies,
+    client_addr::TrustedProxies,
     credential::Credential,
     error::{AuthFailure, ConfigError},
     hash::Hasher,
+    policy::Policy,
     rate_limit::RateLimiter,
     reject::Responses,
     store::KeyStore,
@@ -186,13 +187,15 @@ impl AuthenticatorBuilder {
 
     /// How many checks against slow hashes (Django password hashes, from
     /// djangorestframework-api-key before 3.0) run at once, on the blocking
-    /// pool; half the cores by default, at least 1. One key is checked once
-    /// at a time, its other requests waiting their turn in order, and a
-    /// request waits at most [`slow_hash_wait`](Self::slow_hash_wait) in
-    /// all for its turn (two seconds by default), then is answered 503. Guesses at such a key delay its holder by the checks
-    /// queued first (bounded by the guessers' [throttle](Self::throttle):
-    /// a guess whose client hangs up is counted too), and cost other keys
-    /// no more than a check's wait.
+    /// pool; half the cores by default, at least 1.
+    ///
+    /// One key is checked once at a time, its other requests waiting their turn
+    /// in order, and a request waits at most
+    /// [`slow_hash_wait`](Self::slow_hash_wait) in all for its turn (two
+    /// seconds by default), then is answered 503. Guesses at such a key delay
+    /// its holder by the checks queued first (bounded by the guessers'
+    /// [throttle](Self::throttle): a guess whose client hangs up is counted
+    /// too), and cost other keys no more than a check's wait.
     #[cfg(feature = "drf-legacy")]
     #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
     pub fn slow_hash_checks(mut self, at_once: usize) -> Self {
@@ -200,9 +203,10 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// How long a request for a key with a slow hash waits at most for its
-    /// turn at a check (behind the checks of that key queued before it, and
-    /// for the pool), before it is answered 503; two seconds by default.
+    /// How long a request for a key with a slow hash waits at most for its turn
+    /// at a check (behind the checks of that key queued before it, and for the
+    /// pool), before it is answered 503; two seconds by default.
+    ///
     /// Longer makes a guessed-at key's holder wait rather than retry.
     #[cfg(feature = "drf-legacy")]
     #[cfg_attr(docsrs, doc(cfg(feature = "drf-legacy")))]
@@ -213,7 +217,7 @@ impl AuthenticatorBuilder {
 
     /// Throttles failed attempts per client address (feature `throttle`):
     /// an address over `throttle`'s budget gets 429 before its request is
-    /// read. The client is the connection's peer ([`client`](crate::client)
+    /// read. The client is the connection's peer ([`client_addr`](crate::client_addr)
     /// says where the layer finds it), or behind
     /// [`trusted_proxies`](Self::trusted_proxies) the client they name.
     #[cfg(feature = "throttle")]

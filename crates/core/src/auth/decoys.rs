@@ -11,10 +11,12 @@ use crate::{
     store::KeyRecord,
 };
 
-/// The algorithm of the records a store holds: as the store says, or, when
-/// it does not, as last seen, shared by every request (one relaxed load per
-/// unknown prefix, and a store only when a record of another algorithm comes
-/// by); and a decoy record of each algorithm for unknown prefixes.
+/// Holds the algorithm of a store's records and a decoy record of each
+/// algorithm for unknown prefixes.
+///
+/// The algorithm is as the store says, or, when it does not, as last seen,
+/// shared by every request: one relaxed load per unknown prefix, and a
+/// store only when a record of another algorithm comes by.
 pub(super) struct Decoys {
     code: AtomicU8,
     follows: bool,

@@ -16,18 +16,18 @@ impl Authenticator {
     /// it says not, or to wait for a limiter elsewhere. A server with no
     /// limiter cannot enforce the limit, and refuses (503) rather than let
     /// the key through unlimited.
-    pub(super) fn limit(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
+    pub(super) fn check_rate(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
         let Some(limiter) = &self.inner.limiter else {
-            return Decision::Done(Err(no_limiter(&record)));
+            return Decision::Made(Err(no_limiter(&record)));
         };
         match limiter.check_now(&record, &limit) {
-            Some(decision) => Decision::Done(self.limited(record, limit, decision)),
-            None => Decision::Limit(record, limit),
+            Some(decision) => Decision::Made(self.rate_verdict(record, limit, decision)),
+            None => Decision::RemoteLimit(record, limit),
         }
     }
 
     /// Asks a limiter elsewhere (Redis); one that cannot answer refuses (503).
-    pub(super) async fn limit_later(
+    pub(super) async fn check_rate_remotely(
         &self,
         record: Arc<KeyRecord>,
         limit: RateLimit,
@@ -36,7 +36,7 @@ impl Authenticator {
             return Err(no_limiter(&record));
         };
         match limiter.check(&record, &limit).await {
-            Ok(decision) => self.limited(record, limit, decision),
+            Ok(decision) => self.rate_verdict(record, limit, decision),
             Err(source) => Err(AuthFailure::StoreUnavailable {
                 prefix: record.prefix,
                 source,
@@ -44,7 +44,7 @@ impl Authenticator {
         }
     }
 
-    fn limited(
+    fn rate_verdict(
         &self,
         record: Arc<KeyRecord>,
         limit: RateLimit,

@@ -1,68 +1,16 @@
-//! The policies that watch the pipeline: the throttle of failed attempts,
-//! the last-use tracker and the metrics each implement [`Policy`], and the
-//! pipeline tells the [`Policies`] it was built with what happens (a
-//! request's client, a pass, a refusal, a lookup's time). A new policy is a
-//! type implementing `Policy` in its own module and a line in the builder;
-//! the pipeline does not change.
+//! The set of policies an authenticator was built with: the pipeline tells
+//! it what happens (a request's client, a pass, a refusal, a lookup's
+//! time), and it tells each [`Policy`].
 //!
 //! A policy that is not configured is not in the set, and a request costs
 //! it nothing; a hook a policy does not implement costs a call that returns.
 
-use std::{
-    any::Any,
-    net::IpAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{any::Any, net::IpAddr, sync::Arc, time::Instant};
 
 use crate::{
-    client::TrustedProxies, credential::CredentialHeaders, error::AuthFailure, store::KeyRecord,
+    client_addr::TrustedProxies, credential::CredentialHeaders, error::AuthFailure, policy::Policy,
+    store::KeyRecord,
 };
-
-/// One policy of the request path: told what happens, and able to refuse a
-/// client before its key is read. Every hook does nothing unless a policy
-/// says otherwise.
-pub(crate) trait Policy: Any + Send + Sync {
-    /// Whether this policy needs the client's address: without one that
-    /// does, no address is worked out.
-    fn wants_client(&self) -> bool {
-        false
-    }
-
-    /// Whether this policy wants the time of each store lookup.
-    fn wants_lookup_times(&self) -> bool {
-        false
-    }
-
-    /// A request that needed a client address came without one.
-    fn unaddressed(&self) {}
-
-    /// Refuses `client` before its key is read, and when the store has
-    /// answered: the throttle's budget of failed attempts.
-    fn refuse_client(&self, _client: IpAddr) -> Option<AuthFailure> {
-        None
-    }
-
-    /// Whether `client` has a failed attempt on record.
-    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
-    fn suspects(&self, _client: IpAddr) -> bool {
-        false
-    }
-
-    /// A failed attempt by `client` that is no refusal of its own (a
-    /// guesser's wait in the queue for slow hashes).
-    #[cfg_attr(not(feature = "drf-legacy"), allow(dead_code))]
-    fn charge(&self, _client: IpAddr) {}
-
-    /// A key let through.
-    fn passed(&self, _record: &Arc<KeyRecord>) {}
-
-    /// A request refused, from `client` when it is known.
-    fn refused(&self, _failure: &AuthFailure, _client: Option<IpAddr>) {}
-
-    /// A store lookup answered after `elapsed`.
-    fn looked_up(&self, _elapsed: Duration) {}
-}
 
 /// The policies an authenticator was built with, and the proxies its client
 /// addresses are read behind.

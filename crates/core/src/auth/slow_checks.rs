@@ -20,14 +20,15 @@ pub(super) struct SlowChecks {
     pub(super) turns: KeyTurns,
 }
 
-/// The queues of requests waiting to check a key's slow hash. One check of
-/// a key runs at a time, so a flood of guesses at one key holds one of the
-/// pool's permits, not all of them. The key's other requests wait their
-/// turn: first those from addresses with no failed attempt on record, in
+/// The queues of requests waiting to check a key's slow hash.
+///
+/// One check of a key runs at a time, so a flood of guesses at one key holds
+/// one of the pool's permits, not all of them. The key's other requests wait
+/// their turn: first those from addresses with no failed attempt on record, in
 /// the order they came, then those from addresses that have failed (the
-/// guessers), so a key's holder waits behind other clean requests only,
-/// never behind the guesses of addresses the throttle has seen fail. A
-/// key's entry lives while a request waits for or holds its turn.
+/// guessers), so a key's holder waits behind other clean requests only, never
+/// behind the guesses of addresses the throttle has seen fail. A key's entry
+/// lives while a request waits for or holds its turn.
 #[derive(Clone, Default)]
 pub(super) struct KeyTurns(Arc<std::sync::Mutex<std::collections::HashMap<Prefix, KeyQueue>>>);
 
@@ -86,9 +87,11 @@ impl KeyTurns {
 }
 
 /// A request's place in its key's queue, holding the turn once
-/// [`wait`](Self::wait) returns. Dropped, wherever that happens (the check
-/// ended, the request gave up waiting, its client hung up), it passes the
-/// turn on if it held it or had just been given it, and leaves the queue.
+/// [`wait`](Self::wait) returns.
+///
+/// Dropped, wherever that happens (the check ended, the request gave up
+/// waiting, its client hung up), it passes the turn on if it held it or had
+/// just been given it, and leaves the queue.
 pub(super) struct KeyTurn {
     turns: KeyTurns,
     prefix: Prefix,
@@ -152,17 +155,18 @@ impl Drop for KeyTurn {
 }
 
 impl Authenticator {
-    /// Checks `key` against a record whose hash is slow (a Django password
-    /// hash from djangorestframework-api-key before 3.0): on the blocking
-    /// pool, one check of a key at a time and a bounded number in all. A
-    /// request waits its turn, first in its key's queue and then for the
+    /// Checks `key` against a record whose hash is slow (a Django password hash
+    /// from djangorestframework-api-key before 3.0): on the blocking pool, one
+    /// check of a key at a time and a bounded number in all.
+    ///
+    /// A request waits its turn, first in its key's queue and then for the
     /// pool, at most [`SlowChecks::wait`] in all, then is answered 503, as a
     /// store too busy to answer. A flood of guesses at one key thus holds at
     /// most one of the pool's permits at a time, other keys wait for no more
-    /// than a check each, and the key's holder waits behind the guesses
-    /// queued before it, which their client's throttle bounds. On success
-    /// the stored hash is upgraded to `sha512$$`, as DRF 3.x does, off the
-    /// request, so the key is quick from then on and Django still accepts it.
+    /// than a check each, and the key's holder waits behind the guesses queued
+    /// before it, which their client's throttle bounds. On success the stored
+    /// hash is upgraded to `sha512$$`, as DRF 3.x does, off the request, so the
+    /// key is quick from then on and Django still accepts it.
     pub(super) async fn decide_slowly(
         &self,
         key: &ApiKey,
@@ -172,10 +176,10 @@ impl Authenticator {
         use crate::store::StoreError;
         let prefix = key.prefix();
         let busy = |source: StoreError| {
-            Decision::Done(Err(AuthFailure::StoreUnavailable { prefix, source }))
+            Decision::Made(Err(AuthFailure::StoreUnavailable { prefix, source }))
         };
         if tokio::runtime::Handle::try_current().is_err() {
-            return Decision::Done(Err(AuthFailure::Unsupported {
+            return Decision::Made(Err(AuthFailure::Unsupported {
                 prefix,
                 reason: "checking a legacy (Django password) hash needs a tokio runtime",
             }));
@@ -209,7 +213,7 @@ impl Authenticator {
         // them failed: those whose turn comes after the budget ran out are
         // refused unchecked.
         if let Some(throttled) = self.throttled(owed.client) {
-            return Decision::Done(Err(throttled));
+            return Decision::Made(Err(throttled));
         }
         let (presented, hash, hasher) =
             (key.clone(), record.hash.clone(), self.inner.hasher.clone());
@@ -230,7 +234,7 @@ impl Authenticator {
         if matched && record.is_active_at(SystemTime::now()) {
             self.upgrade_in_background(key, &record);
         }
-        self.conclude(prefix, record, matched)
+        self.after_hash(prefix, record, matched)
     }
 
     /// Replaces a legacy hash by `sha512$$` on a task of its own, within

@@ -17,12 +17,14 @@ use crate::{
 
 /// What a request whose verdict must be waited for owes should its caller
 /// drop it first (its client hung up, a timeout around the service gave
-/// up): while work whose verdict would count is under way (the store asked,
-/// a slow hash checked), a drop is reported as [`AuthFailure::Abandoned`],
-/// a failed attempt, so that hanging up before each answer escapes no
-/// count. While nothing is at stake (waiting in a key's queue, or the key
-/// already matched and a rate limiter is waited for) a drop costs nothing.
-/// A request that gets its verdict pays what the verdict says, in `report`.
+/// up).
+///
+/// While work whose verdict would count is under way (the store asked, a
+/// slow hash checked), a drop is reported as [`AuthFailure::Abandoned`], a
+/// failed attempt, so that hanging up before each answer escapes no count.
+/// While nothing is at stake (waiting in a key's queue, or the key already
+/// matched and a rate limiter is waited for) a drop costs nothing. A
+/// request that gets its verdict pays what the verdict says, in `report`.
 #[must_use]
 pub(super) struct Owed {
     auth: Authenticator,
@@ -55,7 +57,7 @@ impl Owed {
 
     /// The verdict is in: `report` charges what is due.
     #[inline]
-    pub(super) fn settle(self) {
+    pub(super) fn paid(self) {
         self.nothing_at_stake();
     }
 }
@@ -156,24 +158,24 @@ pub(crate) type CheckFuture =
 
 /// How far the steps that need no waiting got: to a decision, or to what
 /// must be waited for.
-pub(super) enum Progress {
+pub(super) enum FirstLook {
     Decided(Result<Option<Passed>, AuthFailure>),
     /// The store must be asked.
-    Wait(ApiKey),
+    NeedsLookup(ApiKey),
     /// The record is at hand but its verdict needs waiting for: a slow hash
     /// to check off the async threads, or a rate limiter elsewhere. Boxed:
     /// the rare paths keep the common ones small.
-    Later(Box<(ApiKey, Decision)>),
+    NeedsWait(Box<(ApiKey, Decision)>),
 }
 
 /// The verdict on a key and the store's answer: made, or to be made by
 /// waiting for something.
 pub(super) enum Decision {
-    Done(Result<Passed, AuthFailure>),
+    Made(Result<Passed, AuthFailure>),
     /// The record's hash is slow (a Django password hash): checked on the
     /// blocking pool.
     #[cfg(feature = "drf-legacy")]
-    Slow(Arc<KeyRecord>),
+    SlowHash(Arc<KeyRecord>),
     /// The key is rate-limited and the limiter must be waited for.
-    Limit(Arc<KeyRecord>, crate::rate_limit::RateLimit),
+    RemoteLimit(Arc<KeyRecord>, crate::rate_limit::RateLimit),
 }

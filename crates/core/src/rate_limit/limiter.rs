@@ -5,8 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
-use super::RateLimit;
-use crate::store::{KeyRecord, StoreError};
+use crate::store::{KeyRecord, RateLimit, StoreError};
 
 /// What a rate limiter says of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +40,9 @@ impl RateDecision {
 }
 
 /// Decides whether a request of a rate-limited key may go through.
-/// Implemented in this process ([`LocalRateLimiter`], the default) and on
-/// Redis, shared by many instances.
+///
+/// Implemented in this process (`LocalRateLimiter`, the default, feature
+/// `rate-limit`) and on Redis, shared by many instances.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// The decision at once, when the limiter can make it without waiting
@@ -58,11 +58,12 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError>;
 }
 
-/// Whose budget a key's requests spend: its own, or, for a key a rotation
-/// made, the first key of its chain of rotations (so no rotation hands out
-/// a fresh budget, and a key and its successor share one through the grace
-/// period). A key rotated before lineages were kept spends the budget of
-/// the key it replaced.
+/// Whose budget a key's requests spend: its own, or, for a key a rotation made,
+/// the first key of its chain of rotations (so no rotation hands out a fresh
+/// budget, and a key and its successor share one through the grace period).
+///
+/// A key rotated before lineages were kept spends the budget of the key it
+/// replaced.
 #[doc(hidden)]
 pub fn budget_of(key: &KeyRecord) -> &str {
     key.lineage

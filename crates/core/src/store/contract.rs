@@ -45,11 +45,12 @@ pub trait KeyStore: Send + Sync + 'static {
         None
     }
 
-    /// The algorithm this store's records are hashed with, when the store
-    /// knows (a djangorestframework-api-key table: `sha512`). On a prefix the
-    /// store does not know, the authenticator spends the work of checking a
-    /// record of this kind, so that a known prefix with a wrong secret and an
-    /// unknown prefix take the same time.
+    /// The algorithm this store's records are hashed with, when the store knows
+    /// (a djangorestframework-api-key table: `sha512`).
+    ///
+    /// On a prefix the store does not know, the authenticator spends the work
+    /// of checking a record of this kind, so that a known prefix with a wrong
+    /// secret and an unknown prefix take the same time.
     ///
     /// `None`, the default, leaves the authenticator to follow the records
     /// it has seen, starting from its own hasher's algorithm.
@@ -57,13 +58,14 @@ pub trait KeyStore: Send + Sync + 'static {
         None
     }
 
-    /// Replaces the stored hash of `record` by `new`, after the
-    /// authenticator verified a key against a hash of an older kind (a
-    /// djangorestframework-api-key table made before 3.0 holds Django
-    /// password hashes), as DRF itself does on a key's first check. Only a
-    /// row still holding `record`'s hash is changed, so concurrent upgrades
-    /// agree, and only `hashed_key`: a djangorestframework-api-key row keeps
-    /// its primary key, as DRF 3 leaves it. Nothing else of the record is
+    /// Replaces the stored hash of `record` by `new`, after the authenticator
+    /// verified a key against a hash of an older kind (a
+    /// djangorestframework-api-key table made before 3.0 holds Django password
+    /// hashes), as DRF itself does on a key's first check.
+    ///
+    /// Only a row still holding `record`'s hash is changed, so concurrent
+    /// upgrades agree, and only `hashed_key`: a djangorestframework-api-key row
+    /// keeps its primary key, as DRF 3 leaves it. Nothing else of the record is
     /// written (it may be a cached copy): a revocation made since stays.
     ///
     /// `Ok(false)` when nothing was changed: the row holds another hash by
@@ -116,10 +118,12 @@ pub trait KeyManager: KeyStore {
     async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
 
     /// One page of the keys that `request` asks for, in the store's order of
-    /// ids (byte order, or a database's collation), and the cursor of the next page: a listing that never holds more than a page,
-    /// however many keys there are. Keys created while a listing runs are
-    /// either on a later page or not, never twice; none that exists
-    /// throughout is missed.
+    /// ids (byte order, or a database's collation), and the cursor of the next
+    /// page: a listing that never holds more than a page, however many keys
+    /// there are.
+    ///
+    /// Keys created while a listing runs are either on a later page or not,
+    /// never twice; none that exists throughout is missed.
     ///
     /// The default reads [`list`](Self::list) and pages it in memory, for
     /// custom stores; the crate's own stores page in the database.
@@ -202,12 +206,13 @@ pub trait KeyManager: KeyStore {
         ))
     }
 
-    /// Replaces the key with id `id` by a new one with the same name,
-    /// scopes, owner and metadata, which names it in
-    /// [`replaces`](KeyRecord::replaces). The old key keeps working for
-    /// `grace` (a zero grace revokes it at once), and while it does,
-    /// responses to it carry `Sunset` with the moment it stops. A key that
-    /// expired in `N` days gets a new one expiring `N` days from now.
+    /// Replaces the key with id `id` by a new one with the same name, scopes,
+    /// owner and metadata, which names it in [`replaces`](KeyRecord::replaces).
+    ///
+    /// The old key keeps working for `grace` (a zero grace revokes it at once),
+    /// and while it does, responses to it carry `Sunset` with the moment it
+    /// stops. A key that expired in `N` days gets a new one expiring `N` days
+    /// from now.
     ///
     /// ```
     /// use std::time::Duration;
@@ -283,10 +288,11 @@ pub trait KeyManager: KeyStore {
 
     /// Creates a key for each of `news` (at most [`MAX_BATCH`]) in one step,
     /// through [`insert_many`](Self::insert_many): all are created or none.
+    ///
     /// A store without `insert_many` says it cannot
-    /// ([`StoreError::is_unsupported`]): keys made one at a time could not
-    /// be taken back should the caller give up halfway, their secrets lost
-    /// with it; call [`create`](Self::create) for each instead.
+    /// ([`StoreError::is_unsupported`]): keys made one at a time could not be
+    /// taken back should the caller give up halfway, their secrets lost with
+    /// it; call [`create`](Self::create) for each instead.
     ///
     /// ```
     /// use api_key_auth::{KeyManager, MemoryStore, NewKey};
@@ -338,10 +344,11 @@ fn minted<S: KeyManager + ?Sized>(
     Ok((CreatedKey::new(Arc::new(record.clone()), key), record))
 }
 
-/// Mints with `mint` and saves with `save` until the store takes the
-/// prefixes: a taken one ([`StoreError::is_conflict`]) is drawn again.
-/// 62^8 prefixes make one collision rare and five in a row a sign of a
-/// store that refuses everything; that is said rather than looped on.
+/// Mints with `mint` and saves with `save` until the store takes the prefixes:
+/// a taken one ([`StoreError::is_conflict`]) is drawn again.
+///
+/// 62^8 prefixes make one collision rare and five in a row a sign of a store
+/// that refuses everything; that is said rather than looped on.
 async fn with_fresh_prefixes<Shown, Saved, Answer, Mint, Save, Saving>(
     mut mint: Mint,
     mut save: Save,

@@ -57,11 +57,12 @@ mod listener {
         /// The next message's payload; `None` when the line is gone. Must be
         /// cancel-safe: the heartbeat cuts it short when the line is quiet.
         async fn recv(open: &mut Self::Open) -> Option<String>;
-        /// Sends `payload` on the channel the way revocations are sent (the
-        /// store's own connection, not the listening one): hearing it back
-        /// proves the line still carries messages, which a line that merely
-        /// answers (a pooler in transaction mode, a cluster node cut off
-        /// from its bus) does not.
+        /// Sends `payload` on the channel the way revocations are sent, on
+        /// the store's own connection, not the listening one.
+        ///
+        /// Hearing it back proves the line still carries messages, which a
+        /// line that merely answers (a pooler in transaction mode, a
+        /// cluster node cut off from its bus) does not.
         async fn publish(&self, payload: &str) -> Result<(), String>;
     }
 

@@ -366,9 +366,10 @@ mod tests {
             .block_on(f)
     }
 
-    /// A Rust caller is held to the rules the admin API and the command
-    /// keep, one key or a batch: a `NewKey` whose name holds a bidi
-    /// override, or is longer than a name may be, is refused, not stored.
+    /// A Rust caller is held to the rules the admin API and the command keep,
+    /// one key or a batch: a `NewKey` whose name holds a bidi override, or is
+    /// longer than a name may be, is refused, not stored.
+    ///
     /// A rotation of a key stored before the rules still works.
     #[test]
     fn keys_that_do_not_validate_are_refused_by_every_way_in() {

@@ -13,7 +13,7 @@ use super::{latest_expiry, KeyRecord, StoreError};
 use crate::{
     hash::{Hasher, StoredHash},
     key::{ApiKey, Prefix},
-    rate_limit::RateLimit,
+    store::RateLimit,
 };
 
 /// What a rotation made: the new key, shown once, and the old key's record
@@ -104,10 +104,12 @@ impl NewKey {
         }
     }
 
-    /// The successor of `old` in a rotation at `now`: its name, scopes,
-    /// owner and metadata, naming it as the key it replaces and its chain's
-    /// first key as its [lineage](KeyRecord::lineage), and, if `old` had an
-    /// expiry, as long a life from `now` as `old` was given.
+    /// The successor of `old` in a rotation at `now`.
+    ///
+    /// It has `old`'s name, scopes, owner and metadata, names `old` as the
+    /// key it replaces and its chain's first key as its
+    /// [lineage](KeyRecord::lineage), and, if `old` had an expiry, gets as
+    /// long a life from `now` as `old` was given.
     pub fn replacing(old: &KeyRecord, now: SystemTime) -> Self {
         let expires = old.expires.map(|expires| {
             expires
@@ -250,11 +252,12 @@ impl NewKey {
         Ok(())
     }
 
-    /// Draws a fresh key and builds its record with id `id`, for stores
-    /// that implement [`KeyManager::create`](super::KeyManager::create) themselves. The store keeps the
-    /// record and hands the key back once in a [`CreatedKey`]. A key that
-    /// does not [validate](Self::validate) is refused
-    /// ([`StoreError::is_config`]), with the field and the reason.
+    /// Draws a fresh key and builds its record with id `id`, for stores that
+    /// implement [`KeyManager::create`](super::KeyManager::create) themselves.
+    ///
+    /// The store keeps the record and hands the key back once in a
+    /// [`CreatedKey`]. A key that does not [validate](Self::validate) is
+    /// refused ([`StoreError::is_config`]), with the field and the reason.
     pub fn mint(
         &self,
         hasher: &Hasher,

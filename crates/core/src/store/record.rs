@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::latest_expiry;
-use crate::{hash::StoredHash, key::Prefix, rate_limit::RateLimit};
+use crate::{hash::StoredHash, key::Prefix, store::RateLimit};
 
 /// What a store keeps about one key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::{
 use crate::{
     hash::StoredHash,
     key::Prefix,
-    rate_limit::RateLimit,
+    store::RateLimit,
     store::{KeyRecord, StoreError},
 };
 

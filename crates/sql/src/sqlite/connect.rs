@@ -158,11 +158,12 @@ impl Target {
     }
 }
 
-/// Puts the file in WAL mode (readers never wait for a writer, nor a writer
-/// for readers), which it keeps. Changing mode needs the file to itself and
-/// SQLite answers "locked" at once, without waiting, when another
-/// connection is opening it too: such a change is retried for up to the
-/// busy timeout.
+/// Puts the file in WAL mode (readers never wait for a writer, nor a writer for
+/// readers), which it keeps.
+///
+/// Changing mode needs the file to itself and SQLite answers "locked" at once,
+/// without waiting, when another connection is opening it too: such a change is
+/// retried for up to the busy timeout.
 fn wal(conn: &Connection) -> Result<(), r2d2_sqlite::rusqlite::Error> {
     let mode = |conn: &Connection| {
         conn.pragma_query_value(None, "journal_mode", |row| row.get::<_, String>(0))

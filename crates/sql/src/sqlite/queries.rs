@@ -34,10 +34,12 @@ where
     .map_err(StoreError::unavailable)?
 }
 
-/// Runs `work`, a write that must not outlive its caller, on a connection
-/// of `pool` off the async threads: if the caller stops waiting (a client
-/// gone, a timeout), `work` sees it through [`Wanted`] before committing,
-/// and rolls back. A new key whose secret nobody will see is never stored.
+/// Runs `work`, a write that must not outlive its caller, on a connection of
+/// `pool` off the async threads: if the caller stops waiting (a client gone, a
+/// timeout), `work` sees it through [`Wanted`] before committing, and rolls
+/// back.
+///
+/// A new key whose secret nobody will see is never stored.
 pub(crate) async fn run_wanted<T, F>(pool: &Pool, work: F) -> Result<T, StoreError>
 where
     T: Send + 'static,

@@ -9,7 +9,7 @@
 //! peer is one of the [`TrustedProxies`] you list, never by default.
 //!
 //! ```
-//! use api_key_auth::client::{ClientAddr, TrustedProxies};
+//! use api_key_auth::client_addr::{ClientAddr, TrustedProxies};
 //!
 //! // Behind a load balancer on 10.0.0.0/8 and a local sidecar:
 //! let proxies = TrustedProxies::new(["10.0.0.0/8", "127.0.0.1"])?;
@@ -31,11 +31,13 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// Proxies whose forwarding header is believed: when the connection's peer
-/// is one of them, the client is the right-most address of that header
-/// (`X-Forwarded-For` unless [`reading`](Self::reading) says `Forwarded`)
-/// that is not a trusted proxy. Only the one header is read: a client can
-/// send either, and a proxy passes on the one it does not write.
+/// Proxies whose forwarding header is believed: when the connection's peer is
+/// one of them, the client is the right-most address of that header
+/// (`X-Forwarded-For` unless [`reading`](Self::reading) says `Forwarded`) that
+/// is not a trusted proxy.
+///
+/// Only the one header is read: a client can send either, and a proxy passes on
+/// the one it does not write.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies {
     nets: Arc<[IpNet]>,
@@ -100,12 +102,14 @@ impl TrustedProxies {
         self.nets.is_empty()
     }
 
-    /// The client of a request whose connection came from `peer`, given
-    /// the values of a header by its name (asked for only when the peer is
-    /// trusted, and only for the one header the proxies write). Walking the
-    /// chain from the right, the first hop that is not a trusted proxy is
-    /// the client; a hop that does not read (`unknown`, an obfuscated name)
-    /// ends the walk at the trusted hop nearest it, which is then counted.
+    /// The client of a request whose connection came from `peer`, given the
+    /// values of a header by its name (asked for only when the peer is trusted,
+    /// and only for the one header the proxies write).
+    ///
+    /// Walking the chain from the right, the first hop that is not a trusted
+    /// proxy is the client; a hop that does not read (`unknown`, an obfuscated
+    /// name) ends the walk at the trusted hop nearest it, which is then
+    /// counted.
     pub(crate) fn client<'a>(
         &self,
         peer: IpAddr,

@@ -1,5 +1,5 @@
 //! A scope requirement, framework-neutral: which scopes a key must have and
-//! the answers for a request that lacks them. Public through [`crate::scope`].
+//! the answers for a request that lacks them.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response};
 
 use crate::{
+    auth::Authenticator,
     error::ConfigError,
     identity::{Identity, Unauthenticated},
     reject::Responses,
@@ -27,6 +28,29 @@ pub(crate) enum ScopeMode {
 /// actix-web guard both carry one.
 #[derive(Debug, Clone)]
 pub struct ScopeRequirement(Arc<Requirement>);
+
+impl Authenticator {
+    /// A requirement answering 403 unless the authenticated key has every
+    /// one of `scopes`: a tower layer with [`RequireScopesLayer::from`](crate::scope::RequireScopesLayer),
+    /// an actix-web guard with `actix::RequireScopes::from`.
+    pub fn require_all<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ScopeRequirement::new(ScopeMode::All, scopes, self.responses())
+    }
+
+    /// A requirement answering 403 unless the authenticated key has at least
+    /// one of `scopes`; see [`require_all`](Self::require_all).
+    pub fn require_any<I, S>(&self, scopes: I) -> Result<ScopeRequirement, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ScopeRequirement::new(ScopeMode::Any, scopes, self.responses())
+    }
+}
 
 #[derive(Debug)]
 struct Requirement {
@@ -79,10 +103,11 @@ impl ScopeRequirement {
         }
     }
 
-    /// The refusal of a request, if it is refused: none when its key has the
-    /// scopes, else 403, or the authenticator's 401 (with the challenge of
-    /// the one that let it through without a key, when one did) for a
-    /// request with no key at all.
+    /// The refusal of a request, if it is refused.
+    ///
+    /// None when its key has the scopes, else 403, or the authenticator's
+    /// 401 (with the challenge of the one that let it through without a
+    /// key, when one did) for a request with no key at all.
     pub(crate) fn refusal(
         &self,
         identity: Option<&Identity>,

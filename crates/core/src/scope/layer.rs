@@ -1,5 +1,5 @@
 //! The tower form of a [`ScopeRequirement`]: a layer to put inside
-//! [`ApiKeyLayer`](crate::ApiKeyLayer). Public through [`crate::scope`].
+//! [`ApiKeyLayer`](crate::ApiKeyLayer).
 
 use std::{
     marker::PhantomData,
@@ -9,11 +9,11 @@ use std::{
 use http::{Request, Response};
 use tower::{Layer, Service};
 
+use super::ScopeRequirement;
 use crate::{
     body::{BodyMode, InnerBody, WrappedBody},
     future::ResponseFuture,
     identity::{Identity, Unauthenticated},
-    requirement::ScopeRequirement,
 };
 
 /// Refuses requests whose key lacks the required scopes. Made by
