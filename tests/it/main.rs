@@ -28,6 +28,7 @@ mod frameworks;
 mod instances;
 mod layer;
 mod lifecycle;
+mod old_paths;
 mod properties;
 mod redis_cluster;
 mod redis_store;
