@@ -6,6 +6,14 @@
 //! rounds of a per-round time, difference or ratio, so the two sides of a
 //! difference always ran a millisecond apart. `ROUNDS` and `BATCH` in the
 //! environment change the defaults.
+//!
+//! Why a harness beside divan (which times the other benches): divan runs
+//! each benchmark on its own, one after the other, and reports each alone.
+//! What `layer` and `adapters` report is a difference or a ratio (what the
+//! layer adds to a bare service, a policy's cost beside the path without
+//! it), a few nanoseconds out of hundreds: timed apart, a burst of load on
+//! one side is larger than the figure. Only sides timed within the same
+//! millisecond, round after round, measure it; divan has no such mode.
 
 use std::{hint::black_box, time::Instant};
 
