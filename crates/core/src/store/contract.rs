@@ -1,4 +1,24 @@
 //! The store contract: [`KeyStore`] finds a record, [`KeyManager`] creates, lists, rotates and revokes.
+//!
+//! Rotation ([`KeyManager::replace`]), last use
+//! ([`KeyManager::record_last_use`]), a hash upgrade
+//! ([`KeyStore::upgrade_hash`]), paging and batches are methods with
+//! defaults rather than traits of their own, as tower-sessions'
+//! `ExpiredDeletion` is, for two reasons. What a store can do is a fact of
+//! the table it was opened on, found at run time, not of its type: a
+//! `PostgresStore` on this crate's table rotates and records last use, the
+//! same type on a djangorestframework-api-key table cannot (no column for
+//! either), and it answers [`StoreError::unsupported`] there. And every
+//! front end holds its store as `Arc<dyn KeyManager>` chosen by a URL (the
+//! admin API, the command, the last-use tracker), where a separate trait
+//! would be a downcast that fails at run time all the same. So a store says
+//! what it lacks by answering `unsupported` (never by pretending), the
+//! front ends turn that into a clear refusal (the admin API's 501, the
+//! command's one line), and [`Conformance`](crate::testkit::Conformance)
+//! accepts `unsupported` from a capability and nothing else short of the
+//! capability working. Paging and
+//! batches have defaults that work on any store (over `list` and `insert`),
+//! so they are never missing, only slower.
 
 use std::{
     sync::Arc,
