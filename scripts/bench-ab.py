@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Two builds of a divan bench, run alternated, compared by their fastest
-and median times: how a change moves a hot path on a shared, noisy machine.
+"""Two builds of a bench, run alternated, compared by their fastest and
+median times: how a change moves a hot path on a shared, noisy machine.
+Reads divan's tree and the table of the interleaved benches (layer,
+adapters: each variant's per-request median and fastest).
 
     cargo bench --no-run --bench verify       # in each checkout; copy each binary:
     cp target/release/deps/verify-<hash> /tmp/bins/before-verify   # and after-verify
@@ -21,6 +23,8 @@ ROW = re.compile(
     r"^([│ ]*)[├╰]─ (\S+)\s+([\d.]+) (ns|µs|ms|s)\s+│\s+([\d.]+) (ns|µs|ms|s)\s+│\s+([\d.]+) (ns|µs|ms|s)"
 )
 GROUP = re.compile(r"^([│ ]*)[├╰]─ (\S+)\s*$")
+# support/interleave.rs: `group  variant  per req  fastest  [over bare]`
+VARIANT = re.compile(r"^(\S+)\s+(\S+)\s+([\d.]+) (ns|µs|ms)\s+([\d.]+) (ns|µs|ms)")
 
 
 def run(path):
@@ -28,7 +32,12 @@ def run(path):
     out = subprocess.run([path, "--bench"], capture_output=True, text=True, check=True).stdout
     found, stack = {}, []
     for line in out.splitlines():
-        if m := ROW.match(line):
+        if m := VARIANT.match(line):
+            found[f"{m.group(1)}/{m.group(2)}"] = (
+                float(m.group(5)) * UNIT[m.group(6)],
+                float(m.group(3)) * UNIT[m.group(4)],
+            )
+        elif m := ROW.match(line):
             stack = stack[: len(m.group(1)) // 3] + [m.group(2)]
             found["/".join(stack)] = (
                 float(m.group(3)) * UNIT[m.group(4)],
