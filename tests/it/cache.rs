@@ -104,6 +104,19 @@ async fn slow_backend_with_a_key() -> (Backend, Arc<KeyRecord>, CachedStore<Back
     (backend, record, cache)
 }
 
+/// Waits for `done` to hold: for the event a test needs, never a guess at
+/// how long it takes. A minute without it is a failure.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "waited a minute for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A lookup of `prefix` through `cache`, on a task of its own.
 fn spawn_find(cache: &CachedStore<Backend>, prefix: Prefix) -> tokio::task::JoinHandle<Lookup> {
     let cache = cache.clone();
@@ -237,14 +250,16 @@ async fn cancelled_lookups_leave_nothing_in_flight() {
 async fn a_cancelled_waiter_leaves_the_others_their_shared_lookup() {
     let backend = Backend::default();
     let record = backend.key("shared").await;
-    backend.delay_ms.store(300, Ordering::SeqCst);
+    // Long beside the 50 ms the second caller waits, however loaded the
+    // machine.
+    backend.delay_ms.store(2000, Ordering::SeqCst);
     let cache = CachedStore::new(backend.clone());
     let prefix = record.prefix;
     let patient = {
         let cache = cache.clone();
         tokio::spawn(async move { cache.find(prefix).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    until("the first lookup to ask the store", || backend.lookups() == 1).await;
     assert_eq!(cache.stats().in_flight, 1);
     // A second caller joins the flight, then gives up.
     assert!(
@@ -271,7 +286,7 @@ async fn a_lookup_after_a_revocation_does_not_join_one_from_before() {
     let (backend, record, cache) = slow_backend_with_a_key().await;
     let prefix = record.prefix;
     let early = spawn_find(&cache, prefix);
-    tokio::time::sleep(Duration::from_millis(50)).await; // it has read the unrevoked row
+    until("the early lookup to read the unrevoked row", || backend.lookups() == 1).await;
     assert!(cache.revoke(&record.id).await.unwrap());
     let late = spawn_find(&cache, prefix);
     assert!(!early.await.unwrap().unwrap().unwrap().revoked);
@@ -373,7 +388,7 @@ async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
 async fn a_lookup_racing_a_revocation_does_not_cache_what_it_read_before() {
     let (backend, record, cache) = slow_backend_with_a_key().await;
     let slow = spawn_find(&cache, record.prefix);
-    tokio::time::sleep(Duration::from_millis(50)).await; // the slow lookup has read the unrevoked row
+    until("the slow lookup to read the unrevoked row", || backend.lookups() == 1).await;
     assert!(cache.revoke(&record.id).await.unwrap());
     let raced = slow.await.unwrap().unwrap().unwrap();
     assert!(
