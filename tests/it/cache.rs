@@ -259,7 +259,10 @@ async fn a_cancelled_waiter_leaves_the_others_their_shared_lookup() {
         let cache = cache.clone();
         tokio::spawn(async move { cache.find(prefix).await })
     };
-    until("the first lookup to ask the store", || backend.lookups() == 1).await;
+    until("the first lookup to ask the store", || {
+        backend.lookups() == 1
+    })
+    .await;
     assert_eq!(cache.stats().in_flight, 1);
     // A second caller joins the flight, then gives up.
     assert!(
@@ -286,7 +289,10 @@ async fn a_lookup_after_a_revocation_does_not_join_one_from_before() {
     let (backend, record, cache) = slow_backend_with_a_key().await;
     let prefix = record.prefix;
     let early = spawn_find(&cache, prefix);
-    until("the early lookup to read the unrevoked row", || backend.lookups() == 1).await;
+    until("the early lookup to read the unrevoked row", || {
+        backend.lookups() == 1
+    })
+    .await;
     assert!(cache.revoke(&record.id).await.unwrap());
     let late = spawn_find(&cache, prefix);
     assert!(!early.await.unwrap().unwrap().unwrap().revoked);
@@ -388,7 +394,10 @@ async fn a_revocation_elsewhere_is_seen_after_the_ttl() {
 async fn a_lookup_racing_a_revocation_does_not_cache_what_it_read_before() {
     let (backend, record, cache) = slow_backend_with_a_key().await;
     let slow = spawn_find(&cache, record.prefix);
-    until("the slow lookup to read the unrevoked row", || backend.lookups() == 1).await;
+    until("the slow lookup to read the unrevoked row", || {
+        backend.lookups() == 1
+    })
+    .await;
     assert!(cache.revoke(&record.id).await.unwrap());
     let raced = slow.await.unwrap().unwrap().unwrap();
     assert!(
