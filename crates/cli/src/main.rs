@@ -20,7 +20,7 @@ use api_key_auth::{
         open::{open, open_with, redacted, Opened},
         rfc3339, KeyFilter, PageRequest, Schema, MAX_BATCH, MAX_PAGE,
     },
-    AuthFailure, Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
+    Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::io::AsyncReadExt as _;
@@ -787,6 +787,7 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
     let auth = Authenticator::builder(store)
         .hasher(hasher)
         .accept(format)
+        .rate_limiter(NoBudget)
         .build()?;
     let mut headers = http::HeaderMap::new();
     let value = http::HeaderValue::try_from(format!("Api-Key {key}"))
@@ -813,13 +814,38 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         Ok(None) => Err("no key was read".into()),
-        Err(failure @ AuthFailure::StoreUnavailable { .. }) => {
+        // A store that failed, or a key this command cannot check: no verdict.
+        Err(failure) if failure.status() == http::StatusCode::SERVICE_UNAVAILABLE => {
             Err(StoreError::unavailable(ErrorChain(&failure).to_string()).into())
         }
         Err(failure) => {
             println!("refused: {}", shown(&ErrorChain(&failure).to_string()));
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The rate limiter of `check`, which asks whether a key is valid, not
+/// whether it has requests left: a key's rate limit is never spent or
+/// refused here, whatever features the command was built with.
+struct NoBudget;
+
+#[async_trait::async_trait]
+impl api_key_auth::rate_limit::RateLimiter for NoBudget {
+    fn check_now(
+        &self,
+        _key: &KeyRecord,
+        limit: &api_key_auth::rate_limit::RateLimit,
+    ) -> Option<api_key_auth::rate_limit::RateDecision> {
+        Some(api_key_auth::rate_limit::RateDecision::allow(limit.burst()))
+    }
+
+    async fn check(
+        &self,
+        _key: &KeyRecord,
+        limit: &api_key_auth::rate_limit::RateLimit,
+    ) -> Result<api_key_auth::rate_limit::RateDecision, StoreError> {
+        Ok(api_key_auth::rate_limit::RateDecision::allow(limit.burst()))
     }
 }
 

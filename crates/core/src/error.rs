@@ -46,9 +46,10 @@ pub enum AuthFailure {
         #[source]
         source: StoreError,
     },
-    /// A correct key that needs what this server was built or run without
-    /// (a rate limit and no limiter, a legacy hash and no tokio runtime):
-    /// refused (503) rather than let through unchecked.
+    /// A key this server cannot check, because it needs what the server was
+    /// built or run without: a rate limit and no limiter (the key matched),
+    /// or a legacy hash and no tokio runtime (checked for no key, right or
+    /// wrong). Refused (503) rather than let through unchecked.
     #[error("API key {prefix} cannot be checked here: {reason}")]
     Unsupported {
         /// The key's prefix.

@@ -4,7 +4,7 @@
 //! |---------------------------------------------------------------|--------|-------------------------------------------------|
 //! | missing, malformed, unknown, wrong, revoked or expired key    | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
 //! | valid key without a required scope                            | 403    | `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"` |
-//! | the key store failed                                          | 503    | `Retry-After: 1`                                |
+//! | the key store failed, or the key needs what this server lacks | 503    | `Retry-After: 1`                                |
 //! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |
 //! | a key over its rate limit                                     | 429    | `Retry-After`, `RateLimit-Policy: "key";q=<requests>;w=<seconds>`, `RateLimit: "key";r=0;t=<seconds>` |
 //!

@@ -228,7 +228,9 @@ impl AuthenticatorBuilder {
     }
 
     /// Believes `Forwarded` / `X-Forwarded-For` from these proxies (and
-    /// only these) when telling the client address; none by default.
+    /// only these) when telling the client address; none by default. Only
+    /// a policy that counts by address reads it (the
+    /// [throttle](Self::throttle)); without one, no address is worked out.
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
         self
