@@ -803,6 +803,9 @@ fn keys_get_rate_limits_and_brands() {
     let id = created["id"].as_str().unwrap();
     let shown = ok(api_key(&store, &["show", id], ""));
     assert!(shown.contains("rate      100/1s burst 20"), "{shown}");
+    // `check` says whether a rate-limited key is valid.
+    let limited = created["key"].as_str().unwrap();
+    assert!(ok(api_key(&store, &["check"], limited)).starts_with("accepted"));
 
     let branded: serde_json::Value = serde_json::from_str(&ok(api_key(
         &store,
