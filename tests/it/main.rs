@@ -25,6 +25,7 @@ mod defence;
 mod django_changes;
 mod drf_time_zone;
 mod frameworks;
+mod gate;
 mod instances;
 mod layer;
 mod lifecycle;

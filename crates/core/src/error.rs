@@ -199,6 +199,12 @@ pub enum ConfigError {
         "the key brand {0:?} must be 2 to 16 lowercase letters and digits, starting with a letter"
     )]
     Brand(String),
+    /// A gate's rule that does not read (feature `gate`).
+    #[error("gate rule: {0}")]
+    Rule(String),
+    /// A gate's identity header name that is not a header name.
+    #[error("the identity header name {0:?} is not a header name")]
+    HeaderName(String),
 }
 
 /// An error and its sources, `: `-joined, for one log line or one line on a

@@ -156,6 +156,15 @@ impl Responses {
         HeaderValue::from_bytes(&value).map_err(|_| ConfigError::Scope(scopes.join(" ")))
     }
 
+    /// The `WWW-Authenticate` value of a 403 no scope lifts (a gate's
+    /// closed route).
+    #[cfg(feature = "gate")]
+    pub(crate) fn closed_challenge(&self) -> HeaderValue {
+        let mut value = self.challenge.as_bytes().to_vec();
+        value.extend_from_slice(b", error=\"insufficient_scope\"");
+        HeaderValue::from_bytes(&value).unwrap_or_else(|_| self.challenge.clone())
+    }
+
     pub(crate) fn forbidden(&self, challenge: &HeaderValue) -> Response<Bytes> {
         if self.grpc {
             return grpc(

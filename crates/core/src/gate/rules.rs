@@ -1,0 +1,416 @@
+//! Which requests need a key, and which scopes: routes matched by host,
+//! method and path, in order, and a default for the rest.
+
+use http::Method;
+use serde::Deserialize;
+
+use super::original::Original;
+use crate::{error::ConfigError, scope::ScopeRequirement, Authenticator};
+
+/// What a route asks of a request.
+#[derive(Debug, Clone)]
+pub(super) enum Access {
+    /// Open to all: no key is read.
+    Open,
+    /// A valid key, with the scopes of the requirement if there is one.
+    Key(Option<ScopeRequirement>),
+    /// Refused whatever key it carries (the default of a rule set).
+    Closed,
+}
+
+/// One route: the requests it matches and what it asks of them.
+#[derive(Debug, Clone)]
+pub struct Route {
+    host: Option<String>,
+    methods: Vec<Method>,
+    path: PathPattern,
+    access: Access,
+}
+
+/// `/orders` matches that path alone; `/orders/*` matches `/orders` and
+/// every path under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathPattern {
+    Exact(String),
+    Under(String),
+}
+
+impl PathPattern {
+    fn parse(pattern: &str) -> Result<Self, ConfigError> {
+        if !pattern.starts_with('/') || pattern.contains(['?', '#']) {
+            return Err(ConfigError::Rule(format!(
+                "path {pattern:?} must start with / and hold no query"
+            )));
+        }
+        Ok(match pattern.strip_suffix("/*") {
+            Some(base) => Self::Under(base.to_owned()),
+            None if pattern.contains('*') => {
+                return Err(ConfigError::Rule(format!(
+                    "path {pattern:?}: a * may only end it, as /*"
+                )))
+            }
+            None => Self::Exact(pattern.to_owned()),
+        })
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(exact) => path == exact,
+            Self::Under(base) => {
+                path == base
+                    || base.is_empty()
+                    || path
+                        .strip_prefix(base.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+        }
+    }
+}
+
+impl Route {
+    /// Requests whose path matches `path` (`/orders` exactly, `/orders/*`
+    /// that path and everything under it), any method, any host.
+    pub fn path(path: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: None,
+            methods: Vec::new(),
+            path: PathPattern::parse(path)?,
+            access: Access::Key(None),
+        })
+    }
+
+    /// Only requests for `host` (compared without port, in any case).
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = Some(host.trim().to_ascii_lowercase());
+        self
+    }
+
+    /// Only requests with one of `methods`.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Open to all: no key is asked for.
+    pub fn open(mut self) -> Self {
+        self.access = Access::Open;
+        self
+    }
+
+    /// A key with the scopes `requirement` asks for
+    /// ([`Authenticator::require_all`](crate::Authenticator::require_all) or
+    /// [`require_any`](crate::Authenticator::require_any)).
+    pub fn require(mut self, requirement: ScopeRequirement) -> Self {
+        self.access = Access::Key(Some(requirement));
+        self
+    }
+
+    fn matches(&self, original: &Original) -> bool {
+        self.path.matches(&original.path)
+            && (self.methods.is_empty() || self.methods.contains(&original.method))
+            && self
+                .host
+                .as_ref()
+                .is_none_or(|host| original.host.as_deref() == Some(host.as_str()))
+    }
+}
+
+/// Routes in order (the first that matches decides) and a default for a
+/// request no route matches: closed unless said otherwise.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    routes: Vec<Route>,
+    default: Access,
+}
+
+impl Default for Rules {
+    /// Every request needs a valid key, whatever its scopes.
+    fn default() -> Self {
+        Self {
+            routes: Vec::new(),
+            default: Access::Key(None),
+        }
+    }
+}
+
+impl Rules {
+    /// `routes`, and every other request refused (401 without a key, 403
+    /// with one).
+    pub fn new(routes: impl IntoIterator<Item = Route>) -> Self {
+        Self {
+            routes: routes.into_iter().collect(),
+            default: Access::Closed,
+        }
+    }
+
+    /// A request no route matches needs a valid key, as with no rules.
+    pub fn otherwise_any_key(mut self) -> Self {
+        self.default = Access::Key(None);
+        self
+    }
+
+    /// Rules from their TOML form, with `auth` making the routes' scope
+    /// requirements:
+    ///
+    /// ```toml
+    /// default = "closed"            # or "key": any valid key passes
+    ///
+    /// [[route]]
+    /// path = "/health"
+    /// open = true                   # no key asked
+    ///
+    /// [[route]]
+    /// host = "api.example.com"      # optional
+    /// methods = ["GET", "HEAD"]     # optional
+    /// path = "/orders/*"            # the path and everything under it
+    /// all_of = ["orders:read"]      # or any_of = [...]; neither: any key
+    /// ```
+    ///
+    /// An error names the line and what is wrong with it.
+    pub fn from_toml(text: &str, auth: &Authenticator) -> Result<Self, ConfigError> {
+        let file: RulesFile = toml::from_str(text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let what = err.message().trim().replace('\n', " ");
+            ConfigError::Rule(match line {
+                Some(line) => format!("line {line}: {what}"),
+                None => what,
+            })
+        })?;
+        let routes = file
+            .route
+            .into_iter()
+            .enumerate()
+            .map(|(n, route)| {
+                route
+                    .build(auth)
+                    .map_err(|err| ConfigError::Rule(format!("route {}: {err}", n + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rules = Self::new(routes);
+        if file.default == DefaultFile::Key {
+            rules = rules.otherwise_any_key();
+        }
+        Ok(rules)
+    }
+
+    /// How many routes there are.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether there is no route (the default decides every request).
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// What `original` is asked.
+    pub(super) fn access(&self, original: &Original) -> &Access {
+        self.routes
+            .iter()
+            .find(|route| route.matches(original))
+            .map_or(&self.default, |route| &route.access)
+    }
+}
+
+/// The TOML form of [`Rules`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    default: DefaultFile,
+    #[serde(default)]
+    route: Vec<RouteFile>,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum DefaultFile {
+    #[default]
+    Closed,
+    Key,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFile {
+    path: String,
+    host: Option<String>,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default)]
+    open: bool,
+    #[serde(default)]
+    all_of: Vec<String>,
+    #[serde(default)]
+    any_of: Vec<String>,
+}
+
+impl RouteFile {
+    fn build(self, auth: &Authenticator) -> Result<Route, String> {
+        let mut route = Route::path(&self.path).map_err(|err| err.to_string())?;
+        if let Some(host) = &self.host {
+            route = route.host(host);
+        }
+        let methods = self
+            .methods
+            .iter()
+            .map(|m| {
+                Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| format!("{m:?} is not an HTTP method"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        route = route.methods(methods);
+        let scoped = !self.all_of.is_empty() || !self.any_of.is_empty();
+        if self.open {
+            if scoped {
+                return Err("an open route asks for no scopes".into());
+            }
+            return Ok(route.open());
+        }
+        let requirement = match (self.all_of.is_empty(), self.any_of.is_empty()) {
+            (true, true) => return Ok(route),
+            (false, true) => auth.require_all(self.all_of),
+            (true, false) => auth.require_any(self.any_of),
+            (false, false) => return Err("all_of or any_of, not both".into()),
+        };
+        requirement
+            .map(|requirement| route.require(requirement))
+            .map_err(|err| err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn original(method: Method, host: &str, path: &str) -> Original {
+        Original {
+            method,
+            path: path.into(),
+            host: Some(host.into()),
+        }
+    }
+
+    #[test]
+    fn the_first_matching_route_decides_and_the_default_closes() {
+        let rules = Rules::new([
+            Route::path("/health").unwrap().open(),
+            Route::path("/admin/*")
+                .unwrap()
+                .host("API.example.com")
+                .methods([Method::DELETE]),
+            Route::path("/*").unwrap().host("api.example.com"),
+        ]);
+        let at = |method, host, path| rules.access(&original(method, host, path)).clone();
+        assert!(matches!(at(Method::GET, "x", "/health"), Access::Open));
+        assert!(matches!(
+            at(Method::GET, "x", "/health/deep"),
+            Access::Closed
+        ));
+        assert!(matches!(
+            at(Method::DELETE, "api.example.com", "/admin"),
+            Access::Key(None)
+        ));
+        assert!(matches!(
+            at(Method::GET, "api.example.com", "/admin/x"),
+            Access::Key(None)
+        ));
+        assert!(matches!(
+            at(Method::GET, "other.example", "/admin/x"),
+            Access::Closed
+        ));
+        assert!(matches!(
+            at(Method::GET, "x", "/administrator"),
+            Access::Closed
+        ));
+    }
+
+    #[test]
+    fn a_pattern_is_a_path_or_a_path_and_everything_under_it() {
+        let under = PathPattern::parse("/orders/*").unwrap();
+        assert!(under.matches("/orders") && under.matches("/orders/7/items"));
+        assert!(!under.matches("/ordersx") && !under.matches("/"));
+        assert!(PathPattern::parse("/*").unwrap().matches("/anything"));
+        for bad in ["orders", "/a*b", "/x?y=1", "/a/*/b"] {
+            assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use crate::MemoryStore;
+
+    fn original(method: Method, path: &str) -> Original {
+        Original {
+            method,
+            path: path.into(),
+            host: Some("api.example.com".into()),
+        }
+    }
+
+    #[test]
+    fn rules_read_from_toml_and_bad_files_name_their_line() {
+        let auth = Authenticator::new(MemoryStore::new());
+        let rules = Rules::from_toml(
+            r#"
+default = "key"
+
+[[route]]
+path = "/health"
+open = true
+
+[[route]]
+path = "/orders/*"
+methods = ["get", "HEAD"]
+host = "API.example.com"
+any_of = ["orders:read", "admin"]
+"#,
+            &auth,
+        )
+        .unwrap();
+        assert_eq!(rules.len(), 2);
+        assert!(matches!(
+            rules.access(&original(Method::GET, "/health")),
+            Access::Open
+        ));
+        let Access::Key(Some(requirement)) = rules.access(&original(Method::HEAD, "/orders/1"))
+        else {
+            panic!("a scoped route")
+        };
+        assert_eq!(requirement.scopes(), ["orders:read", "admin"]);
+        assert!(matches!(
+            rules.access(&original(Method::POST, "/orders/1")),
+            Access::Key(None)
+        ));
+
+        for (text, says) in [
+            ("[[route]]\npath = \"/a\"\nopn = true\n", "line 3"),
+            ("default = \"open\"\n", "line 1"),
+            ("[[route]]\npath = \"a\"\n", "route 1"),
+            (
+                "[[route]]\npath = \"/a\"\nopen = true\nall_of = [\"x\"]\n",
+                "no scopes",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\nall_of = [\"bad scope\"]\n",
+                "route 1",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\nmethods = [\"GE T\"]\n",
+                "not an HTTP method",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\nall_of = [\"x\"]\nany_of = [\"y\"]\n",
+                "not both",
+            ),
+        ] {
+            let err = Rules::from_toml(text, &auth).unwrap_err().to_string();
+            assert!(err.contains(says), "{text:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+}
