@@ -18,10 +18,9 @@ use std::{
 };
 
 use api_key_auth::{
-    cache::CachedStore,
     last_use::LastUseTracker,
     store::{
-        open::{open, open_with, redacted, Opened},
+        open::{open, open_with, redacted},
         PageRequest, Schema,
     },
     throttle::Throttle,
@@ -97,31 +96,11 @@ async fn open_store() -> Result<(Arc<dyn KeyManager>, String), Box<dyn std::erro
         }
         Err(_) => open(&url, drf).await,
     };
-    let store: Arc<dyn KeyManager> =
-        match opened.map_err(|e| format!("APIKEY_STORE: {}", ErrorChain(&e)))? {
-            // Many instances share the table: cache, and hear of revocations made by the others.
-            Opened::Postgres(store) => {
-                let revocations = store.revocations();
-                Arc::new(CachedStore::new(store).with_invalidations(revocations))
-            }
-            Opened::Redis(store) => {
-                let revocations = store.revocations();
-                Arc::new(CachedStore::new(store).with_invalidations(revocations))
-            }
-            // SQLite and MySQL: cache, and follow the change log, which hears
-            // of revocations made by other processes (the `api-key` command,
-            // a second server, Django once `api-key migrate` put its triggers in).
-            Opened::Sqlite(store) => {
-                let revocations = store.revocations();
-                Arc::new(CachedStore::new(store).with_invalidations(revocations))
-            }
-            Opened::MySql(store) => {
-                let revocations = store.revocations();
-                Arc::new(CachedStore::new(store).with_invalidations(revocations))
-            }
-            // Memory: already in this process; a cache would only copy it.
-            other => other.into_manager(),
-        };
+    // Many instances, the command or Django may share the table: cache, and
+    // hear of the revocations any of them make.
+    let store: Arc<dyn KeyManager> = opened
+        .map_err(|e| format!("APIKEY_STORE: {}", ErrorChain(&e)))?
+        .into_cached_manager();
     let shown = redacted(&url);
     Ok((
         store,

@@ -55,6 +55,42 @@ impl Opened {
             Self::Redis(store) => Arc::new(store),
         }
     }
+
+    /// The store as a shared [`KeyManager`] behind a
+    /// [`CachedStore`](crate::cache::CachedStore) that hears of the
+    /// revocations made anywhere (PostgreSQL's and Redis's channels, the
+    /// change log of SQLite and MySQL, which `api-key migrate` feeds from
+    /// Django too): for a server that many instances, the command or
+    /// Django share the keys with. The memory store is in this process
+    /// already and is not cached.
+    #[cfg(feature = "cache")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+    pub fn into_cached_manager(self) -> Arc<dyn KeyManager> {
+        use crate::cache::CachedStore;
+        match self {
+            Self::Memory(store) => Arc::new(store),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            #[cfg(feature = "mysql")]
+            Self::MySql(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => {
+                let revocations = store.revocations();
+                Arc::new(CachedStore::new(store).with_invalidations(revocations))
+            }
+        }
+    }
 }
 
 /// Opens the store `url` names; `drf` serves a djangorestframework-api-key

@@ -5,6 +5,8 @@
 //! the crate can open works alike; a failure is one line on stderr and exit
 //! status 1, never a panic.
 
+mod gate;
+
 use std::{
     io::{IsTerminal as _, Write as _},
     process::ExitCode,
@@ -165,6 +167,11 @@ enum Command {
         )]
         forwarded_header: ForwardedHeaderArg,
     },
+    /// Answer gateways' forward-auth requests (nginx auth_request, Traefik
+    /// ForwardAuth, Caddy forward_auth, Envoy ext_authz over HTTP): 200 with
+    /// the key's identity, or the refusal.
+    #[command(after_help = gate::HELP)]
+    Gate(gate::GateArgs),
     /// Read a key from standard input and say whether the store accepts it,
     /// and if not why; exit status 0 when accepted, 1 when not.
     #[command(after_help = "Example:\n  echo \"$KEY\" | api-key --store sqlite:keys.db check")]
@@ -281,6 +288,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         migrate(opened, &url, remove_triggers).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The gate serves many requests: cached, hearing of revocations.
+    if let Command::Gate(args) = cli.command {
+        gate::run(opened.into_cached_manager(), args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = opened.into_manager();
     match cli.command {
         Command::Migrate { .. } => {}
@@ -297,6 +309,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
         Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json, &format).await?,
         Command::Check => return check(store, format).await,
+        Command::Gate(_) => {}
         Command::Serve {
             listen,
             admin_scope,

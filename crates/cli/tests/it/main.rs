@@ -12,5 +12,6 @@ mod common;
 mod quickstart;
 
 mod command;
+mod gate;
 mod new_key_rules;
 mod processes;

@@ -1,0 +1,205 @@
+//! `api-key gate`: the verdict server gateways ask, over the command's store.
+
+use std::{
+    io::Write as _,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use api_key_auth::{
+    client_addr::TrustedProxies,
+    gate::{Gate, GateMode, Rules},
+    last_use::LastUseTracker,
+    throttle::Throttle,
+    Authenticator, ErrorChain, KeyManager,
+};
+use clap::{Args, ValueEnum};
+
+use crate::{shown, Failure, ForwardedHeaderArg};
+
+pub(crate) const HELP: &str = "\
+A gateway sends the client's Authorization header and asks; 200 lets the
+request through with X-Api-Key-Id, -Name, -Prefix, -Owner and -Scopes to copy
+upstream, anything else is the refusal to send back. The original method,
+path and host are read from X-Forwarded-Method/-Uri/-Host (Traefik, Caddy) or
+X-Original-Method/-URI/-URL (nginx, ingress-nginx), from trusted proxies only.
+
+Examples:
+  api-key --store sqlite:keys.db gate --listen 127.0.0.1:9000 \\
+      --trusted-proxy 127.0.0.1 --rules gate.toml
+  # nginx's auth_request passes on 401 and 403 only: 429 and 503 become 403,
+  # with the real status in X-Api-Key-Status
+  api-key --store sqlite:keys.db gate --for nginx --trusted-proxy 127.0.0.1
+  # Envoy's HTTP ext_authz, which asks with the client's path under a prefix
+  api-key --store sqlite:keys.db gate --strip-prefix /ext_authz --trusted-proxy 127.0.0.1
+
+gate.toml, re-read on SIGHUP and when it changes (a bad file is one line on
+stderr, and the rules in force stay):
+  default = \"closed\"           # or \"key\": any valid key passes
+  [[route]]
+  path = \"/health\"
+  open = true
+  [[route]]
+  path = \"/orders/*\"           # /orders and everything under it
+  methods = [\"GET\"]
+  all_of = [\"orders:read\"]     # or any_of";
+
+/// `--for`: how refusals are told.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum GatewayArg {
+    /// Each refusal with its status (Traefik, Caddy, Envoy).
+    Standard,
+    /// 429 and 503 as 403, with X-Api-Key-Status (nginx auth_request).
+    Nginx,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GateArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The routes and their scopes (TOML); without it, every request needs a valid key.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// A gateway (address or network) whose forwarded headers are believed
+    /// (the original method, path and host, and the client's address);
+    /// repeat for more. From anyone else they are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<String>,
+    /// The header the gateways write the client's address into.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "x-forwarded-for",
+        value_name = "HEADER"
+    )]
+    forwarded_header: ForwardedHeaderArg,
+    /// The gateway that asks.
+    #[arg(
+        long = "for",
+        value_enum,
+        default_value = "standard",
+        value_name = "GATEWAY"
+    )]
+    gateway: GatewayArg,
+    /// A prefix the gateway puts before the client's path (Envoy's HTTP
+    /// ext_authz `path_prefix`).
+    #[arg(long, value_name = "PATH", default_value = "")]
+    strip_prefix: String,
+    /// The start of the identity headers' names.
+    #[arg(long, value_name = "PREFIX", default_value = "X-Api-Key-")]
+    identity_headers: String,
+}
+
+/// Serves the gate until the process is stopped.
+pub(crate) async fn run(store: Arc<dyn KeyManager>, args: GateArgs) -> Result<(), Failure> {
+    let proxies = TrustedProxies::new(&args.trusted_proxies)?.reading(args.forwarded_header.into());
+    // As a server guarded by the layer: failed attempts throttled per client,
+    // last use recorded, keys' rate limits enforced.
+    let tracker = LastUseTracker::spawn(store.clone());
+    let auth = Authenticator::builder(store)
+        .throttle(Throttle::default())
+        .last_use(tracker)
+        .build()?;
+    let rules = match &args.rules {
+        Some(path) => read_rules(path, &auth)?,
+        None => Rules::default(),
+    };
+    let routes = rules.len();
+    let gate = Gate::builder(auth)
+        .rules(rules)
+        .trusted_proxies(proxies)
+        .strip_prefix(args.strip_prefix)
+        .identity_headers(args.identity_headers)
+        .mode(match args.gateway {
+            GatewayArg::Standard => GateMode::Standard,
+            GatewayArg::Nginx => GateMode::Nginx,
+        })
+        .build()?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    match &args.rules {
+        Some(path) => println!(
+            "gate listening on http://{addr} ({} from {})",
+            routes_of(routes),
+            shown(&path.display().to_string())
+        ),
+        None => println!("gate listening on http://{addr} (every request needs a valid key)"),
+    }
+    std::io::stdout().flush()?;
+    if let Some(path) = args.rules {
+        tokio::spawn(follow(path, gate.clone()));
+    }
+    let router = axum::Router::new().fallback_service(gate);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+fn read_rules(path: &Path, auth: &Authenticator) -> Result<Rules, String> {
+    let shown_path = shown(&path.display().to_string()).into_owned();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--rules {shown_path}: {e}"))?;
+    Rules::from_toml(&text, auth).map_err(|e| {
+        format!(
+            "--rules {shown_path}: {}",
+            shown(&ErrorChain(&e).to_string())
+        )
+    })
+}
+
+/// Re-reads the rules on SIGHUP and when the file changes; a file that does
+/// not read is said on stderr, once per change, and the rules in force stay.
+async fn follow(path: PathBuf, gate: Gate) {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen: Option<SystemTime> = modified(&path);
+    #[cfg(unix)]
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        #[cfg(unix)]
+        let asked = async {
+            match hangups.as_mut() {
+                Some(hangups) => hangups.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let asked = std::future::pending::<Option<()>>();
+        let forced = tokio::select! {
+            _ = asked => true,
+            _ = every.tick() => false,
+        };
+        let now = modified(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        match read_rules(&path, gate.authenticator()) {
+            Ok(rules) => {
+                eprintln!(
+                    "api-key gate: {} from {} in force",
+                    routes_of(rules.len()),
+                    shown(&path.display().to_string())
+                );
+                gate.set_rules(rules);
+            }
+            Err(err) => eprintln!("api-key gate: {err}; the rules in force stay"),
+        }
+    }
+}
+
+/// "1 route", "2 routes".
+fn routes_of(n: usize) -> String {
+    if n == 1 {
+        "1 route".to_owned()
+    } else {
+        format!("{n} routes")
+    }
+}
