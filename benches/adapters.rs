@@ -12,6 +12,8 @@
 //!   scheme must do (a map lookup of the prefix, SHA-256 of the key, a
 //!   constant-time compare, the caller put into the request's extensions),
 //!   written out bare, without parsing rules, reporting or protections.
+//! - the gate (`gate::Gate`): a gateway's question answered, 200 with the
+//!   identity as headers, beside `ApiKeyLayer` on the same store.
 //! - axum: a router with the handler bare vs behind `route_layer`: tower-http's
 //!   bearer, and `ApiKeyLayer` in the inner-body mode axum users are shown and
 //!   in the default one.
@@ -74,6 +76,12 @@ fn main() {
             "tower",
             "api_key_layer",
             "hand_rolled",
+        ),
+        (
+            "tower: the gate's verdict / ApiKeyLayer",
+            "tower",
+            "gate",
+            "api_key_layer",
         ),
         (
             "axum: ApiKeyLayer (inner body) / tower-http bearer",
@@ -194,12 +202,20 @@ mod tower_adapter {
             variant("hand_rolled", HandRolled::over(&store, &key), ours.clone()),
             variant(
                 "api_key_layer",
-                ApiKeyLayer::new(store).layer(Trivial),
+                ApiKeyLayer::new(store.clone()).layer(Trivial),
                 ours.clone(),
             ),
             variant(
                 "api_key_layer_grpc",
                 ApiKeyLayer::from(grpc).layer(Trivial),
+                ours.clone(),
+            ),
+            // A gateway's question, answered with the identity in headers.
+            variant(
+                "gate",
+                api_key_auth::gate::Gate::builder(Authenticator::new(store))
+                    .build()
+                    .unwrap(),
                 ours,
             ),
         ]

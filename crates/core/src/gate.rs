@@ -275,9 +275,15 @@ impl Gate {
 /// `%` and every other byte percent-encoded, so a name from the store can
 /// neither break the header nor pass for another.
 fn shown(text: &str) -> HeaderValue {
+    let plain = |byte: u8| (byte == b' ' || byte.is_ascii_graphic()) && byte != b'%';
+    if text.bytes().all(plain) {
+        if let Ok(value) = HeaderValue::from_str(text) {
+            return value;
+        }
+    }
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
-        if (byte == b' ' || byte.is_ascii_graphic()) && byte != b'%' {
+        if plain(byte) {
             out.push(char::from(byte));
         } else {
             out.push_str(&format!("%{byte:02X}"));
