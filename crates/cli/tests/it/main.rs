@@ -13,5 +13,6 @@ mod quickstart;
 
 mod command;
 mod gate;
+mod gateways;
 mod new_key_rules;
 mod processes;

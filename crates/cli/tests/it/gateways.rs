@@ -1,0 +1,278 @@
+//! The gate behind real gateways, with the configurations the README shows:
+//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path). A gateway that is
+//! not installed is said on one line and skipped; one named by its variable
+//! that does not run fails.
+
+use crate::common;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{extract::Request, routing::any, Router};
+
+/// A gateway's binary: from its variable (which must then work), else on
+/// the path, else `None` after a line saying the test is skipped.
+fn gateway_binary(var: &str, name: &str, test: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain([PathBuf::from("/usr/sbin")])
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        common::skip_line(&format!(
+            "skipping {test}: no {name} (install it, or set {var} to its path)"
+        ));
+    }
+    found
+}
+
+/// The backend behind the gateway: answers every request 200 with the
+/// headers it received, one `name: value` a line, and counts them.
+struct Backend {
+    addr: SocketAddr,
+    seen: Arc<AtomicUsize>,
+    last: Arc<Mutex<String>>,
+}
+
+async fn backend() -> Backend {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let last = Arc::new(Mutex::new(String::new()));
+    let (count, keep) = (seen.clone(), last.clone());
+    let router = Router::new().fallback(any(move |request: Request| {
+        let (count, keep) = (count.clone(), keep.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            let headers: String = request
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()))
+                })
+                .collect();
+            *keep.lock().unwrap() = headers.clone();
+            headers
+        }
+    }));
+    let addr = common::serve(router).await;
+    Backend { addr, seen, last }
+}
+
+/// A free port on 127.0.0.1 (bound, then let go for the gateway to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process stopped when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The gate as a process; where it listens.
+fn start_gate(store: &str, rules: &Path, mode: &str) -> (Running, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .args([
+            "--store",
+            store,
+            "gate",
+            "--listen",
+            "127.0.0.1:0",
+            "--for",
+            mode,
+        ])
+        .args(["--trusted-proxy", "127.0.0.1", "--rules"])
+        .arg(rules)
+        .env_remove("APIKEY_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let addr = line
+        .strip_prefix("gate listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    std::thread::spawn(move || lines.for_each(drop));
+    (Running(child), addr)
+}
+
+/// The README's code block after `marker`.
+fn readme_block(marker: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let after = &readme[readme.find(marker).expect("the README's marker")..];
+    let start = after.find("```").unwrap();
+    let body = &after[start..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_owned()
+}
+
+fn api_key(store: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .args(["--store", store])
+        .args(args)
+        .env_remove("APIKEY_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn created(store: &str, args: &[&str]) -> (String, String) {
+    let mut all = vec!["create", "--json"];
+    all.extend_from_slice(args);
+    let json: serde_json::Value = serde_json::from_str(&api_key(store, &all)).unwrap();
+    (
+        json["id"].as_str().unwrap().to_owned(),
+        json["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+const RULES: &str = r#"
+default = "key"
+
+[[route]]
+path = "/health"
+open = true
+
+[[route]]
+path = "/orders/*"
+all_of = ["orders"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_nginx() {
+    let Some(nginx) = gateway_binary("APIKEY_TEST_NGINX", "nginx", "gateways::through_nginx")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let rules = dir.path().join("gate.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let (shop_id, shop) = created(&store, &["--name", "shop", "--scope", "orders"]);
+    let (_, reader) = created(&store, &["--name", "reader"]);
+    let (_, metered) = created(&store, &["--name", "metered", "--rate", "1/h"]);
+    let (_gate, gate_addr) = start_gate(&store, &rules, "nginx");
+    let backend = backend().await;
+
+    let port = free_port();
+    let locations = readme_block("<!-- nginx-gate -->")
+        .replace("127.0.0.1:9000", &gate_addr.to_string())
+        .replace("127.0.0.1:8080", &backend.addr.to_string());
+    let root = dir.path().display();
+    let conf = format!(
+        "worker_processes 1;\nerror_log {root}/error.log;\npid {root}/nginx.pid;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n\
+         fastcgi_temp_path {root}/fastcgi;\n uwsgi_temp_path {root}/uwsgi;\n scgi_temp_path {root}/scgi;\n\
+         server {{\n listen 127.0.0.1:{port};\n{locations}\n}}\n}}\n"
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let _nginx = Running(
+        Command::new(&nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", nginx.display())),
+    );
+    let nginx_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Up once it answers.
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(nginx_addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nginx never listened: {}",
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let get = |path: &'static str, key: Option<String>| async move {
+        let authorization = key.map(|key| format!("Api-Key {key}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        common::http_get(nginx_addr, path, &headers).await
+    };
+
+    // A valid key reaches the backend with its identity and without its key.
+    let passed = get("/orders/7", Some(shop.clone())).await;
+    assert_eq!(passed.status, 200, "{passed:?}");
+    let seen = backend.last.lock().unwrap().clone();
+    assert!(seen.contains("x-api-key-name: shop\n"), "{seen}");
+    assert!(
+        seen.contains(&format!("x-api-key-id: {shop_id}\n")),
+        "{seen}"
+    );
+    assert!(
+        !seen.to_ascii_lowercase().contains("authorization"),
+        "{seen}"
+    );
+    assert_eq!(get("/health", None).await.status, 200);
+    let reached = backend.seen.load(Ordering::SeqCst);
+
+    // Refusals never reach the backend.
+    let missing = get("/orders/7", None).await;
+    assert_eq!(missing.status, 401);
+    assert!(missing.header("www-authenticate").is_some(), "{missing:?}");
+    let wrong = format!("{}.{}", &shop[..8], "x".repeat(32));
+    assert_eq!(get("/orders/7", Some(wrong)).await.status, 401);
+    assert_eq!(get("/orders/7", Some(reader.clone())).await.status, 403);
+    assert_eq!(get("/other", Some(metered.clone())).await.status, 200);
+    let over = get("/other", Some(metered)).await;
+    assert_eq!(over.status, 429, "{over:?}");
+    assert!(over.header("retry-after").is_some(), "{over:?}");
+    assert_eq!(
+        backend.seen.load(Ordering::SeqCst),
+        reached + 1,
+        "only the metered key's first request"
+    );
+
+    // A key revoked with the command is refused within a second.
+    api_key(&store, &["revoke", &shop_id, "--yes"]);
+    let revoked = Instant::now();
+    loop {
+        match get("/orders/7", Some(shop.clone())).await.status {
+            401 => break,
+            200 if revoked.elapsed() < Duration::from_secs(1) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            other => panic!("{other} {:?} after the revocation", revoked.elapsed()),
+        }
+    }
+}
