@@ -1,5 +1,6 @@
 //! The gate behind real gateways, with the configurations the README shows:
-//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path). A gateway that is
+//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path) and Caddy
+//! (`APIKEY_TEST_CADDY`, or `caddy`). A gateway that is
 //! not installed is said on one line and skipped; one named by its variable
 //! that does not run fails.
 
@@ -178,9 +179,7 @@ async fn through_nginx() {
     let store = format!("sqlite:{}", dir.path().join("keys.db").display());
     let rules = dir.path().join("gate.toml");
     std::fs::write(&rules, RULES).unwrap();
-    let (shop_id, shop) = created(&store, &["--name", "shop", "--scope", "orders"]);
-    let (_, reader) = created(&store, &["--name", "reader"]);
-    let (_, metered) = created(&store, &["--name", "metered", "--rate", "1/h"]);
+    let keys = keys(&store);
     let (_gate, gate_addr) = start_gate(&store, &rules, "nginx");
     let backend = backend().await;
 
@@ -211,23 +210,65 @@ async fn through_nginx() {
             .unwrap_or_else(|e| panic!("{} does not run: {e}", nginx.display())),
     );
     let nginx_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    // Up once it answers.
+    listening(nginx_addr, &dir.path().join("error.log")).await;
+    guarded_through(nginx_addr, &backend, &store, &keys).await;
+}
+
+/// Waits until `addr` takes connections, at most 30 s (then fails with
+/// what `log` says).
+async fn listening(addr: SocketAddr, log: &Path) {
     let started = Instant::now();
-    while tokio::net::TcpStream::connect(nginx_addr).await.is_err() {
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "nginx never listened: {}",
-            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            "the gateway never listened on {addr}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The keys each gateway is tried with.
+struct Keys {
+    shop_id: String,
+    shop: String,
+    reader: String,
+    metered: String,
+}
+
+fn keys(store: &str) -> Keys {
+    let (shop_id, shop) = created(store, &["--name", "shop", "--scope", "orders"]);
+    let (_, reader) = created(store, &["--name", "reader"]);
+    let (_, metered) = created(store, &["--name", "metered", "--rate", "1/h"]);
+    Keys {
+        shop_id,
+        shop,
+        reader,
+        metered,
+    }
+}
+
+/// What every gateway in front of the gate must do, asked through `gateway`.
+async fn guarded_through(gateway: SocketAddr, backend: &Backend, store: &str, keys: &Keys) {
+    let Keys {
+        shop_id,
+        shop,
+        reader,
+        metered,
+    } = keys;
+    let (shop_id, shop, reader, metered) = (
+        shop_id.clone(),
+        shop.clone(),
+        reader.clone(),
+        metered.clone(),
+    );
     let get = |path: &'static str, key: Option<String>| async move {
         let authorization = key.map(|key| format!("Api-Key {key}"));
         let headers: Vec<(&str, &str)> = authorization
             .iter()
             .map(|value| ("Authorization", value.as_str()))
             .collect();
-        common::http_get(nginx_addr, path, &headers).await
+        common::http_get(gateway, path, &headers).await
     };
 
     // A valid key reaches the backend with its identity and without its key.
@@ -264,7 +305,7 @@ async fn through_nginx() {
     );
 
     // A key revoked with the command is refused within a second.
-    api_key(&store, &["revoke", &shop_id, "--yes"]);
+    api_key(store, &["revoke", &shop_id, "--yes"]);
     let revoked = Instant::now();
     loop {
         match get("/orders/7", Some(shop.clone())).await.status {
@@ -275,4 +316,45 @@ async fn through_nginx() {
             other => panic!("{other} {:?} after the revocation", revoked.elapsed()),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_caddy() {
+    let Some(caddy) = gateway_binary("APIKEY_TEST_CADDY", "caddy", "gateways::through_caddy")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let rules = dir.path().join("gate.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let keys = keys(&store);
+    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
+    let backend = backend().await;
+
+    let port = free_port();
+    let site = readme_block("<!-- caddy-gate -->")
+        .replace("http://:8000", &format!("http://:{port}"))
+        .replace("127.0.0.1:9000", &gate_addr.to_string())
+        .replace("127.0.0.1:8080", &backend.addr.to_string());
+    // No admin endpoint (tests run side by side), no certificates.
+    let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n\n{site}");
+    let conf_path = dir.path().join("Caddyfile");
+    std::fs::write(&conf_path, conf).unwrap();
+    let log = dir.path().join("caddy.log");
+    let _caddy = Running(
+        Command::new(&caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&conf_path)
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env("HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", caddy.display())),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    listening(addr, &log).await;
+    guarded_through(addr, &backend, &store, &keys).await;
 }
