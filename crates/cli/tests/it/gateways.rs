@@ -1,6 +1,7 @@
 //! The gate behind real gateways, with the configurations the README shows:
-//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path) and Caddy
-//! (`APIKEY_TEST_CADDY`, or `caddy`). A gateway that is
+//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path), Caddy
+//! (`APIKEY_TEST_CADDY`, or `caddy`) and Traefik (`APIKEY_TEST_TRAEFIK`, or
+//! `traefik`). A gateway that is
 //! not installed is said on one line and skipped; one named by its variable
 //! that does not run fails.
 
@@ -356,5 +357,59 @@ async fn through_caddy() {
     );
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     listening(addr, &log).await;
+    guarded_through(addr, &backend, &store, &keys).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_traefik() {
+    let Some(traefik) = gateway_binary(
+        "APIKEY_TEST_TRAEFIK",
+        "traefik",
+        "gateways::through_traefik",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let rules = dir.path().join("gate.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let keys = keys(&store);
+    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
+    let backend = backend().await;
+
+    let port = free_port();
+    let dynamic = readme_block("<!-- traefik-gate -->")
+        .replace("127.0.0.1:9000", &gate_addr.to_string())
+        .replace("127.0.0.1:8080", &backend.addr.to_string());
+    let dynamic_path = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic_path, dynamic).unwrap();
+    let log = dir.path().join("traefik.log");
+    let _traefik = Running(
+        Command::new(&traefik)
+            .arg(format!("--entryPoints.web.address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--providers.file.filename={}",
+                dynamic_path.display()
+            ))
+            .args(["--log.level=ERROR", "--global.checkNewVersion=false"])
+            .arg("--global.sendAnonymousUsage=false")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", traefik.display())),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    listening(addr, &log).await;
+    // The file provider's routes come a moment after the port: ready once
+    // the open route answers through them.
+    let started = Instant::now();
+    while common::http_get(addr, "/health", &[]).await.status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Traefik never routed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     guarded_through(addr, &backend, &store, &keys).await;
 }
