@@ -22,7 +22,8 @@ use crate::{shown, Failure, ForwardedHeaderArg};
 pub(crate) const HELP: &str = "\
 A gateway sends the client's Authorization header and asks; 200 lets the
 request through with X-Api-Key-Id, -Name, -Prefix, -Owner and -Scopes to copy
-upstream, anything else is the refusal to send back. The original method,
+upstream, anything else is the refusal to send back; Envoy's gRPC ext_authz
+(envoy.service.auth.v3.Authorization/Check) is served on the same port. The original method,
 path and host are read from X-Forwarded-Method/-Uri/-Host (Traefik, Caddy) or
 X-Original-Method/-URI/-URL (nginx, ingress-nginx), from trusted proxies only.
 
@@ -134,7 +135,14 @@ pub(crate) async fn run(store: Arc<dyn KeyManager>, args: GateArgs) -> Result<()
     if let Some(path) = args.rules {
         tokio::spawn(follow(path, gate.clone()));
     }
-    let router = axum::Router::new().fallback_service(gate);
+    // Envoy's gRPC ext_authz on the same port, beside every other path's
+    // HTTP verdict.
+    let router = axum::Router::new()
+        .route_service(
+            "/envoy.service.auth.v3.Authorization/Check",
+            gate.ext_authz(),
+        )
+        .fallback_service(gate);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

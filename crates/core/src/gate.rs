@@ -53,6 +53,8 @@
 //! every refusal says its real status in `X-Api-Key-Status`, which
 //! `auth_request_set` and `error_page` turn back into it.
 
+#[cfg(feature = "ext-authz")]
+mod ext_authz;
 mod original;
 mod rules;
 
@@ -77,6 +79,9 @@ use crate::{
     scope::ScopeRequirement,
     Authenticator,
 };
+#[cfg(feature = "ext-authz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ext-authz")))]
+pub use ext_authz::ExtAuthz;
 use original::Original;
 use rules::Access;
 pub use rules::{Route, Rules};

@@ -1,9 +1,9 @@
-//! The gate behind real gateways, with the configurations the README shows:
-//! nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path), Caddy
+//! The gate behind real gateways, with the configurations the README
+//! shows: nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path), Caddy
 //! (`APIKEY_TEST_CADDY`, or `caddy`) and Traefik (`APIKEY_TEST_TRAEFIK`, or
-//! `traefik`). A gateway that is
-//! not installed is said on one line and skipped; one named by its variable
-//! that does not run fails.
+//! `traefik`); and Envoy's gRPC `ext_authz` asked from Python
+//! (`APIKEY_TEST_GRPC_PYTHON`). One not installed is said on one line and
+//! skipped; one named by its variable that does not run fails.
 
 use crate::common;
 
@@ -412,4 +412,116 @@ async fn through_traefik() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     guarded_through(addr, &backend, &store, &keys).await;
+}
+
+/// The `proto/` directory of the envoy-types crate cargo downloaded.
+fn envoy_protos() -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .unwrap()
+        .flatten()
+        .flat_map(|index| {
+            std::fs::read_dir(index.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("envoy-types-"))
+        })
+        .map(|path| path.join("proto"))
+        .filter(|path| path.is_dir())
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .expect("envoy-types' protos, downloaded by cargo")
+}
+
+/// Envoy's gRPC `ext_authz` on the gate's port, asked by grpcio from
+/// Python with stubs generated from Envoy's own `external_auth.proto`
+/// (`APIKEY_TEST_GRPC_PYTHON`: a Python with grpcio-tools).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_grpc_ext_authz_from_python() {
+    let Some(python) = std::env::var_os("APIKEY_TEST_GRPC_PYTHON").filter(|p| !p.is_empty()) else {
+        common::skip_line(
+            "skipping gateways::envoy_grpc_ext_authz_from_python: set APIKEY_TEST_GRPC_PYTHON to a python with grpcio-tools",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let rules = dir.path().join("gate.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let keys = keys(&store);
+    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
+    let case = |path: &str, key: Option<&str>| {
+        let mut headers = serde_json::Map::new();
+        headers.insert(":path".into(), path.into());
+        if let Some(key) = key {
+            headers.insert("authorization".into(), format!("Api-Key {key}").into());
+        }
+        serde_json::json!({
+            "method": "GET", "path": path, "host": "api.example.com",
+            "headers": headers, "source": "198.51.100.7",
+        })
+    };
+    let cases = serde_json::json!([
+        case("/orders/7", Some(&keys.shop)),
+        case("/orders/7", None),
+        case("/orders/7", Some(&keys.reader)),
+        case("/health", None),
+    ]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/ext_authz/check.py"
+    );
+    let output = Command::new(&python)
+        .arg(script)
+        .arg(envoy_protos())
+        .arg(dir.path().join("stubs"))
+        .arg(gate_addr.to_string())
+        .arg(cases.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("APIKEY_TEST_GRPC_PYTHON={python:?} does not run: {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let [passed, missing, unscoped, open] = results.as_array().unwrap().as_slice() else {
+        panic!("{results}")
+    };
+    assert_eq!(passed["code"], 0, "{passed}");
+    assert_eq!(passed["headers"]["x-api-key-name"], "shop", "{passed}");
+    assert_eq!(
+        passed["headers"]["x-api-key-id"],
+        keys.shop_id.as_str(),
+        "{passed}"
+    );
+    assert_eq!(
+        passed["removed"],
+        serde_json::json!(["authorization"]),
+        "{passed}"
+    );
+    assert_eq!(
+        (missing["code"].as_i64(), missing["status"].as_i64()),
+        (Some(16), Some(401)),
+        "{missing}"
+    );
+    assert_eq!(
+        missing["headers"]["www-authenticate"], r#"Api-Key realm="api""#,
+        "{missing}"
+    );
+    assert_eq!(
+        (unscoped["code"].as_i64(), unscoped["status"].as_i64()),
+        (Some(7), Some(403)),
+        "{unscoped}"
+    );
+    assert_eq!(open["code"], 0, "{open}");
 }

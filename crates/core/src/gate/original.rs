@@ -84,7 +84,7 @@ fn host_of(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `Example.COM:8080` is `example.com`; `[::1]:80` is `[::1]`.
-fn normal_host(host: &str) -> String {
+pub(super) fn normal_host(host: &str) -> String {
     let host = host.trim();
     let host = match host.rfind(':') {
         Some(at)
