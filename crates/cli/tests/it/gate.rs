@@ -164,4 +164,15 @@ async fn the_gate_answers_gateways_and_follows_the_command_and_its_rules() {
     gate.said("1 route from");
     assert_eq!(gate.status("GET", "/admin", None).await.status, 200);
     assert_eq!(gate.status("GET", "/health", None).await.status, 401);
+
+    // SIGHUP re-reads the file though it did not change.
+    #[cfg(unix)]
+    {
+        let hup = Command::new("kill")
+            .args(["-HUP", &gate.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        gate.said("1 route from");
+    }
 }
