@@ -372,3 +372,34 @@ async fn rules_set_while_running_decide_the_next_requests() {
     let open = verdict(&gate, ask(GATEWAY, "/status", &[])).await;
     assert_eq!(open.status(), StatusCode::OK);
 }
+
+/// A trusted gateway's description that does not read is refused as a
+/// closed route, never matched against a guess: here the gate's own path
+/// is open, and the forwarded URI does not parse.
+#[tokio::test]
+async fn an_unreadable_forwarded_request_is_refused_not_guessed() {
+    let gate = Gate::builder(Authenticator::new(MemoryStore::new()))
+        .rules(Rules::new([Route::path("/auth").unwrap().open()]))
+        .trusted_proxies(proxies())
+        .build()
+        .unwrap();
+    assert_eq!(
+        verdict(&gate, ask(GATEWAY, "/auth", &[])).await.status(),
+        StatusCode::OK
+    );
+    for headers in [
+        vec![("x-forwarded-uri", "not a uri")],
+        vec![("x-forwarded-method", "GE T")],
+        vec![("x-original-uri", "/a"), ("x-original-uri", "/b")],
+    ] {
+        let refused = verdict(&gate, ask(GATEWAY, "/auth", &headers)).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+    }
+    // A stranger's such headers are ignored: its own path is asked about.
+    let stranger = verdict(
+        &gate,
+        ask(STRANGER, "/auth", &[("x-forwarded-uri", "not a uri")]),
+    )
+    .await;
+    assert_eq!(stranger.status(), StatusCode::OK);
+}

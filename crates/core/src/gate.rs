@@ -199,7 +199,13 @@ impl Gate {
     ) -> Response<Full<Bytes>> {
         let inner = &self.inner;
         let rules = inner.rules.load();
-        let (requirement, closed) = match rules.access(&original) {
+        let access = if original.readable {
+            rules.access(&original)
+        } else {
+            tracing::debug!("a gateway's forwarded request does not read; refused as closed");
+            &rules::Access::Closed
+        };
+        let (requirement, closed) = match access {
             Access::Open => return self.allowed(None),
             Access::Key(requirement) => (requirement.clone(), false),
             Access::Closed => (None, true),

@@ -65,9 +65,11 @@ impl Authorization for ExtAuthz {
             ));
         };
         let path = http.path.split(['?', '#']).next().unwrap_or("/");
+        let method = Method::from_bytes(http.method.as_bytes());
         let original = Original {
-            method: Method::from_bytes(http.method.as_bytes()).unwrap_or(Method::GET),
-            path: if path.starts_with('/') { path } else { "/" }.to_owned(),
+            readable: method.is_ok() && path.starts_with('/'),
+            method: method.unwrap_or(Method::GET),
+            path: path.to_owned(),
             host: (!http.host.is_empty()).then(|| super::original::normal_host(&http.host)),
         };
         let mut headers = HeaderMap::new();

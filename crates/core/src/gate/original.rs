@@ -13,6 +13,10 @@ pub(super) struct Original {
     pub(super) method: Method,
     pub(super) path: String,
     pub(super) host: Option<String>,
+    /// False when a trusted gateway described the request in headers that
+    /// do not read (two values, not text, not a method or a URI): no route
+    /// is guessed for it, and it is refused as a closed route is.
+    pub(super) readable: bool,
 }
 
 impl Original {
@@ -40,11 +44,33 @@ impl Original {
             method: request.method().clone(),
             path: own_path.to_owned(),
             host: host_of(request.headers()),
+            readable: true,
         };
         if !peer.is_some_and(|peer| proxies.contains(peer)) {
             return own;
         }
         let headers = request.headers();
+        let unreadable = |name: &str, reads: bool| headers.contains_key(name) && !reads;
+        let readable = !(unreadable(
+            "x-forwarded-method",
+            text(headers, "x-forwarded-method")
+                .is_some_and(|m| Method::from_bytes(m.as_bytes()).is_ok()),
+        ) || unreadable(
+            "x-original-method",
+            text(headers, "x-original-method")
+                .is_some_and(|m| Method::from_bytes(m.as_bytes()).is_ok()),
+        ) || ["x-forwarded-uri", "x-original-uri", "x-original-url"]
+            .iter()
+            .any(|name| {
+                unreadable(
+                    name,
+                    text(headers, name).is_some_and(|uri| uri.parse::<http::Uri>().is_ok()),
+                )
+            })
+            || unreadable(
+                "x-forwarded-host",
+                text(headers, "x-forwarded-host").is_some(),
+            ));
         let url = text(headers, "x-original-url").and_then(|url| url.parse::<http::Uri>().ok());
         let method = text(headers, "x-forwarded-method")
             .or_else(|| text(headers, "x-original-method"))
@@ -59,7 +85,12 @@ impl Original {
             .map(|host| normal_host(&host))
             .or_else(|| url.and_then(|url| url.host().map(normal_host)))
             .or(own.host);
-        Self { method, path, host }
+        Self {
+            method,
+            path,
+            host,
+            readable,
+        }
     }
 }
 
@@ -132,7 +163,8 @@ mod tests {
             Original {
                 method: Method::DELETE,
                 path: "/admin/keys".into(),
-                host: Some("api.example.com".into())
+                host: Some("api.example.com".into()),
+                readable: true,
             }
         );
         let stranger = Original::of(
@@ -146,7 +178,8 @@ mod tests {
             Original {
                 method: Method::GET,
                 path: "/auth".into(),
-                host: Some("gate.internal".into())
+                host: Some("gate.internal".into()),
+                readable: true,
             }
         );
         let unknown = Original::of(&forwarded, None, &proxies(), "");
@@ -173,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mirrored_request_loses_the_prefix_and_bad_values_fall_back() {
+    fn a_mirrored_request_loses_the_prefix_and_bad_values_are_unreadable() {
         let envoy = Request::post("/check/orders/7").body(()).unwrap();
         let peer = Some("10.0.0.9".parse().unwrap());
         let original = Original::of(&envoy, peer, &proxies(), "/check");

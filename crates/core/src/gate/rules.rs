@@ -290,6 +290,7 @@ mod tests {
             method,
             path: path.into(),
             host: Some(host.into()),
+            readable: true,
         }
     }
 
@@ -349,6 +350,7 @@ mod file_tests {
             method,
             path: path.into(),
             host: Some("api.example.com".into()),
+            readable: true,
         }
     }
 
