@@ -170,19 +170,51 @@ path = "/orders/*"
 all_of = ["orders"]
 "#;
 
+/// What every gateway's test starts from: a SQLite store with the keys, the
+/// gate on it with [`RULES`] (refusals told as `mode` says), and a backend.
+struct Setup {
+    dir: tempfile::TempDir,
+    store: String,
+    keys: Keys,
+    _gate: Running,
+    gate_addr: SocketAddr,
+    backend: Backend,
+}
+
+impl Setup {
+    async fn new(mode: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+        let rules = dir.path().join("gate.toml");
+        std::fs::write(&rules, RULES).unwrap();
+        let keys = keys(&store);
+        let (_gate, gate_addr) = start_gate(&store, &rules, mode);
+        let backend = backend().await;
+        Self {
+            dir,
+            store,
+            keys,
+            _gate,
+            gate_addr,
+            backend,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_nginx() {
     let Some(nginx) = gateway_binary("APIKEY_TEST_NGINX", "nginx", "gateways::through_nginx")
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let rules = dir.path().join("gate.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let keys = keys(&store);
-    let (_gate, gate_addr) = start_gate(&store, &rules, "nginx");
-    let backend = backend().await;
+    let Setup {
+        dir,
+        store,
+        keys,
+        _gate,
+        gate_addr,
+        backend,
+    } = Setup::new("nginx").await;
 
     let port = free_port();
     let locations = readme_block("<!-- nginx-gate -->")
@@ -325,13 +357,14 @@ async fn through_caddy() {
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let rules = dir.path().join("gate.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let keys = keys(&store);
-    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
-    let backend = backend().await;
+    let Setup {
+        dir,
+        store,
+        keys,
+        _gate,
+        gate_addr,
+        backend,
+    } = Setup::new("standard").await;
 
     let port = free_port();
     let site = readme_block("<!-- caddy-gate -->")
@@ -369,13 +402,14 @@ async fn through_traefik() {
     ) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let rules = dir.path().join("gate.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let keys = keys(&store);
-    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
-    let backend = backend().await;
+    let Setup {
+        dir,
+        store,
+        keys,
+        _gate,
+        gate_addr,
+        backend,
+    } = Setup::new("standard").await;
 
     let port = free_port();
     let dynamic = readme_block("<!-- traefik-gate -->")
@@ -453,12 +487,13 @@ async fn envoy_grpc_ext_authz_from_python() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
-    let rules = dir.path().join("gate.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let keys = keys(&store);
-    let (_gate, gate_addr) = start_gate(&store, &rules, "standard");
+    let Setup {
+        dir,
+        keys,
+        _gate,
+        gate_addr,
+        ..
+    } = Setup::new("standard").await;
     let case = |path: &str, key: Option<&str>| {
         let mut headers = serde_json::Map::new();
         headers.insert(":path".into(), path.into());
