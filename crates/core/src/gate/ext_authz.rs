@@ -71,6 +71,7 @@ impl Authorization for ExtAuthz {
             method: method.unwrap_or(Method::GET),
             path: path.to_owned(),
             host: (!http.host.is_empty()).then(|| super::original::normal_host(&http.host)),
+            scheme: (!http.scheme.is_empty()).then(|| http.scheme.to_ascii_lowercase()),
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &http.headers {

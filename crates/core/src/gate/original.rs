@@ -7,12 +7,16 @@ use http::{HeaderMap, Method, Request};
 use crate::client_addr::TrustedProxies;
 
 /// The client's request as the gateway describes it: its method, path
-/// (without the query) and host.
+/// (without the query), host and scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Original {
     pub(super) method: Method,
     pub(super) path: String,
     pub(super) host: Option<String>,
+    /// `http` or `https` (in lower case) when a trusted gateway says which
+    /// (`X-Forwarded-Proto`, or the scheme of `X-Original-URL`); the gate
+    /// cannot tell on its own.
+    pub(super) scheme: Option<String>,
     /// False when a trusted gateway described the request in headers that
     /// do not read (two values, not text, not a method or a URI): no route
     /// is guessed for it, and it is refused as a closed route is.
@@ -23,7 +27,7 @@ impl Original {
     /// The request behind `request`, which came from `peer`.
     ///
     /// From a trusted proxy, the forwarded headers say it: Traefik's and
-    /// Caddy's `X-Forwarded-Method`/`-Uri`/`-Host`, nginx's
+    /// Caddy's `X-Forwarded-Method`/`-Uri`/`-Host`/`-Proto`, nginx's
     /// `X-Original-Method`/`-URI` (and ingress-nginx's `X-Original-URL`);
     /// without them the request is the client's own, mirrored (Envoy's HTTP
     /// mode), its path after `strip_prefix`. From anyone else, forwarded
@@ -44,6 +48,7 @@ impl Original {
             method: request.method().clone(),
             path: own_path.to_owned(),
             host: host_of(request.headers()),
+            scheme: None,
             readable: true,
         };
         if !peer.is_some_and(|peer| proxies.contains(peer)) {
@@ -70,6 +75,10 @@ impl Original {
             || unreadable(
                 "x-forwarded-host",
                 text(headers, "x-forwarded-host").is_some(),
+            )
+            || unreadable(
+                "x-forwarded-proto",
+                text(headers, "x-forwarded-proto").is_some_and(|s| is_scheme(&s)),
             ));
         let url = text(headers, "x-original-url").and_then(|url| url.parse::<http::Uri>().ok());
         let method = text(headers, "x-forwarded-method")
@@ -83,12 +92,20 @@ impl Original {
             .map_or(own.path, |uri| uri.path().to_owned());
         let host = text(headers, "x-forwarded-host")
             .map(|host| normal_host(&host))
-            .or_else(|| url.and_then(|url| url.host().map(normal_host)))
+            .or_else(|| url.as_ref().and_then(|url| url.host().map(normal_host)))
             .or(own.host);
+        let scheme = text(headers, "x-forwarded-proto")
+            .filter(|scheme| is_scheme(scheme))
+            .or_else(|| {
+                url.as_ref()
+                    .and_then(|url| url.scheme_str().map(str::to_owned))
+            })
+            .map(|scheme| scheme.to_ascii_lowercase());
         Self {
             method,
             path,
             host,
+            scheme,
             readable,
         }
     }
@@ -107,6 +124,13 @@ fn text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
+}
+
+/// `http`, `HTTPS`: a URI scheme (RFC 3986 §3.1).
+fn is_scheme(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// The `Host` of a request, without its port, in lower case.
@@ -151,6 +175,7 @@ mod tests {
             ("x-forwarded-method", "DELETE"),
             ("x-forwarded-uri", "/admin/keys?all=1"),
             ("x-forwarded-host", "API.example.com:443"),
+            ("x-forwarded-proto", "HTTPS"),
         ]);
         let trusted = Original::of(
             &forwarded,
@@ -164,6 +189,7 @@ mod tests {
                 method: Method::DELETE,
                 path: "/admin/keys".into(),
                 host: Some("api.example.com".into()),
+                scheme: Some("https".into()),
                 readable: true,
             }
         );
@@ -179,6 +205,7 @@ mod tests {
                 method: Method::GET,
                 path: "/auth".into(),
                 host: Some("gate.internal".into()),
+                scheme: None,
                 readable: true,
             }
         );
@@ -203,6 +230,7 @@ mod tests {
         let original = Original::of(&ingress, peer, &proxies(), "");
         assert_eq!(original.path, "/cart/1");
         assert_eq!(original.host.as_deref(), Some("shop.example"));
+        assert_eq!(original.scheme.as_deref(), Some("https"));
     }
 
     #[test]
@@ -223,5 +251,12 @@ mod tests {
             (original.method, original.path.as_str()),
             (Method::GET, "/auth")
         );
+        assert!(!original.readable);
+        for proto in ["ht tp", "https, http", "1http"] {
+            let bad = request(&[("x-forwarded-proto", proto)]);
+            let original = Original::of(&bad, peer, &proxies(), "");
+            assert!(!original.readable, "{proto}");
+            assert_eq!(original.scheme, None);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Which requests need a key, and which scopes: routes matched by host,
-//! method and path, in order, and a default for the rest.
+//! scheme, method and path, in order, and a default for the rest.
 
 use http::Method;
 use serde::Deserialize;
@@ -22,6 +22,7 @@ pub(super) enum Access {
 #[derive(Debug, Clone)]
 pub struct Route {
     host: Option<String>,
+    scheme: Option<String>,
     methods: Vec<Method>,
     path: PathPattern,
     access: Access,
@@ -73,6 +74,7 @@ impl Route {
     pub fn path(path: &str) -> Result<Self, ConfigError> {
         Ok(Self {
             host: None,
+            scheme: None,
             methods: Vec::new(),
             path: PathPattern::parse(path)?,
             access: Access::Key(None),
@@ -85,6 +87,15 @@ impl Route {
         self
     }
 
+    /// Only requests the client made over `scheme` (`http` or `https`, in
+    /// any case), as a trusted gateway says in `X-Forwarded-Proto` or
+    /// `X-Original-URL`; a request whose scheme is not said matches no such
+    /// route.
+    pub fn scheme(mut self, scheme: &str) -> Self {
+        self.scheme = Some(scheme.trim().to_ascii_lowercase());
+        self
+    }
+
     /// Only requests with one of `methods`.
     pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
         self.methods = methods.into_iter().collect();
@@ -94,6 +105,14 @@ impl Route {
     /// Open to all: no key is asked for.
     pub fn open(mut self) -> Self {
         self.access = Access::Open;
+        self
+    }
+
+    /// Refused whatever key it carries (401 without a valid key, 403 with
+    /// one): the default's answer, for a route before broader ones (plain
+    /// `http`, say, where a key would travel in the clear).
+    pub fn closed(mut self) -> Self {
+        self.access = Access::Closed;
         self
     }
 
@@ -112,6 +131,10 @@ impl Route {
                 .host
                 .as_ref()
                 .is_none_or(|host| original.host.as_deref() == Some(host.as_str()))
+            && self
+                .scheme
+                .as_ref()
+                .is_none_or(|scheme| original.scheme.as_deref() == Some(scheme.as_str()))
     }
 }
 
@@ -161,9 +184,15 @@ impl Rules {
     ///
     /// [[route]]
     /// host = "api.example.com"      # optional
+    /// scheme = "https"              # optional, as the gateway says
     /// methods = ["GET", "HEAD"]     # optional
     /// path = "/orders/*"            # the path and everything under it
     /// all_of = ["orders:read"]      # or any_of = [...]; neither: any key
+    ///
+    /// [[route]]
+    /// scheme = "http"
+    /// path = "/*"
+    /// closed = true                 # refused whatever the key
     /// ```
     ///
     /// An error names the line and what is wrong with it.
@@ -237,10 +266,13 @@ enum DefaultFile {
 struct RouteFile {
     path: String,
     host: Option<String>,
+    scheme: Option<String>,
     #[serde(default)]
     methods: Vec<String>,
     #[serde(default)]
     open: bool,
+    #[serde(default)]
+    closed: bool,
     #[serde(default)]
     all_of: Vec<String>,
     #[serde(default)]
@@ -253,6 +285,12 @@ impl RouteFile {
         if let Some(host) = &self.host {
             route = route.host(host);
         }
+        if let Some(scheme) = &self.scheme {
+            if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+                return Err(format!("scheme {scheme:?} is neither http nor https"));
+            }
+            route = route.scheme(scheme);
+        }
         let methods = self
             .methods
             .iter()
@@ -263,6 +301,12 @@ impl RouteFile {
             .collect::<Result<Vec<_>, _>>()?;
         route = route.methods(methods);
         let scoped = !self.all_of.is_empty() || !self.any_of.is_empty();
+        if self.closed {
+            if self.open || scoped {
+                return Err("a closed route is neither open nor asks for scopes".into());
+            }
+            return Ok(route.closed());
+        }
         if self.open {
             if scoped {
                 return Err("an open route asks for no scopes".into());
@@ -290,6 +334,7 @@ mod tests {
             method,
             path: path.into(),
             host: Some(host.into()),
+            scheme: None,
             readable: true,
         }
     }
@@ -350,6 +395,7 @@ mod file_tests {
             method,
             path: path.into(),
             host: Some("api.example.com".into()),
+            scheme: Some("https".into()),
             readable: true,
         }
     }
@@ -391,6 +437,14 @@ any_of = ["orders:read", "admin"]
 
         for (text, says) in [
             ("[[route]]\npath = \"/a\"\nopn = true\n", "line 3"),
+            (
+                "[[route]]\npath = \"/a\"\nscheme = \"ftp\"\n",
+                "neither http nor https",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\nclosed = true\nopen = true\n",
+                "neither open",
+            ),
             ("default = \"open\"\n", "line 1"),
             ("[[route]]\npath = \"a\"\n", "route 1"),
             (
@@ -414,5 +468,26 @@ any_of = ["orders:read", "admin"]
             assert!(err.contains(says), "{text:?}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn a_route_can_match_the_scheme_a_gateway_says_and_close() {
+        let auth = Authenticator::new(MemoryStore::new());
+        let rules = Rules::from_toml(
+            "default = \"key\"\n[[route]]\nscheme = \"HTTP\"\npath = \"/*\"\nclosed = true\n",
+            &auth,
+        )
+        .unwrap();
+        let over = |scheme: Option<&str>| Original {
+            scheme: scheme.map(str::to_owned),
+            ..original(Method::GET, "/orders")
+        };
+        assert!(matches!(rules.access(&over(Some("http"))), Access::Closed));
+        assert!(matches!(
+            rules.access(&over(Some("https"))),
+            Access::Key(None)
+        ));
+        // Not said: the scheme route does not match, the default decides.
+        assert!(matches!(rules.access(&over(None)), Access::Key(None)));
     }
 }
