@@ -22,19 +22,43 @@ use crate::{shown, Failure, ForwardedHeaderArg};
 pub(crate) const HELP: &str = "\
 A gateway sends the client's Authorization header and asks; 200 lets the
 request through with X-Api-Key-Id, -Name, -Prefix, -Owner and -Scopes to copy
-upstream, anything else is the refusal to send back; Envoy's gRPC ext_authz
-(envoy.service.auth.v3.Authorization/Check) is served on the same port. The original method,
-path and host are read from X-Forwarded-Method/-Uri/-Host (Traefik, Caddy) or
-X-Original-Method/-URI/-URL (nginx, ingress-nginx), from trusted proxies only.
+upstream, anything else is the refusal to send back. Envoy's gRPC ext_authz
+(envoy.service.auth.v3.Authorization/Check) is served on the same port. The
+original method, path, host and scheme are read from X-Forwarded-Method/-Uri/
+-Host/-Proto (Traefik, Caddy) or X-Original-Method/-URI/-URL (nginx,
+ingress-nginx), from trusted proxies only. The README's \"In front of any
+service\" has each gateway's whole configuration, as the tests run it.
 
 Examples:
-  api-key --store sqlite:keys.db gate --listen 127.0.0.1:9000 \\
-      --trusted-proxy 127.0.0.1 --rules gate.toml
-  # nginx's auth_request passes on 401 and 403 only: 429 and 503 become 403,
-  # with the real status in X-Api-Key-Status
-  api-key --store sqlite:keys.db gate --for nginx --trusted-proxy 127.0.0.1
-  # Envoy's HTTP ext_authz, which asks with the client's path under a prefix
+  # nginx auth_request, which passes on 401 and 403 only: 429 and 503 become
+  # 403 with the real status in X-Api-Key-Status, for error_page to restore
+  api-key --store sqlite:keys.db gate --for nginx --trusted-proxy 127.0.0.1 --rules gate.toml
+      location = /_api_key { internal; proxy_pass http://127.0.0.1:9000;
+          proxy_pass_request_body off; proxy_set_header Content-Length \"\";
+          proxy_set_header X-Original-URI $request_uri;
+          proxy_set_header X-Original-Method $request_method; }
+      location / { auth_request /_api_key; proxy_pass http://127.0.0.1:8080; }
+
+  # ingress-nginx: as nginx, trusting the pod network
+  api-key --store postgres://gate@db/keys gate --listen 0.0.0.0:9000 --for nginx --trusted-proxy 10.0.0.0/8
+      nginx.ingress.kubernetes.io/auth-url: \"http://api-key-gate.auth:9000/check\"
+      nginx.ingress.kubernetes.io/auth-response-headers: \"X-Api-Key-Id,X-Api-Key-Name\"
+
+  # Traefik ForwardAuth (file provider)
+  api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1
+      forwardAuth: { address: \"http://127.0.0.1:9000/check\",
+                     authResponseHeaders: [X-Api-Key-Id, X-Api-Key-Name] }
+
+  # Caddy forward_auth
+  api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1
+      forward_auth 127.0.0.1:9000 { uri /check
+                                    copy_headers X-Api-Key-Id X-Api-Key-Name }
+
+  # Envoy ext_authz over HTTP (the client's path under path_prefix); over
+  # gRPC the same gate needs no option
   api-key --store sqlite:keys.db gate --strip-prefix /ext_authz --trusted-proxy 127.0.0.1
+      http_service: { server_uri: { uri: \"http://127.0.0.1:9000\", cluster: api_key_gate,
+                      timeout: 1s }, path_prefix: /ext_authz }
 
 gate.toml, re-read on SIGHUP and when it changes (a bad file is one line on
 stderr, and the rules in force stay):
@@ -42,6 +66,10 @@ stderr, and the rules in force stay):
   [[route]]
   path = \"/health\"
   open = true
+  [[route]]
+  scheme = \"http\"              # as the gateway says (X-Forwarded-Proto)
+  path = \"/*\"
+  closed = true                # refused whatever the key
   [[route]]
   path = \"/orders/*\"           # /orders and everything under it
   methods = [\"GET\"]

@@ -167,9 +167,10 @@ enum Command {
         )]
         forwarded_header: ForwardedHeaderArg,
     },
-    /// Answer gateways' forward-auth requests (nginx auth_request, Traefik
-    /// ForwardAuth, Caddy forward_auth, Envoy ext_authz over HTTP): 200 with
-    /// the key's identity, or the refusal.
+    /// Answer gateways' forward-auth requests (nginx auth_request and
+    /// ingress-nginx, Traefik ForwardAuth, Caddy forward_auth, Envoy
+    /// ext_authz over HTTP and gRPC): 200 with the key's identity, or the
+    /// refusal.
     #[command(after_help = gate::HELP)]
     Gate(gate::GateArgs),
     /// Read a key from standard input and say whether the store accepts it,

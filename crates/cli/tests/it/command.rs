@@ -691,7 +691,7 @@ async fn keys_rotate_through_the_command_on_a_drf_table() {
 #[test]
 fn every_subcommand_explains_itself_with_an_example() {
     for command in [
-        "migrate", "create", "list", "show", "revoke", "rotate", "check", "serve",
+        "migrate", "create", "list", "show", "revoke", "rotate", "check", "serve", "gate",
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
             .args([command, "--help"])

@@ -1,13 +1,19 @@
 //! The gate behind real gateways, with the configurations the README
-//! shows: nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path), Caddy
-//! (`APIKEY_TEST_CADDY`, or `caddy`) and Traefik (`APIKEY_TEST_TRAEFIK`, or
-//! `traefik`); and Envoy's gRPC `ext_authz` asked from Python
-//! (`APIKEY_TEST_GRPC_PYTHON`). One not installed is said on one line and
-//! skipped; one named by its variable that does not run fails.
+//! shows: nginx (`APIKEY_TEST_NGINX`, or `nginx` on the path), also as
+//! ingress-nginx renders its annotations, Caddy (`APIKEY_TEST_CADDY`, or
+//! `caddy`) and Traefik (`APIKEY_TEST_TRAEFIK`, or `traefik`); Envoy's
+//! HTTP `ext_authz` asked as the README's Envoy configuration asks, and its
+//! gRPC `ext_authz` asked from Python (`APIKEY_TEST_GRPC_PYTHON`). One not
+//! installed is said on one line and skipped; one named by its variable
+//! that does not run fails.
 
-use crate::common;
+use crate::{
+    binary::{api_key, created, GateProcess},
+    common,
+};
 
 use std::{
+    ffi::OsStr,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -90,38 +96,6 @@ impl Drop for Running {
     }
 }
 
-/// The gate as a process; where it listens.
-fn start_gate(store: &str, rules: &Path, mode: &str) -> (Running, SocketAddr) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api-key"))
-        .args([
-            "--store",
-            store,
-            "gate",
-            "--listen",
-            "127.0.0.1:0",
-            "--for",
-            mode,
-        ])
-        .args(["--trusted-proxy", "127.0.0.1", "--rules"])
-        .arg(rules)
-        .env_remove("APIKEY_STORE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let addr = line
-        .strip_prefix("gate listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || lines.for_each(drop));
-    (Running(child), addr)
-}
-
 /// The README's code block after `marker`.
 fn readme_block(marker: &str) -> String {
     let readme =
@@ -131,31 +105,6 @@ fn readme_block(marker: &str) -> String {
     let body = &after[start..];
     let body = &body[body.find('\n').unwrap() + 1..];
     body[..body.find("```").unwrap()].to_owned()
-}
-
-fn api_key(store: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
-        .args(["--store", store])
-        .args(args)
-        .env_remove("APIKEY_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn created(store: &str, args: &[&str]) -> (String, String) {
-    let mut all = vec!["create", "--json"];
-    all.extend_from_slice(args);
-    let json: serde_json::Value = serde_json::from_str(&api_key(store, &all)).unwrap();
-    (
-        json["id"].as_str().unwrap().to_owned(),
-        json["key"].as_str().unwrap().to_owned(),
-    )
 }
 
 const RULES: &str = r#"
@@ -170,70 +119,53 @@ path = "/orders/*"
 all_of = ["orders"]
 "#;
 
-/// What every gateway's test starts from: a SQLite store with the keys, the
-/// gate on it with [`RULES`] (refusals told as `mode` says), and a backend.
+/// What every gateway's test starts from: a SQLite store with the keys, and
+/// the gate on it with [`RULES`], trusting the gateways on 127.0.0.1 and
+/// given `args` besides.
 struct Setup {
     dir: tempfile::TempDir,
     store: String,
     keys: Keys,
-    _gate: Running,
-    gate_addr: SocketAddr,
-    backend: Backend,
+    gate: GateProcess,
 }
 
 impl Setup {
-    async fn new(mode: &str) -> Self {
+    fn new(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = format!("sqlite:{}", dir.path().join("keys.db").display());
         let rules = dir.path().join("gate.toml");
         std::fs::write(&rules, RULES).unwrap();
         let keys = keys(&store);
-        let (_gate, gate_addr) = start_gate(&store, &rules, mode);
-        let backend = backend().await;
+        let mut all: Vec<&OsStr> = vec!["--trusted-proxy".as_ref(), "127.0.0.1".as_ref()];
+        all.extend(["--rules".as_ref(), rules.as_os_str()]);
+        all.extend(args.iter().map(OsStr::new));
+        let gate = GateProcess::start(&store, &all);
         Self {
             dir,
             store,
             keys,
-            _gate,
-            gate_addr,
-            backend,
+            gate,
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn through_nginx() {
-    let Some(nginx) = gateway_binary("APIKEY_TEST_NGINX", "nginx", "gateways::through_nginx")
-    else {
-        return;
-    };
-    let Setup {
-        dir,
-        store,
-        keys,
-        _gate,
-        gate_addr,
-        backend,
-    } = Setup::new("nginx").await;
-
-    let port = free_port();
-    let locations = readme_block("<!-- nginx-gate -->")
-        .replace("127.0.0.1:9000", &gate_addr.to_string())
-        .replace("127.0.0.1:8080", &backend.addr.to_string());
-    let root = dir.path().display();
+/// nginx from `conf`'s `http` block body (its `server`s), with its temporary
+/// files and logs in `dir`; once it listens on `port`.
+async fn start_nginx(nginx: &Path, dir: &Path, port: u16, servers: &str) -> Running {
+    let root = dir.display();
     let conf = format!(
         "worker_processes 1;\nerror_log {root}/error.log;\npid {root}/nginx.pid;\n\
          events {{ worker_connections 64; }}\n\
          http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n\
          fastcgi_temp_path {root}/fastcgi;\n uwsgi_temp_path {root}/uwsgi;\n scgi_temp_path {root}/scgi;\n\
-         server {{\n listen 127.0.0.1:{port};\n{locations}\n}}\n}}\n"
+         {servers}\n}}\n"
     );
-    let conf_path = dir.path().join("nginx.conf");
+    let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let _nginx = Running(
-        Command::new(&nginx)
+    let running = Running(
+        Command::new(nginx)
             .arg("-p")
-            .arg(dir.path())
+            .arg(dir)
             .arg("-c")
             .arg(&conf_path)
             .args(["-g", "daemon off;"])
@@ -242,9 +174,130 @@ async fn through_nginx() {
             .spawn()
             .unwrap_or_else(|e| panic!("{} does not run: {e}", nginx.display())),
     );
-    let nginx_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    listening(nginx_addr, &dir.path().join("error.log")).await;
-    guarded_through(nginx_addr, &backend, &store, &keys).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    listening(addr, &dir.join("error.log")).await;
+    running
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_nginx() {
+    let Some(nginx) = gateway_binary("APIKEY_TEST_NGINX", "nginx", "gateways::through_nginx")
+    else {
+        return;
+    };
+    let setup = Setup::new(&["--for", "nginx"]);
+    let backend = backend().await;
+    let port = free_port();
+    let locations = readme_block("<!-- nginx-gate -->")
+        .replace("127.0.0.1:9000", &setup.gate.addr.to_string())
+        .replace("127.0.0.1:8080", &backend.addr.to_string());
+    let servers = format!("server {{\n listen 127.0.0.1:{port};\n{locations}\n}}");
+    let _nginx = start_nginx(&nginx, setup.dir.path(), port, &servers).await;
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    guarded_through(addr, &backend, &setup).await;
+}
+
+/// The README's Ingress annotations, `name: value` (a `|` block's lines
+/// joined), in the order written.
+fn ingress_annotations() -> Vec<(String, String)> {
+    let block = readme_block("<!-- ingress-nginx-gate -->");
+    let mut annotations: Vec<(String, String)> = Vec::new();
+    let mut lines = block.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some((name, value)) = line
+            .trim()
+            .strip_prefix("nginx.ingress.kubernetes.io/")
+            .and_then(|rest| rest.split_once(": "))
+        else {
+            continue;
+        };
+        let indent = line.len() - line.trim_start().len();
+        let value = if value == "|" {
+            let mut text = String::new();
+            while let Some(next) = lines.next_if(|next| {
+                next.len() - next.trim_start().len() > indent || next.trim().is_empty()
+            }) {
+                text.push_str(next.trim());
+                text.push('\n');
+            }
+            text
+        } else {
+            value.trim_matches('"').to_owned()
+        };
+        annotations.push((name.to_owned(), value));
+    }
+    annotations
+}
+
+/// The README's ingress-nginx annotations, rendered into the locations
+/// ingress-nginx's template makes of them (its external-auth location and
+/// the guarded one, with what they set) and run in a real nginx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_ingress_nginx_annotations() {
+    let Some(nginx) = gateway_binary(
+        "APIKEY_TEST_NGINX",
+        "nginx",
+        "gateways::through_ingress_nginx_annotations",
+    ) else {
+        return;
+    };
+    let setup = Setup::new(&["--for", "nginx"]);
+    let backend = backend().await;
+    let annotations = ingress_annotations();
+    let annotation = |name: &str| {
+        annotations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let auth_url = annotation("auth-url").replace("127.0.0.1:9000", &setup.gate.addr.to_string());
+    assert!(auth_url.starts_with("http://"), "{auth_url}");
+    let auth_host = auth_url["http://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // ingress-nginx's buildAuthResponseHeaders: one variable a header.
+    let response_headers: String = annotation("auth-response-headers")
+        .split(',')
+        .enumerate()
+        .map(|(n, name)| {
+            let name = name.trim();
+            let variable = name.to_ascii_lowercase().replace('-', "_");
+            format!(
+                "  auth_request_set $authHeader{n} $upstream_http_{variable};\n  proxy_set_header '{name}' $authHeader{n};\n"
+            )
+        })
+        .collect();
+    let port = free_port();
+    let server_snippet = annotation("server-snippet");
+    let configuration_snippet = annotation("configuration-snippet");
+    let backend_addr = backend.addr;
+    let servers = format!(
+        "server {{\n listen 127.0.0.1:{port};\n{server_snippet}\n\
+         location = /_external-auth-Lw-Prefix {{\n  internal;\n\
+           proxy_pass_request_body off;\n  proxy_set_header Content-Length \"\";\n\
+           proxy_set_header Host {auth_host};\n\
+           proxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n\
+           proxy_set_header X-Original-Method $request_method;\n\
+           proxy_set_header X-Sent-From \"nginx-ingress-controller\";\n\
+           proxy_set_header X-Real-IP $remote_addr;\n\
+           proxy_set_header X-Forwarded-For $remote_addr;\n\
+           proxy_set_header X-Auth-Request-Redirect $request_uri;\n\
+           proxy_http_version 1.1;\n  proxy_pass_request_headers on;\n\
+           set $target {auth_url};\n  proxy_pass $target;\n }}\n\
+         location / {{\n  auth_request /_external-auth-Lw-Prefix;\n\
+           auth_request_set $auth_cookie $upstream_http_set_cookie;\n\
+           add_header Set-Cookie $auth_cookie;\n{response_headers}\
+           proxy_set_header X-Real-IP $remote_addr;\n\
+           proxy_set_header X-Forwarded-For $remote_addr;\n\
+           proxy_set_header X-Forwarded-Proto $scheme;\n\
+           {configuration_snippet}\n  proxy_pass http://{backend_addr};\n }}\n}}"
+    );
+    let _nginx = start_nginx(&nginx, setup.dir.path(), port, &servers).await;
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    guarded_through(addr, &backend, &setup).await;
 }
 
 /// Waits until `addr` takes connections, at most 30 s (then fails with
@@ -267,45 +320,58 @@ struct Keys {
     shop: String,
     reader: String,
     metered: String,
+    expiring: String,
+    /// When `expiring` has certainly expired: its second, and one more for
+    /// a store that keeps whole seconds.
+    expired_by: Instant,
 }
 
 fn keys(store: &str) -> Keys {
     let (shop_id, shop) = created(store, &["--name", "shop", "--scope", "orders"]);
     let (_, reader) = created(store, &["--name", "reader"]);
     let (_, metered) = created(store, &["--name", "metered", "--rate", "1/h"]);
+    let asked = Instant::now();
+    let (_, expiring) = created(store, &["--name", "brief", "--expires-in", "1s"]);
     Keys {
         shop_id,
         shop,
         reader,
         metered,
+        expiring,
+        expired_by: asked + Duration::from_secs(2),
     }
 }
 
+/// `GET path` through `gateway` with `key`, and `headers` besides.
+async fn get(
+    gateway: SocketAddr,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+) -> common::RawResponse {
+    let authorization = key.map(|key| format!("Api-Key {key}"));
+    let mut all = headers.to_vec();
+    all.extend(
+        authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str())),
+    );
+    common::http_get(gateway, path, &all).await
+}
+
 /// What every gateway in front of the gate must do, asked through `gateway`.
-async fn guarded_through(gateway: SocketAddr, backend: &Backend, store: &str, keys: &Keys) {
+async fn guarded_through(gateway: SocketAddr, backend: &Backend, setup: &Setup) {
     let Keys {
         shop_id,
         shop,
         reader,
         metered,
-    } = keys;
-    let (shop_id, shop, reader, metered) = (
-        shop_id.clone(),
-        shop.clone(),
-        reader.clone(),
-        metered.clone(),
-    );
-    let get = |path: &'static str, key: Option<String>| async move {
-        let authorization = key.map(|key| format!("Api-Key {key}"));
-        let headers: Vec<(&str, &str)> = authorization
-            .iter()
-            .map(|value| ("Authorization", value.as_str()))
-            .collect();
-        common::http_get(gateway, path, &headers).await
-    };
+        expiring,
+        expired_by,
+    } = &setup.keys;
 
     // A valid key reaches the backend with its identity and without its key.
-    let passed = get("/orders/7", Some(shop.clone())).await;
+    let passed = get(gateway, "/orders/7", Some(shop), &[]).await;
     assert_eq!(passed.status, 200, "{passed:?}");
     let seen = backend.last.lock().unwrap().clone();
     assert!(seen.contains("x-api-key-name: shop\n"), "{seen}");
@@ -317,18 +383,29 @@ async fn guarded_through(gateway: SocketAddr, backend: &Backend, store: &str, ke
         !seen.to_ascii_lowercase().contains("authorization"),
         "{seen}"
     );
-    assert_eq!(get("/health", None).await.status, 200);
+    assert_eq!(get(gateway, "/health", None, &[]).await.status, 200);
     let reached = backend.seen.load(Ordering::SeqCst);
 
     // Refusals never reach the backend.
-    let missing = get("/orders/7", None).await;
+    let missing = get(gateway, "/orders/7", None, &[]).await;
     assert_eq!(missing.status, 401);
     assert!(missing.header("www-authenticate").is_some(), "{missing:?}");
     let wrong = format!("{}.{}", &shop[..8], "x".repeat(32));
-    assert_eq!(get("/orders/7", Some(wrong)).await.status, 401);
-    assert_eq!(get("/orders/7", Some(reader.clone())).await.status, 403);
-    assert_eq!(get("/other", Some(metered.clone())).await.status, 200);
-    let over = get("/other", Some(metered)).await;
+    assert_eq!(
+        get(gateway, "/orders/7", Some(&wrong), &[]).await.status,
+        401
+    );
+    assert_eq!(
+        get(gateway, "/orders/7", Some(reader), &[]).await.status,
+        403
+    );
+    tokio::time::sleep_until((*expired_by).into()).await;
+    assert_eq!(
+        get(gateway, "/other", Some(expiring), &[]).await.status,
+        401
+    );
+    assert_eq!(get(gateway, "/other", Some(metered), &[]).await.status, 200);
+    let over = get(gateway, "/other", Some(metered), &[]).await;
     assert_eq!(over.status, 429, "{over:?}");
     assert!(over.header("retry-after").is_some(), "{over:?}");
     assert_eq!(
@@ -338,10 +415,10 @@ async fn guarded_through(gateway: SocketAddr, backend: &Backend, store: &str, ke
     );
 
     // A key revoked with the command is refused within a second.
-    api_key(store, &["revoke", &shop_id, "--yes"]);
+    api_key(&setup.store, &["revoke", shop_id, "--yes"]);
     let revoked = Instant::now();
     loop {
-        match get("/orders/7", Some(shop.clone())).await.status {
+        match get(gateway, "/orders/7", Some(shop), &[]).await.status {
             401 => break,
             200 if revoked.elapsed() < Duration::from_secs(1) => {
                 tokio::time::sleep(Duration::from_millis(10)).await
@@ -349,6 +426,36 @@ async fn guarded_through(gateway: SocketAddr, backend: &Backend, store: &str, ke
             other => panic!("{other} {:?} after the revocation", revoked.elapsed()),
         }
     }
+
+    // The gateway writes the address it saw into X-Forwarded-For: a client
+    // forging another with each guess spends its own budget of failures
+    // (10 a minute, a few already spent above), and is then refused even
+    // with a valid key and yet another forged address.
+    let mut guesses = 0;
+    loop {
+        guesses += 1;
+        let forged = format!("203.0.113.{guesses}");
+        let answer = get(
+            gateway,
+            "/other",
+            Some(&wrong),
+            &[("X-Forwarded-For", &forged)],
+        )
+        .await;
+        match answer.status {
+            429 => break,
+            401 if guesses <= 10 => {}
+            other => panic!("guess {guesses} from {forged}: {other} {answer:?}"),
+        }
+    }
+    let valid = get(
+        gateway,
+        "/other",
+        Some(reader),
+        &[("X-Forwarded-For", "198.51.100.200")],
+    )
+    .await;
+    assert_eq!(valid.status, 429, "{valid:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,14 +464,9 @@ async fn through_caddy() {
     else {
         return;
     };
-    let Setup {
-        dir,
-        store,
-        keys,
-        _gate,
-        gate_addr,
-        backend,
-    } = Setup::new("standard").await;
+    let setup = Setup::new(&[]);
+    let (dir, gate_addr) = (setup.dir.path(), setup.gate.addr);
+    let backend = backend().await;
 
     let port = free_port();
     let site = readme_block("<!-- caddy-gate -->")
@@ -373,16 +475,16 @@ async fn through_caddy() {
         .replace("127.0.0.1:8080", &backend.addr.to_string());
     // No admin endpoint (tests run side by side), no certificates.
     let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n\n{site}");
-    let conf_path = dir.path().join("Caddyfile");
+    let conf_path = dir.join("Caddyfile");
     std::fs::write(&conf_path, conf).unwrap();
-    let log = dir.path().join("caddy.log");
+    let log = dir.join("caddy.log");
     let _caddy = Running(
         Command::new(&caddy)
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(&conf_path)
-            .env("XDG_DATA_HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path())
-            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("HOME", dir)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -390,7 +492,7 @@ async fn through_caddy() {
     );
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     listening(addr, &log).await;
-    guarded_through(addr, &backend, &store, &keys).await;
+    guarded_through(addr, &backend, &setup).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,22 +504,17 @@ async fn through_traefik() {
     ) else {
         return;
     };
-    let Setup {
-        dir,
-        store,
-        keys,
-        _gate,
-        gate_addr,
-        backend,
-    } = Setup::new("standard").await;
+    let setup = Setup::new(&[]);
+    let (dir, gate_addr) = (setup.dir.path(), setup.gate.addr);
+    let backend = backend().await;
 
     let port = free_port();
     let dynamic = readme_block("<!-- traefik-gate -->")
         .replace("127.0.0.1:9000", &gate_addr.to_string())
         .replace("127.0.0.1:8080", &backend.addr.to_string());
-    let dynamic_path = dir.path().join("dynamic.yml");
+    let dynamic_path = dir.join("dynamic.yml");
     std::fs::write(&dynamic_path, dynamic).unwrap();
-    let log = dir.path().join("traefik.log");
+    let log = dir.join("traefik.log");
     let _traefik = Running(
         Command::new(&traefik)
             .arg(format!("--entryPoints.web.address=127.0.0.1:{port}"))
@@ -445,7 +542,94 @@ async fn through_traefik() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    guarded_through(addr, &backend, &store, &keys).await;
+    guarded_through(addr, &backend, &setup).await;
+}
+
+/// The `- exact:` header names under `list` in the README's Envoy
+/// configuration.
+fn envoy_allowed(envoy: &str, list: &str) -> Vec<String> {
+    let at = envoy.find(&format!("{list}:")).expect(list);
+    let line_start = envoy[..at].rfind('\n').map_or(0, |newline| newline + 1);
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut lines = envoy[line_start..].lines();
+    let first = indent(lines.next().unwrap());
+    lines
+        .take_while(|line| indent(line) > first)
+        .filter_map(|line| line.trim().strip_prefix("- exact: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Envoy's HTTP `ext_authz` as the README configures it: Envoy asks with
+/// the client's own method and path under `path_prefix` (the gate's
+/// `--strip-prefix`), and copies only the headers the configuration names,
+/// upstream on a pass and to the client on a refusal. Envoy is not packaged
+/// for these machines, so the test asks as that configuration makes it ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_http_ext_authz_as_configured() {
+    let envoy = readme_block("<!-- envoy-gate -->");
+    let prefix = envoy
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("path_prefix: "))
+        .expect("a path_prefix")
+        .trim()
+        .to_owned();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("gate --strip-prefix {prefix} ")),
+        "the README runs the gate with the configuration's prefix"
+    );
+    let upstream = envoy_allowed(&envoy, "allowed_upstream_headers");
+    let client = envoy_allowed(&envoy, "allowed_client_headers");
+    assert!(!upstream.is_empty() && !client.is_empty());
+
+    let setup = Setup::new(&["--strip-prefix", &prefix]);
+    let Keys {
+        shop,
+        reader,
+        metered,
+        ..
+    } = &setup.keys;
+    let gate = setup.gate.addr;
+    let ask = |path: &str, key: Option<&str>| {
+        let (path, key) = (format!("{prefix}{path}"), key.map(str::to_owned));
+        async move { get(gate, &path, key.as_deref(), &[]).await }
+    };
+
+    assert_eq!(ask("/health", None).await.status, 200);
+    let passed = ask("/orders/7", Some(shop)).await;
+    assert_eq!(passed.status, 200, "{passed:?}");
+    for name in &upstream {
+        assert!(
+            passed.header(name).is_some(),
+            "{name} on a pass: {passed:?}"
+        );
+    }
+    assert_eq!(passed.header("x-api-key-name"), Some("shop"));
+
+    let refusals = [
+        (ask("/orders/7", None).await, 401),
+        (ask("/orders/7", Some(reader)).await, 403),
+        (ask("/other", Some(metered)).await, 200),
+        (ask("/other", Some(metered)).await, 429),
+    ];
+    for (answer, status) in &refusals {
+        assert_eq!(answer.status, *status, "{answer:?}");
+    }
+    // What a client needs of each refusal is among what Envoy passes on.
+    let needed = [
+        (&refusals[0].0, "www-authenticate"),
+        (&refusals[3].0, "retry-after"),
+        (&refusals[3].0, "ratelimit"),
+    ];
+    for (answer, name) in needed {
+        assert!(answer.header(name).is_some(), "{name}: {answer:?}");
+        assert!(
+            client.iter().any(|allowed| allowed == name),
+            "{name} not allowed to the client"
+        );
+    }
 }
 
 /// The `proto/` directory of the envoy-types crate cargo downloaded.
@@ -487,13 +671,8 @@ async fn envoy_grpc_ext_authz_from_python() {
         );
         return;
     };
-    let Setup {
-        dir,
-        keys,
-        _gate,
-        gate_addr,
-        ..
-    } = Setup::new("standard").await;
+    let setup = Setup::new(&[]);
+    let (dir, keys, gate_addr) = (setup.dir.path(), &setup.keys, setup.gate.addr);
     let case = |path: &str, key: Option<&str>| {
         let mut headers = serde_json::Map::new();
         headers.insert(":path".into(), path.into());
@@ -518,7 +697,7 @@ async fn envoy_grpc_ext_authz_from_python() {
     let output = Command::new(&python)
         .arg(script)
         .arg(envoy_protos())
-        .arg(dir.path().join("stubs"))
+        .arg(dir.join("stubs"))
         .arg(gate_addr.to_string())
         .arg(cases.to_string())
         .output()

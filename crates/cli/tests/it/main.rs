@@ -11,6 +11,7 @@ mod common;
 #[path = "../../../../examples/quickstart.rs"]
 mod quickstart;
 
+mod binary;
 mod command;
 mod gate;
 mod gateways;

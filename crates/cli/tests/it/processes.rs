@@ -8,12 +8,15 @@
 //! `main`, a module of this binary), so the processes run the quickstart's
 //! code as built with this test and need no other binary.
 
-use crate::common;
+use crate::{
+    binary::{api_key, created},
+    common,
+};
 
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -88,32 +91,9 @@ impl Drop for Server {
     }
 }
 
-/// Runs `api-key --store STORE ARGS…`, which must succeed; its output.
-fn api_key(store: &str, args: &[&str]) -> String {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_api-key"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("APIKEY_STORE")
-        .output()
-        .expect("the api-key binary runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert!(status.success(), "api-key {args:?}: {}", text(&stderr));
-    text(&stdout)
-}
-
 /// A key the command creates: its id and the key itself.
 fn create(store: &str, name: &str) -> (String, String) {
-    let created: serde_json::Value =
-        serde_json::from_str(&api_key(store, &["create", "--name", name, "--json"])).unwrap();
-    (
-        created["id"].as_str().unwrap().to_owned(),
-        created["key"].as_str().unwrap().to_owned(),
-    )
+    created(store, &["--name", name])
 }
 
 async fn three_servers_follow_the_command(store: &str) {
