@@ -9,7 +9,6 @@ use std::{
 };
 
 use api_key_auth::{
-    client_addr::TrustedProxies,
     gate::{Gate, GateMode, Rules},
     last_use::LastUseTracker,
     throttle::Throttle,
@@ -17,7 +16,7 @@ use api_key_auth::{
 };
 use clap::{Args, ValueEnum};
 
-use crate::{shown, Failure, ForwardedHeaderArg};
+use crate::{shown, Failure, ProxyArgs};
 
 pub(crate) const HELP: &str = "\
 A gateway sends the client's Authorization header and asks; 200 lets the
@@ -92,19 +91,8 @@ pub(crate) struct GateArgs {
     /// The routes and their scopes (TOML); without it, every request needs a valid key.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
-    /// A gateway (address or network) whose forwarded headers are believed
-    /// (the original method, path and host, and the client's address);
-    /// repeat for more. From anyone else they are ignored.
-    #[arg(long = "trusted-proxy", value_name = "CIDR")]
-    trusted_proxies: Vec<String>,
-    /// The header the gateways write the client's address into.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "x-forwarded-for",
-        value_name = "HEADER"
-    )]
-    forwarded_header: ForwardedHeaderArg,
+    #[command(flatten)]
+    proxies: ProxyArgs,
     /// The gateway that asks.
     #[arg(
         long = "for",
@@ -124,7 +112,7 @@ pub(crate) struct GateArgs {
 
 /// Serves the gate until the process is stopped.
 pub(crate) async fn run(store: Arc<dyn KeyManager>, args: GateArgs) -> Result<(), Failure> {
-    let proxies = TrustedProxies::new(&args.trusted_proxies)?.reading(args.forwarded_header.into());
+    let proxies = args.proxies.proxies()?;
     // As a server guarded by the layer: failed attempts throttled per client,
     // last use recorded, keys' rate limits enforced.
     let tracker = LastUseTracker::spawn(store.clone());

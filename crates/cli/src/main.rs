@@ -153,19 +153,8 @@ enum Command {
         /// The scope an admin key needs.
         #[arg(long, default_value = api_key_auth::admin::DEFAULT_ADMIN_SCOPE)]
         admin_scope: String,
-        /// A proxy (address or network) whose X-Forwarded-For names the
-        /// client, for throttling failed attempts per client rather than per
-        /// proxy; repeat for more.
-        #[arg(long = "trusted-proxy", value_name = "CIDR")]
-        trusted_proxies: Vec<String>,
-        /// The header the trusted proxies write the client into.
-        #[arg(
-            long,
-            value_enum,
-            default_value = "x-forwarded-for",
-            value_name = "HEADER"
-        )]
-        forwarded_header: ForwardedHeaderArg,
+        #[command(flatten)]
+        proxies: ProxyArgs,
     },
     /// Answer gateways' forward-auth requests (nginx auth_request and
     /// ingress-nginx, Traefik ForwardAuth, Caddy forward_auth, Envoy
@@ -314,13 +303,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve {
             listen,
             admin_scope,
-            trusted_proxies,
-            forwarded_header,
-        } => {
-            let proxies = api_key_auth::client_addr::TrustedProxies::new(&trusted_proxies)?
-                .reading(forwarded_header.into());
-            serve(store, listen, admin_scope, format, proxies).await?
-        }
+            proxies,
+        } => serve(store, listen, admin_scope, format, proxies.proxies()?).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -860,6 +844,35 @@ impl api_key_auth::rate_limit::RateLimiter for NoBudget {
         limit: &api_key_auth::rate_limit::RateLimit,
     ) -> Result<api_key_auth::rate_limit::RateDecision, StoreError> {
         Ok(api_key_auth::rate_limit::RateDecision::allow(limit.burst()))
+    }
+}
+
+/// The proxies in front of a server of the command, and the header they
+/// name the client in.
+#[derive(Debug, clap::Args)]
+struct ProxyArgs {
+    /// A proxy or gateway (address or network) whose forwarded headers are
+    /// believed: the client's address, which failed attempts are throttled
+    /// by, and for the gate the original method, path, host and scheme;
+    /// repeat for more. From anyone else they are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client's address into.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "x-forwarded-for",
+        value_name = "HEADER"
+    )]
+    forwarded_header: ForwardedHeaderArg,
+}
+
+impl ProxyArgs {
+    fn proxies(&self) -> Result<api_key_auth::client_addr::TrustedProxies, Failure> {
+        Ok(
+            api_key_auth::client_addr::TrustedProxies::new(&self.trusted_proxies)?
+                .reading(self.forwarded_header.into()),
+        )
     }
 }
 
