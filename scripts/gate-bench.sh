@@ -7,14 +7,17 @@
 #      answering 200), the subrequest's whole cost;
 #   2. the gate alone: verdicts/s for a valid key, over the quickstart's guarded
 #      GET /whoami on the same SQLite store;
-#   3. wrk's latency percentiles of the gate alone (at full load: wrk cannot
-#      hold a rate, so this is not the p99 at half the maximum rate).
+#   3. the p99 of a verdict at half the maximum rate: oha holding half the
+#      gate's median verdicts/s from (2), open-loop with latency correction
+#      (a late request counts from when it was due), and wrk's percentiles at
+#      full load beside it.
 #
 #   scripts/gate-bench.sh                 # 5 rounds of 3 s per path
 #   ROUNDS=9 SECS=5 scripts/gate-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+command -v oha >/dev/null || cargo install --locked oha
 NGINX=${APIKEY_TEST_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 ROUNDS=${ROUNDS:-5} SECS=${SECS:-3} CONNS=${CONNS:-32}
 cargo build -q --release -p api-key-cli
@@ -77,16 +80,30 @@ rps() { # url [header]
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 auth="Authorization: Api-Key $key"
-through=() gate=()
+through=() gate=() gate_rps=()
 for round in $(seq "$ROUNDS"); do
   open=$(rps http://127.0.0.1:3514/) guarded=$(rps http://127.0.0.1:3512/x "$auth")
   verdicts=$(rps http://127.0.0.1:3510/ "$auth") whoami=$(rps http://127.0.0.1:3511/whoami "$auth")
   r1=$(echo "$guarded / $open" | bc -l) r2=$(echo "$verdicts / $whoami" | bc -l)
-  through+=("$r1") gate+=("$r2")
+  through+=("$r1") gate+=("$r2") gate_rps+=("$verdicts")
   printf 'round %d: nginx unguarded %8.0f, guarded %8.0f req/s (%.3f);  gate %8.0f verdicts/s, quickstart /whoami %8.0f req/s (%.3f)\n' \
     "$round" "$open" "$guarded" "$r1" "$verdicts" "$whoami" "$r2"
 done
 printf 'median of paired ratios: nginx guarded/unguarded %.3f; gate verdicts / quickstart /whoami %.3f\n' \
   "$(median "${through[@]}")" "$(median "${gate[@]}")"
+half=$(printf '%.0f' "$(echo "$(median "${gate_rps[@]}") / 2" | bc -l)")
+oha -z "$((SECS * 2))s" -c "$CONNS" -q "$half" --latency-correction --no-tui --output-format json \
+  -H "$auth" http://127.0.0.1:3510/ >"$work/oha.json"
+python3 - "$work/oha.json" "$half" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+codes = report.get("statusCodeDistribution", {})
+if set(codes) != {"200"}:
+    sys.exit(f"answers other than 200 at half rate: {codes}")
+p = report["latencyPercentiles"]
+print(f"the gate at half its maximum rate ({sys.argv[2]} verdicts/s asked, "
+      f"{report['summary']['requestsPerSec']:.0f} held): "
+      f"p50 {p['p50'] * 1e3:.3f} ms, p99 {p['p99'] * 1e3:.3f} ms, p99.9 {p['p99.9'] * 1e3:.3f} ms")
+EOF
 echo "the gate alone at full load (wrk -c$CONNS):"
 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H "$auth" http://127.0.0.1:3510/ | sed -n '/Latency Distribution/,/99%/p'
