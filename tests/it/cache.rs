@@ -77,6 +77,9 @@ impl KeyManager for Backend {
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         self.memory.revoke(id).await
     }
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        self.memory.set_suspended(id, suspended).await
+    }
     async fn replace(
         &self,
         old_id: &str,

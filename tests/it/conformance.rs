@@ -93,6 +93,15 @@ impl KeyManager for Faulty {
         Ok(true)
     }
 
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = rows.iter_mut().find(|r| r.id == id) else {
+            return Ok(false);
+        };
+        row.suspended = suspended;
+        Ok(true)
+    }
+
     async fn replace(
         &self,
         old_id: &str,
@@ -214,7 +223,15 @@ async fn a_store_without_rotation_fails_rotate_saying_so() {
             self.0.revoke(id).await
         }
     }
+    // Nor suspensions: the kit says which check, and how to tell it.
     let failure = Conformance::new(Plain::default()).run().await.unwrap_err();
+    assert_eq!(failure.check, "suspend", "{failure}");
+    assert!(failure.message.contains("without_suspensions"), "{failure}");
+    let failure = Conformance::new(Plain::default())
+        .without_suspensions()
+        .run()
+        .await
+        .unwrap_err();
     assert_eq!(failure.check, "rotate", "{failure}");
     assert!(failure.message.contains("does not support"), "{failure}");
 

@@ -43,21 +43,37 @@ async fn refused_within<S: KeyStore + Clone>(
     key: &PlaintextKey,
     limit: Duration,
 ) -> Duration {
+    answer_within(instance, key, limit, |answer| {
+        matches!(answer, Err(AuthFailure::Revoked(_)))
+    })
+    .await
+}
+
+/// Waits up to `limit` for `instance`'s answer to `key` to be one `wanted`
+/// holds, every other answer meanwhile a pass or the opposite of a pass;
+/// the time it took.
+async fn answer_within<S: KeyStore + Clone>(
+    instance: &S,
+    key: &PlaintextKey,
+    limit: Duration,
+    wanted: impl Fn(&Result<(), AuthFailure>) -> bool,
+) -> Duration {
     let auth = Authenticator::new(instance.clone());
     let started = tokio::time::Instant::now();
     loop {
-        match auth.authenticate(&headers(key)).await {
-            Err(AuthFailure::Revoked(_)) => return started.elapsed(),
-            other if started.elapsed() < limit => {
-                assert!(other.is_ok(), "unexpected {other:?}");
+        let answer = auth.authenticate(&headers(key)).await.map(drop);
+        match answer {
+            answer if wanted(&answer) => return started.elapsed(),
+            Ok(()) | Err(AuthFailure::Suspended(_)) if started.elapsed() < limit => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            other => panic!("still {other:?} after {limit:?}"),
+            other => panic!("still {other:?} after {:?}", started.elapsed()),
         }
     }
 }
 
-/// Revokes on `a`, and checks that `b`, which had the key cached, refuses it within a second.
+/// Suspends, resumes, then revokes on `a`, and checks that `b`, which had
+/// the key cached, follows each within a second.
 async fn revocation_reaches_the_other_instance<S>(a: CachedStore<S>, b: CachedStore<S>)
 where
     S: KeyManager + Clone,
@@ -71,8 +87,20 @@ where
     let hits = b.stats().hits;
     assert!(hits >= 1, "instance B serves the key from its cache");
 
+    let second = Duration::from_secs(1);
+    assert!(a.suspend(&record.id).await.unwrap());
+    let took = answer_within(&b, &key, second, |answer| {
+        matches!(answer, Err(AuthFailure::Suspended(_)))
+    })
+    .await;
+    println!("instance B refused the suspended key after {took:?}");
+    auth_b.authenticate(&headers(&key)).await.unwrap_err();
+    assert!(a.resume(&record.id).await.unwrap());
+    let took = answer_within(&b, &key, second, Result::is_ok).await;
+    println!("instance B took the resumed key after {took:?}");
+
     assert!(a.revoke(&record.id).await.unwrap());
-    let took = refused_within(&b, &key, Duration::from_secs(1)).await;
+    let took = refused_within(&b, &key, second).await;
     println!("instance B refused the revoked key after {took:?}");
 }
 

@@ -179,6 +179,54 @@ async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
     }
 }
 
+/// A suspension flag set by hand to anything but "0" or "1" refuses the key
+/// (503); a record written before suspensions were kept has no field and
+/// is not suspended.
+#[tokio::test]
+async fn a_suspended_flag_other_than_0_or_1_is_refused_not_passed() {
+    let Some(store) =
+        store("redis::a_suspended_flag_other_than_0_or_1_is_refused_not_passed").await
+    else {
+        return;
+    };
+    let (record, key) = store.create(NewKey::named("flag")).await.unwrap().reveal();
+    let mut conn = store
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let record_key = format!("{}:key:{}", store.namespace(), record.prefix);
+    let auth = api_key_auth::Authenticator::new(store.clone());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
+    );
+    for value in ["true", "yes", " 1", "01", "2", ""] {
+        let () = redis::cmd("HSET")
+            .arg(&record_key)
+            .arg("suspended")
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let failure = auth.authenticate(&headers).await.unwrap_err();
+        assert_eq!(failure.status(), 503, "suspended = {value:?}");
+    }
+    let () = redis::cmd("HDEL")
+        .arg(&record_key)
+        .arg("suspended")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    auth.authenticate(&headers).await.unwrap();
+    assert!(store.suspend(&record.id).await.unwrap());
+    assert!(matches!(
+        auth.authenticate(&headers).await,
+        Err(api_key_auth::AuthFailure::Suspended(_))
+    ));
+}
+
 /// Keys stored before the store kept its ordered set of ids (no `ns:ids`,
 /// no `ns:ids:complete`) are all listed: the set is filled once, first.
 #[tokio::test]

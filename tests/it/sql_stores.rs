@@ -117,6 +117,7 @@ where
     Conformance::new(store)
         .without_scopes_owner_metadata()
         .without_lifecycle_columns()
+        .without_suspensions()
         .run()
         .await
         .unwrap();
@@ -415,7 +416,7 @@ mod sqlite {
             .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5],
+            [1, 2, 3, 4, 5, 6],
             "the table, its change log, the lifecycle columns, the rate limit, the lineage"
         );
         assert_eq!(
@@ -444,7 +445,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 5);
+        assert_eq!(count, 6);
     }
 
     /// URLs the store cannot use say what is wrong with them.
@@ -566,6 +567,7 @@ mod sqlite {
         Conformance::new(store.clone())
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
+            .without_suspensions()
             .run()
             .await
             .unwrap();
@@ -610,7 +612,7 @@ mod sqlite {
     /// keeps whatever a hand-made UPDATE wrote) is an invalid record: 503,
     /// never a pass.
     #[tokio::test]
-    async fn a_revoked_flag_or_expiry_that_does_not_read_is_refused() {
+    async fn a_revoked_or_suspended_flag_or_expiry_that_does_not_read_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let url = copy_fixture(&dir, Path::new("tests/fixtures/drf/keys.sqlite3"));
         let (native_url, native_conn) = file(&dir, "keys.db");
@@ -635,6 +637,25 @@ mod sqlite {
                     .unwrap_or_else(|| panic!("{table}: revoked = {value} passed"));
                 assert!(err.is_invalid_record(), "{table}: revoked = {value}: {err}");
             }
+        }
+        let (record, _) = native
+            .create(NewKey::named("paused"))
+            .await
+            .unwrap()
+            .reveal();
+        for value in ["'true'", "'yes'", "2", "-1", "0.5"] {
+            native_conn
+                .execute(
+                    &format!("UPDATE api_keys SET suspended = {value} WHERE prefix = ?1"),
+                    [record.prefix.as_str()],
+                )
+                .unwrap_or_else(|e| panic!("suspended = {value}: {e}"));
+            let err = native
+                .find(record.prefix)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("suspended = {value} passed"));
+            assert!(err.is_invalid_record(), "suspended = {value}: {err}");
         }
         let (record, _) = drf.create(NewKey::named("dated")).await.unwrap().reveal();
         drf_conn
@@ -675,6 +696,7 @@ mod sqlite {
         Conformance::new(store)
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
+            .without_suspensions()
             .run()
             .await
             .unwrap();
@@ -824,7 +846,7 @@ mod mysql {
                 .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5],
+            [1, 2, 3, 4, 5, 6],
             "the table, its change log, the lifecycle columns, the rate limit, the lineage"
         );
 
@@ -912,6 +934,7 @@ mod mysql {
         Conformance::new(store.clone())
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
+            .without_suspensions()
             .run()
             .await
             .unwrap();

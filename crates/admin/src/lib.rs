@@ -175,6 +175,8 @@ impl AdminApi {
             .route("/keys", post(create_key).get(list_keys))
             .route("/keys/{id}", get(show_key))
             .route("/keys/{id}/revoke", post(revoke_key))
+            .route("/keys/{id}/suspend", post(suspend_key))
+            .route("/keys/{id}/resume", post(resume_key))
             .route("/keys/{id}/rotate", post(rotate_key))
             .route_layer(admins_only)
             .route_layer(layer)
@@ -241,11 +243,13 @@ async fn as_problem(response: Response) -> Response {
 }
 
 /// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
-pub const ROUTES: [(&str, &str); 6] = [
+pub const ROUTES: [(&str, &str); 8] = [
     ("post", "/keys"),
     ("get", "/keys"),
     ("get", "/keys/{id}"),
     ("post", "/keys/{id}/revoke"),
+    ("post", "/keys/{id}/suspend"),
+    ("post", "/keys/{id}/resume"),
     ("post", "/keys/{id}/rotate"),
     ("get", "/openapi.json"),
 ];
@@ -260,8 +264,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "api-key-auth admin API", description = "Create, list, show, rotate and revoke API keys."),
-    paths(create_key, list_keys, show_key, revoke_key, rotate_key, openapi_json),
+    info(title = "api-key-auth admin API", description = "Create, list, show, rotate, suspend, resume and revoke API keys."),
+    paths(create_key, list_keys, show_key, revoke_key, suspend_key, resume_key, rotate_key, openapi_json),
     components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
@@ -446,6 +450,7 @@ enum Status {
     Active,
     Revoked,
     Expired,
+    Suspended,
     All,
 }
 
@@ -574,6 +579,10 @@ impl KeyView {
             KeyStatus::Active => Status::Active,
             KeyStatus::Revoked => Status::Revoked,
             KeyStatus::Expired => Status::Expired,
+            KeyStatus::Suspended => Status::Suspended,
+            // A status the core added later: shown as not working, never
+            // as active.
+            _ => Status::Suspended,
         };
         let time = rfc3339;
         Self {
@@ -795,6 +804,7 @@ async fn list_keys(
         Status::Active => KeyFilter::Active,
         Status::Revoked => KeyFilter::Revoked,
         Status::Expired => KeyFilter::Expired,
+        Status::Suspended => KeyFilter::Suspended,
         Status::All => KeyFilter::All,
     };
     for (field, secs) in [
@@ -925,6 +935,80 @@ async fn revoke_key(
     audit::revoked(&record, Actor::named(&who).from_client(client));
     let revoked = find(&store, &record.id).await?;
     Ok(Json(view(&revoked)))
+}
+
+/// Suspends a key: it is refused (401, as a revoked key) until resumed;
+/// suspending a suspended key is no error.
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/suspend",
+    params(("id" = String, Path, description = "The key's id (or prefix)")),
+    responses(
+        (status = 200, description = "The suspended key's record", body = KeyView),
+        (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is the admin key making the request", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn suspend_key(
+    State(Admin { store, .. }): State<Admin>,
+    admin: Identity,
+    Caller(client): Caller,
+    KeyId(id): KeyId,
+) -> Result<Json<KeyView>, Problem> {
+    set_suspended(&store, &admin, client, &id, true).await
+}
+
+/// Resumes a suspended key; resuming a key that is not suspended is no
+/// error. A revoked or expired key stays so.
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/resume",
+    params(("id" = String, Path, description = "The key's id (or prefix)")),
+    responses(
+        (status = 200, description = "The resumed key's record", body = KeyView),
+        (status = 404, description = "No key has that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is the admin key making the request", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn resume_key(
+    State(Admin { store, .. }): State<Admin>,
+    admin: Identity,
+    Caller(client): Caller,
+    KeyId(id): KeyId,
+) -> Result<Json<KeyView>, Problem> {
+    set_suspended(&store, &admin, client, &id, false).await
+}
+
+/// Suspends or resumes the key `id` for `admin`, audited.
+async fn set_suspended(
+    store: &Store,
+    admin: &Identity,
+    client: Option<std::net::IpAddr>,
+    id: &str,
+    suspended: bool,
+) -> Result<Json<KeyView>, Problem> {
+    let record = find(store, id).await?;
+    // A suspended admin key could not resume itself; one resuming itself
+    // is not suspended.
+    not_itself(&record, admin, if suspended { "suspend" } else { "resume" })?;
+    if !store
+        .set_suspended(&record.id, suspended)
+        .await
+        .map_err(|e| Problem::store(&e))?
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no key has the id {id:?}"),
+        ));
+    }
+    let changed = find(store, &record.id).await?;
+    let who = format!("key:{}", admin.id());
+    audit::suspension(&changed, Actor::named(&who).from_client(client));
+    Ok(Json(view(&changed)))
 }
 
 /// Replaces a key by a new one with the same name, scopes, owner and

@@ -125,6 +125,20 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Suspend a key: it is refused, as a revoked key is, until resumed.
+    #[command(
+        after_help = "Example:\n  api-key --store sqlite:keys.db suspend n58lzybi\n  api-key --store sqlite:keys.db list --status suspended"
+    )]
+    Suspend {
+        /// The key's id or prefix.
+        id: String,
+    },
+    /// Resume a suspended key: it works again, unless revoked or expired.
+    #[command(after_help = "Example:\n  api-key --store sqlite:keys.db resume n58lzybi")]
+    Resume {
+        /// The key's id or prefix.
+        id: String,
+    },
     /// Replace a key by a new one with the same name, scopes, owner and
     /// metadata, printed once; the old key keeps working for the grace
     /// period (its responses carry `Sunset`), then stops.
@@ -227,6 +241,7 @@ enum StatusArg {
     Active,
     Revoked,
     Expired,
+    Suspended,
     All,
 }
 
@@ -297,6 +312,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
+        Command::Suspend { id } => set_suspended(&*store, &id, true).await?,
+        Command::Resume { id } => set_suspended(&*store, &id, false).await?,
         Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json, &format).await?,
         Command::Check => return check(store, format).await,
         Command::Gate(_) => {}
@@ -489,6 +506,7 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
         StatusArg::Active => KeyFilter::Active,
         StatusArg::Revoked => KeyFilter::Revoked,
         StatusArg::Expired => KeyFilter::Expired,
+        StatusArg::Suspended => KeyFilter::Suspended,
         StatusArg::All => KeyFilter::All,
     };
     let now = SystemTime::now();
@@ -644,6 +662,33 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     }
     audit::revoked(&record, actor());
     println!("revoked key {:?} (id {})", record.name, shown(&record.id));
+    Ok(())
+}
+
+/// Suspends (`suspended`) or resumes the key `id`, saying what it did.
+async fn set_suspended(store: &dyn KeyManager, id: &str, suspended: bool) -> Result<(), Failure> {
+    let record = find(store, id).await?;
+    let done = if suspended { "suspended" } else { "resumed" };
+    if record.suspended == suspended {
+        println!(
+            "key {:?} ({}) was already {}",
+            record.name,
+            shown(&record.id),
+            if suspended {
+                "suspended"
+            } else {
+                "not suspended"
+            }
+        );
+        return Ok(());
+    }
+    if !store.set_suspended(&record.id, suspended).await? {
+        return Err(format!("no key has the id {:?} any more", record.id).into());
+    }
+    let mut changed = (*record).clone();
+    changed.suspended = suspended;
+    audit::suspension(&changed, actor());
+    println!("{done} key {:?} (id {})", record.name, shown(&record.id));
     Ok(())
 }
 

@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | `created` | a key is created (admin API, `api-key create`) | `name`, `actor`, `client` |
 //! | `revoked` | a key is revoked | `actor`, `client` |
+//! | `suspended` | a key is suspended (refused until resumed) | `actor`, `client` |
+//! | `resumed` | a suspended key works again | `actor`, `client` |
 //! | `rotated` | a key is replaced by a new one | `new_key_id`, `new_prefix`, `sunset` (RFC 3339, or `now` when revoked at once), `actor`, `client` |
 //! | `first_use` | a key never used before passes, as the [`LastUseTracker`](crate::last_use::LastUseTracker) sees it (once per process) | |
 //! | `grace_use` | a key in a rotation's grace period was used, once per tracker interval | `sunset`, `uses` (in the interval) |
@@ -90,6 +92,24 @@ pub fn revoked(record: &KeyRecord, actor: Actor<'_>) {
         actor = ?actor.who(),
         client = %actor.client(),
         "API key revoked"
+    );
+}
+
+/// A key was suspended (`record.suspended`) or resumed.
+pub fn suspension(record: &KeyRecord, actor: Actor<'_>) {
+    let (event, message) = if record.suspended {
+        ("suspended", "API key suspended")
+    } else {
+        ("resumed", "API key resumed")
+    };
+    tracing::info!(
+        target: "api_key_auth::audit",
+        event,
+        key_id = ?record.id,
+        prefix = %record.prefix,
+        actor = ?actor.who(),
+        client = %actor.client(),
+        "{message}"
     );
 }
 

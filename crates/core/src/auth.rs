@@ -340,6 +340,9 @@ impl Authenticator {
         if record.revoked {
             return Decision::Made(Err(AuthFailure::Revoked(prefix)));
         }
+        if record.suspended {
+            return Decision::Made(Err(AuthFailure::Suspended(prefix)));
+        }
         if record.expires.is_some() && record.is_expired_at(SystemTime::now()) {
             return Decision::Made(Err(AuthFailure::Expired(prefix)));
         }

@@ -610,6 +610,14 @@ impl<S: KeyManager> KeyManager for CachedStore<S> {
         revoked
     }
 
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        let changed = self.inner.set_suspended(id, suspended).await;
+        // As a revocation: whatever the store said, nothing cached outlives
+        // the change.
+        self.shared.invalidate_id(id);
+        changed
+    }
+
     fn hasher(&self) -> Hasher {
         self.inner.hasher()
     }

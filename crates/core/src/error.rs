@@ -33,6 +33,9 @@ pub enum AuthFailure {
     /// A correct key that has been revoked.
     #[error("API key {0} is revoked")]
     Revoked(Prefix),
+    /// A correct key that is suspended (answered as a revoked one is).
+    #[error("API key {0} is suspended")]
+    Suspended(Prefix),
     /// A correct key past its expiry.
     #[error("API key {0} has expired")]
     Expired(Prefix),
@@ -108,6 +111,7 @@ impl AuthFailure {
             Self::UnknownPrefix(p)
             | Self::WrongSecret(p)
             | Self::Revoked(p)
+            | Self::Suspended(p)
             | Self::Expired(p)
             | Self::Abandoned(p) => Some(*p),
             Self::StoreUnavailable { prefix, .. }
@@ -118,7 +122,7 @@ impl AuthFailure {
 
     /// Whether the failure is a failed attempt that the throttle counts
     /// against its client: a key presented and refused (malformed, unknown,
-    /// wrong, revoked, expired, or left before its verdict). No key at all,
+    /// wrong, revoked, suspended, expired, or left before its verdict). No key at all,
     /// a store failure, a throttle or a rate limit is not one.
     pub fn is_failed_attempt(&self) -> bool {
         matches!(
@@ -127,6 +131,7 @@ impl AuthFailure {
                 | Self::UnknownPrefix(_)
                 | Self::WrongSecret(_)
                 | Self::Revoked(_)
+                | Self::Suspended(_)
                 | Self::Expired(_)
                 | Self::Abandoned(_)
         )

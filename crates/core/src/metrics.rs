@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `expired`, `forbidden`, `store_unavailable`, `unsupported` (a key this server cannot check), `throttled`, `rate_limited`, `abandoned` (the client left before the verdict) |
+//! | `api_key_auth_requests_total` | counter | `outcome` | requests by outcome: `ok`, `missing`, `malformed`, `unknown`, `wrong_secret`, `revoked`, `suspended`, `expired`, `forbidden`, `store_unavailable`, `unsupported` (a key this server cannot check), `throttled`, `rate_limited`, `abandoned` (the client left before the verdict) |
 //! | `api_key_auth_store_lookup_seconds` | histogram | | lookups the store was waited for (cache misses, stores without a synchronous answer) |
 //! | `api_key_auth_cache_hits_total` | counter | | `CachedStore` lookups answered from the cache |
 //! | `api_key_auth_cache_misses_total` | counter | | `CachedStore` lookups passed to the store |
@@ -50,6 +50,7 @@ pub(crate) struct RequestMetrics {
     unknown: Counter,
     wrong_secret: Counter,
     revoked: Counter,
+    suspended: Counter,
     expired: Counter,
     store_unavailable: Counter,
     unsupported: Counter,
@@ -75,6 +76,7 @@ impl RequestMetrics {
             unknown: outcome("unknown"),
             wrong_secret: outcome("wrong_secret"),
             revoked: outcome("revoked"),
+            suspended: outcome("suspended"),
             expired: outcome("expired"),
             store_unavailable: outcome("store_unavailable"),
             unsupported: outcome("unsupported"),
@@ -93,6 +95,7 @@ impl RequestMetrics {
             AuthFailure::UnknownPrefix(_) => &self.unknown,
             AuthFailure::WrongSecret(_) => &self.wrong_secret,
             AuthFailure::Revoked(_) => &self.revoked,
+            AuthFailure::Suspended(_) => &self.suspended,
             AuthFailure::Expired(_) => &self.expired,
             AuthFailure::StoreUnavailable { .. } => &self.store_unavailable,
             AuthFailure::Unsupported { .. } => &self.unsupported,

@@ -2,7 +2,7 @@
 //!
 //! | failure                                                       | status | headers                                         |
 //! |---------------------------------------------------------------|--------|-------------------------------------------------|
-//! | missing, malformed, unknown, wrong, revoked or expired key    | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
+//! | missing, malformed, unknown, wrong, revoked, suspended or expired key | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
 //! | valid key without a required scope                            | 403    | `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"` |
 //! | the key store failed, or the key needs what this server lacks | 503    | `Retry-After: 1`                                |
 //! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |

@@ -20,6 +20,7 @@
 //! | `plaintext_not_stored` | the secret appears in no record, hash or listing the store returns |
 //! | `unknown_prefix` | a prefix never created is `None`, not an error |
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
+//! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
@@ -57,6 +58,7 @@ pub struct Conformance<S> {
     keeps_scopes_owner_metadata: bool,
     keeps_links: bool,
     keeps_last_use: bool,
+    keeps_suspensions: bool,
 }
 
 /// The first check a store failed, and how.
@@ -108,6 +110,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             keeps_scopes_owner_metadata: true,
             keeps_links: true,
             keeps_last_use: true,
+            keeps_suspensions: true,
         }
     }
 
@@ -134,12 +137,21 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self
     }
 
+    /// For a store whose schema keeps no suspension (a
+    /// djangorestframework-api-key table): suspending and resuming must say
+    /// they are unsupported rather than pretend.
+    pub fn without_suspensions(mut self) -> Self {
+        self.keeps_suspensions = false;
+        self
+    }
+
     /// Runs every check, stopping at the first failure.
     pub async fn run(&self) -> Result<(), ConformanceFailure> {
         self.create_then_find().await?;
         self.plaintext_not_stored().await?;
         self.unknown_prefix().await?;
         self.revoke().await?;
+        self.suspend().await?;
         self.expiry().await?;
         self.list().await?;
         self.list_page().await?;
@@ -359,6 +371,122 @@ impl<S: KeyManager + Clone> Conformance<S> {
             !unknown,
             "revoking an unknown id said it revoked something"
         );
+        Ok(())
+    }
+
+    async fn suspend(&self) -> CheckResult {
+        const CHECK: &str = "suspend";
+        let (created, key) = self.create(CHECK, self.new_key("to suspend")).await?;
+        let suspended = self.store.suspend(&created.id).await;
+        if !self.keeps_suspensions {
+            return match suspended {
+                Err(e) if e.is_unsupported() => Ok(()),
+                other => Err(fail(
+                    CHECK,
+                    format!("a store without suspensions answered {other:?}, not unsupported"),
+                )),
+            };
+        }
+        let (bystander, bystander_key) = self.create(CHECK, self.new_key("bystander")).await?;
+        let suspended = suspended.map_err(|e| {
+            let hint = if e.is_unsupported() {
+                " (implement KeyManager::set_suspended, or run the kit with without_suspensions())"
+            } else {
+                ""
+            };
+            fail(CHECK, format!("suspend failed: {e}{hint}"))
+        })?;
+        ensure!(
+            CHECK,
+            suspended,
+            "suspend({:?}) said no key has that id",
+            created.id
+        );
+        let found = self
+            .find(CHECK, created.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "a suspended key vanished"))?;
+        ensure!(CHECK, found.suspended, "the record is not marked suspended");
+        ensure!(CHECK, !found.revoked, "suspending revoked the key");
+        let again = self
+            .store
+            .suspend(&created.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("suspending twice failed: {e}")))?;
+        ensure!(CHECK, again, "suspending twice said no key has that id");
+        match self.authenticate(&key).await {
+            Err(AuthFailure::Suspended(_)) => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("a suspended key authenticated as {other:?}"),
+                ))
+            }
+        }
+        let listed = |filter| async move {
+            let mut request = PageRequest::first(MAX_PAGE).filter(filter);
+            let mut ids = Vec::new();
+            loop {
+                let page = self
+                    .store
+                    .list_page(&request)
+                    .await
+                    .map_err(|e| fail(CHECK, format!("listing failed: {e}")))?;
+                ids.extend(page.keys.iter().map(|record| record.id.clone()));
+                match page.next {
+                    Some(next) => request = request.after(next),
+                    None => return Ok::<_, ConformanceFailure>(ids),
+                }
+            }
+        };
+        let (in_suspended, in_active) = (
+            listed(KeyFilter::Suspended).await?,
+            listed(KeyFilter::Active).await?,
+        );
+        ensure!(
+            CHECK,
+            in_suspended.contains(&created.id) && !in_active.contains(&created.id),
+            "a suspended key is not listed as suspended only"
+        );
+        ensure!(
+            CHECK,
+            in_active.contains(&bystander.id) && !in_suspended.contains(&bystander.id),
+            "a key never suspended is not listed as active only"
+        );
+        self.authenticate(&bystander_key)
+            .await
+            .map_err(|e| fail(CHECK, format!("suspending one key broke another: {e}")))?;
+        let resumed = self
+            .store
+            .resume(&created.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("resume failed: {e}")))?;
+        ensure!(
+            CHECK,
+            resumed,
+            "resume({:?}) said no key has that id",
+            created.id
+        );
+        self.authenticate(&key)
+            .await
+            .map_err(|e| fail(CHECK, format!("a resumed key is refused: {e}")))?;
+        let again = self
+            .store
+            .resume(&created.id)
+            .await
+            .map_err(|e| fail(CHECK, format!("resuming twice failed: {e}")))?;
+        ensure!(CHECK, again, "resuming twice said no key has that id");
+        for unknown in [
+            self.store.suspend("no-such-key-id").await,
+            self.store.resume("no-such-key-id").await,
+        ] {
+            let unknown = unknown.map_err(|e| fail(CHECK, format!("an unknown id failed: {e}")))?;
+            ensure!(
+                CHECK,
+                !unknown,
+                "an unknown id was said to be suspended or resumed"
+            );
+        }
         Ok(())
     }
 

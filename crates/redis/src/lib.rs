@@ -34,7 +34,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `lineage`, `last_used_ms`, `rate_limit` (JSON) |
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `suspended` (`0` or `1`; absent on records written before it was kept: not suspended), `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `lineage`, `last_used_ms`, `rate_limit` (JSON) |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
@@ -136,6 +136,18 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 ";
 
+/// Suspends or resumes a record (ARGV[3]: "1" or "0") and announces it, as
+/// a revocation is, if the id still names it.
+/// KEYS: id index, the record. ARGV: the record's prefix, the channel, the flag.
+const SUSPENSION: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'suspended', ARGV[3])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
+";
+
 /// Saves a key replacing another and retires the old one, atomically.
 ///
 /// KEYS: old id index, old record, new record, new id index, creation index,
@@ -230,6 +242,7 @@ pub struct RedisStore {
     insert: Arc<Script>,
     insert_many: Arc<Script>,
     revoke: Arc<Script>,
+    suspension: Arc<Script>,
     replace: Arc<Script>,
     last_use: Arc<Script>,
     upgrade_hash: Arc<Script>,
@@ -313,6 +326,7 @@ impl RedisStore {
             insert: Arc::new(Script::new(INSERT)),
             insert_many: Arc::new(Script::new(INSERT_MANY)),
             revoke: Arc::new(Script::new(REVOKE)),
+            suspension: Arc::new(Script::new(SUSPENSION)),
             replace: Arc::new(Script::new(REPLACE)),
             last_use: Arc::new(Script::new(LAST_USE)),
             upgrade_hash: Arc::new(Script::new(UPGRADE_HASH)),
@@ -526,6 +540,13 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
             Some("1") => Some(true),
             Some(_) => return Err(invalid("revoked is neither \"0\" nor \"1\"")),
             None => return Err(invalid("no revoked")),
+        },
+        // As `revoked`, but a record written before suspensions were kept
+        // has no field, and was never suspended.
+        suspended: match take("suspended").as_deref() {
+            Some("0") | None => Some(false),
+            Some("1") => Some(true),
+            Some(_) => return Err(invalid("suspended is neither \"0\" nor \"1\"")),
         },
         scopes: take("scopes").unwrap_or_else(|| "[]".to_owned()),
         owner: take("owner"),
@@ -777,6 +798,28 @@ impl KeyManager for RedisStore {
         Ok(revoked == 1)
     }
 
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        let prefix: Option<String> = redis::cmd("GET")
+            .arg(self.id_key(id))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let Some(prefix) = prefix else {
+            return Ok(false);
+        };
+        let changed: i64 = self
+            .suspension
+            .key(self.id_key(id))
+            .key(self.record_key(&prefix))
+            .arg(&prefix)
+            .arg(self.revocation_channel())
+            .arg(if suspended { "1" } else { "0" })
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(changed == 1)
+    }
+
     fn hasher(&self) -> Hasher {
         self.hasher.clone()
     }
@@ -872,6 +915,10 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
         ("hashed_key", values.hashed_key.clone()),
         ("created_ms", values.created_ms.to_string()),
         ("revoked", if values.revoked { "1" } else { "0" }.to_owned()),
+        (
+            "suspended",
+            if values.suspended { "1" } else { "0" }.to_owned(),
+        ),
         ("scopes", values.scopes.clone()),
         ("metadata", values.metadata.clone()),
     ];

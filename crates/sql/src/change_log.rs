@@ -61,8 +61,8 @@ pub(crate) struct ChangeLogSql {
 /// of: all but `last_used_ms`, which the last-use tracker writes every
 /// minute and which changes nothing a cache serves. Migration 3 added
 /// `replaces`, `replaced_by` and `last_used_ms`; migration 4 `rate_limit`;
-/// migration 5 `lineage`.
-const NATIVE_WATCHED: [&str; 14] = [
+/// migration 5 `lineage`; migration 6 `suspended`.
+const NATIVE_WATCHED: [&str; 15] = [
     "id",
     "prefix",
     "hashed_key",
@@ -77,10 +77,11 @@ const NATIVE_WATCHED: [&str; 14] = [
     "replaced_by",
     "rate_limit",
     "lineage",
+    "suspended",
 ];
 
 /// The migration that made the native table as it is now.
-const LATEST: u8 = 5;
+const LATEST: u8 = 6;
 
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
@@ -99,7 +100,7 @@ impl ChangeLogSql {
     /// table.
     ///
     /// 3 ignores last-use writes, 4 watches `rate_limit` too, 5 `lineage`
-    /// too. The new update trigger goes in, then the one before comes out:
+    /// too, 6 `suspended` too. The new update trigger goes in, then the one before comes out:
     /// both log while both exist, so a change is logged twice, never
     /// missed.
     pub(crate) fn upgrade(dialect: Dialect, version: u8) -> Vec<String> {
@@ -118,7 +119,8 @@ impl ChangeLogSql {
             0..=2 => None,
             3 => Some((&NATIVE_WATCHED[..12], "upd2")),
             4 => Some((&NATIVE_WATCHED[..13], "upd3")),
-            _ => Some((&NATIVE_WATCHED[..], "upd4")),
+            5 => Some((&NATIVE_WATCHED[..14], "upd4")),
+            _ => Some((&NATIVE_WATCHED[..], "upd5")),
         }
     }
 
@@ -137,7 +139,7 @@ impl ChangeLogSql {
         let tag = format!("{short}_{}", hex::encode(&sha2::Sha256::digest(full)[..4]));
         // On this crate's own table, once it has a last-use column, the
         // update trigger watches the other columns only, under a name of
-        // its migration's own (`upd2` to `upd4`), so each migration can put
+        // its migration's own (`upd2` to `upd5`), so each migration can put
         // it in beside the one before.
         let version = if schema.is_drf() { 2 } else { version };
         let (watched, update_tag) = match Self::watched(version) {
@@ -148,7 +150,7 @@ impl ChangeLogSql {
             format!("api_key_auth_log_{update_tag}_{tag}"),
             format!("api_key_auth_log_del_{tag}"),
         ];
-        let older_updates: Vec<String> = ["upd", "upd2", "upd3", "upd4"]
+        let older_updates: Vec<String> = ["upd", "upd2", "upd3", "upd4", "upd5"]
             .iter()
             .filter(|older| **older != update_tag)
             .map(|older| format!("api_key_auth_log_{older}_{tag}"))

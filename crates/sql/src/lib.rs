@@ -66,7 +66,9 @@ pub(crate) use statements::{
 /// triggers that ignore last-use writes; 4 the `rate_limit` column, watched
 /// by the triggers too; 5 the `lineage` column, watched too, and on
 /// PostgreSQL the triggers that announce every change (and a `TRUNCATE`),
-/// which until then only `install_change_triggers` put in.
+/// which until then only `install_change_triggers` put in; 6 the
+/// `suspended` column, watched too (PostgreSQL's triggers announce every
+/// column already).
 pub(crate) fn native_migrations(
     dialect: Dialect,
     files: &[(i64, &str)],
@@ -106,5 +108,8 @@ pub(crate) fn native_migrations(
         Dialect::Sqlite | Dialect::MySql => fifth.extend(ChangeLogSql::upgrade(dialect, 5)),
     }
     migrations.push((5, fifth));
+    let mut sixth = file(6);
+    sixth.extend(ChangeLogSql::upgrade(dialect, 6));
+    migrations.push((6, sixth));
     migrations
 }

@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0004_rate_limit.sql"),
     ),
     (5, include_str!("../migrations/postgres/0005_lineage.sql")),
+    (6, include_str!("../migrations/postgres/0006_suspended.sql")),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").

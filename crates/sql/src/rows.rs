@@ -126,3 +126,11 @@ pub(crate) fn new_row(
     };
     Ok((id, values))
 }
+
+/// What a DRF table answers when asked to suspend or resume a key.
+pub(crate) fn no_suspension() -> StoreError {
+    StoreError::unsupported(
+        "a djangorestframework-api-key table has no column to suspend a key in: \
+         revoke it, or move to this crate's own table",
+    )
+}

@@ -61,6 +61,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../migrations/sqlite/0004_rate_limit.sql")),
     (5, include_str!("../migrations/sqlite/0005_lineage.sql")),
+    (6, include_str!("../migrations/sqlite/0006_suspended.sql")),
 ];
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
@@ -312,6 +313,19 @@ impl KeyManager for SqliteStore {
         })
         .await?;
         Ok(revoked.is_some())
+    }
+
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        let Some(statements) = &self.sql.suspension else {
+            return Err(crate::rows::no_suspension());
+        };
+        let sql = statements[usize::from(suspended)].clone();
+        let key = [id.to_owned()];
+        let changed = run(&self.pool, move |conn| {
+            queries::execute_texts(conn, &sql, &key)
+        })
+        .await?;
+        Ok(changed > 0 || self.find_by_id(id).await?.is_some())
     }
 
     fn hasher(&self) -> Hasher {

@@ -568,6 +568,7 @@ where
             .bind(values.last_used_ms)
             .bind(values.rate_limit)
             .bind(values.lineage)
+            .bind(values.suspended)
     } else {
         query
     }
@@ -585,6 +586,16 @@ where
     params
         .iter()
         .fold(sqlx::query(sql), |query, &param| query.bind(param))
+}
+
+/// The suspension flag as read: a DRF table's statements do not ask for
+/// the column it lacks (its keys are never suspended); any other failure
+/// stands.
+fn suspended_of(read: Result<Option<bool>, sqlx::Error>) -> Result<Option<bool>, sqlx::Error> {
+    match read {
+        Err(sqlx::Error::ColumnNotFound(_)) => Ok(Some(false)),
+        other => other,
+    }
 }
 
 /// A row as the statements return it, before it is checked.
@@ -610,6 +621,7 @@ where
         // Read as optional: sqlx's SQLite driver decodes a NULL bool as
         // false, and an unreadable flag must not pass.
         revoked: row.try_get::<Option<bool>, _>("revoked")?,
+        suspended: suspended_of(row.try_get::<Option<bool>, _>("suspended"))?,
         scopes: row.try_get("scopes")?,
         owner: row.try_get("owner")?,
         metadata: row.try_get("metadata")?,
@@ -844,6 +856,23 @@ impl<DB: Queries> SqlStore<DB> {
             .map_err(store_error)?;
         Ok(revoked.is_some())
     }
+
+    pub(crate) async fn set_suspended(
+        &self,
+        id: &str,
+        suspended: bool,
+    ) -> Result<bool, StoreError> {
+        let Some(statements) = &self.sql.suspension else {
+            return Err(crate::rows::no_suspension());
+        };
+        let sql = &statements[usize::from(suspended)];
+        let changed = DB::execute_texts(&self.pool, sql, &[id])
+            .await
+            .map_err(store_error)?;
+        // MySQL counts only rows whose value changed: a key already so is
+        // found, not missing.
+        Ok(changed > 0 || self.find_by_id(id).await?.is_some())
+    }
 }
 
 /// The public face of a SQL store type `$store` wrapping `SqlStore<$db>` in
@@ -957,6 +986,14 @@ macro_rules! forward_sql_store {
                 uses: &[$crate::store::KeyUse],
             ) -> Result<(), $crate::store::StoreError> {
                 self.inner.record_last_use(uses).await
+            }
+
+            async fn set_suspended(
+                &self,
+                id: &str,
+                suspended: bool,
+            ) -> Result<bool, $crate::store::StoreError> {
+                self.inner.set_suspended(id, suspended).await
             }
         }
     };

@@ -50,6 +50,9 @@ pub(crate) struct Statements {
     /// Replaces hash parameter 3 of the key with prefix parameter 2 by
     /// parameter 1 (a legacy hash upgraded), only while it is still that hash.
     pub(crate) upgrade_hash: String,
+    /// Resuming (`[0]`) and suspending (`[1]`) the key with id parameter 1;
+    /// a DRF table has no column for it.
+    pub(crate) suspension: Option<[String; 2]>,
     /// Last-use writes; a DRF table has no column for it.
     pub(crate) last_use: Option<LastUseSql>,
     /// What listing pages are built from (see [`Statements::page`]).
@@ -145,6 +148,8 @@ pub(crate) struct PageParts {
     expires: String,
     created: String,
     last_used: Option<String>,
+    /// The suspension flag's column; `None` where no column keeps it.
+    suspended: Option<String>,
 }
 
 impl PageParts {
@@ -167,9 +172,21 @@ impl PageParts {
             dialect.param(binds.len())
         };
         let cursor = bind(PageBind::Cursor);
+        // A DRF table has no suspensions: every key there is unsuspended.
+        let (unsuspended, suspended) = match &self.suspended {
+            Some(column) => (
+                format!(" AND {column} = FALSE"),
+                format!(" AND {column} = TRUE"),
+            ),
+            None => (String::new(), " AND 1 = 0".to_owned()),
+        };
         let mut condition = match filter {
             KeyFilter::Active => format!(
-                " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {})",
+                " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {}){unsuspended}",
+                bind(PageBind::Now)
+            ),
+            KeyFilter::Suspended => format!(
+                " AND revoked = FALSE AND ({expires} IS NULL OR {expires} > {}){suspended}",
                 bind(PageBind::Now)
             ),
             KeyFilter::Revoked => " AND revoked = TRUE".to_owned(),
@@ -339,7 +356,8 @@ impl Dialect {
         }
     }
 
-    /// The `revoked` flag, read so that only a true boolean passes.
+    /// A flag (`revoked`, `suspended`), read so that only a true boolean
+    /// passes.
     ///
     /// SQLite keeps whatever a hand-made UPDATE put in the column, and
     /// reads text such as `'true'` as 0, so anything but the integers 0 and
@@ -460,7 +478,7 @@ impl InsertRows {
         if self.drf {
             7
         } else {
-            15
+            16
         }
     }
 
@@ -478,7 +496,7 @@ impl InsertRows {
                 p(7),
             ]
         } else {
-            (1..=15).map(p).collect()
+            (1..=16).map(p).collect()
         };
         format!("({})", values.join(", "))
     }
@@ -505,11 +523,12 @@ impl Statements {
         let (find, by_id, list, insert_rows, (revoke, revoke_update), pages) = match schema {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
-                     scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit, lineage";
+                     scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit, lineage, \
+                     suspended";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}",
+                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}, {}",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -522,6 +541,7 @@ impl Statements {
                     text("replaced_by"),
                     text("rate_limit"),
                     text("lineage"),
+                    dialect.read_flag("suspended"),
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
@@ -541,6 +561,7 @@ impl Statements {
                         expires: "expires_ms".to_owned(),
                         created: "created_ms".to_owned(),
                         last_used: Some("last_used_ms".to_owned()),
+                        suspended: Some("suspended".to_owned()),
                     },
                 )
             }
@@ -590,6 +611,7 @@ impl Statements {
                         expires: dialect.millis_of("expiry_date"),
                         created: dialect.millis_of("created"),
                         last_used: None,
+                        suspended: None,
                     },
                 )
             }
@@ -623,6 +645,12 @@ impl Statements {
             dialect.fits_hashed_key(&p(4), qualifier, name)
         );
         let last_use = (!schema.is_drf()).then_some(LastUseSql { dialect });
+        let suspension = (!schema.is_drf()).then(|| {
+            [false, true].map(|to| {
+                let to = if to { "TRUE" } else { "FALSE" };
+                format!("UPDATE api_keys SET suspended = {to} WHERE id = {}", p(1))
+            })
+        });
         Self {
             find,
             by_id,
@@ -635,6 +663,7 @@ impl Statements {
             lock_row,
             retire,
             upgrade_hash,
+            suspension,
             last_use,
             pages,
             migrations_table: MIGRATIONS_TABLE,
@@ -779,6 +808,10 @@ mod tests {
                 put("rotation, the old row locked", &sql.lock_row);
                 put("rotation, the old row retired", &sql.retire);
                 put("legacy hash upgraded", &sql.upgrade_hash);
+                if let Some([resume, suspend]) = &sql.suspension {
+                    put("suspend", suspend);
+                    put("resume", resume);
+                }
                 if let Some(last_use) = &sql.last_use {
                     put("last use, two keys", &last_use.batch(2));
                 }
@@ -787,6 +820,7 @@ mod tests {
                     ("active", KeyFilter::Active),
                     ("revoked", KeyFilter::Revoked),
                     ("expired", KeyFilter::Expired),
+                    ("suspended", KeyFilter::Suspended),
                 ];
                 for (name, filter) in filters {
                     let page = sql.pages.statement(filter, false, false).unwrap();

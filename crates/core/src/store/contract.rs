@@ -190,6 +190,32 @@ pub trait KeyManager: KeyStore {
     /// Revoking a revoked key succeeds and changes nothing.
     async fn revoke(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Suspends the key with id `id` (`suspended`) or resumes it: a
+    /// suspended key is refused as a revoked one is until resumed, and
+    /// keeps its expiry and rotation. `Ok(false)` means no key has that id;
+    /// a revoked key may be suspended and resumed, and stays revoked.
+    ///
+    /// A store that cannot keep the flag (a djangorestframework-api-key
+    /// table has no column for it) answers
+    /// [`unsupported`](StoreError::is_unsupported), which is the default.
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        let _ = (id, suspended);
+        Err(StoreError::unsupported(
+            "this store cannot suspend keys (it has no place for the flag)",
+        ))
+    }
+
+    /// Suspends the key with id `id`; see [`set_suspended`](Self::set_suspended).
+    async fn suspend(&self, id: &str) -> Result<bool, StoreError> {
+        self.set_suspended(id, true).await
+    }
+
+    /// Resumes the suspended key with id `id`; see
+    /// [`set_suspended`](Self::set_suspended).
+    async fn resume(&self, id: &str) -> Result<bool, StoreError> {
+        self.set_suspended(id, false).await
+    }
+
     /// The hasher new keys are hashed with; SHA-256 unless the store says otherwise.
     fn hasher(&self) -> Hasher {
         Hasher::default()
@@ -427,6 +453,10 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         (**self).revoke(id).await
+    }
+
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        (**self).set_suspended(id, suspended).await
     }
 
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {

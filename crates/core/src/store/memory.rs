@@ -297,6 +297,21 @@ impl KeyManager for MemoryStore {
         })
     }
 
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        self.write(|keys| {
+            let Some(prefix) = keys.prefix_of(id) else {
+                return Ok(false);
+            };
+            let found = keys.change(prefix, |entry| {
+                Ok::<_, StoreError>((entry.suspended != suspended).then(|| KeyRecord {
+                    suspended,
+                    ..entry.clone()
+                }))
+            })?;
+            Ok(found.is_some())
+        })
+    }
+
     async fn replace(
         &self,
         old_id: &str,

@@ -82,6 +82,9 @@ pub struct NewKey {
     replaces: Option<String>,
     lineage: Option<String>,
     rate_limit: Option<RateLimit>,
+    /// Set only by a rotation of a suspended key: a rotation does not lift
+    /// a suspension.
+    suspended: bool,
     /// Made from a stored record by a rotation and not changed since: what
     /// it copies was stored already, and a rotation never fails on a record
     /// made before the rules. Every setter clears it.
@@ -100,13 +103,15 @@ impl NewKey {
             replaces: None,
             lineage: None,
             rate_limit: None,
+            suspended: false,
             inherited: false,
         }
     }
 
     /// The successor of `old` in a rotation at `now`.
     ///
-    /// It has `old`'s name, scopes, owner and metadata, names `old` as the
+    /// It has `old`'s name, scopes, owner, metadata, rate limit and
+    /// suspension (a rotation does not lift one), names `old` as the
     /// key it replaces and its chain's first key as its
     /// [lineage](KeyRecord::lineage), and, if `old` had an expiry, gets as
     /// long a life from `now` as `old` was given.
@@ -135,6 +140,7 @@ impl NewKey {
                     .clone(),
             ),
             rate_limit: old.rate_limit,
+            suspended: old.suspended,
             inherited: true,
         }
     }
@@ -277,6 +283,7 @@ impl NewKey {
             created: SystemTime::now(),
             expires: self.expires,
             revoked: false,
+            suspended: self.suspended,
             scopes: self.scopes.clone(),
             owner: self.owner.clone(),
             metadata: self.metadata.clone(),

@@ -11,12 +11,14 @@ pub enum KeyFilter {
     /// Every key.
     #[default]
     All,
-    /// Keys that are neither revoked nor expired.
+    /// Keys that work: neither revoked, expired nor suspended.
     Active,
     /// Revoked keys.
     Revoked,
     /// Keys past their expiry that are not revoked.
     Expired,
+    /// Suspended keys, neither revoked nor expired.
+    Suspended,
 }
 
 impl KeyFilter {
@@ -27,6 +29,7 @@ impl KeyFilter {
             Self::Active => record.status_at(now) == KeyStatus::Active,
             Self::Revoked => record.status_at(now) == KeyStatus::Revoked,
             Self::Expired => record.status_at(now) == KeyStatus::Expired,
+            Self::Suspended => record.status_at(now) == KeyStatus::Suspended,
         }
     }
 }

@@ -27,6 +27,11 @@ pub struct KeyRecord {
     pub expires: Option<SystemTime>,
     /// Whether the key has been revoked.
     pub revoked: bool,
+    /// Whether the key is suspended: refused until resumed
+    /// ([`KeyManager::suspend`](super::KeyManager::suspend)), unlike a
+    /// revocation reversible; a djangorestframework-api-key table has no
+    /// column for it, and its keys are never suspended.
+    pub suspended: bool,
     /// What the key may do; see [`scope`](crate::scope).
     pub scopes: Vec<String>,
     /// Who the key belongs to, if the store records it.
@@ -56,7 +61,7 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// A record created now, never expiring, not revoked, with no scopes, owner, metadata or rate limit.
+    /// A record created now, never expiring, neither revoked nor suspended, with no scopes, owner, metadata or rate limit.
     pub fn new(
         id: impl Into<String>,
         name: impl Into<String>,
@@ -71,6 +76,7 @@ impl KeyRecord {
             created: SystemTime::now(),
             expires: None,
             revoked: false,
+            suspended: false,
             scopes: Vec::new(),
             owner: None,
             metadata: BTreeMap::new(),
@@ -87,7 +93,9 @@ impl KeyRecord {
         self.expires.is_some_and(|expires| expires <= now)
     }
 
-    /// Whether the key works at `now`: neither revoked nor expired.
+    /// Whether the key is neither revoked nor expired at `now`: one a
+    /// rotation may replace. A suspended key is active in this sense (a
+    /// rotation carries its suspension to the successor), though refused.
     pub fn is_active_at(&self, now: SystemTime) -> bool {
         !self.revoked && !self.is_expired_at(now)
     }
@@ -99,6 +107,8 @@ impl KeyRecord {
             KeyStatus::Revoked
         } else if self.is_expired_at(now) {
             KeyStatus::Expired
+        } else if self.suspended {
+            KeyStatus::Suspended
         } else {
             KeyStatus::Active
         }
@@ -128,25 +138,29 @@ impl KeyRecord {
     }
 }
 
-/// Whether a key works, or why not ([`KeyRecord::status_at`]). A revoked
-/// key that has also expired is revoked.
+/// Whether a key works, or why not ([`KeyRecord::status_at`]): the first
+/// of revoked, expired and suspended that holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyStatus {
-    /// Neither revoked nor expired.
+    /// Neither revoked, expired nor suspended.
     Active,
     /// Revoked.
     Revoked,
     /// Past its expiry, not revoked.
     Expired,
+    /// Suspended until resumed; neither revoked nor expired.
+    Suspended,
 }
 
 impl KeyStatus {
-    /// `active`, `revoked` or `expired`.
+    /// `active`, `revoked`, `expired` or `suspended`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Revoked => "revoked",
             Self::Expired => "expired",
+            Self::Suspended => "suspended",
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct RawRecord {
     pub has_expiry: bool,
     /// `None`: a flag that did not read as a boolean, refused.
     pub revoked: Option<bool>,
+    /// `None`: a flag that did not read as a boolean, refused (a table
+    /// without the column reads it as a constant false).
+    pub suspended: Option<bool>,
     pub scopes: String,
     pub owner: Option<String>,
     pub metadata: String,
@@ -46,6 +49,9 @@ impl RawRecord {
         let revoked = self
             .revoked
             .ok_or_else(|| invalid("a revoked flag that is not a boolean".to_owned()))?;
+        let suspended = self
+            .suspended
+            .ok_or_else(|| invalid("a suspended flag that is not a boolean".to_owned()))?;
         if self.has_expiry && self.expires_ms.is_none() {
             return Err(invalid(
                 "an expiry date that does not read as a time".to_owned(),
@@ -72,6 +78,7 @@ impl RawRecord {
             created: from_millis(self.created_ms),
             expires: self.expires_ms.map(from_millis),
             revoked,
+            suspended,
             scopes,
             owner: self.owner,
             metadata,
@@ -94,6 +101,7 @@ pub struct InsertValues {
     pub created_ms: i64,
     pub expires_ms: Option<i64>,
     pub revoked: bool,
+    pub suspended: bool,
     pub scopes: String,
     pub owner: Option<String>,
     pub metadata: String,
@@ -109,10 +117,11 @@ impl InsertValues {
         let has_extras = !record.scopes.is_empty()
             || record.owner.is_some()
             || !record.metadata.is_empty()
-            || record.rate_limit.is_some();
+            || record.rate_limit.is_some()
+            || record.suspended;
         if drf_schema && has_extras {
             return Err(StoreError::config(
-                "a djangorestframework-api-key table has no columns for scopes, owner, metadata or a rate limit",
+                "a djangorestframework-api-key table has no columns for scopes, owner, metadata, a rate limit or a suspension",
             ));
         }
         let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
@@ -130,6 +139,7 @@ impl InsertValues {
             id: record.id,
             name: record.name,
             revoked: record.revoked,
+            suspended: record.suspended,
             owner: record.owner,
             replaces: record.replaces,
             replaced_by: record.replaced_by,

@@ -120,6 +120,12 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         has_expiry: row.get("has_expiry")?,
         // NULL when the column held anything but the integers 0 and 1.
         revoked: row.get("revoked")?,
+        // As `revoked`; a DRF table's statements do not ask for the column
+        // it lacks (its keys are never suspended).
+        suspended: match row.get("suspended") {
+            Err(rusqlite::Error::InvalidColumnName(_)) => Some(false),
+            other => other?,
+        },
         scopes: row.get("scopes")?,
         owner: row.get("owner")?,
         metadata: row.get("metadata")?,
@@ -201,7 +207,8 @@ pub(crate) fn insert_rows(
 }
 
 /// The values of a new row: the seven every table has, then (`own_columns`,
-/// the native schema) scopes, owner, metadata and the lifecycle columns.
+/// the native schema) scopes, owner, metadata, the lifecycle columns and
+/// the suspension.
 fn insert_params(id: String, values: InsertValues, own_columns: bool) -> Vec<Value> {
     let text = |t: Option<String>| t.map_or(Value::Null, Value::Text);
     let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
@@ -223,6 +230,7 @@ fn insert_params(id: String, values: InsertValues, own_columns: bool) -> Vec<Val
         params.push(int(values.last_used_ms));
         params.push(text(values.rate_limit));
         params.push(text(values.lineage));
+        params.push(Value::Integer(i64::from(values.suspended)));
     }
     params
 }
