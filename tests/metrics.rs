@@ -40,6 +40,12 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
         .reveal();
     let (_, old) = store.create(NewKey::named("old")).await.unwrap().reveal();
     store.revoke(&old.expose_secret()[..8]).await.unwrap();
+    let (_, paused) = store
+        .create(NewKey::named("paused"))
+        .await
+        .unwrap()
+        .reveal();
+    store.suspend(&paused.expose_secret()[..8]).await.unwrap();
     let tracker = LastUseTracker::builder(store.clone())
         .interval(Duration::from_millis(100))
         .spawn();
@@ -47,6 +53,7 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
 
     let reader = format!("Api-Key {}", reader.expose_secret());
     let revoked = format!("Api-Key {}", old.expose_secret());
+    let suspended = format!("Api-Key {}", paused.expose_secret());
     let wrong = format!("Api-Key {}.{}", &reader[8..16], "x".repeat(32));
     let get = |path: &'static str, auth: Option<String>| async move {
         let headers: Vec<(&str, &str)> = match &auth {
@@ -62,6 +69,7 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
     assert_eq!(get("/whoami", Some(wrong)).await, 401);
     assert_eq!(get("/whoami", None).await, 401);
     assert_eq!(get("/whoami", Some(revoked)).await, 401);
+    assert_eq!(get("/whoami", Some(suspended)).await, 401);
     assert_eq!(get("/whoami", Some("Api-Key nope".into())).await, 401);
     // A key without the admin scope: authenticated, then forbidden.
     assert_eq!(get("/admin/keys", Some(reader.clone())).await, 403);
@@ -100,6 +108,7 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
     assert_eq!(requests("wrong_secret"), 2.0);
     assert_eq!(requests("missing"), 1.0);
     assert_eq!(requests("revoked"), 1.0);
+    assert_eq!(requests("suspended"), 1.0);
     assert_eq!(requests("malformed"), 1.0);
     assert_eq!(requests("forbidden"), 1.0);
     assert_eq!(requests("unknown"), 0.0);

@@ -546,14 +546,150 @@ async fn the_document_says_where_and_what_the_api_answers() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
 }
 
-/// An admin key cannot revoke or rotate itself: the last one would lock
-/// everyone out, and a client handed one key may well revoke the very key
-/// it was given.
+/// A key suspended over the API is refused, listed as suspended, and
+/// works again once resumed; both are audited and idempotent, an unknown
+/// id is 404.
+#[tokio::test]
+async fn a_key_is_suspended_and_resumed() {
+    let log = common::Log::captured();
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (_, _, created) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "paused"})),
+    )
+    .await;
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["record"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let (status, _, suspended) = call(
+            &admin.router,
+            key,
+            "POST",
+            &format!("/keys/{id}/suspend"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{suspended}");
+        assert_eq!(suspended["status"], "suspended");
+    }
+    assert!(matches!(
+        accepted(&admin.store, &secret).await,
+        Err(AuthFailure::Suspended(_))
+    ));
+    let listed = |status: &'static str| {
+        let router = admin.router.clone();
+        async move {
+            let (_, _, page) =
+                call(&router, key, "GET", &format!("/keys?status={status}"), None).await;
+            page["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|key| key["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("suspended").await, [id.clone()]);
+    assert!(!listed("active").await.contains(&id));
+
+    let (status, _, resumed) = call(
+        &admin.router,
+        key,
+        "POST",
+        &format!("/keys/{id}/resume"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["status"], "active");
+    accepted(&admin.store, &secret).await.unwrap();
+    for action in ["suspend", "resume"] {
+        let (status, _, _) = call(
+            &admin.router,
+            key,
+            "POST",
+            &format!("/keys/nosuchkey/{action}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let key_id = format!("key_id=\"{id}\"");
+    log.wait_for(&["API key suspended", &key_id]).await;
+    log.wait_for(&["API key resumed", &key_id]).await;
+}
+
+/// A store that cannot suspend keys (a djangorestframework-api-key table,
+/// a store of yours without `set_suspended`) is 501, saying so.
+#[tokio::test]
+async fn suspending_where_the_store_cannot_is_501() {
+    struct NoSuspensions(MemoryStore);
+
+    #[async_trait::async_trait]
+    impl KeyStore for NoSuspensions {
+        async fn find(&self, prefix: Prefix) -> Lookup {
+            self.0.find(prefix).await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl KeyManager for NoSuspensions {
+        async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+            self.0.insert(record).await
+        }
+        async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+            self.0.list().await
+        }
+        async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+            self.0.revoke(id).await
+        }
+    }
+
+    let admin = admin().await;
+    let router = AdminApi::new(NoSuspensions(admin.store.clone()))
+        .router()
+        .unwrap();
+    let (other, secret) = admin
+        .store
+        .create(NewKey::named("other"))
+        .await
+        .unwrap()
+        .reveal();
+    for action in ["suspend", "resume"] {
+        let (status, _, problem) = call(
+            &router,
+            Some(&admin.admin_key),
+            "POST",
+            &format!("/keys/{}/{action}", other.id),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{action}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cannot suspend"),
+            "{problem}"
+        );
+    }
+    accepted(&admin.store, secret.expose_secret())
+        .await
+        .unwrap();
+}
+
+/// An admin key cannot revoke, rotate, suspend or resume itself: the last
+/// one would lock everyone out, and a client handed one key may well
+/// revoke the very key it was given.
 #[tokio::test]
 async fn an_admin_key_cannot_revoke_or_rotate_itself() {
     let admin = admin().await;
     let own = &admin.admin_key[..8];
-    for action in ["revoke", "rotate"] {
+    for action in ["revoke", "rotate", "suspend", "resume"] {
         let (status, _, problem) = call(
             &admin.router,
             Some(&admin.admin_key),

@@ -130,6 +130,35 @@ async fn lifecycle(store: &str, schema: &[&str]) {
     assert!(shown.contains("status    active"), "{shown}");
     assert!(!shown.contains(&key[9..]), "show never prints the secret");
 
+    // Suspended, refused and listed so, then resumed; a DRF table cannot.
+    if drf {
+        let refused = one_line_failure(api_key(store, &with(&["suspend", &id]), ""));
+        assert!(refused.contains("no column to suspend"), "{refused}");
+    } else {
+        let suspended = ok(api_key(store, &with(&["suspend", &id]), ""));
+        assert!(suspended.starts_with("suspended key"), "{suspended}");
+        let again = ok(api_key(store, &with(&["suspend", &id]), ""));
+        assert!(again.contains("already suspended"), "{again}");
+        let refused = api_key(store, &with(&["check"]), &key);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(
+            text(&refused.stdout).contains("is suspended"),
+            "{refused:?}"
+        );
+        let listed = ok(api_key(
+            store,
+            &with(&["list", "--status", "suspended"]),
+            "",
+        ));
+        assert!(
+            listed.lines().any(|line| line.starts_with(id.as_str())),
+            "{listed}"
+        );
+        let resumed = ok(api_key(store, &with(&["resume", &id]), ""));
+        assert!(resumed.starts_with("resumed key"), "{resumed}");
+        authenticate(store, drf, &key).await.unwrap();
+    }
+
     let revoked = ok(api_key(store, &with(&["revoke", &id, "--yes"]), ""));
     assert!(revoked.starts_with("revoked key"), "{revoked}");
     let again = ok(api_key(store, &with(&["revoke", &id, "--yes"]), ""));
@@ -691,7 +720,8 @@ async fn keys_rotate_through_the_command_on_a_drf_table() {
 #[test]
 fn every_subcommand_explains_itself_with_an_example() {
     for command in [
-        "migrate", "create", "list", "show", "revoke", "rotate", "check", "serve", "gate",
+        "migrate", "create", "list", "show", "revoke", "suspend", "resume", "rotate", "check",
+        "serve", "gate",
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
             .args([command, "--help"])

@@ -348,4 +348,35 @@ mod tests {
         let far = NewKey::named("far").expires_in(Duration::MAX);
         assert_eq!(far.expires, Some(latest_expiry()));
     }
+
+    #[tokio::test]
+    async fn a_rotation_does_not_lift_a_suspension() {
+        use crate::{store::KeyManager, MemoryStore};
+        let store = MemoryStore::new();
+        let (old, _) = store
+            .create(NewKey::named("paused"))
+            .await
+            .unwrap()
+            .reveal();
+        assert!(store.suspend(&old.id).await.unwrap());
+        let rotated = store
+            .rotate(&old.id, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let new = rotated.new.record();
+        assert!(
+            new.suspended,
+            "the successor of a suspended key is suspended"
+        );
+        assert_eq!(
+            new.status_at(SystemTime::now()),
+            super::super::KeyStatus::Suspended
+        );
+        assert!(store.resume(&new.id).await.unwrap());
+        let resumed = store.find_by_id(&new.id).await.unwrap().unwrap();
+        assert_eq!(
+            resumed.status_at(SystemTime::now()),
+            super::super::KeyStatus::Active
+        );
+    }
 }
