@@ -84,6 +84,11 @@ fn main() {
         .unwrap()
         .reveal();
     let limited = format!("Api-Key {}", limited.expose_secret());
+    let (paused, suspended) = now(store.create(NewKey::named("suspended")))
+        .unwrap()
+        .reveal();
+    assert!(now(store.suspend(&paused.id)).unwrap());
+    let suspended = format!("Api-Key {}", suspended.expose_secret());
     let layer = ApiKeyLayer::new(store.clone());
     let waited = ApiKeyLayer::new(Waited(store.clone()));
     let waited_throttled = ApiKeyLayer::from(
@@ -169,6 +174,7 @@ fn main() {
                 header,
                 200,
             ),
+            variant("suspended_key", layer.layer(Trivial), suspended, 401),
             variant(
                 "refused",
                 layer.layer(Trivial),
@@ -179,6 +185,12 @@ fn main() {
         1000,
     );
     timings.print_table();
+    timings.print_step(
+        "a suspended key, refused after its hash is checked, over the valid key",
+        "layer",
+        "suspended_key",
+        "valid_key",
+    );
     timings.print_step(
         "last-use tracking, over the valid key without it",
         "layer",

@@ -391,8 +391,30 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
         std::fs::copy(&out, "docs/admin-page.png").unwrap();
     }
 
-    // Revoke the new key; the old one works on through its grace.
+    // Suspend the new key, then resume it: refused, then working again.
     let new_prefix = new_key[..8].to_owned();
+    for (act, status, answer) in [("Suspend", "suspended", 401), ("Resume", "active", 200)] {
+        // By keyboard: Enter on the row's button, named by its key.
+        wait_for(browser, &format!("{}{}", row_of(&new_prefix), button(act)))
+            .await
+            .send_keys(&enter)
+            .await
+            .unwrap();
+        wait_for(
+            browser,
+            &format!(
+                "{}[td[6][normalize-space()='{status}']]",
+                row_of(&new_prefix)
+            ),
+        )
+        .await;
+        let got = whoami(addr, &new_key).await;
+        if got != answer {
+            return Err(format!("the {status} key got {got} from /whoami"));
+        }
+    }
+
+    // Revoke the new key; the old one works on through its grace.
     wait_for(
         browser,
         &format!("{}{}", row_of(&new_prefix), button("Revoke")),

@@ -146,6 +146,12 @@ async function loadPage(cursor) {
     if (key.status === "active" && !key.sunset) {
       actions.appendChild(action("Rotate", key, () => openRotate(key)));
     }
+    if (key.status === "active") {
+      actions.appendChild(action("Suspend", key, () => suspension(key, "suspend")));
+    }
+    if (key.status === "suspended") {
+      actions.appendChild(action("Resume", key, () => suspension(key, "resume")));
+    }
     if (key.status !== "revoked") {
       actions.appendChild(action("Revoke", key, () => revoke(key)));
     }
@@ -215,6 +221,18 @@ async function revoke(key) {
   }
   try {
     await api("POST", "keys/" + encodeURIComponent(key.id) + "/revoke");
+  } catch (error) {
+    $("list-error").textContent = error.message;
+    return;
+  }
+  await loadPage(cursors[cursors.length - 1] || "");
+}
+
+// Suspending stops a key until it is resumed; either is undone by the other,
+// so neither asks for confirmation.
+async function suspension(key, what) {
+  try {
+    await api("POST", "keys/" + encodeURIComponent(key.id) + "/" + what);
   } catch (error) {
     $("list-error").textContent = error.message;
     return;
