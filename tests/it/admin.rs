@@ -593,7 +593,7 @@ async fn a_key_is_suspended_and_resumed() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(listed("suspended").await, [id.clone()]);
+    assert_eq!(listed("suspended").await, std::slice::from_ref(&id));
     assert!(!listed("active").await.contains(&id));
 
     let (status, _, resumed) = call(

@@ -121,6 +121,9 @@ impl KeyManager for Faulty {
         if !old.is_active_at(SystemTime::now()) || old.replaced_by.is_some() {
             return Err(StoreError::inactive("revoked, expired or replaced"));
         }
+        if old.suspended != new.suspended {
+            return Err(StoreError::inactive("suspended or resumed since read"));
+        }
         if !self.retire_ignored {
             *old = old.retired(retirement, &new.id);
         }

@@ -159,6 +159,22 @@ mod postgres {
         revocation_reaches_the_other_instance(a, b).await;
     }
 
+    /// The store announces a suspension itself, as it does a revocation:
+    /// without the change triggers, the other instance still hears of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_suspension_reaches_another_instance_without_the_triggers() {
+        let Some(url) =
+            postgres_url("postgres::a_suspension_reaches_another_instance_without_the_triggers")
+        else {
+            return;
+        };
+        let schema = isolated_pg_schema(&url).await;
+        let a = instance(&url, &schema).await;
+        let b = instance(&url, &schema).await;
+        a.inner().remove_change_triggers().await.unwrap();
+        revocation_reaches_the_other_instance(a, b).await;
+    }
+
     /// A change Django (or anyone) makes to a DRF table's row, without this
     /// crate, reaches a cached instance within a second once the change
     /// triggers are installed: a revocation, an expiry moved into the past, a

@@ -78,8 +78,8 @@ fn add_refusals(operation: &mut Operation) {
         operation,
         "401",
         problem(
-            "No valid admin key: missing, malformed, unknown, wrong, revoked or expired (one \
-             answer for all)",
+            "No valid admin key: missing, malformed, unknown, wrong, revoked, suspended or \
+             expired (one answer for all)",
             &[challenge],
         ),
     );

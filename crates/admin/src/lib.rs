@@ -1007,7 +1007,7 @@ async fn set_suspended(
     }
     let changed = find(store, &record.id).await?;
     let who = format!("key:{}", admin.id());
-    audit::suspension(&changed, Actor::named(&who).from_client(client));
+    audit::suspension(&changed, suspended, Actor::named(&who).from_client(client));
     Ok(Json(view(&changed)))
 }
 

@@ -685,9 +685,7 @@ async fn set_suspended(store: &dyn KeyManager, id: &str, suspended: bool) -> Res
     if !store.set_suspended(&record.id, suspended).await? {
         return Err(format!("no key has the id {:?} any more", record.id).into());
     }
-    let mut changed = (*record).clone();
-    changed.suspended = suspended;
-    audit::suspension(&changed, actor());
+    audit::suspension(&record, suspended, actor());
     println!("{done} key {:?} (id {})", record.name, shown(&record.id));
     Ok(())
 }

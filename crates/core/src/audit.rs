@@ -95,9 +95,10 @@ pub fn revoked(record: &KeyRecord, actor: Actor<'_>) {
     );
 }
 
-/// A key was suspended (`record.suspended`) or resumed.
-pub fn suspension(record: &KeyRecord, actor: Actor<'_>) {
-    let (event, message) = if record.suspended {
+/// A key was suspended (`suspended`) or resumed, as asked: the event says
+/// what was done, whatever another change made of the record since.
+pub fn suspension(record: &KeyRecord, suspended: bool, actor: Actor<'_>) {
+    let (event, message) = if suspended {
         ("suspended", "API key suspended")
     } else {
         ("resumed", "API key resumed")

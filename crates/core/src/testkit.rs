@@ -20,7 +20,7 @@
 //! | `plaintext_not_stored` | the secret appears in no record, hash or listing the store returns |
 //! | `unknown_prefix` | a prefix never created is `None`, not an error |
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
-//! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
+//! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; `replace` refuses (`is_inactive`) a successor that does not carry the suspension; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
@@ -408,6 +408,26 @@ impl<S: KeyManager + Clone> Conformance<S> {
             .ok_or_else(|| fail(CHECK, "a suspended key vanished"))?;
         ensure!(CHECK, found.suspended, "the record is not marked suspended");
         ensure!(CHECK, !found.revoked, "suspending revoked the key");
+        // A successor that does not carry the suspension (a rotation that
+        // read the key before it was suspended) is refused by the store
+        // itself, so no rotation lifts a suspension made while it ran.
+        let retire = crate::store::Retirement::after(Duration::from_secs(60), SystemTime::now());
+        match self
+            .store
+            .replace(&created.id, self.fresh_record(CHECK)?, retire)
+            .await
+        {
+            Err(e) if e.is_inactive() || e.is_unsupported() => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!(
+                        "replacing a suspended key by an unsuspended one gave {:?}, not an inactive error",
+                        other.map(|_| ())
+                    ),
+                ))
+            }
+        }
         let again = self
             .store
             .suspend(&created.id)

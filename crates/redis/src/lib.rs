@@ -154,7 +154,9 @@ return 1
 /// ids in order. ARGV: old prefix, channel, now (ms), revoke ("1" or "0"),
 /// expire at (ms), new prefix, new created_ms, new id, then the new record's
 /// field/value pairs. Answers `ok`, `missing`, `inactive` (revoked, expired or
-/// already replaced), `invalid` (a record that does not read) or `conflict`.
+/// already replaced), `suspension` (the new record does not carry the old
+/// one's suspension: it changed since the rotation read it), `invalid` (a
+/// record that does not read) or `conflict`.
 const REPLACE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 'missing'
@@ -180,6 +182,19 @@ if expires then
   if tonumber(expires) <= tonumber(ARGV[3]) then
     return 'inactive'
   end
+end
+local suspended = redis.call('HGET', KEYS[2], 'suspended') or '0'
+if suspended ~= '0' and suspended ~= '1' then
+  return 'invalid'
+end
+local carried = '0'
+for i = 9, #ARGV - 1, 2 do
+  if ARGV[i] == 'suspended' then
+    carried = ARGV[i + 1]
+  end
+end
+if carried ~= suspended then
+  return 'suspension'
 end
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
   return 'conflict'
@@ -878,6 +893,9 @@ impl KeyManager for RedisStore {
             "missing" => Err(not_found()),
             "inactive" => Err(StoreError::inactive(format!(
                 "key {old_id:?} is revoked or expired"
+            ))),
+            "suspension" => Err(StoreError::inactive(format!(
+                "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
             ))),
             "conflict" => Err(StoreError::conflict(format!(
                 "prefix {} or id {:?} is already stored",

@@ -72,7 +72,7 @@ pub(crate) fn page(rows: Vec<RawRecord>, limit: u32, schema: &Schema) -> Result<
 pub(crate) fn rotation(
     raw: Option<RawRecord>,
     old_id: &str,
-    new_id: &str,
+    new: &InsertValues,
     retirement: Retirement,
     schema: &Schema,
 ) -> Result<(Arc<KeyRecord>, Retired), StoreError> {
@@ -86,7 +86,10 @@ pub(crate) fn rotation(
             "key {old_id:?} is revoked, expired or already replaced"
         )));
     }
-    let mut retired = old.retired(retirement, new_id);
+    if old.suspended != new.suspended {
+        return Err(suspension_changed(old_id));
+    }
+    let mut retired = old.retired(retirement, &new.id);
     if schema.is_drf() {
         // No column keeps it: the record says what the table holds.
         retired.replaced_by = None;
@@ -133,4 +136,13 @@ pub(crate) fn no_suspension() -> StoreError {
         "a djangorestframework-api-key table has no column to suspend a key in: \
          revoke it, or move to this crate's own table",
     )
+}
+
+/// A rotation whose successor does not carry the old key's suspension: the
+/// key was suspended (or resumed) after the rotation read it. Refused, so a
+/// rotation never lifts a suspension made while it ran.
+pub(crate) fn suspension_changed(old_id: &str) -> StoreError {
+    StoreError::inactive(format!(
+        "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
+    ))
 }

@@ -276,7 +276,7 @@ where
             .transpose()
             .map_err(store_error)?;
         // Dropping the transaction on any refusal rolls it back.
-        let (retired, write) = rotation(raw, old_id, &values.id, retirement, schema)?;
+        let (retired, write) = rotation(raw, old_id, &values, retirement, schema)?;
         bind_row::<DB>(sqlx::query(&sql.insert), id, values, !schema.is_drf())
             .execute(&mut *tx)
             .await
@@ -871,7 +871,15 @@ impl<DB: Queries> SqlStore<DB> {
             .map_err(store_error)?;
         // MySQL counts only rows whose value changed: a key already so is
         // found, not missing.
-        Ok(changed > 0 || self.find_by_id(id).await?.is_some())
+        let found = self.find_by_id(id).await?;
+        if let (Some(notify), Some(record)) = (&self.sql.notify, &found) {
+            // PostgreSQL's triggers announce the change too; this says it
+            // even where they were removed, as a revocation does.
+            DB::execute_texts(&self.pool, notify, &[REVOCATION_CHANNEL, record.prefix.as_str()])
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(changed > 0 || found.is_some())
     }
 }
 

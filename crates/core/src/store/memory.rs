@@ -329,6 +329,13 @@ impl KeyManager for MemoryStore {
                     "key {old_id:?} is revoked, expired or already replaced"
                 )));
             }
+            if old.suspended != new.suspended {
+                // Suspended or resumed since the rotation read it: a
+                // rotation never lifts a suspension made while it ran.
+                return Err(StoreError::inactive(format!(
+                    "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
+                )));
+            }
             if keys.is_taken(&new) {
                 return Err(StoreError::conflict(format!(
                     "prefix {} or id {:?} is already stored",

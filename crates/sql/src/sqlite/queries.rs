@@ -254,7 +254,7 @@ pub(crate) fn rotate_row(
         .and_then(|mut statement| statement.query_row([old_id], decode).optional())
         .map_err(store_error)?;
     // Dropping the transaction on any refusal rolls it back.
-    let (retired, write) = rotation(raw, old_id, &values.id, retirement, schema)?;
+    let (retired, write) = rotation(raw, old_id, &values, retirement, schema)?;
     let drf = schema.is_drf();
     tx.prepare_cached(&sql.insert)
         .and_then(|mut statement| {
