@@ -875,9 +875,13 @@ impl<DB: Queries> SqlStore<DB> {
         if let (Some(notify), Some(record)) = (&self.sql.notify, &found) {
             // PostgreSQL's triggers announce the change too; this says it
             // even where they were removed, as a revocation does.
-            DB::execute_texts(&self.pool, notify, &[REVOCATION_CHANNEL, record.prefix.as_str()])
-                .await
-                .map_err(store_error)?;
+            DB::execute_texts(
+                &self.pool,
+                notify,
+                &[REVOCATION_CHANNEL, record.prefix.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
         }
         Ok(changed > 0 || found.is_some())
     }
