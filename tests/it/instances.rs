@@ -78,14 +78,29 @@ async fn revocation_reaches_the_other_instance<S>(a: CachedStore<S>, b: CachedSt
 where
     S: KeyManager + Clone,
 {
-    // Let both listeners subscribe before anything happens.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
+    // Wait until B hears the store (an event, not a clock): a probe key B
+    // has cached, revoked on A, is refused by B once B's listener is
+    // subscribed, whether it heard the revocation or flushed on connecting.
     let auth_b = Authenticator::new(b.clone());
-    auth_b.authenticate(&headers(&key)).await.unwrap();
-    auth_b.authenticate(&headers(&key)).await.unwrap();
-    let hits = b.stats().hits;
-    assert!(hits >= 1, "instance B serves the key from its cache");
+    let (probe, probe_key) = a.create(NewKey::named("probe")).await.unwrap().reveal();
+    auth_b.authenticate(&headers(&probe_key)).await.unwrap();
+    assert!(a.revoke(&probe.id).await.unwrap());
+    refused_within(&b, &probe_key, Duration::from_secs(60)).await;
+
+    let (record, key) = a.create(NewKey::named("shared")).await.unwrap().reveal();
+    // Until B serves the key from its cache: a flush another test's
+    // TRUNCATE announces on the shared channel may drop it once or twice.
+    let before = b.stats().hits;
+    for tries in 1.. {
+        auth_b.authenticate(&headers(&key)).await.unwrap();
+        if b.stats().hits > before {
+            break;
+        }
+        assert!(
+            tries < 100,
+            "instance B never served the key from its cache"
+        );
+    }
 
     let second = Duration::from_secs(1);
     assert!(a.suspend(&record.id).await.unwrap());
