@@ -407,6 +407,15 @@ impl RedisStore {
         format!("{}:id:{id}", self.base)
     }
 
+    /// The prefix the id's index names, if any.
+    async fn prefix_of_id(&self, id: &str) -> Result<Option<String>, StoreError> {
+        redis::cmd("GET")
+            .arg(self.id_key(id))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)
+    }
+
     /// The name of one of the store's indexes: `created`, `ids`, ….
     fn index_key(&self, name: &str) -> String {
         format!("{}:{name}", self.base)
@@ -710,11 +719,7 @@ impl KeyManager for RedisStore {
 
     /// The id's index names the prefix: one lookup, then the record.
     async fn find_by_id(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
-        let prefix: Option<String> = redis::cmd("GET")
-            .arg(self.id_key(id))
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let prefix = self.prefix_of_id(id).await?;
         match prefix {
             Some(prefix) => Ok(self.load(&prefix).await?.map(Arc::new)),
             None => Ok(None),
@@ -793,11 +798,7 @@ impl KeyManager for RedisStore {
     /// The id's index names the prefix; a script then marks the record,
     /// if the index still names it (a script names every key it touches).
     async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        let prefix: Option<String> = redis::cmd("GET")
-            .arg(self.id_key(id))
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let prefix = self.prefix_of_id(id).await?;
         let Some(prefix) = prefix else {
             return Ok(false);
         };
@@ -814,11 +815,7 @@ impl KeyManager for RedisStore {
     }
 
     async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
-        let prefix: Option<String> = redis::cmd("GET")
-            .arg(self.id_key(id))
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let prefix = self.prefix_of_id(id).await?;
         let Some(prefix) = prefix else {
             return Ok(false);
         };
@@ -845,11 +842,7 @@ impl KeyManager for RedisStore {
         new: KeyRecord,
         retirement: Retirement,
     ) -> Result<Arc<KeyRecord>, StoreError> {
-        let old_prefix: Option<String> = redis::cmd("GET")
-            .arg(self.id_key(old_id))
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(StoreError::unavailable)?;
+        let old_prefix = self.prefix_of_id(old_id).await?;
         let not_found = || StoreError::not_found(format!("no key has the id {old_id:?}"));
         let old_prefix = old_prefix.ok_or_else(not_found)?;
         // Read before the script, which checks it again: once the script has
