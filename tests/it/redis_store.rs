@@ -120,17 +120,20 @@ async fn an_empty_namespace_lists_nothing() {
     assert!(store.list().await.unwrap().is_empty());
 }
 
-/// A `revoked` field set to anything but exactly "0" or "1" (by an operator
-/// or another tool) is a record the store cannot read: the layer answers 503,
-/// never lets the key in. A missing field too.
-#[tokio::test]
-async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
-    let Some(store) = store("redis::a_revoked_flag_other_than_0_or_1_is_refused_not_passed").await
-    else {
-        return;
-    };
+/// A key whose Redis record a test edits by hand, and how to ask for it.
+struct HandEdited {
+    record: std::sync::Arc<api_key_auth::KeyRecord>,
+    conn: redis::aio::MultiplexedConnection,
+    /// The record's hash.
+    record_key: String,
+    auth: api_key_auth::Authenticator,
+    /// The key's `Authorization` header.
+    headers: http::HeaderMap,
+}
+
+async fn hand_edited(store: &RedisStore) -> HandEdited {
     let (record, key) = store.create(NewKey::named("flag")).await.unwrap().reveal();
-    let mut conn = store
+    let conn = store
         .client()
         .get_multiplexed_async_connection()
         .await
@@ -142,6 +145,31 @@ async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
         http::header::AUTHORIZATION,
         format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
     );
+    HandEdited {
+        record,
+        conn,
+        record_key,
+        auth,
+        headers,
+    }
+}
+
+/// A `revoked` field set to anything but exactly "0" or "1" (by an operator
+/// or another tool) is a record the store cannot read: the layer answers 503,
+/// never lets the key in. A missing field too.
+#[tokio::test]
+async fn a_revoked_flag_other_than_0_or_1_is_refused_not_passed() {
+    let Some(store) = store("redis::a_revoked_flag_other_than_0_or_1_is_refused_not_passed").await
+    else {
+        return;
+    };
+    let HandEdited {
+        record,
+        mut conn,
+        record_key,
+        auth,
+        headers,
+    } = hand_edited(&store).await;
     let mut hset_conn = conn.clone();
     let mut set_revoked = async |value: &str| {
         let () = redis::cmd("HSET")
@@ -189,19 +217,13 @@ async fn a_suspended_flag_other_than_0_or_1_is_refused_not_passed() {
     else {
         return;
     };
-    let (record, key) = store.create(NewKey::named("flag")).await.unwrap().reveal();
-    let mut conn = store
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let record_key = format!("{}:key:{}", store.namespace(), record.prefix);
-    let auth = api_key_auth::Authenticator::new(store.clone());
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::AUTHORIZATION,
-        format!("Api-Key {}", key.expose_secret()).parse().unwrap(),
-    );
+    let HandEdited {
+        record,
+        mut conn,
+        record_key,
+        auth,
+        headers,
+    } = hand_edited(&store).await;
     for value in ["true", "yes", " 1", "01", "2", ""] {
         let () = redis::cmd("HSET")
             .arg(&record_key)
