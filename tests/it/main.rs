@@ -16,6 +16,7 @@ mod quickstart;
 
 mod admin;
 mod admin_page;
+mod allowlist;
 mod axum_server;
 mod bad_input;
 mod cache;

@@ -249,6 +249,64 @@ async fn a_suspended_flag_other_than_0_or_1_is_refused_not_passed() {
     ));
 }
 
+/// An address allowlist set by hand that does not read exactly as the
+/// store writes it (a JSON array of networks) refuses the key (503) from
+/// inside and outside alike; one that reads is enforced.
+#[tokio::test]
+async fn an_allowlist_that_does_not_read_is_refused_not_passed() {
+    let Some(store) = store("redis::an_allowlist_that_does_not_read_is_refused_not_passed").await
+    else {
+        return;
+    };
+    let HandEdited {
+        record_key,
+        mut conn,
+        auth,
+        headers,
+        ..
+    } = hand_edited(&store).await;
+    let mut set = async |value: &str| {
+        let () = redis::cmd("HSET")
+            .arg(&record_key)
+            .arg("allowed_from")
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    };
+    let from = |ip: &str| Some(ip.parse().unwrap());
+    for value in [
+        "",
+        "10.0.0.0/8",
+        "[]",
+        "[\"10.0.0.1/8\"]",
+        "[\"10.0.0.0/8\", 7]",
+        "[\"10.0.0.1\"]",
+    ] {
+        set(value).await;
+        for client in ["10.1.1.1", "192.0.2.1"] {
+            let failure = auth
+                .authenticate_from(&headers, from(client))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                failure.status(),
+                503,
+                "allowed_from = {value:?} from {client}"
+            );
+        }
+    }
+    set("[\"10.0.0.0/8\"]").await;
+    auth.authenticate_from(&headers, from("10.1.1.1"))
+        .await
+        .unwrap();
+    let failure = auth
+        .authenticate_from(&headers, from("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.status(), 403);
+}
+
 /// Keys stored before the store kept its ordered set of ids (no `ns:ids`,
 /// no `ns:ids:complete`) are all listed: the set is filled once, first.
 #[tokio::test]

@@ -118,6 +118,7 @@ where
         .without_scopes_owner_metadata()
         .without_lifecycle_columns()
         .without_suspensions()
+        .without_allowlists()
         .run()
         .await
         .unwrap();
@@ -150,6 +151,79 @@ fn at(secs: i64) -> std::time::SystemTime {
     } else {
         std::time::UNIX_EPOCH + magnitude
     }
+}
+
+/// An address allowlist or a suspension flag written by hand (`run` runs
+/// one statement on the store's database) that does not read exactly
+/// refuses the key: the store says the record is invalid and the
+/// authenticator answers 503, from inside the list as from outside it.
+/// Written back as the store writes it, the list holds again. `flags`:
+/// whether the flag column can hold a value that is no boolean.
+async fn unreadable_allowlists_and_flags_refuse_the_key<S, F, Fut>(
+    store: &S,
+    flags: bool,
+    mut run: F,
+) where
+    S: KeyManager + Clone,
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (record, key) = store
+        .create(NewKey::named("confined").allow_from("10.0.0.0/8".parse().unwrap()))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::new(store.clone());
+    let mut headers = HeaderMap::new();
+    let value = format!("Api-Key {}", key.expose_secret());
+    headers.insert(AUTHORIZATION, value.parse().unwrap());
+    let from = |ip: &str| Some(ip.parse().unwrap());
+    let prefix = record.prefix;
+    let unreadable = [
+        "allowed_from = 'nonsense'",
+        "allowed_from = '[]'",
+        "allowed_from = '\"10.0.0.0/8\"'",
+        "allowed_from = '[\"10.0.0.1/8\"]'",
+        "allowed_from = '[\"0.0.0.0/33\"]'",
+        "allowed_from = '[\"10.0.0.1\"]'",
+        "allowed_from = '[\"10.0.0.0/8\",null]'",
+        "allowed_from = ''",
+        "allowed_from = '[\"10.0.0.0/8\"]', suspended = 2",
+    ];
+    for assignment in unreadable {
+        if !flags && assignment.contains("suspended") {
+            continue;
+        }
+        run(format!(
+            "UPDATE api_keys SET {assignment} WHERE prefix = '{prefix}'"
+        ))
+        .await;
+        let err = store
+            .find(prefix)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{assignment}: passed"));
+        assert!(err.is_invalid_record(), "{assignment}: {err}");
+        for client in ["10.1.1.1", "192.0.2.1"] {
+            let failure = auth
+                .authenticate_from(&headers, from(client))
+                .await
+                .unwrap_err();
+            assert_eq!(failure.status(), 503, "{assignment}, from {client}");
+        }
+    }
+    run(format!(
+        "UPDATE api_keys SET allowed_from = '[\"192.0.2.0/24\"]', suspended = FALSE WHERE prefix = '{prefix}'"
+    ))
+    .await;
+    auth.authenticate_from(&headers, from("192.0.2.1"))
+        .await
+        .unwrap();
+    let failure = auth
+        .authenticate_from(&headers, from("10.1.1.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.status(), 403, "{failure}");
 }
 
 /// Keys created with each of [`EXPIRIES`] read back with exactly that expiry,
@@ -416,8 +490,8 @@ mod sqlite {
             .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5, 6],
-            "the table, its change log, the lifecycle columns, the rate limit, the lineage"
+            [1, 2, 3, 4, 5, 6, 7],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist"
         );
         assert_eq!(
             store.list().await.unwrap().len(),
@@ -445,7 +519,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 6);
+        assert_eq!(count, 7);
     }
 
     /// URLs the store cannot use say what is wrong with them.
@@ -568,6 +642,7 @@ mod sqlite {
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .without_suspensions()
+            .without_allowlists()
             .run()
             .await
             .unwrap();
@@ -668,6 +743,19 @@ mod sqlite {
         assert!(err.is_invalid_record(), "{err}");
     }
 
+    #[tokio::test]
+    async fn an_allowlist_or_flag_that_does_not_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, conn) = file(&dir, "keys.db");
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let conn = std::sync::Mutex::new(conn);
+        unreadable_allowlists_and_flags_refuse_the_key(&store, true, |sql| {
+            conn.lock().unwrap().execute(&sql, []).unwrap();
+            async {}
+        })
+        .await;
+    }
+
     /// Table names are quoted: a DRF model whose table is named by an SQL
     /// keyword works, and a name that is not letters, digits and underscores
     /// cannot be made at all.
@@ -697,6 +785,7 @@ mod sqlite {
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .without_suspensions()
+            .without_allowlists()
             .run()
             .await
             .unwrap();
@@ -783,6 +872,25 @@ mod postgres {
             .unwrap();
         expiries_outside_1970_2038_are_kept(&PostgresStore::new(pool, Schema::drf())).await;
     }
+
+    /// PostgreSQL's boolean column holds only booleans (and is NOT NULL), so
+    /// its flag is never unreadable; the allowlist's text column can hold
+    /// anything.
+    #[tokio::test]
+    async fn an_allowlist_that_does_not_read_is_refused() {
+        let Some(store) = store("postgres::an_allowlist_that_does_not_read_is_refused").await
+        else {
+            return;
+        };
+        let pool = store.pool().clone();
+        unreadable_allowlists_and_flags_refuse_the_key(&store, false, |sql| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(&sql).execute(&pool).await.unwrap();
+            }
+        })
+        .await;
+    }
 }
 
 #[cfg(feature = "mysql")]
@@ -846,8 +954,8 @@ mod mysql {
                 .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5, 6],
-            "the table, its change log, the lifecycle columns, the rate limit, the lineage"
+            [1, 2, 3, 4, 5, 6, 7],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist"
         );
 
         let (_, key) = store
@@ -935,6 +1043,7 @@ mod mysql {
             .without_scopes_owner_metadata()
             .without_lifecycle_columns()
             .without_suspensions()
+            .without_allowlists()
             .run()
             .await
             .unwrap();
@@ -1076,6 +1185,24 @@ mod mysql {
         );
         assert!(drf.revoke(&record.id).await.unwrap());
         assert!(drf.find(record.prefix).await.unwrap().unwrap().revoked);
+    }
+
+    /// MySQL's BOOLEAN is a TINYINT, which holds 2 as readily as 1: a flag
+    /// and an allowlist that do not read refuse the key.
+    #[tokio::test]
+    async fn an_allowlist_or_flag_that_does_not_read_is_refused() {
+        let Some(store) = store("mysql::an_allowlist_or_flag_that_does_not_read_is_refused").await
+        else {
+            return;
+        };
+        let pool = store.pool().clone();
+        unreadable_allowlists_and_flags_refuse_the_key(&store, true, |sql| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(&sql).execute(&pool).await.unwrap();
+            }
+        })
+        .await;
     }
 
     #[tokio::test]

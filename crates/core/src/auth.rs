@@ -108,7 +108,7 @@ impl Authenticator {
 
     /// The client address of a request whose connection came from `peer`:
     /// the peer, or behind [trusted proxies](AuthenticatorBuilder::trusted_proxies)
-    /// the client they name. `None` without a throttle: nothing needs it.
+    /// the client they name. `None` when the server gives no peer.
     #[inline]
     pub(crate) fn client_of(
         &self,
@@ -124,7 +124,9 @@ impl Authenticator {
     /// [optional](AuthenticatorBuilder::optional). Every failure is reported to
     /// `tracing` and the failure hook before it is returned. No client
     /// address is known here, so the [throttle](AuthenticatorBuilder::throttle)
-    /// neither refuses nor counts; see [`authenticate_from`](Self::authenticate_from).
+    /// neither refuses nor counts, and a key with an address allowlist is
+    /// refused as [`Unsupported`](AuthFailure::Unsupported); see
+    /// [`authenticate_from`](Self::authenticate_from).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Identity>, AuthFailure> {
         self.authenticate_from(headers, None).await
     }
@@ -145,7 +147,7 @@ impl Authenticator {
             .inner
             .credential
             .read(values.map(HeaderValue::as_bytes));
-        let decided = match self.first_look(key) {
+        let decided = match self.first_look(key, client) {
             FirstLook::Decided(decided) => decided,
             FirstLook::NeedsLookup(key) => {
                 let owed = Owed::new(self, key.prefix(), client);
@@ -182,7 +184,7 @@ impl Authenticator {
             return Verdict::Refuse(Box::new(self.refuse(failure, None)));
         }
         let key = headers.take_key(&self.inner.credential);
-        match self.first_look(key) {
+        match self.first_look(key, client) {
             FirstLook::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             FirstLook::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
@@ -227,14 +229,18 @@ impl Authenticator {
 
     /// The steps that need no waiting: the credential read, then the
     /// decision when the store can answer at once.
-    fn first_look(&self, key: Result<Option<ApiKey>, AuthFailure>) -> FirstLook {
+    fn first_look(
+        &self,
+        key: Result<Option<ApiKey>, AuthFailure>,
+        client: Option<IpAddr>,
+    ) -> FirstLook {
         let key = match key {
             Ok(Some(key)) => key,
             Ok(None) => return FirstLook::Decided(Ok(None)),
             Err(failure) => return FirstLook::Decided(Err(failure)),
         };
         match self.inner.store.find_now(key.prefix()) {
-            Some(lookup) => match self.decide(&key, lookup) {
+            Some(lookup) => match self.decide(&key, lookup, client) {
                 Decision::Made(decided) => FirstLook::Decided(decided.map(Some)),
                 waits => FirstLook::NeedsWait(Box::new((key, waits))),
             },
@@ -254,7 +260,7 @@ impl Authenticator {
         if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
-        let decision = self.decide(key, lookup);
+        let decision = self.decide(key, lookup, owed.client);
         self.finish(key, decision, owed).await
     }
 
@@ -294,8 +300,9 @@ impl Authenticator {
 
     /// The verdict on a presented key given the store's answer: the hash is
     /// checked first, in constant time, so revocation and expiry are only
-    /// ever reported for the true key.
-    fn decide(&self, key: &ApiKey, lookup: Lookup) -> Decision {
+    /// ever reported for the true key. `client` is the request's address,
+    /// for a key with an address allowlist.
+    fn decide(&self, key: &ApiKey, lookup: Lookup, client: Option<IpAddr>) -> Decision {
         let prefix = key.prefix();
         // A prefix no store knows is checked against a decoy record (the
         // hash of a key nobody holds, as the store's records are hashed),
@@ -324,16 +331,23 @@ impl Authenticator {
         self.inner.dummy.follow(record.hash.algorithm());
         // `&`, not `&&`: no branch on whether the prefix is known.
         let matched = self.inner.hasher.verify(key, &record.hash) & known;
-        let decision = self.after_hash(prefix, record, matched);
+        let decision = self.after_hash(prefix, record, matched, client);
         if !known {
             return Decision::Made(Err(AuthFailure::UnknownPrefix(prefix)));
         }
         decision
     }
 
-    /// The verdict once the hash is checked: revocation and expiry are only
-    /// ever reported for the true key; then the key's rate limit.
-    fn after_hash(&self, prefix: Prefix, record: Arc<KeyRecord>, matched: bool) -> Decision {
+    /// The verdict once the hash is checked: revocation, suspension, expiry
+    /// and the address allowlist are only ever reported for the true key;
+    /// then the key's rate limit.
+    fn after_hash(
+        &self,
+        prefix: Prefix,
+        record: Arc<KeyRecord>,
+        matched: bool,
+        client: Option<IpAddr>,
+    ) -> Decision {
         if !matched {
             return Decision::Made(Err(AuthFailure::WrongSecret(prefix)));
         }
@@ -345,6 +359,11 @@ impl Authenticator {
         }
         if record.expires.is_some() && record.is_expired_at(SystemTime::now()) {
             return Decision::Made(Err(AuthFailure::Expired(prefix)));
+        }
+        if let Some(allowed) = &record.allowed_from {
+            if let Some(refused) = address_refusal(prefix, allowed, client) {
+                return Decision::Made(Err(refused));
+            }
         }
         if let Some(limit) = record.rate_limit {
             return self.check_rate(record, limit);
@@ -423,6 +442,25 @@ impl fmt::Debug for Authenticator {
             .field("credential", &self.inner.credential)
             .field("hasher", &self.inner.hasher.algorithm())
             .finish_non_exhaustive()
+    }
+}
+
+/// The refusal of a key whose allowlist does not hold `client`; with no
+/// address known, the key cannot be checked and is refused as unsupported.
+#[inline]
+fn address_refusal(
+    prefix: Prefix,
+    allowed: &crate::store::AddressAllowlist,
+    client: Option<IpAddr>,
+) -> Option<AuthFailure> {
+    match client {
+        Some(client) if allowed.contains(client) => None,
+        Some(client) => Some(AuthFailure::AddressRefused { prefix, client }),
+        None => Some(AuthFailure::Unsupported {
+            prefix,
+            reason:
+                "the key may be used only from listed addresses, and no client address is known",
+        }),
     }
 }
 

@@ -25,6 +25,7 @@ use std::{net::Ipv6Addr, sync::Arc};
 use ipnet::IpNet;
 
 use crate::error::ConfigError;
+pub(crate) use crate::store::canonical;
 
 /// The address a request came from, for a server that does not give one the
 /// layer knows (plain hyper): insert it into the request's extensions.
@@ -185,14 +186,6 @@ fn address(text: &str) -> Option<IpAddr> {
         return inside.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
     }
     text.parse::<SocketAddr>().ok().map(|addr| addr.ip())
-}
-
-/// An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) is that IPv4 address.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// The connection's peer, from a request's extensions: a [`ClientAddr`],

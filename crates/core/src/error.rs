@@ -36,6 +36,16 @@ pub enum AuthFailure {
     /// A correct key that is suspended (answered as a revoked one is).
     #[error("API key {0} is suspended")]
     Suspended(Prefix),
+    /// A correct key used from a client address outside its
+    /// [allowlist](crate::store::AddressAllowlist): refused with 403 and a
+    /// body that does not show the list.
+    #[error("API key {prefix} may not be used from {client}")]
+    AddressRefused {
+        /// The key's prefix.
+        prefix: Prefix,
+        /// The client address, as the throttle counts it.
+        client: IpAddr,
+    },
     /// A correct key past its expiry.
     #[error("API key {0} has expired")]
     Expired(Prefix),
@@ -91,7 +101,8 @@ pub enum AuthFailure {
 impl AuthFailure {
     /// The HTTP status the failure is answered with: 503 for a store
     /// failure or a key this server cannot check, 429 for a throttled
-    /// client or a key over its rate limit, else 401.
+    /// client or a key over its rate limit, 403 for a key used from outside
+    /// its address allowlist, else 401.
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::StoreUnavailable { .. } | Self::Unsupported { .. } => {
@@ -100,6 +111,7 @@ impl AuthFailure {
             Self::Throttled { .. } | Self::RateLimited { .. } => {
                 http::StatusCode::TOO_MANY_REQUESTS
             }
+            Self::AddressRefused { .. } => http::StatusCode::FORBIDDEN,
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -116,14 +128,17 @@ impl AuthFailure {
             | Self::Abandoned(p) => Some(*p),
             Self::StoreUnavailable { prefix, .. }
             | Self::Unsupported { prefix, .. }
+            | Self::AddressRefused { prefix, .. }
             | Self::RateLimited { prefix, .. } => Some(*prefix),
         }
     }
 
     /// Whether the failure is a failed attempt that the throttle counts
     /// against its client: a key presented and refused (malformed, unknown,
-    /// wrong, revoked, suspended, expired, or left before its verdict). No key at all,
-    /// a store failure, a throttle or a rate limit is not one.
+    /// wrong, revoked, suspended, expired, used from outside its address
+    /// allowlist (so a stolen key tried from many places is noticed), or
+    /// left before its verdict). No key at all, a store failure, a throttle
+    /// or a rate limit is not one.
     pub fn is_failed_attempt(&self) -> bool {
         matches!(
             self,
@@ -133,6 +148,7 @@ impl AuthFailure {
                 | Self::Revoked(_)
                 | Self::Suspended(_)
                 | Self::Expired(_)
+                | Self::AddressRefused { .. }
                 | Self::Abandoned(_)
         )
     }

@@ -12,12 +12,6 @@ use crate::{error::AuthFailure, store::KeyRecord};
 /// client before its key is read. Every hook does nothing unless a policy
 /// says otherwise.
 pub(crate) trait Policy: Any + Send + Sync {
-    /// Whether this policy needs the client's address: without one that
-    /// does, no address is worked out.
-    fn wants_client(&self) -> bool {
-        false
-    }
-
     /// Whether this policy wants the time of each store lookup.
     fn wants_lookup_times(&self) -> bool {
         false

@@ -3,6 +3,7 @@
 //! | failure                                                       | status | headers                                         |
 //! |---------------------------------------------------------------|--------|-------------------------------------------------|
 //! | missing, malformed, unknown, wrong, revoked, suspended or expired key | 401    | `WWW-Authenticate: Api-Key realm="…"`           |
+//! | valid key used from outside its address allowlist             | 403    | none (the body does not show the list)          |
 //! | valid key without a required scope                            | 403    | `WWW-Authenticate: Api-Key realm="…", error="insufficient_scope", scope="…"` |
 //! | the key store failed, or the key needs what this server lacks | 503    | `Retry-After: 1`                                |
 //! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |
@@ -32,6 +33,9 @@ pub const UNAUTHORIZED_BODY: &str =
     r#"{"error":"unauthorized","message":"a valid API key is required"}"#;
 /// The body of every 403.
 pub const FORBIDDEN_BODY: &str = r#"{"error":"insufficient_scope","message":"the API key lacks a scope this resource requires"}"#;
+/// The body of the 403 of a key used from outside its address allowlist.
+pub const ADDRESS_REFUSED_BODY: &str =
+    r#"{"error":"address_not_allowed","message":"the API key may not be used from this address"}"#;
 /// The body of every 429.
 pub const TOO_MANY_BODY: &str = r#"{"error":"too_many_requests","message":"too many requests; retry after the seconds Retry-After says"}"#;
 /// The body of every 503.
@@ -86,6 +90,7 @@ impl Responses {
             AuthFailure::RateLimited {
                 retry_after, limit, ..
             } => self.too_many(*retry_after, Some(limit)),
+            AuthFailure::AddressRefused { .. } => self.address_refused(),
             _ => self.unauthorized(),
         }
     }
@@ -131,6 +136,18 @@ impl Responses {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, self.challenge.clone());
         response
+    }
+
+    /// The 403 of a key used from outside its address allowlist: no
+    /// challenge (the key is good; another key would not help from here).
+    pub(crate) fn address_refused(&self) -> Response<Bytes> {
+        if self.grpc {
+            return grpc(
+                GRPC_PERMISSION_DENIED,
+                "the API key may not be used from this address",
+            );
+        }
+        json(StatusCode::FORBIDDEN, ADDRESS_REFUSED_BODY)
     }
 
     pub(crate) fn unavailable(&self) -> Response<Bytes> {

@@ -35,6 +35,7 @@ pub use invalidation::{Invalidation, InvalidationSource};
 #[doc(hidden)]
 pub use invalidation::{Line, Listener};
 
+mod allowlist;
 mod contract;
 mod error;
 mod new_key;
@@ -45,6 +46,8 @@ mod time;
 #[cfg(feature = "timeout")]
 mod timeout;
 
+pub(crate) use allowlist::canonical;
+pub use allowlist::{AddressAllowlist, AllowlistError, MAX_ALLOWED_NETWORKS};
 pub use contract::{check_batch, KeyManager, KeyStore, Lookup, EVERY_KEY, MAX_BATCH};
 pub use error::StoreError;
 pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME};

@@ -21,6 +21,7 @@
 //! | `unknown_prefix` | a prefix never created is `None`, not an error |
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; `replace` refuses (`is_inactive`) a successor that does not carry the suspension; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
+//! | `allowlist` | a key created with an address allowlist comes back with it, and an authenticator admits it from inside the list and refuses it (`AddressRefused`) from outside; a store without allowlists refuses to create such a key (a config or unsupported error) rather than drop the list |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
@@ -59,6 +60,7 @@ pub struct Conformance<S> {
     keeps_links: bool,
     keeps_last_use: bool,
     keeps_suspensions: bool,
+    keeps_allowlists: bool,
 }
 
 /// The first check a store failed, and how.
@@ -111,6 +113,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             keeps_links: true,
             keeps_last_use: true,
             keeps_suspensions: true,
+            keeps_allowlists: true,
         }
     }
 
@@ -145,6 +148,14 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self
     }
 
+    /// For a store whose schema keeps no address allowlist (a
+    /// djangorestframework-api-key table): creating a key with one must be
+    /// refused, as a dropped list would let the key be used from anywhere.
+    pub fn without_allowlists(mut self) -> Self {
+        self.keeps_allowlists = false;
+        self
+    }
+
     /// Runs every check, stopping at the first failure.
     pub async fn run(&self) -> Result<(), ConformanceFailure> {
         self.create_then_find().await?;
@@ -152,6 +163,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.unknown_prefix().await?;
         self.revoke().await?;
         self.suspend().await?;
+        self.allowlist().await?;
         self.expiry().await?;
         self.list().await?;
         self.list_page().await?;
@@ -209,6 +221,14 @@ impl<S: KeyManager + Clone> Conformance<S> {
     }
 
     async fn authenticate(&self, key: &PlaintextKey) -> Result<(), AuthFailure> {
+        self.authenticate_from(key, None).await
+    }
+
+    async fn authenticate_from(
+        &self,
+        key: &PlaintextKey,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), AuthFailure> {
         let auth = Authenticator::builder(self.store.clone())
             .hasher(self.hasher.clone())
             .build()
@@ -217,7 +237,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         let value = HeaderValue::try_from(format!("Api-Key {}", key.expose_secret()))
             .map_err(|_| AuthFailure::Missing)?;
         headers.insert(AUTHORIZATION, value);
-        auth.authenticate(&headers).await.map(|_| ())
+        auth.authenticate_from(&headers, client).await.map(|_| ())
     }
 
     async fn create_then_find(&self) -> CheckResult {
@@ -371,6 +391,60 @@ impl<S: KeyManager + Clone> Conformance<S> {
             !unknown,
             "revoking an unknown id said it revoked something"
         );
+        Ok(())
+    }
+
+    async fn allowlist(&self) -> CheckResult {
+        const CHECK: &str = "allowlist";
+        let allowed = crate::store::AddressAllowlist::new(["10.0.0.0/8", "2001:db8::/32"])
+            .map_err(|e| fail(CHECK, format!("the kit's allowlist: {e}")))?;
+        let new = self.new_key("confined").allow_from(allowed.clone());
+        if !self.keeps_allowlists {
+            return match self.store.create(new).await {
+                Err(e) if e.is_config() || e.is_unsupported() => Ok(()),
+                Err(e) => Err(fail(
+                    CHECK,
+                    format!("a store without allowlists failed to refuse one clearly: {e}"),
+                )),
+                Ok(created) => Err(fail(
+                    CHECK,
+                    format!(
+                        "a store without allowlists created key {:?} with one: it would be \
+                         used from anywhere",
+                        created.record().id
+                    ),
+                )),
+            };
+        }
+        let (created, key) = self.create(CHECK, new).await?;
+        let found = self
+            .find(CHECK, created.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "a key with an allowlist was not found".to_owned()))?;
+        ensure!(
+            CHECK,
+            found.allowed_from.as_ref() == Some(&allowed),
+            "allowlist {allowed} came back as {:?} (run the kit with without_allowlists() if the \
+             store cannot keep one: a dropped list lets the key be used from anywhere)",
+            found.allowed_from.as_ref().map(ToString::to_string)
+        );
+        for (from, admitted) in [
+            ("10.1.2.3", true),
+            ("2001:db8::1", true),
+            ("192.0.2.1", false),
+        ] {
+            let client = from.parse().ok();
+            let answer = self.authenticate_from(&key, client).await;
+            match (admitted, answer) {
+                (true, Ok(())) | (false, Err(AuthFailure::AddressRefused { .. })) => {}
+                (_, answer) => {
+                    return Err(fail(
+                        CHECK,
+                        format!("the key from {from} was answered {answer:?}"),
+                    ))
+                }
+            }
+        }
         Ok(())
     }
 

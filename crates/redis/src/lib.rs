@@ -34,7 +34,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `suspended` (`0` or `1`; absent on records written before it was kept: not suspended), `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `lineage`, `last_used_ms`, `rate_limit` (JSON) |
+//! | `ns:key:<prefix>` | hash | the record: `id`, `name`, `hashed_key`, `created_ms`, `expires_ms`, `revoked`, `suspended` (`0` or `1`; absent on records written before it was kept: not suspended), `scopes` (JSON), `owner`, `metadata` (JSON), and once set `replaces`, `replaced_by`, `lineage`, `last_used_ms`, `rate_limit` (JSON), `allowed_from` (JSON, the networks the key may be used from) |
 //! | `ns:id:<id>` | string | the prefix of the key with that id |
 //! | `ns:created` | sorted set | prefixes scored by creation time, for listing |
 //! | `ns:ids` | sorted set | ids, all scored 0 so they sort by id, for paged listing |
@@ -582,6 +582,7 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
             .transpose()?,
         rate_limit: take("rate_limit"),
         lineage: take("lineage"),
+        allowed_from: take("allowed_from"),
     }
     .into_record()
 }
@@ -953,6 +954,9 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
     }
     if let Some(lineage) = &values.lineage {
         fields.push(("lineage", lineage.clone()));
+    }
+    if let Some(allowed) = &values.allowed_from {
+        fields.push(("allowed_from", allowed.clone()));
     }
     fields
 }

@@ -61,8 +61,8 @@ pub(crate) struct ChangeLogSql {
 /// of: all but `last_used_ms`, which the last-use tracker writes every
 /// minute and which changes nothing a cache serves. Migration 3 added
 /// `replaces`, `replaced_by` and `last_used_ms`; migration 4 `rate_limit`;
-/// migration 5 `lineage`; migration 6 `suspended`.
-const NATIVE_WATCHED: [&str; 15] = [
+/// migration 5 `lineage`; migration 6 `suspended`; migration 7 `allowed_from`.
+const NATIVE_WATCHED: [&str; 16] = [
     "id",
     "prefix",
     "hashed_key",
@@ -78,10 +78,11 @@ const NATIVE_WATCHED: [&str; 15] = [
     "rate_limit",
     "lineage",
     "suspended",
+    "allowed_from",
 ];
 
 /// The migration that made the native table as it is now.
-const LATEST: u8 = 6;
+const LATEST: u8 = 7;
 
 impl ChangeLogSql {
     /// The change log of `schema`'s table; `None` on PostgreSQL.
@@ -100,7 +101,7 @@ impl ChangeLogSql {
     /// table.
     ///
     /// 3 ignores last-use writes, 4 watches `rate_limit` too, 5 `lineage`
-    /// too, 6 `suspended` too. The new update trigger goes in, then the one before comes out:
+    /// too, 6 `suspended` too, 7 `allowed_from` too. The new update trigger goes in, then the one before comes out:
     /// both log while both exist, so a change is logged twice, never
     /// missed.
     pub(crate) fn upgrade(dialect: Dialect, version: u8) -> Vec<String> {
@@ -120,7 +121,8 @@ impl ChangeLogSql {
             3 => Some((&NATIVE_WATCHED[..12], "upd2")),
             4 => Some((&NATIVE_WATCHED[..13], "upd3")),
             5 => Some((&NATIVE_WATCHED[..14], "upd4")),
-            _ => Some((&NATIVE_WATCHED[..], "upd5")),
+            6 => Some((&NATIVE_WATCHED[..15], "upd5")),
+            _ => Some((&NATIVE_WATCHED[..], "upd6")),
         }
     }
 

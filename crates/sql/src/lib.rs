@@ -68,7 +68,7 @@ pub(crate) use statements::{
 /// PostgreSQL the triggers that announce every change (and a `TRUNCATE`),
 /// which until then only `install_change_triggers` put in; 6 the
 /// `suspended` column, watched too (PostgreSQL's triggers announce every
-/// column already).
+/// column already); 7 the `allowed_from` column, watched too.
 pub(crate) fn native_migrations(
     dialect: Dialect,
     files: &[(i64, &str)],
@@ -111,5 +111,8 @@ pub(crate) fn native_migrations(
     let mut sixth = file(6);
     sixth.extend(ChangeLogSql::upgrade(dialect, 6));
     migrations.push((6, sixth));
+    let mut seventh = file(7);
+    seventh.extend(ChangeLogSql::upgrade(dialect, 7));
+    migrations.push((7, seventh));
     migrations
 }

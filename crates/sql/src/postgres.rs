@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/postgres/0005_lineage.sql")),
     (6, include_str!("../migrations/postgres/0006_suspended.sql")),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_allowed_from.sql"),
+    ),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").

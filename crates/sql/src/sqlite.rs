@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_rate_limit.sql")),
     (5, include_str!("../migrations/sqlite/0005_lineage.sql")),
     (6, include_str!("../migrations/sqlite/0006_suspended.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_allowed_from.sql"),
+    ),
 ];
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.

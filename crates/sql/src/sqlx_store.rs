@@ -569,6 +569,7 @@ where
             .bind(values.rate_limit)
             .bind(values.lineage)
             .bind(values.suspended)
+            .bind(values.allowed_from)
     } else {
         query
     }
@@ -630,6 +631,7 @@ where
         last_used_ms: row.try_get("last_used_ms")?,
         rate_limit: row.try_get("rate_limit")?,
         lineage: row.try_get("lineage")?,
+        allowed_from: row.try_get("allowed_from")?,
     })
 }
 

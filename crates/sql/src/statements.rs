@@ -368,7 +368,9 @@ impl Dialect {
                 "CASE WHEN typeof({column}) = 'integer' AND {column} IN (0, 1) \
                  THEN {column} END AS {column}"
             ),
-            Self::Postgres | Self::MySql => column.to_owned(),
+            // BOOLEAN is a TINYINT here: 2 or -1 would decode as true.
+            Self::MySql => format!("CASE WHEN {column} IN (0, 1) THEN {column} END AS {column}"),
+            Self::Postgres => column.to_owned(),
         }
     }
 
@@ -478,7 +480,7 @@ impl InsertRows {
         if self.drf {
             7
         } else {
-            16
+            17
         }
     }
 
@@ -496,7 +498,7 @@ impl InsertRows {
                 p(7),
             ]
         } else {
-            (1..=16).map(p).collect()
+            (1..=17).map(p).collect()
         };
         format!("({})", values.join(", "))
     }
@@ -524,11 +526,11 @@ impl Statements {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
                      scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit, lineage, \
-                     suspended";
+                     suspended, allowed_from";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}, {}",
+                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}, {}, {}",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -542,6 +544,7 @@ impl Statements {
                     text("rate_limit"),
                     text("lineage"),
                     dialect.read_flag("suspended"),
+                    text("allowed_from"),
                 );
                 (
                     format!("SELECT {read} FROM api_keys WHERE prefix = {}", p(1)),
@@ -572,7 +575,7 @@ impl Statements {
                      expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata, \
                      {} AS replaces, {} AS replaced_by, {} AS last_used_ms, {} AS rate_limit, \
-                     {} AS lineage",
+                     {} AS lineage, {} AS allowed_from",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
                     dialect.read_text("hashed_key", "hashed_key"),
@@ -586,6 +589,7 @@ impl Statements {
                     dialect.null_text(),
                     dialect.null_text(),
                     dialect.null_int(),
+                    dialect.null_text(),
                     dialect.null_text(),
                     dialect.null_text(),
                 );

@@ -228,9 +228,9 @@ impl AuthenticatorBuilder {
     }
 
     /// Believes `Forwarded` / `X-Forwarded-For` from these proxies (and
-    /// only these) when telling the client address; none by default. Only
-    /// a policy that counts by address reads it (the
-    /// [throttle](Self::throttle)); without one, no address is worked out.
+    /// only these) when telling the client address; none by default. The
+    /// [throttle](Self::throttle) counts by that address, and a key's
+    /// [address allowlist](crate::store::AddressAllowlist) is checked against it.
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
         self

@@ -16,8 +16,9 @@ use crate::{
 /// addresses are read behind.
 pub(super) struct Policies {
     all: Box<[Arc<dyn Policy>]>,
-    /// Set when a policy wants the client's address.
-    proxies: Option<TrustedProxies>,
+    /// The proxies a client address is read behind: always worked out, as
+    /// a key's address allowlist needs it whatever the policies.
+    proxies: TrustedProxies,
     timed: bool,
 }
 
@@ -27,29 +28,27 @@ pub(super) struct LookupTimer(Option<Instant>);
 impl Policies {
     /// The set of `all`, reading client addresses behind `proxies`.
     pub(super) fn new(all: Vec<Arc<dyn Policy>>, proxies: TrustedProxies) -> Self {
-        let wants_client = all.iter().any(|policy| policy.wants_client());
         Self {
             timed: all.iter().any(|policy| policy.wants_lookup_times()),
-            proxies: wants_client.then_some(proxies),
+            proxies,
             all: all.into_boxed_slice(),
         }
     }
 
     /// The client address of a request whose connection came from `peer`:
     /// the peer, or behind trusted proxies the client they name. `None`
-    /// when no policy needs it.
+    /// when the server gives no peer.
     #[inline]
     pub(super) fn client_of(
         &self,
         peer: impl FnOnce() -> Option<IpAddr>,
         headers: &impl CredentialHeaders,
     ) -> Option<IpAddr> {
-        let proxies = self.proxies.as_ref()?;
         let Some(peer) = peer() else {
             self.each(|policy| policy.unaddressed());
             return None;
         };
-        Some(proxies.client(peer, |name| headers.values(name)))
+        Some(self.proxies.client(peer, |name| headers.values(name)))
     }
 
     /// The first policy's refusal of `client`, if any refuses it.

@@ -13,7 +13,7 @@ use super::{latest_expiry, KeyRecord, StoreError};
 use crate::{
     hash::{Hasher, StoredHash},
     key::{ApiKey, Prefix},
-    store::RateLimit,
+    store::{AddressAllowlist, RateLimit},
 };
 
 /// What a rotation made: the new key, shown once, and the old key's record
@@ -82,6 +82,7 @@ pub struct NewKey {
     replaces: Option<String>,
     lineage: Option<String>,
     rate_limit: Option<RateLimit>,
+    allowed_from: Option<AddressAllowlist>,
     /// Set only by a rotation of a suspended key: a rotation does not lift
     /// a suspension.
     suspended: bool,
@@ -103,6 +104,7 @@ impl NewKey {
             replaces: None,
             lineage: None,
             rate_limit: None,
+            allowed_from: None,
             suspended: false,
             inherited: false,
         }
@@ -110,8 +112,8 @@ impl NewKey {
 
     /// The successor of `old` in a rotation at `now`.
     ///
-    /// It has `old`'s name, scopes, owner, metadata, rate limit and
-    /// suspension (a rotation does not lift one), names `old` as the
+    /// It has `old`'s name, scopes, owner, metadata, rate limit, address
+    /// allowlist and suspension (a rotation does not lift one), names `old` as the
     /// key it replaces and its chain's first key as its
     /// [lineage](KeyRecord::lineage), and, if `old` had an expiry, gets as
     /// long a life from `now` as `old` was given.
@@ -140,6 +142,7 @@ impl NewKey {
                     .clone(),
             ),
             rate_limit: old.rate_limit,
+            allowed_from: old.allowed_from.clone(),
             suspended: old.suspended,
             inherited: true,
         }
@@ -182,6 +185,14 @@ impl NewKey {
     /// enforced by every authenticator (see [`rate_limit`](crate::rate_limit)).
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self.inherited = false;
+        self
+    }
+
+    /// Lets the key be used only from these networks: any other client
+    /// address is refused (403) once the key is verified.
+    pub fn allow_from(mut self, networks: AddressAllowlist) -> Self {
+        self.allowed_from = Some(networks);
         self.inherited = false;
         self
     }
@@ -292,6 +303,7 @@ impl NewKey {
             lineage: self.lineage.clone(),
             last_used: None,
             rate_limit: self.rate_limit,
+            allowed_from: self.allowed_from.clone(),
         };
         Ok((record, key))
     }

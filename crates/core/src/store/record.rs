@@ -7,7 +7,11 @@ use std::{
 };
 
 use super::latest_expiry;
-use crate::{hash::StoredHash, key::Prefix, store::RateLimit};
+use crate::{
+    hash::StoredHash,
+    key::Prefix,
+    store::{AddressAllowlist, RateLimit},
+};
 
 /// What a store keeps about one key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +62,15 @@ pub struct KeyRecord {
     /// How fast the key may be used; `None`: as fast as the service allows.
     /// A djangorestframework-api-key table has no column for it.
     pub rate_limit: Option<RateLimit>,
+    /// The networks the key may be used from; `None`: anywhere. A client
+    /// elsewhere is refused once the key is verified
+    /// ([`AuthFailure::AddressRefused`](crate::AuthFailure::AddressRefused)).
+    /// A djangorestframework-api-key table has no column for it.
+    pub allowed_from: Option<AddressAllowlist>,
 }
 
 impl KeyRecord {
-    /// A record created now, never expiring, neither revoked nor suspended, with no scopes, owner, metadata or rate limit.
+    /// A record created now, never expiring, neither revoked nor suspended, with no scopes, owner, metadata, rate limit or address allowlist.
     pub fn new(
         id: impl Into<String>,
         name: impl Into<String>,
@@ -85,6 +94,7 @@ impl KeyRecord {
             lineage: None,
             last_used: None,
             rate_limit: None,
+            allowed_from: None,
         }
     }
 

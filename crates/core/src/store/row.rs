@@ -9,7 +9,7 @@ use std::{
 use crate::{
     hash::StoredHash,
     key::Prefix,
-    store::RateLimit,
+    store::{AddressAllowlist, RateLimit},
     store::{KeyRecord, StoreError},
 };
 
@@ -40,6 +40,8 @@ pub struct RawRecord {
     pub last_used_ms: Option<i64>,
     /// JSON, as `RateLimit::to_json` writes it; read exactly or refused.
     pub rate_limit: Option<String>,
+    /// JSON, as `AddressAllowlist::to_json` writes it; read exactly or refused.
+    pub allowed_from: Option<String>,
 }
 
 impl RawRecord {
@@ -69,7 +71,13 @@ impl RawRecord {
             .as_deref()
             .map(RateLimit::from_json)
             .transpose()
-            .map_err(invalid)?;
+            .map_err(&invalid)?;
+        let allowed_from = self
+            .allowed_from
+            .as_deref()
+            .map(AddressAllowlist::from_json)
+            .transpose()
+            .map_err(&invalid)?;
         Ok(KeyRecord {
             id,
             name: self.name,
@@ -87,6 +95,7 @@ impl RawRecord {
             lineage: self.lineage,
             last_used: self.last_used_ms.map(from_millis),
             rate_limit,
+            allowed_from,
         })
     }
 }
@@ -110,6 +119,7 @@ pub struct InsertValues {
     pub lineage: Option<String>,
     pub last_used_ms: Option<i64>,
     pub rate_limit: Option<String>,
+    pub allowed_from: Option<String>,
 }
 
 impl InsertValues {
@@ -118,10 +128,11 @@ impl InsertValues {
             || record.owner.is_some()
             || !record.metadata.is_empty()
             || record.rate_limit.is_some()
-            || record.suspended;
+            || record.suspended
+            || record.allowed_from.is_some();
         if drf_schema && has_extras {
             return Err(StoreError::config(
-                "a djangorestframework-api-key table has no columns for scopes, owner, metadata, a rate limit or a suspension",
+                "a djangorestframework-api-key table has no columns for scopes, owner, metadata, a rate limit, a suspension or an address allowlist",
             ));
         }
         let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
@@ -136,6 +147,7 @@ impl InsertValues {
             ))?,
             last_used_ms: record.last_used.map(to_millis),
             rate_limit: record.rate_limit.map(RateLimit::to_json),
+            allowed_from: record.allowed_from.as_ref().map(AddressAllowlist::to_json),
             id: record.id,
             name: record.name,
             revoked: record.revoked,

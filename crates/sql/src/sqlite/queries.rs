@@ -134,6 +134,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         last_used_ms: row.get("last_used_ms")?,
         rate_limit: row.get("rate_limit")?,
         lineage: row.get("lineage")?,
+        allowed_from: row.get("allowed_from")?,
     })
 }
 
@@ -231,6 +232,7 @@ fn insert_params(id: String, values: InsertValues, own_columns: bool) -> Vec<Val
         params.push(text(values.rate_limit));
         params.push(text(values.lineage));
         params.push(Value::Integer(i64::from(values.suspended)));
+        params.push(text(values.allowed_from));
     }
     params
 }
