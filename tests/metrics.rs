@@ -46,14 +46,22 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
         .unwrap()
         .reveal();
     store.suspend(&paused.expose_secret()[..8]).await.unwrap();
+    let (_, confined) = store
+        .create(NewKey::named("confined").allow_from("192.0.2.0/24".parse().unwrap()))
+        .await
+        .unwrap()
+        .reveal();
     let tracker = LastUseTracker::builder(store.clone())
         .interval(Duration::from_millis(100))
         .spawn();
-    let addr = common::serve(admin_example::app(store.clone(), tracker.clone(), metrics)).await;
+    // With the peers' addresses, which a confined key is checked against.
+    let addr =
+        common::serve_with_peers(admin_example::app(store.clone(), tracker.clone(), metrics)).await;
 
     let reader = format!("Api-Key {}", reader.expose_secret());
     let revoked = format!("Api-Key {}", old.expose_secret());
     let suspended = format!("Api-Key {}", paused.expose_secret());
+    let confined = format!("Api-Key {}", confined.expose_secret());
     let wrong = format!("Api-Key {}.{}", &reader[8..16], "x".repeat(32));
     let get = |path: &'static str, auth: Option<String>| async move {
         let headers: Vec<(&str, &str)> = match &auth {
@@ -70,6 +78,7 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
     assert_eq!(get("/whoami", None).await, 401);
     assert_eq!(get("/whoami", Some(revoked)).await, 401);
     assert_eq!(get("/whoami", Some(suspended)).await, 401);
+    assert_eq!(get("/whoami", Some(confined)).await, 403, "from 127.0.0.1");
     assert_eq!(get("/whoami", Some("Api-Key nope".into())).await, 401);
     // A key without the admin scope: authenticated, then forbidden.
     assert_eq!(get("/admin/keys", Some(reader.clone())).await, 403);
@@ -109,6 +118,7 @@ async fn the_admin_example_exposes_counts_prometheus_can_scrape() {
     assert_eq!(requests("missing"), 1.0);
     assert_eq!(requests("revoked"), 1.0);
     assert_eq!(requests("suspended"), 1.0);
+    assert_eq!(requests("address_refused"), 1.0);
     assert_eq!(requests("malformed"), 1.0);
     assert_eq!(requests("forbidden"), 1.0);
     assert_eq!(requests("unknown"), 0.0);

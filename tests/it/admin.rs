@@ -1012,6 +1012,81 @@ async fn the_listing_finds_unused_and_expiring_keys() {
     assert!((3 * 86_400 - 10..=3 * 86_400).contains(&left), "{left}");
 }
 
+/// A key created with `allowed_from` is shown with its networks and works
+/// only from them; a list that does not read is a problem naming
+/// `allowed_from`, and no key is made.
+#[tokio::test]
+async fn keys_are_created_confined_to_networks() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (status, _, created) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "office", "allowed_from": ["10.0.0.0/8", "2001:db8::1"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["record"]["allowed_from"],
+        json!(["10.0.0.0/8", "2001:db8::1/128"])
+    );
+    let id = created["record"]["id"].as_str().unwrap();
+    let (_, _, shown) = call(&admin.router, key, "GET", &format!("/keys/{id}"), None).await;
+    assert_eq!(shown["allowed_from"], created["record"]["allowed_from"]);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::AUTHORIZATION,
+        format!("Api-Key {}", created["key"].as_str().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    let auth = Authenticator::new(admin.store.clone());
+    auth.authenticate_from(&headers, Some("10.2.3.4".parse().unwrap()))
+        .await
+        .unwrap();
+    let refused = auth
+        .authenticate_from(&headers, Some("192.0.2.1".parse().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, AuthFailure::AddressRefused { .. }),
+        "{refused}"
+    );
+    let (_, _, open) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "open", "allowed_from": []})),
+    )
+    .await;
+    assert!(open["record"]["allowed_from"].is_null(), "{open}");
+
+    let before = admin.store.list().await.unwrap().len();
+    let many: Vec<String> = (0..65).map(|i| format!("10.{i}.0.0/16")).collect();
+    for bad in [
+        json!(["10.0.0.1/8"]),
+        json!(["somewhere"]),
+        json!(["::ffff:10.0.0.0/104"]),
+        json!([""]),
+        json!(many),
+    ] {
+        let (status, _, problem) = call(
+            &admin.router,
+            key,
+            "POST",
+            "/keys",
+            json_body(json!({"name": "bad", "allowed_from": bad.clone()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+        assert_eq!(problem["field"], "allowed_from", "{bad}: {problem}");
+    }
+    assert_eq!(admin.store.list().await.unwrap().len(), before);
+}
+
 /// A key created with a rate limit keeps it (and the record shows it); a
 /// limit that does not read is a problem naming `rate_limit`; an API set
 /// to a branded format hands keys out branded, and takes admin keys either way.

@@ -3,6 +3,8 @@
 //! client, and a wrong key is the same 401 from everywhere.
 #![cfg(feature = "throttle")]
 
+use crate::common;
+
 use std::time::Duration;
 
 use api_key_auth::{
@@ -218,4 +220,39 @@ async fn a_rotation_keeps_the_allowlist() {
         .reveal();
     let rotated = store.rotate(&old.id, Duration::ZERO).await.unwrap();
     assert_eq!(rotated.new.record().allowed_from, Some(allowed));
+}
+
+/// A refusal from outside the list is an audit event naming the key and
+/// the address, and the creation's event names the networks.
+#[tokio::test]
+async fn refusals_and_creations_are_audited() {
+    let log = common::Log::captured();
+    let store = MemoryStore::new();
+    let (record, key) = store
+        .create(NewKey::named("audited").allow_from("10.0.0.0/8".parse().unwrap()))
+        .await
+        .unwrap()
+        .reveal();
+    api_key_auth::audit::created(&record, api_key_auth::audit::Actor::named("test"));
+    let line = log
+        .wait_for(&["API key created", &format!("prefix={}", record.prefix)])
+        .await;
+    assert!(line.contains("allowed_from=10.0.0.0/8"), "{line}");
+    let auth = Authenticator::new(store);
+    let status = answer(
+        &auth,
+        request(key.expose_secret(), Some("203.0.113.77"), None),
+    )
+    .await
+    .0;
+    assert_eq!(status, 403);
+    let line = log
+        .wait_for(&[
+            "event=\"address_refused\"",
+            &format!("prefix={}", record.prefix),
+        ])
+        .await;
+    assert!(line.contains(&format!("key_id={:?}", record.id)), "{line}");
+    assert!(line.contains("client=203.0.113.77"), "{line}");
+    assert!(!line.contains(&key.expose_secret()[9..]), "{line}");
 }

@@ -68,8 +68,8 @@ use api_key_auth_core::{
     openapi::ApiKeySecurity,
     rate_limit::RateLimit,
     store::{
-        rfc3339, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey, PageRequest, StoreError,
-        MAX_PAGE,
+        rfc3339, AddressAllowlist, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey,
+        PageRequest, StoreError, MAX_PAGE,
     },
     throttle::Throttle,
     ApiKeyLayer, Authenticator, ConfigError, ErrorChain, Identity,
@@ -315,6 +315,13 @@ struct CreateKeyRequest {
     /// How fast the key may be used, if limited.
     #[serde(default)]
     rate_limit: Option<RateLimitBody>,
+    /// The networks the key may be used from (`10.0.0.0/8`, `2001:db8::/32`,
+    /// or an address alone), at most 64; none: anywhere. A network has no
+    /// bits set past its length (`10.0.0.1/8` is refused), and an IPv4
+    /// network is written as IPv4.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    allowed_from: Vec<String>,
 }
 
 /// A scope: printable ASCII but for space, `"` and `\\` (RFC 6750's scope-token).
@@ -441,6 +448,9 @@ pub struct KeyView {
     metadata: BTreeMap<String, String>,
     /// How fast the key may be used; absent when not limited.
     rate_limit: Option<RateLimitBody>,
+    /// The networks the key may be used from; absent when it may be used
+    /// from anywhere.
+    allowed_from: Option<Vec<String>>,
 }
 
 /// Whether a key works.
@@ -532,7 +542,9 @@ impl Problem {
 
     fn store(err: &StoreError) -> Self {
         if err.is_config() {
-            return Self::bad("scopes", ErrorChain(err).to_string());
+            // What the store cannot keep (a DRF table: scopes, an owner, an
+            // allowlist), named in its words: no one field is at fault.
+            return Self::new(StatusCode::BAD_REQUEST, ErrorChain(err).to_string());
         }
         if err.is_not_found() {
             return Self::new(StatusCode::NOT_FOUND, "no key has that id");
@@ -601,6 +613,10 @@ impl KeyView {
             owner: record.owner.clone(),
             metadata: record.metadata.clone(),
             rate_limit: record.rate_limit.map(RateLimitBody::from),
+            allowed_from: record
+                .allowed_from
+                .as_ref()
+                .map(AddressAllowlist::to_strings),
         }
     }
 }
@@ -771,6 +787,11 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
             })
             .map_err(|e| Problem::bad("rate_limit", e.to_string()))?;
         new = new.rate_limit(limit);
+    }
+    if !asked.allowed_from.is_empty() {
+        let allowed = AddressAllowlist::new(&asked.allowed_from)
+            .map_err(|e| Problem::bad("allowed_from", e.to_string()))?;
+        new = new.allow_from(allowed);
     }
     new.validate()
         .map_err(|invalid| Problem::bad(invalid.field, invalid.reason))?;

@@ -20,7 +20,7 @@ use api_key_auth::{
     rate_limit::RateLimit,
     store::{
         open::{open, open_with, redacted, Opened},
-        rfc3339, KeyFilter, PageRequest, Schema, MAX_BATCH, MAX_PAGE,
+        rfc3339, AddressAllowlist, KeyFilter, PageRequest, Schema, MAX_BATCH, MAX_PAGE,
     },
     Authenticator, ErrorChain, KeyManager, KeyRecord, NewKey, StoreError,
 };
@@ -99,7 +99,7 @@ enum Command {
     },
     /// Create a key and print it, the one time it is shown.
     #[command(
-        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db create --name device --count 10000 --json > keys.jsonl   # one key a line, made 1000 at a time\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db create --name office --allow-from 10.0.0.0/8,2001:db8::/32\n  api-key --store sqlite:keys.db create --name device --count 10000 --json > keys.jsonl   # one key a line, made 1000 at a time\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
     )]
     Create(CreateArgs),
     /// List keys, page by page, with when each expires and was last used.
@@ -178,8 +178,15 @@ enum Command {
     Gate(gate::GateArgs),
     /// Read a key from standard input and say whether the store accepts it,
     /// and if not why; exit status 0 when accepted, 1 when not.
-    #[command(after_help = "Example:\n  echo \"$KEY\" | api-key --store sqlite:keys.db check")]
-    Check,
+    #[command(
+        after_help = "Examples:\n  echo \"$KEY\" | api-key --store sqlite:keys.db check\n  echo \"$KEY\" | api-key --store sqlite:keys.db check --from 10.1.2.3   # a key with --allow-from"
+    )]
+    Check {
+        /// Check as if the key came from this client address: a key that
+        /// may be used only from listed networks needs one.
+        #[arg(long, value_name = "ADDRESS")]
+        from: Option<std::net::IpAddr>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +215,10 @@ struct CreateArgs {
     /// Requests the key may make at once under --rate (a period's worth by default).
     #[arg(long, value_name = "N", requires = "rate")]
     burst: Option<u32>,
+    /// Let the key be used only from these networks or addresses
+    /// (10.0.0.0/8, 2001:db8::/32, 192.0.2.7); comma-separated, or repeat.
+    #[arg(long = "allow-from", value_name = "NETWORKS")]
+    allow_from: Vec<String>,
     /// Create this many keys alike, in batches of 1000 (one transaction or
     /// script each), printing each batch as it is made: a key a line, tab
     /// after its id, or with --json one JSON object a line.
@@ -315,7 +326,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Suspend { id } => set_suspended(&*store, &id, true).await?,
         Command::Resume { id } => set_suspended(&*store, &id, false).await?,
         Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json, &format).await?,
-        Command::Check => return check(store, format).await,
+        Command::Check { from } => return check(store, format, from).await,
         Command::Gate(_) => {}
         Command::Serve {
             listen,
@@ -398,6 +409,11 @@ async fn create(
                 .map_err(|e| format!("--burst {burst}: {e}"))?;
         }
         new = new.rate_limit(limit);
+    }
+    if !args.allow_from.is_empty() {
+        let entries = args.allow_from.iter().flat_map(|list| list.split(','));
+        let allowed = AddressAllowlist::new(entries).map_err(|e| format!("--allow-from: {e}"))?;
+        new = new.allow_from(allowed);
     }
     // The rules every front end shares, told by this command's flag names.
     new.validate().map_err(|invalid| {
@@ -617,6 +633,10 @@ fn show(record: &KeyRecord) {
         Some(limit) => println!("rate      {limit}"),
         None => println!("rate      unlimited"),
     }
+    match &record.allowed_from {
+        Some(allowed) => println!("from      {allowed}"),
+        None => println!("from      anywhere"),
+    }
     println!(
         "owner     {}",
         shown(record.owner.as_deref().unwrap_or("-"))
@@ -813,7 +833,11 @@ async fn find(store: &dyn KeyManager, id: &str) -> Result<Arc<KeyRecord>, Failur
     Err(format!("no key has the id or prefix {id:?}").into())
 }
 
-async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode, Failure> {
+async fn check(
+    store: Arc<dyn KeyManager>,
+    format: KeyFormat,
+    from: Option<std::net::IpAddr>,
+) -> Result<ExitCode, Failure> {
     let mut input = String::new();
     tokio::io::stdin()
         .take(4096)
@@ -834,7 +858,7 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
     let value = http::HeaderValue::try_from(format!("Api-Key {key}"))
         .map_err(|_| "the input is not a key: it holds characters a key never has")?;
     headers.insert(http::header::AUTHORIZATION, value);
-    match auth.authenticate(&headers).await {
+    match auth.authenticate_from(&headers, from).await {
         Ok(Some(identity)) => {
             println!(
                 "accepted: key {:?} (id {}, prefix {})",
@@ -855,6 +879,10 @@ async fn check(store: Arc<dyn KeyManager>, format: KeyFormat) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         Ok(None) => Err("no key was read".into()),
+        Err(api_key_auth::AuthFailure::Unsupported { prefix, .. }) if from.is_none() => Err(
+            format!("key {prefix} may be used only from listed networks: give --from ADDRESS")
+                .into(),
+        ),
         // A store that failed, or a key this command cannot check: no verdict.
         Err(failure) if failure.status() == http::StatusCode::SERVICE_UNAVAILABLE => {
             Err(StoreError::unavailable(ErrorChain(&failure).to_string()).into())

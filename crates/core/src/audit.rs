@@ -4,13 +4,14 @@
 //!
 //! | `event` | when | fields besides `event`, `key_id`, `prefix` |
 //! |---|---|---|
-//! | `created` | a key is created (admin API, `api-key create`) | `name`, `actor`, `client` |
+//! | `created` | a key is created (admin API, `api-key create`) | `name`, `actor`, `client`, `allowed_from` (its networks, comma-separated; empty for anywhere) |
 //! | `revoked` | a key is revoked | `actor`, `client` |
 //! | `suspended` | a key is suspended (refused until resumed) | `actor`, `client` |
 //! | `resumed` | a suspended key works again | `actor`, `client` |
 //! | `rotated` | a key is replaced by a new one | `new_key_id`, `new_prefix`, `sunset` (RFC 3339, or `now` when revoked at once), `actor`, `client` |
 //! | `first_use` | a key never used before passes, as the [`LastUseTracker`](crate::last_use::LastUseTracker) sees it (once per process) | |
 //! | `grace_use` | a key in a rotation's grace period was used, once per tracker interval | `sunset`, `uses` (in the interval) |
+//! | `address_refused` | a valid key was used from outside its address allowlist (refused with 403) | `client` |
 //! | `hash_upgraded` | a key's Django password hash (DRF before 3.0) was replaced by `sha512$$` on a successful check | `from` (the old algorithm) |
 //!
 //! `actor` is who did it: `key:<id>` for the admin API (the admin key's
@@ -78,7 +79,20 @@ pub fn created(record: &KeyRecord, actor: Actor<'_>) {
         name = ?record.name,
         actor = ?actor.who(),
         client = %actor.client(),
+        allowed_from = %record.allowed_from.as_ref().map(ToString::to_string).unwrap_or_default(),
         "API key created"
+    );
+}
+
+/// A valid key was used from `client`, outside its address allowlist.
+pub fn address_refused(record: &KeyRecord, client: IpAddr) {
+    tracing::info!(
+        target: "api_key_auth::audit",
+        event = "address_refused",
+        key_id = ?record.id,
+        prefix = %record.prefix,
+        client = %client,
+        "API key used from outside its allowlist"
     );
 }
 

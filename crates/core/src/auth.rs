@@ -361,7 +361,7 @@ impl Authenticator {
             return Decision::Made(Err(AuthFailure::Expired(prefix)));
         }
         if let Some(allowed) = &record.allowed_from {
-            if let Some(refused) = address_refusal(prefix, allowed, client) {
+            if let Some(refused) = address_refusal(&record, allowed, client) {
                 return Decision::Made(Err(refused));
             }
         }
@@ -445,17 +445,22 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-/// The refusal of a key whose allowlist does not hold `client`; with no
-/// address known, the key cannot be checked and is refused as unsupported.
+/// The refusal of a key whose allowlist does not hold `client` (an audit
+/// event too); with no address known, the key cannot be checked and is
+/// refused as unsupported.
 #[inline]
 fn address_refusal(
-    prefix: Prefix,
+    record: &KeyRecord,
     allowed: &crate::store::AddressAllowlist,
     client: Option<IpAddr>,
 ) -> Option<AuthFailure> {
+    let prefix = record.prefix;
     match client {
         Some(client) if allowed.contains(client) => None,
-        Some(client) => Some(AuthFailure::AddressRefused { prefix, client }),
+        Some(client) => {
+            crate::audit::address_refused(record, client);
+            Some(AuthFailure::AddressRefused { prefix, client })
+        }
         None => Some(AuthFailure::Unsupported {
             prefix,
             reason:

@@ -880,6 +880,94 @@ fn keys_get_rate_limits_and_brands() {
     }
 }
 
+/// `create --allow-from` confines a key to its networks: `show` and
+/// `--json` say which, `check --from` answers for an address inside and
+/// outside, `check` without an address says it needs one, and what does not
+/// read (or a DRF table, which cannot keep a list) is one clear line.
+#[test]
+fn keys_are_confined_to_the_networks_they_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &[
+            "create",
+            "--name",
+            "office",
+            "--allow-from",
+            "10.0.0.0/8,2001:db8::/32",
+            "--allow-from",
+            "192.0.2.7",
+            "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(
+        created["allowed_from"],
+        serde_json::json!(["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"])
+    );
+    let id = created["id"].as_str().unwrap();
+    let key = created["key"].as_str().unwrap();
+    let shown = ok(api_key(&store, &["show", id], ""));
+    assert!(
+        shown.contains("from      10.0.0.0/8, 2001:db8::/32, 192.0.2.7/32"),
+        "{shown}"
+    );
+    let inside = ok(api_key(&store, &["check", "--from", "10.9.8.7"], key));
+    assert!(inside.starts_with("accepted"), "{inside}");
+    let outside = api_key(&store, &["check", "--from", "203.0.113.1"], key);
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(
+        text(&outside.stdout).contains("may not be used from 203.0.113.1"),
+        "{outside:?}"
+    );
+    let line = one_line_failure(api_key(&store, &["check"], key));
+    assert!(line.contains("--from"), "{line}");
+    let open: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &["create", "--name", "open", "--json"],
+        "",
+    )))
+    .unwrap();
+    assert!(open["allowed_from"].is_null(), "{open}");
+    let shown = ok(api_key(&store, &["show", open["id"].as_str().unwrap()], ""));
+    assert!(shown.contains("from      anywhere"), "{shown}");
+
+    for (list, says) in [
+        ("10.0.0.1/8", "10.0.0.0/8"),
+        ("ten", "\"ten\" is not a network"),
+        ("::ffff:10.0.0.0/104", "as IPv4"),
+    ] {
+        let line = one_line_failure(api_key(
+            &store,
+            &["create", "--name", "x", "--allow-from", list],
+            "",
+        ));
+        assert!(
+            line.contains("--allow-from") && line.contains(says),
+            "{list}: {line}"
+        );
+    }
+    let drf = dir.path().join("drf.sqlite3");
+    copy_drf_table(&drf);
+    let drf = format!("sqlite:{}", drf.display());
+    let line = one_line_failure(api_key(
+        &drf,
+        &[
+            "--schema",
+            "drf",
+            "create",
+            "--name",
+            "x",
+            "--allow-from",
+            "10.0.0.0/8",
+        ],
+        "",
+    ));
+    assert!(line.contains("address allowlist"), "{line}");
+}
+
 /// `create --count N` makes N working keys, a batch of 1000 at a time,
 /// a line each: JSON with --json, else id, a tab and the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
