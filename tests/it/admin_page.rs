@@ -58,7 +58,12 @@ async fn serve() -> (SocketAddr, String) {
         .unwrap();
     let app = quickstart::app(ApiKeyLayer::from(auth))
         .nest("/admin", AdminApi::new(store).router().unwrap());
-    (common::serve(app).await, admin.expose_secret().to_owned())
+    // As the quickstart serves it: with each peer's address, which a key
+    // used only from some networks is checked against.
+    (
+        common::serve_with_peers(app).await,
+        admin.expose_secret().to_owned(),
+    )
 }
 
 /// The input a `<label>` with this text names.
@@ -314,6 +319,43 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     ];
     if statuses != [200, 200, 429] {
         return Err(format!("the rate-limited key got {statuses:?}"));
+    }
+    wait_for(browser, &button("Dismiss"))
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // A key used only from one network, by keyboard: a typo is refused
+    // with the reason, the list shows the network, and from this test's
+    // address (127.0.0.1) the key gets 403.
+    let name = wait_for(browser, &labelled("Name")).await;
+    name.send_keys("office").await.unwrap();
+    let from = wait_for(browser, &labelled("Used only from (optional)")).await;
+    from.send_keys(&format!("10.0.0.1/8{enter}")).await.unwrap();
+    wait_for(
+        browser,
+        "//p[@id='generate-error' and contains(., 'write 10.0.0.0/8')]",
+    )
+    .await;
+    from.clear().await.unwrap();
+    from.send_keys(&format!("192.0.2.0/24{enter}"))
+        .await
+        .unwrap();
+    let shown = wait_for(
+        browser,
+        "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
+    )
+    .await;
+    let confined = shown.text().await.unwrap();
+    wait_for(
+        browser,
+        "//tr[td[1][normalize-space()='office']][td[9][normalize-space()='192.0.2.0/24']]",
+    )
+    .await;
+    let status = whoami(addr, &confined).await;
+    if status != 403 {
+        return Err(format!("the confined key got {status} from 127.0.0.1"));
     }
     wait_for(browser, &button("Dismiss"))
         .await

@@ -141,6 +141,7 @@ async function loadPage(cursor) {
     cell(row, statusText(key), "status-" + key.status);
     cell(row, key.scopes.map(shown).join(" "));
     cell(row, rate(key.rate_limit));
+    cell(row, key.allowed_from ? key.allowed_from.join(", ") : "anywhere");
     const actions = cell(row, "");
     // A key already replaced is on its way out: rotate its successor instead.
     if (key.status === "active" && !key.sunset) {
@@ -270,6 +271,8 @@ async function generate(event) {
     };
     if ($("new-burst").value) request.rate_limit.burst = Number($("new-burst").value);
   }
+  const networks = $("new-allowed-from").value.split(/[\s,]+/).filter((n) => n);
+  if (networks.length) request.allowed_from = networks;
   let created;
   try {
     created = await api("POST", "keys", request);
