@@ -1054,19 +1054,21 @@ async fn keys_are_created_confined_to_networks() {
         matches!(refused, AuthFailure::AddressRefused { .. }),
         "{refused}"
     );
-    let (_, _, open) = call(
+    let (status, _, open) = call(
         &admin.router,
         key,
         "POST",
         "/keys",
-        json_body(json!({"name": "open", "allowed_from": []})),
+        json_body(json!({"name": "open"})),
     )
     .await;
+    assert_eq!(status, StatusCode::CREATED, "{open}");
     assert!(open["record"]["allowed_from"].is_null(), "{open}");
 
     let before = admin.store.list().await.unwrap().len();
     let many: Vec<String> = (0..65).map(|i| format!("10.{i}.0.0/16")).collect();
     for bad in [
+        json!([]),
         json!(["10.0.0.1/8"]),
         json!(["somewhere"]),
         json!(["::ffff:10.0.0.0/104"]),

@@ -115,8 +115,8 @@ async fn the_client_behind_trusted_proxies_is_what_is_checked() {
     assert_eq!(status("10.0.0.1", Some("203.0.113.1")).await, 403);
     assert_eq!(
         status("10.0.0.1", None).await,
-        403,
-        "the proxy itself is not listed"
+        503,
+        "a proxy that names no client: no address to check"
     );
     assert_eq!(
         status("203.0.113.5", Some("198.51.100.7")).await,
@@ -255,4 +255,46 @@ async fn refusals_and_creations_are_audited() {
     assert!(line.contains(&format!("key_id={:?}", record.id)), "{line}");
     assert!(line.contains("client=203.0.113.77"), "{line}");
     assert!(!line.contains(&key.expose_secret()[9..]), "{line}");
+}
+
+/// Behind trusted proxies whose network the list holds, a request whose
+/// forwarding header names no client of its own (none, one that does not
+/// read, bytes that are not UTF-8, only trusted hops) cannot be checked: 503,
+/// never taken for the proxy's own request.
+#[tokio::test]
+async fn a_proxy_that_names_no_client_is_not_taken_for_one() {
+    let store = MemoryStore::new();
+    let (_, key) = store
+        .create(
+            NewKey::named("internal").allow_from("10.0.0.0/8, 198.51.100.0/24".parse().unwrap()),
+        )
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::builder(store)
+        .trusted_proxies(TrustedProxies::new(["10.0.0.0/8"]).unwrap())
+        .build()
+        .unwrap();
+    let key = key.expose_secret();
+    let status = |forwarded: Option<http::HeaderValue>| {
+        let auth = auth.clone();
+        async move {
+            let mut request = request(key, Some("10.0.0.1"), None);
+            if let Some(value) = forwarded {
+                request.headers_mut().insert("x-forwarded-for", value);
+            }
+            answer(&auth, request).await.0
+        }
+    };
+    let value = |bytes: &[u8]| Some(http::HeaderValue::from_bytes(bytes).unwrap());
+    assert_eq!(status(value(b"198.51.100.5")).await, 200, "a client inside");
+    assert_eq!(status(value(b"8.8.8.8")).await, 403, "a client outside");
+    for (what, forwarded) in [
+        ("no header", None),
+        ("unknown", value(b"unknown")),
+        ("not UTF-8", value(b"\x80, 8.8.8.8")),
+        ("only proxies", value(b"10.9.9.9, 10.0.0.7")),
+    ] {
+        assert_eq!(status(forwarded).await, 503, "{what}");
+    }
 }

@@ -124,6 +124,9 @@ impl KeyManager for Faulty {
         if old.suspended != new.suspended {
             return Err(StoreError::inactive("suspended or resumed since read"));
         }
+        if old.allowed_from != new.allowed_from {
+            return Err(StoreError::inactive("allowlist changed since read"));
+        }
         if !self.retire_ignored {
             *old = old.retired(retirement, &new.id);
         }

@@ -403,3 +403,49 @@ async fn an_unreadable_forwarded_request_is_refused_not_guessed() {
     .await;
     assert_eq!(stranger.status(), StatusCode::OK);
 }
+
+/// A gate told of no gateway cannot know any client: every request comes
+/// from a gateway, so a key with an address allowlist is refused (503)
+/// rather than checked against the gateway's address; told of its gateway,
+/// the gate checks the client the gateway names.
+#[tokio::test]
+async fn a_gate_told_of_no_gateway_checks_no_allowlist_against_one() {
+    let store = MemoryStore::new();
+    let (_, key) = store
+        .create(
+            NewKey::named("internal").allow_from("10.0.0.0/8, 198.51.100.0/24".parse().unwrap()),
+        )
+        .await
+        .unwrap()
+        .reveal();
+    let key = format!("Api-Key {}", key.expose_secret());
+    let auth = Authenticator::new(store);
+    let unconfigured = Gate::builder(auth.clone()).build().unwrap();
+    let answered = verdict(&unconfigured, ask(GATEWAY, "/", &with(&key, vec![]))).await;
+    assert_eq!(answered.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let gate = Gate::builder(auth)
+        .trusted_proxies(proxies())
+        .build()
+        .unwrap();
+    for (forwarded, status) in [
+        ("198.51.100.4", StatusCode::OK),
+        ("203.0.113.4", StatusCode::FORBIDDEN),
+    ] {
+        let answered = verdict(
+            &gate,
+            ask(
+                GATEWAY,
+                "/",
+                &with(&key, vec![("x-forwarded-for", forwarded)]),
+            ),
+        )
+        .await;
+        assert_eq!(answered.status(), status, "{forwarded}");
+    }
+    let answered = verdict(&gate, ask(GATEWAY, "/", &with(&key, vec![]))).await;
+    assert_eq!(
+        answered.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the gateway named no client"
+    );
+}

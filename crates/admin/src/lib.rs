@@ -318,10 +318,11 @@ struct CreateKeyRequest {
     /// The networks the key may be used from (`10.0.0.0/8`, `2001:db8::/32`,
     /// or an address alone), at most 64; none: anywhere. A network has no
     /// bits set past its length (`10.0.0.1/8` is refused), and an IPv4
-    /// network is written as IPv4.
+    /// network is written as IPv4. Leave the field out for a key usable
+    /// from anywhere.
     #[serde(default)]
-    #[schema(max_items = 64)]
-    allowed_from: Vec<String>,
+    #[schema(min_items = 1, max_items = 64)]
+    allowed_from: Option<Vec<String>>,
 }
 
 /// A scope: printable ASCII but for space, `"` and `\\` (RFC 6750's scope-token).
@@ -788,8 +789,8 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
             .map_err(|e| Problem::bad("rate_limit", e.to_string()))?;
         new = new.rate_limit(limit);
     }
-    if !asked.allowed_from.is_empty() {
-        let allowed = AddressAllowlist::new(&asked.allowed_from)
+    if let Some(networks) = &asked.allowed_from {
+        let allowed = AddressAllowlist::new(networks)
             .map_err(|e| Problem::bad("allowed_from", e.to_string()))?;
         new = new.allow_from(allowed);
     }

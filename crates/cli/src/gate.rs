@@ -35,7 +35,8 @@ Examples:
       location = /_api_key { internal; proxy_pass http://127.0.0.1:9000;
           proxy_pass_request_body off; proxy_set_header Content-Length \"\";
           proxy_set_header X-Original-URI $request_uri;
-          proxy_set_header X-Original-Method $request_method; }
+          proxy_set_header X-Original-Method $request_method;
+          proxy_set_header X-Forwarded-For $remote_addr; }
       location / { auth_request /_api_key; proxy_pass http://127.0.0.1:8080; }
 
   # ingress-nginx: as nginx, trusting the pod network
@@ -57,7 +58,9 @@ Examples:
   # gRPC the same gate needs no option
   api-key --store sqlite:keys.db gate --strip-prefix /ext_authz --trusted-proxy 127.0.0.1
       http_service: { server_uri: { uri: \"http://127.0.0.1:9000\", cluster: api_key_gate,
-                      timeout: 1s }, path_prefix: /ext_authz }
+                      timeout: 1s }, path_prefix: /ext_authz,
+                      authorization_request: { allowed_headers: { patterns: [{ exact: x-forwarded-for }] } } }
+      (with use_remote_address: true on the listener, so the client's own address is sent)
 
 gate.toml, re-read on SIGHUP and when it changes (a bad file is one line on
 stderr, and the rules in force stay):

@@ -32,6 +32,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use crate::{
+    client_addr::Client,
     credential::{Credential, CredentialHeaders},
     error::{AuthFailure, Chain},
     hash::Hasher,
@@ -108,13 +109,14 @@ impl Authenticator {
 
     /// The client address of a request whose connection came from `peer`:
     /// the peer, or behind [trusted proxies](AuthenticatorBuilder::trusted_proxies)
-    /// the client they name. `None` when the server gives no peer.
+    /// the client they name (or, where they name none that reads, the
+    /// nearest of them, which only the throttle counts by).
     #[inline]
     pub(crate) fn client_of(
         &self,
         peer: impl FnOnce() -> Option<IpAddr>,
         headers: &impl CredentialHeaders,
-    ) -> Option<IpAddr> {
+    ) -> Client {
         self.inner.policies.client_of(peer, headers)
     }
 
@@ -139,6 +141,7 @@ impl Authenticator {
         headers: &HeaderMap,
         client: Option<IpAddr>,
     ) -> Result<Option<Identity>, AuthFailure> {
+        let given = Client::known(client);
         if let Some(failure) = self.throttled(client) {
             return Err(self.report(failure, None));
         }
@@ -150,14 +153,14 @@ impl Authenticator {
         let decided = match self.first_look(key, client) {
             FirstLook::Decided(decided) => decided,
             FirstLook::NeedsLookup(key) => {
-                let owed = Owed::new(self, key.prefix(), client);
+                let owed = Owed::new(self, key.prefix(), given);
                 let decided = self.look_up_and_decide(&key, &owed).await;
                 owed.paid();
                 decided.map(Some)
             }
             FirstLook::NeedsWait(waiting) => {
                 let (key, decision) = *waiting;
-                let owed = Owed::new(self, key.prefix(), client);
+                let owed = Owed::new(self, key.prefix(), given);
                 let decided = self.finish(&key, decision, &owed).await;
                 owed.paid();
                 decided.map(Some)
@@ -175,16 +178,13 @@ impl Authenticator {
     /// sensitive), finds the record (at once when the store can answer so),
     /// decides, and on a refusal reports it (and counts it against
     /// `client`) and renders the response.
-    pub(crate) fn begin(
-        &self,
-        headers: &mut impl CredentialHeaders,
-        client: Option<IpAddr>,
-    ) -> Verdict {
+    pub(crate) fn begin(&self, headers: &mut impl CredentialHeaders, from: Client) -> Verdict {
+        let client = from.counted();
         if let Some(failure) = self.throttled(client) {
             return Verdict::Refuse(Box::new(self.refuse(failure, None)));
         }
         let key = headers.take_key(&self.inner.credential);
-        match self.first_look(key, client) {
+        match self.first_look(key, from.checked()) {
             FirstLook::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             FirstLook::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
@@ -194,14 +194,14 @@ impl Authenticator {
             }
             FirstLook::NeedsLookup(key) => {
                 let this = self.clone();
-                let owed = Owed::new(self, key.prefix(), client);
+                let owed = Owed::new(self, key.prefix(), from);
                 Verdict::Pending(Box::pin(async move {
                     let decided = this.look_up_and_decide(&key, &owed).await;
                     owed.paid();
                     decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            FirstLook::NeedsWait(waiting) => self.pending(*waiting, client),
+            FirstLook::NeedsWait(waiting) => self.pending(*waiting, from),
         }
     }
 
@@ -210,9 +210,10 @@ impl Authenticator {
     /// one's code.
     #[cold]
     #[inline(never)]
-    fn pending(&self, (key, decision): (ApiKey, Decision), client: Option<IpAddr>) -> Verdict {
+    fn pending(&self, (key, decision): (ApiKey, Decision), from: Client) -> Verdict {
         let this = self.clone();
-        let owed = Owed::new(self, key.prefix(), client);
+        let client = from.counted();
+        let owed = Owed::new(self, key.prefix(), from);
         Verdict::Pending(Box::pin(async move {
             let decided = this.finish(&key, decision, &owed).await;
             owed.paid();
@@ -228,7 +229,8 @@ impl Authenticator {
     }
 
     /// The steps that need no waiting: the credential read, then the
-    /// decision when the store can answer at once.
+    /// decision when the store can answer at once. `client` is the address
+    /// a key's allowlist is checked against.
     fn first_look(
         &self,
         key: Result<Option<ApiKey>, AuthFailure>,
@@ -260,7 +262,7 @@ impl Authenticator {
         if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
-        let decision = self.decide(key, lookup, owed.client);
+        let decision = self.decide(key, lookup, owed.checked);
         self.finish(key, decision, owed).await
     }
 

@@ -99,7 +99,7 @@ impl TrustedProxies {
         self.nets.iter().any(|net| net.contains(&ip))
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.nets.is_empty()
     }
 
@@ -109,16 +109,30 @@ impl TrustedProxies {
     ///
     /// Walking the chain from the right, the first hop that is not a trusted
     /// proxy is the client; a hop that does not read (`unknown`, an obfuscated
-    /// name) ends the walk at the trusted hop nearest it, which is then
-    /// counted.
+    /// name, a value that is not UTF-8) ends the walk at the trusted hop
+    /// nearest it, which is then counted.
+    #[cfg(test)]
     pub(crate) fn client<'a>(
         &self,
         peer: IpAddr,
         values: impl FnOnce(&'static str) -> Vec<&'a [u8]>,
     ) -> IpAddr {
+        self.resolve(peer, values).counted().unwrap_or(peer)
+    }
+
+    /// The client as [`client`](Self::client) finds it, and whether that is
+    /// the client's own address: not when the walk ended at a trusted proxy
+    /// (no header, a hop that does not read, every hop trusted), whose
+    /// address the throttle counts but an address allowlist must not take
+    /// for the client's.
+    pub(crate) fn resolve<'a>(
+        &self,
+        peer: IpAddr,
+        values: impl FnOnce(&'static str) -> Vec<&'a [u8]>,
+    ) -> Client {
         let peer = canonical(peer);
         if self.is_empty() || !self.contains(peer) {
-            return peer;
+            return Client::known(Some(peer));
         }
         let hops = match self.header {
             ForwardingHeader::XForwardedFor => {
@@ -129,31 +143,69 @@ impl TrustedProxies {
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             let Some(ip) = hop else {
-                return client;
+                return Client::vouched_by_proxy(client);
             };
             client = canonical(ip);
             if !self.contains(client) {
-                break;
+                return Client::known(Some(client));
             }
         }
-        client
+        Client::vouched_by_proxy(client)
+    }
+}
+
+/// A request's client address as the authenticator uses it: the address
+/// the throttle counts, and whether it is the client's own (the peer, or a
+/// hop behind trusted proxies) rather than the nearest trusted proxy's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Client {
+    addr: Option<IpAddr>,
+    own: bool,
+}
+
+impl Client {
+    /// The client's own address, when known.
+    pub(crate) fn known(addr: Option<IpAddr>) -> Self {
+        Self {
+            addr,
+            own: addr.is_some(),
+        }
+    }
+
+    /// A trusted proxy's address, standing in for a client it did not name.
+    pub(crate) fn vouched_by_proxy(proxy: IpAddr) -> Self {
+        Self {
+            addr: Some(proxy),
+            own: false,
+        }
+    }
+
+    /// The address the throttle counts by.
+    pub(crate) fn counted(self) -> Option<IpAddr> {
+        self.addr
+    }
+
+    /// The address a key's allowlist is checked against: only the
+    /// client's own.
+    pub(crate) fn checked(self) -> Option<IpAddr> {
+        self.addr.filter(|_| self.own)
     }
 }
 
 /// The hops of a forwarding header's values, in order, each an address or
-/// `None` where a hop does not read.
+/// `None` where a hop does not read (a value that is not UTF-8 is one such
+/// hop: dropping it would hide what a proxy appended to it).
 fn hops_of(values: &[&[u8]], hop: fn(&str) -> Option<IpAddr>) -> Vec<Option<IpAddr>> {
     values
         .iter()
-        .flat_map(|value| {
-            std::str::from_utf8(value)
-                .ok()
-                .into_iter()
-                .flat_map(|text| text.split(','))
+        .flat_map(|value| match std::str::from_utf8(value) {
+            Ok(text) => text
+                .split(',')
                 .map(str::trim)
                 .filter(|element| !element.is_empty())
                 .map(hop)
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            Err(_) => vec![None],
         })
         .collect()
 }
@@ -222,6 +274,43 @@ mod tests {
             let values = if name == "forwarded" { forwarded } else { xff };
             values.iter().map(|v| v.as_bytes()).collect()
         }
+    }
+
+    /// Only a hop read from the header (or an untrusted peer) is the
+    /// client's own address; a walk that ends at a trusted proxy (no
+    /// header, a hop that does not read, a value that is not UTF-8, which
+    /// would hide the hop a proxy appended to it, or every hop trusted)
+    /// gives the proxy's, for the throttle, and no address to an allowlist.
+    #[test]
+    fn a_walk_that_ends_at_a_trusted_proxy_names_no_client_of_its_own() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        let resolve = |xff: &[&[u8]]| {
+            let xff = xff.to_vec();
+            proxies.resolve(ip("10.0.0.1"), move |_| xff.clone())
+        };
+        let named = resolve(&[b"198.51.100.7"]);
+        assert_eq!(named.checked(), Some(ip("198.51.100.7")));
+        for (what, xff) in [
+            ("no header", &[][..]),
+            ("a hop that does not read", &[&b"unknown"[..]][..]),
+            ("not UTF-8", &[&b"\x80, 198.51.100.7"[..]][..]),
+            ("every hop trusted", &[&b"10.9.9.9"[..]][..]),
+        ] {
+            let client = resolve(xff);
+            assert_eq!(client.checked(), None, "{what}");
+            assert!(
+                client.counted().is_some(),
+                "{what}: the throttle still counts"
+            );
+        }
+        let not_utf8 = resolve(&[b"198.51.100.7", b"\x80"]);
+        assert_eq!(
+            not_utf8.counted(),
+            Some(ip("10.0.0.1")),
+            "a value that does not read ends the walk where it stands"
+        );
+        let direct = TrustedProxies::none().resolve(ip("192.0.2.1"), |_| Vec::new());
+        assert_eq!(direct.checked(), Some(ip("192.0.2.1")));
     }
 
     #[test]

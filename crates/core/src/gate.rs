@@ -73,7 +73,7 @@ use http_body_util::Full;
 
 use crate::{
     auth::{Admitted, Passed, Verdict},
-    client_addr::{self, TrustedProxies},
+    client_addr::{self, Client, TrustedProxies},
     error::ConfigError,
     identity::Identity,
     scope::ScopeRequirement,
@@ -195,7 +195,7 @@ impl Gate {
         self,
         original: Original,
         mut headers: HeaderMap,
-        client: Option<IpAddr>,
+        client: Client,
     ) -> Response<Full<Bytes>> {
         let inner = &self.inner;
         let rules = inner.rules.load();
@@ -279,6 +279,18 @@ impl Gate {
             *refusal.status_mut() = StatusCode::FORBIDDEN;
         }
         refusal
+    }
+}
+
+/// The client a request from `peer`, no listed gateway, comes from: the
+/// peer itself, unless no gateway is listed at all, when every request
+/// comes from some gateway and its address is counted by the throttle but
+/// is no client's for an address allowlist.
+pub(crate) fn gateway_or_client(proxies: &TrustedProxies, peer: IpAddr) -> Client {
+    if proxies.is_empty() {
+        Client::vouched_by_proxy(peer)
+    } else {
+        Client::known(Some(peer))
     }
 }
 
@@ -370,15 +382,17 @@ impl<B> tower::Service<Request<B>> for Gate {
         let peer = client_addr::peer(request.extensions());
         let original = Original::of(&request, peer, &inner.proxies, &inner.strip_prefix);
         let headers = request.headers();
-        let client = peer.map(|peer| {
-            inner.proxies.client(peer, |name| {
+        let client = match peer {
+            None => Client::default(),
+            Some(peer) if inner.proxies.contains(peer) => inner.proxies.resolve(peer, |name| {
                 headers
                     .get_all(name)
                     .iter()
                     .map(HeaderValue::as_bytes)
                     .collect()
-            })
-        });
+            }),
+            Some(peer) => gateway_or_client(&inner.proxies, peer),
+        };
         let (parts, _) = request.into_parts();
         let gate = self.clone();
         Box::pin(async move { Ok(gate.answer(original, parts.headers, client).await) })

@@ -155,7 +155,8 @@ return 1
 /// expire at (ms), new prefix, new created_ms, new id, then the new record's
 /// field/value pairs. Answers `ok`, `missing`, `inactive` (revoked, expired or
 /// already replaced), `suspension` (the new record does not carry the old
-/// one's suspension: it changed since the rotation read it), `invalid` (a
+/// one's suspension: it changed since the rotation read it), `allowlist` (as
+/// `suspension`, for the address allowlist), `invalid` (a
 /// record that does not read) or `conflict`.
 const REPLACE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -195,6 +196,16 @@ for i = 9, #ARGV - 1, 2 do
 end
 if carried ~= suspended then
   return 'suspension'
+end
+local allowed = redis.call('HGET', KEYS[2], 'allowed_from') or ''
+local confined = ''
+for i = 9, #ARGV - 1, 2 do
+  if ARGV[i] == 'allowed_from' then
+    confined = ARGV[i + 1]
+  end
+end
+if confined ~= allowed then
+  return 'allowlist'
 end
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
   return 'conflict'
@@ -890,6 +901,9 @@ impl KeyManager for RedisStore {
             ))),
             "suspension" => Err(StoreError::inactive(format!(
                 "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
+            ))),
+            "allowlist" => Err(StoreError::inactive(format!(
+                "key {old_id:?}'s address allowlist changed while it was being rotated: rotate it again"
             ))),
             "conflict" => Err(StoreError::conflict(format!(
                 "prefix {} or id {:?} is already stored",

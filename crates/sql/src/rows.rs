@@ -10,7 +10,7 @@ use crate::{
     key::Prefix,
     store::{
         row::{to_millis, InsertValues, RawRecord},
-        KeyRecord, Lookup, Page, Retirement, StoreError,
+        AddressAllowlist, KeyRecord, Lookup, Page, Retirement, StoreError,
     },
 };
 
@@ -89,6 +89,9 @@ pub(crate) fn rotation(
     if old.suspended != new.suspended {
         return Err(suspension_changed(old_id));
     }
+    if old.allowed_from.as_ref().map(AddressAllowlist::to_json) != new.allowed_from {
+        return Err(allowlist_changed(old_id));
+    }
     let mut retired = old.retired(retirement, &new.id);
     if schema.is_drf() {
         // No column keeps it: the record says what the table holds.
@@ -144,5 +147,14 @@ pub(crate) fn no_suspension() -> StoreError {
 pub(crate) fn suspension_changed(old_id: &str) -> StoreError {
     StoreError::inactive(format!(
         "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
+    ))
+}
+
+/// The refusal of a rotation whose successor does not carry the old key's
+/// address allowlist: it changed (by hand: no API changes one) after the
+/// rotation read it. Refused, so the successor is never less confined.
+pub(crate) fn allowlist_changed(old_id: &str) -> StoreError {
+    StoreError::inactive(format!(
+        "key {old_id:?}'s address allowlist changed while it was being rotated: rotate it again"
     ))
 }

@@ -271,7 +271,7 @@ async function generate(event) {
     };
     if ($("new-burst").value) request.rate_limit.burst = Number($("new-burst").value);
   }
-  const networks = $("new-allowed-from").value.split(/[\s,]+/).filter((n) => n);
+  const networks = $("new-allowed-from").value.split(",").map((n) => n.trim()).filter((n) => n);
   if (networks.length) request.allowed_from = networks;
   let created;
   try {

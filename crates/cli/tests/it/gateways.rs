@@ -583,6 +583,14 @@ async fn envoy_http_ext_authz_as_configured() {
     let upstream = envoy_allowed(&envoy, "allowed_upstream_headers");
     let client = envoy_allowed(&envoy, "allowed_client_headers");
     assert!(!upstream.is_empty() && !client.is_empty());
+    // Envoy appends the client's own address to X-Forwarded-For and sends
+    // the gate that header, so a key's address allowlist is checked
+    // against the client, not against Envoy.
+    assert_eq!(
+        envoy_allowed(&envoy, "allowed_headers"),
+        ["x-forwarded-for"]
+    );
+    assert!(envoy.contains("use_remote_address: true"));
 
     let setup = Setup::new(&["--strip-prefix", &prefix]);
     let Keys {
@@ -607,6 +615,40 @@ async fn envoy_http_ext_authz_as_configured() {
         );
     }
     assert_eq!(passed.header("x-api-key-name"), Some("shop"));
+
+    // As Envoy asks for a client at 198.51.100.9 that sent its own
+    // X-Forwarded-For: the right-most address is the one Envoy appended.
+    let (_, confined) = created(
+        &setup.store,
+        &[
+            "--name",
+            "office",
+            "--scope",
+            "orders",
+            "--allow-from",
+            "198.51.100.0/24",
+        ],
+    );
+    for (forwarded, status) in [
+        ("10.1.1.1, 198.51.100.9", 200),
+        ("198.51.100.9, 203.0.113.5", 403),
+    ] {
+        let path = format!("{prefix}/orders/7");
+        let answer = get(
+            gate,
+            &path,
+            Some(&confined),
+            &[("x-forwarded-for", forwarded)],
+        )
+        .await;
+        assert_eq!(answer.status, status, "{forwarded}: {answer:?}");
+    }
+    let path = format!("{prefix}/orders/7");
+    let unnamed = get(gate, &path, Some(&confined), &[]).await;
+    assert_eq!(
+        unnamed.status, 503,
+        "without the header Envoy's address is no client's"
+    );
 
     let refusals = [
         (ask("/orders/7", None).await, 401),

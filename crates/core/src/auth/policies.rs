@@ -8,7 +8,10 @@
 use std::{any::Any, net::IpAddr, sync::Arc, time::Instant};
 
 use crate::{
-    client_addr::TrustedProxies, credential::CredentialHeaders, error::AuthFailure, policy::Policy,
+    client_addr::{Client, TrustedProxies},
+    credential::CredentialHeaders,
+    error::AuthFailure,
+    policy::Policy,
     store::KeyRecord,
 };
 
@@ -43,12 +46,12 @@ impl Policies {
         &self,
         peer: impl FnOnce() -> Option<IpAddr>,
         headers: &impl CredentialHeaders,
-    ) -> Option<IpAddr> {
+    ) -> Client {
         let Some(peer) = peer() else {
             self.each(|policy| policy.unaddressed());
-            return None;
+            return Client::default();
         };
-        Some(self.proxies.client(peer, |name| headers.values(name)))
+        self.proxies.resolve(peer, |name| headers.values(name))
     }
 
     /// The first policy's refusal of `client`, if any refuses it.

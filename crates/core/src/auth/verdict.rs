@@ -9,6 +9,7 @@ use http::{HeaderValue, Response};
 
 use super::Authenticator;
 use crate::{
+    client_addr::Client,
     error::AuthFailure,
     identity::{Identity, Unauthenticated},
     key::{ApiKey, Prefix},
@@ -29,17 +30,21 @@ use crate::{
 pub(super) struct Owed {
     auth: Authenticator,
     prefix: Prefix,
+    /// The address the throttle counts.
     pub(super) client: Option<IpAddr>,
+    /// The address a key's allowlist is checked against.
+    pub(super) checked: Option<IpAddr>,
     /// Whether a drop now would be reported.
     at_stake: std::sync::atomic::AtomicBool,
 }
 
 impl Owed {
-    pub(super) fn new(auth: &Authenticator, prefix: Prefix, client: Option<IpAddr>) -> Self {
+    pub(super) fn new(auth: &Authenticator, prefix: Prefix, client: Client) -> Self {
         Self {
             auth: auth.clone(),
             prefix,
-            client,
+            client: client.counted(),
+            checked: client.checked(),
             at_stake: std::sync::atomic::AtomicBool::new(true),
         }
     }

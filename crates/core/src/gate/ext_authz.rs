@@ -10,7 +10,8 @@ use envoy_types::ext_authz::v3::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt as _;
 
-use super::{original::Original, Gate};
+use super::{gateway_or_client, original::Original, Gate};
+use crate::client_addr::Client;
 
 /// Envoy's `ext_authz` over gRPC, answered by a [`Gate`]: made by
 /// [`Gate::ext_authz`], served by tonic (on its own, or beside the HTTP
@@ -45,14 +46,19 @@ impl Authorization for ExtAuthz {
             .map(|addr| addr.ip())
             .or_else(|| crate::client_addr::peer(request.extensions()));
         let check = request.into_inner();
-        let trusted = peer.is_some_and(|peer| self.gate.inner.proxies.contains(peer));
-        let client = if trusted {
-            check
+        let proxies = &self.gate.inner.proxies;
+        let client = match peer {
+            None => Client::default(),
+            // The source Envoy names; one that does not read leaves the
+            // client unknown (Envoy's own address is no client's).
+            Some(peer) if proxies.contains(peer) => match check
                 .get_client_address()
                 .and_then(|address| address.parse::<IpAddr>().ok())
-                .or(peer)
-        } else {
-            peer
+            {
+                Some(source) => Client::known(Some(source)),
+                None => Client::vouched_by_proxy(peer),
+            },
+            Some(peer) => gateway_or_client(proxies, peer),
         };
         let Some(http) = check
             .attributes

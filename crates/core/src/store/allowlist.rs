@@ -37,8 +37,8 @@ pub enum AllowlistError {
     /// No network at all.
     #[error("an address allowlist names at least one network")]
     Empty,
-    /// More networks than [`MAX_ALLOWED_NETWORKS`].
-    #[error("an address allowlist names at most {MAX_ALLOWED_NETWORKS} networks, not {0}")]
+    /// More networks than [`MAX_ALLOWED_NETWORKS`] (counted up to one more).
+    #[error("an address allowlist names at most {MAX_ALLOWED_NETWORKS} networks")]
     TooMany(usize),
     /// An entry that is neither a network nor an address.
     #[error("{0:?} is not a network or an address (10.0.0.0/8, 2001:db8::/32, 192.0.2.7)")]
@@ -69,8 +69,14 @@ impl AddressAllowlist {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let nets = nets
-            .into_iter()
+        // Counted before any is read: a list of a million entries costs
+        // no more than one over the bound.
+        let given: Vec<S> = nets.into_iter().take(MAX_ALLOWED_NETWORKS + 1).collect();
+        if given.len() > MAX_ALLOWED_NETWORKS {
+            return Err(AllowlistError::TooMany(given.len()));
+        }
+        let nets = given
+            .iter()
             .map(|net| network(net.as_ref().trim()))
             .collect::<Result<Vec<_>, _>>()?;
         Self::from_networks(nets)
@@ -178,6 +184,12 @@ impl AddressAllowlist {
     pub fn from_json(json: &str) -> Result<Self, String> {
         let entries: Vec<String> = serde_json::from_str(json)
             .map_err(|e| format!("allowed_from is not a JSON array of networks: {e}"))?;
+        if entries.len() > MAX_ALLOWED_NETWORKS {
+            return Err(format!(
+                "allowed_from: {}",
+                AllowlistError::TooMany(entries.len())
+            ));
+        }
         let nets = entries
             .iter()
             .map(|entry| {

@@ -336,6 +336,13 @@ impl KeyManager for MemoryStore {
                     "key {old_id:?} was suspended or resumed while it was being rotated: rotate it again"
                 )));
             }
+            if old.allowed_from != new.allowed_from {
+                // Changed since the rotation read it: the successor is
+                // never less confined than the key it replaces.
+                return Err(StoreError::inactive(format!(
+                    "key {old_id:?}'s address allowlist changed while it was being rotated: rotate it again"
+                )));
+            }
             if keys.is_taken(&new) {
                 return Err(StoreError::conflict(format!(
                     "prefix {} or id {:?} is already stored",
