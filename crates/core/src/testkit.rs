@@ -21,10 +21,11 @@
 //! | `unknown_prefix` | a prefix never created is `None`, not an error |
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; `replace` refuses (`is_inactive`) a successor that does not carry the suspension; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
-//! | `allowlist` | a key created with an address allowlist comes back with it, and an authenticator admits it from inside the list and refuses it (`AddressRefused`) from outside; a store without allowlists refuses to create such a key (a config or unsupported error) rather than drop the list |
+//! | `allowlist` | a key created with an address allowlist comes back with it, and an authenticator admits it from inside the list and refuses it (`AddressRefused`) from outside; `replace` refuses (`is_inactive`) a successor without the list; a store without allowlists refuses to create such a key (a config or unsupported error) rather than drop the list |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
+//! | `owners` | a listing by owner holds exactly that owner's keys (not those of an owner differing only in case); `revoke_owned` revokes just them and says which, `set_owned_suspended` suspends and resumes just them where suspensions are kept; a store without owners lists and revokes nothing by owner |
 //! | `concurrent_creates` | 32 concurrent creates give 32 distinct, findable keys |
 //! | `prefix_collision` | inserting a record whose prefix is taken is a conflict and changes nothing |
 //! | `awkward_text` | names, owners, scopes and metadata with quotes, unicode, SQL and glob metacharacters (and control characters, which a new key may not hold but a row written elsewhere may) come back intact from records inserted as they are |
@@ -167,6 +168,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.expiry().await?;
         self.list().await?;
         self.list_page().await?;
+        self.owners().await?;
         self.concurrent_creates().await?;
         self.prefix_collision().await?;
         self.batches().await?;
@@ -445,6 +447,176 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 }
             }
         }
+        // A successor without the list (a rotation that read the key before
+        // its list was written) is refused by the store itself: no rotation
+        // makes a key less confined than the one it replaces.
+        let retire = crate::store::Retirement::after(Duration::from_secs(60), SystemTime::now());
+        match self
+            .store
+            .replace(&created.id, self.fresh_record(CHECK)?, retire)
+            .await
+        {
+            Err(e) if e.is_inactive() || e.is_unsupported() => Ok(()),
+            other => Err(fail(
+                CHECK,
+                format!(
+                    "replacing a confined key by one without its allowlist gave {:?}, not an \
+                     inactive error",
+                    other.map(|_| ())
+                ),
+            )),
+        }
+    }
+
+    async fn owners(&self) -> CheckResult {
+        const CHECK: &str = "owners";
+        let tag = ApiKey::generate()
+            .map_err(|e| fail(CHECK, format!("no randomness for the owner's name: {e}")))?
+            .prefix()
+            .to_string()
+            .to_lowercase();
+        let owner = format!("owner-{tag}");
+        let twin = owner.to_uppercase();
+        let listed_ids = |store: &S, owner: String| {
+            let store = store.clone();
+            async move {
+                let mut ids = Vec::new();
+                let mut request = PageRequest::first(2).owner(owner);
+                loop {
+                    let page = store
+                        .list_page(&request)
+                        .await
+                        .map_err(|e| fail(CHECK, format!("list_page by owner failed: {e}")))?;
+                    ids.extend(page.keys.iter().map(|r| r.id.clone()));
+                    match page.next {
+                        Some(next) => request = request.after(next),
+                        None => return Ok::<_, ConformanceFailure>(ids),
+                    }
+                }
+            }
+        };
+        if !self.keeps_scopes_owner_metadata {
+            let (bystander, _) = self.create(CHECK, self.new_key("no owner")).await?;
+            let listed = listed_ids(&self.store, owner.clone()).await?;
+            ensure!(
+                CHECK,
+                listed.is_empty(),
+                "a store without owners listed {listed:?} as keys of {owner:?}"
+            );
+            let revoked = self
+                .store
+                .revoke_owned(&owner)
+                .await
+                .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
+            ensure!(
+                CHECK,
+                revoked.is_empty(),
+                "revoke_owned revoked {revoked:?}"
+            );
+            let after = self.find(CHECK, bystander.prefix).await?;
+            ensure!(
+                CHECK,
+                after.is_some_and(|r| !r.revoked),
+                "revoke_owned revoked a key with no owner"
+            );
+            return Ok(());
+        }
+        let mut mine = Vec::new();
+        for name in ["owned 1", "owned 2", "owned 3"] {
+            let (record, key) = self
+                .create(CHECK, self.new_key(name).owner(owner.clone()))
+                .await?;
+            mine.push((record, key));
+        }
+        let (_, twin_plain) = self
+            .create(CHECK, self.new_key("twin").owner(twin.clone()))
+            .await?;
+        let mut expected: Vec<String> = mine.iter().map(|(r, _)| r.id.clone()).collect();
+        expected.sort();
+        let mut listed = listed_ids(&self.store, owner.clone()).await?;
+        listed.sort();
+        ensure!(
+            CHECK,
+            listed == expected,
+            "the listing by owner {owner:?} gave {listed:?}, not {expected:?}"
+        );
+        if self.keeps_suspensions {
+            let suspended = self
+                .store
+                .set_owned_suspended(&owner, true)
+                .await
+                .map_err(|e| fail(CHECK, format!("set_owned_suspended failed: {e}")))?;
+            ensure!(
+                CHECK,
+                suspended.len() == mine.len(),
+                "set_owned_suspended suspended {} keys, not {}",
+                suspended.len(),
+                mine.len()
+            );
+            for (_, key) in &mine {
+                match self.authenticate(key).await {
+                    Err(AuthFailure::Suspended(_)) => {}
+                    other => {
+                        return Err(fail(
+                            CHECK,
+                            format!("a suspended owner's key gave {other:?}"),
+                        ))
+                    }
+                }
+            }
+            self.authenticate(&twin_plain).await.map_err(|e| {
+                fail(
+                    CHECK,
+                    format!("suspending {owner:?} refused {twin:?}'s key: {e}"),
+                )
+            })?;
+            let resumed = self
+                .store
+                .set_owned_suspended(&owner, false)
+                .await
+                .map_err(|e| fail(CHECK, format!("set_owned_suspended failed: {e}")))?;
+            ensure!(
+                CHECK,
+                resumed.len() == mine.len(),
+                "set_owned_suspended resumed {} keys, not {}",
+                resumed.len(),
+                mine.len()
+            );
+        }
+        let revoked = self
+            .store
+            .revoke_owned(&owner)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
+        let mut revoked: Vec<String> = revoked.iter().map(|r| r.id.clone()).collect();
+        revoked.sort();
+        ensure!(
+            CHECK,
+            revoked == expected,
+            "revoke_owned({owner:?}) said it revoked {revoked:?}, not {expected:?}"
+        );
+        for (_, key) in &mine {
+            match self.authenticate(key).await {
+                Err(AuthFailure::Revoked(_)) => {}
+                other => return Err(fail(CHECK, format!("a revoked owner's key gave {other:?}"))),
+            }
+        }
+        self.authenticate(&twin_plain).await.map_err(|e| {
+            fail(
+                CHECK,
+                format!("revoking {owner:?}'s keys refused {twin:?}'s key: {e}"),
+            )
+        })?;
+        let again = self
+            .store
+            .revoke_owned(&owner)
+            .await
+            .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
+        ensure!(
+            CHECK,
+            again.is_empty(),
+            "a second revoke_owned revoked {again:?}"
+        );
         Ok(())
     }
 

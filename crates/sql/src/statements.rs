@@ -85,6 +85,8 @@ pub(crate) enum PageBind {
     UnusedSince,
     /// Keys expiring by this instant (ms).
     ExpiringBefore,
+    /// Keys of this owner.
+    Owner,
 }
 
 /// The values a page statement binds, by [`PageBind`].
@@ -95,6 +97,7 @@ pub(crate) struct PageValues {
     pub(crate) limit: i64,
     pub(crate) unused_ms: i64,
     pub(crate) expiring_ms: i64,
+    pub(crate) owner: String,
 }
 
 /// A value bound to a statement: text or an integer.
@@ -122,6 +125,7 @@ impl PageValues {
             expiring_ms: request
                 .expiry_cutoff()
                 .map_or(0, |at| schema.utc_to_stored(to_millis(at))),
+            owner: request.owner_wanted().unwrap_or_default().to_owned(),
         }
     }
 
@@ -132,6 +136,7 @@ impl PageValues {
             PageBind::Limit => BindValue::Int(self.limit),
             PageBind::UnusedSince => BindValue::Int(self.unused_ms),
             PageBind::ExpiringBefore => BindValue::Int(self.expiring_ms),
+            PageBind::Owner => BindValue::Text(&self.owner),
         }
     }
 }
@@ -150,12 +155,14 @@ pub(crate) struct PageParts {
     last_used: Option<String>,
     /// The suspension flag's column; `None` where no column keeps it.
     suspended: Option<String>,
+    /// The owner's column; `None` where no column keeps it.
+    owner: Option<String>,
 }
 
 impl PageParts {
-    /// The statement of a page of `filter`, with the last-use and expiry
-    /// conditions when asked: rows after the cursor in key order, at most the
-    /// limit.
+    /// The statement of a page of `filter`, with the last-use, expiry and
+    /// owner conditions when asked: rows after the cursor in key order, at
+    /// most the limit.
     ///
     /// `None` when the table keeps no last use and it was asked, or for a
     /// filter this crate does not know.
@@ -164,6 +171,7 @@ impl PageParts {
         filter: KeyFilter,
         unused: bool,
         expiring: bool,
+        owned: bool,
     ) -> Option<PageStatement> {
         let (dialect, expires) = (self.dialect, &self.expires);
         let mut binds = Vec::new();
@@ -213,6 +221,23 @@ impl PageParts {
                 bind(PageBind::Now),
                 bind(PageBind::ExpiringBefore)
             ));
+        }
+        if owned {
+            match &self.owner {
+                // Byte for byte: MySQL's default collation would take
+                // `ACME` for `acme`, and a bulk revocation by owner must not.
+                Some(column) => {
+                    let owner = bind(PageBind::Owner);
+                    condition.push_str(&match dialect {
+                        Dialect::MySql => {
+                            format!(" AND CAST({column} AS BINARY) = CAST({owner} AS BINARY)")
+                        }
+                        Dialect::Sqlite | Dialect::Postgres => format!(" AND {column} = {owner}"),
+                    });
+                }
+                // A DRF table keeps no owner: no key there has one.
+                None => condition.push_str(" AND 1 = 0"),
+            }
         }
         let limit = bind(PageBind::Limit);
         let (read, table, key) = (&self.read, &self.table, &self.key);
@@ -565,6 +590,7 @@ impl Statements {
                         created: "created_ms".to_owned(),
                         last_used: Some("last_used_ms".to_owned()),
                         suspended: Some("suspended".to_owned()),
+                        owner: Some("owner".to_owned()),
                     },
                 )
             }
@@ -616,6 +642,7 @@ impl Statements {
                         created: dialect.millis_of("created"),
                         last_used: None,
                         suspended: None,
+                        owner: None,
                     },
                 )
             }
@@ -689,6 +716,7 @@ impl Statements {
                 request.key_filter(),
                 request.unused_cutoff().is_some(),
                 request.expiry_cutoff().is_some(),
+                request.owner_wanted().is_some(),
             )
             .ok_or_else(|| {
                 crate::store::StoreError::unsupported(
@@ -827,15 +855,22 @@ mod tests {
                     ("suspended", KeyFilter::Suspended),
                 ];
                 for (name, filter) in filters {
-                    let page = sql.pages.statement(filter, false, false).unwrap();
+                    let page = sql.pages.statement(filter, false, false, false).unwrap();
                     put(
                         &format!("page, {name}, binding {:?}", page.binds),
                         &page.sql,
                     );
                 }
-                let conditions = [("unused", true, false), ("expiring", false, true)];
-                for (name, unused, expiring) in conditions {
-                    if let Some(page) = sql.pages.statement(KeyFilter::Active, unused, expiring) {
+                let conditions = [
+                    ("unused", true, false, false),
+                    ("expiring", false, true, false),
+                    ("owned", false, false, true),
+                ];
+                for (name, unused, expiring, owned) in conditions {
+                    if let Some(page) =
+                        sql.pages
+                            .statement(KeyFilter::Active, unused, expiring, owned)
+                    {
                         put(
                             &format!("page, active and {name}, binding {:?}", page.binds),
                             &page.sql,

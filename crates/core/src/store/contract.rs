@@ -216,6 +216,40 @@ pub trait KeyManager: KeyStore {
         self.set_suspended(id, false).await
     }
 
+    /// Revokes every key of `owner` not revoked yet, in one call: the keys
+    /// it revoked. The default reads the owner's keys a page at a time
+    /// ([`PageRequest::owner`]) and revokes each; a key made for the owner
+    /// while it runs may be missed (call it again). Keys are matched on the
+    /// owner exactly, case and all, checked again on each record the
+    /// listing gives, so a store whose listing ignored the owner still
+    /// revokes no other owner's key.
+    async fn revoke_owned(&self, owner: &str) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let mut revoked = Vec::new();
+        for record in owned(self, owner, |record| !record.revoked).await? {
+            if self.revoke(&record.id).await? {
+                revoked.push(record);
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Suspends (`suspended`) or resumes every key of `owner` not so
+    /// already, as [`revoke_owned`](Self::revoke_owned) revokes them: the
+    /// keys it changed. Unsupported where [`set_suspended`](Self::set_suspended) is.
+    async fn set_owned_suspended(
+        &self,
+        owner: &str,
+        suspended: bool,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let mut changed = Vec::new();
+        for record in owned(self, owner, |record| record.suspended != suspended).await? {
+            if self.set_suspended(&record.id, suspended).await? {
+                changed.push(record);
+            }
+        }
+        Ok(changed)
+    }
+
     /// The hasher new keys are hashed with; SHA-256 unless the store says otherwise.
     fn hasher(&self) -> Hasher {
         Hasher::default()
@@ -459,6 +493,18 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
         (**self).set_suspended(id, suspended).await
     }
 
+    async fn revoke_owned(&self, owner: &str) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).revoke_owned(owner).await
+    }
+
+    async fn set_owned_suspended(
+        &self,
+        owner: &str,
+        suspended: bool,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).set_owned_suspended(owner, suspended).await
+    }
+
     async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
         (**self).list_page(request).await
     }
@@ -494,5 +540,28 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
 
     async fn record_last_use(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
         (**self).record_last_use(uses).await
+    }
+}
+
+/// Every key of `owner` (exactly) that `wanted` takes, read a page at a
+/// time before any is changed.
+async fn owned<M: KeyManager + ?Sized>(
+    store: &M,
+    owner: &str,
+    wanted: impl Fn(&KeyRecord) -> bool,
+) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    let mut found = Vec::new();
+    let mut request = PageRequest::first(MAX_PAGE).owner(owner);
+    loop {
+        let page = store.list_page(&request).await?;
+        found.extend(
+            page.keys
+                .into_iter()
+                .filter(|record| record.owner.as_deref() == Some(owner) && wanted(record)),
+        );
+        match page.next {
+            Some(next) => request = request.after(next),
+            None => return Ok(found),
+        }
     }
 }

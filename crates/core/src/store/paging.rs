@@ -69,6 +69,7 @@ pub struct PageRequest {
     limit: u32,
     unused_since: Option<SystemTime>,
     expiring_before: Option<SystemTime>,
+    owner: Option<String>,
 }
 
 impl PageRequest {
@@ -81,6 +82,7 @@ impl PageRequest {
             limit: limit.clamp(1, MAX_PAGE),
             unused_since: None,
             expiring_before: None,
+            owner: None,
         }
     }
 
@@ -98,6 +100,18 @@ impl PageRequest {
         self
     }
 
+    /// Lists only the keys of `owner` (exactly that text, case and all).
+    /// `api-key list --owner acme`.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// The [`owner`](Self::owner) asked for.
+    pub fn owner_wanted(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
     /// The [`unused_since`](Self::unused_since) asked for.
     pub fn unused_cutoff(&self) -> Option<SystemTime> {
         self.unused_since
@@ -109,7 +123,7 @@ impl PageRequest {
     }
 
     /// Whether `record` belongs on a page of this listing at `now`: the
-    /// filter, and the last-use and expiry conditions, all hold.
+    /// filter, and the last-use, expiry and owner conditions, all hold.
     pub fn admits(&self, record: &KeyRecord, now: SystemTime) -> bool {
         let unused = self
             .unused_since
@@ -119,7 +133,11 @@ impl PageRequest {
                 .expires
                 .is_some_and(|expires| expires > now && expires <= by)
         });
-        self.filter.admits(record, now) && unused && expiring
+        let owned = self
+            .owner
+            .as_deref()
+            .is_none_or(|owner| record.owner.as_deref() == Some(owner));
+        self.filter.admits(record, now) && unused && expiring && owned
     }
 
     /// Lists only the keys `filter` admits.
