@@ -1012,6 +1012,93 @@ async fn the_listing_finds_unused_and_expiring_keys() {
     assert!((3 * 86_400 - 10..=3 * 86_400).contains(&left), "{left}");
 }
 
+/// One owner's keys are listed, suspended, resumed and revoked in one call
+/// each, and no other owner's (not one differing only in case); an admin
+/// key does not change its own owner's keys.
+#[tokio::test]
+async fn an_owner_s_keys_are_listed_and_changed_together() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let mut acme = Vec::new();
+    for name in ["a", "b"] {
+        let (_, plain) = admin
+            .store
+            .create(NewKey::named(name).owner("acme"))
+            .await
+            .unwrap()
+            .reveal();
+        acme.push(plain.expose_secret().to_owned());
+    }
+    let (_, other) = admin
+        .store
+        .create(NewKey::named("c").owner("ACME"))
+        .await
+        .unwrap()
+        .reveal();
+    let (status, _, page) = call(&admin.router, key, "GET", "/keys?owner=acme", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let names: Vec<&str> = page["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{page}");
+    assert!(names.contains(&"a") && names.contains(&"b"), "{page}");
+
+    let (status, _, suspended) =
+        call(&admin.router, key, "POST", "/owners/acme/suspend", None).await;
+    assert_eq!(status, StatusCode::OK, "{suspended}");
+    assert_eq!(suspended["keys"].as_array().unwrap().len(), 2);
+    for plain in &acme {
+        assert!(matches!(
+            accepted(&admin.store, plain).await,
+            Err(AuthFailure::Suspended(_))
+        ));
+    }
+    accepted(&admin.store, other.expose_secret()).await.unwrap();
+    let (_, _, resumed) = call(&admin.router, key, "POST", "/owners/acme/resume", None).await;
+    assert_eq!(resumed["keys"].as_array().unwrap().len(), 2, "{resumed}");
+    accepted(&admin.store, &acme[0]).await.unwrap();
+
+    let (status, _, revoked) = call(&admin.router, key, "POST", "/owners/acme/revoke", None).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["keys"].as_array().unwrap().len(), 2, "{revoked}");
+    for plain in &acme {
+        assert!(matches!(
+            accepted(&admin.store, plain).await,
+            Err(AuthFailure::Revoked(_))
+        ));
+    }
+    accepted(&admin.store, other.expose_secret()).await.unwrap();
+    let (_, _, again) = call(&admin.router, key, "POST", "/owners/acme/revoke", None).await;
+    assert_eq!(again["keys"], json!([]));
+
+    // An admin key of owner "ops" cannot revoke "ops"'s keys, itself among them.
+    let (_, ops_admin) = admin
+        .store
+        .create(
+            NewKey::named("ops admin")
+                .owner("ops")
+                .scopes(["keys:admin"]),
+        )
+        .await
+        .unwrap()
+        .reveal();
+    let (status, _, problem) = call(
+        &admin.router,
+        Some(ops_admin.expose_secret()),
+        "POST",
+        "/owners/ops/revoke",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    accepted(&admin.store, ops_admin.expose_secret())
+        .await
+        .unwrap();
+}
+
 /// A key created with `allowed_from` is shown with its networks and works
 /// only from them; a list that does not read is a problem naming
 /// `allowed_from`, and no key is made.

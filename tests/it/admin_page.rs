@@ -482,5 +482,92 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
     if status != 200 {
         return Err(format!("the old key, still in its grace, got {status}"));
     }
+
+    // Two keys of one owner, made by keyboard, listed by owner, then
+    // suspended, resumed and revoked together; another owner's key works on.
+    let mut owned = Vec::new();
+    for (name, owner) in [
+        ("field-1", "acme"),
+        ("field-2", "acme"),
+        ("field-3", "Acme"),
+    ] {
+        wait_for(browser, &labelled("Name"))
+            .await
+            .send_keys(name)
+            .await
+            .unwrap();
+        wait_for(browser, &labelled("Owner (optional)"))
+            .await
+            .send_keys(&format!("{owner}{enter}"))
+            .await
+            .unwrap();
+        let shown = wait_for(
+            browser,
+            "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
+        )
+        .await;
+        owned.push(shown.text().await.unwrap());
+        wait_for(browser, &button("Dismiss"))
+            .await
+            .send_keys(&enter)
+            .await
+            .unwrap();
+    }
+    let filter = wait_for(
+        browser,
+        "//input[@id=//label[normalize-space()='Owner (optional)' and ancestor::form[@id='filter']]/@for]",
+    )
+    .await;
+    filter.send_keys(&format!("acme{enter}")).await.unwrap();
+    wait_for(
+        browser,
+        "//p[@id='owner-actions-label' and contains(., 'acme')]",
+    )
+    .await;
+    let rows = browser
+        .find_all(fantoccini::Locator::XPath("//tbody[@id='keys']/tr"))
+        .await
+        .unwrap();
+    if rows.len() != 2 {
+        return Err(format!(
+            "the listing by owner shows {} rows, not 2",
+            rows.len()
+        ));
+    }
+    for (act, answer) in [("Suspend all", 401), ("Resume all", 200)] {
+        wait_for(browser, &button(act))
+            .await
+            .send_keys(&enter)
+            .await
+            .unwrap();
+        wait_for(
+            browser,
+            "//p[@id='owner-done' and contains(., '2 key(s) of acme')]",
+        )
+        .await;
+        for key in &owned[..2] {
+            let got = whoami(addr, key).await;
+            if got != answer {
+                return Err(format!("after {act} an acme key got {got}"));
+            }
+        }
+    }
+    wait_for(browser, &button("Revoke all"))
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    browser.accept_alert().await.unwrap();
+    wait_for(browser, "//p[@id='owner-done' and contains(., 'revoked')]").await;
+    for key in &owned[..2] {
+        let got = whoami(addr, key).await;
+        if got != 401 {
+            return Err(format!("a revoked acme key got {got}"));
+        }
+    }
+    let got = whoami(addr, &owned[2]).await;
+    if got != 200 {
+        return Err(format!("Acme's key, another owner's, got {got}"));
+    }
     Ok(())
 }

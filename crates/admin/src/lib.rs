@@ -178,6 +178,9 @@ impl AdminApi {
             .route("/keys/{id}/suspend", post(suspend_key))
             .route("/keys/{id}/resume", post(resume_key))
             .route("/keys/{id}/rotate", post(rotate_key))
+            .route("/owners/{owner}/revoke", post(revoke_owned))
+            .route("/owners/{owner}/suspend", post(suspend_owned))
+            .route("/owners/{owner}/resume", post(resume_owned))
             .route_layer(admins_only)
             .route_layer(layer)
             .with_state(Admin {
@@ -243,7 +246,7 @@ async fn as_problem(response: Response) -> Response {
 }
 
 /// The routes [`AdminApi::router`] serves, as the OpenAPI document names them.
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("post", "/keys"),
     ("get", "/keys"),
     ("get", "/keys/{id}"),
@@ -251,6 +254,9 @@ pub const ROUTES: [(&str, &str); 8] = [
     ("post", "/keys/{id}/suspend"),
     ("post", "/keys/{id}/resume"),
     ("post", "/keys/{id}/rotate"),
+    ("post", "/owners/{owner}/revoke"),
+    ("post", "/owners/{owner}/suspend"),
+    ("post", "/owners/{owner}/resume"),
     ("get", "/openapi.json"),
 ];
 
@@ -265,8 +271,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "api-key-auth admin API", description = "Create, list, show, rotate, suspend, resume and revoke API keys."),
-    paths(create_key, list_keys, show_key, revoke_key, suspend_key, resume_key, rotate_key, openapi_json),
-    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
+    paths(create_key, list_keys, show_key, revoke_key, suspend_key, resume_key, rotate_key, revoke_owned, suspend_owned, resume_owned, openapi_json),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, OwnedKeys, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
 )]
@@ -491,6 +497,9 @@ struct ListParams {
     /// Only keys that expire within this many seconds, at most a hundred years.
     #[param(maximum = 3_153_600_000_u64)]
     expiring_within_secs: Option<u64>,
+    /// Only the keys of this owner (exactly this text, case and all).
+    #[param(max_length = 255)]
+    owner: Option<String>,
 }
 
 /// A path the API does not serve: a problem like every other refusal.
@@ -851,6 +860,12 @@ async fn list_keys(
         request =
             request.expiring_before(by.unwrap_or_else(api_key_auth_core::store::latest_expiry));
     }
+    if let Some(owner) = params.owner {
+        if owner.chars().count() > 255 {
+            return Err(Problem::bad("owner", "an owner is at most 255 characters"));
+        }
+        request = request.owner(owner);
+    }
     if let Some(cursor) = params.cursor {
         if !looks_like_id(&cursor) {
             return Err(Problem::bad("cursor", "not a cursor this API gave"));
@@ -1031,6 +1046,141 @@ async fn set_suspended(
     let who = format!("key:{}", admin.id());
     audit::suspension(&changed, suspended, Actor::named(&who).from_client(client));
     Ok(Json(view(&changed)))
+}
+
+/// The keys a change to all of an owner's keys changed.
+#[derive(Debug, Serialize, ToSchema)]
+struct OwnedKeys {
+    /// Each key changed, as it was read before the change; none when the
+    /// owner has no key the change applies to.
+    keys: Vec<KeyView>,
+}
+
+/// The owner named in the path.
+struct OwnerName(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerName {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(owner)) => Ok(Self(owner)),
+            Err(_) => Err(Problem::bad("owner", "the owner does not read as text")),
+        }
+    }
+}
+
+/// Revokes every key of one owner: they stop working at once.
+#[utoipa::path(
+    post,
+    path = "/owners/{owner}/revoke",
+    params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
+    responses(
+        (status = 200, description = "The keys revoked", body = OwnedKeys),
+        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_owned(
+    State(Admin { store, .. }): State<Admin>,
+    admin: Identity,
+    Caller(client): Caller,
+    OwnerName(owner): OwnerName,
+) -> Result<Json<OwnedKeys>, Problem> {
+    not_its_owner(&admin, &owner, "revoke")?;
+    let revoked = store
+        .revoke_owned(&owner)
+        .await
+        .map_err(|e| Problem::store(&e))?;
+    let who = format!("key:{}", admin.id());
+    for record in &revoked {
+        audit::revoked(record, Actor::named(&who).from_client(client));
+    }
+    Ok(Json(OwnedKeys {
+        keys: revoked.iter().map(|r| view(r)).collect(),
+    }))
+}
+
+/// Suspends every key of one owner until resumed.
+#[utoipa::path(
+    post,
+    path = "/owners/{owner}/suspend",
+    params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
+    responses(
+        (status = 200, description = "The keys suspended", body = OwnedKeys),
+        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn suspend_owned(
+    State(Admin { store, .. }): State<Admin>,
+    admin: Identity,
+    Caller(client): Caller,
+    OwnerName(owner): OwnerName,
+) -> Result<Json<OwnedKeys>, Problem> {
+    set_owned_suspended(&store, &admin, client, &owner, true).await
+}
+
+/// Resumes every suspended key of one owner.
+#[utoipa::path(
+    post,
+    path = "/owners/{owner}/resume",
+    params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
+    responses(
+        (status = 200, description = "The keys resumed", body = OwnedKeys),
+        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn resume_owned(
+    State(Admin { store, .. }): State<Admin>,
+    admin: Identity,
+    Caller(client): Caller,
+    OwnerName(owner): OwnerName,
+) -> Result<Json<OwnedKeys>, Problem> {
+    set_owned_suspended(&store, &admin, client, &owner, false).await
+}
+
+async fn set_owned_suspended(
+    store: &Store,
+    admin: &Identity,
+    client: Option<std::net::IpAddr>,
+    owner: &str,
+    suspended: bool,
+) -> Result<Json<OwnedKeys>, Problem> {
+    not_its_owner(admin, owner, if suspended { "suspend" } else { "resume" })?;
+    let changed = store
+        .set_owned_suspended(owner, suspended)
+        .await
+        .map_err(|e| Problem::store(&e))?;
+    let who = format!("key:{}", admin.id());
+    for record in &changed {
+        audit::suspension(record, suspended, Actor::named(&who).from_client(client));
+    }
+    Ok(Json(OwnedKeys {
+        keys: changed.iter().map(|r| view(r)).collect(),
+    }))
+}
+
+/// An admin key does not change its own owner's keys, itself among them.
+fn not_its_owner(admin: &Identity, owner: &str, what: &str) -> Result<(), Problem> {
+    if admin.owner() == Some(owner) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "the admin key making this request is {owner:?}'s: {what} them with another key"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Replaces a key by a new one with the same name, scopes, owner and

@@ -104,7 +104,7 @@ enum Command {
     Create(CreateArgs),
     /// List keys, page by page, with when each expires and was last used.
     #[command(
-        after_help = "Examples:\n  api-key --store sqlite:keys.db list --status active --json\n  api-key --store sqlite:keys.db list --unused-for 90d          # active keys nobody used for 90 days\n  api-key --store sqlite:keys.db list --expiring-within 7d      # active keys that stop within a week"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db list --status active --json\n  api-key --store sqlite:keys.db list --owner acme             # one owner's keys\n  api-key --store sqlite:keys.db list --unused-for 90d          # active keys nobody used for 90 days\n  api-key --store sqlite:keys.db list --expiring-within 7d      # active keys that stop within a week"
     )]
     List(ListArgs),
     /// Show one key's record (never its secret).
@@ -117,27 +117,43 @@ enum Command {
         json: bool,
     },
     /// Revoke a key: it stops working at once.
-    #[command(after_help = "Example:\n  api-key --store sqlite:keys.db revoke n58lzybi --yes")]
+    #[command(
+        after_help = "Examples:\n  api-key --store sqlite:keys.db revoke n58lzybi --yes\n  api-key --store sqlite:keys.db revoke --owner acme --yes   # every key of one owner"
+    )]
     Revoke {
         /// The key's id or prefix.
-        id: String,
+        #[arg(required_unless_present = "owner", conflicts_with = "owner")]
+        id: Option<String>,
+        /// Revoke every key of this owner (exactly this text) instead.
+        #[arg(long)]
+        owner: Option<String>,
         /// Do not ask for confirmation (for scripts).
         #[arg(long)]
         yes: bool,
     },
     /// Suspend a key: it is refused, as a revoked key is, until resumed.
     #[command(
-        after_help = "Example:\n  api-key --store sqlite:keys.db suspend n58lzybi\n  api-key --store sqlite:keys.db list --status suspended"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db suspend n58lzybi\n  api-key --store sqlite:keys.db suspend --owner acme      # every key of one owner\n  api-key --store sqlite:keys.db list --status suspended"
     )]
     Suspend {
         /// The key's id or prefix.
-        id: String,
+        #[arg(required_unless_present = "owner", conflicts_with = "owner")]
+        id: Option<String>,
+        /// Suspend every key of this owner (exactly this text) instead.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Resume a suspended key: it works again, unless revoked or expired.
-    #[command(after_help = "Example:\n  api-key --store sqlite:keys.db resume n58lzybi")]
+    #[command(
+        after_help = "Examples:\n  api-key --store sqlite:keys.db resume n58lzybi\n  api-key --store sqlite:keys.db resume --owner acme"
+    )]
     Resume {
         /// The key's id or prefix.
-        id: String,
+        #[arg(required_unless_present = "owner", conflicts_with = "owner")]
+        id: Option<String>,
+        /// Resume every suspended key of this owner instead.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Replace a key by a new one with the same name, scopes, owner and
     /// metadata, printed once; the old key keeps working for the grace
@@ -242,6 +258,9 @@ struct ListArgs {
     /// Only keys that stop working within this long: 7d, 24h.
     #[arg(long, value_name = "DURATION")]
     expiring_within: Option<String>,
+    /// Only the keys of this owner (exactly this text, case and all).
+    #[arg(long)]
+    owner: Option<String>,
     /// Print one JSON object per key per line.
     #[arg(long)]
     json: bool,
@@ -322,9 +341,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 show(&record);
             }
         }
-        Command::Revoke { id, yes } => revoke(&*store, &id, yes).await?,
-        Command::Suspend { id } => set_suspended(&*store, &id, true).await?,
-        Command::Resume { id } => set_suspended(&*store, &id, false).await?,
+        Command::Revoke { id, owner, yes } => match (id, owner) {
+            (_, Some(owner)) => revoke_owned(&*store, &owner, yes).await?,
+            (Some(id), None) => revoke(&*store, &id, yes).await?,
+            (None, None) => unreachable!("clap asks for an id or --owner"),
+        },
+        Command::Suspend { id, owner } => one_or_owned(&*store, id, owner, true).await?,
+        Command::Resume { id, owner } => one_or_owned(&*store, id, owner, false).await?,
         Command::Rotate { id, grace, json } => rotate(&*store, &id, &grace, json, &format).await?,
         Command::Check { from } => return check(store, format, from).await,
         Command::Gate(_) => {}
@@ -538,6 +561,9 @@ async fn list(store: &dyn KeyManager, args: ListArgs) -> Result<(), Failure> {
                 .unwrap_or_else(api_key_auth::store::latest_expiry),
         );
     }
+    if let Some(owner) = args.owner {
+        request = request.owner(owner);
+    }
     let mut out = std::io::stdout().lock();
     if !args.json {
         writeln!(
@@ -682,6 +708,64 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     }
     audit::revoked(&record, actor());
     println!("revoked key {:?} (id {})", record.name, shown(&record.id));
+    Ok(())
+}
+
+/// Revokes every key of `owner`, after asking on a terminal unless `yes`.
+async fn revoke_owned(store: &dyn KeyManager, owner: &str, yes: bool) -> Result<(), Failure> {
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "revoking asks for confirmation on a terminal; pass --yes in scripts".into(),
+            );
+        }
+        print!(
+            "revoke every key of owner {:?}? They stop working at once. [y/N] ",
+            shown(owner)
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not revoked");
+            return Ok(());
+        }
+    }
+    let revoked = store.revoke_owned(owner).await?;
+    for record in &revoked {
+        audit::revoked(record, actor());
+        println!("revoked key {:?} (id {})", record.name, shown(&record.id));
+    }
+    println!(
+        "{} key(s) of owner {:?} revoked",
+        revoked.len(),
+        shown(owner)
+    );
+    Ok(())
+}
+
+/// Suspends or resumes the key `id`, or every key of `owner`.
+async fn one_or_owned(
+    store: &dyn KeyManager,
+    id: Option<String>,
+    owner: Option<String>,
+    suspended: bool,
+) -> Result<(), Failure> {
+    let Some(owner) = owner else {
+        let id = id.unwrap_or_default();
+        return set_suspended(store, &id, suspended).await;
+    };
+    let changed = store.set_owned_suspended(&owner, suspended).await?;
+    let done = if suspended { "suspended" } else { "resumed" };
+    for record in &changed {
+        audit::suspension(record, suspended, actor());
+        println!("{done} key {:?} (id {})", record.name, shown(&record.id));
+    }
+    println!(
+        "{} key(s) of owner {:?} {done}",
+        changed.len(),
+        shown(owner.as_str())
+    );
     Ok(())
 }
 

@@ -119,7 +119,9 @@ function statusText(key) {
 async function loadPage(cursor) {
   $("list-error").textContent = "";
   const status = $("status").value;
+  const owner = $("owner-filter").value;
   let path = "keys?limit=" + pageSize + "&status=" + encodeURIComponent(status);
+  if (owner) path += "&owner=" + encodeURIComponent(owner);
   if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
   let page;
   try {
@@ -129,6 +131,8 @@ async function loadPage(cursor) {
     return;
   }
   if (!cursor) cursors = [""];
+  showOwnerActions(owner);
+  $("owner-done").textContent = "";
   const body = $("keys");
   body.replaceChildren();
   for (const key of page.keys) {
@@ -229,6 +233,36 @@ async function revoke(key) {
   await loadPage(cursors[cursors.length - 1] || "");
 }
 
+// What the owner actions act on: the owner the listing was last filtered by.
+let listedOwner = "";
+
+function showOwnerActions(owner) {
+  listedOwner = owner;
+  $("owner-name").textContent = shown(owner);
+  $("owner-actions").hidden = !owner;
+}
+
+// Every key of the listed owner at once; revoking asks first, as for one key.
+async function ownerAction(what) {
+  const owner = listedOwner;
+  if (!owner) return;
+  if (what === "revoke" &&
+      !confirm('Revoke every key of "' + shown(owner) + '"? They stop working at once.')) {
+    return;
+  }
+  let changed;
+  try {
+    changed = await api("POST", "owners/" + encodeURIComponent(owner) + "/" + what);
+  } catch (error) {
+    $("list-error").textContent = error.message;
+    return;
+  }
+  const done = { suspend: "suspended", resume: "resumed", revoke: "revoked" }[what];
+  await loadPage("");
+  $("list-error").textContent = "";
+  $("owner-done").textContent = changed.keys.length + " key(s) of " + shown(owner) + " " + done + ".";
+}
+
 // Suspending stops a key until it is resumed; either is undone by the other,
 // so neither asks for confirmation.
 async function suspension(key, what) {
@@ -263,6 +297,8 @@ async function generate(event) {
   const request = { name: $("new-name").value.trim() };
   const scopes = $("new-scopes").value.split(/\s+/).filter((s) => s);
   if (scopes.length) request.scopes = scopes;
+  const owner = $("new-owner").value.trim();
+  if (owner) request.owner = owner;
   if ($("new-expires").value) request.expires_at = $("new-expires").value + "T23:59:59Z";
   if ($("new-rate").value) {
     request.rate_limit = {
@@ -308,6 +344,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("copy-key").addEventListener("click", copyKey);
   $("dismiss-key").addEventListener("click", () => { hideNewKey(); $("copy-key").textContent = "Copy"; $("new-name").focus(); });
   $("status").addEventListener("change", () => loadPage(""));
+  $("filter").addEventListener("submit", (event) => { event.preventDefault(); loadPage(""); });
+  $("owner-suspend").addEventListener("click", () => ownerAction("suspend"));
+  $("owner-resume").addEventListener("click", () => ownerAction("resume"));
+  $("owner-revoke").addEventListener("click", () => ownerAction("revoke"));
   $("next-page").addEventListener("click", () => {
     const next = $("next-page").dataset.cursor;
     cursors.push(next);

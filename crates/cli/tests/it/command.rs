@@ -968,6 +968,81 @@ fn keys_are_confined_to_the_networks_they_allow() {
     assert!(line.contains("address allowlist"), "{line}");
 }
 
+/// One owner's keys through the command: listed with `--owner`, suspended,
+/// resumed and revoked together, another owner's (differing only in case)
+/// untouched; an id and `--owner` together, or neither, is one clear line.
+#[tokio::test]
+async fn an_owner_s_keys_are_listed_and_changed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let create = |name: &str, owner: &str| {
+        let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+            &store,
+            &["create", "--name", name, "--owner", owner, "--json"],
+            "",
+        )))
+        .unwrap();
+        created["key"].as_str().unwrap().to_owned()
+    };
+    let acme = [create("a", "acme"), create("b", "acme")];
+    let other = create("c", "Acme");
+    let listed = ok(api_key(&store, &["list", "--owner", "acme", "--json"], ""));
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed
+            .lines()
+            .all(|line| line.contains("\"owner\":\"acme\"")),
+        "{listed}"
+    );
+
+    let said = ok(api_key(&store, &["suspend", "--owner", "acme"], ""));
+    assert!(
+        said.contains("2 key(s) of owner \"acme\" suspended"),
+        "{said}"
+    );
+    for key in &acme {
+        assert!(matches!(
+            authenticate(&store, false, key).await,
+            Err(AuthFailure::Suspended(_))
+        ));
+    }
+    authenticate(&store, false, &other).await.unwrap();
+    let said = ok(api_key(&store, &["resume", "--owner", "acme"], ""));
+    assert!(
+        said.contains("2 key(s) of owner \"acme\" resumed"),
+        "{said}"
+    );
+    authenticate(&store, false, &acme[0]).await.unwrap();
+
+    let refused = one_line_failure(api_key(&store, &["revoke", "--owner", "acme"], ""));
+    assert!(refused.contains("--yes"), "{refused}");
+    let said = ok(api_key(&store, &["revoke", "--owner", "acme", "--yes"], ""));
+    assert!(
+        said.contains("2 key(s) of owner \"acme\" revoked"),
+        "{said}"
+    );
+    for key in &acme {
+        assert!(matches!(
+            authenticate(&store, false, key).await,
+            Err(AuthFailure::Revoked(_))
+        ));
+    }
+    authenticate(&store, false, &other).await.unwrap();
+
+    for args in [
+        &["revoke", "n58lzybi", "--owner", "acme"][..],
+        &["suspend"][..],
+    ] {
+        let output = api_key(&store, args, "");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: clap's usage error"
+        );
+        assert!(text(&output.stderr).contains("--owner") || text(&output.stderr).contains("<ID>"));
+    }
+}
+
 /// `create --count N` makes N working keys, a batch of 1000 at a time,
 /// a line each: JSON with --json, else id, a tab and the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
