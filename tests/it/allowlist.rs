@@ -298,3 +298,26 @@ async fn a_proxy_that_names_no_client_is_not_taken_for_one() {
         assert_eq!(status(forwarded).await, 503, "{what}");
     }
 }
+
+/// A store that must be waited for (a database's) gets the same verdicts:
+/// the client's address goes with the pending verdict.
+#[tokio::test]
+async fn a_store_that_must_be_waited_for_checks_the_list_too() {
+    let memory = MemoryStore::new();
+    let (_, key) = memory
+        .create(NewKey::named("office").allow_from("10.0.0.0/8".parse().unwrap()))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::new(common::AsyncOnly(memory));
+    let key = key.expose_secret();
+    assert_eq!(
+        answer(&auth, request(key, Some("10.1.1.1"), None)).await.0,
+        200
+    );
+    assert_eq!(
+        answer(&auth, request(key, Some("192.0.2.1"), None)).await.0,
+        403
+    );
+    assert_eq!(answer(&auth, request(key, None, None)).await.0, 503);
+}

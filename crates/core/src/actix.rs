@@ -121,11 +121,11 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        let client = self.auth.client_of(
-            || request.peer_addr().map(|addr| addr.ip()),
-            request.headers(),
-        );
-        match self.auth.begin(request.headers_mut(), client) {
+        let peer = request.peer_addr().map(|addr| addr.ip());
+        let verdict = self.auth.begin(request.headers_mut(), |headers| {
+            self.auth.client_of(|| peer, headers)
+        });
+        match verdict {
             Verdict::Pass(admitted) => {
                 let sunset = admitted.sunset();
                 admit(&request, admitted);

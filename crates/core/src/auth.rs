@@ -150,7 +150,7 @@ impl Authenticator {
             .inner
             .credential
             .read(values.map(HeaderValue::as_bytes));
-        let decided = match self.first_look(key, client) {
+        let decided = match self.first_look(key, || client) {
             FirstLook::Decided(decided) => decided,
             FirstLook::NeedsLookup(key) => {
                 let owed = Owed::new(self, key.prefix(), given);
@@ -176,15 +176,31 @@ impl Authenticator {
     /// It refuses a client out of its budget of failures, reads the key
     /// from `headers` and protects its header (removed or marked
     /// sensitive), finds the record (at once when the store can answer so),
-    /// decides, and on a refusal reports it (and counts it against
-    /// `client`) and renders the response.
-    pub(crate) fn begin(&self, headers: &mut impl CredentialHeaders, from: Client) -> Verdict {
-        let client = from.counted();
+    /// decides, and on a refusal reports it (and counts it against the
+    /// client) and renders the response.
+    ///
+    /// `client` works the request's client address out from its headers,
+    /// and is called only when something needs the address: the throttle,
+    /// a key with an address allowlist, or a verdict that must wait (which
+    /// keeps it). A valid key served at once with neither costs no lookup.
+    pub(crate) fn begin<H: CredentialHeaders>(
+        &self,
+        headers: &mut H,
+        client: impl FnOnce(&H) -> Client,
+    ) -> Verdict {
+        let mut from = LazyClient::new(client);
+        let counts = self.inner.policies.counts_clients();
+        let client = if counts {
+            from.get(headers).counted()
+        } else {
+            None
+        };
         if let Some(failure) = self.throttled(client) {
             return Verdict::Refuse(Box::new(self.refuse(failure, None)));
         }
         let key = headers.take_key(&self.inner.credential);
-        match self.first_look(key, from.checked()) {
+        let look = self.first_look(key, || from.get(headers).checked());
+        match look {
             FirstLook::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             FirstLook::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
                 self.inner.responses.clone(),
@@ -194,6 +210,8 @@ impl Authenticator {
             }
             FirstLook::NeedsLookup(key) => {
                 let this = self.clone();
+                let from = from.get(headers);
+                let client = from.counted();
                 let owed = Owed::new(self, key.prefix(), from);
                 Verdict::Pending(Box::pin(async move {
                     let decided = this.look_up_and_decide(&key, &owed).await;
@@ -201,7 +219,7 @@ impl Authenticator {
                     decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            FirstLook::NeedsWait(waiting) => self.pending(*waiting, from),
+            FirstLook::NeedsWait(waiting) => self.pending(*waiting, from.get(headers)),
         }
     }
 
@@ -234,7 +252,7 @@ impl Authenticator {
     fn first_look(
         &self,
         key: Result<Option<ApiKey>, AuthFailure>,
-        client: Option<IpAddr>,
+        client: impl FnOnce() -> Option<IpAddr>,
     ) -> FirstLook {
         let key = match key {
             Ok(Some(key)) => key,
@@ -262,7 +280,7 @@ impl Authenticator {
         if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
-        let decision = self.decide(key, lookup, owed.checked);
+        let decision = self.decide(key, lookup, || owed.checked);
         self.finish(key, decision, owed).await
     }
 
@@ -302,9 +320,14 @@ impl Authenticator {
 
     /// The verdict on a presented key given the store's answer: the hash is
     /// checked first, in constant time, so revocation and expiry are only
-    /// ever reported for the true key. `client` is the request's address,
-    /// for a key with an address allowlist.
-    fn decide(&self, key: &ApiKey, lookup: Lookup, client: Option<IpAddr>) -> Decision {
+    /// ever reported for the true key. `client` gives the request's
+    /// address, asked for a key with an address allowlist only.
+    fn decide(
+        &self,
+        key: &ApiKey,
+        lookup: Lookup,
+        client: impl FnOnce() -> Option<IpAddr>,
+    ) -> Decision {
         let prefix = key.prefix();
         // A prefix no store knows is checked against a decoy record (the
         // hash of a key nobody holds, as the store's records are hashed),
@@ -348,7 +371,7 @@ impl Authenticator {
         prefix: Prefix,
         record: Arc<KeyRecord>,
         matched: bool,
-        client: Option<IpAddr>,
+        client: impl FnOnce() -> Option<IpAddr>,
     ) -> Decision {
         if !matched {
             return Decision::Made(Err(AuthFailure::WrongSecret(prefix)));
@@ -363,7 +386,7 @@ impl Authenticator {
             return Decision::Made(Err(AuthFailure::Expired(prefix)));
         }
         if let Some(allowed) = &record.allowed_from {
-            if let Some(refused) = address_refusal(&record, allowed, client) {
+            if let Some(refused) = address_refusal(&record, allowed, client()) {
                 return Decision::Made(Err(refused));
             }
         }
@@ -444,6 +467,32 @@ impl fmt::Debug for Authenticator {
             .field("credential", &self.inner.credential)
             .field("hasher", &self.inner.hasher.algorithm())
             .finish_non_exhaustive()
+    }
+}
+
+/// A request's client address, worked out once, when first asked for.
+struct LazyClient<F> {
+    work_out: Option<F>,
+    found: Client,
+}
+
+impl<F> LazyClient<F> {
+    fn new(work_out: F) -> Self {
+        Self {
+            work_out: Some(work_out),
+            found: Client::default(),
+        }
+    }
+
+    #[inline]
+    fn get<H>(&mut self, headers: &H) -> Client
+    where
+        F: FnOnce(&H) -> Client,
+    {
+        if let Some(work_out) = self.work_out.take() {
+            self.found = work_out(headers);
+        }
+        self.found
     }
 }
 

@@ -210,7 +210,7 @@ impl Gate {
             Access::Key(requirement) => (requirement.clone(), false),
             Access::Closed => (None, true),
         };
-        let passed = match inner.auth.begin(&mut headers, client) {
+        let passed = match inner.auth.begin(&mut headers, |_| client) {
             Verdict::Pass(Admitted::Key(passed)) => passed,
             // An optional authenticator let a request without a key through:
             // the gate asks for one all the same.

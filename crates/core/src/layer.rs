@@ -179,11 +179,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let client = self.auth.client_of(
-            || crate::client_addr::peer(request.extensions()),
-            request.headers(),
-        );
-        match self.auth.begin(request.headers_mut(), client) {
+        // The extensions aside while the headers are lent out, so that the
+        // client's address is read from them only if something needs it.
+        let extensions = std::mem::take(request.extensions_mut());
+        let verdict = self.auth.begin(request.headers_mut(), |headers| {
+            self.auth
+                .client_of(|| crate::client_addr::peer(&extensions), headers)
+        });
+        *request.extensions_mut() = extensions;
+        match verdict {
             Verdict::Pass(admitted) => {
                 let sunset = admitted.sunset();
                 admitted.insert_into(request.extensions_mut());

@@ -12,6 +12,12 @@ use crate::{error::AuthFailure, store::KeyRecord};
 /// client before its key is read. Every hook does nothing unless a policy
 /// says otherwise.
 pub(crate) trait Policy: Any + Send + Sync {
+    /// Whether this policy counts by the client's address: then every
+    /// request's is worked out; without one, only when a key needs it.
+    fn wants_client(&self) -> bool {
+        false
+    }
+
     /// Whether this policy wants the time of each store lookup.
     fn wants_lookup_times(&self) -> bool {
         false

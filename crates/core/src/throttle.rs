@@ -216,6 +216,10 @@ impl Throttler {
 /// The throttle as a policy: it refuses a client out of its budget, and
 /// counts every failed attempt against the client that made it.
 impl crate::policy::Policy for Throttler {
+    fn wants_client(&self) -> bool {
+        true
+    }
+
     fn unaddressed(&self) {
         Throttler::unaddressed(self);
     }

@@ -22,6 +22,9 @@ pub(super) struct Policies {
     /// The proxies a client address is read behind: always worked out, as
     /// a key's address allowlist needs it whatever the policies.
     proxies: TrustedProxies,
+    /// Whether a policy counts by client address (the throttle): then the
+    /// address is worked out for every request.
+    counts_clients: bool,
     timed: bool,
 }
 
@@ -33,6 +36,7 @@ impl Policies {
     pub(super) fn new(all: Vec<Arc<dyn Policy>>, proxies: TrustedProxies) -> Self {
         Self {
             timed: all.iter().any(|policy| policy.wants_lookup_times()),
+            counts_clients: all.iter().any(|policy| policy.wants_client()),
             proxies,
             all: all.into_boxed_slice(),
         }
@@ -52,6 +56,13 @@ impl Policies {
             return Client::default();
         };
         self.proxies.resolve(peer, |name| headers.values(name))
+    }
+
+    /// Whether a policy counts by client address, so every request's is
+    /// worked out.
+    #[inline]
+    pub(super) fn counts_clients(&self) -> bool {
+        self.counts_clients
     }
 
     /// The first policy's refusal of `client`, if any refuses it.
