@@ -24,7 +24,10 @@ mod support;
 use std::net::SocketAddr;
 
 use api_key_auth::{
-    client_addr::ClientAddr, key::Prefix, last_use::LastUseTracker, rate_limit::RateLimit,
+    client_addr::ClientAddr,
+    key::Prefix,
+    last_use::LastUseTracker,
+    rate_limit::{OwnerLimits, RateLimit},
     throttle::Throttle, ApiKeyLayer, Authenticator, KeyManager, KeyStore, Lookup, MemoryStore,
     NewKey,
 };
@@ -97,6 +100,17 @@ fn main() {
         .unwrap()
         .reveal();
     let confined = format!("Api-Key {}", confined.expose_secret());
+    // An owner's shared limit the loop never reaches, on a key of that owner.
+    let (_, owned) = now(store.create(NewKey::named("owned").owner("acme")))
+        .unwrap()
+        .reveal();
+    let owned = format!("Api-Key {}", owned.expose_secret());
+    let shared = ApiKeyLayer::from(
+        Authenticator::builder(store.clone())
+            .owner_rate_limits(OwnerLimits::every(limit))
+            .build()
+            .unwrap(),
+    );
     let layer = ApiKeyLayer::new(store.clone());
     let waited = ApiKeyLayer::new(Waited(store.clone()));
     let waited_throttled = ApiKeyLayer::from(
@@ -164,6 +178,13 @@ fn main() {
             ),
             variant("valid_key+rate_limit", layer.layer(Trivial), limited, 200),
             variant("valid_key+allowlist", layer.layer(Trivial), confined, 200),
+            variant("owned_key", layer.layer(Trivial), owned.clone(), 200),
+            variant(
+                "owned_key+owner_rate_limit",
+                shared.layer(Trivial),
+                owned,
+                200,
+            ),
             variant(
                 "valid_key+throttle",
                 throttled.layer(Trivial),
@@ -205,6 +226,12 @@ fn main() {
         "layer",
         "valid_key+allowlist",
         "valid_key",
+    );
+    timings.print_step(
+        "an owner's shared rate limit (in this process), over the same key without one",
+        "layer",
+        "owned_key+owner_rate_limit",
+        "owned_key",
     );
     timings.print_step(
         "last-use tracking, over the valid key without it",

@@ -31,6 +31,7 @@ mod instances;
 mod layer;
 mod lifecycle;
 mod old_paths;
+mod owners;
 mod properties;
 mod redis_cluster;
 mod redis_store;

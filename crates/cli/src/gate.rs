@@ -11,6 +11,7 @@ use std::{
 use api_key_auth::{
     gate::{Gate, GateMode, Rules},
     last_use::LastUseTracker,
+    rate_limit::{OwnerLimits, RateLimit},
     throttle::Throttle,
     Authenticator, ErrorChain, KeyManager,
 };
@@ -43,6 +44,9 @@ Examples:
   api-key --store postgres://gate@db/keys gate --listen 0.0.0.0:9000 --for nginx --trusted-proxy 10.0.0.0/8
       nginx.ingress.kubernetes.io/auth-url: \"http://api-key-gate.auth:9000/check\"
       nginx.ingress.kubernetes.io/auth-response-headers: \"X-Api-Key-Id,X-Api-Key-Name\"
+
+  # every owner's keys share 1000 requests a minute, acme's 5000
+  api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1 --owner-rate 1000/m --owner-rate-for acme=5000/m
 
   # Traefik ForwardAuth (file provider)
   api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1
@@ -111,17 +115,48 @@ pub(crate) struct GateArgs {
     /// The start of the identity headers' names.
     #[arg(long, value_name = "PREFIX", default_value = "X-Api-Key-")]
     identity_headers: String,
+    /// A rate limit every owner's keys share between them, one budget per
+    /// owner (1000/m, 50/s burst 20), on top of each key's own.
+    #[arg(long, value_name = "REQUESTS/PERIOD")]
+    owner_rate: Option<String>,
+    /// One owner's shared limit, OWNER=REQUESTS/PERIOD (acme=5000/m); repeat
+    /// for more. An owner named here has this limit instead of --owner-rate.
+    #[arg(long = "owner-rate-for", value_name = "OWNER=LIMIT")]
+    owner_rates: Vec<String>,
+}
+
+impl GateArgs {
+    /// The limits owners' keys share, as the options say.
+    fn owner_limits(&self) -> Result<OwnerLimits, Failure> {
+        let limit = |flag: &str, text: &str| -> Result<RateLimit, Failure> {
+            text.parse::<RateLimit>()
+                .map_err(|e| format!("{flag} {text:?}: {e}").into())
+        };
+        let mut limits = match &self.owner_rate {
+            Some(text) => OwnerLimits::every(limit("--owner-rate", text)?),
+            None => OwnerLimits::none(),
+        };
+        for entry in &self.owner_rates {
+            let (owner, text) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("--owner-rate-for {entry:?} is not OWNER=LIMIT"))?;
+            limits = limits.with(owner, limit("--owner-rate-for", text)?);
+        }
+        Ok(limits)
+    }
 }
 
 /// Serves the gate until the process is stopped.
 pub(crate) async fn run(store: Arc<dyn KeyManager>, args: GateArgs) -> Result<(), Failure> {
     let proxies = args.proxies.proxies()?;
+    let owner_limits = args.owner_limits()?;
     // As a server guarded by the layer: failed attempts throttled per client,
-    // last use recorded, keys' rate limits enforced.
+    // last use recorded, keys' (and owners') rate limits enforced.
     let tracker = LastUseTracker::spawn(store.clone());
     let auth = Authenticator::builder(store)
         .throttle(Throttle::default())
         .last_use(tracker)
+        .owner_rate_limits(owner_limits)
         .build()?;
     let rules = match &args.rules {
         Some(path) => read_rules(path, &auth)?,

@@ -57,7 +57,7 @@ use policies::Policies;
 #[cfg(feature = "drf-legacy")]
 use slow_checks::{KeyTurns, SlowChecks};
 pub(crate) use verdict::{Admitted, CheckFuture, Passed, Sunset, Verdict};
-use verdict::{Decision, FirstLook, Owed};
+use verdict::{Decision, FirstLook, Limits, Owed};
 
 type FailureHook = Arc<dyn Fn(&AuthFailure) + Send + Sync>;
 
@@ -91,6 +91,8 @@ struct Inner {
     /// The rate limiter of keys that have a limit; without one, such a key
     /// is refused.
     limiter: Option<Arc<dyn RateLimiter>>,
+    /// The limits owners' keys share.
+    owner_limits: crate::rate_limit::OwnerLimits,
 }
 
 impl Authenticator {
@@ -300,10 +302,10 @@ impl Authenticator {
                 Decision::SlowHash(record) => {
                     decision = self.decide_slowly(key, record, owed).await
                 }
-                Decision::RemoteLimit(record, limit) => {
+                Decision::RemoteLimit(record, limits) => {
                     // The key matched: a client that leaves now made no guess.
                     owed.nothing_at_stake();
-                    return self.check_rate_remotely(record, limit).await;
+                    return self.check_rate_remotely(record, limits).await;
                 }
             }
         }
@@ -390,8 +392,10 @@ impl Authenticator {
                 return Decision::Made(Err(refused));
             }
         }
-        if let Some(limit) = record.rate_limit {
-            return self.check_rate(record, limit);
+        let owner = self.owner_limit(&record);
+        if record.rate_limit.is_some() || owner.is_some() {
+            let key = record.rate_limit;
+            return self.check_rate(record, Limits { key, owner });
         }
         Decision::Made(Ok(self.pass(record)))
     }

@@ -86,6 +86,17 @@ pub enum AuthFailure {
     /// as a failed attempt, its verdict being unknown; no response is sent.
     #[error("the client left before API key {0} was decided")]
     Abandoned(Prefix),
+    /// A valid key whose owner's keys are over the rate limit they share
+    /// ([`OwnerLimits`](crate::rate_limit::OwnerLimits)).
+    #[error("the keys of API key {prefix}'s owner are over their shared rate limit of {limit}; retry in {retry_after:?}")]
+    OwnerRateLimited {
+        /// The key's prefix.
+        prefix: Prefix,
+        /// The owner's limit.
+        limit: RateLimit,
+        /// When the owner's keys may be used again.
+        retry_after: Duration,
+    },
     /// A valid key over its rate limit.
     #[error("API key {prefix} is over its rate limit of {limit}; retry in {retry_after:?}")]
     RateLimited {
@@ -108,7 +119,7 @@ impl AuthFailure {
             Self::StoreUnavailable { .. } | Self::Unsupported { .. } => {
                 http::StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Throttled { .. } | Self::RateLimited { .. } => {
+            Self::Throttled { .. } | Self::RateLimited { .. } | Self::OwnerRateLimited { .. } => {
                 http::StatusCode::TOO_MANY_REQUESTS
             }
             Self::AddressRefused { .. } => http::StatusCode::FORBIDDEN,
@@ -129,6 +140,7 @@ impl AuthFailure {
             Self::StoreUnavailable { prefix, .. }
             | Self::Unsupported { prefix, .. }
             | Self::AddressRefused { prefix, .. }
+            | Self::OwnerRateLimited { prefix, .. }
             | Self::RateLimited { prefix, .. } => Some(*prefix),
         }
     }
@@ -156,9 +168,9 @@ impl AuthFailure {
     /// How long the client is told to wait, for a 429.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Throttled { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Self::Throttled { retry_after, .. }
+            | Self::RateLimited { retry_after, .. }
+            | Self::OwnerRateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -57,6 +57,7 @@ pub(crate) struct RequestMetrics {
     unsupported: Counter,
     throttled: Counter,
     rate_limited: Counter,
+    owner_rate_limited: Counter,
     abandoned: Counter,
     lookup: Histogram,
 }
@@ -84,6 +85,7 @@ impl RequestMetrics {
             unsupported: outcome("unsupported"),
             throttled: outcome("throttled"),
             rate_limited: outcome("rate_limited"),
+            owner_rate_limited: outcome("owner_rate_limited"),
             abandoned: outcome("abandoned"),
             lookup: metrics::histogram!(STORE_LOOKUP),
         }
@@ -104,6 +106,7 @@ impl RequestMetrics {
             AuthFailure::Unsupported { .. } => &self.unsupported,
             AuthFailure::Throttled { .. } => &self.throttled,
             AuthFailure::RateLimited { .. } => &self.rate_limited,
+            AuthFailure::OwnerRateLimited { .. } => &self.owner_rate_limited,
             AuthFailure::Abandoned(_) => &self.abandoned,
         }
     }

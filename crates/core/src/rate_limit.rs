@@ -33,6 +33,7 @@
 mod limiter;
 #[cfg(feature = "rate-limit")]
 mod local;
+mod owners;
 
 pub use crate::store::rate_limit::{RateLimit, RateLimitError};
 #[doc(hidden)]
@@ -41,3 +42,4 @@ pub use limiter::{RateDecision, RateLimiter};
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use local::LocalRateLimiter;
+pub use owners::OwnerLimits;

@@ -8,6 +8,7 @@
 //! | the key store failed, or the key needs what this server lacks | 503    | `Retry-After: 1`                                |
 //! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |
 //! | a key over its rate limit                                     | 429    | `Retry-After`, `RateLimit-Policy: "key";q=<requests>;w=<seconds>`, `RateLimit: "key";r=0;t=<seconds>` |
+//! | a key whose owner's keys are over their shared limit          | 429    | the same, with the policy named `"owner"`       |
 //!
 //! Every 401 carries the same body, whatever the reason, so a client cannot
 //! tell an unknown prefix from a wrong secret. Bodies are small JSON objects;
@@ -89,19 +90,23 @@ impl Responses {
             AuthFailure::Throttled { retry_after, .. } => self.too_many(*retry_after, None),
             AuthFailure::RateLimited {
                 retry_after, limit, ..
-            } => self.too_many(*retry_after, Some(limit)),
+            } => self.too_many(*retry_after, Some(("key", limit))),
+            AuthFailure::OwnerRateLimited {
+                retry_after, limit, ..
+            } => self.too_many(*retry_after, Some(("owner", limit))),
             AuthFailure::AddressRefused { .. } => self.address_refused(),
             _ => self.unauthorized(),
         }
     }
 
     /// A 429: `Retry-After` in whole seconds (at least 1), and for a rate
-    /// limit its policy and state as the IETF `RateLimit-Policy` and
-    /// `RateLimit` fields describe them.
+    /// limit (the policy's name, `key` or `owner`, and the limit) its policy
+    /// and state as the IETF `RateLimit-Policy` and `RateLimit` fields
+    /// describe them.
     pub(crate) fn too_many(
         &self,
         retry_after: Duration,
-        limit: Option<&RateLimit>,
+        limit: Option<(&str, &RateLimit)>,
     ) -> Response<Bytes> {
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         let secs = secs.max(1);
@@ -111,12 +116,12 @@ impl Responses {
         let mut response = json(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_BODY);
         let headers = response.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if let Some(limit) = limit {
+        if let Some((name, limit)) = limit {
             // Whole seconds, as the field takes; a part of one counts as one.
             let period = limit.period();
             let window = (period.as_secs() + u64::from(period.subsec_nanos() > 0)).max(1);
-            let policy = format!("\"key\";q={};w={window}", limit.requests());
-            let state = format!("\"key\";r=0;t={secs}");
+            let policy = format!("\"{name}\";q={};w={window}", limit.requests());
+            let state = format!("\"{name}\";r=0;t={secs}");
             if let (Ok(policy), Ok(state)) =
                 (HeaderValue::try_from(policy), HeaderValue::try_from(state))
             {
@@ -268,7 +273,7 @@ mod tests {
             ("10/500ms", "\"key\";q=10;w=1"),
         ] {
             let limit: RateLimit = limit.parse().unwrap();
-            let response = r.too_many(Duration::from_millis(200), Some(&limit));
+            let response = r.too_many(Duration::from_millis(200), Some(("key", &limit)));
             assert_eq!(response.headers()["ratelimit-policy"], policy);
             assert_eq!(response.headers()["ratelimit"], "\"key\";r=0;t=1");
             assert_eq!(response.headers()[header::RETRY_AFTER], "1");

@@ -89,15 +89,15 @@ impl RedisRateLimiter {
     }
 }
 
-#[async_trait]
-impl RateLimiter for RedisRateLimiter {
-    async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
+impl RedisRateLimiter {
+    /// One request against the budget kept at `budget` (a Redis key).
+    async fn spend(&self, budget: String, limit: &RateLimit) -> Result<RateDecision, StoreError> {
         let interval = u64::try_from(limit.interval().as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
         let (allowed, remaining, wait): (i64, i64, i64) = self
             .gcra
-            .key(format!("{}:rate:{}", self.namespace, budget_of(key)))
+            .key(budget)
             .arg(interval)
             .arg(limit.burst())
             .invoke_async(&mut self.connection.clone())
@@ -110,5 +110,23 @@ impl RateLimiter for RedisRateLimiter {
                 u64::try_from(wait.max(0)).unwrap_or(0),
             ))
         })
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
+        self.spend(format!("{}:rate:{}", self.namespace, budget_of(key)), limit)
+            .await
+    }
+
+    /// An owner's budget, under `ns:owner-rate:` (apart from keys').
+    async fn check_owner(
+        &self,
+        owner: &str,
+        limit: &RateLimit,
+    ) -> Result<RateDecision, StoreError> {
+        self.spend(format!("{}:owner-rate:{owner}", self.namespace), limit)
+            .await
     }
 }

@@ -133,3 +133,50 @@ fn the_help_shows_each_gateway_and_rules_that_read() {
         .unwrap_or_else(|err| panic!("{err}: {rules}"));
     assert_eq!(read.len(), 3);
 }
+
+/// `--owner-rate` and `--owner-rate-for`: an owner's keys share one budget
+/// through the gate, an owner named has its own, and a bad limit is one
+/// clear line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_holds_an_owner_s_keys_to_one_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let (_, a) = created(&store, &["--name", "a", "--owner", "acme"]);
+    let (_, b) = created(&store, &["--name", "b", "--owner", "acme"]);
+    let (_, big) = created(&store, &["--name", "big", "--owner", "initech"]);
+    let gate = GateProcess::start(
+        &store,
+        &[
+            "--trusted-proxy".as_ref(),
+            "127.0.0.1".as_ref(),
+            "--owner-rate".as_ref(),
+            "2/h".as_ref(),
+            "--owner-rate-for".as_ref(),
+            "initech=4/h".as_ref(),
+        ],
+    );
+    for key in [&a, &b] {
+        assert_eq!(status(&gate, "GET", "/x", Some(key)).await.status, 200);
+    }
+    let over = status(&gate, "GET", "/x", Some(&a)).await;
+    assert_eq!(over.status, 429, "{over:?}");
+    assert_eq!(
+        over.header("ratelimit-policy"),
+        Some("\"owner\";q=2;w=3600")
+    );
+    for _ in 0..4 {
+        assert_eq!(status(&gate, "GET", "/x", Some(&big)).await.status, 200);
+    }
+    assert_eq!(status(&gate, "GET", "/x", Some(&big)).await.status, 429);
+    drop(gate);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .args(["--store", &store, "gate", "--owner-rate-for", "acme"])
+        .env_remove("APIKEY_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("OWNER=LIMIT"), "{stderr}");
+}

@@ -44,6 +44,7 @@ pub struct AuthenticatorBuilder {
     pub(super) throttle: Option<crate::throttle::Throttle>,
     pub(super) proxies: TrustedProxies,
     pub(super) limiter: Option<Arc<dyn RateLimiter>>,
+    pub(super) owner_limits: crate::rate_limit::OwnerLimits,
     pub(super) brands: Vec<crate::key_format::Brand>,
     pub(super) drf_keys: bool,
 }
@@ -88,6 +89,7 @@ impl AuthenticatorBuilder {
             throttle: None,
             proxies: TrustedProxies::none(),
             limiter: default_limiter(),
+            owner_limits: crate::rate_limit::OwnerLimits::none(),
             brands: Vec::new(),
             drf_keys: true,
         }
@@ -236,6 +238,17 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Rate limits shared by all of an owner's keys (Unkey's identities):
+    /// each request of a key with an owner that `limits` names spends the
+    /// owner's budget as well as its own, on the same
+    /// [`rate_limiter`](Self::rate_limiter) (in this process by default;
+    /// `RedisRateLimiter` holds every instance to one budget per owner). Over
+    /// it, the key gets 429, `AuthFailure::OwnerRateLimited`.
+    pub fn owner_rate_limits(mut self, limits: crate::rate_limit::OwnerLimits) -> Self {
+        self.owner_limits = limits;
+        self
+    }
+
     /// Enforces keys' rate limits with `limiter` instead of a
     /// `LocalRateLimiter` of this authenticator's own (feature
     /// `rate-limit`): a `RedisRateLimiter` (`api_key_auth::rate_limit`)
@@ -327,6 +340,7 @@ impl AuthenticatorBuilder {
                     turns: KeyTurns::default(),
                 },
                 limiter: self.limiter,
+                owner_limits: self.owner_limits,
             }),
         })
     }

@@ -1,10 +1,11 @@
-//! The pipeline's step for a key with a rate limit: the limiter asked at
-//! once when it can answer at once, else waited for (a limiter elsewhere,
-//! Redis).
+//! The pipeline's step for a key with a rate limit, or whose owner's keys
+//! share one: the limiter asked at once when it can answer at once, else
+//! waited for (a limiter elsewhere, Redis). The key's own budget is spent
+//! first, then its owner's.
 
 use std::sync::Arc;
 
-use super::{Authenticator, Decision, Passed};
+use super::{Authenticator, Decision, Limits, Passed};
 use crate::{
     error::AuthFailure,
     rate_limit::{RateDecision, RateLimit},
@@ -12,52 +13,90 @@ use crate::{
 };
 
 impl Authenticator {
+    /// The limit `record`'s owner's keys share, if its owner has one.
+    #[inline]
+    pub(super) fn owner_limit(&self, record: &KeyRecord) -> Option<RateLimit> {
+        let limits = &self.inner.owner_limits;
+        if limits.is_empty() {
+            return None;
+        }
+        limits.of(record.owner.as_deref()?)
+    }
+
     /// A rate-limited key: through if the limiter says so now, refused if
     /// it says not, or to wait for a limiter elsewhere. A server with no
     /// limiter cannot enforce the limit, and refuses (503) rather than let
     /// the key through unlimited.
-    pub(super) fn check_rate(&self, record: Arc<KeyRecord>, limit: RateLimit) -> Decision {
+    pub(super) fn check_rate(&self, record: Arc<KeyRecord>, limits: Limits) -> Decision {
         let Some(limiter) = &self.inner.limiter else {
             return Decision::Made(Err(no_limiter(&record)));
         };
-        match limiter.check_now(&record, &limit) {
-            Some(decision) => Decision::Made(self.rate_verdict(record, limit, decision)),
-            None => Decision::RemoteLimit(record, limit),
+        if let Some(limit) = limits.key {
+            match limiter.check_now(&record, &limit) {
+                Some(decision) if decision.allowed => {}
+                Some(decision) => return Decision::Made(Err(over_key(&record, limit, decision))),
+                None => return Decision::RemoteLimit(record, limits),
+            }
         }
+        if let (Some(limit), Some(owner)) = (limits.owner, record.owner.as_deref()) {
+            match limiter.check_owner_now(owner, &limit) {
+                Some(decision) if decision.allowed => {}
+                Some(decision) => return Decision::Made(Err(over_owner(&record, limit, decision))),
+                None => {
+                    let owner = limits.owner;
+                    return Decision::RemoteLimit(record, Limits { key: None, owner });
+                }
+            }
+        }
+        Decision::Made(Ok(self.pass(record)))
     }
 
-    /// Asks a limiter elsewhere (Redis); one that cannot answer refuses (503).
+    /// Asks a limiter elsewhere (Redis) about what is left of `limits`;
+    /// one that cannot answer refuses (503).
     pub(super) async fn check_rate_remotely(
         &self,
         record: Arc<KeyRecord>,
-        limit: RateLimit,
+        limits: Limits,
     ) -> Result<Passed, AuthFailure> {
         let Some(limiter) = &self.inner.limiter else {
             return Err(no_limiter(&record));
         };
-        match limiter.check(&record, &limit).await {
-            Ok(decision) => self.rate_verdict(record, limit, decision),
-            Err(source) => Err(AuthFailure::StoreUnavailable {
-                prefix: record.prefix,
-                source,
-            }),
-        }
-    }
-
-    fn rate_verdict(
-        &self,
-        record: Arc<KeyRecord>,
-        limit: RateLimit,
-        decision: RateDecision,
-    ) -> Result<Passed, AuthFailure> {
-        if decision.allowed {
-            return Ok(self.pass(record));
-        }
-        Err(AuthFailure::RateLimited {
+        let unavailable = |source| AuthFailure::StoreUnavailable {
             prefix: record.prefix,
-            limit,
-            retry_after: decision.retry_after,
-        })
+            source,
+        };
+        if let Some(limit) = limits.key {
+            let decision = limiter.check(&record, &limit).await.map_err(unavailable)?;
+            if !decision.allowed {
+                return Err(over_key(&record, limit, decision));
+            }
+        }
+        if let (Some(limit), Some(owner)) = (limits.owner, record.owner.as_deref()) {
+            let decision = limiter
+                .check_owner(owner, &limit)
+                .await
+                .map_err(unavailable)?;
+            if !decision.allowed {
+                return Err(over_owner(&record, limit, decision));
+            }
+        }
+        Ok(self.pass(record))
+    }
+}
+
+fn over_key(record: &KeyRecord, limit: RateLimit, decision: RateDecision) -> AuthFailure {
+    AuthFailure::RateLimited {
+        prefix: record.prefix,
+        limit,
+        retry_after: decision.retry_after,
+    }
+}
+
+fn over_owner(record: &KeyRecord, limit: RateLimit, decision: RateDecision) -> AuthFailure {
+    AuthFailure::OwnerRateLimited {
+        prefix: record.prefix,
+        limit,
+        retry_after: decision.retry_after,
     }
 }
 
@@ -65,7 +104,7 @@ impl Authenticator {
 fn no_limiter(record: &KeyRecord) -> AuthFailure {
     AuthFailure::Unsupported {
         prefix: record.prefix,
-        reason: "the key has a rate limit and this server has no rate limiter \
+        reason: "the key (or its owner) has a rate limit and this server has no rate limiter \
                  (feature `rate-limit`, or `AuthenticatorBuilder::rate_limiter`)",
     }
 }

@@ -181,6 +181,15 @@ pub(super) enum Decision {
     /// blocking pool.
     #[cfg(feature = "drf-legacy")]
     SlowHash(Arc<KeyRecord>),
-    /// The key is rate-limited and the limiter must be waited for.
-    RemoteLimit(Arc<KeyRecord>, crate::rate_limit::RateLimit),
+    /// The key (or its owner) is rate-limited and the limiter must be
+    /// waited for.
+    RemoteLimit(Arc<KeyRecord>, Limits),
+}
+
+/// The limits a limiter elsewhere is still to be asked about: the key's
+/// own (unless already passed), then its owner's.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) key: Option<crate::rate_limit::RateLimit>,
+    pub(super) owner: Option<crate::rate_limit::RateLimit>,
 }

@@ -56,6 +56,28 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// limiter that cannot answer gives an error: the request is refused
     /// (503), never let through unlimited.
     async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError>;
+
+    /// The decision at once on the budget all of `owner`'s keys share
+    /// ([`OwnerLimits`](super::OwnerLimits)), when the limiter can make it
+    /// without waiting; `None` means "ask [`check_owner`](Self::check_owner)".
+    fn check_owner_now(&self, owner: &str, limit: &RateLimit) -> Option<RateDecision> {
+        let _ = (owner, limit);
+        None
+    }
+
+    /// The decision on the budget all of `owner`'s keys share. The default
+    /// says the limiter keeps no such budgets: the request is refused
+    /// (503), never let through unlimited.
+    async fn check_owner(
+        &self,
+        owner: &str,
+        limit: &RateLimit,
+    ) -> Result<RateDecision, StoreError> {
+        let _ = (owner, limit);
+        Err(StoreError::unsupported(
+            "this rate limiter keeps no budgets shared by an owner's keys",
+        ))
+    }
 }
 
 /// Whose budget a key's requests spend: its own, or, for a key a rotation made,
@@ -80,5 +102,17 @@ impl<T: RateLimiter + ?Sized> RateLimiter for Arc<T> {
 
     async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
         (**self).check(key, limit).await
+    }
+
+    fn check_owner_now(&self, owner: &str, limit: &RateLimit) -> Option<RateDecision> {
+        (**self).check_owner_now(owner, limit)
+    }
+
+    async fn check_owner(
+        &self,
+        owner: &str,
+        limit: &RateLimit,
+    ) -> Result<RateDecision, StoreError> {
+        (**self).check_owner(owner, limit).await
     }
 }

@@ -41,22 +41,33 @@ impl KeyCell {
     }
 }
 
-/// Keys' limits kept in this process: one GCRA cell per key, in a map whose
-/// reads take no lock. The default of every authenticator. Instances of a
-/// service each keep their own: a key limited to 100/s gets 100/s from each;
-/// `RedisRateLimiter` shares one.
+/// Budgets by name, in a map whose reads take no lock.
+type Cells = Arc<papaya::HashMap<Arc<str>, Arc<KeyCell>, foldhash::fast::RandomState>>;
+
+/// Keys' limits kept in this process: one GCRA cell per key (and per owner
+/// whose keys share a limit), in maps whose reads take no lock. The default
+/// of every authenticator. Instances of a service each keep their own: a key
+/// limited to 100/s gets 100/s from each; `RedisRateLimiter` shares one.
 #[derive(Clone)]
 pub struct LocalRateLimiter {
-    cells: Arc<papaya::HashMap<Arc<str>, Arc<KeyCell>, foldhash::fast::RandomState>>,
+    /// Keys' budgets, by their chain's first key.
+    cells: Cells,
+    /// Owners' shared budgets, by owner: apart from keys', so that no key id
+    /// can name an owner's budget.
+    owners: Cells,
     clock: QuantaClock,
 }
 
 impl Default for LocalRateLimiter {
     fn default() -> Self {
-        Self {
-            cells: Arc::new(papaya::HashMap::with_hasher(
+        let cells = || {
+            Arc::new(papaya::HashMap::with_hasher(
                 foldhash::fast::RandomState::default(),
-            )),
+            ))
+        };
+        Self {
+            cells: cells(),
+            owners: cells(),
             clock: QuantaClock::default(),
         }
     }
@@ -88,22 +99,25 @@ impl LocalRateLimiter {
 
     #[inline]
     fn decide(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
-        let cells = self.cells.pin();
-        let budget = budget_of(key);
-        if let Some(cell) = cells.get(budget) {
+        self.decide_in(&self.cells, budget_of(key), limit)
+    }
+
+    #[inline]
+    fn decide_in(&self, cells: &Cells, budget: &str, limit: &RateLimit) -> RateDecision {
+        if let Some(cell) = cells.pin().get(budget) {
             if cell.limit == *limit {
                 return cell.check(&self.clock);
             }
         }
-        self.fresh(key, limit)
+        self.fresh(cells, budget, limit)
     }
 
-    /// A key seen for the first time (one cell, whoever of many requests at
-    /// once makes it), or whose limit changed (a new cell).
+    /// A budget seen for the first time (one cell, whoever of many requests
+    /// at once makes it), or whose limit changed (a new cell).
     #[cold]
-    fn fresh(&self, key: &KeyRecord, limit: &RateLimit) -> RateDecision {
-        let cells = self.cells.pin();
-        let budget: Arc<str> = Arc::from(budget_of(key));
+    fn fresh(&self, cells: &Cells, budget: &str, limit: &RateLimit) -> RateDecision {
+        let cells = cells.pin();
+        let budget: Arc<str> = Arc::from(budget);
         let cell = cells.get_or_insert_with(budget.clone(), || {
             Arc::new(KeyCell::new(*limit, &self.clock))
         });
@@ -125,6 +139,18 @@ impl RateLimiter for LocalRateLimiter {
 
     async fn check(&self, key: &KeyRecord, limit: &RateLimit) -> Result<RateDecision, StoreError> {
         Ok(self.decide(key, limit))
+    }
+
+    fn check_owner_now(&self, owner: &str, limit: &RateLimit) -> Option<RateDecision> {
+        Some(self.decide_in(&self.owners, owner, limit))
+    }
+
+    async fn check_owner(
+        &self,
+        owner: &str,
+        limit: &RateLimit,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(self.decide_in(&self.owners, owner, limit))
     }
 }
 
