@@ -28,8 +28,8 @@ use api_key_auth::{
     key::Prefix,
     last_use::LastUseTracker,
     rate_limit::{OwnerLimits, RateLimit},
-    throttle::Throttle, ApiKeyLayer, Authenticator, KeyManager, KeyStore, Lookup, MemoryStore,
-    NewKey,
+    throttle::Throttle,
+    ApiKeyLayer, Authenticator, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
 };
 
 /// The memory store without its answer at once: every lookup is a future

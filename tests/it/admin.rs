@@ -1050,6 +1050,10 @@ async fn an_owner_s_keys_are_listed_and_changed_together() {
         call(&admin.router, key, "POST", "/owners/acme/suspend", None).await;
     assert_eq!(status, StatusCode::OK, "{suspended}");
     assert_eq!(suspended["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        suspended["keys"][0]["status"], "suspended",
+        "as the change left it"
+    );
     for plain in &acme {
         assert!(matches!(
             accepted(&admin.store, plain).await,
@@ -1064,6 +1068,10 @@ async fn an_owner_s_keys_are_listed_and_changed_together() {
     let (status, _, revoked) = call(&admin.router, key, "POST", "/owners/acme/revoke", None).await;
     assert_eq!(status, StatusCode::OK, "{revoked}");
     assert_eq!(revoked["keys"].as_array().unwrap().len(), 2, "{revoked}");
+    assert_eq!(
+        revoked["keys"][1]["status"], "revoked",
+        "as the change left it"
+    );
     for plain in &acme {
         assert!(matches!(
             accepted(&admin.store, plain).await,
@@ -1073,6 +1081,34 @@ async fn an_owner_s_keys_are_listed_and_changed_together() {
     accepted(&admin.store, other.expose_secret()).await.unwrap();
     let (_, _, again) = call(&admin.router, key, "POST", "/owners/acme/revoke", None).await;
     assert_eq!(again["keys"], json!([]));
+
+    // No owner is empty or longer than 255 characters: an unset variable in
+    // a client's path is refused, not taken for the keys of owner "".
+    let long = "o".repeat(256);
+    for path in [
+        "/owners//revoke".to_owned(),
+        format!("/owners/{long}/suspend"),
+        "/keys?owner=".to_owned(),
+    ] {
+        let method = if path.starts_with("/keys") {
+            "GET"
+        } else {
+            "POST"
+        };
+        let (status, _, problem) = call(&admin.router, key, method, &path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        assert_eq!(problem["field"], "owner", "{path}: {problem}");
+    }
+    let (status, _, problem) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "x", "owner": ""})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "owner");
 
     // An admin key of owner "ops" cannot revoke "ops"'s keys, itself among them.
     let (_, ops_admin) = admin

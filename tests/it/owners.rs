@@ -11,9 +11,11 @@ use std::sync::{
 };
 
 use api_key_auth::{
+    key::Prefix,
     rate_limit::{OwnerLimits, RateLimit, RedisRateLimiter},
-    store::redis::RedisStore,
-    ApiKeyLayer, AuthFailure, Authenticator, KeyManager, MemoryStore, NewKey,
+    store::{redis::RedisStore, Page, PageRequest},
+    ApiKeyLayer, AuthFailure, Authenticator, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore,
+    NewKey, StoreError,
 };
 use tower::{Layer, ServiceExt};
 
@@ -184,4 +186,91 @@ async fn instances_on_one_redis_share_an_owner_s_budget() {
     for _ in 0..5 {
         auths[0].authenticate(&headers(&other)).await.unwrap();
     }
+}
+
+/// A store whose second revocation fails (the edge a test may mock).
+struct FailsSecondRevoke {
+    memory: MemoryStore,
+    revokes: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for FailsSecondRevoke {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.memory.find(prefix).await
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyManager for FailsSecondRevoke {
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        self.memory.insert(record).await
+    }
+    async fn list(&self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.memory.list().await
+    }
+    async fn list_page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        self.memory.list_page(request).await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        if self.revokes.fetch_add(1, Ordering::SeqCst) == 1 {
+            return Err(StoreError::unavailable("the database went away"));
+        }
+        self.memory.revoke(id).await
+    }
+}
+
+/// A change to an owner's keys that stops part way says which keys it
+/// changed before it stopped, and why, so each is still audited; the admin
+/// API answers 503 saying how many were changed.
+#[tokio::test]
+async fn a_change_stopped_part_way_reports_what_it_changed() {
+    let memory = MemoryStore::new();
+    for name in ["a", "b", "c"] {
+        key_of(&memory, name, Some("acme")).await;
+    }
+    let store = FailsSecondRevoke {
+        memory: memory.clone(),
+        revokes: AtomicUsize::new(0),
+    };
+    let change = store.revoke_owned("acme").await;
+    assert_eq!(change.changed.len(), 1);
+    assert!(change.changed[0].revoked);
+    assert!(change.stopped.as_ref().is_some_and(|e| e.is_unavailable()));
+    let revoked = memory
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.revoked)
+        .count();
+    assert_eq!(revoked, 1, "the report matches the store");
+
+    let (_, admin) = memory
+        .create(NewKey::named("admin").scopes(["keys:admin"]))
+        .await
+        .unwrap()
+        .reveal();
+    let store = FailsSecondRevoke {
+        memory,
+        revokes: AtomicUsize::new(0),
+    };
+    let router = api_key_auth::admin::AdminApi::new(store).router().unwrap();
+    let request = http::Request::post("/owners/acme/revoke")
+        .header(
+            "authorization",
+            format!("Api-Key {}", admin.expose_secret()),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("1 key(s) were changed before it stopped"),
+        "{body}"
+    );
 }

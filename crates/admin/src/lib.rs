@@ -69,7 +69,7 @@ use api_key_auth_core::{
     rate_limit::RateLimit,
     store::{
         rfc3339, AddressAllowlist, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey,
-        PageRequest, StoreError, MAX_PAGE,
+        OwnedChange, PageRequest, StoreError, MAX_PAGE,
     },
     throttle::Throttle,
     ApiKeyLayer, Authenticator, ConfigError, ErrorChain, Identity,
@@ -77,7 +77,7 @@ use api_key_auth_core::{
 
 /// The scope an admin key needs unless [`AdminApi::admin_scope`] says otherwise.
 pub const DEFAULT_ADMIN_SCOPE: &str = "keys:admin";
-pub use api_key_auth_core::store::MAX_NAME;
+pub use api_key_auth_core::store::{MAX_NAME, MAX_OWNER};
 
 mod document;
 /// The largest request body.
@@ -498,7 +498,7 @@ struct ListParams {
     #[param(maximum = 3_153_600_000_u64)]
     expiring_within_secs: Option<u64>,
     /// Only the keys of this owner (exactly this text, case and all).
-    #[param(max_length = 255)]
+    #[param(min_length = 1, max_length = 255)]
     owner: Option<String>,
 }
 
@@ -861,8 +861,11 @@ async fn list_keys(
             request.expiring_before(by.unwrap_or_else(api_key_auth_core::store::latest_expiry));
     }
     if let Some(owner) = params.owner {
-        if owner.chars().count() > 255 {
-            return Err(Problem::bad("owner", "an owner is at most 255 characters"));
+        if owner.is_empty() || owner.chars().count() > MAX_OWNER {
+            return Err(Problem::bad(
+                "owner",
+                format!("an owner is 1 to {MAX_OWNER} characters"),
+            ));
         }
         request = request.owner(owner);
     }
@@ -1067,6 +1070,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerName {
         state: &S,
     ) -> Result<Self, Self::Rejection> {
         match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(owner)) if owner.is_empty() => {
+                Err(Problem::bad("owner", "an owner is not empty"))
+            }
+            Ok(Path(owner)) if owner.chars().count() > MAX_OWNER => Err(Problem::bad(
+                "owner",
+                format!("an owner is at most {MAX_OWNER} characters"),
+            )),
             Ok(Path(owner)) => Ok(Self(owner)),
             Err(_) => Err(Problem::bad("owner", "the owner does not read as text")),
         }
@@ -1080,7 +1090,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerName {
     params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
     responses(
         (status = 200, description = "The keys revoked", body = OwnedKeys),
-        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The owner is empty, over 255 characters or does not read as text", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
     )
@@ -1092,16 +1102,30 @@ async fn revoke_owned(
     OwnerName(owner): OwnerName,
 ) -> Result<Json<OwnedKeys>, Problem> {
     not_its_owner(&admin, &owner, "revoke")?;
-    let revoked = store
-        .revoke_owned(&owner)
-        .await
-        .map_err(|e| Problem::store(&e))?;
+    let change = store.revoke_owned(&owner).await;
     let who = format!("key:{}", admin.id());
-    for record in &revoked {
+    for record in &change.changed {
         audit::revoked(record, Actor::named(&who).from_client(client));
     }
+    owned_answer(change)
+}
+
+/// The keys a change to an owner's keys changed, or, when it stopped part
+/// way, the store's problem (the keys it changed are audited either way).
+fn owned_answer(change: OwnedChange) -> Result<Json<OwnedKeys>, Problem> {
+    if let Some(err) = &change.stopped {
+        let mut problem = Problem::store(err);
+        if !change.changed.is_empty() {
+            problem.detail = format!(
+                "{} ({} key(s) were changed before it stopped)",
+                problem.detail,
+                change.changed.len()
+            );
+        }
+        return Err(problem);
+    }
     Ok(Json(OwnedKeys {
-        keys: revoked.iter().map(|r| view(r)).collect(),
+        keys: change.changed.iter().map(|r| view(r)).collect(),
     }))
 }
 
@@ -1112,7 +1136,7 @@ async fn revoke_owned(
     params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
     responses(
         (status = 200, description = "The keys suspended", body = OwnedKeys),
-        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The owner is empty, over 255 characters or does not read as text", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
         (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
@@ -1127,14 +1151,15 @@ async fn suspend_owned(
     set_owned_suspended(&store, &admin, client, &owner, true).await
 }
 
-/// Resumes every suspended key of one owner.
+/// Resumes every suspended key of one owner, those suspended one by one
+/// included (no store keeps why a key was suspended).
 #[utoipa::path(
     post,
     path = "/owners/{owner}/resume",
     params(("owner" = String, Path, description = "The owner, exactly (case and all)")),
     responses(
         (status = 200, description = "The keys resumed", body = OwnedKeys),
-        (status = 400, description = "The owner does not read as text", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The owner is empty, over 255 characters or does not read as text", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The admin key making the request is the owner's", body = Problem, content_type = "application/problem+json"),
         (status = 501, description = "The store cannot suspend keys (a djangorestframework-api-key table)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The key store failed", body = Problem, content_type = "application/problem+json"),
@@ -1157,17 +1182,12 @@ async fn set_owned_suspended(
     suspended: bool,
 ) -> Result<Json<OwnedKeys>, Problem> {
     not_its_owner(admin, owner, if suspended { "suspend" } else { "resume" })?;
-    let changed = store
-        .set_owned_suspended(owner, suspended)
-        .await
-        .map_err(|e| Problem::store(&e))?;
+    let change = store.set_owned_suspended(owner, suspended).await;
     let who = format!("key:{}", admin.id());
-    for record in &changed {
+    for record in &change.changed {
         audit::suspension(record, suspended, Actor::named(&who).from_client(client));
     }
-    Ok(Json(OwnedKeys {
-        keys: changed.iter().map(|r| view(r)).collect(),
-    }))
+    owned_answer(change)
 }
 
 /// An admin key does not change its own owner's keys, itself among them.

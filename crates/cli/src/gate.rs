@@ -116,7 +116,8 @@ pub(crate) struct GateArgs {
     #[arg(long, value_name = "PREFIX", default_value = "X-Api-Key-")]
     identity_headers: String,
     /// A rate limit every owner's keys share between them, one budget per
-    /// owner (1000/m, 50/s burst 20), on top of each key's own.
+    /// owner in this gate process (1000/m, 50/s burst 20), on top of each
+    /// key's own.
     #[arg(long, value_name = "REQUESTS/PERIOD")]
     owner_rate: Option<String>,
     /// One owner's shared limit, OWNER=REQUESTS/PERIOD (acme=5000/m); repeat
@@ -136,10 +137,18 @@ impl GateArgs {
             Some(text) => OwnerLimits::every(limit("--owner-rate", text)?),
             None => OwnerLimits::none(),
         };
+        let mut named = std::collections::HashSet::new();
         for entry in &self.owner_rates {
             let (owner, text) = entry
                 .split_once('=')
                 .ok_or_else(|| format!("--owner-rate-for {entry:?} is not OWNER=LIMIT"))?;
+            let owner = owner.trim();
+            if owner.is_empty() || !named.insert(owner) {
+                return Err(format!(
+                    "--owner-rate-for {entry:?}: each owner is named once, and not empty"
+                )
+                .into());
+            }
             limits = limits.with(owner, limit("--owner-rate-for", text)?);
         }
         Ok(limits)

@@ -151,7 +151,8 @@ enum Command {
         /// The key's id or prefix.
         #[arg(required_unless_present = "owner", conflicts_with = "owner")]
         id: Option<String>,
-        /// Resume every suspended key of this owner instead.
+        /// Resume every suspended key of this owner instead (those
+        /// suspended one by one too).
         #[arg(long)]
         owner: Option<String>,
     },
@@ -731,17 +732,30 @@ async fn revoke_owned(store: &dyn KeyManager, owner: &str, yes: bool) -> Result<
             return Ok(());
         }
     }
-    let revoked = store.revoke_owned(owner).await?;
-    for record in &revoked {
+    let change = store.revoke_owned(owner).await;
+    for record in &change.changed {
         audit::revoked(record, actor());
         println!("revoked key {:?} (id {})", record.name, shown(&record.id));
     }
+    if let Some(err) = change.stopped {
+        return Err(stopped(err, change.changed.len()));
+    }
     println!(
         "{} key(s) of owner {:?} revoked",
-        revoked.len(),
+        change.changed.len(),
         shown(owner)
     );
     Ok(())
+}
+
+/// The failure that stopped a change to an owner's keys, saying how many
+/// were changed before it.
+fn stopped(err: StoreError, changed: usize) -> Failure {
+    format!(
+        "{} ({changed} key(s) were changed before it stopped)",
+        ErrorChain(&err)
+    )
+    .into()
 }
 
 /// Suspends or resumes the key `id`, or every key of `owner`.
@@ -755,15 +769,18 @@ async fn one_or_owned(
         let id = id.unwrap_or_default();
         return set_suspended(store, &id, suspended).await;
     };
-    let changed = store.set_owned_suspended(&owner, suspended).await?;
+    let change = store.set_owned_suspended(&owner, suspended).await;
     let done = if suspended { "suspended" } else { "resumed" };
-    for record in &changed {
+    for record in &change.changed {
         audit::suspension(record, suspended, actor());
         println!("{done} key {:?} (id {})", record.name, shown(&record.id));
     }
+    if let Some(err) = change.stopped {
+        return Err(stopped(err, change.changed.len()));
+    }
     println!(
         "{} key(s) of owner {:?} {done}",
-        changed.len(),
+        change.changed.len(),
         shown(owner.as_str())
     );
     Ok(())

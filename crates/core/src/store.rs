@@ -48,9 +48,9 @@ mod timeout;
 
 pub(crate) use allowlist::canonical;
 pub use allowlist::{AddressAllowlist, AllowlistError, MAX_ALLOWED_NETWORKS};
-pub use contract::{check_batch, KeyManager, KeyStore, Lookup, EVERY_KEY, MAX_BATCH};
+pub use contract::{check_batch, KeyManager, KeyStore, Lookup, OwnedChange, EVERY_KEY, MAX_BATCH};
 pub use error::StoreError;
-pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME};
+pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME, MAX_OWNER};
 pub use paging::{KeyFilter, Page, PageRequest, MAX_PAGE};
 // Public as `rate_limit::RateLimit`, beside the limiter; defined here,
 // as a record holds one.

@@ -507,6 +507,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 .store
                 .revoke_owned(&owner)
                 .await
+                .into_result()
                 .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
             ensure!(
                 CHECK,
@@ -545,7 +546,13 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 .store
                 .set_owned_suspended(&owner, true)
                 .await
+                .into_result()
                 .map_err(|e| fail(CHECK, format!("set_owned_suspended failed: {e}")))?;
+            ensure!(
+                CHECK,
+                suspended.iter().all(|r| r.suspended),
+                "set_owned_suspended reported keys as they were before it suspended them"
+            );
             ensure!(
                 CHECK,
                 suspended.len() == mine.len(),
@@ -574,6 +581,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
                 .store
                 .set_owned_suspended(&owner, false)
                 .await
+                .into_result()
                 .map_err(|e| fail(CHECK, format!("set_owned_suspended failed: {e}")))?;
             ensure!(
                 CHECK,
@@ -587,7 +595,13 @@ impl<S: KeyManager + Clone> Conformance<S> {
             .store
             .revoke_owned(&owner)
             .await
+            .into_result()
             .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
+        ensure!(
+            CHECK,
+            revoked.iter().all(|r| r.revoked),
+            "revoke_owned reported keys as they were before it revoked them"
+        );
         let mut revoked: Vec<String> = revoked.iter().map(|r| r.id.clone()).collect();
         revoked.sort();
         ensure!(
@@ -611,6 +625,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             .store
             .revoke_owned(&owner)
             .await
+            .into_result()
             .map_err(|e| fail(CHECK, format!("revoke_owned failed: {e}")))?;
         ensure!(
             CHECK,

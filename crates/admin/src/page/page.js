@@ -119,7 +119,8 @@ function statusText(key) {
 async function loadPage(cursor) {
   $("list-error").textContent = "";
   const status = $("status").value;
-  const owner = $("owner-filter").value;
+  const owner = $("owner-filter").value.trim();
+  showOwnerActions("");
   let path = "keys?limit=" + pageSize + "&status=" + encodeURIComponent(status);
   if (owner) path += "&owner=" + encodeURIComponent(owner);
   if (cursor) path += "&cursor=" + encodeURIComponent(cursor);

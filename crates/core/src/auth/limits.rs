@@ -72,10 +72,19 @@ impl Authenticator {
             }
         }
         if let (Some(limit), Some(owner)) = (limits.owner, record.owner.as_deref()) {
-            let decision = limiter
-                .check_owner(owner, &limit)
-                .await
-                .map_err(unavailable)?;
+            let decision = limiter.check_owner(owner, &limit).await.map_err(|source| {
+                if source.is_unsupported() {
+                    // The limiter was built without owner budgets: this server
+                    // cannot enforce the limit, which no retry will change.
+                    AuthFailure::Unsupported {
+                        prefix: record.prefix,
+                        reason: "the key's owner has a shared rate limit and this server's \
+                                 rate limiter keeps no budgets for owners",
+                    }
+                } else {
+                    unavailable(source)
+                }
+            })?;
             if !decision.allowed {
                 return Err(over_owner(&record, limit, decision));
             }

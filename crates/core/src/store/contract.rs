@@ -217,37 +217,56 @@ pub trait KeyManager: KeyStore {
     }
 
     /// Revokes every key of `owner` not revoked yet, in one call: the keys
-    /// it revoked. The default reads the owner's keys a page at a time
-    /// ([`PageRequest::owner`]) and revokes each; a key made for the owner
-    /// while it runs may be missed (call it again). Keys are matched on the
-    /// owner exactly, case and all, checked again on each record the
-    /// listing gives, so a store whose listing ignored the owner still
-    /// revokes no other owner's key.
-    async fn revoke_owned(&self, owner: &str) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        let mut revoked = Vec::new();
-        for record in owned(self, owner, |record| !record.revoked).await? {
-            if self.revoke(&record.id).await? {
-                revoked.push(record);
+    /// it revoked, and what stopped it part way if something did (each key
+    /// changed is reported either way, for the audit). The default reads the
+    /// owner's keys a page at a time ([`PageRequest::owner`]) and revokes
+    /// each; a key made for the owner while it runs may be missed (call it
+    /// again). Keys are matched on the owner exactly, case and all, checked
+    /// again on each record the listing gives, so a store whose listing
+    /// ignored the owner still revokes no other owner's key.
+    async fn revoke_owned(&self, owner: &str) -> OwnedChange {
+        let mut change = OwnedChange::default();
+        let found = match owned(self, owner, |record| !record.revoked).await {
+            Ok(found) => found,
+            Err(err) => return change.stopped_by(err),
+        };
+        for record in found {
+            match self.revoke(&record.id).await {
+                Ok(true) => {
+                    let mut revoked = KeyRecord::clone(&record);
+                    revoked.revoked = true;
+                    change.changed.push(Arc::new(revoked));
+                }
+                Ok(false) => {}
+                Err(err) => return change.stopped_by(err),
             }
         }
-        Ok(revoked)
+        change
     }
 
     /// Suspends (`suspended`) or resumes every key of `owner` not so
-    /// already, as [`revoke_owned`](Self::revoke_owned) revokes them: the
-    /// keys it changed. Unsupported where [`set_suspended`](Self::set_suspended) is.
-    async fn set_owned_suspended(
-        &self,
-        owner: &str,
-        suspended: bool,
-    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        let mut changed = Vec::new();
-        for record in owned(self, owner, |record| record.suspended != suspended).await? {
-            if self.set_suspended(&record.id, suspended).await? {
-                changed.push(record);
+    /// already, as [`revoke_owned`](Self::revoke_owned) revokes them.
+    /// Resuming resumes every suspended key of the owner, those suspended
+    /// one by one included: no store keeps why a key was suspended.
+    /// Unsupported where [`set_suspended`](Self::set_suspended) is.
+    async fn set_owned_suspended(&self, owner: &str, suspended: bool) -> OwnedChange {
+        let mut change = OwnedChange::default();
+        let found = match owned(self, owner, |record| record.suspended != suspended).await {
+            Ok(found) => found,
+            Err(err) => return change.stopped_by(err),
+        };
+        for record in found {
+            match self.set_suspended(&record.id, suspended).await {
+                Ok(true) => {
+                    let mut now = KeyRecord::clone(&record);
+                    now.suspended = suspended;
+                    change.changed.push(Arc::new(now));
+                }
+                Ok(false) => {}
+                Err(err) => return change.stopped_by(err),
             }
         }
-        Ok(changed)
+        change
     }
 
     /// The hasher new keys are hashed with; SHA-256 unless the store says otherwise.
@@ -493,15 +512,11 @@ impl<T: KeyManager + ?Sized> KeyManager for Arc<T> {
         (**self).set_suspended(id, suspended).await
     }
 
-    async fn revoke_owned(&self, owner: &str) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn revoke_owned(&self, owner: &str) -> OwnedChange {
         (**self).revoke_owned(owner).await
     }
 
-    async fn set_owned_suspended(
-        &self,
-        owner: &str,
-        suspended: bool,
-    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn set_owned_suspended(&self, owner: &str, suspended: bool) -> OwnedChange {
         (**self).set_owned_suspended(owner, suspended).await
     }
 
@@ -563,5 +578,33 @@ async fn owned<M: KeyManager + ?Sized>(
             Some(next) => request = request.after(next),
             None => return Ok(found),
         }
+    }
+}
+
+/// What a change to all of an owner's keys did
+/// ([`KeyManager::revoke_owned`], [`KeyManager::set_owned_suspended`]).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct OwnedChange {
+    /// The keys changed, as the change left them.
+    pub changed: Vec<Arc<KeyRecord>>,
+    /// What stopped the change part way (the keys before it are changed),
+    /// or `None` when it went through.
+    pub stopped: Option<StoreError>,
+}
+
+impl OwnedChange {
+    /// The keys changed, or what stopped the change (for callers with no
+    /// use for the keys changed before it).
+    pub fn into_result(self) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        match self.stopped {
+            Some(err) => Err(err),
+            None => Ok(self.changed),
+        }
+    }
+
+    fn stopped_by(mut self, err: StoreError) -> Self {
+        self.stopped = Some(err);
+        self
     }
 }

@@ -27,6 +27,10 @@ pub struct Rotated {
     pub retired: Arc<KeyRecord>,
 }
 
+/// The longest owner, in characters: what listings by owner and the admin
+/// API's `/owners/{owner}` take.
+pub const MAX_OWNER: usize = 255;
+
 /// The longest key name, in characters: what a djangorestframework-api-key
 /// table holds.
 pub const MAX_NAME: usize = 50;
@@ -260,6 +264,12 @@ impl NewKey {
             ));
         }
         if let Some(owner) = &self.owner {
+            if owner.is_empty() || owner.chars().count() > MAX_OWNER {
+                return Err(InvalidNewKey::new(
+                    "owner",
+                    format!("an owner, when given, is 1 to {MAX_OWNER} characters"),
+                ));
+            }
             unprintable("owner", "the owner", owner)?;
         }
         for (key, value) in &self.metadata {
