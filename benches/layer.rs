@@ -177,7 +177,18 @@ fn main() {
                 200,
             ),
             variant("valid_key+rate_limit", layer.layer(Trivial), limited, 200),
-            variant("valid_key+allowlist", layer.layer(Trivial), confined, 200),
+            variant(
+                "valid_key+allowlist",
+                layer.layer(Trivial),
+                confined.clone(),
+                200,
+            ),
+            variant(
+                "valid_key+throttle+allowlist",
+                throttled.layer(Trivial),
+                confined,
+                200,
+            ),
             variant("owned_key", layer.layer(Trivial), owned.clone(), 200),
             variant(
                 "owned_key+owner_rate_limit",
@@ -226,6 +237,12 @@ fn main() {
         "layer",
         "valid_key+allowlist",
         "valid_key",
+    );
+    timings.print_step(
+        "the allowlist where the throttle already needs the address, over the throttle alone",
+        "layer",
+        "valid_key+throttle+allowlist",
+        "valid_key+throttle",
     );
     timings.print_step(
         "an owner's shared rate limit (in this process), over the same key without one",

@@ -626,6 +626,50 @@ mod sqlite {
         println!("refused after {took:?}");
     }
 
+    /// An address allowlist written by hand (no API changes one) reaches a
+    /// cached instance within a second, as a revocation does: the change
+    /// trigger watches the column.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_allowlist_written_by_hand_reaches_the_cache_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let cached = instance(&format!("sqlite:{}", path.display())).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (record, key) = cached
+            .create(NewKey::named("to confine"))
+            .await
+            .unwrap()
+            .reveal();
+        let auth = Authenticator::new(cached.clone());
+        let outside = Some("192.0.2.1".parse().unwrap());
+        auth.authenticate_from(&headers(&key), outside)
+            .await
+            .unwrap();
+        auth.authenticate_from(&headers(&key), outside)
+            .await
+            .unwrap();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.busy_timeout(Duration::from_secs(5)).unwrap();
+        raw.execute(
+            "UPDATE api_keys SET allowed_from = '[\"10.0.0.0/8\"]' WHERE id = ?1",
+            [record.id.as_str()],
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            match auth.authenticate_from(&headers(&key), outside).await {
+                Err(AuthFailure::AddressRefused { .. }) => break,
+                Ok(_) => assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "the cached instance still passes the key from outside its new list"
+                ),
+                Err(other) => panic!("{other}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!("confined after {:?}", started.elapsed());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_trimmed_log_leaves_no_revoked_key_cached() {
         let dir = tempfile::tempdir().unwrap();
