@@ -684,25 +684,15 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
         );
         return Ok(());
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                "revoking asks for confirmation on a terminal; pass --yes in scripts".into(),
-            );
-        }
-        print!(
-            "revoke key {:?} (id {}, prefix {})? It stops working at once. [y/N] ",
-            record.name,
-            shown(&record.id),
-            record.prefix
-        );
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("not revoked");
-            return Ok(());
-        }
+    let question = format!(
+        "revoke key {:?} (id {}, prefix {})? It stops working at once.",
+        record.name,
+        shown(&record.id),
+        record.prefix
+    );
+    if !yes && !confirmed(&question)? {
+        println!("not revoked");
+        return Ok(());
     }
     if !store.revoke(&record.id).await? {
         return Err(format!("no key has the id {:?} any more", record.id).into());
@@ -712,25 +702,28 @@ async fn revoke(store: &dyn KeyManager, id: &str, yes: bool) -> Result<(), Failu
     Ok(())
 }
 
+/// Whether the person at the terminal says yes to `question`; an error
+/// when no one is there to ask (scripts pass `--yes`).
+fn confirmed(question: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err("revoking asks for confirmation on a terminal; pass --yes in scripts".into());
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// Revokes every key of `owner`, after asking on a terminal unless `yes`.
 async fn revoke_owned(store: &dyn KeyManager, owner: &str, yes: bool) -> Result<(), Failure> {
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                "revoking asks for confirmation on a terminal; pass --yes in scripts".into(),
-            );
-        }
-        print!(
-            "revoke every key of owner {:?}? They stop working at once. [y/N] ",
-            shown(owner)
-        );
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("not revoked");
-            return Ok(());
-        }
+    let question = format!(
+        "revoke every key of owner {:?}? They stop working at once.",
+        shown(owner)
+    );
+    if !yes && !confirmed(&question)? {
+        println!("not revoked");
+        return Ok(());
     }
     let change = store.revoke_owned(owner).await;
     for record in &change.changed {
