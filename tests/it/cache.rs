@@ -64,6 +64,14 @@ impl KeyStore for Backend {
         }
         read
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<api_key_auth::store::CreditSpend, StoreError> {
+        self.memory.spend_credits(record, cost).await
+    }
 }
 
 #[async_trait::async_trait]

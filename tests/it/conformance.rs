@@ -55,6 +55,34 @@ impl KeyStore for Faulty {
             .cloned()
             .map(Arc::new))
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<api_key_auth::store::CreditSpend, StoreError> {
+        use api_key_auth::store::CreditSpend;
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows
+            .iter_mut()
+            .find(|r| r.id == record.id)
+            .ok_or_else(|| StoreError::not_found("no such key"))?;
+        let credits = row
+            .credits
+            .ok_or_else(|| StoreError::invalid_record("no credits"))?;
+        let now = SystemTime::now();
+        Ok(match credits.spent(cost, now) {
+            Some(left) => {
+                row.credits = Some(left);
+                CreditSpend::Spent {
+                    remaining: Some(left.remaining()),
+                }
+            }
+            None => CreditSpend::Exhausted {
+                next_refill: credits.next_refill(now),
+            },
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -235,6 +263,7 @@ async fn a_store_without_rotation_fails_rotate_saying_so() {
     assert!(failure.message.contains("without_suspensions"), "{failure}");
     let failure = Conformance::new(Plain::default())
         .without_suspensions()
+        .without_credits()
         .run()
         .await
         .unwrap_err();

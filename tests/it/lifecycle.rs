@@ -258,7 +258,7 @@ async fn a_sqlite_table_of_0_2_upgrades_in_place() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
     let found = store.find(record.prefix).await.unwrap().unwrap();
     assert_eq!(found.name, "from 0.2");
     assert_eq!(found.last_used, None);

@@ -21,6 +21,7 @@ mod axum_server;
 mod bad_input;
 mod cache;
 mod conformance;
+mod credits;
 mod custom_store;
 mod defence;
 mod django_changes;

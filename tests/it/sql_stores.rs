@@ -119,6 +119,7 @@ where
         .without_lifecycle_columns()
         .without_suspensions()
         .without_allowlists()
+        .without_credits()
         .run()
         .await
         .unwrap();
@@ -490,8 +491,8 @@ mod sqlite {
             .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5, 6, 7],
-            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist"
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist, the credits"
         );
         assert_eq!(
             store.list().await.unwrap().len(),
@@ -519,7 +520,7 @@ mod sqlite {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(count, 7);
+        assert_eq!(count, 8);
     }
 
     /// URLs the store cannot use say what is wrong with them.
@@ -643,6 +644,7 @@ mod sqlite {
             .without_lifecycle_columns()
             .without_suspensions()
             .without_allowlists()
+            .without_credits()
             .run()
             .await
             .unwrap();
@@ -786,6 +788,7 @@ mod sqlite {
             .without_lifecycle_columns()
             .without_suspensions()
             .without_allowlists()
+            .without_credits()
             .run()
             .await
             .unwrap();
@@ -954,8 +957,8 @@ mod mysql {
                 .unwrap();
         assert_eq!(
             versions,
-            [1, 2, 3, 4, 5, 6, 7],
-            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist"
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            "the table, its change log, the lifecycle columns, the rate limit, the lineage, the suspension, the allowlist, the credits"
         );
 
         let (_, key) = store
@@ -1044,6 +1047,7 @@ mod mysql {
             .without_lifecycle_columns()
             .without_suspensions()
             .without_allowlists()
+            .without_credits()
             .run()
             .await
             .unwrap();

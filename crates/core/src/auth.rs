@@ -307,6 +307,10 @@ impl Authenticator {
                     owed.nothing_at_stake();
                     return self.check_rate_remotely(record, limits).await;
                 }
+                Decision::Credits(record) => {
+                    owed.nothing_at_stake();
+                    return self.spend_credits(record).await;
+                }
             }
         }
     }
@@ -397,7 +401,7 @@ impl Authenticator {
             let key = record.rate_limit;
             return self.check_rate(record, Limits { key, owner });
         }
-        Decision::Made(Ok(self.pass(record)))
+        self.admit(record)
     }
 
     /// A key let through: its use noted for the last-use tracker (a push

@@ -569,6 +569,22 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         self.shared.invalidate(record.prefix);
         upgraded
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<crate::store::CreditSpend, StoreError> {
+        self.inner.spend_credits(record, cost).await
+    }
+
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<crate::store::CreditSpend, StoreError>> {
+        self.inner.spend_credits_now(record, cost)
+    }
 }
 
 #[async_trait]

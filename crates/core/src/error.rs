@@ -86,6 +86,15 @@ pub enum AuthFailure {
     /// as a failed attempt, its verdict being unknown; no response is sent.
     #[error("the client left before API key {0} was decided")]
     Abandoned(Prefix),
+    /// A valid key with no usage credits left: 429 until its next refill,
+    /// or 403 when it has none (the credits never come back).
+    #[error("API key {prefix} has no usage credits left")]
+    OutOfCredits {
+        /// The key's prefix.
+        prefix: Prefix,
+        /// When its credits are set back, if ever.
+        next_refill: Option<std::time::SystemTime>,
+    },
     /// A valid key whose owner's keys are over the rate limit they share
     /// ([`OwnerLimits`](crate::rate_limit::OwnerLimits)).
     #[error("the keys of API key {prefix}'s owner are over their shared rate limit of {limit}; retry in {retry_after:?}")]
@@ -123,6 +132,10 @@ impl AuthFailure {
                 http::StatusCode::TOO_MANY_REQUESTS
             }
             Self::AddressRefused { .. } => http::StatusCode::FORBIDDEN,
+            Self::OutOfCredits { next_refill, .. } => match next_refill {
+                Some(_) => http::StatusCode::TOO_MANY_REQUESTS,
+                None => http::StatusCode::FORBIDDEN,
+            },
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -141,6 +154,7 @@ impl AuthFailure {
             | Self::Unsupported { prefix, .. }
             | Self::AddressRefused { prefix, .. }
             | Self::OwnerRateLimited { prefix, .. }
+            | Self::OutOfCredits { prefix, .. }
             | Self::RateLimited { prefix, .. } => Some(*prefix),
         }
     }
@@ -171,6 +185,13 @@ impl AuthFailure {
             Self::Throttled { retry_after, .. }
             | Self::RateLimited { retry_after, .. }
             | Self::OwnerRateLimited { retry_after, .. } => Some(*retry_after),
+            Self::OutOfCredits {
+                next_refill: Some(at),
+                ..
+            } => Some(
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default(),
+            ),
             _ => None,
         }
     }

@@ -58,6 +58,7 @@ pub(crate) struct RequestMetrics {
     throttled: Counter,
     rate_limited: Counter,
     owner_rate_limited: Counter,
+    out_of_credits: Counter,
     abandoned: Counter,
     lookup: Histogram,
 }
@@ -86,6 +87,7 @@ impl RequestMetrics {
             throttled: outcome("throttled"),
             rate_limited: outcome("rate_limited"),
             owner_rate_limited: outcome("owner_rate_limited"),
+            out_of_credits: outcome("out_of_credits"),
             abandoned: outcome("abandoned"),
             lookup: metrics::histogram!(STORE_LOOKUP),
         }
@@ -107,6 +109,7 @@ impl RequestMetrics {
             AuthFailure::Throttled { .. } => &self.throttled,
             AuthFailure::RateLimited { .. } => &self.rate_limited,
             AuthFailure::OwnerRateLimited { .. } => &self.owner_rate_limited,
+            AuthFailure::OutOfCredits { .. } => &self.out_of_credits,
             AuthFailure::Abandoned(_) => &self.abandoned,
         }
     }

@@ -9,6 +9,7 @@
 //! | a client out of its budget of failed attempts                 | 429    | `Retry-After: <seconds>`                        |
 //! | a key over its rate limit                                     | 429    | `Retry-After`, `RateLimit-Policy: "key";q=<requests>;w=<seconds>`, `RateLimit: "key";r=0;t=<seconds>` |
 //! | a key whose owner's keys are over their shared limit          | 429    | the same, with the policy named `"owner"`       |
+//! | a key out of usage credits, with a refill (without one: 403)  | 429    | `Retry-After` until the refill                  |
 //!
 //! Every 401 carries the same body, whatever the reason, so a client cannot
 //! tell an unknown prefix from a wrong secret. Bodies are small JSON objects;
@@ -37,6 +38,9 @@ pub const FORBIDDEN_BODY: &str = r#"{"error":"insufficient_scope","message":"the
 /// The body of the 403 of a key used from outside its address allowlist.
 pub const ADDRESS_REFUSED_BODY: &str =
     r#"{"error":"address_not_allowed","message":"the API key may not be used from this address"}"#;
+/// The body of the 429 (or 403, without a refill) of a key out of credits.
+pub const OUT_OF_CREDITS_BODY: &str =
+    r#"{"error":"out_of_credits","message":"the API key has no usage credits left"}"#;
 /// The body of every 429.
 pub const TOO_MANY_BODY: &str = r#"{"error":"too_many_requests","message":"too many requests; retry after the seconds Retry-After says"}"#;
 /// The body of every 503.
@@ -95,6 +99,7 @@ impl Responses {
                 retry_after, limit, ..
             } => self.too_many(*retry_after, Some(("owner", limit))),
             AuthFailure::AddressRefused { .. } => self.address_refused(),
+            AuthFailure::OutOfCredits { .. } => self.out_of_credits(failure),
             _ => self.unauthorized(),
         }
     }
@@ -153,6 +158,26 @@ impl Responses {
             );
         }
         json(StatusCode::FORBIDDEN, ADDRESS_REFUSED_BODY)
+    }
+
+    /// A key out of credits: 429 with `Retry-After` until its next
+    /// refill, or 403 when none comes.
+    pub(crate) fn out_of_credits(&self, failure: &AuthFailure) -> Response<Bytes> {
+        if self.grpc {
+            return grpc(
+                GRPC_RESOURCE_EXHAUSTED,
+                "the API key has no usage credits left",
+            );
+        }
+        let status = failure.status();
+        let mut response = json(status, OUT_OF_CREDITS_BODY);
+        if let Some(wait) = failure.retry_after() {
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 
     pub(crate) fn unavailable(&self) -> Response<Bytes> {

@@ -22,6 +22,7 @@
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; `replace` refuses (`is_inactive`) a successor that does not carry the suspension; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
 //! | `allowlist` | a key created with an address allowlist comes back with it, and an authenticator admits it from inside the list and refuses it (`AddressRefused`) from outside; `replace` refuses (`is_inactive`) a successor without the list; a store without allowlists refuses to create such a key (a config or unsupported error) rather than drop the list |
+//! | `credits` | a key created with 3 usage credits comes back with them, passes an authenticator three times and is then refused (`OutOfCredits`), and again; a store without credits refuses to create such a key, or an authenticator refuses it (`Unsupported`) |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
@@ -62,6 +63,7 @@ pub struct Conformance<S> {
     keeps_last_use: bool,
     keeps_suspensions: bool,
     keeps_allowlists: bool,
+    keeps_credits: bool,
 }
 
 /// The first check a store failed, and how.
@@ -115,6 +117,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
             keeps_last_use: true,
             keeps_suspensions: true,
             keeps_allowlists: true,
+            keeps_credits: true,
         }
     }
 
@@ -157,6 +160,15 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self
     }
 
+    /// For a store that keeps no usage credits (a
+    /// djangorestframework-api-key table): creating a key with credits must
+    /// be refused, or such a key refused by an authenticator (Unsupported),
+    /// never let through uncounted.
+    pub fn without_credits(mut self) -> Self {
+        self.keeps_credits = false;
+        self
+    }
+
     /// Runs every check, stopping at the first failure.
     pub async fn run(&self) -> Result<(), ConformanceFailure> {
         self.create_then_find().await?;
@@ -165,6 +177,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         self.revoke().await?;
         self.suspend().await?;
         self.allowlist().await?;
+        self.credits().await?;
         self.expiry().await?;
         self.list().await?;
         self.list_page().await?;
@@ -633,6 +646,77 @@ impl<S: KeyManager + Clone> Conformance<S> {
             "a second revoke_owned revoked {again:?}"
         );
         Ok(())
+    }
+
+    async fn credits(&self) -> CheckResult {
+        const CHECK: &str = "credits";
+        let new = self.new_key("metered").credits(3, None);
+        if !self.keeps_credits {
+            return match self.store.create(new).await {
+                Err(e) if e.is_config() || e.is_unsupported() => Ok(()),
+                Err(e) => Err(fail(
+                    CHECK,
+                    format!("a store without credits failed to refuse them clearly: {e}"),
+                )),
+                // Kept but never spent: the key must be refused, never
+                // let through uncounted.
+                Ok(created) => {
+                    let (record, key) = created.reveal();
+                    match self.authenticate(&key).await {
+                        Err(AuthFailure::Unsupported { .. }) => Ok(()),
+                        other => Err(fail(
+                            CHECK,
+                            format!(
+                                "a store without credits created key {:?} with them and an \
+                                 authenticator answered {other:?}, not Unsupported",
+                                record.id
+                            ),
+                        )),
+                    }
+                }
+            };
+        }
+        let (created, key) = self.create(CHECK, new).await?;
+        let found = self
+            .find(CHECK, created.prefix)
+            .await?
+            .ok_or_else(|| fail(CHECK, "a key with credits was not found".to_owned()))?;
+        ensure!(
+            CHECK,
+            found.credits.map(|c| c.remaining()) == Some(3),
+            "3 credits came back as {:?} (run the kit with without_credits() if the store cannot \
+             keep them: a dropped count lets the key be used without end)",
+            found.credits
+        );
+        for i in 0..3 {
+            self.authenticate(&key).await.map_err(|e| {
+                let hint = if matches!(e, AuthFailure::Unsupported { .. }) {
+                    " (implement KeyStore::spend_credits, or run the kit with without_credits())"
+                } else {
+                    ""
+                };
+                fail(
+                    CHECK,
+                    format!("request {} of 3 was refused: {e}{hint}", i + 1),
+                )
+            })?;
+        }
+        match self.authenticate(&key).await {
+            Err(AuthFailure::OutOfCredits { .. }) => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("the fourth request of a key with 3 credits gave {other:?}"),
+                ))
+            }
+        }
+        match self.authenticate(&key).await {
+            Err(AuthFailure::OutOfCredits { .. }) => Ok(()),
+            other => Err(fail(
+                CHECK,
+                format!("the fifth request of a key with 3 credits gave {other:?}"),
+            )),
+        }
     }
 
     async fn suspend(&self) -> CheckResult {

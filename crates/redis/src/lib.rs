@@ -81,7 +81,7 @@ use crate::{
     hash::{Hasher, StoredHash},
     key::Prefix,
     store::{
-        row::{to_millis, InsertValues, RawRecord},
+        row::{from_millis, to_millis, CreditColumns, InsertValues, RawRecord},
         KeyManager, KeyRecord, KeyStore, KeyUse, Lookup, Page, PageRequest, Retirement, StoreError,
     },
 };
@@ -146,6 +146,57 @@ end
 redis.call('HSET', KEYS[2], 'suspended', ARGV[3])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
+";
+
+/// Spends credits of one key, atomically: refilled first when a refill is
+/// due, never below zero.
+///
+/// KEYS: the record. ARGV: id, cost, now (ms). Answers `{'spent', left}`,
+/// `{'exhausted', next refill ms or ''}`, `{'missing'}`, `{'none'}` (the
+/// record keeps no credits) or `{'invalid'}` (a field that is not exactly
+/// a count this store writes).
+const SPEND: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'id', 'credits_remaining', 'credits_refill_amount',
+  'credits_refill_ms', 'credits_refilled_ms')
+if not f[1] or f[1] ~= ARGV[1] then
+  return {'missing'}
+end
+local function count(v)
+  if not v then
+    return nil
+  end
+  if not string.match(v, '^%d+$') or #v > 16 or tonumber(v) > 9007199254740991 then
+    return false
+  end
+  return tonumber(v)
+end
+local remaining, amount, every, refilled = count(f[2]), count(f[3]), count(f[4]), count(f[5])
+if remaining == nil and amount == nil and every == nil and refilled == nil then
+  return {'none'}
+end
+if remaining == false or amount == false or every == false or refilled == false
+  or remaining == nil or refilled == nil or (amount == nil) ~= (every == nil) then
+  return {'invalid'}
+end
+if every ~= nil and (amount < 1 or every < 1000 or every % 1000 ~= 0) then
+  return {'invalid'}
+end
+local now, cost = tonumber(ARGV[3]), tonumber(ARGV[2])
+if every ~= nil and now >= refilled + every then
+  refilled = refilled + math.floor((now - refilled) / every) * every
+  remaining = amount
+  redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining),
+    'credits_refilled_ms', string.format('%d', refilled))
+end
+if remaining < cost then
+  if every ~= nil then
+    return {'exhausted', string.format('%d', refilled + every)}
+  end
+  return {'exhausted', ''}
+end
+remaining = remaining - cost
+redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining))
+return {'spent', string.format('%d', remaining)}
 ";
 
 /// Saves a key replacing another and retires the old one, atomically.
@@ -269,6 +320,7 @@ pub struct RedisStore {
     insert_many: Arc<Script>,
     revoke: Arc<Script>,
     suspension: Arc<Script>,
+    spend: Arc<Script>,
     replace: Arc<Script>,
     last_use: Arc<Script>,
     upgrade_hash: Arc<Script>,
@@ -353,6 +405,7 @@ impl RedisStore {
             insert_many: Arc::new(Script::new(INSERT_MANY)),
             revoke: Arc::new(Script::new(REVOKE)),
             suspension: Arc::new(Script::new(SUSPENSION)),
+            spend: Arc::new(Script::new(SPEND)),
             replace: Arc::new(Script::new(REPLACE)),
             last_use: Arc::new(Script::new(LAST_USE)),
             upgrade_hash: Arc::new(Script::new(UPGRADE_HASH)),
@@ -594,6 +647,20 @@ fn decode(prefix: &str, mut fields: HashMap<String, String>) -> Result<KeyRecord
         rate_limit: take("rate_limit"),
         lineage: take("lineage"),
         allowed_from: take("allowed_from"),
+        credits: CreditColumns {
+            remaining: take("credits_remaining")
+                .map(|t| number(t, "credits_remaining is not a number"))
+                .transpose()?,
+            refill_amount: take("credits_refill_amount")
+                .map(|t| number(t, "credits_refill_amount is not a number"))
+                .transpose()?,
+            refill_ms: take("credits_refill_ms")
+                .map(|t| number(t, "credits_refill_ms is not a number"))
+                .transpose()?,
+            refilled_ms: take("credits_refilled_ms")
+                .map(|t| number(t, "credits_refilled_ms is not a number"))
+                .transpose()?,
+        },
     }
     .into_record()
 }
@@ -621,6 +688,47 @@ impl KeyStore for RedisStore {
             .await
             .map_err(StoreError::unavailable)?;
         Ok(changed == 1)
+    }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<api_key_auth_core::store::CreditSpend, StoreError> {
+        use api_key_auth_core::store::CreditSpend;
+        let answer: Vec<String> = self
+            .spend
+            .key(self.record_key(record.prefix.as_str()))
+            .arg(&record.id)
+            .arg(cost)
+            .arg(to_millis(std::time::SystemTime::now()))
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let invalid = || {
+            StoreError::invalid_record(format!(
+                "Redis record {}: its credits do not read",
+                record.prefix
+            ))
+        };
+        match answer.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["spent", left] => Ok(CreditSpend::Spent {
+                remaining: Some(left.parse().map_err(|_| invalid())?),
+            }),
+            ["exhausted", ""] => Ok(CreditSpend::Exhausted { next_refill: None }),
+            ["exhausted", at] => Ok(CreditSpend::Exhausted {
+                next_refill: Some(from_millis(at.parse().map_err(|_| invalid())?)),
+            }),
+            ["missing"] => Err(StoreError::not_found(format!(
+                "no key has the id {:?}",
+                record.id
+            ))),
+            ["none"] => Err(StoreError::invalid_record(format!(
+                "key {:?} keeps no credits any more",
+                record.id
+            ))),
+            _ => Err(invalid()),
+        }
     }
 }
 
@@ -971,6 +1079,17 @@ fn record_fields(values: &InsertValues) -> Vec<(&'static str, String)> {
     }
     if let Some(allowed) = &values.allowed_from {
         fields.push(("allowed_from", allowed.clone()));
+    }
+    let credits = &values.credits;
+    for (name, value) in [
+        ("credits_remaining", credits.remaining),
+        ("credits_refill_amount", credits.refill_amount),
+        ("credits_refill_ms", credits.refill_ms),
+        ("credits_refilled_ms", credits.refilled_ms),
+    ] {
+        if let Some(value) = value {
+            fields.push((name, value.to_string()));
+        }
     }
     fields
 }

@@ -46,7 +46,7 @@ mod sqlx_store;
 mod statements;
 
 pub(crate) use change_log::ChangeLogSql;
-pub(crate) use rows::{found, found_by_id, new_row, page, records, rotation};
+pub(crate) use rows::{found, found_by_id, new_row, page, records, rotation, spend_credits};
 pub use schema::{DrfTable, Schema};
 #[cfg(feature = "_sqlx")]
 pub(crate) use sqlx_store::{forward_sql_store, store_error, MigrationLock, SqlStore};
@@ -55,7 +55,8 @@ pub(crate) use statements::postgres_change_triggers;
 #[cfg(feature = "postgres")]
 pub(crate) use statements::REVOCATION_CHANNEL;
 pub(crate) use statements::{
-    migration_statements, BindValue, Dialect, PageStatement, PageValues, Statements, LAST_USE_BATCH,
+    migration_statements, BindValue, Bound, Dialect, PageStatement, PageValues, Statements,
+    LAST_USE_BATCH,
 };
 
 /// The migrations of this crate's own table on `dialect`, in order, from
@@ -68,7 +69,8 @@ pub(crate) use statements::{
 /// PostgreSQL the triggers that announce every change (and a `TRUNCATE`),
 /// which until then only `install_change_triggers` put in; 6 the
 /// `suspended` column, watched too (PostgreSQL's triggers announce every
-/// column already); 7 the `allowed_from` column, watched too.
+/// column already); 7 the `allowed_from` column, watched too; 8 the
+/// credits' columns, which no trigger watches (spends write every request).
 pub(crate) fn native_migrations(
     dialect: Dialect,
     files: &[(i64, &str)],
@@ -114,5 +116,7 @@ pub(crate) fn native_migrations(
     let mut seventh = file(7);
     seventh.extend(ChangeLogSql::upgrade(dialect, 7));
     migrations.push((7, seventh));
+    // Credits' columns change on every spend: no trigger watches them.
+    migrations.push((8, file(8)));
     migrations
 }

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/mysql/0005_lineage.sql")),
     (6, include_str!("../migrations/mysql/0006_suspended.sql")),
     (7, include_str!("../migrations/mysql/0007_allowed_from.sql")),
+    (8, include_str!("../migrations/mysql/0008_credits.sql")),
 ];
 
 /// Serialises migrators: a named lock, one per database (the names are the

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_allowed_from.sql"),
     ),
+    (8, include_str!("../migrations/postgres/0008_credits.sql")),
 ];
 
 /// Serialises migrators, on an arbitrary, fixed advisory-lock key ("apkeyaut").

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::Schema;
+use super::{Bound, Schema};
 use crate::{
     key::Prefix,
     store::{
@@ -157,4 +157,75 @@ pub(crate) fn allowlist_changed(old_id: &str) -> StoreError {
     StoreError::inactive(format!(
         "key {old_id:?}'s address allowlist changed while it was being rotated: rotate it again"
     ))
+}
+
+/// Spends `cost` of the credits of `record`'s key on a SQL store: one
+/// conditional UPDATE takes them from a count that holds them and whose
+/// refill is not due (so no two instances take the same credit); when it
+/// changes nothing, the row is read again and, if a refill has come due,
+/// the count is set back once (compare-and-set on the refill time, so one
+/// instance refills a period) and the spend tried again.
+///
+/// `execute` runs a statement with its values and says how many rows it
+/// changed; `read` reads the key's row as it stands.
+pub(crate) async fn spend_credits<E, EF, R, RF>(
+    statements: &Option<[String; 2]>,
+    record: &KeyRecord,
+    cost: u64,
+    execute: E,
+    read: R,
+) -> Result<crate::store::CreditSpend, StoreError>
+where
+    E: Fn(String, Vec<Bound>) -> EF,
+    EF: std::future::Future<Output = Result<u64, StoreError>>,
+    R: Fn() -> RF,
+    RF: std::future::Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>>,
+{
+    use crate::store::CreditSpend;
+    let Some([spend, refill]) = statements else {
+        return Err(StoreError::unsupported(
+            "a djangorestframework-api-key table has no column for usage credits",
+        ));
+    };
+    let cost = i64::try_from(cost).map_err(|_| StoreError::config("a cost over i64"))?;
+    // A refill and a retry at most twice: past that, other instances keep
+    // taking what is refilled, and the request is refused, never admitted
+    // uncounted.
+    for _ in 0..3 {
+        let now = std::time::SystemTime::now();
+        let values = vec![
+            Bound::Int(cost),
+            Bound::Text(record.id.clone()),
+            Bound::Int(cost),
+            Bound::Int(to_millis(now)),
+        ];
+        if execute(spend.clone(), values).await? == 1 {
+            return Ok(CreditSpend::Spent { remaining: None });
+        }
+        let stored = read()
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("no key has the id {:?}", record.id)))?;
+        let credits = stored.credits.ok_or_else(|| {
+            StoreError::invalid_record(format!("key {:?} keeps no credits any more", record.id))
+        })?;
+        let (Some(due), Some(plan)) = (credits.due_refill(now), credits.refill()) else {
+            return Ok(CreditSpend::Exhausted {
+                next_refill: credits.next_refill(now),
+            });
+        };
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let values = vec![
+            Bound::Int(int(plan.amount())),
+            Bound::Int(to_millis(due)),
+            Bound::Text(record.id.clone()),
+            Bound::Int(to_millis(credits.refilled())),
+        ];
+        execute(refill.clone(), values).await?;
+    }
+    let now = std::time::SystemTime::now();
+    let next_refill = read()
+        .await?
+        .and_then(|stored| stored.credits)
+        .and_then(|credits| credits.next_refill(now));
+    Ok(CreditSpend::Exhausted { next_refill })
 }

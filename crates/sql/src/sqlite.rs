@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_allowed_from.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_credits.sql")),
 ];
 
 /// Keys in a SQLite database. Cheap to clone: clones share one pool.
@@ -213,6 +214,27 @@ impl KeyStore for SqliteStore {
         .await?;
         Ok(changed == 1)
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<crate::store::CreditSpend, StoreError> {
+        crate::spend_credits(
+            &self.sql.credits,
+            record,
+            cost,
+            |sql, values| async move {
+                let changed = run(&self.pool, move |conn| {
+                    queries::execute_values(conn, &sql, values)
+                })
+                .await?;
+                Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+            },
+            || self.find_by_id(&record.id),
+        )
+        .await
+    }
 }
 
 #[async_trait]
@@ -320,6 +342,16 @@ impl KeyManager for SqliteStore {
     }
 
     async fn set_suspended(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
+        self.set_suspended_row(id, suspended).await
+    }
+
+    fn hasher(&self) -> Hasher {
+        self.hasher.clone()
+    }
+}
+
+impl SqliteStore {
+    async fn set_suspended_row(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
         let Some(statements) = &self.sql.suspension else {
             return Err(crate::rows::no_suspension());
         };
@@ -330,10 +362,6 @@ impl KeyManager for SqliteStore {
         })
         .await?;
         Ok(changed > 0 || self.find_by_id(id).await?.is_some())
-    }
-
-    fn hasher(&self) -> Hasher {
-        self.hasher.clone()
     }
 }
 

@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use super::{
     found, found_by_id, new_row, page, records, rotation,
     statements::{InsertRows, REVOCATION_CHANNEL},
-    BindValue, ChangeLogSql, Dialect, PageStatement, PageValues, Schema, Statements,
+    BindValue, Bound, ChangeLogSql, Dialect, PageStatement, PageValues, Schema, Statements,
     LAST_USE_BATCH,
 };
 use crate::{
@@ -119,6 +119,12 @@ pub(crate) trait Queries: SqlDatabase {
         pool: &Pool<Self>,
         sql: &str,
         texts: &[&str],
+    ) -> Result<u64, sqlx::Error>;
+    /// Runs `sql` with `values`, in order; how many rows it changed.
+    async fn execute_values(
+        pool: &Pool<Self>,
+        sql: &str,
+        values: Vec<Bound>,
     ) -> Result<u64, sqlx::Error>;
     /// Revokes the row whose key column is `id`, in one transaction, and
     /// gives its prefix. With `id_is_prefix` (a DRF table, whose ids are
@@ -324,6 +330,20 @@ where
         let query = texts
             .iter()
             .fold(sqlx::query(sql), |query, text| query.bind(*text));
+        Ok(query.execute(pool).await?.rows_changed())
+    }
+
+    async fn execute_values(
+        pool: &Pool<Self>,
+        sql: &str,
+        values: Vec<Bound>,
+    ) -> Result<u64, sqlx::Error> {
+        let query = values
+            .into_iter()
+            .fold(sqlx::query(sql), |query, value| match value {
+                Bound::Text(text) => query.bind(text),
+                Bound::Int(n) => query.bind(n),
+            });
         Ok(query.execute(pool).await?.rows_changed())
     }
 
@@ -570,6 +590,10 @@ where
             .bind(values.lineage)
             .bind(values.suspended)
             .bind(values.allowed_from)
+            .bind(values.credits.remaining)
+            .bind(values.credits.refill_amount)
+            .bind(values.credits.refill_ms)
+            .bind(values.credits.refilled_ms)
     } else {
         query
     }
@@ -632,6 +656,12 @@ where
         rate_limit: row.try_get("rate_limit")?,
         lineage: row.try_get("lineage")?,
         allowed_from: row.try_get("allowed_from")?,
+        credits: api_key_auth_core::store::row::CreditColumns {
+            remaining: row.try_get("credits_remaining")?,
+            refill_amount: row.try_get("credits_refill_amount")?,
+            refill_ms: row.try_get("credits_refill_ms")?,
+            refilled_ms: row.try_get("credits_refilled_ms")?,
+        },
     })
 }
 
@@ -859,6 +889,25 @@ impl<DB: Queries> SqlStore<DB> {
         Ok(revoked.is_some())
     }
 
+    pub(crate) async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<crate::store::CreditSpend, StoreError> {
+        crate::spend_credits(
+            &self.sql.credits,
+            record,
+            cost,
+            |sql, values| async move {
+                DB::execute_values(&self.pool, &sql, values)
+                    .await
+                    .map_err(store_error)
+            },
+            || self.find_by_id(&record.id),
+        )
+        .await
+    }
+
     pub(crate) async fn set_suspended(
         &self,
         id: &str,
@@ -937,6 +986,14 @@ macro_rules! forward_sql_store {
                 new: $crate::hash::StoredHash,
             ) -> Result<bool, $crate::store::StoreError> {
                 self.inner.upgrade_hash(record, new).await
+            }
+
+            async fn spend_credits(
+                &self,
+                record: &$crate::store::KeyRecord,
+                cost: u64,
+            ) -> Result<$crate::store::CreditSpend, $crate::store::StoreError> {
+                self.inner.spend_credits(record, cost).await
             }
         }
 

@@ -53,6 +53,11 @@ pub(crate) struct Statements {
     /// Resuming (`[0]`) and suspending (`[1]`) the key with id parameter 1;
     /// a DRF table has no column for it.
     pub(crate) suspension: Option<[String; 2]>,
+    /// Spending credits, `[spend, refill]`: parameters (cost, id, cost,
+    /// now ms) take a credit from a key whose count holds it and whose
+    /// refill is not due; (amount, refilled ms, id, old refilled ms) set the
+    /// count back once, whoever comes first. A DRF table keeps none.
+    pub(crate) credits: Option<[String; 2]>,
     /// Last-use writes; a DRF table has no column for it.
     pub(crate) last_use: Option<LastUseSql>,
     /// What listing pages are built from (see [`Statements::page`]).
@@ -98,6 +103,13 @@ pub(crate) struct PageValues {
     pub(crate) unused_ms: i64,
     pub(crate) expiring_ms: i64,
     pub(crate) owner: String,
+}
+
+/// A value bound to a statement, owned: text or an integer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bound {
+    Text(String),
+    Int(i64),
 }
 
 /// A value bound to a statement: text or an integer.
@@ -505,7 +517,7 @@ impl InsertRows {
         if self.drf {
             7
         } else {
-            17
+            21
         }
     }
 
@@ -523,7 +535,7 @@ impl InsertRows {
                 p(7),
             ]
         } else {
-            (1..=17).map(p).collect()
+            (1..=21).map(p).collect()
         };
         format!("({})", values.join(", "))
     }
@@ -551,11 +563,13 @@ impl Statements {
             Schema::Native => {
                 let columns = "id, prefix, hashed_key, name, created_ms, expires_ms, revoked, \
                      scopes, owner, metadata, replaces, replaced_by, last_used_ms, rate_limit, lineage, \
-                     suspended, allowed_from";
+                     suspended, allowed_from, credits_remaining, credits_refill_amount, \
+                     credits_refill_ms, credits_refilled_ms";
                 let text = |c: &str| dialect.read_text(c, c);
                 let read = format!(
                     "{}, {}, {}, {}, created_ms, expires_ms, expires_ms IS NOT NULL AS has_expiry, \
-                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}, {}, {}",
+                     {}, {}, {}, {}, {}, {}, last_used_ms, {}, {}, {}, {}, \
+                     credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_ms",
                     text("id"),
                     text("prefix"),
                     text("hashed_key"),
@@ -601,7 +615,8 @@ impl Statements {
                      expiry_date IS NOT NULL AS has_expiry, {}, \
                      {} AS scopes, {} AS owner, {} AS metadata, \
                      {} AS replaces, {} AS replaced_by, {} AS last_used_ms, {} AS rate_limit, \
-                     {} AS lineage, {} AS allowed_from",
+                     {} AS lineage, {} AS allowed_from, {} AS credits_remaining, \
+                     {} AS credits_refill_amount, {} AS credits_refill_ms, {} AS credits_refilled_ms",
                     dialect.read_text("prefix", "id"),
                     dialect.read_text("prefix", "prefix"),
                     dialect.read_text("hashed_key", "hashed_key"),
@@ -618,6 +633,10 @@ impl Statements {
                     dialect.null_text(),
                     dialect.null_text(),
                     dialect.null_text(),
+                    dialect.null_int(),
+                    dialect.null_int(),
+                    dialect.null_int(),
+                    dialect.null_int(),
                 );
                 (
                     format!("SELECT {read} FROM {table} WHERE prefix = {}", p(1)),
@@ -682,6 +701,27 @@ impl Statements {
                 format!("UPDATE api_keys SET suspended = {to} WHERE id = {}", p(1))
             })
         });
+        let credits = (!schema.is_drf()).then(|| {
+            [
+                format!(
+                    "UPDATE api_keys SET credits_remaining = credits_remaining - {} \
+                     WHERE id = {} AND credits_remaining >= {} \
+                     AND (credits_refill_ms IS NULL OR credits_refilled_ms + credits_refill_ms > {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4)
+                ),
+                format!(
+                    "UPDATE api_keys SET credits_remaining = {}, credits_refilled_ms = {} \
+                     WHERE id = {} AND credits_refilled_ms = {}",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4)
+                ),
+            ]
+        });
         Self {
             find,
             by_id,
@@ -695,6 +735,7 @@ impl Statements {
             retire,
             upgrade_hash,
             suspension,
+            credits,
             last_use,
             pages,
             migrations_table: MIGRATIONS_TABLE,
@@ -843,6 +884,10 @@ mod tests {
                 if let Some([resume, suspend]) = &sql.suspension {
                     put("suspend", suspend);
                     put("resume", resume);
+                }
+                if let Some([spend, refill]) = &sql.credits {
+                    put("credits, spend", spend);
+                    put("credits, refill", refill);
                 }
                 if let Some(last_use) = &sql.last_use {
                     put("last use, two keys", &last_use.batch(2));

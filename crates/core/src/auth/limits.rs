@@ -9,7 +9,7 @@ use super::{Authenticator, Decision, Limits, Passed};
 use crate::{
     error::AuthFailure,
     rate_limit::{RateDecision, RateLimit},
-    store::KeyRecord,
+    store::{CreditSpend, KeyRecord},
 };
 
 impl Authenticator {
@@ -48,7 +48,53 @@ impl Authenticator {
                 }
             }
         }
-        Decision::Made(Ok(self.pass(record)))
+        self.admit(record)
+    }
+
+    /// A key that passed every check: let through, once its usage credits
+    /// (if it has any) are spent; at once when the store can spend at once.
+    pub(super) fn admit(&self, record: Arc<KeyRecord>) -> Decision {
+        if record.credits.is_none() {
+            return Decision::Made(Ok(self.pass(record)));
+        }
+        match self.inner.store.spend_credits_now(&record, 1) {
+            Some(spent) => Decision::Made(self.credit_verdict(record, spent)),
+            None => Decision::Credits(record),
+        }
+    }
+
+    /// Spends a credit on a store that must be waited for.
+    pub(super) async fn spend_credits(
+        &self,
+        record: Arc<KeyRecord>,
+    ) -> Result<Passed, AuthFailure> {
+        if record.credits.is_none() {
+            return Ok(self.pass(record));
+        }
+        let spent = self.inner.store.spend_credits(&record, 1).await;
+        self.credit_verdict(record, spent)
+    }
+
+    fn credit_verdict(
+        &self,
+        record: Arc<KeyRecord>,
+        spent: Result<CreditSpend, crate::store::StoreError>,
+    ) -> Result<Passed, AuthFailure> {
+        match spent {
+            Ok(CreditSpend::Spent { .. }) => Ok(self.pass(record)),
+            Ok(CreditSpend::Exhausted { next_refill }) => Err(AuthFailure::OutOfCredits {
+                prefix: record.prefix,
+                next_refill,
+            }),
+            Err(source) if source.is_unsupported() => Err(AuthFailure::Unsupported {
+                prefix: record.prefix,
+                reason: "the key has usage credits and this server's store keeps none",
+            }),
+            Err(source) => Err(AuthFailure::StoreUnavailable {
+                prefix: record.prefix,
+                source,
+            }),
+        }
     }
 
     /// Asks a limiter elsewhere (Redis) about what is left of `limits`;
@@ -89,7 +135,7 @@ impl Authenticator {
                 return Err(over_owner(&record, limit, decision));
             }
         }
-        Ok(self.pass(record))
+        self.spend_credits(record).await
     }
 }
 

@@ -184,6 +184,9 @@ pub(super) enum Decision {
     /// The key (or its owner) is rate-limited and the limiter must be
     /// waited for.
     RemoteLimit(Arc<KeyRecord>, Limits),
+    /// The key passed every check and its credits must be spent on a store
+    /// that must be waited for.
+    Credits(Arc<KeyRecord>),
 }
 
 /// The limits a limiter elsewhere is still to be asked about: the key's

@@ -28,8 +28,8 @@ use std::{
 use async_trait::async_trait;
 
 use super::{
-    CreatedKey, KeyRecord, KeyUse, NewKey, Page, PageRequest, Retirement, Rotated, StoreError,
-    MAX_PAGE,
+    CreatedKey, CreditSpend, KeyRecord, KeyUse, NewKey, Page, PageRequest, Retirement, Rotated,
+    StoreError, MAX_PAGE,
 };
 use crate::{
     hash::{Algorithm, Hasher, StoredHash},
@@ -101,6 +101,34 @@ pub trait KeyStore: Send + Sync + 'static {
             "this store does not upgrade stored hashes",
         ))
     }
+
+    /// Spends `cost` of the usage credits of the key `record` names (by
+    /// its id), in one atomic step on the store: refilled first when a
+    /// refill has come due, never below zero, so that instances sharing the
+    /// store never admit more than the key holds. The record may be a
+    /// cached copy: only its id is read.
+    ///
+    /// The default says the store keeps no credits: a key with credits is
+    /// then refused (503), never let through uncounted.
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<CreditSpend, StoreError> {
+        let _ = (record, cost);
+        Err(StoreError::unsupported("this store keeps no usage credits"))
+    }
+
+    /// Spends at once when the store can without waiting (in this
+    /// process); `None` means "ask [`spend_credits`](Self::spend_credits)".
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<CreditSpend, StoreError>> {
+        let _ = (record, cost);
+        None
+    }
 }
 
 #[async_trait]
@@ -119,6 +147,22 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
 
     async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         (**self).upgrade_hash(record, new).await
+    }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<CreditSpend, StoreError> {
+        (**self).spend_credits(record, cost).await
+    }
+
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<CreditSpend, StoreError>> {
+        (**self).spend_credits_now(record, cost)
     }
 }
 
@@ -343,6 +387,15 @@ pub trait KeyManager: KeyStore {
         if let Some(successor) = &old.replaced_by {
             return Err(StoreError::inactive(format!(
                 "key {:?} was already replaced by {successor:?}: rotate that one",
+                old.id
+            )));
+        }
+        if old.credits.is_some() {
+            // Both keys work through the grace period: two counts would
+            // hand out the credits twice.
+            return Err(StoreError::unsupported(format!(
+                "key {:?} has usage credits: a key with credits is not rotated (create a new \
+                 key and revoke this one)",
                 old.id
             )));
         }

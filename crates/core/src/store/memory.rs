@@ -224,6 +224,72 @@ impl KeyStore for MemoryStore {
         .ok();
         Ok(upgraded)
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<super::CreditSpend, StoreError> {
+        self.spend(record, cost, std::time::SystemTime::now())
+    }
+
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<super::CreditSpend, StoreError>> {
+        Some(self.spend(record, cost, std::time::SystemTime::now()))
+    }
+}
+
+impl MemoryStore {
+    /// Spends `cost` of the credits of `record`'s key at `now`, as the only
+    /// writer, so that no two spends see the same count.
+    fn spend(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+        now: std::time::SystemTime,
+    ) -> Result<super::CreditSpend, StoreError> {
+        use super::CreditSpend;
+        self.write(|keys| {
+            let mut outcome = Err(StoreError::not_found(format!(
+                "no key has the id {:?}",
+                record.id
+            )));
+            keys.change(record.prefix, |entry| {
+                if entry.id != record.id {
+                    return Ok::<_, ()>(None);
+                }
+                let Some(credits) = entry.credits else {
+                    outcome = Err(StoreError::invalid_record(format!(
+                        "key {:?} keeps no credits any more",
+                        record.id
+                    )));
+                    return Ok(None);
+                };
+                match credits.spent(cost, now) {
+                    Some(left) => {
+                        outcome = Ok(CreditSpend::Spent {
+                            remaining: Some(left.remaining()),
+                        });
+                        Ok(Some(KeyRecord {
+                            credits: Some(left),
+                            ..entry.clone()
+                        }))
+                    }
+                    None => {
+                        outcome = Ok(CreditSpend::Exhausted {
+                            next_refill: credits.next_refill(now),
+                        });
+                        Ok(None)
+                    }
+                }
+            })
+            .ok();
+            outcome
+        })
+    }
 }
 
 #[async_trait]

@@ -13,7 +13,7 @@ use super::{latest_expiry, KeyRecord, StoreError};
 use crate::{
     hash::{Hasher, StoredHash},
     key::{ApiKey, Prefix},
-    store::{AddressAllowlist, RateLimit},
+    store::{AddressAllowlist, Credits, RateLimit, Refill},
 };
 
 /// What a rotation made: the new key, shown once, and the old key's record
@@ -87,6 +87,7 @@ pub struct NewKey {
     lineage: Option<String>,
     rate_limit: Option<RateLimit>,
     allowed_from: Option<AddressAllowlist>,
+    credits: Option<(u64, Option<Refill>)>,
     /// Set only by a rotation of a suspended key: a rotation does not lift
     /// a suspension.
     suspended: bool,
@@ -109,6 +110,7 @@ impl NewKey {
             lineage: None,
             rate_limit: None,
             allowed_from: None,
+            credits: None,
             suspended: false,
             inherited: false,
         }
@@ -147,6 +149,9 @@ impl NewKey {
             ),
             rate_limit: old.rate_limit,
             allowed_from: old.allowed_from.clone(),
+            credits: old
+                .credits
+                .map(|credits| (credits.remaining(), credits.refill())),
             suspended: old.suspended,
             inherited: true,
         }
@@ -197,6 +202,14 @@ impl NewKey {
     /// address is refused (403) once the key is verified.
     pub fn allow_from(mut self, networks: AddressAllowlist) -> Self {
         self.allowed_from = Some(networks);
+        self.inherited = false;
+        self
+    }
+
+    /// Lets the key be used `remaining` times (one credit per admitted
+    /// request), set back to `refill`'s amount every interval if given.
+    pub fn credits(mut self, remaining: u64, refill: Option<Refill>) -> Self {
+        self.credits = Some((remaining, refill));
         self.inherited = false;
         self
     }
@@ -276,6 +289,15 @@ impl NewKey {
             unprintable("metadata", "a metadata key", key)?;
             unprintable("metadata", "a metadata value", value)?;
         }
+        if self
+            .credits
+            .is_some_and(|(remaining, _)| remaining > super::MAX_CREDITS)
+        {
+            return Err(InvalidNewKey::new(
+                "credits",
+                format!("a key holds at most {} credits", super::MAX_CREDITS),
+            ));
+        }
         Ok(())
     }
 
@@ -296,12 +318,13 @@ impl NewKey {
         let key = ApiKey::generate()?;
         let prefix = key.prefix();
         let hash = hasher.hash(&key);
+        let created = SystemTime::now();
         let record = KeyRecord {
             id: id(prefix, &hash),
             name: self.name.clone(),
             prefix,
             hash,
-            created: SystemTime::now(),
+            created,
             expires: self.expires,
             revoked: false,
             suspended: self.suspended,
@@ -314,6 +337,9 @@ impl NewKey {
             last_used: None,
             rate_limit: self.rate_limit,
             allowed_from: self.allowed_from.clone(),
+            credits: self
+                .credits
+                .map(|(remaining, refill)| Credits::new(remaining, refill, created)),
         };
         Ok((record, key))
     }

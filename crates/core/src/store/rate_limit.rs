@@ -186,7 +186,7 @@ impl FromStr for RateLimit {
 }
 
 /// `500ms`, `30s`, `1m30s`, `2h`, `1d`: whole numbers, each with its unit.
-fn duration(text: &str) -> Option<Duration> {
+pub(crate) fn duration(text: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
@@ -212,7 +212,7 @@ fn duration(text: &str) -> Option<Duration> {
 }
 
 /// A period in its largest whole unit: `1s`, `30s`, `2m`, `1h`, `1500ms`.
-fn span(period: Duration) -> String {
+pub(crate) fn span(period: Duration) -> String {
     let ms = period.as_millis();
     for (size, unit) in [
         (86_400_000, "d"),

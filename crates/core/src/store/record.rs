@@ -10,7 +10,7 @@ use super::latest_expiry;
 use crate::{
     hash::StoredHash,
     key::Prefix,
-    store::{AddressAllowlist, RateLimit},
+    store::{AddressAllowlist, Credits, RateLimit},
 };
 
 /// What a store keeps about one key: never the key itself, only its hash.
@@ -67,6 +67,11 @@ pub struct KeyRecord {
     /// ([`AuthFailure::AddressRefused`](crate::AuthFailure::AddressRefused)).
     /// A djangorestframework-api-key table has no column for it.
     pub allowed_from: Option<AddressAllowlist>,
+    /// The usage credits the key may still spend; `None`: unlimited. The
+    /// store keeps the count, spent by every authenticator
+    /// ([`KeyStore::spend_credits`](super::KeyStore::spend_credits)): a
+    /// cached record's count is only as fresh as the cache.
+    pub credits: Option<Credits>,
 }
 
 impl KeyRecord {
@@ -95,6 +100,7 @@ impl KeyRecord {
             last_used: None,
             rate_limit: None,
             allowed_from: None,
+            credits: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::{
 use crate::{
     hash::StoredHash,
     key::Prefix,
-    store::{AddressAllowlist, RateLimit},
+    store::{AddressAllowlist, Credits, RateLimit, Refill},
     store::{KeyRecord, StoreError},
 };
 
@@ -42,6 +42,66 @@ pub struct RawRecord {
     pub rate_limit: Option<String>,
     /// JSON, as `AddressAllowlist::to_json` writes it; read exactly or refused.
     pub allowed_from: Option<String>,
+    /// The credits left, their refill's amount and interval (ms), and when
+    /// they were last set (ms): all `None` for a key without credits.
+    pub credits: CreditColumns,
+}
+
+/// A key's credits as stored: four integers, all or none of the first
+/// and last, the refill's two both or neither.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CreditColumns {
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_ms: Option<i64>,
+    pub refilled_ms: Option<i64>,
+}
+
+impl CreditColumns {
+    /// The columns of `credits`.
+    pub fn of(credits: Option<&Credits>) -> Self {
+        let Some(credits) = credits else {
+            return Self::default();
+        };
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Self {
+            remaining: Some(int(credits.remaining())),
+            refill_amount: credits.refill().map(|r| int(r.amount())),
+            refill_ms: credits
+                .refill()
+                .map(|r| i64::try_from(r.every().as_millis()).unwrap_or(i64::MAX)),
+            refilled_ms: Some(to_millis(credits.refilled())),
+        }
+    }
+
+    /// The credits these columns hold, read exactly: a negative count, a
+    /// refill half there, an interval that is no refill's, or a count
+    /// without its time is refused.
+    pub fn read(self) -> Result<Option<Credits>, String> {
+        let count = |n: i64, what: &str| {
+            u64::try_from(n).map_err(|_| format!("credits: {what} {n} is negative"))
+        };
+        let refill = match (self.refill_amount, self.refill_ms) {
+            (None, None) => None,
+            (Some(amount), Some(ms)) => {
+                let every = std::time::Duration::from_millis(count(ms, "the refill interval")?);
+                Some(
+                    Refill::new(count(amount, "the refill amount")?, every)
+                        .map_err(|e| format!("credits: {e}"))?,
+                )
+            }
+            _ => return Err("credits: a refill with only its amount or its interval".to_owned()),
+        };
+        match (self.remaining, self.refilled_ms) {
+            (None, None) if refill.is_none() => Ok(None),
+            (Some(remaining), Some(refilled)) => Ok(Some(Credits::new(
+                count(remaining, "the count")?,
+                refill,
+                from_millis(refilled),
+            ))),
+            _ => Err("credits: a count without its time, or a refill without a count".to_owned()),
+        }
+    }
 }
 
 impl RawRecord {
@@ -78,6 +138,7 @@ impl RawRecord {
             .map(AddressAllowlist::from_json)
             .transpose()
             .map_err(&invalid)?;
+        let credits = self.credits.read().map_err(&invalid)?;
         Ok(KeyRecord {
             id,
             name: self.name,
@@ -96,6 +157,7 @@ impl RawRecord {
             last_used: self.last_used_ms.map(from_millis),
             rate_limit,
             allowed_from,
+            credits,
         })
     }
 }
@@ -120,6 +182,7 @@ pub struct InsertValues {
     pub last_used_ms: Option<i64>,
     pub rate_limit: Option<String>,
     pub allowed_from: Option<String>,
+    pub credits: CreditColumns,
 }
 
 impl InsertValues {
@@ -129,10 +192,11 @@ impl InsertValues {
             || !record.metadata.is_empty()
             || record.rate_limit.is_some()
             || record.suspended
-            || record.allowed_from.is_some();
+            || record.allowed_from.is_some()
+            || record.credits.is_some();
         if drf_schema && has_extras {
             return Err(StoreError::config(
-                "a djangorestframework-api-key table has no columns for scopes, owner, metadata, a rate limit, a suspension or an address allowlist",
+                "a djangorestframework-api-key table has no columns for scopes, owner, metadata, a rate limit, a suspension, an address allowlist or usage credits",
             ));
         }
         let json = |value: serde_json::Result<String>| value.map_err(StoreError::invalid_record);
@@ -148,6 +212,7 @@ impl InsertValues {
             last_used_ms: record.last_used.map(to_millis),
             rate_limit: record.rate_limit.map(RateLimit::to_json),
             allowed_from: record.allowed_from.as_ref().map(AddressAllowlist::to_json),
+            credits: CreditColumns::of(record.credits.as_ref()),
             id: record.id,
             name: record.name,
             revoked: record.revoked,

@@ -69,6 +69,24 @@ impl<S: KeyStore> KeyStore for TimeoutStore<S> {
     async fn upgrade_hash(&self, record: &KeyRecord, new: StoredHash) -> Result<bool, StoreError> {
         self.inner.upgrade_hash(record, new).await
     }
+
+    async fn spend_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Result<crate::store::CreditSpend, StoreError> {
+        tokio::time::timeout(self.limit, self.inner.spend_credits(record, cost))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::timeout()))
+    }
+
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<crate::store::CreditSpend, StoreError>> {
+        self.inner.spend_credits_now(record, cost)
+    }
 }
 
 #[cfg(test)]

@@ -135,6 +135,12 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         rate_limit: row.get("rate_limit")?,
         lineage: row.get("lineage")?,
         allowed_from: row.get("allowed_from")?,
+        credits: crate::store::row::CreditColumns {
+            remaining: row.get("credits_remaining")?,
+            refill_amount: row.get("credits_refill_amount")?,
+            refill_ms: row.get("credits_refill_ms")?,
+            refilled_ms: row.get("credits_refilled_ms")?,
+        },
     })
 }
 
@@ -233,6 +239,10 @@ fn insert_params(id: String, values: InsertValues, own_columns: bool) -> Vec<Val
         params.push(text(values.lineage));
         params.push(Value::Integer(i64::from(values.suspended)));
         params.push(text(values.allowed_from));
+        params.push(int(values.credits.remaining));
+        params.push(int(values.credits.refill_amount));
+        params.push(int(values.credits.refill_ms));
+        params.push(int(values.credits.refilled_ms));
     }
     params
 }
@@ -291,6 +301,20 @@ pub(crate) fn write_last_use(
     conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(params))
         .map(drop)
+}
+
+/// Runs `sql` with `values`, in order; how many rows it changed.
+pub(crate) fn execute_values(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<crate::Bound>,
+) -> rusqlite::Result<usize> {
+    let params = values.into_iter().map(|value| match value {
+        crate::Bound::Text(text) => Value::Text(text),
+        crate::Bound::Int(n) => Value::Integer(n),
+    });
+    conn.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params))
 }
 
 /// Runs `sql` with text parameters, in order; how many rows it changed.
