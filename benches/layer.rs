@@ -100,6 +100,12 @@ fn main() {
         .unwrap()
         .reveal();
     let confined = format!("Api-Key {}", confined.expose_secret());
+    // Credits the loop never spends, each request one, exactly (the memory
+    // store's writer lock).
+    let (_, metered) = now(store.create(NewKey::named("metered").credits(1 << 52, None)))
+        .unwrap()
+        .reveal();
+    let metered = format!("Api-Key {}", metered.expose_secret());
     // An owner's shared limit the loop never reaches, on a key of that owner.
     let (_, owned) = now(store.create(NewKey::named("owned").owner("acme")))
         .unwrap()
@@ -189,6 +195,7 @@ fn main() {
                 confined,
                 200,
             ),
+            variant("valid_key+credits", layer.layer(Trivial), metered, 200),
             variant("owned_key", layer.layer(Trivial), owned.clone(), 200),
             variant(
                 "owned_key+owner_rate_limit",
@@ -243,6 +250,12 @@ fn main() {
         "layer",
         "valid_key+throttle+allowlist",
         "valid_key+throttle",
+    );
+    timings.print_step(
+        "a credit spent exactly (memory store), over the valid key without credits",
+        "layer",
+        "valid_key+credits",
+        "valid_key",
     );
     timings.print_step(
         "an owner's shared rate limit (in this process), over the same key without one",

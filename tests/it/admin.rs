@@ -1135,6 +1135,56 @@ async fn an_owner_s_keys_are_listed_and_changed_together() {
         .unwrap();
 }
 
+/// A key created with credits is shown with them, spends them, and a
+/// refill given half, or over the bounds, is a problem naming `credits`.
+#[tokio::test]
+async fn keys_are_created_with_usage_credits() {
+    let admin = admin().await;
+    let key = Some(admin.admin_key.as_str());
+    let (status, _, created) = call(
+        &admin.router,
+        key,
+        "POST",
+        "/keys",
+        json_body(json!({"name": "trial", "credits": {"remaining": 1, "refill_amount": 5, "refill_every_secs": 3600}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["record"]["credits"]["remaining"], 1);
+    assert_eq!(created["record"]["credits"]["refill_every_secs"], 3600);
+    assert!(created["record"]["credits"]["next_refill"].is_string());
+    let plain = created["key"].as_str().unwrap();
+    accepted(&admin.store, plain).await.unwrap();
+    assert!(matches!(
+        accepted(&admin.store, plain).await,
+        Err(AuthFailure::OutOfCredits {
+            next_refill: Some(_),
+            ..
+        })
+    ));
+    let id = created["record"]["id"].as_str().unwrap();
+    let (_, _, shown) = call(&admin.router, key, "GET", &format!("/keys/{id}"), None).await;
+    assert_eq!(shown["credits"]["remaining"], 0, "{shown}");
+    for bad in [
+        json!({"remaining": 5, "refill_amount": 5}),
+        json!({"remaining": 5, "refill_amount": 0, "refill_every_secs": 60}),
+        json!({"remaining": 5, "refill_amount": 5, "refill_every_secs": 0}),
+        json!({"remaining": 9_007_199_254_740_992_u64}),
+        json!({"remaining": 5, "next_refill": "2030-01-01T00:00:00Z"}),
+    ] {
+        let (status, _, problem) = call(
+            &admin.router,
+            key,
+            "POST",
+            "/keys",
+            json_body(json!({"name": "bad", "credits": bad.clone()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+        assert_eq!(problem["field"], "credits", "{bad}: {problem}");
+    }
+}
+
 /// A key created with `allowed_from` is shown with its networks and works
 /// only from them; a list that does not read is a problem naming
 /// `allowed_from`, and no key is made.

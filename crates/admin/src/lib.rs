@@ -69,7 +69,7 @@ use api_key_auth_core::{
     rate_limit::RateLimit,
     store::{
         rfc3339, AddressAllowlist, KeyFilter, KeyManager, KeyRecord, KeyStatus, NewKey,
-        OwnedChange, PageRequest, StoreError, MAX_PAGE,
+        OwnedChange, PageRequest, Refill, StoreError, MAX_PAGE,
     },
     throttle::Throttle,
     ApiKeyLayer, Authenticator, ConfigError, ErrorChain, Identity,
@@ -272,7 +272,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(title = "api-key-auth admin API", description = "Create, list, show, rotate, suspend, resume and revoke API keys."),
     paths(create_key, list_keys, show_key, revoke_key, suspend_key, resume_key, rotate_key, revoke_owned, suspend_owned, resume_owned, openapi_json),
-    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, OwnedKeys, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
+    components(schemas(CreateKeyRequest, CreatedKeyResponse, RotateKeyRequest, RotatedKeyResponse, KeyView, KeyPage, OwnedKeys, CreditsBody, Problem, Status, RateLimitBody, ScopeToken, PrintableText)),
     modifiers(&ApiKeySecurity),
     security(("api_key" = []))
 )]
@@ -329,6 +329,32 @@ struct CreateKeyRequest {
     #[serde(default)]
     #[schema(min_items = 1, max_items = 64)]
     allowed_from: Option<Vec<String>>,
+    /// Usage credits: the key may be used this many times, perhaps set back
+    /// to an amount every interval.
+    #[serde(default)]
+    credits: Option<CreditsBody>,
+}
+
+/// Usage credits: `remaining` uses (one per admitted request), set back to
+/// `refill_amount` every `refill_every_secs` when both are given.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreditsBody {
+    /// Uses left, 0 to 9007199254740991 (2^53 - 1).
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_u64)]
+    remaining: u64,
+    /// The count the credits are set back to, 1 or more, with `refill_every_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
+    refill_amount: Option<u64>,
+    /// How often, in seconds: 1 to 31,622,400 (366 days), with `refill_amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 31_622_400)]
+    refill_every_secs: Option<u64>,
+    /// RFC 3339: when the credits are next set back (in a key's record only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only, format = DateTime)]
+    next_refill: Option<String>,
 }
 
 /// A scope: printable ASCII but for space, `"` and `\\` (RFC 6750's scope-token).
@@ -458,6 +484,8 @@ pub struct KeyView {
     /// The networks the key may be used from; absent when it may be used
     /// from anywhere.
     allowed_from: Option<Vec<String>>,
+    /// The key's usage credits, as last spent; absent when unlimited.
+    credits: Option<CreditsBody>,
 }
 
 /// Whether a key works.
@@ -627,6 +655,12 @@ impl KeyView {
                 .allowed_from
                 .as_ref()
                 .map(AddressAllowlist::to_strings),
+            credits: record.credits.map(|credits| CreditsBody {
+                remaining: credits.left_at(now),
+                refill_amount: credits.refill().map(|r| r.amount()),
+                refill_every_secs: credits.refill().map(|r| r.every().as_secs()),
+                next_refill: credits.next_refill(now).map(time),
+            }),
         }
     }
 }
@@ -797,6 +831,25 @@ fn validate(asked: CreateKeyRequest) -> Result<NewKey, Problem> {
             })
             .map_err(|e| Problem::bad("rate_limit", e.to_string()))?;
         new = new.rate_limit(limit);
+    }
+    if let Some(body) = &asked.credits {
+        if body.next_refill.is_some() {
+            return Err(Problem::bad("credits", "next_refill is read-only"));
+        }
+        let refill = match (body.refill_amount, body.refill_every_secs) {
+            (None, None) => None,
+            (Some(amount), Some(secs)) => Some(
+                Refill::new(amount, Duration::from_secs(secs))
+                    .map_err(|e| Problem::bad("credits", e.to_string()))?,
+            ),
+            _ => {
+                return Err(Problem::bad(
+                    "credits",
+                    "a refill has refill_amount and refill_every_secs, both",
+                ))
+            }
+        };
+        new = new.credits(body.remaining, refill);
     }
     if let Some(networks) = &asked.allowed_from {
         let allowed = AddressAllowlist::new(networks)

@@ -99,7 +99,7 @@ enum Command {
     },
     /// Create a key and print it, the one time it is shown.
     #[command(
-        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db create --name office --allow-from 10.0.0.0/8,2001:db8::/32\n  api-key --store sqlite:keys.db create --name device --count 10000 --json > keys.jsonl   # one key a line, made 1000 at a time\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
+        after_help = "Examples:\n  api-key --store sqlite:keys.db create --name billing --scope invoices:read --expires-in 90d --meta ticket=OPS-12\n  api-key --store sqlite:keys.db create --name partner --rate 100/s --burst 20\n  api-key --store sqlite:keys.db create --name office --allow-from 10.0.0.0/8,2001:db8::/32\n  api-key --store sqlite:keys.db create --name trial --credits 1000 --refill 1000/1d\n  api-key --store sqlite:keys.db create --name device --count 10000 --json > keys.jsonl   # one key a line, made 1000 at a time\n  api-key --store sqlite:keys.db --brand myco create --name ci     # myco_…, found by secret scanners"
     )]
     Create(CreateArgs),
     /// List keys, page by page, with when each expires and was last used.
@@ -236,6 +236,12 @@ struct CreateArgs {
     /// (10.0.0.0/8, 2001:db8::/32, 192.0.2.7); comma-separated, or repeat.
     #[arg(long = "allow-from", value_name = "NETWORKS")]
     allow_from: Vec<String>,
+    /// Let the key be used this many times (one credit per admitted request).
+    #[arg(long, value_name = "N")]
+    credits: Option<u64>,
+    /// Set the credits back to an amount every interval: 1000/1d, 50/12h.
+    #[arg(long, value_name = "AMOUNT/INTERVAL", requires = "credits")]
+    refill: Option<String>,
     /// Create this many keys alike, in batches of 1000 (one transaction or
     /// script each), printing each batch as it is made: a key a line, tab
     /// after its id, or with --json one JSON object a line.
@@ -434,6 +440,17 @@ async fn create(
         }
         new = new.rate_limit(limit);
     }
+    if let Some(credits) = args.credits {
+        let refill = args
+            .refill
+            .as_deref()
+            .map(|text| {
+                text.parse::<api_key_auth::store::Refill>()
+                    .map_err(|e| format!("--refill {text:?}: {e}"))
+            })
+            .transpose()?;
+        new = new.credits(credits, refill);
+    }
     if !args.allow_from.is_empty() {
         let entries = args.allow_from.iter().flat_map(|list| list.split(','));
         let allowed = AddressAllowlist::new(entries).map_err(|e| format!("--allow-from: {e}"))?;
@@ -446,6 +463,7 @@ async fn create(
             "scopes" => "--scope",
             "owner" => "--owner",
             "metadata" => "--meta",
+            "credits" => "--credits",
             other => other,
         };
         format!("{flag}: {}", invalid.reason)
@@ -663,6 +681,17 @@ fn show(record: &KeyRecord) {
     match &record.allowed_from {
         Some(allowed) => println!("from      {allowed}"),
         None => println!("from      anywhere"),
+    }
+    match &record.credits {
+        Some(credits) => match (credits.refill(), credits.next_refill(now)) {
+            (Some(refill), Some(at)) => println!(
+                "credits   {} left; refill {refill}, next at {}",
+                credits.left_at(now),
+                rfc3339(at)
+            ),
+            _ => println!("credits   {} left, no refill", credits.left_at(now)),
+        },
+        None => println!("credits   unlimited"),
     }
     println!(
         "owner     {}",
@@ -943,7 +972,7 @@ async fn check(
         return Err("no key on standard input (the key is never taken from the command line, where shells keep history)".into());
     }
     let hasher = store.hasher();
-    let auth = Authenticator::builder(store)
+    let auth = Authenticator::builder(Unspent(store))
         .hasher(hasher)
         .accept(format)
         .rate_limiter(NoBudget)
@@ -992,6 +1021,46 @@ async fn check(
 /// whether it has requests left: a key's rate limit is never spent or
 /// refused here, whatever features the command was built with.
 struct NoBudget;
+
+/// The store as `check` sees it: a key's usage credits are read, never
+/// spent (asking whether a key works costs the key nothing).
+struct Unspent(Arc<dyn KeyManager>);
+
+#[async_trait::async_trait]
+impl api_key_auth::KeyStore for Unspent {
+    async fn find(&self, prefix: api_key_auth::Prefix) -> api_key_auth::Lookup {
+        self.0.find(prefix).await
+    }
+
+    fn hash_algorithm(&self) -> Option<api_key_auth::hash::Algorithm> {
+        self.0.hash_algorithm()
+    }
+
+    async fn upgrade_hash(
+        &self,
+        record: &KeyRecord,
+        new: api_key_auth::hash::StoredHash,
+    ) -> Result<bool, StoreError> {
+        self.0.upgrade_hash(record, new).await
+    }
+
+    fn spend_credits_now(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+    ) -> Option<Result<api_key_auth::store::CreditSpend, StoreError>> {
+        use api_key_auth::store::CreditSpend;
+        let now = SystemTime::now();
+        Some(Ok(match record.credits {
+            Some(credits) if credits.left_at(now) < cost => CreditSpend::Exhausted {
+                next_refill: credits.next_refill(now),
+            },
+            credits => CreditSpend::Spent {
+                remaining: credits.map(|c| c.left_at(now)),
+            },
+        }))
+    }
+}
 
 #[async_trait::async_trait]
 impl api_key_auth::rate_limit::RateLimiter for NoBudget {

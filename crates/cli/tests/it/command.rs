@@ -1043,6 +1043,73 @@ async fn an_owner_s_keys_are_listed_and_changed_together() {
     }
 }
 
+/// `create --credits N --refill A/I`: the key works N times, `show` and
+/// `--json` say how many are left and when they come back, and a refill
+/// that does not read is one clear line.
+#[test]
+fn keys_get_usage_credits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let created: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &[
+            "create",
+            "--name",
+            "trial",
+            "--credits",
+            "2",
+            "--refill",
+            "100/1d",
+            "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(created["credits"]["remaining"], 2, "{created}");
+    assert_eq!(created["credits"]["refill_amount"], 100);
+    assert_eq!(created["credits"]["refill_every_secs"], 86_400);
+    assert!(created["credits"]["next_refill"].is_string());
+    let id = created["id"].as_str().unwrap();
+    let key = created["key"].as_str().unwrap();
+    for _ in 0..3 {
+        let checked = ok(api_key(&store, &["check"], key));
+        assert!(checked.starts_with("accepted"), "{checked}");
+    }
+    let shown = ok(api_key(&store, &["show", id], ""));
+    assert!(
+        shown.contains("credits   2 left; refill 100/1d, next at "),
+        "check spends none: {shown}"
+    );
+    let plain: serde_json::Value = serde_json::from_str(&ok(api_key(
+        &store,
+        &["create", "--name", "open", "--json"],
+        "",
+    )))
+    .unwrap();
+    assert!(plain["credits"].is_null());
+    for (args, says) in [
+        (
+            &[
+                "create",
+                "--name",
+                "x",
+                "--credits",
+                "5",
+                "--refill",
+                "lots",
+            ][..],
+            "--refill \"lots\"",
+        ),
+        (
+            &["create", "--name", "x", "--credits", "9007199254740992"][..],
+            "--credits",
+        ),
+    ] {
+        let line = one_line_failure(api_key(&store, args, ""));
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+}
+
 /// `create --count N` makes N working keys, a batch of 1000 at a time,
 /// a line each: JSON with --json, else id, a tab and the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
