@@ -330,3 +330,53 @@ async fn a_key_with_credits_is_not_rotated() {
         .unwrap_err();
     assert!(err.is_unsupported(), "{err}");
 }
+
+/// On PostgreSQL a spend (and a refill) announces nothing to caches: the
+/// change trigger passes the credit columns over, as it does last use. The
+/// first announcement heard after a spend is that of a later change to
+/// another key.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_spend_on_postgres_announces_nothing() {
+    use api_key_auth::store::{postgres::PostgresStore, Schema};
+    let Some(url) = common::postgres_url("credits::a_spend_on_postgres_announces_nothing") else {
+        return;
+    };
+    let pool = common::isolated_pg_pool(&url).await;
+    let store = PostgresStore::new(pool.clone(), Schema::Native);
+    store.migrate().await.unwrap();
+    let (metered, key) = store
+        .create(NewKey::named("metered").credits(5, None))
+        .await
+        .unwrap()
+        .reveal();
+    let (other, _) = store.create(NewKey::named("other")).await.unwrap().reveal();
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener
+        .listen(api_key_auth::store::postgres::REVOCATION_CHANNEL)
+        .await
+        .unwrap();
+    let auth = Authenticator::new(store.clone());
+    auth.authenticate(&headers(key.expose_secret()))
+        .await
+        .unwrap();
+    assert!(store.revoke(&other.id).await.unwrap());
+    // Other tests share the channel: wait for this one's revocation, and
+    // hear no announcement of the spent key before it.
+    loop {
+        let heard = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+            .await
+            .expect("the revocation is announced")
+            .unwrap();
+        assert_ne!(
+            heard.payload(),
+            metered.prefix.as_str(),
+            "a spend was announced"
+        );
+        if heard.payload() == other.prefix.as_str() {
+            break;
+        }
+    }
+}

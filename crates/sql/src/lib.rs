@@ -116,7 +116,16 @@ pub(crate) fn native_migrations(
     let mut seventh = file(7);
     seventh.extend(ChangeLogSql::upgrade(dialect, 7));
     migrations.push((7, seventh));
-    // Credits' columns change on every spend: no trigger watches them.
-    migrations.push((8, file(8)));
+    // Credits' columns change on every spend: no trigger watches them, and
+    // PostgreSQL's announcing function learns to pass them over.
+    let mut eighth = file(8);
+    if dialect == Dialect::Postgres {
+        eighth.extend(
+            statements::postgres_change_triggers(&Schema::Native, true)
+                .into_iter()
+                .take(1),
+        );
+    }
+    migrations.push((8, eighth));
     migrations
 }

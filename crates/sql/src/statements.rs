@@ -777,6 +777,9 @@ impl Statements {
 /// admin, a hand-written UPDATE).
 ///
 /// Each names the row's prefix, and the new one too when an update changes it.
+/// The columns whose change PostgreSQL's trigger does not announce.
+const UNANNOUNCED: &str = "ARRAY['last_used_ms', 'credits_remaining', 'credits_refilled_ms']";
+
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // pinned by the tests whatever the features
 pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<String> {
     use crate::store::EVERY_KEY;
@@ -794,11 +797,13 @@ pub(crate) fn postgres_change_triggers(schema: &Schema, install: bool) -> Vec<St
     let [drop_change, drop_truncate] = drop;
     vec![
         // An update that changed nothing but `last_used_ms` (the last-use
-        // tracker's writes) is not announced: it changes nothing a cache serves.
+        // tracker's writes) or a credit count and its refill time (every
+        // spend writes them; the store is asked for them, never the cache)
+        // is not announced: it changes nothing a cache serves.
         format!(
             "CREATE OR REPLACE FUNCTION api_key_auth_announce_change() RETURNS trigger \
              LANGUAGE plpgsql AS $$ BEGIN \
-             IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - 'last_used_ms') = (to_jsonb(OLD) - 'last_used_ms') \
+             IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - {UNANNOUNCED}) = (to_jsonb(OLD) - {UNANNOUNCED}) \
              THEN RETURN NULL; END IF; \
              PERFORM pg_notify('{REVOCATION_CHANNEL}', OLD.prefix); \
              IF TG_OP = 'UPDATE' AND NEW.prefix IS DISTINCT FROM OLD.prefix THEN \
