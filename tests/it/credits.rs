@@ -380,3 +380,75 @@ async fn a_spend_on_postgres_announces_nothing() {
         }
     }
 }
+
+/// Counts written by hand on PostgreSQL and MySQL that do not read exactly
+/// (negative, a refill half there, a count without its time) refuse the
+/// key with 503; written back as the store writes them, the key passes.
+async fn unreadable_counts_on<S, F, Fut>(store: S, run: F)
+where
+    S: KeyManager + Clone,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (record, key) = store
+        .create(NewKey::named("metered").credits(10, None))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::new(store);
+    let id = &record.id;
+    for assignment in [
+        "credits_remaining = -1",
+        "credits_refill_amount = 5",
+        "credits_refill_amount = 5, credits_refill_ms = 1500",
+        "credits_refilled_ms = NULL",
+    ] {
+        run(format!(
+            "UPDATE api_keys SET {assignment} WHERE id = '{id}'"
+        ))
+        .await;
+        let failure = auth
+            .authenticate(&headers(key.expose_secret()))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.status(), 503, "{assignment}: {failure}");
+        run(format!(
+            "UPDATE api_keys SET credits_remaining = 10, credits_refill_amount = NULL, \
+             credits_refill_ms = NULL, credits_refilled_ms = 0 WHERE id = '{id}'"
+        ))
+        .await;
+    }
+    auth.authenticate(&headers(key.expose_secret()))
+        .await
+        .unwrap();
+}
+
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[tokio::test]
+async fn a_count_that_does_not_read_refuses_the_key_on_postgres_and_mysql() {
+    use api_key_auth::store::{mysql::MySqlStore, postgres::PostgresStore, Schema};
+    if let Some(url) = common::postgres_url("credits::unreadable counts on PostgreSQL") {
+        let pool = common::isolated_pg_pool(&url).await;
+        let store = PostgresStore::new(pool.clone(), Schema::Native);
+        store.migrate().await.unwrap();
+        unreadable_counts_on(store, |sql| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(&sql).execute(&pool).await.unwrap();
+            }
+        })
+        .await;
+    }
+    if let Some(url) = common::mysql_url("credits::unreadable counts on MySQL") {
+        let url = common::isolated_mysql_url(&url).await;
+        let store = MySqlStore::connect(&url).await.unwrap();
+        let pool = store.pool().clone();
+        unreadable_counts_on(store, |sql| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(&sql).execute(&pool).await.unwrap();
+            }
+        })
+        .await;
+    }
+}
