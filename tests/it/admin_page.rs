@@ -483,6 +483,43 @@ async fn drive(browser: &Client, addr: SocketAddr, admin_key: &str) -> Result<()
         return Err(format!("the old key, still in its grace, got {status}"));
     }
 
+    // A key of two uses, made by keyboard: its row says so, it works
+    // twice and is then refused (403: its uses never come back).
+    wait_for(browser, &labelled("Name"))
+        .await
+        .send_keys("two-uses")
+        .await
+        .unwrap();
+    wait_for(browser, &labelled("Uses allowed (optional)"))
+        .await
+        .send_keys(&format!("2{enter}"))
+        .await
+        .unwrap();
+    let shown = wait_for(
+        browser,
+        "//strong[@id='new-key-value' and string-length(normalize-space()) = 41]",
+    )
+    .await;
+    let metered = shown.text().await.unwrap();
+    wait_for(
+        browser,
+        "//tr[td[1][normalize-space()='two-uses']][td[10][normalize-space()='2']]",
+    )
+    .await;
+    let statuses = [
+        whoami(addr, &metered).await,
+        whoami(addr, &metered).await,
+        whoami(addr, &metered).await,
+    ];
+    if statuses != [200, 200, 403] {
+        return Err(format!("the key of two uses got {statuses:?}"));
+    }
+    wait_for(browser, &button("Dismiss"))
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+
     // Two keys of one owner, made by keyboard, listed by owner, then
     // suspended, resumed and revoked together; another owner's key works on.
     let mut owned = Vec::new();

@@ -147,6 +147,7 @@ async function loadPage(cursor) {
     cell(row, key.scopes.map(shown).join(" "));
     cell(row, rate(key.rate_limit));
     cell(row, key.allowed_from ? key.allowed_from.join(", ") : "anywhere");
+    cell(row, key.credits ? String(key.credits.remaining) : "unlimited");
     const actions = cell(row, "");
     // A key already replaced is on its way out: rotate its successor instead.
     if (key.status === "active" && !key.sunset) {
@@ -307,6 +308,13 @@ async function generate(event) {
       period_secs: Number($("new-rate-per").value),
     };
     if ($("new-burst").value) request.rate_limit.burst = Number($("new-burst").value);
+  }
+  if ($("new-credits").value !== "") {
+    request.credits = { remaining: Number($("new-credits").value) };
+    if ($("new-refill").value) {
+      request.credits.refill_amount = Number($("new-credits").value);
+      request.credits.refill_every_secs = Number($("new-refill").value);
+    }
   }
   const networks = $("new-allowed-from").value.split(",").map((n) => n.trim()).filter((n) => n);
   if (networks.length) request.allowed_from = networks;
