@@ -151,11 +151,13 @@ return 1
 /// Spends credits of one key, atomically: refilled first when a refill is
 /// due, never below zero.
 ///
-/// KEYS: the record. ARGV: id, cost, now (ms). Answers `{'spent', left}`,
+/// KEYS: the record. ARGV: id, cost. Refills are timed by Redis's own clock,
+/// one clock for every instance. Answers `{'spent', left}`,
 /// `{'exhausted', next refill ms or ''}`, `{'missing'}`, `{'none'}` (the
 /// record keeps no credits) or `{'invalid'}` (a field that is not exactly
 /// a count this store writes).
 const SPEND: &str = r"
+redis.replicate_commands()
 local f = redis.call('HMGET', KEYS[1], 'id', 'credits_remaining', 'credits_refill_amount',
   'credits_refill_ms', 'credits_refilled_ms')
 if not f[1] or f[1] ~= ARGV[1] then
@@ -181,7 +183,9 @@ end
 if every ~= nil and (amount < 1 or every < 1000 or every % 1000 ~= 0) then
   return {'invalid'}
 end
-local now, cost = tonumber(ARGV[3]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local cost = tonumber(ARGV[2])
 if every ~= nil and now >= refilled + every then
   refilled = refilled + math.floor((now - refilled) / every) * every
   remaining = amount
@@ -701,7 +705,6 @@ impl KeyStore for RedisStore {
             .key(self.record_key(record.prefix.as_str()))
             .arg(&record.id)
             .arg(cost)
-            .arg(to_millis(std::time::SystemTime::now()))
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
