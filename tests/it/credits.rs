@@ -19,11 +19,7 @@ use api_key_auth::{
     AuthFailure, Authenticator, KeyManager, KeyStore, MemoryStore, NewKey,
 };
 
-fn headers(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("authorization", format!("Api-Key {key}").parse().unwrap());
-    headers
-}
+use crate::common::key_headers as headers;
 
 /// Three credits: three requests pass, the fourth is 403 (no refill, so
 /// they never come back) with the body saying so; a key with a daily refill

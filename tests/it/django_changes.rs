@@ -20,7 +20,6 @@ use crate::common;
 use std::{path::Path, process::Command, time::Duration};
 
 use api_key_auth::{cache::CachedStore, Authenticator, KeyManager};
-use http::{header::AUTHORIZATION, HeaderMap};
 
 const LONG: Duration = Duration::from_secs(3600);
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/drf/mint_keys.py");
@@ -53,11 +52,7 @@ fn mint_keys(python: &str, target: &[&str], args: &[&str]) {
     );
 }
 
-fn headers(key: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(AUTHORIZATION, format!("Api-Key {key}").parse().unwrap());
-    headers
-}
+use crate::common::key_headers as headers;
 
 /// The key DRF minted under `name`.
 fn minted(keys: &serde_json::Value, name: &str) -> String {

@@ -512,11 +512,7 @@ impl KeyManager for Counting {
     }
 }
 
-fn headers(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("authorization", format!("Api-Key {key}").parse().unwrap());
-    headers
-}
+use crate::common::key_headers as headers;
 
 /// Many uses of a few keys within an interval are one write, of one use
 /// per key: the request path never writes.

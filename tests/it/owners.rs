@@ -19,11 +19,7 @@ use api_key_auth::{
 };
 use tower::{Layer, ServiceExt};
 
-fn headers(key: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("authorization", format!("Api-Key {key}").parse().unwrap());
-    headers
-}
+use crate::common::key_headers as headers;
 
 async fn key_of(store: &impl KeyManager, name: &str, owner: Option<&str>) -> String {
     let new = NewKey::named(name);

@@ -914,12 +914,7 @@ async fn list_keys(
             request.expiring_before(by.unwrap_or_else(api_key_auth_core::store::latest_expiry));
     }
     if let Some(owner) = params.owner {
-        if owner.is_empty() || owner.chars().count() > MAX_OWNER {
-            return Err(Problem::bad(
-                "owner",
-                format!("an owner is 1 to {MAX_OWNER} characters"),
-            ));
-        }
+        owner_asked(&owner)?;
         request = request.owner(owner);
     }
     if let Some(cursor) = params.cursor {
@@ -1123,14 +1118,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerName {
         state: &S,
     ) -> Result<Self, Self::Rejection> {
         match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(owner)) if owner.is_empty() => {
-                Err(Problem::bad("owner", "an owner is not empty"))
-            }
-            Ok(Path(owner)) if owner.chars().count() > MAX_OWNER => Err(Problem::bad(
-                "owner",
-                format!("an owner is at most {MAX_OWNER} characters"),
-            )),
-            Ok(Path(owner)) => Ok(Self(owner)),
+            Ok(Path(owner)) => owner_asked(&owner).map(|()| Self(owner)),
             Err(_) => Err(Problem::bad("owner", "the owner does not read as text")),
         }
     }
@@ -1241,6 +1229,19 @@ async fn set_owned_suspended(
         audit::suspension(record, suspended, Actor::named(&who).from_client(client));
     }
     owned_answer(change)
+}
+
+/// An owner a request names, checked as a new key's is: 1 to
+/// [`MAX_OWNER`] characters (an empty one is a client's unset variable,
+/// never the keys of owner "").
+fn owner_asked(owner: &str) -> Result<(), Problem> {
+    if owner.is_empty() || owner.chars().count() > MAX_OWNER {
+        return Err(Problem::bad(
+            "owner",
+            format!("an owner is 1 to {MAX_OWNER} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// An admin key does not change its own owner's keys, itself among them.

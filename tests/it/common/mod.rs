@@ -874,3 +874,13 @@ pub fn fresh_record(store: &dyn KeyManager, name: &str) -> api_key_auth::KeyReco
     let id = store.new_id(key.prefix(), &hash);
     api_key_auth::KeyRecord::new(id, name, key.prefix(), hash)
 }
+
+/// Request headers carrying `key` as `Authorization: Api-Key <key>`.
+pub fn key_headers(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Api-Key {key}").parse().unwrap(),
+    );
+    headers
+}
