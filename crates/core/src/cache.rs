@@ -585,6 +585,14 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     ) -> Option<Result<crate::store::CreditSpend, StoreError>> {
         self.inner.spend_credits_now(record, cost)
     }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<crate::store::CreditLease, StoreError> {
+        self.inner.lease_credits(record, up_to).await
+    }
 }
 
 #[async_trait]

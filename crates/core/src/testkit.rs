@@ -22,7 +22,7 @@
 //! | `revoke` | revoking marks the record, is idempotent, refuses through an authenticator, and `Ok(false)` for an unknown id |
 //! | `suspend` | suspending refuses the key through an authenticator (as `Suspended`) and lists it as suspended, not active, until resumed; `replace` refuses (`is_inactive`) a successor that does not carry the suspension; both are idempotent, touch no other key, and are `Ok(false)` for an unknown id; a store without suspensions says it is unsupported |
 //! | `allowlist` | a key created with an address allowlist comes back with it, and an authenticator admits it from inside the list and refuses it (`AddressRefused`) from outside; `replace` refuses (`is_inactive`) a successor without the list; a store without allowlists refuses to create such a key (a config or unsupported error) rather than drop the list |
-//! | `credits` | a key created with 3 usage credits comes back with them, passes an authenticator three times and is then refused (`OutOfCredits`), and again; a store without credits refuses to create such a key, or an authenticator refuses it (`Unsupported`) |
+//! | `credits` | a key created with 3 usage credits comes back with them, passes an authenticator three times and is then refused (`OutOfCredits`), and again; leases of up to 3 of a key's 5 credits take all 5 and then none; a store without credits refuses to create such a key, or an authenticator refuses it (`Unsupported`) |
 //! | `expiry` | a past expiry is refused through an authenticator, a future one is not |
 //! | `list` | created keys are listed, revoked ones too, oldest first |
 //! | `list_page` | paging misses no key and repeats none while keys are created between pages; the active, revoked and expired filters hold exactly their keys; `find_by_id` finds a key by its id |
@@ -49,7 +49,8 @@ use crate::{
     hash::Hasher,
     key::{ApiKey, Prefix},
     store::{
-        KeyFilter, KeyManager, KeyRecord, KeyUse, NewKey, PageRequest, PlaintextKey, MAX_PAGE,
+        CreditLease, KeyFilter, KeyManager, KeyRecord, KeyUse, NewKey, PageRequest, PlaintextKey,
+        MAX_PAGE,
     },
 };
 
@@ -711,12 +712,44 @@ impl<S: KeyManager + Clone> Conformance<S> {
             }
         }
         match self.authenticate(&key).await {
-            Err(AuthFailure::OutOfCredits { .. }) => Ok(()),
-            other => Err(fail(
-                CHECK,
-                format!("the fifth request of a key with 3 credits gave {other:?}"),
-            )),
+            Err(AuthFailure::OutOfCredits { .. }) => {}
+            other => {
+                return Err(fail(
+                    CHECK,
+                    format!("the fifth request of a key with 3 credits gave {other:?}"),
+                ))
+            }
         }
+        self.lease_credits().await
+    }
+
+    /// A lease takes what is left up to the block, then nothing.
+    async fn lease_credits(&self) -> CheckResult {
+        const CHECK: &str = "credits";
+        let (created, _) = self
+            .create(CHECK, self.new_key("leased").credits(5, None))
+            .await?;
+        let mut taken = Vec::new();
+        loop {
+            match self.store.lease_credits(&created, 3).await {
+                Ok(CreditLease::Taken { count }) if taken.len() < 5 => taken.push(count),
+                Ok(CreditLease::Exhausted { next_refill: None }) => break,
+                other => {
+                    return Err(fail(
+                        CHECK,
+                        format!(
+                            "leases of up to 3 of a key's 5 credits took {taken:?}, then {other:?}"
+                        ),
+                    ))
+                }
+            }
+        }
+        ensure!(
+            CHECK,
+            taken.iter().sum::<u64>() == 5 && taken.iter().all(|&count| (1..=3).contains(&count)),
+            "leases of up to 3 of a key's 5 credits took {taken:?}"
+        );
+        Ok(())
     }
 
     async fn suspend(&self) -> CheckResult {

@@ -151,8 +151,10 @@ return 1
 /// Spends credits of one key, atomically: refilled first when a refill is
 /// due, never below zero.
 ///
-/// KEYS: the record. ARGV: id, cost. Refills are timed by Redis's own clock,
-/// one clock for every instance. Answers `{'spent', left}`,
+/// KEYS: the record. ARGV: id, cost, and `up-to` to take as many as are
+/// left up to the cost (a lease) rather than the cost or nothing. Refills
+/// are timed by Redis's own clock, one clock for every instance. Answers
+/// `{'spent', left, taken}`,
 /// `{'exhausted', next refill ms or ''}`, `{'missing'}`, `{'none'}` (the
 /// record keeps no credits) or `{'invalid'}` (a field that is not exactly
 /// a count this store writes).
@@ -192,7 +194,10 @@ if every ~= nil and now >= refilled + every then
   redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining),
     'credits_refilled_ms', string.format('%d', refilled))
 end
-if remaining < cost then
+if ARGV[3] == 'up-to' and remaining < cost then
+  cost = remaining
+end
+if remaining < cost or cost < 1 then
   if every ~= nil then
     return {'exhausted', string.format('%d', refilled + every)}
   end
@@ -200,7 +205,7 @@ if remaining < cost then
 end
 remaining = remaining - cost
 redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining))
-return {'spent', string.format('%d', remaining)}
+return {'spent', string.format('%d', remaining), string.format('%d', cost)}
 ";
 
 /// Saves a key replacing another and retires the old one, atomically.
@@ -699,12 +704,43 @@ impl KeyStore for RedisStore {
         record: &KeyRecord,
         cost: u64,
     ) -> Result<api_key_auth_core::store::CreditSpend, StoreError> {
+        self.take_credits(record, cost, false)
+            .await
+            .map(|(spend, _)| spend)
+    }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<api_key_auth_core::store::CreditLease, StoreError> {
+        use api_key_auth_core::store::{CreditLease, CreditSpend};
+        Ok(match self.take_credits(record, up_to, true).await? {
+            (_, Some(count)) => CreditLease::Taken { count },
+            (CreditSpend::Exhausted { next_refill }, None) => {
+                CreditLease::Exhausted { next_refill }
+            }
+            (_, None) => CreditLease::Exhausted { next_refill: None },
+        })
+    }
+}
+
+impl RedisStore {
+    /// Takes `cost` of the credits of `record`'s key (with `up_to`, as many
+    /// as are left up to `cost`), and how many that was.
+    async fn take_credits(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+        up_to: bool,
+    ) -> Result<(api_key_auth_core::store::CreditSpend, Option<u64>), StoreError> {
         use api_key_auth_core::store::CreditSpend;
         let answer: Vec<String> = self
             .spend
             .key(self.record_key(record.prefix.as_str()))
             .arg(&record.id)
             .arg(cost)
+            .arg(if up_to { "up-to" } else { "exactly" })
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
@@ -714,14 +750,23 @@ impl KeyStore for RedisStore {
                 record.prefix
             ))
         };
+        let count = |text: &str| text.parse::<u64>().map_err(|_| invalid());
         match answer.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            ["spent", left] => Ok(CreditSpend::Spent {
-                remaining: Some(left.parse().map_err(|_| invalid())?),
-            }),
-            ["exhausted", ""] => Ok(CreditSpend::Exhausted { next_refill: None }),
-            ["exhausted", at] => Ok(CreditSpend::Exhausted {
-                next_refill: Some(from_millis(at.parse().map_err(|_| invalid())?)),
-            }),
+            ["spent", left, taken] => {
+                let taken = count(taken)?;
+                if taken == 0 || taken > cost {
+                    return Err(invalid());
+                }
+                let remaining = Some(count(left)?);
+                Ok((CreditSpend::Spent { remaining }, Some(taken)))
+            }
+            ["exhausted", ""] => Ok((CreditSpend::Exhausted { next_refill: None }, None)),
+            ["exhausted", at] => Ok((
+                CreditSpend::Exhausted {
+                    next_refill: Some(from_millis(at.parse().map_err(|_| invalid())?)),
+                },
+                None,
+            )),
             ["missing"] => Err(StoreError::not_found(format!(
                 "no key has the id {:?}",
                 record.id

@@ -46,7 +46,9 @@ mod sqlx_store;
 mod statements;
 
 pub(crate) use change_log::ChangeLogSql;
-pub(crate) use rows::{found, found_by_id, new_row, page, records, rotation, spend_credits};
+pub(crate) use rows::{
+    found, found_by_id, new_row, page, records, rotation, spent, take_credits, Take,
+};
 pub use schema::{DrfTable, Schema};
 #[cfg(feature = "_sqlx")]
 pub(crate) use sqlx_store::{forward_sql_store, store_error, MigrationLock, SqlStore};

@@ -159,6 +159,80 @@ pub(crate) fn allowlist_changed(old_id: &str) -> StoreError {
     ))
 }
 
+/// How many credits a take asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Take {
+    /// This many, or none.
+    Exactly(u64),
+    /// As many as are left, up to this many (a lease).
+    UpTo(u64),
+}
+
+/// An exact take's outcome as a spend (SQL stores do not read the count
+/// back).
+pub(crate) fn spent(take: crate::store::CreditLease) -> crate::store::CreditSpend {
+    use crate::store::{CreditLease, CreditSpend};
+    match take {
+        CreditLease::Exhausted { next_refill } => CreditSpend::Exhausted { next_refill },
+        _ => CreditSpend::Spent { remaining: None },
+    }
+}
+
+/// Takes credits of `record`'s key on a SQL store, as `take` asks. A lease
+/// reads the count, then spends what it saw (up to the block) as an exact
+/// spend does; when another instance took some in between, it reads
+/// again, and after a few tries takes a single credit.
+///
+/// `execute` runs a statement with its values and says how many rows it
+/// changed; `read` reads the key's row as it stands.
+pub(crate) async fn take_credits<E, EF, R, RF>(
+    statements: &Option<[String; 2]>,
+    record: &KeyRecord,
+    take: Take,
+    execute: E,
+    read: R,
+) -> Result<crate::store::CreditLease, StoreError>
+where
+    E: Fn(String, Vec<Bound>) -> EF,
+    EF: std::future::Future<Output = Result<u64, StoreError>>,
+    R: Fn() -> RF,
+    RF: std::future::Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>>,
+{
+    use crate::store::{CreditLease, CreditSpend};
+    let spent = |outcome: CreditSpend, count: u64| match outcome {
+        CreditSpend::Exhausted { next_refill } => CreditLease::Exhausted { next_refill },
+        _ => CreditLease::Taken { count },
+    };
+    let up_to = match take {
+        Take::Exactly(cost) => {
+            let outcome = spend_credits(statements, record, cost, &execute, &read).await?;
+            return Ok(spent(outcome, cost));
+        }
+        Take::UpTo(up_to) => up_to,
+    };
+    for _ in 0..3 {
+        let stored = read()
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("no key has the id {:?}", record.id)))?;
+        let credits = stored.credits.ok_or_else(|| {
+            StoreError::invalid_record(format!("key {:?} keeps no credits any more", record.id))
+        })?;
+        let now = std::time::SystemTime::now();
+        let count = credits.left_at(now).min(up_to);
+        if count == 0 {
+            return Ok(CreditLease::Exhausted {
+                next_refill: credits.next_refill(now),
+            });
+        }
+        let outcome = spend_credits(statements, record, count, &execute, &read).await?;
+        if let CreditSpend::Spent { .. } = outcome {
+            return Ok(CreditLease::Taken { count });
+        }
+    }
+    let outcome = spend_credits(statements, record, 1, &execute, &read).await?;
+    Ok(spent(outcome, 1))
+}
+
 /// Spends `cost` of the credits of `record`'s key on a SQL store: one
 /// conditional UPDATE takes them from a count that holds them and whose
 /// refill is not due (so no two instances take the same credit); when it
@@ -168,7 +242,7 @@ pub(crate) fn allowlist_changed(old_id: &str) -> StoreError {
 ///
 /// `execute` runs a statement with its values and says how many rows it
 /// changed; `read` reads the key's row as it stands.
-pub(crate) async fn spend_credits<E, EF, R, RF>(
+async fn spend_credits<E, EF, R, RF>(
     statements: &Option<[String; 2]>,
     record: &KeyRecord,
     cost: u64,

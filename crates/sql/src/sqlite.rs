@@ -220,20 +220,16 @@ impl KeyStore for SqliteStore {
         record: &KeyRecord,
         cost: u64,
     ) -> Result<crate::store::CreditSpend, StoreError> {
-        crate::spend_credits(
-            &self.sql.credits,
-            record,
-            cost,
-            |sql, values| async move {
-                let changed = run(&self.pool, move |conn| {
-                    queries::execute_values(conn, &sql, values)
-                })
-                .await?;
-                Ok(u64::try_from(changed).unwrap_or(u64::MAX))
-            },
-            || self.find_by_id(&record.id),
-        )
-        .await
+        let take = crate::Take::Exactly(cost);
+        self.take_credits(record, take).await.map(crate::spent)
+    }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<crate::store::CreditLease, StoreError> {
+        self.take_credits(record, crate::Take::UpTo(up_to)).await
     }
 }
 
@@ -351,6 +347,28 @@ impl KeyManager for SqliteStore {
 }
 
 impl SqliteStore {
+    /// Takes credits of `record`'s key as `take` asks.
+    async fn take_credits(
+        &self,
+        record: &KeyRecord,
+        take: crate::Take,
+    ) -> Result<crate::store::CreditLease, StoreError> {
+        crate::take_credits(
+            &self.sql.credits,
+            record,
+            take,
+            |sql, values| async move {
+                let changed = run(&self.pool, move |conn| {
+                    queries::execute_values(conn, &sql, values)
+                })
+                .await?;
+                Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+            },
+            || self.find_by_id(&record.id),
+        )
+        .await
+    }
+
     async fn set_suspended_row(&self, id: &str, suspended: bool) -> Result<bool, StoreError> {
         let Some(statements) = &self.sql.suspension else {
             return Err(crate::rows::no_suspension());

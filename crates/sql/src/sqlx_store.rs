@@ -889,15 +889,16 @@ impl<DB: Queries> SqlStore<DB> {
         Ok(revoked.is_some())
     }
 
-    pub(crate) async fn spend_credits(
+    /// Takes credits of `record`'s key as `take` asks.
+    pub(crate) async fn take_credits(
         &self,
         record: &KeyRecord,
-        cost: u64,
-    ) -> Result<crate::store::CreditSpend, StoreError> {
-        crate::spend_credits(
+        take: crate::Take,
+    ) -> Result<crate::store::CreditLease, StoreError> {
+        crate::take_credits(
             &self.sql.credits,
             record,
-            cost,
+            take,
             |sql, values| async move {
                 DB::execute_values(&self.pool, &sql, values)
                     .await
@@ -993,7 +994,21 @@ macro_rules! forward_sql_store {
                 record: &$crate::store::KeyRecord,
                 cost: u64,
             ) -> Result<$crate::store::CreditSpend, $crate::store::StoreError> {
-                self.inner.spend_credits(record, cost).await
+                let take = $crate::Take::Exactly(cost);
+                self.inner
+                    .take_credits(record, take)
+                    .await
+                    .map($crate::spent)
+            }
+
+            async fn lease_credits(
+                &self,
+                record: &$crate::store::KeyRecord,
+                up_to: u64,
+            ) -> Result<$crate::store::CreditLease, $crate::store::StoreError> {
+                self.inner
+                    .take_credits(record, $crate::Take::UpTo(up_to))
+                    .await
             }
         }
 

@@ -28,8 +28,8 @@ use std::{
 use async_trait::async_trait;
 
 use super::{
-    CreatedKey, CreditSpend, KeyRecord, KeyUse, NewKey, Page, PageRequest, Retirement, Rotated,
-    StoreError, MAX_PAGE,
+    CreatedKey, CreditLease, CreditSpend, KeyRecord, KeyUse, NewKey, Page, PageRequest, Retirement,
+    Rotated, StoreError, MAX_PAGE,
 };
 use crate::{
     hash::{Algorithm, Hasher, StoredHash},
@@ -129,6 +129,33 @@ pub trait KeyStore: Send + Sync + 'static {
         let _ = (record, cost);
         None
     }
+
+    /// Takes a block of the key's credits for one instance to spend on its
+    /// own ([leased credits](crate::CreditLeases)): as many as are left, up
+    /// to `up_to`, in one atomic step, refilled first when a refill is due.
+    /// What is taken is gone from the key's count whether or not it is
+    /// spent.
+    ///
+    /// The default spends through [`spend_credits`](Self::spend_credits):
+    /// the whole block, or a single credit once fewer than a block are
+    /// left. A store that can take what is left in one step does better.
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<CreditLease, StoreError> {
+        match self.spend_credits(record, up_to).await? {
+            CreditSpend::Spent { .. } => return Ok(CreditLease::Taken { count: up_to }),
+            CreditSpend::Exhausted { next_refill } if up_to <= 1 => {
+                return Ok(CreditLease::Exhausted { next_refill })
+            }
+            CreditSpend::Exhausted { .. } => {}
+        }
+        Ok(match self.spend_credits(record, 1).await? {
+            CreditSpend::Spent { .. } => CreditLease::Taken { count: 1 },
+            CreditSpend::Exhausted { next_refill } => CreditLease::Exhausted { next_refill },
+        })
+    }
 }
 
 #[async_trait]
@@ -163,6 +190,14 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
         cost: u64,
     ) -> Option<Result<CreditSpend, StoreError>> {
         (**self).spend_credits_now(record, cost)
+    }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<CreditLease, StoreError> {
+        (**self).lease_credits(record, up_to).await
     }
 }
 

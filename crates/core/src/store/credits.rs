@@ -173,6 +173,16 @@ impl Credits {
             refilled: self.due_refill(now).unwrap_or(self.refilled),
         })
     }
+
+    /// These credits after taking as many as are left at `now`, up to
+    /// `up_to`, and how many that was; `None` when none are left.
+    pub fn taken(&self, up_to: u64, now: SystemTime) -> Option<(Self, u64)> {
+        let count = self.left_at(now).min(up_to);
+        if count == 0 {
+            return None;
+        }
+        Some((self.spent(count, now)?, count))
+    }
 }
 
 /// What spending a key's credits came to.
@@ -186,6 +196,24 @@ pub enum CreditSpend {
         remaining: Option<u64>,
     },
     /// Too few left: none is spent. With a refill, when it comes.
+    Exhausted {
+        /// When the credits come back, if ever.
+        next_refill: Option<SystemTime>,
+    },
+}
+
+/// What taking a block of a key's credits for one instance to spend came
+/// to ([`KeyStore::lease_credits`](super::KeyStore::lease_credits)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CreditLease {
+    /// `count` credits, at least one and at most what was asked for, are
+    /// taken from the key's count: they are the taker's to spend.
+    Taken {
+        /// How many.
+        count: u64,
+    },
+    /// None is left. With a refill, when it comes.
     Exhausted {
         /// When the credits come back, if ever.
         next_refill: Option<SystemTime>,
@@ -236,5 +264,22 @@ mod tests {
             .spent(1, at(20_000))
             .is_none());
         assert_eq!(none.next_refill(at(5)), None);
+    }
+
+    /// Taking gives what is left up to the block asked for, after a due
+    /// refill, and nothing once none is left.
+    #[test]
+    fn taking_gives_what_is_left_up_to_the_block() {
+        let refill = Refill::new(10, Duration::from_secs(100)).unwrap();
+        let credits = Credits::new(3, Some(refill), at(1000));
+        let (left, count) = credits.taken(5, at(1010)).unwrap();
+        assert_eq!((left.remaining(), count), (0, 3));
+        assert!(left.taken(5, at(1050)).is_none());
+        let (after, count) = left.taken(4, at(1100)).unwrap();
+        assert_eq!(
+            (after.remaining(), after.refilled(), count),
+            (6, at(1100), 4)
+        );
+        assert_eq!(credits.taken(0, at(1010)), None);
     }
 }

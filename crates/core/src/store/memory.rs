@@ -240,17 +240,45 @@ impl KeyStore for MemoryStore {
     ) -> Option<Result<super::CreditSpend, StoreError>> {
         Some(self.spend(record, cost, std::time::SystemTime::now()))
     }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<super::CreditLease, StoreError> {
+        use super::{CreditLease, CreditSpend};
+        let now = std::time::SystemTime::now();
+        Ok(match self.take(record, up_to, true, now)? {
+            (_, Some(count)) => CreditLease::Taken { count },
+            (CreditSpend::Exhausted { next_refill }, None) => {
+                CreditLease::Exhausted { next_refill }
+            }
+            (CreditSpend::Spent { .. }, None) => CreditLease::Exhausted { next_refill: None },
+        })
+    }
 }
 
 impl MemoryStore {
-    /// Spends `cost` of the credits of `record`'s key at `now`, as the only
-    /// writer, so that no two spends see the same count.
+    /// Spends `cost` of the credits of `record`'s key at `now`.
     fn spend(
         &self,
         record: &KeyRecord,
         cost: u64,
         now: std::time::SystemTime,
     ) -> Result<super::CreditSpend, StoreError> {
+        self.take(record, cost, false, now).map(|(spend, _)| spend)
+    }
+
+    /// Takes `cost` of the credits of `record`'s key at `now` (with
+    /// `up_to`, as many as are left up to `cost`, and says how many), as
+    /// the only writer, so that no two takers see the same count.
+    fn take(
+        &self,
+        record: &KeyRecord,
+        cost: u64,
+        up_to: bool,
+        now: std::time::SystemTime,
+    ) -> Result<(super::CreditSpend, Option<u64>), StoreError> {
         use super::CreditSpend;
         self.write(|keys| {
             let mut outcome = Err(StoreError::not_found(format!(
@@ -268,20 +296,27 @@ impl MemoryStore {
                     )));
                     return Ok(None);
                 };
-                match credits.spent(cost, now) {
-                    Some(left) => {
-                        outcome = Ok(CreditSpend::Spent {
-                            remaining: Some(left.remaining()),
-                        });
+                let taken = if up_to {
+                    credits.taken(cost, now)
+                } else {
+                    credits.spent(cost, now).map(|left| (left, cost))
+                };
+                match taken {
+                    Some((left, count)) => {
+                        outcome = Ok((
+                            CreditSpend::Spent {
+                                remaining: Some(left.remaining()),
+                            },
+                            Some(count),
+                        ));
                         Ok(Some(KeyRecord {
                             credits: Some(left),
                             ..entry.clone()
                         }))
                     }
                     None => {
-                        outcome = Ok(CreditSpend::Exhausted {
-                            next_refill: credits.next_refill(now),
-                        });
+                        let next_refill = credits.next_refill(now);
+                        outcome = Ok((CreditSpend::Exhausted { next_refill }, None));
                         Ok(None)
                     }
                 }

@@ -87,6 +87,16 @@ impl<S: KeyStore> KeyStore for TimeoutStore<S> {
     ) -> Option<Result<crate::store::CreditSpend, StoreError>> {
         self.inner.spend_credits_now(record, cost)
     }
+
+    async fn lease_credits(
+        &self,
+        record: &KeyRecord,
+        up_to: u64,
+    ) -> Result<crate::store::CreditLease, StoreError> {
+        tokio::time::timeout(self.limit, self.inner.lease_credits(record, up_to))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::timeout()))
+    }
 }
 
 #[cfg(test)]
