@@ -29,7 +29,7 @@ use api_key_auth::{
     last_use::LastUseTracker,
     rate_limit::{OwnerLimits, RateLimit},
     throttle::Throttle,
-    ApiKeyLayer, Authenticator, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
+    ApiKeyLayer, Authenticator, CreditLeases, KeyManager, KeyStore, Lookup, MemoryStore, NewKey,
 };
 
 /// The memory store without its answer at once: every lookup is a future
@@ -118,6 +118,14 @@ fn main() {
             .unwrap(),
     );
     let layer = ApiKeyLayer::new(store.clone());
+    // The same credits leased a million at a time: a request spends from
+    // this instance's block, and the store is asked once a million.
+    let leased = ApiKeyLayer::from(
+        Authenticator::builder(store.clone())
+            .credit_leases(CreditLeases::blocks_of(1 << 20).unwrap())
+            .build()
+            .unwrap(),
+    );
     let waited = ApiKeyLayer::new(Waited(store.clone()));
     let waited_throttled = ApiKeyLayer::from(
         Authenticator::builder(Waited(store.clone()))
@@ -195,7 +203,18 @@ fn main() {
                 confined,
                 200,
             ),
-            variant("valid_key+credits", layer.layer(Trivial), metered, 200),
+            variant(
+                "valid_key+credits",
+                layer.layer(Trivial),
+                metered.clone(),
+                200,
+            ),
+            variant(
+                "valid_key+credits_leased",
+                leased.layer(Trivial),
+                metered,
+                200,
+            ),
             variant("owned_key", layer.layer(Trivial), owned.clone(), 200),
             variant(
                 "owned_key+owner_rate_limit",
@@ -255,6 +274,12 @@ fn main() {
         "a credit spent exactly (memory store), over the valid key without credits",
         "layer",
         "valid_key+credits",
+        "valid_key",
+    );
+    timings.print_step(
+        "a credit spent from this instance's lease, over the valid key without credits",
+        "layer",
+        "valid_key+credits_leased",
         "valid_key",
     );
     timings.print_step(

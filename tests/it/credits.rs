@@ -448,3 +448,77 @@ async fn a_count_that_does_not_read_refuses_the_key_on_postgres_and_mysql() {
         .await;
     }
 }
+
+/// A layer charges each request what its routes cost: a route of 4 twice,
+/// then refused with 2 left (nothing spent); a free route passes whatever
+/// is left; a fixed cost of 3 on a key of 3 passes once.
+#[tokio::test]
+async fn a_route_costs_what_its_layer_says() {
+    use api_key_auth::ApiKeyLayer;
+    use tower::{Layer, ServiceExt};
+
+    let store = MemoryStore::new();
+    let (record, key) = store
+        .create(NewKey::named("metered").credits(10, None))
+        .await
+        .unwrap()
+        .reveal();
+    let service = ApiKeyLayer::new(store.clone())
+        .credit_cost_by(|_, uri| match uri.path() {
+            "/report" => 4,
+            "/status" => 0,
+            _ => 1,
+        })
+        .layer(tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let authorization = format!("Api-Key {}", key.expose_secret());
+    let status = |path: &'static str| {
+        let (service, authorization) = (service.clone(), authorization.clone());
+        async move {
+            let request = http::Request::get(path)
+                .header("authorization", authorization)
+                .body(String::new())
+                .unwrap();
+            service.oneshot(request).await.unwrap().status().as_u16()
+        }
+    };
+    let left = || async {
+        let found = store.find(record.prefix).await.unwrap().unwrap();
+        found.credits.unwrap().remaining()
+    };
+    assert_eq!(status("/report").await, 200);
+    assert_eq!(status("/report").await, 200);
+    assert_eq!(left().await, 2);
+    assert_eq!(status("/report").await, 403);
+    assert_eq!(left().await, 2, "a refused request spends nothing");
+    assert_eq!(status("/status").await, 200);
+    assert_eq!(status("/orders").await, 200);
+    assert_eq!(status("/orders").await, 200);
+    assert_eq!(status("/orders").await, 403);
+    assert_eq!(status("/status").await, 200, "a free route with none left");
+    assert_eq!(left().await, 0);
+
+    let (_, three) = store
+        .create(NewKey::named("three").credits(3, None))
+        .await
+        .unwrap()
+        .reveal();
+    let fixed = ApiKeyLayer::new(store.clone())
+        .credit_cost(3)
+        .layer(tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let call = || {
+        let request = http::Request::get("/")
+            .header(
+                "authorization",
+                format!("Api-Key {}", three.expose_secret()),
+            )
+            .body(String::new())
+            .unwrap();
+        fixed.clone().oneshot(request)
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(call().await.unwrap().status(), 403);
+}

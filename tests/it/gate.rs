@@ -449,3 +449,60 @@ async fn a_gate_told_of_no_gateway_checks_no_allowlist_against_one() {
         "the gateway named no client"
     );
 }
+
+/// A gate's routes cost what their rules say: a closed route refuses a key
+/// and spends none of its credits, a route of 5 spends 5, and once too
+/// few are left the key is refused (403) with nothing spent; a route of 1
+/// spends the last. A cost on an open route is refused when read.
+#[tokio::test]
+async fn routes_spend_the_credits_their_rules_say() {
+    let store = MemoryStore::new();
+    let (record, key) = store
+        .create(NewKey::named("metered").credits(6, None))
+        .await
+        .unwrap()
+        .reveal();
+    let auth = Authenticator::new(store.clone());
+    let rules = Rules::from_toml(
+        "[[route]]\npath = \"/admin/*\"\nclosed = true\n\n\
+         [[route]]\npath = \"/reports\"\ncost = 5\n\n\
+         [[route]]\npath = \"/*\"\n",
+        &auth,
+    )
+    .unwrap();
+    let gate = Gate::builder(auth.clone()).rules(rules).build().unwrap();
+    let authorization = format!("Api-Key {}", key.expose_secret());
+    let status = |path: &'static str| {
+        let (gate, authorization) = (gate.clone(), authorization.clone());
+        async move {
+            let response = verdict(
+                &gate,
+                ask(GATEWAY, path, &[("authorization", &authorization)]),
+            )
+            .await;
+            response.status()
+        }
+    };
+    let left = || async {
+        let found = store.find(record.prefix).await.unwrap().unwrap();
+        found.credits.unwrap().remaining()
+    };
+    assert_eq!(status("/admin/users").await, StatusCode::FORBIDDEN);
+    assert_eq!(left().await, 6, "a closed route spends nothing");
+    assert_eq!(status("/reports").await, StatusCode::OK);
+    assert_eq!(left().await, 1);
+    assert_eq!(status("/reports").await, StatusCode::FORBIDDEN);
+    assert_eq!(left().await, 1, "a refused request spends nothing");
+    assert_eq!(status("/orders").await, StatusCode::OK);
+    assert_eq!(left().await, 0);
+
+    let costly_open = Rules::from_toml(
+        "[[route]]\npath = \"/health\"\nopen = true\ncost = 2\n",
+        &auth,
+    );
+    let refused = costly_open.unwrap_err().to_string();
+    assert!(
+        refused.contains("route 1") && refused.contains("no cost"),
+        "{refused}"
+    );
+}

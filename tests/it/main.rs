@@ -21,6 +21,7 @@ mod axum_server;
 mod bad_input;
 mod cache;
 mod conformance;
+mod credit_leases;
 mod credits;
 mod custom_store;
 mod defence;

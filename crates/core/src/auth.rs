@@ -93,6 +93,9 @@ struct Inner {
     limiter: Option<Arc<dyn RateLimiter>>,
     /// The limits owners' keys share.
     owner_limits: crate::rate_limit::OwnerLimits,
+    /// The blocks of keys' credits this instance holds, when it leases.
+    #[cfg(feature = "credit-leases")]
+    leases: Option<crate::credit_leases::Leases>,
 }
 
 impl Authenticator {
@@ -152,17 +155,17 @@ impl Authenticator {
             .inner
             .credential
             .read(values.map(HeaderValue::as_bytes));
-        let decided = match self.first_look(key, || client) {
+        let decided = match self.first_look(key, || client, 1) {
             FirstLook::Decided(decided) => decided,
             FirstLook::NeedsLookup(key) => {
-                let owed = Owed::new(self, key.prefix(), given);
+                let owed = Owed::new(self, key.prefix(), given, 1);
                 let decided = self.look_up_and_decide(&key, &owed).await;
                 owed.paid();
                 decided.map(Some)
             }
             FirstLook::NeedsWait(waiting) => {
                 let (key, decision) = *waiting;
-                let owed = Owed::new(self, key.prefix(), given);
+                let owed = Owed::new(self, key.prefix(), given, 1);
                 let decided = self.finish(&key, decision, &owed).await;
                 owed.paid();
                 decided.map(Some)
@@ -190,6 +193,18 @@ impl Authenticator {
         headers: &mut H,
         client: impl FnOnce(&H) -> Client,
     ) -> Verdict {
+        self.begin_costing(headers, client, 1)
+    }
+
+    /// [`begin`](Self::begin) for a request that costs a key with usage
+    /// credits `cost` of them (none: the route is free).
+    #[inline]
+    pub(crate) fn begin_costing<H: CredentialHeaders>(
+        &self,
+        headers: &mut H,
+        client: impl FnOnce(&H) -> Client,
+        cost: u64,
+    ) -> Verdict {
         let mut from = LazyClient::new(client);
         let counts = self.inner.policies.counts_clients();
         let client = if counts {
@@ -201,7 +216,7 @@ impl Authenticator {
             return Verdict::Refuse(Box::new(self.refuse(failure, None)));
         }
         let key = headers.take_key(&self.inner.credential);
-        let look = self.first_look(key, || from.get(headers).checked());
+        let look = self.first_look(key, || from.get(headers).checked(), cost);
         match look {
             FirstLook::Decided(Ok(Some(passed))) => Verdict::Pass(Admitted::Key(passed)),
             FirstLook::Decided(Ok(None)) => Verdict::Pass(Admitted::Anonymous(Unauthenticated(
@@ -214,14 +229,14 @@ impl Authenticator {
                 let this = self.clone();
                 let from = from.get(headers);
                 let client = from.counted();
-                let owed = Owed::new(self, key.prefix(), from);
+                let owed = Owed::new(self, key.prefix(), from, cost);
                 Verdict::Pending(Box::pin(async move {
                     let decided = this.look_up_and_decide(&key, &owed).await;
                     owed.paid();
                     decided.map_err(|failure| Box::new(this.refuse(failure, client)))
                 }))
             }
-            FirstLook::NeedsWait(waiting) => self.pending(*waiting, from.get(headers)),
+            FirstLook::NeedsWait(waiting) => self.pending(*waiting, from.get(headers), cost),
         }
     }
 
@@ -230,10 +245,10 @@ impl Authenticator {
     /// one's code.
     #[cold]
     #[inline(never)]
-    fn pending(&self, (key, decision): (ApiKey, Decision), from: Client) -> Verdict {
+    fn pending(&self, (key, decision): (ApiKey, Decision), from: Client, cost: u64) -> Verdict {
         let this = self.clone();
         let client = from.counted();
-        let owed = Owed::new(self, key.prefix(), from);
+        let owed = Owed::new(self, key.prefix(), from, cost);
         Verdict::Pending(Box::pin(async move {
             let decided = this.finish(&key, decision, &owed).await;
             owed.paid();
@@ -250,11 +265,13 @@ impl Authenticator {
 
     /// The steps that need no waiting: the credential read, then the
     /// decision when the store can answer at once. `client` is the address
-    /// a key's allowlist is checked against.
+    /// a key's allowlist is checked against; `cost` what the request costs
+    /// a key with usage credits.
     fn first_look(
         &self,
         key: Result<Option<ApiKey>, AuthFailure>,
         client: impl FnOnce() -> Option<IpAddr>,
+        cost: u64,
     ) -> FirstLook {
         let key = match key {
             Ok(Some(key)) => key,
@@ -262,7 +279,7 @@ impl Authenticator {
             Err(failure) => return FirstLook::Decided(Err(failure)),
         };
         match self.inner.store.find_now(key.prefix()) {
-            Some(lookup) => match self.decide(&key, lookup, client) {
+            Some(lookup) => match self.decide(&key, lookup, client, cost) {
                 Decision::Made(decided) => FirstLook::Decided(decided.map(Some)),
                 waits => FirstLook::NeedsWait(Box::new((key, waits))),
             },
@@ -282,7 +299,7 @@ impl Authenticator {
         if let Some(throttled) = self.throttled(owed.client) {
             return Err(throttled);
         }
-        let decision = self.decide(key, lookup, || owed.checked);
+        let decision = self.decide(key, lookup, || owed.checked, owed.cost);
         self.finish(key, decision, owed).await
     }
 
@@ -307,9 +324,9 @@ impl Authenticator {
                     owed.nothing_at_stake();
                     return self.check_rate_remotely(record, limits).await;
                 }
-                Decision::Credits(record) => {
+                Decision::Credits(record, cost) => {
                     owed.nothing_at_stake();
-                    return self.spend_credits(record).await;
+                    return self.spend_credits(record, cost).await;
                 }
             }
         }
@@ -333,6 +350,7 @@ impl Authenticator {
         key: &ApiKey,
         lookup: Lookup,
         client: impl FnOnce() -> Option<IpAddr>,
+        cost: u64,
     ) -> Decision {
         let prefix = key.prefix();
         // A prefix no store knows is checked against a decoy record (the
@@ -362,7 +380,7 @@ impl Authenticator {
         self.inner.dummy.follow(record.hash.algorithm());
         // `&`, not `&&`: no branch on whether the prefix is known.
         let matched = self.inner.hasher.verify(key, &record.hash) & known;
-        let decision = self.after_hash(prefix, record, matched, client);
+        let decision = self.after_hash(prefix, record, matched, client, cost);
         if !known {
             return Decision::Made(Err(AuthFailure::UnknownPrefix(prefix)));
         }
@@ -378,6 +396,7 @@ impl Authenticator {
         record: Arc<KeyRecord>,
         matched: bool,
         client: impl FnOnce() -> Option<IpAddr>,
+        cost: u64,
     ) -> Decision {
         if !matched {
             return Decision::Made(Err(AuthFailure::WrongSecret(prefix)));
@@ -399,9 +418,9 @@ impl Authenticator {
         let owner = self.owner_limit(&record);
         if record.rate_limit.is_some() || owner.is_some() {
             let key = record.rate_limit;
-            return self.check_rate(record, Limits { key, owner });
+            return self.check_rate(record, Limits { key, owner, cost });
         }
-        self.admit(record)
+        self.admit(record, cost)
     }
 
     /// A key let through: its use noted for the last-use tracker (a push

@@ -259,6 +259,9 @@ pub enum ConfigError {
     /// A gate's identity header name that is not a header name.
     #[error("the identity header name {0:?} is not a header name")]
     HeaderName(String),
+    /// A credit lease's block of no credits, or of more than a key holds.
+    #[error("a credit lease's block is 1 to {max} credits, not {0}", max = crate::store::MAX_CREDITS)]
+    LeaseBlock(u64),
 }
 
 /// An error and its sources, `: `-joined, for one log line or one line on a

@@ -199,18 +199,19 @@ impl Gate {
     ) -> Response<Full<Bytes>> {
         let inner = &self.inner;
         let rules = inner.rules.load();
-        let access = if original.readable {
+        let (access, cost) = if original.readable {
             rules.access(&original)
         } else {
             tracing::debug!("a gateway's forwarded request does not read; refused as closed");
-            &rules::Access::Closed
+            (&rules::Access::Closed, 0)
         };
-        let (requirement, closed) = match access {
+        // A closed route refuses every key: it spends none of its credits.
+        let (requirement, closed, cost) = match access {
             Access::Open => return self.allowed(None),
-            Access::Key(requirement) => (requirement.clone(), false),
-            Access::Closed => (None, true),
+            Access::Key(requirement) => (requirement.clone(), false, cost),
+            Access::Closed => (None, true, 0),
         };
-        let passed = match inner.auth.begin(&mut headers, |_| client) {
+        let passed = match inner.auth.begin_costing(&mut headers, |_| client, cost) {
             Verdict::Pass(Admitted::Key(passed)) => passed,
             // An optional authenticator let a request without a key through:
             // the gate asks for one all the same.

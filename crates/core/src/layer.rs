@@ -31,11 +31,13 @@
 //! ```
 
 use std::{
+    fmt,
     marker::PhantomData,
+    sync::Arc,
     task::{Context, Poll},
 };
 
-use http::{Request, Response};
+use http::{Method, Request, Response, Uri};
 use tower::{Layer, Service};
 
 use crate::{
@@ -57,7 +59,37 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ApiKeyLayer<M = WrappedBody> {
     auth: Authenticator,
+    cost: CreditCost,
     mode: PhantomData<M>,
+}
+
+/// What a request costs a key with usage credits.
+#[derive(Clone)]
+enum CreditCost {
+    Each(u64),
+    By(CostOfRoute),
+}
+
+/// What a request costs, by its method and URI.
+type CostOfRoute = Arc<dyn Fn(&Method, &Uri) -> u64 + Send + Sync>;
+
+impl CreditCost {
+    #[inline]
+    fn of<B>(&self, request: &Request<B>) -> u64 {
+        match self {
+            Self::Each(cost) => *cost,
+            Self::By(cost) => cost(request.method(), request.uri()),
+        }
+    }
+}
+
+impl fmt::Debug for CreditCost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Each(cost) => write!(f, "{cost} each"),
+            Self::By(_) => f.write_str("by route"),
+        }
+    }
 }
 
 impl ApiKeyLayer {
@@ -84,8 +116,52 @@ impl<M> ApiKeyLayer<M> {
     pub fn with_inner_body(self) -> ApiKeyLayer<InnerBody> {
         ApiKeyLayer {
             auth: self.auth,
+            cost: self.cost,
             mode: PhantomData,
         }
+    }
+
+    /// Charges a key that has [usage credits](crate::store::Credits) `cost`
+    /// of them for each request through this layer, rather than one; 0
+    /// makes its routes free (let through even with none left). One layer
+    /// per group of routes, in axum with `route_layer`:
+    ///
+    /// ```
+    /// use api_key_auth::{ApiKeyLayer, MemoryStore};
+    /// use axum::{routing::{get, post}, Router};
+    ///
+    /// let keys = ApiKeyLayer::new(MemoryStore::new()).with_inner_body();
+    /// let app: Router = Router::new()
+    ///     .route("/reports", post(|| async { "made" }))
+    ///     .route_layer(keys.clone().credit_cost(10))
+    ///     .merge(Router::new().route("/status", get(|| async { "up" })).route_layer(keys));
+    /// ```
+    pub fn credit_cost(mut self, cost: u64) -> Self {
+        self.cost = CreditCost::Each(cost);
+        self
+    }
+
+    /// Charges a key that has usage credits what `cost` says of each
+    /// request, by its method and URI.
+    ///
+    /// ```
+    /// use api_key_auth::{ApiKeyLayer, MemoryStore};
+    /// use http::Method;
+    ///
+    /// let layer = ApiKeyLayer::new(MemoryStore::new()).credit_cost_by(|method, uri| {
+    ///     match (method, uri.path()) {
+    ///         (&Method::POST, "/reports") => 10,
+    ///         (_, "/status") => 0,
+    ///         _ => 1,
+    ///     }
+    /// });
+    /// ```
+    pub fn credit_cost_by(
+        mut self,
+        cost: impl Fn(&Method, &Uri) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.cost = CreditCost::By(Arc::new(cost));
+        self
     }
 
     /// The authenticator the layer uses.
@@ -122,6 +198,7 @@ impl From<Authenticator> for ApiKeyLayer {
     fn from(auth: Authenticator) -> Self {
         Self {
             auth,
+            cost: CreditCost::Each(1),
             mode: PhantomData,
         }
     }
@@ -134,6 +211,7 @@ impl<S, M> Layer<S> for ApiKeyLayer<M> {
         ApiKeyService {
             inner,
             auth: self.auth.clone(),
+            cost: self.cost.clone(),
             mode: PhantomData,
         }
     }
@@ -144,6 +222,7 @@ impl<S, M> Layer<S> for ApiKeyLayer<M> {
 pub struct ApiKeyService<S, M = WrappedBody> {
     inner: S,
     auth: Authenticator,
+    cost: CreditCost,
     mode: PhantomData<M>,
 }
 
@@ -153,6 +232,7 @@ impl<S> ApiKeyService<S> {
         Self {
             inner,
             auth,
+            cost: CreditCost::Each(1),
             mode: PhantomData,
         }
     }
@@ -181,11 +261,13 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // The extensions aside while the headers are lent out, so that the
         // client's address is read from them only if something needs it.
+        let cost = self.cost.of(&request);
         let extensions = std::mem::take(request.extensions_mut());
-        let verdict = self.auth.begin(request.headers_mut(), |headers| {
+        let client = |headers: &_| {
             self.auth
                 .client_of(|| crate::client_addr::peer(&extensions), headers)
-        });
+        };
+        let verdict = self.auth.begin_costing(request.headers_mut(), client, cost);
         *request.extensions_mut() = extensions;
         match verdict {
             Verdict::Pass(admitted) => {

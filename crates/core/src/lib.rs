@@ -89,6 +89,13 @@ pub mod throttle;
 
 pub mod rate_limit;
 
+#[cfg(feature = "credit-leases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "credit-leases")))]
+pub mod credit_leases;
+#[cfg(feature = "credit-leases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "credit-leases")))]
+pub use credit_leases::CreditLeases;
+
 // What a user of the layer and a store's author need, at the root; the rest
 // lives in its module, once.
 pub use auth::{Authenticator, AuthenticatorBuilder};

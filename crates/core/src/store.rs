@@ -50,7 +50,7 @@ mod timeout;
 pub(crate) use allowlist::canonical;
 pub use allowlist::{AddressAllowlist, AllowlistError, MAX_ALLOWED_NETWORKS};
 pub use contract::{check_batch, KeyManager, KeyStore, Lookup, OwnedChange, EVERY_KEY, MAX_BATCH};
-pub use credits::{CreditSpend, Credits, CreditsError, Refill, MAX_CREDITS};
+pub use credits::{CreditLease, CreditSpend, Credits, CreditsError, Refill, MAX_CREDITS};
 pub use error::StoreError;
 pub use new_key::{CreatedKey, InvalidNewKey, NewKey, PlaintextKey, Rotated, MAX_NAME, MAX_OWNER};
 pub use paging::{KeyFilter, Page, PageRequest, MAX_PAGE};

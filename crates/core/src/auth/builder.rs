@@ -45,6 +45,8 @@ pub struct AuthenticatorBuilder {
     pub(super) proxies: TrustedProxies,
     pub(super) limiter: Option<Arc<dyn RateLimiter>>,
     pub(super) owner_limits: crate::rate_limit::OwnerLimits,
+    #[cfg(feature = "credit-leases")]
+    pub(super) leases: Option<crate::credit_leases::CreditLeases>,
     pub(super) brands: Vec<crate::key_format::Brand>,
     pub(super) drf_keys: bool,
 }
@@ -90,6 +92,8 @@ impl AuthenticatorBuilder {
             proxies: TrustedProxies::none(),
             limiter: default_limiter(),
             owner_limits: crate::rate_limit::OwnerLimits::none(),
+            #[cfg(feature = "credit-leases")]
+            leases: None,
             brands: Vec::new(),
             drf_keys: true,
         }
@@ -249,6 +253,17 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Spends keys' usage credits from blocks this instance takes from the
+    /// store, `leases` at a time, rather than on the store request by
+    /// request: a request waits for the store only when its key's block
+    /// runs out. What that gives up is in [`credit_leases`](crate::credit_leases).
+    #[cfg(feature = "credit-leases")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "credit-leases")))]
+    pub fn credit_leases(mut self, leases: crate::credit_leases::CreditLeases) -> Self {
+        self.leases = Some(leases);
+        self
+    }
+
     /// Enforces keys' rate limits with `limiter` instead of a
     /// `LocalRateLimiter` of this authenticator's own (feature
     /// `rate-limit`): a `RedisRateLimiter` (`api_key_auth::rate_limit`)
@@ -341,6 +356,8 @@ impl AuthenticatorBuilder {
                 },
                 limiter: self.limiter,
                 owner_limits: self.owner_limits,
+                #[cfg(feature = "credit-leases")]
+                leases: self.leases.map(crate::credit_leases::Leases::new),
             }),
         })
     }

@@ -43,35 +43,96 @@ impl Authenticator {
                 Some(decision) if decision.allowed => {}
                 Some(decision) => return Decision::Made(Err(over_owner(&record, limit, decision))),
                 None => {
-                    let owner = limits.owner;
-                    return Decision::RemoteLimit(record, Limits { key: None, owner });
+                    let (owner, cost) = (limits.owner, limits.cost);
+                    let rest = Limits {
+                        key: None,
+                        owner,
+                        cost,
+                    };
+                    return Decision::RemoteLimit(record, rest);
                 }
             }
         }
-        self.admit(record)
+        self.admit(record, limits.cost)
     }
 
-    /// A key that passed every check: let through, once its usage credits
-    /// (if it has any) are spent; at once when the store can spend at once.
-    pub(super) fn admit(&self, record: Arc<KeyRecord>) -> Decision {
-        if record.credits.is_none() {
+    /// A key that passed every check: let through, once `cost` of its
+    /// usage credits (if it has any) are spent; at once when they can be:
+    /// from this instance's lease, or a store in this process.
+    pub(super) fn admit(&self, record: Arc<KeyRecord>, cost: u64) -> Decision {
+        if record.credits.is_none() || cost == 0 {
             return Decision::Made(Ok(self.pass(record)));
         }
-        match self.inner.store.spend_credits_now(&record, 1) {
+        #[cfg(feature = "credit-leases")]
+        if let Some(leases) = &self.inner.leases {
+            match self.lease_now(leases, &record, cost) {
+                Some(Ok(())) => return Decision::Made(Ok(self.pass(record))),
+                Some(Err(next_refill)) => {
+                    return Decision::Made(Err(out_of_credits(&record, next_refill)))
+                }
+                None if leases.covers(&record) => return Decision::Credits(record, cost),
+                None => {}
+            }
+        }
+        match self.inner.store.spend_credits_now(&record, cost) {
             Some(spent) => Decision::Made(self.credit_verdict(record, spent)),
-            None => Decision::Credits(record),
+            None => Decision::Credits(record, cost),
         }
     }
 
-    /// Spends a credit on a store that must be waited for.
+    /// Spends `cost` credits from `record`'s lease if it holds them, and
+    /// starts taking the next block once it runs low; `None` when it must
+    /// be waited for (or the key is not leased).
+    #[cfg(feature = "credit-leases")]
+    #[inline]
+    fn lease_now(
+        &self,
+        leases: &crate::credit_leases::Leases,
+        record: &Arc<KeyRecord>,
+        cost: u64,
+    ) -> Option<Result<(), Option<std::time::SystemTime>>> {
+        use crate::credit_leases::LeaseSpend;
+        match leases.spend_now(record, cost) {
+            LeaseSpend::Spent => Some(Ok(())),
+            LeaseSpend::SpentRunningLow(lease) => {
+                leases.top_up(self.inner.store.clone(), record.clone(), lease);
+                Some(Ok(()))
+            }
+            LeaseSpend::Exhausted(next_refill) => Some(Err(next_refill)),
+            LeaseSpend::Wait | LeaseSpend::Exact => None,
+        }
+    }
+
+    /// Spends `cost` credits where that must be waited for: the next block
+    /// of a lease, or the store.
     pub(super) async fn spend_credits(
         &self,
         record: Arc<KeyRecord>,
+        cost: u64,
     ) -> Result<Passed, AuthFailure> {
-        if record.credits.is_none() {
+        if record.credits.is_none() || cost == 0 {
             return Ok(self.pass(record));
         }
-        let spent = self.inner.store.spend_credits(&record, 1).await;
+        #[cfg(feature = "credit-leases")]
+        if let Some(leases) = &self.inner.leases {
+            if let Some(now) = self.lease_now(leases, &record, cost) {
+                return match now {
+                    Ok(()) => Ok(self.pass(record)),
+                    Err(next_refill) => Err(out_of_credits(&record, next_refill)),
+                };
+            }
+            if leases.covers(&record) {
+                let spent = leases
+                    .spend(&self.inner.store, &record, cost)
+                    .await
+                    .map(|spent| match spent {
+                        Ok(()) => CreditSpend::Spent { remaining: None },
+                        Err(next_refill) => CreditSpend::Exhausted { next_refill },
+                    });
+                return self.credit_verdict(record, spent);
+            }
+        }
+        let spent = self.inner.store.spend_credits(&record, cost).await;
         self.credit_verdict(record, spent)
     }
 
@@ -82,10 +143,7 @@ impl Authenticator {
     ) -> Result<Passed, AuthFailure> {
         match spent {
             Ok(CreditSpend::Spent { .. }) => Ok(self.pass(record)),
-            Ok(CreditSpend::Exhausted { next_refill }) => Err(AuthFailure::OutOfCredits {
-                prefix: record.prefix,
-                next_refill,
-            }),
+            Ok(CreditSpend::Exhausted { next_refill }) => Err(out_of_credits(&record, next_refill)),
             Err(source) if source.is_unsupported() => Err(AuthFailure::Unsupported {
                 prefix: record.prefix,
                 reason: "the key has usage credits and this server's store keeps none",
@@ -135,7 +193,7 @@ impl Authenticator {
                 return Err(over_owner(&record, limit, decision));
             }
         }
-        self.spend_credits(record).await
+        self.spend_credits(record, limits.cost).await
     }
 }
 
@@ -152,6 +210,13 @@ fn over_owner(record: &KeyRecord, limit: RateLimit, decision: RateDecision) -> A
         prefix: record.prefix,
         limit,
         retry_after: decision.retry_after,
+    }
+}
+
+fn out_of_credits(record: &KeyRecord, next_refill: Option<std::time::SystemTime>) -> AuthFailure {
+    AuthFailure::OutOfCredits {
+        prefix: record.prefix,
+        next_refill,
     }
 }
 

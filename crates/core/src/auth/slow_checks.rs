@@ -234,7 +234,7 @@ impl Authenticator {
         if matched && record.is_active_at(SystemTime::now()) {
             self.upgrade_in_background(key, &record);
         }
-        self.after_hash(prefix, record, matched, || owed.checked)
+        self.after_hash(prefix, record, matched, || owed.checked, owed.cost)
     }
 
     /// Replaces a legacy hash by `sha512$$` on a task of its own, within

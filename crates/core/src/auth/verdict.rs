@@ -34,17 +34,20 @@ pub(super) struct Owed {
     pub(super) client: Option<IpAddr>,
     /// The address a key's allowlist is checked against.
     pub(super) checked: Option<IpAddr>,
+    /// What the request costs a key with usage credits.
+    pub(super) cost: u64,
     /// Whether a drop now would be reported.
     at_stake: std::sync::atomic::AtomicBool,
 }
 
 impl Owed {
-    pub(super) fn new(auth: &Authenticator, prefix: Prefix, client: Client) -> Self {
+    pub(super) fn new(auth: &Authenticator, prefix: Prefix, client: Client, cost: u64) -> Self {
         Self {
             auth: auth.clone(),
             prefix,
             client: client.counted(),
             checked: client.checked(),
+            cost,
             at_stake: std::sync::atomic::AtomicBool::new(true),
         }
     }
@@ -184,9 +187,9 @@ pub(super) enum Decision {
     /// The key (or its owner) is rate-limited and the limiter must be
     /// waited for.
     RemoteLimit(Arc<KeyRecord>, Limits),
-    /// The key passed every check and its credits must be spent on a store
-    /// that must be waited for.
-    Credits(Arc<KeyRecord>),
+    /// The key passed every check and its credits (so many) must be spent
+    /// on a store that must be waited for.
+    Credits(Arc<KeyRecord>, u64),
 }
 
 /// The limits a limiter elsewhere is still to be asked about: the key's
@@ -195,4 +198,6 @@ pub(super) enum Decision {
 pub(super) struct Limits {
     pub(super) key: Option<crate::rate_limit::RateLimit>,
     pub(super) owner: Option<crate::rate_limit::RateLimit>,
+    /// The credits the request costs, spent once the limits pass.
+    pub(super) cost: u64,
 }

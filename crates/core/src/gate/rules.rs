@@ -26,6 +26,7 @@ pub struct Route {
     methods: Vec<Method>,
     path: PathPattern,
     access: Access,
+    cost: u64,
 }
 
 /// `/orders` matches that path alone; `/orders/*` matches `/orders` and
@@ -78,6 +79,7 @@ impl Route {
             methods: Vec::new(),
             path: PathPattern::parse(path)?,
             access: Access::Key(None),
+            cost: 1,
         })
     }
 
@@ -121,6 +123,14 @@ impl Route {
     /// [`require_any`](crate::Authenticator::require_any)).
     pub fn require(mut self, requirement: ScopeRequirement) -> Self {
         self.access = Access::Key(Some(requirement));
+        self
+    }
+
+    /// Costs a key that has [usage credits](crate::store::Credits) `cost`
+    /// of them, rather than one; 0 makes the route free (let through even
+    /// with none left). Open and closed routes cost nothing.
+    pub fn cost(mut self, cost: u64) -> Self {
+        self.cost = cost;
         self
     }
 
@@ -188,6 +198,7 @@ impl Rules {
     /// methods = ["GET", "HEAD"]     # optional
     /// path = "/orders/*"            # the path and everything under it
     /// all_of = ["orders:read"]      # or any_of = [...]; neither: any key
+    /// cost = 5                      # usage credits a request spends (1 unless said)
     ///
     /// [[route]]
     /// scheme = "http"
@@ -234,12 +245,13 @@ impl Rules {
         self.routes.is_empty()
     }
 
-    /// What `original` is asked.
-    pub(super) fn access(&self, original: &Original) -> &Access {
+    /// What `original` is asked, and what it costs a key with usage
+    /// credits.
+    pub(super) fn access(&self, original: &Original) -> (&Access, u64) {
         self.routes
             .iter()
             .find(|route| route.matches(original))
-            .map_or(&self.default, |route| &route.access)
+            .map_or((&self.default, 1), |route| (&route.access, route.cost))
     }
 }
 
@@ -277,6 +289,7 @@ struct RouteFile {
     all_of: Vec<String>,
     #[serde(default)]
     any_of: Vec<String>,
+    cost: Option<u64>,
 }
 
 impl RouteFile {
@@ -301,6 +314,10 @@ impl RouteFile {
             .collect::<Result<Vec<_>, _>>()?;
         route = route.methods(methods);
         let scoped = !self.all_of.is_empty() || !self.any_of.is_empty();
+        if self.cost.is_some() && (self.open || self.closed) {
+            return Err("an open or closed route spends no credits: it takes no cost".into());
+        }
+        route = route.cost(self.cost.unwrap_or(1));
         if self.closed {
             if self.open || scoped {
                 return Err("a closed route is neither open nor asks for scopes".into());
@@ -349,7 +366,7 @@ mod tests {
                 .methods([Method::DELETE]),
             Route::path("/*").unwrap().host("api.example.com"),
         ]);
-        let at = |method, host, path| rules.access(&original(method, host, path)).clone();
+        let at = |method, host, path| rules.access(&original(method, host, path)).0.clone();
         assert!(matches!(at(Method::GET, "x", "/health"), Access::Open));
         assert!(matches!(
             at(Method::GET, "x", "/health/deep"),
@@ -422,16 +439,16 @@ any_of = ["orders:read", "admin"]
         .unwrap();
         assert_eq!(rules.len(), 2);
         assert!(matches!(
-            rules.access(&original(Method::GET, "/health")),
+            rules.access(&original(Method::GET, "/health")).0,
             Access::Open
         ));
-        let Access::Key(Some(requirement)) = rules.access(&original(Method::HEAD, "/orders/1"))
+        let Access::Key(Some(requirement)) = rules.access(&original(Method::HEAD, "/orders/1")).0
         else {
             panic!("a scoped route")
         };
         assert_eq!(requirement.scopes(), ["orders:read", "admin"]);
         assert!(matches!(
-            rules.access(&original(Method::POST, "/orders/1")),
+            rules.access(&original(Method::POST, "/orders/1")).0,
             Access::Key(None)
         ));
 
@@ -482,12 +499,15 @@ any_of = ["orders:read", "admin"]
             scheme: scheme.map(str::to_owned),
             ..original(Method::GET, "/orders")
         };
-        assert!(matches!(rules.access(&over(Some("http"))), Access::Closed));
         assert!(matches!(
-            rules.access(&over(Some("https"))),
+            rules.access(&over(Some("http"))).0,
+            Access::Closed
+        ));
+        assert!(matches!(
+            rules.access(&over(Some("https"))).0,
             Access::Key(None)
         ));
         // Not said: the scheme route does not match, the default decides.
-        assert!(matches!(rules.access(&over(None)), Access::Key(None)));
+        assert!(matches!(rules.access(&over(None)).0, Access::Key(None)));
     }
 }
