@@ -234,7 +234,7 @@ async fn stores_lease_what_is_left_up_to_the_block() {
         .unwrap()
         .reveal();
     let taken = |lease| match lease {
-        CreditLease::Taken { count } => count,
+        CreditLease::Taken { count, .. } => count,
         other => panic!("{other:?}"),
     };
     assert_eq!(taken(store.lease_credits(&record, 3).await.unwrap()), 3);
@@ -426,4 +426,106 @@ async fn keys_past_the_lease_limit_are_spent_exactly() {
     };
     assert_eq!(left(first).await, 90, "a block of 10 leased");
     assert_eq!(left(second).await, 99, "one spent on the store");
+}
+
+/// A request that costs more than a block is spent on the store, whole or
+/// not at all: refused, it moves none of the key's credits into a lease.
+#[tokio::test]
+async fn a_cost_over_the_block_is_spent_on_the_store() {
+    use api_key_auth::ApiKeyLayer;
+    use tower::{Layer, ServiceExt};
+
+    let store = MemoryStore::new();
+    let (record, key) = store
+        .create(NewKey::named("costly").credits(10, None))
+        .await
+        .unwrap()
+        .reveal();
+    let service = ApiKeyLayer::from(leased(store.clone(), 4))
+        .credit_cost(6)
+        .layer(tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let call = || {
+        let request = http::Request::get("/")
+            .header("authorization", format!("Api-Key {}", key.expose_secret()))
+            .body(String::new())
+            .unwrap();
+        service.clone().oneshot(request)
+    };
+    let left = || async {
+        let found = store.find(record.prefix).await.unwrap().unwrap();
+        found.credits.unwrap().remaining()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(left().await, 4);
+    assert_eq!(call().await.unwrap().status(), 403);
+    assert_eq!(left().await, 4, "a refused request moved nothing");
+}
+
+/// A store that fails every take, the first only once the test lets it.
+#[derive(Clone)]
+struct FailingTakes {
+    inner: MemoryStore,
+    let_through: Arc<tokio::sync::Semaphore>,
+    takes: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for FailingTakes {
+    async fn find(&self, prefix: Prefix) -> Lookup {
+        self.inner.find(prefix).await
+    }
+
+    async fn lease_credits(&self, _: &KeyRecord, _: u64) -> Result<CreditLease, StoreError> {
+        self.takes.fetch_add(1, Ordering::SeqCst);
+        self.let_through.acquire().await.unwrap().forget();
+        Err(StoreError::unavailable("the line is down"))
+    }
+}
+
+/// Requests that wait for one take use its outcome: five at once on a
+/// store that fails get 503 each, and the store is asked once.
+#[tokio::test]
+async fn requests_waiting_for_a_take_share_its_failure() {
+    let inner = MemoryStore::new();
+    let (_, key) = inner
+        .create(NewKey::named("shared").credits(100, None))
+        .await
+        .unwrap()
+        .reveal();
+    let store = FailingTakes {
+        inner,
+        let_through: Arc::new(tokio::sync::Semaphore::new(0)),
+        takes: Arc::new(AtomicUsize::new(0)),
+    };
+    let auth = leased(store.clone(), 10);
+    let key = key.expose_secret().to_owned();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let (auth, key) = (auth.clone(), key.clone());
+        requests.spawn(async move { auth.authenticate(&headers(&key)).await });
+    }
+    // On this one thread, every request runs until it waits: the first in
+    // the store, the others for its take.
+    while store.takes.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    store.let_through.add_permits(5);
+    while let Some(answer) = requests.join_next().await {
+        let refused = answer.unwrap().unwrap_err();
+        assert!(
+            matches!(refused, AuthFailure::StoreUnavailable { .. }),
+            "{refused}"
+        );
+        assert_eq!(auth.rejection(&refused).status(), 503);
+    }
+    assert_eq!(
+        store.takes.load(Ordering::SeqCst),
+        1,
+        "the store asked once"
+    );
 }

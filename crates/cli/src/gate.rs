@@ -13,7 +13,7 @@ use api_key_auth::{
     last_use::LastUseTracker,
     rate_limit::{OwnerLimits, RateLimit},
     throttle::Throttle,
-    Authenticator, ErrorChain, KeyManager,
+    Authenticator, CreditLeases, ErrorChain, KeyManager,
 };
 use clap::{Args, ValueEnum};
 
@@ -48,6 +48,9 @@ Examples:
   # every owner's keys share 1000 requests a minute, acme's 5000
   api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1 --owner-rate 1000/m --owner-rate-for acme=5000/m
 
+  # keys' usage credits spent from blocks of 100 this gate takes at a time
+  api-key --store postgres://gate@db/keys gate --trusted-proxy 127.0.0.1 --credit-lease 100
+
   # Traefik ForwardAuth (file provider)
   api-key --store sqlite:keys.db gate --trusted-proxy 127.0.0.1
       forwardAuth: { address: \"http://127.0.0.1:9000/check\",
@@ -79,7 +82,8 @@ stderr, and the rules in force stay):
   [[route]]
   path = \"/orders/*\"           # /orders and everything under it
   methods = [\"GET\"]
-  all_of = [\"orders:read\"]     # or any_of";
+  all_of = [\"orders:read\"]     # or any_of
+  cost = 5                     # usage credits a request spends (1 unless said)";
 
 /// `--for`: how refusals are told.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -124,6 +128,12 @@ pub(crate) struct GateArgs {
     /// for more. An owner named here has this limit instead of --owner-rate.
     #[arg(long = "owner-rate-for", value_name = "OWNER=LIMIT")]
     owner_rates: Vec<String>,
+    /// Spend keys' usage credits from blocks of BLOCK credits this gate
+    /// takes from the store at a time, rather than on the store request by
+    /// request. A request waits only when its key's block runs out; what
+    /// the gate holds when it stops is never spent.
+    #[arg(long = "credit-lease", value_name = "BLOCK")]
+    credit_lease: Option<u64>,
 }
 
 impl GateArgs {
@@ -162,11 +172,16 @@ pub(crate) async fn run(store: Arc<dyn KeyManager>, args: GateArgs) -> Result<()
     // As a server guarded by the layer: failed attempts throttled per client,
     // last use recorded, keys' (and owners') rate limits enforced.
     let tracker = LastUseTracker::spawn(store.clone());
-    let auth = Authenticator::builder(store)
+    let mut auth = Authenticator::builder(store)
         .throttle(Throttle::default())
         .last_use(tracker)
-        .owner_rate_limits(owner_limits)
-        .build()?;
+        .owner_rate_limits(owner_limits);
+    if let Some(block) = args.credit_lease {
+        let leases =
+            CreditLeases::blocks_of(block).map_err(|e| format!("--credit-lease {block}: {e}"))?;
+        auth = auth.credit_leases(leases);
+    }
+    let auth = auth.build()?;
     let rules = match &args.rules {
         Some(path) => read_rules(path, &auth)?,
         None => Rules::default(),

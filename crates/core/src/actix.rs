@@ -122,9 +122,11 @@ where
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         let peer = request.peer_addr().map(|addr| addr.ip());
-        let verdict = self.auth.begin(request.headers_mut(), |headers| {
-            self.auth.client_of(|| peer, headers)
-        });
+        let verdict = self.auth.begin(
+            request.headers_mut(),
+            |headers| self.auth.client_of(|| peer, headers),
+            1,
+        );
         match verdict {
             Verdict::Pass(admitted) => {
                 let sunset = admitted.sunset();

@@ -188,18 +188,9 @@ impl Authenticator {
     /// and is called only when something needs the address: the throttle,
     /// a key with an address allowlist, or a verdict that must wait (which
     /// keeps it). A valid key served at once with neither costs no lookup.
+    /// `cost` is what the request costs a key with usage credits (none: the
+    /// route is free).
     pub(crate) fn begin<H: CredentialHeaders>(
-        &self,
-        headers: &mut H,
-        client: impl FnOnce(&H) -> Client,
-    ) -> Verdict {
-        self.begin_costing(headers, client, 1)
-    }
-
-    /// [`begin`](Self::begin) for a request that costs a key with usage
-    /// credits `cost` of them (none: the route is free).
-    #[inline]
-    pub(crate) fn begin_costing<H: CredentialHeaders>(
         &self,
         headers: &mut H,
         client: impl FnOnce(&H) -> Client,

@@ -26,22 +26,29 @@
 //! # }).unwrap();
 //! ```
 //!
-//! What leasing gives up, against spending each credit on the store:
+//! What leasing gives up, against spending each credit on the store, with
+//! `B` the block (an instance holds under two: the next is taken in the
+//! background once half of one is spent):
 //!
 //! - **Credits taken but never spent.** A block is gone from the key's
 //!   count once taken: what an instance holds when it stops (or when the
-//!   key is revoked) is never spent. At most one block per instance and
-//!   key.
+//!   key is revoked) is never spent: under `2B` per instance and key.
 //! - **Refusals while another instance holds credits.** An instance whose
 //!   store has none left refuses even when another instance still holds
-//!   part of a block: at most `(instances − 1) × block` credits are refused
-//!   early. Lease keys whose counts are large beside `instances × block`.
-//! - **Overspend, at most one block per instance and refill.** Without a
-//!   refill there is none: every credit spent was taken from the count
-//!   first. With one, what an instance holds is dropped at the refill as
-//!   its own clock reads it; where the store refills by another clock
-//!   (Redis's), an instance whose clock is behind may spend what it held
-//!   for as long as the two disagree, after the store has refilled.
+//!   part of a block: under `(instances − 1) × 2B` credits are refused
+//!   early. Lease keys whose counts are large beside `instances × B`.
+//! - **Overspend, only across a refill.** Without a refill there is none:
+//!   every credit spent was taken from the count first. With one, the
+//!   store says when the credits' period ends (by its clock) and the
+//!   instance drops what it holds then (by its own): an instance whose
+//!   clock is behind may spend what it holds (under `2B`) after the store
+//!   has refilled, for as long as the clocks disagree; one whose clock is
+//!   ahead keeps credits handed out for an ended period a second at most.
+//! - **A store timeout** that gives up on a take the store did make loses
+//!   that block.
+//!
+//! A request that costs more than a block is spent on the store, whole or
+//! not at all.
 
 use std::{
     sync::{
@@ -136,13 +143,28 @@ pub(crate) struct Lease {
     next_refill_ms: AtomicU64,
     /// Whether a block is being taken in the background.
     topping_up: AtomicBool,
+    /// How many takes have ended (taken, none left, or failed): a request
+    /// that waited for another's take uses its outcome rather than ask
+    /// the store again.
+    takes: AtomicU64,
+    /// Until when the last take's failure stands, in milliseconds; 0 when
+    /// it did not fail.
+    failed_until_ms: AtomicU64,
     /// One take at a time.
     taking: tokio::sync::Mutex<()>,
+    /// When the lease was last used, in milliseconds: an idle, empty lease
+    /// makes way for another key's when too many are held.
+    used_ms: AtomicU64,
 }
 
 /// How long a store's "none left" is believed before it is asked again
 /// (unless its refill comes sooner).
 const EXHAUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// How long credits a store hands out for a period its clock says is over
+/// by this instance's clock are spent nonetheless: the two clocks
+/// disagree, and the store's is the count's.
+const LATE_FOR: Duration = Duration::from_secs(1);
 
 /// How many blocks a request waits to be taken for it before it gives up
 /// (503): others spent each before it could.
@@ -153,6 +175,10 @@ fn millis(at: SystemTime) -> u64 {
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+fn millis_of(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn from_millis(ms: u64) -> SystemTime {
@@ -168,7 +194,10 @@ impl Lease {
             exhausted_until_ms: AtomicU64::new(0),
             next_refill_ms: AtomicU64::new(0),
             topping_up: AtomicBool::new(false),
+            takes: AtomicU64::new(0),
+            failed_until_ms: AtomicU64::new(0),
             taking: tokio::sync::Mutex::new(()),
+            used_ms: AtomicU64::new(0),
         }
     }
 
@@ -177,16 +206,6 @@ impl Lease {
     /// what is held is spent.
     #[inline]
     fn spend(&self, cost: u64) -> Result<u64, Empty> {
-        self.pay(cost, true)
-    }
-
-    /// Whether `cost` could be spent now, spending nothing; what is held.
-    fn holds(&self, cost: u64) -> Result<u64, Empty> {
-        self.pay(cost, false)
-    }
-
-    #[inline]
-    fn pay(&self, cost: u64, spend: bool) -> Result<u64, Empty> {
         let lapses = self.lapses_ms.load(Ordering::Acquire);
         let mut now = None;
         if lapses != u64::MAX {
@@ -196,16 +215,12 @@ impl Lease {
             }
             now = Some(at);
         }
-        let spent = if spend {
-            self.left
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-                    left.checked_sub(cost)
-                })
-                .map(|before| before - cost)
-        } else {
-            let left = self.left.load(Ordering::Acquire);
-            left.checked_sub(cost).map(|_| left).ok_or(left)
-        };
+        let spent = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(cost)
+            })
+            .map(|before| before - cost);
         spent.map_err(|_| {
             let exhausted = self.exhausted_until_ms.load(Ordering::Acquire);
             let now = now.unwrap_or_else(|| millis(SystemTime::now()));
@@ -217,17 +232,18 @@ impl Lease {
         })
     }
 
-    /// Puts `count` credits taken at `now` into the lease, those held from
-    /// before a refill dropped.
-    fn deposit(&self, record: &KeyRecord, count: u64, now: SystemTime) {
-        let lapses = record
-            .credits
-            .and_then(|credits| credits.next_refill(now))
-            .map_or(u64::MAX, millis);
-        if self.lapses_ms.load(Ordering::Acquire) <= millis(now) {
+    /// Puts `count` credits taken at `now`, for the period that ends at
+    /// `lapses`, into the lease. What is held from another period is
+    /// dropped: the count was set back since.
+    fn deposit(&self, count: u64, lapses: Option<SystemTime>, now: SystemTime) {
+        let now_ms = millis(now);
+        let lapses = lapses.map_or(u64::MAX, |at| {
+            millis(at).max(now_ms.saturating_add(millis_of(LATE_FOR)))
+        });
+        let held = self.lapses_ms.swap(lapses, Ordering::AcqRel);
+        if held != lapses || held <= now_ms {
             self.left.store(0, Ordering::Release);
         }
-        self.lapses_ms.store(lapses, Ordering::Release);
         self.exhausted_until_ms.store(0, Ordering::Release);
         self.left.fetch_add(count, Ordering::AcqRel);
     }
@@ -268,23 +284,29 @@ impl Leases {
         }
     }
 
+    /// Whether a request of `cost` is spent from a lease: one that costs
+    /// more than a block is spent on the store, whole or not at all.
+    #[inline]
+    pub(crate) fn leases(&self, cost: u64) -> bool {
+        cost <= self.config.block
+    }
+
     /// Spends `cost` of `record`'s credits from its lease, if that can be
     /// done at once.
     #[inline]
     pub(crate) fn spend_now(&self, record: &KeyRecord, cost: u64) -> LeaseSpend {
+        if !self.leases(cost) {
+            return LeaseSpend::Exact;
+        }
         let held = self.held.pin();
         let Some(lease) = held.get(&record.prefix) else {
-            return if self.count.load(Ordering::Relaxed) >= self.config.max_keys {
-                LeaseSpend::Exact
-            } else {
-                LeaseSpend::Wait
-            };
+            return LeaseSpend::Wait;
         };
         if *lease.id != *record.id {
             return LeaseSpend::Wait;
         }
         match lease.spend(cost) {
-            Ok(left) if left < self.config.block / 2 + 1 => {
+            Ok(left) if left <= self.config.block / 2 => {
                 if lease.topping_up.swap(true, Ordering::AcqRel) {
                     LeaseSpend::Spent
                 } else {
@@ -297,23 +319,27 @@ impl Leases {
         }
     }
 
-    /// Whether `record`'s key is leased: it holds a lease, or there is
-    /// room for one.
-    pub(crate) fn covers(&self, record: &KeyRecord) -> bool {
-        self.count.load(Ordering::Relaxed) < self.config.max_keys
-            || self.held.pin().contains_key(&record.prefix)
-    }
-
     /// The lease of `record`'s key, made (or made anew for a key of the
-    /// same prefix) if need be.
-    fn lease_of(&self, record: &KeyRecord) -> Arc<Lease> {
+    /// same prefix) if need be; `None` when as many keys hold leases as
+    /// may, none of them idle and empty.
+    fn lease_of(&self, record: &KeyRecord, now_ms: u64) -> Option<Arc<Lease>> {
         let held = self.held.pin();
         if let Some(lease) = held.get(&record.prefix) {
             if *lease.id == *record.id {
-                return lease.clone();
+                lease.used_ms.store(now_ms, Ordering::Relaxed);
+                return Some(lease.clone());
+            }
+        } else if self.count.load(Ordering::Acquire) >= self.config.max_keys {
+            self.make_room(now_ms);
+            if self.count.load(Ordering::Acquire) >= self.config.max_keys {
+                return None;
             }
         }
-        let fresh = || Arc::new(Lease::new(&record.id));
+        let fresh = || {
+            let lease = Lease::new(&record.id);
+            lease.used_ms.store(now_ms, Ordering::Relaxed);
+            Arc::new(lease)
+        };
         let mut added = false;
         let lease = held.update_or_insert_with(
             record.prefix,
@@ -330,9 +356,29 @@ impl Leases {
             },
         );
         if added {
-            self.count.fetch_add(1, Ordering::Relaxed);
+            self.count.fetch_add(1, Ordering::AcqRel);
         }
-        lease.clone()
+        Some(lease.clone())
+    }
+
+    /// Lets go of leases that hold nothing, take nothing and were not used
+    /// for a second: nothing is lost with them.
+    #[cold]
+    fn make_room(&self, now_ms: u64) {
+        let held = self.held.pin();
+        for (prefix, lease) in held.iter() {
+            let idle = lease.used_ms.load(Ordering::Relaxed).saturating_add(1000) < now_ms;
+            if idle
+                && lease.left.load(Ordering::Acquire) == 0
+                && !lease.topping_up.load(Ordering::Acquire)
+                && lease.taking.try_lock().is_ok()
+                && held
+                    .remove_if(prefix, |_, current| Arc::ptr_eq(current, lease))
+                    .is_ok_and(|removed| removed.is_some())
+            {
+                self.count.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 
     /// Takes the next block for a lease running low, in the background
@@ -351,85 +397,98 @@ impl Leases {
         };
         runtime.spawn(async move {
             let taking = lease.taking.lock().await;
-            // A store that said a moment ago that none is left is not asked
+            // A request's take may have landed meanwhile; and a store that
+            // said a moment ago that none is left, or failed, is not asked
             // again before what is held runs out.
-            let told = lease.exhausted_until_ms.load(Ordering::Acquire);
-            let outcome = if millis(SystemTime::now()) < told {
-                Ok(())
-            } else {
-                take(&*store, &record, &lease, block).await
-            };
+            let now = millis(SystemTime::now());
+            let quiet = now < lease.exhausted_until_ms.load(Ordering::Acquire)
+                || now < lease.failed_until_ms.load(Ordering::Acquire);
+            let low = lease.left.load(Ordering::Acquire) <= block / 2;
+            if low && !quiet {
+                take(&*store, &record, &lease, block).await;
+            }
             drop(taking);
             lease.topping_up.store(false, Ordering::Release);
-            if let Err(error) = outcome {
-                tracing::debug!(prefix = %record.prefix, %error, "a credit lease was not topped up");
-            }
         });
     }
 
     /// Spends `cost` of `record`'s credits, taking a block from `store`
     /// first when the lease holds too few: `Ok(None)` when spent,
-    /// `Ok(Some(next refill))` when the store has too few left.
+    /// `Ok(Some(next refill))` when the store has too few left. `None`
+    /// when the key is not leased (too many keys are): spend on the store.
     ///
     /// The take runs as a task of its own where there is a runtime, so
     /// that a request that goes away while it is under way loses nothing:
-    /// the block lands in the lease all the same.
+    /// the block lands in the lease all the same. Requests that wait for
+    /// one take use its outcome rather than each ask the store.
     pub(crate) async fn spend(
         &self,
         store: &Arc<dyn KeyStore>,
         record: &Arc<KeyRecord>,
         cost: u64,
-    ) -> Result<Result<(), Option<SystemTime>>, StoreError> {
-        let lease = self.lease_of(record);
-        let up_to = self.config.block.max(cost);
+    ) -> Option<Result<Result<(), Option<SystemTime>>, StoreError>> {
+        let lease = self.lease_of(record, millis(SystemTime::now()))?;
+        let up_to = self.config.block;
         for _ in 0..MAX_ROUNDS {
             match lease.spend(cost) {
-                Ok(_) => return Ok(Ok(())),
-                Err(Empty::Exhausted(next_refill)) => return Ok(Err(next_refill)),
+                Ok(_) => return Some(Ok(Ok(()))),
+                Err(Empty::Exhausted(next_refill)) => return Some(Ok(Err(next_refill))),
                 Err(Empty::Short | Empty::Lapsed) => {}
             }
+            let seen = lease.takes.load(Ordering::Acquire);
             let round = {
                 let (store, record, lease) = (store.clone(), record.clone(), lease.clone());
                 async move {
                     let _taking = lease.taking.lock().await;
-                    // Another request's take may have landed meanwhile, or
-                    // found none left.
-                    match lease.holds(cost) {
-                        Ok(_) | Err(Empty::Exhausted(_)) => Ok(()),
-                        Err(Empty::Short | Empty::Lapsed) => {
-                            take(&*store, &record, &lease, up_to).await
-                        }
+                    if lease.takes.load(Ordering::Acquire) == seen {
+                        take(&*store, &record, &lease, up_to).await;
                     }
+                    let failed = lease.failed_until_ms.load(Ordering::Acquire);
+                    millis(SystemTime::now()) >= failed
                 }
             };
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => runtime.spawn(round).await.unwrap_or_else(|_| {
-                    Err(StoreError::unavailable(
-                        "taking a block of credits stopped part way",
-                    ))
-                }),
+            let answered = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime.spawn(round).await.unwrap_or(false),
                 Err(_) => round.await,
-            }?;
+            };
+            if !answered {
+                return Some(Err(StoreError::unavailable(
+                    "the store failed to hand out a block of credits a moment ago",
+                )));
+            }
         }
-        Err(StoreError::unavailable(
-            "other requests spent every block of credits taken for this one",
-        ))
+        Some(match lease.spend(cost) {
+            Ok(_) => Ok(Ok(())),
+            Err(Empty::Exhausted(next_refill)) => Ok(Err(next_refill)),
+            Err(Empty::Short | Empty::Lapsed) => Err(StoreError::unavailable(
+                "other requests spent every block of credits taken for this one",
+            )),
+        })
     }
 }
 
 /// Takes up to `up_to` of `record`'s credits from `store` into `lease`, or
-/// notes that none is left.
-async fn take(
-    store: &dyn KeyStore,
-    record: &KeyRecord,
-    lease: &Lease,
-    up_to: u64,
-) -> Result<(), StoreError> {
-    let taken = store.lease_credits(record, up_to).await?;
+/// notes that none is left, or that the store failed (believed for as long
+/// as "none left" is).
+async fn take(store: &dyn KeyStore, record: &KeyRecord, lease: &Lease, up_to: u64) {
+    let taken = store.lease_credits(record, up_to).await;
     let now = SystemTime::now();
     match taken {
-        CreditLease::Taken { count } => lease.deposit(record, count, now),
-        CreditLease::Exhausted { next_refill } => lease.exhausted(next_refill, now),
+        Ok(CreditLease::Taken { count, lapses }) => {
+            lease.failed_until_ms.store(0, Ordering::Release);
+            lease.deposit(count, lapses, now);
+        }
+        Ok(CreditLease::Exhausted { next_refill }) => {
+            lease.failed_until_ms.store(0, Ordering::Release);
+            lease.exhausted(next_refill, now);
+        }
+        Err(error) => {
+            tracing::warn!(prefix = %record.prefix, error = %crate::error::ErrorChain(&error),
+                "a block of usage credits could not be taken");
+            lease
+                .failed_until_ms
+                .store(millis(now + EXHAUSTED_FOR), Ordering::Release);
+        }
     }
-    Ok(())
+    lease.takes.fetch_add(1, Ordering::AcqRel);
 }

@@ -211,7 +211,7 @@ impl Gate {
             Access::Key(requirement) => (requirement.clone(), false, cost),
             Access::Closed => (None, true, 0),
         };
-        let passed = match inner.auth.begin_costing(&mut headers, |_| client, cost) {
+        let passed = match inner.auth.begin(&mut headers, |_| client, cost) {
             Verdict::Pass(Admitted::Key(passed)) => passed,
             // An optional authenticator let a request without a key through:
             // the gate asks for one all the same.

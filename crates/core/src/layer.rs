@@ -267,7 +267,7 @@ where
             self.auth
                 .client_of(|| crate::client_addr::peer(&extensions), headers)
         };
-        let verdict = self.auth.begin_costing(request.headers_mut(), client, cost);
+        let verdict = self.auth.begin(request.headers_mut(), client, cost);
         *request.extensions_mut() = extensions;
         match verdict {
             Verdict::Pass(admitted) => {

@@ -732,7 +732,7 @@ impl<S: KeyManager + Clone> Conformance<S> {
         let mut taken = Vec::new();
         loop {
             match self.store.lease_credits(&created, 3).await {
-                Ok(CreditLease::Taken { count }) if taken.len() < 5 => taken.push(count),
+                Ok(CreditLease::Taken { count, .. }) if taken.len() < 5 => taken.push(count),
                 Ok(CreditLease::Exhausted { next_refill: None }) => break,
                 other => {
                     return Err(fail(

@@ -154,7 +154,7 @@ return 1
 /// KEYS: the record. ARGV: id, cost, and `up-to` to take as many as are
 /// left up to the cost (a lease) rather than the cost or nothing. Refills
 /// are timed by Redis's own clock, one clock for every instance. Answers
-/// `{'spent', left, taken}`,
+/// `{'spent', left, taken, next refill ms or ''}`,
 /// `{'exhausted', next refill ms or ''}`, `{'missing'}`, `{'none'}` (the
 /// record keeps no credits) or `{'invalid'}` (a field that is not exactly
 /// a count this store writes).
@@ -194,10 +194,13 @@ if every ~= nil and now >= refilled + every then
   redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining),
     'credits_refilled_ms', string.format('%d', refilled))
 end
-if ARGV[3] == 'up-to' and remaining < cost then
-  cost = remaining
+if ARGV[3] == 'up-to' then
+  cost = math.min(cost, remaining)
+  if cost < 1 then
+    cost = remaining + 1
+  end
 end
-if remaining < cost or cost < 1 then
+if remaining < cost then
   if every ~= nil then
     return {'exhausted', string.format('%d', refilled + every)}
   end
@@ -205,7 +208,11 @@ if remaining < cost or cost < 1 then
 end
 remaining = remaining - cost
 redis.call('HSET', KEYS[1], 'credits_remaining', string.format('%d', remaining))
-return {'spent', string.format('%d', remaining), string.format('%d', cost)}
+local lapses = ''
+if every ~= nil then
+  lapses = string.format('%d', refilled + every)
+end
+return {'spent', string.format('%d', remaining), string.format('%d', cost), lapses}
 ";
 
 /// Saves a key replacing another and retires the old one, atomically.
@@ -716,7 +723,7 @@ impl KeyStore for RedisStore {
     ) -> Result<api_key_auth_core::store::CreditLease, StoreError> {
         use api_key_auth_core::store::{CreditLease, CreditSpend};
         Ok(match self.take_credits(record, up_to, true).await? {
-            (_, Some(count)) => CreditLease::Taken { count },
+            (_, Some((count, lapses))) => CreditLease::Taken { count, lapses },
             (CreditSpend::Exhausted { next_refill }, None) => {
                 CreditLease::Exhausted { next_refill }
             }
@@ -733,7 +740,7 @@ impl RedisStore {
         record: &KeyRecord,
         cost: u64,
         up_to: bool,
-    ) -> Result<(api_key_auth_core::store::CreditSpend, Option<u64>), StoreError> {
+    ) -> Result<(api_key_auth_core::store::CreditSpend, Option<TakenCredits>), StoreError> {
         use api_key_auth_core::store::CreditSpend;
         let answer: Vec<String> = self
             .spend
@@ -752,13 +759,17 @@ impl RedisStore {
         };
         let count = |text: &str| text.parse::<u64>().map_err(|_| invalid());
         match answer.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            ["spent", left, taken] => {
+            ["spent", left, taken, lapses] => {
                 let taken = count(taken)?;
-                if taken == 0 || taken > cost {
+                if taken > cost || (up_to && taken == 0) {
                     return Err(invalid());
                 }
+                let lapses = match lapses {
+                    "" => None,
+                    at => Some(from_millis(at.parse().map_err(|_| invalid())?)),
+                };
                 let remaining = Some(count(left)?);
-                Ok((CreditSpend::Spent { remaining }, Some(taken)))
+                Ok((CreditSpend::Spent { remaining }, Some((taken, lapses))))
             }
             ["exhausted", ""] => Ok((CreditSpend::Exhausted { next_refill: None }, None)),
             ["exhausted", at] => Ok((
@@ -1404,6 +1415,9 @@ mod revocations {
         escaped
     }
 }
+
+/// How many credits a take took, and when their period ends.
+type TakenCredits = (u64, Option<std::time::SystemTime>);
 
 #[cfg(test)]
 mod tests {

@@ -201,7 +201,10 @@ where
     use crate::store::{CreditLease, CreditSpend};
     let spent = |outcome: CreditSpend, count: u64| match outcome {
         CreditSpend::Exhausted { next_refill } => CreditLease::Exhausted { next_refill },
-        _ => CreditLease::Taken { count },
+        _ => CreditLease::Taken {
+            count,
+            lapses: None,
+        },
     };
     let up_to = match take {
         Take::Exactly(cost) => {
@@ -219,18 +222,28 @@ where
         })?;
         let now = std::time::SystemTime::now();
         let count = credits.left_at(now).min(up_to);
+        let lapses = credits.next_refill(now);
         if count == 0 {
             return Ok(CreditLease::Exhausted {
-                next_refill: credits.next_refill(now),
+                next_refill: lapses,
             });
         }
+        // Spent by the conditional UPDATE, whose refill check is timed at
+        // or after `now`: a refill it made in between can only make the
+        // credits lapse early.
         let outcome = spend_credits(statements, record, count, &execute, &read).await?;
         if let CreditSpend::Spent { .. } = outcome {
-            return Ok(CreditLease::Taken { count });
+            return Ok(CreditLease::Taken { count, lapses });
         }
     }
+    let lapses = record
+        .credits
+        .and_then(|credits| credits.next_refill(std::time::SystemTime::now()));
     let outcome = spend_credits(statements, record, 1, &execute, &read).await?;
-    Ok(spent(outcome, 1))
+    Ok(match spent(outcome, 1) {
+        CreditLease::Taken { count, .. } => CreditLease::Taken { count, lapses },
+        other => other,
+    })
 }
 
 /// Spends `cost` of the credits of `record`'s key on a SQL store: one

@@ -180,3 +180,61 @@ async fn the_gate_holds_an_owner_s_keys_to_one_budget() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("OWNER=LIMIT"), "{stderr}");
 }
+
+/// `--credit-lease`: the gate spends a key's usage credits from blocks it
+/// takes, a route's `cost` from the rules file; exactly the key's credits
+/// are admitted, then 403, and the store counts them all taken. A block
+/// of none is one clear line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_leases_credits_and_charges_each_route_its_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let rules = dir.path().join("gate.toml");
+    std::fs::write(
+        &rules,
+        "default = \"key\"\n[[route]]\npath = \"/reports\"\ncost = 3\n",
+    )
+    .unwrap();
+    let (id, key) = created(&store, &["--name", "metered", "--credits", "10"]);
+    let gate = GateProcess::start(
+        &store,
+        &[
+            "--trusted-proxy".as_ref(),
+            "127.0.0.1".as_ref(),
+            "--rules".as_ref(),
+            rules.as_ref(),
+            "--credit-lease".as_ref(),
+            "4".as_ref(),
+        ],
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            status(&gate, "GET", "/reports", Some(&key)).await.status,
+            200
+        );
+    }
+    // 9 spent: the 1 left pays for a route of 1, not one of 3.
+    assert_eq!(
+        status(&gate, "GET", "/reports", Some(&key)).await.status,
+        403
+    );
+    assert_eq!(
+        status(&gate, "GET", "/orders", Some(&key)).await.status,
+        200
+    );
+    let gone = status(&gate, "GET", "/orders", Some(&key)).await;
+    assert_eq!(gone.status, 403, "{gone:?}");
+    drop(gate);
+    let shown = api_key(&store, &["show", &id]);
+    assert!(shown.contains("credits   0 left"), "{shown}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_api-key"))
+        .args(["--store", &store, "gate", "--credit-lease", "0"])
+        .env_remove("APIKEY_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--credit-lease 0"), "{stderr}");
+}

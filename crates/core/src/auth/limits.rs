@@ -9,7 +9,7 @@ use super::{Authenticator, Decision, Limits, Passed};
 use crate::{
     error::AuthFailure,
     rate_limit::{RateDecision, RateLimit},
-    store::{CreditSpend, KeyRecord},
+    store::{CreditSpend, KeyRecord, MAX_CREDITS},
 };
 
 impl Authenticator {
@@ -63,15 +63,20 @@ impl Authenticator {
         if record.credits.is_none() || cost == 0 {
             return Decision::Made(Ok(self.pass(record)));
         }
+        if cost > MAX_CREDITS {
+            // More than any key holds: never spendable.
+            return Decision::Made(Err(out_of_credits(&record, None)));
+        }
         #[cfg(feature = "credit-leases")]
         if let Some(leases) = &self.inner.leases {
-            match self.lease_now(leases, &record, cost) {
-                Some(Ok(())) => return Decision::Made(Ok(self.pass(record))),
-                Some(Err(next_refill)) => {
-                    return Decision::Made(Err(out_of_credits(&record, next_refill)))
-                }
-                None if leases.covers(&record) => return Decision::Credits(record, cost),
-                None => {}
+            if leases.leases(cost) {
+                return match self.lease_now(leases, &record, cost) {
+                    Some(Ok(())) => Decision::Made(Ok(self.pass(record))),
+                    Some(Err(next_refill)) => {
+                        Decision::Made(Err(out_of_credits(&record, next_refill)))
+                    }
+                    None => Decision::Credits(record, cost),
+                };
             }
         }
         match self.inner.store.spend_credits_now(&record, cost) {
@@ -82,7 +87,7 @@ impl Authenticator {
 
     /// Spends `cost` credits from `record`'s lease if it holds them, and
     /// starts taking the next block once it runs low; `None` when it must
-    /// be waited for (or the key is not leased).
+    /// be waited for.
     #[cfg(feature = "credit-leases")]
     #[inline]
     fn lease_now(
@@ -113,22 +118,22 @@ impl Authenticator {
         if record.credits.is_none() || cost == 0 {
             return Ok(self.pass(record));
         }
+        if cost > MAX_CREDITS {
+            return Err(out_of_credits(&record, None));
+        }
         #[cfg(feature = "credit-leases")]
-        if let Some(leases) = &self.inner.leases {
+        if let Some(leases) = self.inner.leases.as_ref().filter(|l| l.leases(cost)) {
             if let Some(now) = self.lease_now(leases, &record, cost) {
                 return match now {
                     Ok(()) => Ok(self.pass(record)),
                     Err(next_refill) => Err(out_of_credits(&record, next_refill)),
                 };
             }
-            if leases.covers(&record) {
-                let spent = leases
-                    .spend(&self.inner.store, &record, cost)
-                    .await
-                    .map(|spent| match spent {
-                        Ok(()) => CreditSpend::Spent { remaining: None },
-                        Err(next_refill) => CreditSpend::Exhausted { next_refill },
-                    });
+            if let Some(spent) = leases.spend(&self.inner.store, &record, cost).await {
+                let spent = spent.map(|spent| match spent {
+                    Ok(()) => CreditSpend::Spent { remaining: None },
+                    Err(next_refill) => CreditSpend::Exhausted { next_refill },
+                });
                 return self.credit_verdict(record, spent);
             }
         }

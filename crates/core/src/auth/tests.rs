@@ -91,7 +91,7 @@ fn verdict_of(auth: &Authenticator, value: Option<&str>) -> (Verdict, HeaderMap)
     if let Some(value) = value {
         headers.insert(header::AUTHORIZATION, value.parse().unwrap());
     }
-    let verdict = auth.begin(&mut headers, |_| crate::client_addr::Client::default());
+    let verdict = auth.begin(&mut headers, |_| crate::client_addr::Client::default(), 1);
     (verdict, headers)
 }
 

@@ -137,24 +137,29 @@ pub trait KeyStore: Send + Sync + 'static {
     /// spent.
     ///
     /// The default spends through [`spend_credits`](Self::spend_credits):
-    /// the whole block, or a single credit once fewer than a block are
-    /// left. A store that can take what is left in one step does better.
+    /// the whole block, or else half of it, a quarter, and so on down to a
+    /// single credit. The period the credits belong to is read from
+    /// `record` (perhaps a cached copy) at the call's start, so that a
+    /// refill during the call can only end the lease early. A store that
+    /// can take what is left in one step does better.
     async fn lease_credits(
         &self,
         record: &KeyRecord,
         up_to: u64,
     ) -> Result<CreditLease, StoreError> {
-        match self.spend_credits(record, up_to).await? {
-            CreditSpend::Spent { .. } => return Ok(CreditLease::Taken { count: up_to }),
-            CreditSpend::Exhausted { next_refill } if up_to <= 1 => {
-                return Ok(CreditLease::Exhausted { next_refill })
+        let lapses = record
+            .credits
+            .and_then(|credits| credits.next_refill(std::time::SystemTime::now()));
+        let mut ask = up_to.max(1);
+        loop {
+            match self.spend_credits(record, ask).await? {
+                CreditSpend::Spent { .. } => return Ok(CreditLease::Taken { count: ask, lapses }),
+                CreditSpend::Exhausted { next_refill } if ask == 1 => {
+                    return Ok(CreditLease::Exhausted { next_refill })
+                }
+                _ => ask /= 2,
             }
-            CreditSpend::Exhausted { .. } => {}
         }
-        Ok(match self.spend_credits(record, 1).await? {
-            CreditSpend::Spent { .. } => CreditLease::Taken { count: 1 },
-            CreditSpend::Exhausted { next_refill } => CreditLease::Exhausted { next_refill },
-        })
     }
 }
 

@@ -212,6 +212,10 @@ pub enum CreditLease {
     Taken {
         /// How many.
         count: u64,
+        /// When the period they were taken from ends (the key's next
+        /// refill, by the store's clock): what is left of them is not
+        /// spent after it. `None` without a refill.
+        lapses: Option<SystemTime>,
     },
     /// None is left. With a refill, when it comes.
     Exhausted {

@@ -249,7 +249,7 @@ impl KeyStore for MemoryStore {
         use super::{CreditLease, CreditSpend};
         let now = std::time::SystemTime::now();
         Ok(match self.take(record, up_to, true, now)? {
-            (_, Some(count)) => CreditLease::Taken { count },
+            (_, Some((count, lapses))) => CreditLease::Taken { count, lapses },
             (CreditSpend::Exhausted { next_refill }, None) => {
                 CreditLease::Exhausted { next_refill }
             }
@@ -278,7 +278,7 @@ impl MemoryStore {
         cost: u64,
         up_to: bool,
         now: std::time::SystemTime,
-    ) -> Result<(super::CreditSpend, Option<u64>), StoreError> {
+    ) -> Result<(super::CreditSpend, Option<TakenCredits>), StoreError> {
         use super::CreditSpend;
         self.write(|keys| {
             let mut outcome = Err(StoreError::not_found(format!(
@@ -307,7 +307,7 @@ impl MemoryStore {
                             CreditSpend::Spent {
                                 remaining: Some(left.remaining()),
                             },
-                            Some(count),
+                            Some((count, left.next_refill(now))),
                         ));
                         Ok(Some(KeyRecord {
                             credits: Some(left),
@@ -477,6 +477,9 @@ impl KeyManager for MemoryStore {
         Ok(())
     }
 }
+
+/// How many credits a take took, and when their period ends.
+type TakenCredits = (u64, Option<std::time::SystemTime>);
 
 #[cfg(test)]
 mod tests {
