@@ -74,7 +74,8 @@ async fn a_lease_takes_a_block_and_admits_exactly_the_credits() {
 /// any instance could take, so exactly the key's 50 credits are admitted
 /// between them; with more credits than requests, every request is
 /// admitted and the store counts under two blocks per instance beyond them.
-async fn instances_lease_exactly<S, F, Fut>(instance: F)
+/// Run on Redis, PostgreSQL and MySQL beside the exact spend, in `credits`.
+pub(crate) async fn instances_lease_exactly<S, F, Fut>(instance: F)
 where
     S: KeyManager + Clone,
     F: Fn() -> Fut,
@@ -167,57 +168,6 @@ async fn three_instances_leasing_in_memory_and_on_sqlite_admit_exactly() {
                 .await
                 .unwrap()
         }
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_leasing_on_redis_admit_exactly() {
-    let Some(url) = common::redis_url("credit_leases::three_instances_leasing_on_redis") else {
-        return;
-    };
-    let namespace = common::namespace();
-    instances_lease_exactly(|| {
-        let (url, namespace) = (url.clone(), namespace.clone());
-        async move {
-            RedisStore::connect(&url)
-                .await
-                .unwrap()
-                .with_namespace(&namespace)
-        }
-    })
-    .await;
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_leasing_on_postgres_admit_exactly() {
-    use api_key_auth::store::{postgres::PostgresStore, Schema};
-    let Some(url) = common::postgres_url("credit_leases::three_instances_leasing_on_postgres")
-    else {
-        return;
-    };
-    let schema = common::isolated_pg_schema(&url).await;
-    let first = PostgresStore::new(common::pg_pool_in(&url, &schema).await, Schema::Native);
-    first.migrate().await.unwrap();
-    instances_lease_exactly(|| {
-        let (url, schema) = (url.clone(), schema.clone());
-        async move { PostgresStore::new(common::pg_pool_in(&url, &schema).await, Schema::Native) }
-    })
-    .await;
-}
-
-#[cfg(feature = "mysql")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_leasing_on_mysql_admit_exactly() {
-    use api_key_auth::store::mysql::MySqlStore;
-    let Some(url) = common::mysql_url("credit_leases::three_instances_leasing_on_mysql") else {
-        return;
-    };
-    let url = common::isolated_mysql_url(&url).await;
-    instances_lease_exactly(|| {
-        let url = url.clone();
-        async move { MySqlStore::connect(&url).await.unwrap() }
     })
     .await;
 }

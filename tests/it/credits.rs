@@ -127,8 +127,9 @@ async fn a_refill_comes_back_on_redis() {
 
 /// Three instances on one store, all at once: exactly the key's credits are
 /// admitted between them and the count ends at zero; with more credits than
-/// requests, every request is admitted and exactly as many are spent.
-async fn instances_spend_exactly<S, F, Fut>(instance: F)
+/// requests, every request is admitted and exactly as many are spent. Each
+/// store's test then leases (`credit_leases::instances_lease_exactly`).
+async fn instances_spend_exactly<S, F, Fut>(instance: &F)
 where
     S: KeyManager + Clone,
     F: Fn() -> Fut,
@@ -180,7 +181,7 @@ async fn three_instances_on_redis_spend_exactly() {
         return;
     };
     let namespace = common::namespace();
-    instances_spend_exactly(|| {
+    let instance = || {
         let (url, namespace) = (url.clone(), namespace.clone());
         async move {
             RedisStore::connect(&url)
@@ -188,8 +189,9 @@ async fn three_instances_on_redis_spend_exactly() {
                 .unwrap()
                 .with_namespace(&namespace)
         }
-    })
-    .await;
+    };
+    instances_spend_exactly(&instance).await;
+    crate::credit_leases::instances_lease_exactly(&instance).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -204,11 +206,12 @@ async fn three_instances_on_postgres_spend_exactly() {
     let first = PostgresStore::new(common::pg_pool_in(&url, &schema).await, Schema::Native);
     first.migrate().await.unwrap();
     // Each instance with a pool of its own, as three processes would have.
-    instances_spend_exactly(|| {
+    let instance = || {
         let (url, schema) = (url.clone(), schema.clone());
         async move { PostgresStore::new(common::pg_pool_in(&url, &schema).await, Schema::Native) }
-    })
-    .await;
+    };
+    instances_spend_exactly(&instance).await;
+    crate::credit_leases::instances_lease_exactly(&instance).await;
 }
 
 #[cfg(feature = "mysql")]
@@ -219,11 +222,12 @@ async fn three_instances_on_mysql_spend_exactly() {
         return;
     };
     let url = common::isolated_mysql_url(&url).await;
-    instances_spend_exactly(|| {
+    let instance = || {
         let url = url.clone();
         async move { MySqlStore::connect(&url).await.unwrap() }
-    })
-    .await;
+    };
+    instances_spend_exactly(&instance).await;
+    crate::credit_leases::instances_lease_exactly(&instance).await;
 }
 
 /// Counts written by hand that do not read exactly (negative, text, a

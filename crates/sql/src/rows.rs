@@ -168,6 +168,18 @@ pub(crate) enum Take {
     UpTo(u64),
 }
 
+/// The credits of `record`'s key as its row now holds them (`stored`).
+fn stored_credits(
+    record: &KeyRecord,
+    stored: Option<Arc<KeyRecord>>,
+) -> Result<crate::store::Credits, StoreError> {
+    let stored = stored
+        .ok_or_else(|| StoreError::not_found(format!("no key has the id {:?}", record.id)))?;
+    stored.credits.ok_or_else(|| {
+        StoreError::invalid_record(format!("key {:?} keeps no credits any more", record.id))
+    })
+}
+
 /// An exact take's outcome as a spend (SQL stores do not read the count
 /// back).
 pub(crate) fn spent(take: crate::store::CreditLease) -> crate::store::CreditSpend {
@@ -214,12 +226,7 @@ where
         Take::UpTo(up_to) => up_to,
     };
     for _ in 0..3 {
-        let stored = read()
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("no key has the id {:?}", record.id)))?;
-        let credits = stored.credits.ok_or_else(|| {
-            StoreError::invalid_record(format!("key {:?} keeps no credits any more", record.id))
-        })?;
+        let credits = stored_credits(record, read().await?)?;
         let now = std::time::SystemTime::now();
         let count = credits.left_at(now).min(up_to);
         let lapses = credits.next_refill(now);
@@ -289,12 +296,7 @@ where
         if execute(spend.clone(), values).await? == 1 {
             return Ok(CreditSpend::Spent { remaining: None });
         }
-        let stored = read()
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("no key has the id {:?}", record.id)))?;
-        let credits = stored.credits.ok_or_else(|| {
-            StoreError::invalid_record(format!("key {:?} keeps no credits any more", record.id))
-        })?;
+        let credits = stored_credits(record, read().await?)?;
         let (Some(due), Some(plan)) = (credits.due_refill(now), credits.refill()) else {
             return Ok(CreditSpend::Exhausted {
                 next_refill: credits.next_refill(now),
