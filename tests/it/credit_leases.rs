@@ -11,11 +11,11 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
 use api_key_auth::{
-    store::{redis::RedisStore, CreditLease, CreditSpend, Refill},
+    store::{redis::RedisStore, CreditLease, CreditSpend},
     AuthFailure, Authenticator, CreditLeases, KeyManager, KeyRecord, KeyStore, Lookup, MemoryStore,
     NewKey, Prefix, StoreError,
 };
@@ -306,27 +306,8 @@ async fn a_request_that_goes_away_mid_take_loses_no_credit() {
 /// A key refilled every second, leased in blocks of 2 from its 1 credit:
 /// spent, refused until the refill instant the refusal names, then spent
 /// again from the refilled count, in memory and on Redis.
-async fn a_leased_refill_comes_back(store: impl KeyManager + Clone) {
-    let every: Refill = "1/1s".parse().unwrap();
-    let (_, key) = store
-        .create(NewKey::named("refilled").credits(1, Some(every)))
-        .await
-        .unwrap()
-        .reveal();
-    let auth = leased(store, 2);
-    let key = key.expose_secret();
-    auth.authenticate(&headers(key)).await.unwrap();
-    let Err(AuthFailure::OutOfCredits {
-        next_refill: Some(at),
-        ..
-    }) = auth.authenticate(&headers(key)).await
-    else {
-        panic!("the second request within the second passed");
-    };
-    if let Ok(wait) = at.duration_since(SystemTime::now()) {
-        tokio::time::sleep(wait + Duration::from_millis(5)).await;
-    }
-    auth.authenticate(&headers(key)).await.unwrap();
+async fn a_leased_refill_comes_back<S: KeyManager + Clone>(store: S) {
+    crate::credits::a_refill_comes_back_at_its_instant(store, |store| leased(store, 2)).await;
 }
 
 #[tokio::test]

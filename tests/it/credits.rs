@@ -80,15 +80,19 @@ async fn credits_are_spent_one_per_request_and_refused_when_gone() {
 
 /// A refill sets the count back once its instant has come, on every store
 /// the test reaches: spent, refused until the refill instant the refusal
-/// names, then spent again.
-async fn a_refill_comes_back_at_its_instant(store: impl KeyManager + Clone) {
+/// names, then spent again. `auth` builds the authenticator over the store
+/// (spending on it, or leasing: `credit_leases`).
+pub(crate) async fn a_refill_comes_back_at_its_instant<S: KeyManager + Clone>(
+    store: S,
+    auth: impl FnOnce(S) -> Authenticator,
+) {
     let every: Refill = "1/1s".parse().unwrap();
     let (_, key) = store
         .create(NewKey::named("refilled").credits(1, Some(every)))
         .await
         .unwrap()
         .reveal();
-    let auth = Authenticator::new(store);
+    let auth = auth(store);
     let key = key.expose_secret();
     auth.authenticate(&headers(key)).await.unwrap();
     let Err(AuthFailure::OutOfCredits {
@@ -106,11 +110,11 @@ async fn a_refill_comes_back_at_its_instant(store: impl KeyManager + Clone) {
 
 #[tokio::test]
 async fn a_refill_comes_back_in_memory_and_on_sqlite() {
-    a_refill_comes_back_at_its_instant(MemoryStore::new()).await;
+    a_refill_comes_back_at_its_instant(MemoryStore::new(), Authenticator::new).await;
     let store = api_key_auth::store::sqlite::SqliteStore::connect("sqlite::memory:")
         .await
         .unwrap();
-    a_refill_comes_back_at_its_instant(store).await;
+    a_refill_comes_back_at_its_instant(store, Authenticator::new).await;
 }
 
 #[tokio::test]
@@ -122,7 +126,7 @@ async fn a_refill_comes_back_on_redis() {
         .await
         .unwrap()
         .with_namespace(&common::namespace());
-    a_refill_comes_back_at_its_instant(store).await;
+    a_refill_comes_back_at_its_instant(store, Authenticator::new).await;
 }
 
 /// Three instances on one store, all at once: exactly the key's credits are
